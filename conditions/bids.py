@@ -1,0 +1,613 @@
+"""The data contract: every path and table schema of a soothe dataset, defined once.
+
+The session runner and the simulator write through this module; the physiology pipeline
+and the analysis read through it. The layout is BIDS (raw data) and BIDS-Derivatives
+(pipeline outputs)::
+
+    RAW/
+      dataset_description.json  README  participants.tsv  participants.json
+      task-<task>_events.json   task-<task>_beh.json       (inherited sidecars)
+      sub-<id>/ses-<n>/beh/
+        sub-<id>_ses-<n>_task-<task>_beh.tsv          questionnaire responses
+        sub-<id>_ses-<n>_task-<task>_events.tsv       markers (value = marker code)
+        sub-<id>_ses-<n>_task-<task>_physio.tsv.gz    ECG and EDA, no header
+        sub-<id>_ses-<n>_task-<task>_physio.json      SamplingFrequency, StartTime, Columns
+      sourcedata/                                     allocation DB, ground truth, logs
+    DERIV/                                            (BIDS derivatives, GeneratedBy soothe)
+      sub-<id>/ses-<n>/beh/
+        ..._desc-windows_physio.tsv  (+ .json sidecar: methods, parameters, versions, hash)
+        ..._desc-beats_physio.tsv
+      group/desc-windows_physio.tsv  group/desc-windows_physio.parquet
+      qc/sub-<id>_ses-<n>_qc.png     qc/index.html
+      failures.tsv                   log/
+
+Times in ``_events.tsv`` and ``_physio.json`` (``StartTime``) are seconds on one session
+clock whose zero is the first physiology sample.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from conditions.errors import DatasetError
+
+BIDS_VERSION = "1.9.0"
+LABEL_RE = re.compile(r"^[A-Za-z0-9]+$")
+
+# --------------------------------------------------------------------------------------
+# Table schemas: column -> (description, units or None). Order is the on-disk order.
+# --------------------------------------------------------------------------------------
+
+PARTICIPANTS_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "participant_id": ("BIDS participant label, 'sub-<id>'", None),
+    "age": ("Age in years at the session", "year"),
+    "sex": ("Sex or gender as reported in the start dialog (stratum)", None),
+    "condition": (
+        "Allocated induction condition; 'n/a' until the session has ended (concealment)",
+        None,
+    ),
+    "session_code": ("Neutral session code shown to the experimenter", None),
+    "status": ("Session status: complete, incomplete (aborted or crashed) or n/a", None),
+}
+
+BEH_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "phase": ("Protocol phase in which the item was answered", None),
+    "questionnaire": ("Questionnaire name from the protocol", None),
+    "item_id": ("Item identifier from the item file", None),
+    "construct": ("Construct the item measures", None),
+    "reversed": ("True when the item is reverse-keyed (rating is stored unreversed)", None),
+    "position": ("1-based position of the item in the order shown", None),
+    "onset": ("Item onset on the session clock", "s"),
+    "rating": ("Rating on the item's own scale (min..max), as given", None),
+    "response_time": ("Time from item onset to the confirming response", "s"),
+    "scale_min": ("Lowest possible rating", None),
+    "scale_max": ("Highest possible rating", None),
+}
+
+EVENTS_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "onset": ("Event onset on the session clock (zero = first physiology sample)", "s"),
+    "duration": ("Event duration (0 for instantaneous markers)", "s"),
+    "trial_type": ("Marker label from the protocol's marker table", None),
+    "value": ("Marker code (1-255) as sent to the recorder", None),
+    "psychopy_time": ("PsychoPy clock time when the marker was sent", "s"),
+    "lsl_time": ("LSL clock time (pylsl.local_clock) when the marker was sent", "s"),
+}
+
+#: Windowed physiology (per recording, and concatenated in the group table).
+WINDOWS_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "participant_id": ("BIDS participant label, 'sub-<id>'", None),
+    "session": ("Session label", None),
+    "condition": ("Allocated condition", None),
+    "phase": ("Protocol phase", None),
+    "window": ("1-based window index within the phase (minute n for 60 s windows)", None),
+    "start_s": ("Window start on the session clock", "s"),
+    "end_s": ("Window end on the session clock", "s"),
+    "hr_bpm": ("Mean heart rate from the corrected RR series", "bpm"),
+    "rmssd_ms": ("Root mean square of successive RR differences", "ms"),
+    "sdnn_ms": ("Standard deviation of RR intervals", "ms"),
+    "hf_ms2": ("High-frequency HRV power, 0.15-0.40 Hz", "ms^2"),
+    "lnhf": ("Natural log of hf_ms2", "ln(ms^2)"),
+    "n_beats": ("Number of beats in the window", None),
+    "corrected_pct": ("Percentage of beats corrected as artefacts or ectopics", "%"),
+    "ecg_valid": ("True when the HR/HRV values of the window are valid", None),
+    "ecg_reason": ("Why HR/HRV values are NaN or flagged ('' when valid)", None),
+    "hf_valid": ("True when HF power is valid for this window", None),
+    "hf_reason": ("Why HF power is NaN ('' when valid)", None),
+    "scl_us": ("Skin conductance level: mean tonic EDA", "uS"),
+    "scr_count": ("Number of SCRs above the amplitude threshold", None),
+    "scr_rate_per_min": ("SCR rate", "1/min"),
+    "scr_amp_us": ("Mean SCR amplitude", "uS"),
+    "eda_valid": ("True when the EDA values of the window are valid", None),
+    "eda_reason": ("Why EDA values are NaN or flagged ('' when valid)", None),
+}
+
+BEATS_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "r_peak_s": ("R-peak time on the session clock", "s"),
+    "rr_ms": ("RR interval ending at this beat (NaN for the first beat)", "ms"),
+    "corrected": ("True when the beat was inserted, moved or its interval interpolated", None),
+}
+
+FAILURES_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "source": ("Input file that failed", None),
+    "error_type": ("Error class", None),
+    "message": ("What was wrong", None),
+    "time": ("When the failure happened (ISO 8601)", None),
+}
+
+#: Canonical physio column names (BIDS recommends 'cardiac' and 'eda'-like names; we keep
+#: explicit signal names and give units per column in the sidecar).
+PHYSIO_ECG = "ecg"
+PHYSIO_EDA = "eda"
+
+
+def columns_sidecar(schema: Mapping[str, tuple[str, str | None]]) -> dict[str, Any]:
+    """A BIDS column-description sidecar for a schema.
+
+    Examples
+    --------
+    >>> columns_sidecar(BEATS_COLUMNS)["rr_ms"]["Units"]
+    'ms'
+    """
+    out: dict[str, Any] = {}
+    for name, (description, units) in schema.items():
+        entry: dict[str, Any] = {"Description": description}
+        if units:
+            entry["Units"] = units
+        out[name] = entry
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------------------
+
+
+def check_label(value: str, what: str) -> str:
+    """Validate a BIDS label (alphanumeric only) and return it."""
+    value = str(value)
+    if value.startswith("sub-") and what == "participant":
+        value = value[4:]
+    if value.startswith("ses-") and what == "session":
+        value = value[4:]
+    if not LABEL_RE.match(value):
+        raise DatasetError(
+            f"{what} label {value!r} is not a valid BIDS label: letters and digits only"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class SessionFiles:
+    """Every file of one participant session, in the raw dataset and its derivatives.
+
+    Parameters
+    ----------
+    root : Path
+        The raw dataset root.
+    subject : str
+        Participant label without ``sub-``.
+    session : str
+        Session label without ``ses-``.
+    task : str
+        BIDS task label (the protocol's ``study.task``).
+
+    Examples
+    --------
+    >>> f = SessionFiles(Path("/data"), "001", "1", "induction")
+    >>> f.events_tsv.name
+    'sub-001_ses-1_task-induction_events.tsv'
+    >>> f.windows_tsv(Path("/deriv")).as_posix()
+    '/deriv/sub-001/ses-1/beh/sub-001_ses-1_task-induction_desc-windows_physio.tsv'
+    """
+
+    root: Path
+    subject: str
+    session: str
+    task: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+        object.__setattr__(self, "subject", check_label(self.subject, "participant"))
+        object.__setattr__(self, "session", check_label(self.session, "session"))
+        object.__setattr__(self, "task", check_label(self.task, "task"))
+
+    @property
+    def participant_id(self) -> str:
+        return f"sub-{self.subject}"
+
+    @property
+    def prefix(self) -> str:
+        return f"sub-{self.subject}_ses-{self.session}_task-{self.task}"
+
+    def _rel_dir(self) -> Path:
+        return Path(f"sub-{self.subject}") / f"ses-{self.session}" / "beh"
+
+    @property
+    def beh_dir(self) -> Path:
+        return self.root / self._rel_dir()
+
+    @property
+    def beh_tsv(self) -> Path:
+        return self.beh_dir / f"{self.prefix}_beh.tsv"
+
+    @property
+    def events_tsv(self) -> Path:
+        return self.beh_dir / f"{self.prefix}_events.tsv"
+
+    @property
+    def physio_tsv_gz(self) -> Path:
+        return self.beh_dir / f"{self.prefix}_physio.tsv.gz"
+
+    @property
+    def physio_json(self) -> Path:
+        return self.beh_dir / f"{self.prefix}_physio.json"
+
+    # sourcedata (ignored by the validator): per-session extras
+    @property
+    def sourcedata_dir(self) -> Path:
+        return self.root / "sourcedata" / f"sub-{self.subject}" / f"ses-{self.session}"
+
+    def ground_truth(self, kind: str) -> Path:
+        """Simulator ground truth: kind is 'beats', 'minutes' or 'windows'."""
+        return self.root / "sourcedata" / "ground_truth" / f"{self.prefix}_truth-{kind}.tsv"
+
+    # derivatives
+    def derivative(self, deriv_root: Path, desc: str, ext: str = ".tsv") -> Path:
+        return Path(deriv_root) / self._rel_dir() / f"{self.prefix}_desc-{desc}_physio{ext}"
+
+    def windows_tsv(self, deriv_root: Path) -> Path:
+        return self.derivative(deriv_root, "windows")
+
+    def windows_json(self, deriv_root: Path) -> Path:
+        return self.derivative(deriv_root, "windows", ".json")
+
+    def beats_tsv(self, deriv_root: Path) -> Path:
+        return self.derivative(deriv_root, "beats")
+
+    def qc_png(self, deriv_root: Path) -> Path:
+        return Path(deriv_root) / "qc" / f"sub-{self.subject}_ses-{self.session}_qc.png"
+
+
+def group_windows_paths(deriv_root: Path) -> tuple[Path, Path]:
+    """(TSV, Parquet) paths of the batch's group windows table."""
+    base = Path(deriv_root) / "group"
+    return base / "desc-windows_physio.tsv", base / "desc-windows_physio.parquet"
+
+
+def failures_tsv(deriv_root: Path) -> Path:
+    """The batch failures table."""
+    return Path(deriv_root) / "failures.tsv"
+
+
+def qc_index_html(deriv_root: Path) -> Path:
+    return Path(deriv_root) / "qc" / "index.html"
+
+
+def participants_tsv(root: Path) -> Path:
+    return Path(root) / "participants.tsv"
+
+
+def allocation_db_path(root: Path) -> Path:
+    """Default allocation database of a study whose raw dataset is ``root``."""
+    return Path(root) / "sourcedata" / "allocation.sqlite"
+
+
+def parse_session_files(path: Path) -> SessionFiles:
+    """Recover a SessionFiles from any file of a session (raw or derivative).
+
+    Raises
+    ------
+    DatasetError
+        When the name does not follow ``sub-X_ses-Y_task-Z_...``.
+    """
+    path = Path(path)
+    m = re.match(r"^sub-([A-Za-z0-9]+)_ses-([A-Za-z0-9]+)_task-([A-Za-z0-9]+)_", path.name)
+    if not m:
+        raise DatasetError(f"{path}: file name does not follow sub-<id>_ses-<n>_task-<task>_...")
+    # root is 4 levels up from the file: root/sub/ses/beh/file
+    root = path.parent.parent.parent.parent
+    return SessionFiles(root, m.group(1), m.group(2), m.group(3))
+
+
+def iter_sessions(root: Path, task: str | None = None) -> Iterator[SessionFiles]:
+    """All sessions of a raw dataset that have an events file, sorted."""
+    root = Path(root)
+    pattern = f"sub-*/ses-*/beh/sub-*_ses-*_task-{task or '*'}_events.tsv"
+    for events in sorted(root.glob(pattern)):
+        yield parse_session_files(events)
+
+
+# --------------------------------------------------------------------------------------
+# Writing: atomic whole files, and flushed appends for live sessions
+# --------------------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader never sees a partial file.
+
+    The bytes go to a temporary file in the same folder, are fsync'ed, then renamed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Text version of :func:`atomic_write_bytes` (UTF-8, LF)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically with stable formatting."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _format_value(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "n/a"
+        return repr(float(value))
+    text = str(value)
+    if text == "" or text.lower() == "nan":
+        return "n/a"
+    return text.replace("\t", " ").replace("\n", " ")
+
+
+def write_tsv(path: Path, table: pd.DataFrame, schema: Mapping[str, Any] | None = None) -> None:
+    """Write a BIDS TSV atomically: tab-separated, ``n/a`` for missing values.
+
+    When ``schema`` is given the columns are checked and written in schema order.
+    """
+    if schema is not None:
+        missing = [c for c in schema if c not in table.columns]
+        if missing:
+            raise DatasetError(f"{path}: table is missing column(s) {missing}")
+        table = table[list(schema)]
+    lines = ["\t".join(map(str, table.columns))]
+    for row in table.itertuples(index=False, name=None):
+        lines.append("\t".join(_format_value(v) for v in row))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def append_tsv_row(path: Path, columns: Sequence[str], row: Mapping[str, Any]) -> None:
+    """Append one row to a TSV, writing the header first if the file is new.
+
+    The row is flushed and fsync'ed before returning, so a crash or ``kill -9`` right
+    after never loses it. Used by the session runner for every response and event.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists() or path.stat().st_size == 0
+    line = "\t".join(_format_value(row.get(c)) for c in columns) + "\n"
+    with open(path, "a", encoding="utf-8") as fh:
+        if new:
+            fh.write("\t".join(columns) + "\n")
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_tsv(path: Path, schema: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read a BIDS TSV (``n/a`` = missing) and check the schema's columns are present.
+
+    A trailing partial line (a crash mid-write) is dropped rather than failing the read.
+
+    Raises
+    ------
+    DatasetError
+        When the file is missing, empty or lacks a schema column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found")
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise DatasetError(f"{path}: file is empty; expected a header line")
+    if not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1] if "\n" in text else text + "\n"
+    try:
+        table = pd.read_csv(
+            io.StringIO(text), sep="\t", na_values=["n/a"], keep_default_na=False, dtype=object
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DatasetError(f"{path}: not a valid TSV: {exc}") from None
+    if schema is not None:
+        missing = [c for c in schema if c not in table.columns]
+        if missing:
+            raise DatasetError(f"{path}: missing column(s) {missing}; expected {list(schema)}")
+    return _coerce_numeric(table)
+
+
+def _coerce_numeric(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.copy()
+    for col in out.columns:
+        converted = pd.to_numeric(out[col], errors="coerce")
+        # keep a column numeric only if every non-missing value parsed
+        if converted.notna().sum() == out[col].notna().sum():
+            out[col] = converted
+        else:
+            lowered = out[col].dropna().astype(str).str.lower()
+            if len(lowered) and lowered.isin(["true", "false"]).all():
+                out[col] = out[col].map(
+                    lambda v: None if pd.isna(v) else str(v).lower() == "true"
+                )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Dataset-level files
+# --------------------------------------------------------------------------------------
+
+
+def ensure_dataset(root: Path, name: str, task: str, *, generated_by: str = "soothe") -> None:
+    """Create the dataset-level files of a raw dataset if they do not exist yet."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    desc = root / "dataset_description.json"
+    if not desc.exists():
+        write_json(
+            desc,
+            {
+                "Name": name,
+                "BIDSVersion": BIDS_VERSION,
+                "DatasetType": "raw",
+                "License": "CC0",
+                "Authors": ["soothe"],
+                "GeneratedBy": [{"Name": generated_by}],
+            },
+        )
+    readme = root / "README"
+    if not readme.exists():
+        atomic_write_text(
+            readme,
+            f"{name}\n\nRaw data of the self-compassion induction paradigm, written by soothe.\n"
+            "Questionnaires are in *_beh.tsv, markers in *_events.tsv, ECG and EDA in "
+            "*_physio.tsv.gz.\n",
+        )
+    sidecars = {
+        root / "participants.json": columns_sidecar(PARTICIPANTS_COLUMNS),
+        root / f"task-{task}_events.json": columns_sidecar(EVENTS_COLUMNS),
+        root / f"task-{task}_beh.json": columns_sidecar(BEH_COLUMNS),
+    }
+    for path, content in sidecars.items():
+        if not path.exists():
+            write_json(path, content)
+    bidsignore = root / ".bidsignore"
+    if not bidsignore.exists():
+        atomic_write_text(bidsignore, "sourcedata/\n")
+
+
+def read_participants(root: Path) -> pd.DataFrame:
+    """The participants table (empty with the schema's columns when there is none)."""
+    path = participants_tsv(root)
+    if not path.exists():
+        return pd.DataFrame(columns=list(PARTICIPANTS_COLUMNS))
+    return read_tsv(path, {"participant_id": None})
+
+
+def upsert_participant(root: Path, row: Mapping[str, Any]) -> None:
+    """Insert or update one participant's row of ``participants.tsv`` (atomic)."""
+    pid = row.get("participant_id")
+    if not pid or not str(pid).startswith("sub-"):
+        raise DatasetError(f"participant_id must look like 'sub-<id>', got {pid!r}")
+    check_label(str(pid), "participant")
+    table = read_participants(root)
+    for col in PARTICIPANTS_COLUMNS:
+        if col not in table.columns:
+            table[col] = None
+    table = table.astype(object)
+    mask = table["participant_id"] == pid
+    if mask.any():
+        for key, value in row.items():
+            table.loc[mask, key] = value
+    else:
+        new = {c: row.get(c) for c in PARTICIPANTS_COLUMNS}
+        table = pd.concat([table, pd.DataFrame([new])], ignore_index=True)
+    table = table.sort_values("participant_id").reset_index(drop=True)
+    write_tsv(participants_tsv(root), table, PARTICIPANTS_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------
+# Physiology files
+# --------------------------------------------------------------------------------------
+
+
+def write_physio(
+    files: SessionFiles,
+    signals: Mapping[str, np.ndarray],
+    sampling_rate: float,
+    units: Mapping[str, str],
+    *,
+    start_time: float = 0.0,
+    descriptions: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Write ``_physio.tsv.gz`` and its JSON sidecar (atomically).
+
+    Parameters
+    ----------
+    files : SessionFiles
+        Where to write.
+    signals : mapping of column name to 1-D array
+        All columns share one sampling rate (BIDS physio requirement).
+    sampling_rate : float
+        In Hz.
+    units : mapping of column name to unit string (e.g. ``{"ecg": "mV", "eda": "uS"}``).
+    start_time : float
+        Time of the first sample on the session clock, in seconds.
+    """
+    names = list(signals)
+    if not names:
+        raise DatasetError(f"{files.physio_tsv_gz}: no signal columns to write")
+    lengths = {n: len(signals[n]) for n in names}
+    if len(set(lengths.values())) != 1:
+        raise DatasetError(f"{files.physio_tsv_gz}: columns differ in length {lengths}")
+    missing_units = [n for n in names if n not in units]
+    if missing_units:
+        raise DatasetError(f"{files.physio_tsv_gz}: no units for column(s) {missing_units}")
+    data = np.column_stack([np.asarray(signals[n], dtype=np.float64) for n in names])
+    buf = io.BytesIO()
+    # compresslevel 1: these files are large and written often; size is secondary.
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=1, mtime=0) as gz:
+        text = io.TextIOWrapper(gz, encoding="ascii", newline="\n")
+        np.savetxt(text, data, fmt="%.6g", delimiter="\t")
+        text.flush()
+        text.detach()
+    atomic_write_bytes(files.physio_tsv_gz, buf.getvalue())
+    sidecar: dict[str, Any] = {
+        "SamplingFrequency": float(sampling_rate),
+        "StartTime": float(start_time),
+        "Columns": names,
+    }
+    for n in names:
+        entry: dict[str, Any] = {"Units": units[n]}
+        if descriptions and n in descriptions:
+            entry["Description"] = descriptions[n]
+        sidecar[n] = entry
+    if extra:
+        sidecar.update(extra)
+    write_json(files.physio_json, sidecar)
+
+
+def read_physio_sidecar(files: SessionFiles) -> dict[str, Any]:
+    """Read and check a ``_physio.json`` sidecar."""
+    path = files.physio_json
+    if not path.is_file():
+        raise DatasetError(f"{path}: physio sidecar not found (needed for the sampling rate)")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(meta, dict):
+        raise DatasetError(f"{path}: expected a JSON object")
+    for key in ("SamplingFrequency", "StartTime", "Columns"):
+        if key not in meta:
+            raise DatasetError(f"{path}: required key {key!r} is missing")
+    fs = meta["SamplingFrequency"]
+    if isinstance(fs, bool) or not isinstance(fs, (int, float)) or not fs > 0:
+        raise DatasetError(f"{path}: SamplingFrequency must be a positive number, got {fs!r}")
+    cols = meta["Columns"]
+    if not isinstance(cols, list) or not cols or not all(isinstance(c, str) for c in cols):
+        raise DatasetError(f"{path}: Columns must be a non-empty list of names, got {cols!r}")
+    return meta

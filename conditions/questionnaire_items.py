@@ -1,0 +1,135 @@
+"""Questionnaire item files: one CSV per questionnaire.
+
+Columns: ``item_id, text, construct, reversed, anchor_low, anchor_high, min, max``.
+A VAS item runs 0-100; a Likert item has a small integer range (for example 1-7).
+A lab adds its own licensed scale by adding a CSV with the same columns and naming it in
+the protocol.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from conditions.errors import ProtocolError
+
+ITEM_COLUMNS: tuple[str, ...] = (
+    "item_id",
+    "text",
+    "construct",
+    "reversed",
+    "anchor_low",
+    "anchor_high",
+    "min",
+    "max",
+)
+
+_TRUE = {"1", "true", "yes", "y"}
+_FALSE = {"0", "false", "no", "n", ""}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One questionnaire item."""
+
+    item_id: str
+    text: str
+    construct: str
+    reversed: bool
+    anchor_low: str
+    anchor_high: str
+    min: float
+    max: float
+
+    @property
+    def is_vas(self) -> bool:
+        """True for a continuous visual-analogue item (range wider than 20 points)."""
+        return (self.max - self.min) > 20
+
+    def reverse(self, rating: float) -> float:
+        """Reverse-key a rating on this item's own scale."""
+        return self.min + self.max - rating
+
+
+def load_items(path: str | Path) -> list[Item]:
+    """Load and validate one item file.
+
+    Parameters
+    ----------
+    path : str | Path
+        The CSV file.
+
+    Returns
+    -------
+    list of Item
+        In file order.
+
+    Raises
+    ------
+    ProtocolError
+        Naming the file, the row and what was wrong.
+
+    Examples
+    --------
+    >>> from conditions.protocol import load_protocol
+    >>> items = load_items(load_protocol().questionnaires["state_vas"].file)
+    >>> items[0].min, items[0].max
+    (0.0, 100.0)
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ProtocolError(str(path), "<file>", f"cannot read item file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ProtocolError(str(path), "<file>", "item file is not UTF-8 text") from None
+    rows = list(csv.DictReader(text.splitlines()))
+    if not text.strip():
+        raise ProtocolError(str(path), "<file>", "item file is empty")
+    header = tuple(csv.reader([text.splitlines()[0]]).__next__())
+    missing = [c for c in ITEM_COLUMNS if c not in header]
+    if missing:
+        raise ProtocolError(str(path), "<header>", f"missing column(s) {missing}")
+    if not rows:
+        raise ProtocolError(str(path), "<rows>", "item file has a header but no items")
+    items: list[Item] = []
+    seen: set[str] = set()
+    for lineno, row in enumerate(rows, start=2):
+        key = f"line {lineno}"
+        item_id = (row.get("item_id") or "").strip()
+        if not item_id:
+            raise ProtocolError(str(path), f"{key}.item_id", "empty item_id")
+        if item_id in seen:
+            raise ProtocolError(str(path), f"{key}.item_id", f"duplicate item_id {item_id!r}")
+        seen.add(item_id)
+        for col in ("text", "construct", "anchor_low", "anchor_high"):
+            if not (row.get(col) or "").strip():
+                raise ProtocolError(str(path), f"{key}.{col}", f"empty {col} for item {item_id!r}")
+        rev = (row.get("reversed") or "").strip().lower()
+        if rev not in _TRUE | _FALSE:
+            raise ProtocolError(
+                str(path), f"{key}.reversed", f"expected true/false, got {row.get('reversed')!r}"
+            )
+        try:
+            lo = float(row["min"])
+            hi = float(row["max"])
+        except (TypeError, ValueError):
+            raise ProtocolError(
+                str(path), f"{key}.min/max", f"min and max must be numbers for item {item_id!r}"
+            ) from None
+        if not lo < hi:
+            raise ProtocolError(str(path), f"{key}.min/max", f"min {lo} must be below max {hi}")
+        items.append(
+            Item(
+                item_id=item_id,
+                text=row["text"].strip(),
+                construct=row["construct"].strip(),
+                reversed=rev in _TRUE,
+                anchor_low=row["anchor_low"].strip(),
+                anchor_high=row["anchor_high"].strip(),
+                min=lo,
+                max=hi,
+            )
+        )
+    return items
