@@ -342,7 +342,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically with stable formatting."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    atomic_write_text(
+        path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
+    )
 
 
 def _json_default(obj: Any) -> Any:
@@ -449,9 +451,7 @@ def _coerce_numeric(table: pd.DataFrame) -> pd.DataFrame:
         else:
             lowered = out[col].dropna().astype(str).str.lower()
             if len(lowered) and lowered.isin(["true", "false"]).all():
-                out[col] = out[col].map(
-                    lambda v: None if pd.isna(v) else str(v).lower() == "true"
-                )
+                out[col] = out[col].map(lambda v: None if pd.isna(v) else str(v).lower() == "true")
     return out
 
 

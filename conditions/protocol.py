@@ -260,8 +260,10 @@ class _Checker:
 
     def number(self, data: dict[str, Any], name: str, key: str, *, positive: bool = False) -> float:
         value = data.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
-            value
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
         ):
             self.fail(f"{key}.{name}", f"expected a number, got {value!r}")
         if value < 0:
@@ -403,14 +405,18 @@ def _load_phases(
         qnames = entry.get("questionnaires", [])
         if kind == "questionnaire":
             if not isinstance(qnames, list) or not qnames:
-                check.fail(f"{key}.questionnaires", "a questionnaire phase names its questionnaires")
+                check.fail(
+                    f"{key}.questionnaires", "a questionnaire phase names its questionnaires"
+                )
             for q in qnames:
                 if q not in questionnaires:
                     check.fail(
                         f"{key}.questionnaires",
                         f"unknown questionnaire {q!r}; defined: {sorted(questionnaires)}",
                     )
-        phases.append(Phase(name=name, kind=kind, duration_s=duration, questionnaires=tuple(qnames)))
+        phases.append(
+            Phase(name=name, kind=kind, duration_s=duration, questionnaires=tuple(qnames))
+        )
     n_induction = sum(p.kind == "induction" for p in phases)
     if n_induction != 1:
         check.fail("phases", f"exactly one induction phase is required, found {n_induction}")
@@ -494,9 +500,7 @@ def _load_markers(
     minutes_raw = section.get("induction_minutes")
     if not isinstance(minutes_raw, list):
         check.fail("markers.induction_minutes", "expected an array of codes, one per minute")
-    minutes = tuple(
-        claim(v, f"markers.induction_minutes[{i}]") for i, v in enumerate(minutes_raw)
-    )
+    minutes = tuple(claim(v, f"markers.induction_minutes[{i}]") for i, v in enumerate(minutes_raw))
     longest = max(c.duration_s for c in conditions.values())
     needed = math.ceil(longest / 60.0)
     if len(minutes) < needed:
@@ -531,7 +535,9 @@ def _load_randomisation(
         check.fail("randomisation.block_sizes", "expected a non-empty array of integers")
     for i, size in enumerate(sizes):
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            check.fail(f"randomisation.block_sizes[{i}]", f"expected a positive integer, got {size!r}")
+            check.fail(
+                f"randomisation.block_sizes[{i}]", f"expected a positive integer, got {size!r}"
+            )
         if size % n_conditions:
             check.fail(
                 f"randomisation.block_sizes[{i}]",

@@ -15,13 +15,19 @@ from conditions.errors import SootheError
 #: subcommand -> ("module:function", one-line help). The function takes argv (the words
 #: after the subcommand) and returns an exit code.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("soothe.demo:main", "run the simulated demo study end to end (simulate, physio, report)"),
+    "demo": (
+        "soothe.demo:main",
+        "run the simulated demo study end to end (simulate, physio, report)",
+    ),
     "simulate": ("soothe.simulate.cli:main", "write a simulated raw dataset with planted effects"),
     "conditions": ("conditions.cli:main", "check the protocol, scripts and questionnaires"),
     "audio": ("conditions.audio_cli:main", "render, check and loudness-normalise induction audio"),
     "run": ("experiment.cli:run_main", "run a session (PsychoPy)"),
     "check": ("experiment.cli:check_main", "hardware check before the first participant"),
-    "allocation": ("experiment.cli:allocation_main", "allocation database: init, status, export, verify"),
+    "allocation": (
+        "experiment.cli:allocation_main",
+        "allocation database: init, status, export, verify",
+    ),
     "physio": ("physio.cli:main", "process physiology exports to windowed HR, HRV, SCL and SCRs"),
     "analyze": ("analysis.cli:analyze_main", "statistics, figures and the HTML report"),
     "power": ("analysis.cli:power_main", "power by simulation for a planned replication"),
