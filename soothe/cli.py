@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("experiment.cli:run_main", "run a session (PsychoPy)"),
     "check": ("experiment.cli:check_main", "hardware check before the first participant"),
     "allocation": (
-        "experiment.cli:allocation_main",
+        "experiment.allocation_cli:main",
         "allocation database: init, status, export, verify",
     ),
     "physio": ("physio.cli:main", "process physiology exports to windowed HR, HRV, SCL and SCRs"),
