@@ -1,0 +1,76 @@
+"""Names shared by the analysis modules: conditions, constructs, measures and palette."""
+
+from __future__ import annotations
+
+from conditions.protocol import CONDITION_NAMES
+
+#: Conditions in canonical order; ``neutral`` is the reference of every model.
+CONDITIONS: tuple[str, ...] = CONDITION_NAMES
+REFERENCE = "neutral"
+SELF_COMPASSION_CONDITIONS: tuple[str, ...] = ("kindness_self", "body_scan")
+ACTIVE_CONTROL = "positive_excitement"
+
+#: State constructs of the questionnaire (Kirschner et al., 2019, state measures).
+CONSTRUCTS: tuple[str, ...] = (
+    "self_compassion",
+    "self_criticism",
+    "safe_content",
+    "connected_secure",
+    "drive_activation",
+    "threat",
+    "relaxed",
+)
+
+#: Physiological measures of the tidy table: name -> (window column, validity column,
+#: label, unit). ``ln_rmssd`` is derived as log(rmssd_ms).
+PHYSIO_MEASURES: dict[str, tuple[str, str, str, str]] = {
+    "hr_bpm": ("hr_bpm", "ecg_valid", "Heart rate", "bpm"),
+    "rmssd_ms": ("rmssd_ms", "ecg_valid", "RMSSD", "ms"),
+    "ln_rmssd": ("rmssd_ms", "ecg_valid", "ln RMSSD", "ln(ms)"),
+    "sdnn_ms": ("sdnn_ms", "ecg_valid", "SDNN", "ms"),
+    "lnhf": ("lnhf", "hf_valid", "ln HF power", "ln(ms^2)"),
+    "scl_us": ("scl_us", "eda_valid", "Skin conductance level", "uS"),
+    "scr_rate_per_min": ("scr_rate_per_min", "eda_valid", "SCR rate", "1/min"),
+}
+
+#: Measures modelled minute by minute (issue 6: HR, log RMSSD, log HF, SCL).
+MODEL_MEASURES: tuple[str, ...] = ("hr_bpm", "ln_rmssd", "lnhf", "scl_us")
+
+#: Which signal each measure comes from (for exclusions by invalid windows).
+MEASURE_SIGNAL: dict[str, str] = {
+    "hr_bpm": "ecg",
+    "rmssd_ms": "ecg",
+    "ln_rmssd": "ecg",
+    "sdnn_ms": "ecg",
+    "lnhf": "ecg",
+    "scl_us": "eda",
+    "scr_rate_per_min": "eda",
+}
+
+PHYSIO_PHASES: tuple[str, ...] = ("baseline", "induction", "recovery")
+QUESTIONNAIRE_PHASES: tuple[str, ...] = ("pre_questionnaire", "post_questionnaire")
+
+#: Okabe & Ito (2008) colour-blind-safe palette, one colour per condition.
+PALETTE: dict[str, str] = {
+    "kindness_self": "#0072B2",
+    "body_scan": "#009E73",
+    "positive_excitement": "#E69F00",
+    "rumination": "#D55E00",
+    "neutral": "#7F7F7F",
+}
+
+
+def measure_label(measure: str) -> str:
+    """Readable label with unit, e.g. ``'Heart rate (bpm)'``.
+
+    Examples
+    --------
+    >>> measure_label("hr_bpm")
+    'Heart rate (bpm)'
+    >>> measure_label("self_compassion")
+    'self compassion'
+    """
+    if measure in PHYSIO_MEASURES:
+        _, _, label, unit = PHYSIO_MEASURES[measure]
+        return f"{label} ({unit})"
+    return measure.replace("_", " ")

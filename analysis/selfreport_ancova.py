@@ -1,0 +1,173 @@
+"""Self-report ANCOVA per construct: post ~ condition + pre, with planned contrasts.
+
+Planned contrasts (Kirschner et al., 2019): each condition against neutral, and the two
+self-compassion conditions against positive excitement. The adjusted mean difference
+(scale points) is the contrast of the condition coefficients; the standardised effect
+``d`` divides it (and its CI) by the residual SD of the model, sqrt(MSE) -- an ANCOVA
+``d`` that treats the SD as known, so its CI is slightly narrow for small samples.
+p values are Holm-corrected over the contrasts of one construct.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.constants import ACTIVE_CONTROL, CONDITIONS, REFERENCE, SELF_COMPASSION_CONDITIONS
+
+CONTRAST_COLUMNS = (
+    "construct", "contrast", "condition", "versus", "n", "estimate", "ci_low", "ci_high",
+    "se", "t", "df", "p", "p_holm", "d", "d_ci_low", "d_ci_high",
+)
+
+
+def planned_contrasts(conditions: Sequence[str] = CONDITIONS) -> list[tuple[str, str]]:
+    """(condition, versus) pairs of the planned contrasts.
+
+    Examples
+    --------
+    >>> planned_contrasts()[-1]
+    ('body_scan', 'positive_excitement')
+    """
+    pairs = [(c, REFERENCE) for c in conditions if c != REFERENCE]
+    pairs += [(c, ACTIVE_CONTROL) for c in SELF_COMPASSION_CONDITIONS if c in conditions]
+    return pairs
+
+
+def prepost_wide(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Self-report rows of the tidy table as ``participant_id, condition, construct, pre, post``."""
+    sr = tidy[tidy["source"] == "selfreport"]
+    wide = sr.pivot_table(
+        index=["participant_id", "condition", "measure"], columns="phase", values="value",
+        aggfunc="mean",
+    ).reset_index()
+    wide = wide.rename(
+        columns={"measure": "construct", "pre_questionnaire": "pre", "post_questionnaire": "post"}
+    )
+    for col in ("pre", "post"):
+        if col not in wide.columns:
+            wide[col] = np.nan
+    wide.columns.name = None
+    return wide[["participant_id", "condition", "construct", "pre", "post"]]
+
+
+def fit_construct_ancova(data: pd.DataFrame, construct: str) -> tuple[pd.DataFrame, object]:
+    """Fit ``post ~ C(condition, Treatment('neutral')) + pre`` and test the planned contrasts.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per participant with ``condition``, ``pre``, ``post``.
+    construct : str
+        Label used in the output.
+
+    Returns
+    -------
+    (DataFrame, RegressionResults)
+        Contrasts (:data:`CONTRAST_COLUMNS`) and the fitted OLS model.
+
+    Examples
+    --------
+    >>> from analysis.synthetic import synthetic_study_tables
+    >>> from analysis.tidy_table import build_tidy_table, score_responses
+    >>> t = synthetic_study_tables(8, seed=2)
+    >>> tidy = build_tidy_table(t.windows, score_responses(t.responses, t.items),
+    ...                         t.participants)
+    >>> w = prepost_wide(tidy)
+    >>> table, _ = fit_construct_ancova(w[w["construct"] == "self_compassion"],
+    ...                                 "self_compassion")
+    >>> bool(table.set_index("contrast").loc["kindness_self - neutral", "estimate"] > 0)
+    True
+    """
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.multitest import multipletests
+
+    d = data.dropna(subset=["pre", "post", "condition"])
+    present = [c for c in CONDITIONS if c in set(d["condition"])]
+    if REFERENCE not in present:
+        raise ValueError(f"{construct}: no '{REFERENCE}' participants; cannot fit the ANCOVA")
+    model = smf.ols(f"post ~ C(condition, Treatment('{REFERENCE}')) + pre", data=d).fit()
+    names = list(model.params.index)
+
+    def coef(cond: str) -> str:
+        return f"C(condition, Treatment('{REFERENCE}'))[T.{cond}]"
+
+    sigma = float(np.sqrt(model.mse_resid))
+    rows = []
+    for cond, versus in planned_contrasts(present):
+        vec = np.zeros(len(names))
+        vec[names.index(coef(cond))] = 1.0
+        if versus != REFERENCE:
+            vec[names.index(coef(versus))] = -1.0
+        test = model.t_test(vec)
+        est = float(np.squeeze(test.effect))
+        se = float(np.squeeze(test.sd))
+        lo, hi = (float(v) for v in np.squeeze(test.conf_int(alpha=0.05)))
+        rows.append(
+            {
+                "construct": construct, "contrast": f"{cond} - {versus}", "condition": cond,
+                "versus": versus, "n": int(model.nobs), "estimate": est, "ci_low": lo,
+                "ci_high": hi, "se": se, "t": float(np.squeeze(test.tvalue)),
+                "df": float(model.df_resid), "p": float(np.squeeze(test.pvalue)),
+                "d": est / sigma, "d_ci_low": lo / sigma, "d_ci_high": hi / sigma,
+            }
+        )
+    table = pd.DataFrame(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        table["p_holm"] = multipletests(table["p"], method="holm")[1]
+    return table[list(CONTRAST_COLUMNS)], model
+
+
+def selfreport_ancova(tidy: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The ANCOVA and planned contrasts of every construct in the tidy table.
+
+    Returns the contrast table (all constructs) and the fitted models by construct.
+    Constructs that cannot be fitted (too few people) are skipped.
+    """
+    wide = prepost_wide(tidy)
+    tables, models = [], {}
+    for construct, data in wide.groupby("construct", sort=False):
+        if data.dropna(subset=["pre", "post"])["condition"].nunique() < 2:
+            continue
+        table, model = fit_construct_ancova(data, str(construct))
+        tables.append(table)
+        models[str(construct)] = model
+    out = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
+        columns=list(CONTRAST_COLUMNS))
+    return out, models
+
+
+def change_scores(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Manipulation check: post - pre change per construct and condition (mean, SD, 95% CI).
+
+    Examples
+    --------
+    >>> from analysis.synthetic import synthetic_study_tables
+    >>> from analysis.tidy_table import build_tidy_table, score_responses
+    >>> t = synthetic_study_tables(4, seed=0)
+    >>> tidy = build_tidy_table(t.windows, score_responses(t.responses, t.items),
+    ...                         t.participants)
+    >>> list(change_scores(tidy).columns)[:4]
+    ['construct', 'condition', 'n', 'mean_change']
+    """
+    from scipy import stats
+
+    wide = prepost_wide(tidy).dropna(subset=["pre", "post"])
+    wide["change"] = wide["post"] - wide["pre"]
+    rows = []
+    for (construct, cond), g in wide.groupby(["construct", "condition"], sort=False):
+        n = len(g)
+        mean = float(g["change"].mean())
+        sd = float(g["change"].std(ddof=1)) if n > 1 else float("nan")
+        half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else float("nan")
+        rows.append({"construct": construct, "condition": cond, "n": n, "mean_change": mean,
+                     "sd_change": sd, "ci_low": mean - half, "ci_high": mean + half})
+    out = pd.DataFrame(rows, columns=["construct", "condition", "n", "mean_change", "sd_change",
+                                      "ci_low", "ci_high"])
+    order = {c: i for i, c in enumerate(CONDITIONS)}
+    out["_o"] = out["condition"].map(order)
+    return out.sort_values(["construct", "_o"]).drop(columns="_o").reset_index(drop=True)
