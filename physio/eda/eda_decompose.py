@@ -82,7 +82,9 @@ def eda_decompose(
         tonic = np.interp(idx, idx[keep], filled[keep]) if keep.any() else filled
         tonic = _median_filter(tonic, int(MEDIAN_WINDOW_S * sampling_rate))
     else:
-        raise ValueError(f"eda_decompose: method must be troughs, median or highpass, got {method!r}")
+        raise ValueError(
+            f"eda_decompose: method must be troughs, median or highpass, got {method!r}"
+        )
     tonic[~finite] = np.nan
     phasic = x - tonic
     return tonic, phasic

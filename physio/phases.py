@@ -1,0 +1,368 @@
+"""Protocol phases from markers, hand overrides, and the windows cut from each phase.
+
+Decisions (documented here and recorded in every sidecar):
+
+- A phase is known from its onset and offset codes in the protocol's marker table.
+- **Duplicated onset**: the first one is kept (a re-sent trigger must not restart a phase).
+- **Duplicated offset**: the first offset after the onset is kept.
+- **Missing offset**: the phase ends at the next phase's onset; a timed phase (rest,
+  induction) ends no later than onset + its protocol duration. With neither, at the end of
+  the recording.
+- **Missing onset** with an offset: a timed phase starts at offset - duration; otherwise
+  the phase is left out.
+- **Offset before onset**: :class:`~physio.errors.PhaseError`.
+- **Out-of-order markers** are sorted by time first.
+- **No phase markers at all** (e.g. a lab recording with stimulus codes only): the whole
+  recording is one phase called ``recording``.
+- A phase that runs past the end of the recording is cut at the end.
+- **Windows**: ``window_s`` (60 s) windows from the phase onset; a last partial window is
+  kept when it covers at least ``min_partial`` (50 %) of ``window_s`` and flagged
+  ``partial``; shorter remainders are dropped (too short for HR/HRV per the Task Force,
+  1996, which asks for ~1 min for HF).
+Every assumption adds a sentence to ``PhasePlan.warnings``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from physio.errors import PhaseError
+
+WHOLE_RECORDING = "recording"
+DEFAULT_WINDOW_S = 60.0
+DEFAULT_MIN_PARTIAL = 0.5
+
+
+@dataclass(frozen=True)
+class PhaseSpan:
+    """One phase on the session clock."""
+
+    name: str
+    start_s: float
+    end_s: float
+    source: str = "markers"
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass
+class PhasePlan:
+    """The phases of one recording, its condition, and the assumptions made."""
+
+    phases: list[PhaseSpan]
+    condition: str = "n/a"
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "condition": self.condition,
+            "phases": [
+                {"name": p.name, "start_s": p.start_s, "end_s": p.end_s, "source": p.source}
+                for p in self.phases
+            ],
+            "warnings": list(self.warnings),
+        }
+
+
+def _decode(markers: pd.DataFrame, protocol: Any, where: str):
+    onsets: dict[str, list[float]] = {}
+    offsets: dict[str, list[float]] = {}
+    conditions: list[str] = []
+    unknown: set[int] = set()
+    for t, code in zip(markers["onset_s"].to_numpy(float), markers["code"].to_numpy()):
+        try:
+            code = int(code)
+        except (TypeError, ValueError):
+            continue
+        if code <= 0:
+            continue
+        try:
+            kind, name = protocol.markers.decode(code)
+        except KeyError:
+            unknown.add(code)
+            continue
+        if kind == "phase_onset":
+            onsets.setdefault(name, []).append(float(t))
+        elif kind == "phase_offset":
+            offsets.setdefault(name, []).append(float(t))
+        elif kind == "condition":
+            conditions.append(name)
+    return onsets, offsets, conditions, unknown
+
+
+def phases_from_markers(
+    markers: pd.DataFrame,
+    protocol: Any,
+    *,
+    duration_s: float,
+    condition: str | None = None,
+    overrides: dict[str, tuple[float, float]] | None = None,
+    where: str = "recording",
+) -> PhasePlan:
+    """Map markers to the protocol's phases.
+
+    Parameters
+    ----------
+    markers : pandas.DataFrame
+        ``onset_s`` (session clock) and ``code`` columns.
+    protocol : conditions.protocol.Protocol
+        Supplies the marker table, phase order and durations.
+    duration_s : float
+        End of the recording on the session clock.
+    condition : str or None
+        The allocated condition if known (e.g. from BIDS metadata); else the condition
+        marker is used, else ``'n/a'``.
+    overrides : dict
+        ``{phase: (start_s, end_s)}`` set by hand; they replace the marker-derived times.
+    where : str
+        Name of the recording for messages.
+
+    Raises
+    ------
+    PhaseError
+        Offset before onset, or an override naming an unknown phase or inverted times.
+
+    Examples
+    --------
+    >>> from conditions.protocol import load_protocol
+    >>> m = pd.DataFrame({"onset_s": [10.0, 310.0], "code": [20, 21]})
+    >>> plan = phases_from_markers(m, load_protocol(), duration_s=400)
+    >>> [(p.name, p.start_s, p.end_s) for p in plan.phases]
+    [('baseline', 10.0, 310.0)]
+    """
+    warnings: list[str] = []
+    if len(markers) and not np.all(np.diff(markers["onset_s"].to_numpy(float)) >= 0):
+        warnings.append(f"{where}: markers were not in time order; sorted by onset")
+        markers = markers.sort_values("onset_s", kind="stable")
+    onsets, offsets, cond_codes, unknown = _decode(markers, protocol, where)
+    if unknown:
+        warnings.append(
+            f"{where}: marker codes {sorted(unknown)} are not in the protocol's table; ignored"
+        )
+    order = [p.name for p in protocol.phases]
+    durations = {p.name: float(p.duration_s) for p in protocol.phases}
+
+    # condition: metadata first, then the condition marker
+    cond = condition if condition and condition != "n/a" else None
+    if cond_codes:
+        if len(set(cond_codes)) > 1:
+            warnings.append(
+                f"{where}: several condition markers {sorted(set(cond_codes))}; first kept"
+            )
+        if cond is None:
+            cond = cond_codes[0]
+        elif cond != cond_codes[0]:
+            warnings.append(
+                f"{where}: condition marker says {cond_codes[0]!r} but metadata says "
+                f"{cond!r}; metadata kept"
+            )
+
+    starts: dict[str, float] = {}
+    for name in order:
+        if name in onsets:
+            if len(onsets[name]) > 1:
+                warnings.append(
+                    f"{where}: phase {name!r} has {len(onsets[name])} onset markers "
+                    f"(at {', '.join(f'{t:.1f}' for t in onsets[name])} s); first kept"
+                )
+            starts[name] = onsets[name][0]
+        elif name in offsets and durations[name] > 0:
+            starts[name] = offsets[name][0] - durations[name]
+            warnings.append(
+                f"{where}: phase {name!r} has no onset marker; assumed offset - "
+                f"{durations[name]:.0f} s = {starts[name]:.1f} s"
+            )
+        elif name in offsets:
+            warnings.append(
+                f"{where}: phase {name!r} has an offset but no onset marker; phase left out"
+            )
+    phases: list[PhaseSpan] = []
+    for i, name in enumerate(order):
+        if name not in starts:
+            continue
+        start = starts[name]
+        later = [t for t in offsets.get(name, []) if t >= start]
+        if offsets.get(name) and not later:
+            raise PhaseError(
+                f"{where}: phase {name!r} offset marker at {offsets[name][0]:.3f} s comes "
+                f"before its onset at {start:.3f} s; fix the markers or give an override file"
+            )
+        next_onsets = [starts[n] for n in order[i + 1 :] if n in starts and starts[n] > start]
+        if later:
+            end = later[0]
+            if len(offsets[name]) > 1:
+                warnings.append(
+                    f"{where}: phase {name!r} has {len(offsets[name])} offset markers; "
+                    f"first after the onset kept ({end:.1f} s)"
+                )
+        else:
+            candidates = []
+            if next_onsets:
+                candidates.append((min(next_onsets), "the next phase's onset"))
+            if durations[name] > 0:
+                candidates.append((start + durations[name], "onset + protocol duration"))
+            if candidates:
+                end, how = min(candidates)
+            else:
+                end, how = duration_s, "the end of the recording"
+            warnings.append(
+                f"{where}: phase {name!r} has no offset marker; assumed it ends at {how} "
+                f"({end:.1f} s)"
+            )
+        if end > duration_s:
+            warnings.append(
+                f"{where}: recording ends at {duration_s:.1f} s, before phase {name!r} "
+                f"ends ({end:.1f} s); phase cut at the end of the recording"
+            )
+            end = duration_s
+        if end > start:
+            phases.append(PhaseSpan(name, start, end, "markers"))
+        else:
+            warnings.append(f"{where}: phase {name!r} starts after the recording ends; left out")
+
+    if overrides:
+        phases = apply_overrides(phases, overrides, protocol, where=where)
+        warnings.append(f"{where}: phase times set by hand for {sorted(overrides)}")
+
+    if not phases:
+        warnings.append(
+            f"{where}: no protocol phase markers found; the whole recording "
+            f"(0-{duration_s:.1f} s) is analysed as one phase {WHOLE_RECORDING!r}"
+        )
+        phases = [PhaseSpan(WHOLE_RECORDING, 0.0, float(duration_s), "whole_recording")]
+    phases.sort(key=lambda p: p.start_s)
+    for a, b in zip(phases, phases[1:]):
+        if b.start_s < a.end_s - 1e-6:
+            warnings.append(
+                f"{where}: phases {a.name!r} and {b.name!r} overlap by "
+                f"{a.end_s - b.start_s:.1f} s"
+            )
+    return PhasePlan(phases=phases, condition=cond or "n/a", warnings=warnings)
+
+
+def apply_overrides(
+    phases: list[PhaseSpan],
+    overrides: dict[str, tuple[float, float]],
+    protocol: Any,
+    *,
+    where: str = "recording",
+) -> list[PhaseSpan]:
+    """Replace (or add) phases with hand-set times."""
+    known = {p.name for p in protocol.phases} | {WHOLE_RECORDING}
+    out = {p.name: p for p in phases}
+    for name, (start, end) in overrides.items():
+        if name not in known:
+            raise PhaseError(
+                f"{where}: override names phase {name!r}, which is not in the protocol "
+                f"(phases: {sorted(known)})"
+            )
+        if not (np.isfinite(start) and np.isfinite(end) and end > start):
+            raise PhaseError(
+                f"{where}: override for phase {name!r} needs start_s < end_s, got "
+                f"{start}, {end}"
+            )
+        out[name] = PhaseSpan(name, float(start), float(end), "override")
+    return list(out.values())
+
+
+def read_overrides(path: Path, recording_keys: tuple[str, ...] = ()) -> dict:
+    """Read a phase override file for one recording.
+
+    Formats
+    -------
+    TSV: columns ``phase``, ``start_s``, ``end_s`` and optionally ``recording`` (a file
+    name, stem or ``sub-X_ses-Y`` key; rows without one apply to every recording).
+    JSON: ``{"phases": {"baseline": [start_s, end_s], ...}}`` or, for several recordings,
+    ``{"<recording key>": {"baseline": [start_s, end_s]}}``.
+
+    Returns
+    -------
+    dict
+        ``{phase: (start_s, end_s)}`` for the recording named by any of ``recording_keys``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = Path(tempfile.mkdtemp()) / "o.tsv"
+    >>> _ = p.write_text("phase\\tstart_s\\tend_s\\nbaseline\\t5\\t305\\n")
+    >>> read_overrides(p)
+    {'baseline': (5.0, 305.0)}
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PhaseError(f"{path}: override file not found")
+    keys = set(recording_keys)
+    out: dict[str, tuple[float, float]] = {}
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise PhaseError(f"{path}: expected a JSON object")
+            blocks = [data["phases"]] if "phases" in data else [
+                v for k, v in data.items() if k in keys
+            ]
+            for block in blocks:
+                for name, pair in block.items():
+                    start, end = (pair["start_s"], pair["end_s"]) if isinstance(
+                        pair, dict) else pair
+                    out[name] = (float(start), float(end))
+        else:
+            table = pd.read_csv(path, sep="\t" if path.suffix.lower() != ".csv" else ",")
+            missing = {"phase", "start_s", "end_s"} - set(table.columns)
+            if missing:
+                raise PhaseError(
+                    f"{path}: override table lacks column(s) {sorted(missing)}; "
+                    "expected phase, start_s, end_s [, recording]"
+                )
+            for row in table.itertuples(index=False):
+                rec = getattr(row, "recording", None)
+                if isinstance(rec, str) and rec and rec != "*" and rec not in keys:
+                    continue
+                out[str(row.phase)] = (float(row.start_s), float(row.end_s))
+    except PhaseError:
+        raise
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise PhaseError(f"{path}: cannot read phase overrides: {exc}") from None
+    return out
+
+
+def phase_windows(
+    phases: list[PhaseSpan],
+    window_s: float = DEFAULT_WINDOW_S,
+    *,
+    min_partial: float = DEFAULT_MIN_PARTIAL,
+) -> pd.DataFrame:
+    """Cut each phase into consecutive windows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``phase``, ``window`` (1-based), ``start_s``, ``end_s``, ``partial``.
+
+    Examples
+    --------
+    >>> w = phase_windows([PhaseSpan("baseline", 10.0, 150.0)], 60.0)
+    >>> w[["window", "start_s", "end_s", "partial"]].values.tolist()
+    [[1, 10.0, 70.0, False], [2, 70.0, 130.0, False]]
+    """
+    if not window_s > 0:
+        raise PhaseError(f"window length must be > 0 s, got {window_s}")
+    rows = []
+    for p in phases:
+        n_full = int(np.floor(p.duration_s / window_s + 1e-9))
+        for k in range(n_full):
+            s = p.start_s + k * window_s
+            rows.append((p.name, k + 1, s, s + window_s, False))
+        rest = p.duration_s - n_full * window_s
+        if rest > 1e-9 and rest >= min_partial * window_s:
+            s = p.start_s + n_full * window_s
+            rows.append((p.name, n_full + 1, s, p.end_s, True))
+    return pd.DataFrame(rows, columns=["phase", "window", "start_s", "end_s", "partial"])
