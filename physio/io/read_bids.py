@@ -1,0 +1,204 @@
+"""BIDS physio, the project's own contract (``conditions/bids.py``).
+
+A session's ``_physio.tsv.gz`` (no header) is described by ``_physio.json``
+(``SamplingFrequency``, ``StartTime``, ``Columns``, per-column ``Units``); its markers are
+in the ``_events.tsv`` beside it (``onset``, ``value`` = code, ``trial_type`` = label).
+Any of the three files may be given, or the folder holding them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from conditions import bids
+from conditions.errors import DatasetError
+from physio.errors import ReaderError
+from physio.io.assemble import NO_CODE, library_errors, make_markers
+from physio.recording import Channel, Recording, empty_markers
+
+_SUFFIXES = ("_physio.tsv.gz", "_physio.tsv", "_physio.json", "_events.tsv", "_events.json")
+_ENTITY = re.compile(r"(?:^|_)(sub|ses|task|run|acq|recording)-([A-Za-z0-9]+)")
+
+
+def session_prefix(path: Path) -> tuple[Path, str]:
+    """(folder, ``sub-X_ses-Y_task-Z``) of any file of a BIDS physio recording."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*_physio.tsv.gz")) or sorted(path.glob("*/*_physio.tsv.gz"))
+        if len(found) != 1:
+            raise ReaderError(
+                f"{path}: expected exactly one *_physio.tsv.gz in this folder, found "
+                f"{len(found)}; give the file itself"
+            )
+        path = found[0]
+    for suffix in _SUFFIXES:
+        if path.name.endswith(suffix):
+            return path.parent, path.name[: -len(suffix)]
+    raise ReaderError(
+        f"{path}: not a BIDS physio file; expected a name ending in one of {list(_SUFFIXES)}"
+    )
+
+
+def _dataset_root(folder: Path) -> Path | None:
+    for parent in [folder, *folder.parents][:6]:
+        if (parent / "participants.tsv").is_file() or (
+            parent / "dataset_description.json"
+        ).is_file():
+            return parent
+    return None
+
+
+def _read_sidecar(json_path: Path) -> dict:
+    if not json_path.is_file():
+        raise ReaderError(
+            f"{json_path}: physio sidecar not found; it is required for the sampling rate "
+            "and the column names (SamplingFrequency, StartTime, Columns)"
+        )
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReaderError(f"{json_path}: not valid JSON: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ReaderError(f"{json_path}: expected a JSON object")
+    for key in ("SamplingFrequency", "Columns"):
+        if key not in meta:
+            raise ReaderError(f"{json_path}: required key {key!r} is missing")
+    fs = meta["SamplingFrequency"]
+    if isinstance(fs, bool) or not isinstance(fs, (int, float)) or not np.isfinite(fs) or fs <= 0:
+        raise ReaderError(f"{json_path}: SamplingFrequency must be a positive number, got {fs!r}")
+    cols = meta["Columns"]
+    if not isinstance(cols, list) or not cols or not all(isinstance(c, str) for c in cols):
+        raise ReaderError(f"{json_path}: Columns must be a non-empty list of names, got {cols!r}")
+    if len(set(cols)) != len(cols):
+        raise ReaderError(f"{json_path}: Columns has duplicate names {cols}")
+    start = meta.get("StartTime", 0.0)
+    if isinstance(start, bool) or not isinstance(start, (int, float)) or not np.isfinite(start):
+        raise ReaderError(f"{json_path}: StartTime must be a number of seconds, got {start!r}")
+    return meta
+
+
+def _count_fields(tsv: Path) -> int:
+    with library_errors(tsv, "reading the first line"):
+        opener = gzip.open if tsv.name.endswith(".gz") else open
+        with opener(tsv, "rt", encoding="ascii", errors="replace") as fh:
+            line = fh.readline()
+    if not line.strip():
+        raise ReaderError(f"{tsv}: no data (the first line is empty)")
+    return len(line.rstrip("\r\n").split("\t"))
+
+
+def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
+    """The samples of a ``_physio.tsv.gz`` as a float64 array (rows × columns).
+
+    Checks the column count against the sidecar first, so a mismatch is a clear error
+    rather than a misaligned read. ``n/a`` becomes NaN.
+    """
+    n_fields = _count_fields(tsv)
+    if n_fields != len(columns):
+        raise ReaderError(
+            f"{tsv}: has {n_fields} column(s) but the sidecar's Columns lists "
+            f"{len(columns)} ({columns}); they must agree"
+        )
+    with library_errors(tsv, f"parsing {len(columns)} tab-separated numeric columns"):
+        table = pd.read_csv(
+            tsv, sep="\t", header=None, engine="c", dtype=np.float64,
+            na_values=["n/a"], keep_default_na=False, names=list(range(len(columns))),
+            compression="gzip" if tsv.name.endswith(".gz") else None,
+        )
+    return table.to_numpy(dtype=np.float64)
+
+
+def _events(events_path: Path, start_time: float) -> pd.DataFrame:
+    if not events_path.is_file():
+        return empty_markers()
+    try:
+        table = bids.read_tsv(events_path, {"onset": None})
+    except DatasetError as exc:
+        raise ReaderError(str(exc)) from None
+    if len(table) == 0:
+        return empty_markers()
+    onsets = pd.to_numeric(table["onset"], errors="coerce")
+    if onsets.isna().any():
+        raise ReaderError(f"{events_path}: column 'onset' has non-numeric values")
+    if "value" in table.columns:
+        values = pd.to_numeric(table["value"], errors="coerce")
+        codes = values.fillna(NO_CODE).round().astype(np.int64)
+    else:
+        codes = pd.Series(NO_CODE, index=table.index)
+    labels = (
+        table["trial_type"].astype(object).where(table["trial_type"].notna(), "")
+        if "trial_type" in table.columns else pd.Series("", index=table.index)
+    )
+    return make_markers(onsets.to_numpy(float) - start_time, codes, labels.astype(str))
+
+
+def read_bids(path: Path | str) -> Recording:
+    """Read one BIDS physio recording with its events and participant information.
+
+    ``meta`` gets ``participant_id`` (``sub-X``), ``session``, ``task``, and ``condition``
+    from ``participants.tsv`` when the participant is listed there (None otherwise, with
+    a note in ``meta['reader_notes']``).
+
+    Examples
+    --------
+    >>> rec = read_bids("sub-001_ses-1_task-induction_physio.tsv.gz")  # doctest: +SKIP
+    >>> rec.meta["participant_id"]  # doctest: +SKIP
+    'sub-001'
+    """
+    path = Path(path)
+    folder, prefix = session_prefix(path)
+    tsv = folder / f"{prefix}_physio.tsv.gz"
+    if not tsv.is_file() and (folder / f"{prefix}_physio.tsv").is_file():
+        tsv = folder / f"{prefix}_physio.tsv"
+    json_path = folder / f"{prefix}_physio.json"
+    if not tsv.is_file():
+        raise ReaderError(f"{tsv}: physio data file not found (given {path})")
+    sidecar = _read_sidecar(json_path)
+    columns = list(sidecar["Columns"])
+    rate = float(sidecar["SamplingFrequency"])
+    start = float(sidecar.get("StartTime", 0.0))
+    data = read_physio_table(tsv, columns)
+    if data.shape[0] == 0:
+        raise ReaderError(f"{tsv}: no samples")
+    channels = {}
+    for i, name in enumerate(columns):
+        entry = sidecar.get(name)
+        units = str(entry.get("Units", "")) if isinstance(entry, dict) else ""
+        channels[name] = Channel(name, data[:, i], rate, units)
+    notes: list[str] = []
+    entities = dict(_ENTITY.findall(prefix))
+    meta: dict = {
+        "reader_notes": notes,
+        "participant_id": f"sub-{entities['sub']}" if "sub" in entities else None,
+        "session": entities.get("ses"),
+        "task": entities.get("task"),
+        "condition": None,
+        "bids_start_time_s": start,
+        "sidecar": sidecar,
+    }
+    root = _dataset_root(folder)
+    if root is not None and meta["participant_id"]:
+        try:
+            participants = bids.read_participants(root)
+        except DatasetError as exc:
+            raise ReaderError(str(exc)) from None
+        row = participants[participants["participant_id"] == meta["participant_id"]]
+        if len(row) == 0:
+            notes.append(f"{meta['participant_id']} is not listed in {root / 'participants.tsv'}")
+        elif "condition" in row.columns:
+            value = row["condition"].iloc[0]
+            meta["condition"] = None if pd.isna(value) else str(value)
+        meta["dataset_root"] = str(root)
+    return Recording(
+        channels=channels,
+        source=tsv,
+        format="bids",
+        markers=_events(folder / f"{prefix}_events.tsv", start),
+        meta=meta,
+    )

@@ -1,0 +1,247 @@
+"""Plain CSV/TSV exports (optionally gzipped): one column per signal, one row per sample.
+
+The columns are found from a mapping the user gives (``column_map={"ecg": "col",
+"eda": "col", "time": "col", "marker": "col"}``) or from the header names. The sampling
+rate is given, or inferred from a time column, which must then be regular. Units are
+taken from the header when it carries them (``ECG (mV)``, ``eda [uS]``, ``ecg_mv``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from physio.errors import ChannelError, ReaderError
+from physio.io.assemble import NO_CODE, code_from_text, library_errors, make_markers
+from physio.io.markers_digital import code_to_markers
+from physio.recording import Channel, Recording, empty_markers
+
+COLUMN_MAP_KEYS = ("ecg", "eda", "time", "marker")
+
+_TIME_NAME = re.compile(
+    r"^(time|t|times|timestamp|timestamps|seconds|secs?|elapsed|time_?s|time_?ms|"
+    r"time ?\((s|ms|sec)\)|time ?\[(s|ms|sec)\]|sample_?time|clock)$",
+    re.IGNORECASE,
+)
+_MARKER_NAME = re.compile(
+    r"^(markers?|triggers?|events?|stim|stimulus|codes?|ttl|digital|event_?code|"
+    r"marker_?code|trigger_?code)$",
+    re.IGNORECASE,
+)
+_UNITS_IN_BRACKETS = re.compile(r"[\(\[]\s*([^\)\]]+?)\s*[\)\]]\s*$")
+_UNITS_SUFFIX = re.compile(r"_(mv|uv|v|us|kohm|ohm|ms|s)$", re.IGNORECASE)
+_UNIT_SPELLING = {"mv": "mV", "uv": "uV", "v": "V", "us": "uS", "kohm": "kOhm", "ohm": "Ohm",
+                  "ms": "ms", "s": "s"}
+
+
+def units_from_header(name: str) -> str:
+    """Units written in a column header, or ``''``.
+
+    Examples
+    --------
+    >>> units_from_header("ECG (mV)"), units_from_header("eda_us"), units_from_header("ecg")
+    ('mV', 'uS', '')
+    """
+    m = _UNITS_IN_BRACKETS.search(name)
+    if m:
+        return m.group(1)
+    m = _UNITS_SUFFIX.search(name)
+    return _UNIT_SPELLING[m.group(1).lower()] if m else ""
+
+
+def _open_text_head(path: Path, n: int = 65536) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    opener = gzip.open if head == b"\x1f\x8b" else open
+    with library_errors(path, "reading the first lines"), opener(path, "rb") as fh:
+        raw = fh.read(n)
+    return raw.decode("utf-8", errors="replace")
+
+
+def _separator(path: Path, first_line: str) -> str:
+    if "\t" in first_line or path.name.lower().endswith((".tsv", ".tsv.gz", ".tab")):
+        return "\t"
+    if ";" in first_line and "," not in first_line:
+        return ";"
+    return ","
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def infer_sampling_rate(times: np.ndarray, path: Path | str, column: str) -> float:
+    """Sampling rate from a time column, after checking the samples are regular.
+
+    Regular means strictly increasing and never more than half a sample period away from
+    the straight line through the first and last time stamp (a gap or jitter of half a
+    sample or more is an error, not something to resample silently).
+
+    Examples
+    --------
+    >>> infer_sampling_rate(np.arange(1000) / 250.0, "x.csv", "time")
+    250.0
+    """
+    t = np.asarray(times, dtype=np.float64)
+    if t.size < 2 or not np.isfinite(t).all():
+        raise ReaderError(
+            f"{path}: time column {column!r} needs at least 2 finite values to infer the "
+            "sampling rate"
+        )
+    dt = np.diff(t)
+    if not (dt > 0).all():
+        first = int(np.flatnonzero(dt <= 0)[0])
+        raise ReaderError(
+            f"{path}: time column {column!r} is not strictly increasing (row {first + 2}: "
+            f"{t[first]:g} -> {t[first + 1]:g}); expected one row per sample in time order"
+        )
+    period = (t[-1] - t[0]) / (t.size - 1)
+    resid = t - (t[0] + period * np.arange(t.size))
+    worst = float(np.max(np.abs(resid)))
+    if worst > 0.5 * period:
+        raise ReaderError(
+            f"{path}: time column {column!r} is irregular (a sample is {worst:.4g} s off "
+            f"the regular {1 / period:.6g} Hz grid, more than half a sample); give "
+            "sampling_rate= explicitly or fix the export"
+        )
+    rate = 1.0 / period
+    # Snap to a round rate when the stamps were printed with limited precision.
+    snapped = round(rate)
+    return float(snapped) if abs(rate - snapped) <= 1e-3 * rate else float(rate)
+
+
+def read_csv(
+    path: Path | str,
+    *,
+    column_map: dict[str, str] | None = None,
+    sampling_rate: float | None = None,
+) -> Recording:
+    """Read a CSV/TSV export.
+
+    Parameters
+    ----------
+    path : path to ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``)
+    column_map : dict, optional
+        Keys among ``ecg``, ``eda``, ``time``, ``marker``; values are header names.
+    sampling_rate : float, optional
+        In Hz. Without it, a time column is required.
+
+    Raises
+    ------
+    ReaderError
+        Unreadable file, no time column and no rate, an irregular time column.
+    ChannelError
+        A mapped column that does not exist (the message lists the columns).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "rec.csv")
+    >>> _ = open(p, "w").write("time,ECG,EDA\\n0,0.1,5\\n0.002,0.2,5\\n0.004,0.1,5\\n")
+    >>> rec = read_csv(p)
+    >>> rec.channels["ECG"].sampling_rate
+    500.0
+    """
+    path = Path(path)
+    column_map = dict(column_map or {})
+    unknown = sorted(set(column_map) - set(COLUMN_MAP_KEYS))
+    if unknown:
+        raise ReaderError(
+            f"{path}: column_map has unknown key(s) {unknown}; expected some of "
+            f"{list(COLUMN_MAP_KEYS)}"
+        )
+    head = _open_text_head(path)
+    lines = [ln for ln in head.splitlines() if ln.strip()]
+    if not lines:
+        raise ReaderError(f"{path}: the file has no lines; expected a CSV/TSV table")
+    sep = _separator(path, lines[0])
+    tokens = [t.strip().strip('"') for t in lines[0].split(sep)]
+    has_header = not all(_is_number(t) for t in tokens if t)
+    with library_errors(path, "parsing as CSV/TSV"):
+        table = pd.read_csv(
+            path, sep=sep, header=0 if has_header else None, engine="c",
+            na_values=["n/a", "NA", "NaN", "nan", ""], keep_default_na=False,
+            skipinitialspace=True, low_memory=False,
+        )
+    if not has_header:
+        table.columns = [f"column{i + 1}" for i in range(table.shape[1])]
+    table.columns = [str(c).strip() for c in table.columns]
+    if table.shape[0] == 0:
+        raise ReaderError(f"{path}: the table has a header but no data rows")
+    columns = list(table.columns)
+    for key, col in column_map.items():
+        if col not in columns:
+            raise ChannelError(
+                f"{path}: column_map[{key!r}] = {col!r} is not a column; columns are "
+                f"{columns}"
+            )
+
+    def _find(key: str, pattern: re.Pattern[str]) -> str | None:
+        if key in column_map:
+            return column_map[key]
+        hits = [c for c in columns if pattern.match(c)]
+        return hits[0] if hits else None
+
+    time_col = _find("time", _TIME_NAME)
+    marker_col = _find("marker", _MARKER_NAME)
+    notes: list[str] = []
+    meta: dict = {"reader_notes": notes}
+    if sampling_rate is not None:
+        if not (np.isfinite(sampling_rate) and sampling_rate > 0):
+            raise ReaderError(f"{path}: sampling_rate={sampling_rate!r}; expected a positive Hz")
+        rate = float(sampling_rate)
+    elif time_col is not None:
+        times = pd.to_numeric(table[time_col], errors="coerce").to_numpy(dtype=np.float64)
+        if "ms" in time_col.lower() or units_from_header(time_col) == "ms":
+            times = times / 1000.0
+        rate = infer_sampling_rate(times, path, time_col)
+        meta["time_offset_s"] = float(times[0])
+    else:
+        raise ReaderError(
+            f"{path}: no time column and no sampling rate: cannot tell when samples were "
+            f"taken. Give sampling_rate=HZ, or map a time column (column_map={{'time': "
+            f"'COLUMN'}}); columns are {columns}"
+        )
+
+    channels: dict[str, Channel] = {}
+    for col in columns:
+        if col in (time_col, marker_col):
+            continue
+        values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64)
+        if table[col].notna().sum() and not np.isfinite(values).any():
+            notes.append(f"column {col!r} is not numeric and was skipped")
+            continue
+        channels[col] = Channel(col, values, rate, units_from_header(col))
+    markers = empty_markers()
+    if marker_col is not None:
+        markers = _markers_from_column(table[marker_col], rate, path, marker_col)
+    for key in ("ecg", "eda"):
+        col = column_map.get(key)
+        if col is not None and col in (time_col, marker_col):
+            raise ChannelError(f"{path}: column {col!r} cannot be both {key} and time/marker")
+    rec = Recording(channels=channels, source=path, format="csv", markers=markers, meta=meta)
+    rec.meta["column_map"] = {k: v for k, v in (("time", time_col), ("marker", marker_col)) if v}
+    return rec
+
+
+def _markers_from_column(column: pd.Series, rate: float, path: Path, name: str):
+    numeric = pd.to_numeric(column, errors="coerce")
+    if numeric.notna().sum() == column.notna().sum():
+        return code_to_markers(numeric.fillna(0).to_numpy(), rate)
+    # Text markers: an event wherever a non-empty value differs from the row above.
+    text = column.astype(object).where(column.notna(), "").astype(str).str.strip()
+    prev = text.shift(1, fill_value="")
+    rows = np.flatnonzero((text != prev).to_numpy() & (text != "").to_numpy())
+    labels = text.iloc[rows].tolist()
+    return make_markers(rows / rate, [code_from_text(t) for t in labels], labels)
+
+
+__all__ = ["COLUMN_MAP_KEYS", "NO_CODE", "infer_sampling_rate", "read_csv", "units_from_header"]
