@@ -44,15 +44,12 @@ TIDY_COLUMNS: dict[str, tuple[str, str | None]] = {
 # --------------------------------------------------------------------------------------
 
 
-def score_responses(
-    responses: pd.DataFrame, items: Sequence[Item], *, min_fraction: float = 0.5
-) -> pd.DataFrame:
-    """Construct scores per participant x session x phase.
+def score_responses(responses: pd.DataFrame, items: Sequence[Item]) -> pd.DataFrame:
+    """Construct scores per participant x session x phase, by the shared scoring.
 
-    Uses the shared scoring (``conditions.scoring.score_constructs``) when it is
-    available, so the analysis and every other consumer score the same way; otherwise the
-    same rule locally: mean of the (reverse-keyed) item ratings, NaN when fewer than
-    ``min_fraction`` of the construct's items were answered.
+    Thin wrapper around :func:`conditions.scoring.score_constructs` (mean of reverse-keyed
+    items, prorated when at most 20 % of a construct's items are missing, else NaN with a
+    reason), so the analysis scores exactly as every other consumer does.
 
     Parameters
     ----------
@@ -60,13 +57,11 @@ def score_responses(
         ``_beh.tsv`` rows with ``participant_id`` and ``session`` added.
     items : sequence of Item
         The questionnaire's items.
-    min_fraction : float
-        Minimum fraction of answered items for a valid score (local rule only).
 
     Returns
     -------
     DataFrame
-        Columns ``participant_id, session, phase, construct, score, n_answered, n_items``.
+        ``participant_id, session, phase, construct, score, n_items, n_missing, reason``.
 
     Examples
     --------
@@ -76,53 +71,35 @@ def score_responses(
     >>> sorted(s["phase"].unique())
     ['post_questionnaire', 'pre_questionnaire']
     """
+    from conditions.scoring import ScoringError, score_constructs
+
     needed = ["participant_id", "session", "phase", "item_id", "rating"]
     missing = [c for c in needed if c not in responses.columns]
     if missing:
         raise AnalysisError(f"questionnaire responses: missing column(s) {missing}")
-    shared = _shared_scoring(responses, items)
-    if shared is not None:
-        return shared
-    return _score_locally(responses, items, min_fraction)
-
-
-def _shared_scoring(responses: pd.DataFrame, items: Sequence[Item]) -> pd.DataFrame | None:
     try:
-        from conditions.scoring import score_constructs  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    parts = []
-    for (pid, ses), group in responses.groupby(["participant_id", "session"], sort=True):
-        scored = score_constructs(group.drop(columns=["participant_id", "session"]), items)
-        scored = pd.DataFrame(scored).copy()
-        scored.insert(0, "session", ses)
-        scored.insert(0, "participant_id", pid)
-        parts.append(scored)
-    if not parts:
-        return pd.DataFrame(columns=["participant_id", "session", "phase", "construct", "score"])
-    out = pd.concat(parts, ignore_index=True)
-    if "score" not in out.columns:
-        return None  # an unexpected shape: fall back to the documented local rule
-    return out
+        return score_constructs(responses, items)
+    except ScoringError as exc:
+        raise AnalysisError(f"questionnaire responses: {exc}") from None
 
 
-def _score_locally(
-    responses: pd.DataFrame, items: Sequence[Item], min_fraction: float
-) -> pd.DataFrame:
-    by_id = {it.item_id: it for it in items}
-    r = responses[responses["item_id"].isin(by_id)].copy()
-    r["rating"] = pd.to_numeric(r["rating"], errors="coerce")
-    rev = r["item_id"].map(lambda i: by_id[i].reversed).astype(bool)
-    lo = r["item_id"].map(lambda i: by_id[i].min)
-    hi = r["item_id"].map(lambda i: by_id[i].max)
-    r["keyed"] = np.where(rev, lo + hi - r["rating"], r["rating"])
-    r["construct"] = r["item_id"].map(lambda i: by_id[i].construct)
-    n_items = pd.Series([it.construct for it in items]).value_counts()
-    g = r.groupby(["participant_id", "session", "phase", "construct"], sort=True)["keyed"]
-    out = g.agg(score="mean", n_answered="count").reset_index()
-    out["n_items"] = out["construct"].map(n_items).astype(int)
-    out.loc[out["n_answered"] < min_fraction * out["n_items"], "score"] = np.nan
-    return out
+def items_from_responses(responses: pd.DataFrame) -> list[Item]:
+    """The item definitions recorded in the ``_beh.tsv`` files themselves.
+
+    Each answer row carries ``construct``, ``reversed``, ``scale_min`` and ``scale_max``, so
+    the data describe the questionnaire that was actually administered.
+    """
+    need = ["item_id", "construct", "reversed", "scale_min", "scale_max"]
+    missing = [c for c in need if c not in responses.columns]
+    if missing:
+        raise AnalysisError(f"questionnaire responses: missing column(s) {missing}")
+    first = responses.drop_duplicates("item_id")
+    return [
+        Item(item_id=str(r.item_id), text=str(r.item_id), construct=str(r.construct),
+             reversed=_as_bool(r.reversed), anchor_low="", anchor_high="",
+             min=float(r.scale_min), max=float(r.scale_max))
+        for r in first.itertuples(index=False)
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -269,7 +246,8 @@ def build_tidy_table(
                     "measure": s["construct"],
                     "value": s["score"].astype(float),
                     "valid": s["score"].notna(),
-                    "reason": np.where(s["score"].notna(), "", "too few items answered"),
+                    "reason": s["reason"].fillna("").astype(str) if "reason" in s.columns
+                    else "",
                 }
             )
         )
