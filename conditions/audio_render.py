@@ -1,0 +1,358 @@
+"""Pilot audio from the induction scripts, with espeak-ng, pauses inserted as silence.
+
+The result is a PILOT PLACEHOLDER: a synthetic voice good enough to pilot the session and
+to test the tooling. A lab records a human voice for the real study (see docs/content.md).
+
+How a script becomes audio:
+
+1. The script is split at its ``[pause Ns]`` marks. Each stretch of text is synthesised by
+   ``espeak-ng`` (a subprocess; Debian package ``espeak-ng``), and its leading and trailing
+   silence is trimmed, so each marked pause is exactly the silence inserted after it.
+2. The espeak-ng speed is calibrated per script so the synthetic speech lasts what the
+   duration model of :mod:`conditions.script_metrics` assumes (words / 110 wpm). Then
+   the rendered file lasts the script's estimated duration, which the conditions check
+   holds within 3 % of the protocol's ``duration_s``.
+3. The audio is resampled (polyphase) from espeak-ng's 22.05 kHz to the protocol's rate and
+   written as 16-bit WAV with the protocol's channel count, with a JSON sidecar that labels it
+   as a pilot placeholder and records the renderer version and settings.
+4. By default the five files are loudness-matched to the protocol's target (see
+   :mod:`conditions.audio_normalize`), so they pass ``soothe audio check`` directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from conditions.audio_check import AudioError, integrated_loudness, peak_dbfs
+from conditions.audio_normalize import PEAK_CEILING_DBFS, apply_gain, plan_loudness
+from conditions.script_metrics import SPEECH_RATE_WPM, InductionScript, parse_script
+
+#: Bump when the rendering method changes (it is written into every sidecar).
+RENDERER_VERSION: str = "soothe-espeak-render 1"
+DEFAULT_VOICE: str = "en-gb"
+#: espeak-ng speed (its nominal words per minute) the calibration starts from.
+START_SPEED_WPM: float = 95.0
+#: espeak-ng accepts speeds from 80 to 450.
+SPEED_RANGE: tuple[float, float] = (80.0, 450.0)
+#: Calibration stops when synthetic speech is within this fraction of the model's time.
+CALIBRATION_TOLERANCE: float = 0.005
+#: Samples below this magnitude at a chunk's ends count as silence when trimming.
+_TRIM_LEVEL: float = 10 ** (-50 / 20)
+_EDGE_S: float = 0.02
+_FADE_S: float = 0.005
+PLACEHOLDER_NOTE = (
+    "PILOT PLACEHOLDER: synthetic voice (espeak-ng) rendered from the script for piloting and "
+    "testing. Record a human voice for the real study (docs/content.md)."
+)
+
+
+def find_espeak() -> str:
+    """Path of the espeak-ng executable.
+
+    Raises
+    ------
+    AudioError
+        When espeak-ng is not installed (Debian/Ubuntu: ``apt-get install espeak-ng``).
+    """
+    exe = shutil.which("espeak-ng") or (
+        "/usr/bin/espeak-ng" if os.path.exists("/usr/bin/espeak-ng") else None
+    )
+    if exe is None:
+        raise AudioError(
+            "espeak-ng: not found on PATH; install it (Debian/Ubuntu: apt-get install espeak-ng, "
+            "macOS: brew install espeak-ng)"
+        )
+    return exe
+
+
+def espeak_version(exe: str | None = None) -> str:
+    """The espeak-ng version line, e.g. ``eSpeak NG text-to-speech: 1.51 ...``."""
+    out = subprocess.run(
+        [exe or find_espeak(), "--version"], capture_output=True, text=True, check=False
+    )
+    return out.stdout.strip().split("  Data at")[0]
+
+
+def synthesize_text(
+    text: str, *, voice: str = DEFAULT_VOICE, speed_wpm: float = 150.0, exe: str | None = None
+) -> tuple[np.ndarray, int]:
+    """Synthesise one stretch of text; returns trimmed mono float audio and its rate.
+
+    Examples
+    --------
+    >>> audio, rate = synthesize_text("Hello.")  # doctest: +SKIP
+    """
+    import soundfile as sf
+
+    exe = exe or find_espeak()
+    cmd = [exe, "-v", voice, "-s", str(int(round(speed_wpm))), "--stdout", text]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0 or not proc.stdout:
+        message = proc.stderr.decode(errors="replace").strip()
+        raise AudioError(f"espeak-ng: failed for voice {voice!r}: {message or 'no output'}")
+    import io
+
+    data, rate = sf.read(io.BytesIO(proc.stdout), dtype="float64")
+    return _trim(np.asarray(data, dtype=np.float64).reshape(-1), rate), int(rate)
+
+
+def _trim(x: np.ndarray, rate: int) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(x) > _TRIM_LEVEL)
+    if loud.size == 0:
+        return x[:0]
+    edge = int(_EDGE_S * rate)
+    x = x[max(loud[0] - edge, 0) : loud[-1] + edge + 1].copy()
+    n = min(int(_FADE_S * rate), x.size // 2)
+    if n:
+        ramp = np.linspace(0.0, 1.0, n)
+        x[:n] *= ramp
+        x[-n:] *= ramp[::-1]
+    return x
+
+
+@dataclass
+class RenderedScript:
+    """Audio rendered from one script, with what the sidecar needs."""
+
+    data: np.ndarray
+    sample_rate_hz: int
+    speed_wpm: float
+    speech_s: float
+    pauses_s: float
+    target_speech_s: float
+    iterations: int
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        """Duration of the rendered audio."""
+        return self.data.shape[0] / self.sample_rate_hz
+
+
+def _synthesize_chunks(
+    texts: list[str], voice: str, speed: float, exe: str
+) -> tuple[list[np.ndarray], int]:
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        results = list(
+            pool.map(lambda t: synthesize_text(t, voice=voice, speed_wpm=speed, exe=exe), texts)
+        )
+    rates = {rate for _, rate in results}
+    if len(rates) != 1:
+        raise AudioError(f"espeak-ng: inconsistent output rates {sorted(rates)}")
+    return [a for a, _ in results], rates.pop()
+
+
+def render_script(
+    script: InductionScript,
+    *,
+    sample_rate_hz: int = 44100,
+    channels: int = 1,
+    voice: str = DEFAULT_VOICE,
+    speed_wpm: float | None = None,
+    model_rate_wpm: float = SPEECH_RATE_WPM,
+    max_iterations: int = 4,
+) -> RenderedScript:
+    """Render a parsed script to audio (in memory).
+
+    Parameters
+    ----------
+    script : InductionScript
+        From :func:`conditions.script_metrics.parse_script`.
+    sample_rate_hz, channels : int
+        Output format (the protocol's ``[audio]`` section).
+    voice : str
+        espeak-ng voice.
+    speed_wpm : float, optional
+        Fixed espeak-ng speed. ``None`` calibrates the speed so the speech lasts
+        ``words / model_rate_wpm`` minutes.
+    model_rate_wpm : float
+        Speech rate of the duration model.
+    max_iterations : int
+        Calibration rounds at most.
+
+    Returns
+    -------
+    RenderedScript
+    """
+    from scipy.signal import resample_poly
+
+    exe = find_espeak()
+    texts = [s.text for s in script.segments if not s.is_pause]
+    target = script.words / model_rate_wpm * 60.0
+    speed = float(speed_wpm) if speed_wpm else START_SPEED_WPM
+    iterations = 0
+    while True:
+        iterations += 1
+        chunks, rate = _synthesize_chunks(texts, voice, speed, exe)
+        speech_s = sum(c.size for c in chunks) / rate
+        if speed_wpm or target <= 0 or iterations >= max_iterations:
+            break
+        if abs(speech_s - target) / target <= CALIBRATION_TOLERANCE:
+            break
+        new = min(max(speed * speech_s / target, SPEED_RANGE[0]), SPEED_RANGE[1])
+        if round(new) == round(speed):
+            break
+        speed = new
+    pieces: list[np.ndarray] = []
+    it = iter(chunks)
+    for seg in script.segments:
+        if seg.is_pause:
+            pieces.append(np.zeros(int(round(seg.pause_s * rate))))
+        else:
+            pieces.append(next(it))
+    mono = np.concatenate(pieces) if pieces else np.zeros(0)
+    g = math.gcd(sample_rate_hz, rate)
+    if sample_rate_hz != rate:
+        mono = resample_poly(mono, sample_rate_hz // g, rate // g)
+    data = np.repeat(mono[:, None], channels, axis=1)
+    return RenderedScript(
+        data=data,
+        sample_rate_hz=sample_rate_hz,
+        speed_wpm=round(speed),
+        speech_s=speech_s,
+        pauses_s=script.pauses_s,
+        target_speech_s=target,
+        iterations=iterations,
+        settings={
+            "voice": voice,
+            "espeak_speed_wpm": round(speed),
+            "speed_calibrated": speed_wpm is None,
+            "model_rate_wpm": model_rate_wpm,
+            "sample_rate_hz": sample_rate_hz,
+            "channels": channels,
+            "trim_level_dbfs": -50.0,
+        },
+    )
+
+
+def _sha256_text(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_rendered(
+    rendered: RenderedScript,
+    wav_path: str | Path,
+    *,
+    condition: str,
+    script_path: Path,
+    gain_db: float = 0.0,
+    loudness_note: str = "",
+    lufs_before_gain: float | None = None,
+) -> Path:
+    """Write the WAV (16-bit PCM) and its pilot-placeholder JSON sidecar; returns the WAV path.
+
+    ``lufs_before_gain`` (the rendered audio's loudness, if already measured) saves measuring
+    again: a static gain shifts integrated loudness by exactly the gain.
+    """
+    import soundfile as sf
+
+    from soothe import __version__
+
+    wav_path = Path(wav_path)
+    wav_path.parent.mkdir(parents=True, exist_ok=True)
+    data = apply_gain(rendered.data, gain_db)
+    sf.write(str(wav_path), data, rendered.sample_rate_hz, subtype="PCM_16")
+    lufs = (
+        lufs_before_gain
+        if lufs_before_gain is not None
+        else integrated_loudness(rendered.data, rendered.sample_rate_hz)
+    )
+    sidecar = {
+        "PilotPlaceholder": True,
+        "Description": PLACEHOLDER_NOTE,
+        "Condition": condition,
+        "Script": str(script_path),
+        "ScriptSHA256": _sha256_text(script_path),
+        "Renderer": RENDERER_VERSION,
+        "SootheVersion": __version__,
+        "EspeakVersion": espeak_version(),
+        "Settings": rendered.settings,
+        "CalibrationIterations": rendered.iterations,
+        "SpeechS": round(rendered.speech_s, 3),
+        "TargetSpeechS": round(rendered.target_speech_s, 3),
+        "PausesS": rendered.pauses_s,
+        "DurationS": round(rendered.duration_s, 3),
+        "GainDB": round(gain_db, 4),
+        "LoudnessLUFS": round(lufs + gain_db, 3),
+        "PeakDBFS": round(peak_dbfs(data), 3),
+        "LoudnessNote": loudness_note,
+    }
+    wav_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    return wav_path
+
+
+def render_conditions(
+    scripts: dict[str, Path],
+    outputs: dict[str, Path],
+    *,
+    sample_rate_hz: int = 44100,
+    channels: int = 1,
+    voice: str = DEFAULT_VOICE,
+    speed_wpm: float | None = None,
+    target_lufs: float | None = -23.0,
+    ceiling_dbfs: float = PEAK_CEILING_DBFS,
+) -> dict[str, dict]:
+    """Render several scripts, loudness-match them together, and write them.
+
+    Parameters
+    ----------
+    scripts, outputs : dict
+        Condition -> script file, and condition -> WAV file to write.
+    target_lufs : float or None
+        Common integrated loudness; ``None`` writes espeak-ng's own level.
+
+    Returns
+    -------
+    dict
+        Condition -> summary (duration, speed, loudness, output path).
+    """
+    rendered = {
+        name: render_script(
+            parse_script(path),
+            sample_rate_hz=sample_rate_hz,
+            channels=channels,
+            voice=voice,
+            speed_wpm=speed_wpm,
+        )
+        for name, path in scripts.items()
+    }
+    gains = {name: 0.0 for name in rendered}
+    note = ""
+    measures = {
+        name: (integrated_loudness(r.data, r.sample_rate_hz), peak_dbfs(r.data))
+        for name, r in rendered.items()
+    }
+    if target_lufs is not None:
+        plan = plan_loudness(measures, target_lufs, ceiling_dbfs)
+        gains, note = plan.gains_db, plan.note
+    summary = {}
+    for name, r in rendered.items():
+        path = write_rendered(
+            r,
+            outputs[name],
+            condition=name,
+            script_path=Path(scripts[name]),
+            gain_db=gains[name],
+            loudness_note=note,
+            lufs_before_gain=measures[name][0],
+        )
+        summary[name] = {
+            "file": str(path),
+            "duration_s": r.duration_s,
+            "espeak_speed_wpm": r.speed_wpm,
+            "iterations": r.iterations,
+            "gain_db": gains[name],
+            "lufs": measures[name][0] + gains[name],
+            "note": note,
+        }
+    return summary

@@ -1,0 +1,134 @@
+"""``soothe conditions check``: the protocol, the five scripts and the questionnaires.
+
+Prints a table of the script-matching figures (words, pauses, estimated duration by the
+model ``words / rate + pauses``, the measured audio duration when audio exists, the
+second-person ratio, and whether the shared intro and closing frame match), then the
+questionnaire constructs. Exits 1 when the scripts are not matched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from conditions.protocol import Protocol, load_protocol
+from conditions.script_metrics import (
+    DURATION_TOLERANCE,
+    MIN_SECOND_PERSON_RATIO,
+    SPEECH_RATE_WPM,
+    WORDS_TOLERANCE,
+    matching_problems,
+    parse_script,
+    script_metrics,
+)
+
+
+def _audio_durations(protocol: Protocol) -> dict[str, float]:
+    import soundfile as sf
+
+    out = {}
+    for name, cond in protocol.conditions.items():
+        out[name] = math.nan
+        try:
+            if cond.audio.is_file():
+                out[name] = float(sf.info(str(cond.audio)).duration)
+        except RuntimeError:
+            out[name] = math.nan
+    return out
+
+
+def format_script_table(table: pd.DataFrame) -> str:
+    """The script-matching table as fixed-width text."""
+    header = (
+        f"{'condition':<20} {'words':>5} {'pauses_s':>8} {'speech_s':>8} {'est_dur_s':>9} "
+        f"{'protocol_s':>10} {'audio_s':>8} {'2nd_person':>10} {'intro':>5} {'closing':>7}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in table.itertuples(index=False):
+        audio = f"{r.audio_s:8.1f}" if math.isfinite(r.audio_s) else f"{'n/a':>8}"
+        lines.append(
+            f"{r.condition:<20} {r.words:>5d} {r.pauses_s:>8.0f} {r.speech_s:>8.1f} "
+            f"{r.est_duration_s:>9.1f} {r.protocol_s:>10.0f} {audio} "
+            f"{r.second_person_ratio:>10.2f} {'same' if r.intro_match else 'DIFF':>5} "
+            f"{'same' if r.closing_match else 'DIFF':>7}"
+        )
+    words, dur = table["words"], table["est_duration_s"]
+    lines.append("-" * len(header))
+    lines.append(
+        f"spread: words {words.min()}-{words.max()} "
+        f"({(words.max() - words.min()) / words.median():.1%} of median), "
+        f"estimated duration {dur.min():.1f}-{dur.max():.1f} s "
+        f"({(dur.max() - dur.min()) / dur.median():.1%} of median)"
+    )
+    return "\n".join(lines)
+
+
+def format_questionnaire_table(protocol: Protocol) -> str:
+    """One line per questionnaire construct: items, reversed items and scale."""
+    from conditions.questionnaire_items import load_items
+
+    lines = [f"{'questionnaire':<16} {'construct':<20} {'items':>5} {'reversed':>8}  scale"]
+    for name, ref in protocol.questionnaires.items():
+        items = load_items(ref.file)
+        for construct in dict.fromkeys(i.construct for i in items):
+            group = [i for i in items if i.construct == construct]
+            scales = sorted({f"{i.min:g}-{i.max:g}" for i in group})
+            kind = "VAS" if group[0].is_vas else "Likert"
+            lines.append(
+                f"{name:<16} {construct:<20} {len(group):>5} "
+                f"{sum(i.reversed for i in group):>8}  {kind} {', '.join(scales)}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``soothe conditions``."""
+    parser = argparse.ArgumentParser(
+        prog="soothe conditions",
+        description="Check the protocol, the five induction scripts and the questionnaires.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="check that the five scripts are matched")
+    check.add_argument("--protocol", help="protocol TOML (default: the shipped one)")
+    check.add_argument(
+        "--rate-wpm",
+        type=float,
+        default=SPEECH_RATE_WPM,
+        help=f"speech rate of the duration model (default {SPEECH_RATE_WPM:g} words/min)",
+    )
+    args = parser.parse_args(list(argv) if argv is not None else None)
+
+    protocol = load_protocol(args.protocol)
+    scripts = {name: parse_script(protocol.conditions[name].script) for name in protocol.conditions}
+    table = script_metrics(
+        scripts,
+        protocol_duration_s={n: c.duration_s for n, c in protocol.conditions.items()},
+        audio_duration_s=_audio_durations(protocol),
+        rate_wpm=args.rate_wpm,
+    )
+    print(f"protocol: {protocol.path}")
+    print(
+        f"duration model: words / {args.rate_wpm:g} wpm * 60 + pauses; matching: words within "
+        f"{WORDS_TOLERANCE:.0%} and estimated duration within {DURATION_TOLERANCE:.0%} of the "
+        f"median (and of protocol_s), 2nd-person ratio >= {MIN_SECOND_PERSON_RATIO:.2f}, "
+        "same intro and closing"
+    )
+    print()
+    print(format_script_table(table))
+    print()
+    print(format_questionnaire_table(protocol))
+    problems = matching_problems(
+        table,
+        audio_tolerance_s=protocol.audio.duration_tolerance_s,
+    )
+    print()
+    if problems:
+        print(f"FAIL: {len(problems)} problem(s)")
+        for p in problems:
+            print(f"  - {p}")
+        return 1
+    print("OK: the five scripts are matched")
+    return 0
