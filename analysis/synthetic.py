@@ -221,3 +221,37 @@ def synthetic_study_tables(
     }
     return StudyTables(participants, pd.DataFrame(resp_rows), pd.DataFrame(win_rows), items,
                        planted)
+
+
+def write_synthetic_dataset(tables: StudyTables, raw_root, deriv_root) -> None:
+    """Write synthetic tables in the data-contract layout (no physiology signals).
+
+    Writes ``participants.tsv``, each session's ``_beh.tsv`` and a minimal ``_events.tsv``
+    in ``raw_root``, and the group windows table (TSV + Parquet) in ``deriv_root``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> write_synthetic_dataset(synthetic_study_tables(1, seed=0), d / "raw", d / "deriv")
+    >>> (d / "raw" / "participants.tsv").is_file()
+    True
+    """
+    from pathlib import Path
+
+    from conditions import bids
+
+    raw_root, deriv_root = Path(raw_root), Path(deriv_root)
+    bids.ensure_dataset(raw_root, "synthetic soothe study", "induction",
+                        generated_by="analysis.synthetic")
+    bids.write_tsv(bids.participants_tsv(raw_root), tables.participants,
+                   bids.PARTICIPANTS_COLUMNS)
+    for (pid, ses), group in tables.responses.groupby(["participant_id", "session"]):
+        files = bids.SessionFiles(raw_root, pid, ses, "induction")
+        bids.write_tsv(files.beh_tsv, group, bids.BEH_COLUMNS)
+        events = pd.DataFrame({"onset": [0.0], "duration": [0.0], "trial_type": ["session_start"],
+                               "value": [1], "psychopy_time": [np.nan], "lsl_time": [np.nan]})
+        bids.write_tsv(files.events_tsv, events, bids.EVENTS_COLUMNS)
+    tsv, parquet = bids.group_windows_paths(deriv_root)
+    bids.write_tsv(tsv, tables.windows, bids.WINDOWS_COLUMNS)
+    tables.windows[list(bids.WINDOWS_COLUMNS)].to_parquet(parquet, index=False)

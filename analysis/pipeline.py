@@ -1,0 +1,231 @@
+"""The analysis from inputs to results: what ``soothe analyze`` runs, as functions.
+
+:func:`analyse_tables` works on in-memory tables (used by the power simulation and the
+parameter-recovery tests); :func:`run_analysis` reads a raw dataset and its physiology
+derivatives, runs :func:`analyse_tables` and writes every table, figure and the report.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.constants import MODEL_MEASURES
+from analysis.errors import AnalysisError
+from analysis.exclusions import (
+    ExclusionRules,
+    apply_exclusions,
+    find_exclusions,
+    load_exclusion_rules,
+    participant_flow,
+)
+from analysis.physio_mixed import GrowthModel, baseline_change_summary, fit_growth_model
+from analysis.selfreport_ancova import change_scores, selfreport_ancova
+from analysis.tidy_table import (
+    build_tidy_table,
+    file_sha256,
+    items_from_responses,
+    read_group_windows,
+    read_responses,
+    score_responses,
+    write_tidy_table,
+)
+from conditions import bids
+from conditions.protocol import CONDITION_NAMES
+from conditions.questionnaire_items import Item
+
+
+@dataclass
+class AnalysisResult:
+    """Everything the report shows (tables are pandas DataFrames)."""
+
+    tidy: pd.DataFrame
+    analysed: pd.DataFrame
+    exclusions: pd.DataFrame
+    flow: pd.DataFrame
+    ancova: pd.DataFrame
+    growth: dict[str, GrowthModel]
+    alphas: pd.DataFrame | None = None
+    change: pd.DataFrame | None = None
+    precedence: pd.DataFrame | None = None
+    descriptives: pd.DataFrame | None = None
+    time_courses: dict[str, pd.DataFrame] = field(default_factory=dict)
+    rules: ExclusionRules | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def minute_contrasts(self) -> pd.DataFrame:
+        parts = [g.minute_contrasts for g in self.growth.values()]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    @property
+    def slope_contrasts(self) -> pd.DataFrame:
+        parts = [g.slope_contrasts for g in self.growth.values()]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def analyse_tables(
+    windows: pd.DataFrame,
+    responses: pd.DataFrame,
+    participants: pd.DataFrame,
+    items: list[Item],
+    *,
+    rules: ExclusionRules | None = None,
+    measures: tuple[str, ...] = MODEL_MEASURES,
+    full: bool = True,
+) -> AnalysisResult:
+    """Run the statistics on in-memory tables.
+
+    Parameters
+    ----------
+    windows, responses, participants : DataFrame
+        Group windows table, questionnaire answers (with ``participant_id`` and
+        ``session``), participants table.
+    items : list of Item
+        Questionnaire items.
+    rules : ExclusionRules, optional
+        Default: the shipped ``exclusions.toml``.
+    measures : tuple of str
+        Physio measures to model.
+    full : bool
+        False skips descriptives, reliability and precedence (for fast simulations).
+
+    Examples
+    --------
+    >>> from analysis.synthetic import synthetic_study_tables
+    >>> t = synthetic_study_tables(6, seed=4)
+    >>> res = analyse_tables(t.windows, t.responses, t.participants, t.items,
+    ...                      measures=("hr_bpm",), full=False)
+    >>> sorted(res.growth)
+    ['hr_bpm']
+    """
+    from analysis.precedence import temporal_precedence
+    from analysis.reliability import construct_alphas
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    rules = rules or load_exclusion_rules()
+    scores = score_responses(responses, items)
+    tidy = build_tidy_table(windows, scores, participants)
+    exclusions = find_exclusions(tidy, participants, rules)
+    analysed = apply_exclusions(tidy, exclusions)
+    flow = participant_flow(participants, exclusions, CONDITION_NAMES)
+    timings["tidy_and_exclusions"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ancova, _ = selfreport_ancova(analysed)
+    timings["ancova"] = time.perf_counter() - t0
+    growth: dict[str, GrowthModel] = {}
+    for measure in measures:
+        t0 = time.perf_counter()
+        try:
+            growth[measure] = fit_growth_model(analysed, measure)
+        except ValueError as exc:
+            raise AnalysisError(f"growth model of {measure}: {exc}") from None
+        timings[f"mixedlm_{measure}"] = time.perf_counter() - t0
+    result = AnalysisResult(tidy=tidy, analysed=analysed, exclusions=exclusions, flow=flow,
+                            ancova=ancova, growth=growth, rules=rules, timings_s=timings)
+    if full:
+        from analysis.paper_table import descriptive_table
+
+        t0 = time.perf_counter()
+        kept = set(analysed["participant_id"])
+        result.alphas = construct_alphas(responses[responses["participant_id"].isin(kept)],
+                                         items)
+        result.change = change_scores(analysed)
+        result.precedence = temporal_precedence(analysed)
+        result.descriptives = descriptive_table(analysed)
+        result.time_courses = {m: baseline_change_summary(analysed, m) for m in measures}
+        timings["descriptives_reliability_precedence"] = time.perf_counter() - t0
+    return result
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python and the packages the analysis depends on."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("soothe", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "pyarrow"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def input_hashes(raw_root: Path, deriv_root: Path, rules_path: Path) -> dict[str, str]:
+    """SHA-256 of every input file (beh files combined into one digest)."""
+    tsv, parquet = bids.group_windows_paths(deriv_root)
+    out: dict[str, str] = {}
+    for label, path in (("participants.tsv", bids.participants_tsv(raw_root)),
+                        ("group windows (parquet)", parquet), ("group windows (tsv)", tsv),
+                        ("exclusion rules", rules_path)):
+        if Path(path).is_file():
+            out[label] = file_sha256(Path(path))
+    digest = hashlib.sha256()
+    n = 0
+    for files in bids.iter_sessions(raw_root):
+        if files.beh_tsv.is_file():
+            digest.update(files.beh_tsv.name.encode())
+            digest.update(file_sha256(files.beh_tsv).encode())
+            n += 1
+    out[f"questionnaire files ({n} _beh.tsv, combined)"] = digest.hexdigest()
+    return out
+
+
+def run_analysis(
+    raw_root: Path, deriv_root: Path, out_dir: Path, *, rules_path: Path | None = None
+) -> tuple[AnalysisResult, dict[str, Path]]:
+    """Read the inputs, run the analysis and write tables, figures and the reports.
+
+    Returns the result and the written paths (``report.html``, ``report.md``, ...).
+
+    Raises
+    ------
+    AnalysisError
+        When an input is missing or malformed (names the file).
+    """
+    from analysis.report_html import write_reports
+
+    raw_root, deriv_root, out_dir = Path(raw_root), Path(deriv_root), Path(out_dir)
+    if not bids.participants_tsv(raw_root).is_file():
+        raise AnalysisError(f"{bids.participants_tsv(raw_root)}: not found; is {raw_root} a "
+                            "soothe raw dataset?")
+    rules_path = Path(rules_path) if rules_path else Path(__file__).with_name("exclusions.toml")
+    rules = load_exclusion_rules(rules_path)
+    t_start = time.perf_counter()
+    participants = bids.read_participants(raw_root)
+    participants["participant_id"] = participants["participant_id"].astype(str)
+    windows = read_group_windows(deriv_root)
+    responses = read_responses(raw_root)
+    if responses.empty:
+        raise AnalysisError(f"{raw_root}: no questionnaire files (*_beh.tsv) found")
+    items = items_from_responses(responses)
+    # participants.tsv is the allocation record; fill a concealed 'n/a' from the windows
+    from_windows = windows.drop_duplicates("participant_id").set_index("participant_id")[
+        "condition"]
+    participants["condition"] = participants["condition"].fillna(
+        participants["participant_id"].map(from_windows))
+    result = analyse_tables(windows, responses, participants, items, rules=rules)
+    result.provenance = {
+        "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": f"soothe analyze {raw_root} {deriv_root} --out {out_dir}",
+        "inputs": {"raw": str(raw_root.resolve()), "derivatives": str(deriv_root.resolve()),
+                   "exclusion_rules": str(rules_path.resolve())},
+        "input_sha256": input_hashes(raw_root, deriv_root, rules_path),
+        "versions": software_versions(),
+        "n_items": len(items),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = write_reports(result, out_dir)
+    paths.update(write_tidy_table(result.tidy, out_dir / "tables",
+                                  {"Name": "soothe analyze", **result.provenance}))
+    result.timings_s["total"] = time.perf_counter() - t_start
+    return result, paths

@@ -1,0 +1,219 @@
+"""What the report says, independent of its format (HTML or Markdown).
+
+A report is a list of :class:`Section`; each has paragraphs (plain words), figures and
+tables. :mod:`analysis.report_html` and :mod:`analysis.report_markdown` only render it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.constants import CONDITIONS, REFERENCE, measure_label
+from analysis.physio_mixed import MINUTE_CENTRE, N_MINUTES
+from analysis.plain_words import ancova_sentence, format_p, physio_sentence
+from analysis.precedence import LIMITS
+
+METHODS = {
+    "self_report": (
+        "For each construct, an ANCOVA (OLS) of the post score on condition (treatment-coded, "
+        "reference neutral) with the pre score as covariate: post ~ C(condition) + pre. "
+        "Planned contrasts: each condition vs neutral, and kindness_self and body_scan vs "
+        "positive_excitement (6 per construct), Holm-corrected within each construct. Effect "
+        "sizes: adjusted mean difference in scale points with its 95% CI, and d = difference / "
+        "residual SD (sqrt of the ANCOVA's MSE) with the CI scaled the same way."
+    ),
+    "physiology": (
+        "Per measure (HR in bpm, ln RMSSD, ln HF, SCL in µS), a linear mixed model of the 11 "
+        "induction minutes (statsmodels MixedLM, REML, BFGS then L-BFGS): value ~ "
+        "C(condition) * minute_c + baseline_c + (1 + minute_c | participant), with minute_c "
+        f"= minute - {MINUTE_CENTRE:g} and baseline_c the participant's mean over the valid "
+        "baseline windows (centred). If that model does not converge or its random-effects "
+        "covariance is singular, a random-intercept model is fitted; if that fails too, OLS "
+        "with participant-clustered SEs. Contrasts vs neutral at each minute m are "
+        "b_condition + (m - 6) * b_condition:minute, with Wald 95% CIs from the fixed-effect "
+        "covariance. Log-scale contrasts are reported as percentage differences."
+    ),
+    "descriptives": (
+        "Time-course figures show, per condition and window, the mean change from each "
+        "participant's own baseline mean with a t-based 95% CI (descriptive, not the model). "
+        "The paper table gives each participant's mean per phase, then mean (SD) across "
+        "participants."
+    ),
+}
+
+
+@dataclass
+class Section:
+    """One report section."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    bullets: list[str] = field(default_factory=list)
+    figures: list[tuple[str, Path]] = field(default_factory=list)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+
+
+def _round(df: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.{decimals}g}"
+                                    if abs(v) < 1e-3 and v != 0 else f"{v:.{decimals}f}")
+    return out
+
+
+def key_findings(result) -> list[str]:
+    """Plain-words sentences: physiology at the last minute, and self-report contrasts."""
+    out = []
+    for measure, gm in result.growth.items():
+        last = gm.minute_contrasts[gm.minute_contrasts["minute"] == N_MINUTES]
+        slopes = gm.slope_contrasts.set_index("condition")
+        for _, row in last.iterrows():
+            out.append(physio_sentence(measure, row, slopes.loc[row["condition"]]))
+    return out
+
+
+def build_sections(result, figures: dict[str, Path]) -> list[Section]:
+    """All sections of the report, in order."""
+    sections: list[Section] = []
+    n_alloc = int(result.flow.loc["allocated", "total"]) if "allocated" in result.flow.index \
+        else 0
+    n_sr = int(result.flow.loc["analysed (self-report)", "total"]) \
+        if "analysed (self-report)" in result.flow.index else 0
+    intro = Section("Summary")
+    intro.paragraphs.append(
+        f"{n_alloc} participants were allocated; {n_sr} were analysed after "
+        f"{len(result.exclusions)} exclusion(s). Every number below is in the CSV tables beside "
+        "this report, and report.json records the methods, parameters, software versions and "
+        "the SHA-256 of every input.")
+    fallbacks = [f"{measure_label(m)}: fitted with {g.structure} ({g.fallback_reason})"
+                 for m, g in result.growth.items() if g.fallback_reason]
+    if fallbacks:
+        intro.paragraphs.append("Model fallbacks: " + "; ".join(fallbacks) + ".")
+    else:
+        intro.paragraphs.append("All growth-curve models converged with random intercepts and "
+                                "random minute slopes (no fallback was needed).")
+    intro.bullets = key_findings(result)
+    sr = result.ancova
+    if len(sr):
+        vs_neutral = sr[sr["versus"] == REFERENCE]
+        for construct in dict.fromkeys(vs_neutral["construct"]):
+            rows = vs_neutral[(vs_neutral["construct"] == construct)
+                              & (vs_neutral["p_holm"] < 0.05)]
+            for _, row in rows.iterrows():
+                intro.bullets.append(ancova_sentence(row))
+    sections.append(intro)
+
+    flow = Section("Participant flow and exclusions")
+    if "flow" in figures:
+        flow.figures.append(("CONSORT-style participant flow per condition.", figures["flow"]))
+    flow.tables.append(("Participant flow (counts per condition).",
+                        result.flow.reset_index()))
+    if len(result.exclusions):
+        flow.tables.append(("Exclusions, each with its rule and reason.", result.exclusions))
+    else:
+        flow.paragraphs.append("No participant met an exclusion rule.")
+    if result.rules is not None:
+        r = result.rules
+        flow.paragraphs.append(
+            f"Rules from {r.source}: incomplete session {'on' if r.incomplete_session else 'off'}"
+            f"; missing data {'on' if r.missing_data else 'off'}; invalid windows "
+            f"{'on' if r.invalid_windows else 'off'} (more than {r.max_invalid_fraction:.0%} "
+            f"invalid in {'/'.join(r.invalid_phases)}, scope {r.invalid_scope}); manipulation "
+            f"check {'on' if r.manipulation_check else 'off'}.")
+    sections.append(flow)
+
+    phys = Section("Physiology: minute-by-minute growth curves")
+    phys.paragraphs.append(METHODS["physiology"])
+    if "time_course" in figures:
+        phys.figures.append(("Change from baseline per minute (mean ± 95% CI) by condition; "
+                             "grey band = induction.", figures["time_course"]))
+    model_rows = []
+    for m, g in result.growth.items():
+        model_rows.append({"measure": m, "structure": g.structure,
+                           "participants": g.n_participants, "observations": g.n_observations,
+                           "fallback reason": g.fallback_reason or "none"})
+    phys.tables.append(("Fitted models.", pd.DataFrame(model_rows)))
+    slopes = result.slope_contrasts
+    if len(slopes):
+        phys.tables.append((
+            "Condition × minute interaction against neutral (difference in slope per minute) "
+            f"and the difference at minute {MINUTE_CENTRE:g} (mean_diff).",
+            _round(slopes.drop(columns=["z"]))))
+    mc = result.minute_contrasts
+    if len(mc):
+        wide = mc.assign(cell=[f"{e:+.3g} [{lo:+.3g}, {hi:+.3g}]" for e, lo, hi in
+                               zip(mc["estimate"], mc["ci_low"], mc["ci_high"])])
+        wide = wide.pivot_table(index=["measure", "condition"], columns="minute", values="cell",
+                                aggfunc="first").reset_index()
+        wide.columns = [str(c) if not isinstance(c, int) else f"min {c}" for c in wide.columns]
+        phys.tables.append(("Contrast against neutral at each induction minute: estimate "
+                            "[95% CI] (model scale; full table with p in "
+                            "tables/physio_minute_contrasts.csv).", wide))
+    sections.append(phys)
+
+    selfr = Section("Self-report: ANCOVA and manipulation check")
+    selfr.paragraphs.append(METHODS["self_report"])
+    if "selfreport" in figures:
+        selfr.figures.append(("Construct scores before and after the induction (mean ± 95% CI)",
+                              figures["selfreport"]))
+    if len(sr):
+        selfr.tables.append(("Planned contrasts (adjusted difference in scale points).",
+                             _round(sr.drop(columns=["condition", "versus", "se", "t"]), 2)))
+    if result.change is not None and len(result.change):
+        selfr.tables.append(("Manipulation check: post − pre change per condition.",
+                             _round(result.change, 2)))
+    if result.alphas is not None and len(result.alphas):
+        selfr.tables.append(("Reliability: Cronbach's alpha per construct and phase.",
+                             _round(result.alphas, 2)))
+    sections.append(selfr)
+
+    if result.precedence is not None and len(result.precedence):
+        prec = Section("Exploratory: temporal precedence")
+        prec.paragraphs.append(
+            "Does the early physiological change (induction minutes 1-5 minus baseline, "
+            "standardised) predict post safe_content and connected_secure beyond condition "
+            "and the pre score? post ~ C(condition) + pre + early_change_z.")
+        sig = result.precedence[result.precedence["p_holm"] < 0.05]
+        prec.paragraphs.append(
+            f"{len(sig)} of {len(result.precedence)} tests were significant after Holm "
+            "correction." + ("" if sig.empty else " " + "; ".join(
+                f"{r.predictor} → {r.outcome}: {r.estimate_per_sd:+.2f} points per SD "
+                f"({format_p(r.p_holm)})" for r in sig.itertuples())))
+        prec.paragraphs.append("Limits: " + LIMITS)
+        prec.tables.append(("Early change as predictor.", _round(result.precedence, 3)))
+        sections.append(prec)
+
+    if result.descriptives is not None:
+        desc = Section("Descriptive table (manuscript format)")
+        desc.paragraphs.append(METHODS["descriptives"])
+        desc.tables.append(("Mean (SD) per condition (also as paper_table.csv / .md / .tex).",
+                            result.descriptives))
+        sections.append(desc)
+
+    prov = Section("Software and inputs")
+    versions = result.provenance.get("versions", {})
+    prov.tables.append(("Software versions.", pd.DataFrame(
+        {"package": list(versions), "version": list(versions.values())})))
+    hashes = result.provenance.get("input_sha256", {})
+    prov.tables.append(("Inputs (SHA-256).", pd.DataFrame(
+        {"input": list(hashes), "sha256": list(hashes.values())})))
+    if result.provenance.get("command"):
+        prov.paragraphs.append(f"Command: {result.provenance['command']}")
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items())
+    prov.paragraphs.append(f"Run times: {timing}.")
+    sections.append(prov)
+    return sections
+
+
+def condition_order(values) -> list[str]:
+    """Conditions in canonical order (unknown ones last)."""
+    vals = list(dict.fromkeys(values))
+    return [c for c in CONDITIONS if c in vals] + [v for v in vals if v not in CONDITIONS]
+
+
+__all__ = ["Section", "build_sections", "key_findings", "METHODS", "condition_order", "np"]
