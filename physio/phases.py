@@ -12,6 +12,9 @@ Decisions (documented here and recorded in every sidecar):
   the phase is left out.
 - **Offset before onset**: :class:`~physio.errors.PhaseError`.
 - **Out-of-order markers** are sorted by time first.
+- The **induction** phase is timed from the audio: it starts at the ``induction_minute``
+  1 marker, else the ``audio_onset`` event inside the phase, else the phase onset, so that
+  window n is minute n of the audio (the protocol's minute codes start at audio onset).
 - **No phase markers at all** (e.g. a lab recording with stimulus codes only): the whole
   recording is one phase called ``recording``.
 - A phase that runs past the end of the recording is cut at the end.
@@ -75,6 +78,7 @@ class PhasePlan:
 def _decode(markers: pd.DataFrame, protocol: Any, where: str):
     onsets: dict[str, list[float]] = {}
     offsets: dict[str, list[float]] = {}
+    events: dict[str, list[float]] = {}
     conditions: list[str] = []
     unknown: set[int] = set()
     for t, code in zip(markers["onset_s"].to_numpy(float), markers["code"].to_numpy()):
@@ -95,7 +99,11 @@ def _decode(markers: pd.DataFrame, protocol: Any, where: str):
             offsets.setdefault(name, []).append(float(t))
         elif kind == "condition":
             conditions.append(name)
-    return onsets, offsets, conditions, unknown
+        elif kind == "event":
+            events.setdefault(name, []).append(float(t))
+        elif kind == "induction_minute":
+            events.setdefault(f"induction_minute_{name}", []).append(float(t))
+    return onsets, offsets, events, conditions, unknown
 
 
 def phases_from_markers(
@@ -142,12 +150,13 @@ def phases_from_markers(
     if len(markers) and not np.all(np.diff(markers["onset_s"].to_numpy(float)) >= 0):
         warnings.append(f"{where}: markers were not in time order; sorted by onset")
         markers = markers.sort_values("onset_s", kind="stable")
-    onsets, offsets, cond_codes, unknown = _decode(markers, protocol, where)
+    onsets, offsets, events, cond_codes, unknown = _decode(markers, protocol, where)
     if unknown:
         warnings.append(
             f"{where}: marker codes {sorted(unknown)} are not in the protocol's table; ignored"
         )
     order = [p.name for p in protocol.phases]
+    induction = next((p.name for p in protocol.phases if p.kind == "induction"), None)
     durations = {p.name: float(p.duration_s) for p in protocol.phases}
 
     # condition: metadata first, then the condition marker
@@ -217,6 +226,12 @@ def phases_from_markers(
                 f"{where}: phase {name!r} has no offset marker; assumed it ends at {how} "
                 f"({end:.1f} s)"
             )
+        if name == induction:
+            for ev in ("induction_minute_1", "audio_onset"):
+                inside = [t for t in events.get(ev, []) if start <= t < end]
+                if inside:
+                    start = inside[0]
+                    break
         if end > duration_s:
             warnings.append(
                 f"{where}: recording ends at {duration_s:.1f} s, before phase {name!r} "

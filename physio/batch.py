@@ -1,0 +1,399 @@
+"""The batch: find recordings, process each in a worker, collect tables, failures and QC.
+
+:func:`process_file` is the unit of work: a top-level function of plain, picklable
+arguments that reads one input, processes it and writes its derivatives atomically. The
+executor is the only thing that changes between a laptop (a process pool) and a cluster
+(Dask distributed): see :func:`run_batch`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from conditions.bids import FAILURES_COLUMNS, failures_tsv, qc_index_html, write_tsv
+from conditions.errors import SootheError
+
+log = logging.getLogger("soothe.physio")
+
+#: File endings the folder scan picks up (BIDS physio is found by name, see find_inputs).
+RECORDING_SUFFIXES = (".acq", ".xdf", ".xdfz", ".edf", ".bdf", ".vhdr", ".csv", ".tsv",
+                      ".csv.gz", ".txt")
+_NOT_RECORDINGS = ("_events.tsv", "_beh.tsv", "participants.tsv", "_phases.tsv",
+                   "failures.tsv", "_truth-")
+_SKIP_DIRS = {"derivatives", "sourcedata", "code", "log", "qc", "group", ".git"}
+
+
+def _is_bids_root(folder: Path) -> bool:
+    return (folder / "dataset_description.json").is_file() or any(folder.glob("sub-*"))
+
+
+def find_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Recordings named by files or found in folders.
+
+    A folder that is a BIDS dataset contributes every ``*_physio.tsv.gz`` outside
+    ``sourcedata/`` and ``derivatives/``; any other folder is scanned recursively for the
+    known recording formats (``RECORDING_SUFFIXES``), skipping BIDS side tables.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.acq").write_bytes(b"x"); _ = (d / "notes.md").write_text("x")
+    >>> [p.name for p in find_inputs([d])]
+    ['a.acq']
+    """
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_file():
+            found.append(p)
+            continue
+        if not p.is_dir():
+            found.append(p)  # reported as a failure (file not found) by the worker
+            continue
+        bids = _is_bids_root(p)
+        for f in sorted(p.rglob("*")):
+            rel = f.relative_to(p).parts
+            if not f.is_file() or any(part in _SKIP_DIRS for part in rel[:-1]):
+                continue
+            name = f.name.lower()
+            if name.startswith("."):
+                continue
+            if bids:
+                if name.endswith("_physio.tsv.gz") or name.endswith("_physio.tsv"):
+                    found.append(f)
+                continue
+            if any(n in name for n in _NOT_RECORDINGS) or "_desc-" in name:
+                continue
+            if name.endswith("_physio.tsv.gz") or name.endswith(RECORDING_SUFFIXES):
+                found.append(f)
+    out, seen = [], set()
+    for f in found:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _override_candidates(path: Path) -> list[Path]:
+    base = path.name
+    for suffix in ("_physio.tsv.gz", ".tsv.gz", ".csv.gz"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    else:
+        base = path.stem
+    return [path.with_name(f"{base}_phases{ext}") for ext in (".json", ".tsv")]
+
+
+def _failure(path: Path, exc: BaseException, internal: bool = False) -> dict[str, Any]:
+    msg = str(exc) or type(exc).__name__
+    if internal:
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        loc = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
+        msg = f"internal error, please report: {type(exc).__name__}: {msg}{loc}"
+    return {
+        "status": "failed",
+        "source": str(path),
+        "error_type": type(exc).__name__,
+        "message": msg.replace("\n", " "),
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def process_file(
+    path: str,
+    deriv: str,
+    settings: dict[str, Any] | None = None,
+    overrides: str | None = None,
+    force: bool = False,
+    sampling_rate: float | None = None,
+) -> dict[str, Any]:
+    """Read, process and write one recording; never raises on bad input.
+
+    Parameters
+    ----------
+    path : str
+        The recording file.
+    deriv : str
+        The derivatives root.
+    settings : dict
+        :class:`~physio.pipeline.PipelineSettings` fields.
+    overrides : str, optional
+        A phase override file (see :func:`physio.phases.read_overrides`); a file named
+        ``<input>_phases.json`` or ``_phases.tsv`` beside the input is used when present.
+    force : bool
+        Process even when the outputs are up to date.
+    sampling_rate : float, optional
+        For CSV inputs without a time column.
+
+    Returns
+    -------
+    dict
+        ``status`` (``ok``, ``skipped`` or ``failed``), ``source``, and either the
+        quality flags and output paths, or ``error_type`` and ``message``.
+    """
+    src = Path(path)
+    try:
+        return _process_file(src, Path(deriv), settings or {}, overrides, force, sampling_rate)
+    except SootheError as exc:
+        return _failure(src, exc)
+    except MemoryError as exc:
+        return _failure(src, exc)
+    except Exception as exc:  # noqa: BLE001 - the batch must go on; reported as a bug
+        return _failure(src, exc, internal=True)
+
+
+def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate):
+    from conditions.protocol import load_protocol
+    from physio.errors import ReaderError
+    from physio.io import detect_format, read_recording
+    from physio.outputs import (
+        ensure_derivatives_dataset,
+        read_provenance,
+        session_files,
+        write_recording_outputs,
+    )
+    from physio.phases import read_overrides
+    from physio.pipeline import PipelineSettings, process_recording, recording_ids
+    from physio.qc import plot_recording_qc, save_figure
+    from physio.recording import Recording
+    from physio.sidecar import input_hashes, package_versions, settings_hash
+
+    t_start = time.perf_counter()
+    settings = PipelineSettings(**settings_dict)
+    if not src.is_file():
+        raise ReaderError(f"{src}: file not found")
+    protocol = load_protocol(settings.protocol_path)
+    override_files = [Path(overrides)] if overrides else []
+    override_files += [p for p in _override_candidates(src) if p.is_file()]
+    hashes = input_hashes(src)
+    for f in override_files:
+        if f.is_file():
+            from physio.sidecar import sha256_file
+
+            hashes[f"override:{f.name}"] = sha256_file(f)
+    s_hash = settings_hash({**settings.as_dict(), "sampling_rate": sampling_rate})
+    part, ses = recording_ids(Recording({}, src, "unknown"), settings)
+    files = session_files(deriv, part, ses, protocol.task)
+    key = f"sub-{part}_ses-{ses}"
+    if not force:
+        prov = read_provenance(files, deriv)
+        if (
+            prov
+            and prov.get("input_sha256") == hashes
+            and prov.get("settings_sha256") == s_hash
+            and files.windows_tsv(deriv).is_file()
+            and files.beats_tsv(deriv).is_file()
+        ):
+            return {"status": "skipped", "source": str(src), "key": key,
+                    "windows": str(files.windows_tsv(deriv)), **prov.get("quality", {}),
+                    "condition": prov.get("condition", "n/a"),
+                    "png": str(files.qc_png(deriv))}
+
+    fmt = detect_format(src)
+    rec = read_recording(
+        src,
+        fmt=fmt,
+        ecg_channel=settings.ecg_channel,
+        eda_channel=settings.eda_channel,
+        sampling_rate=sampling_rate if fmt == "csv" else None,
+    )
+    keys = (src.name, src.stem, key, f"sub-{part}")
+    hand: dict[str, tuple[float, float]] = {}
+    for f in override_files:
+        hand.update(read_overrides(f, keys))
+    result = process_recording(rec, settings, protocol=protocol, overrides=hand or None)
+    if (result.participant, result.session) != (part, ses):
+        # metadata named another participant than the file name: trust the metadata
+        part, ses = result.participant, result.session
+        files = session_files(deriv, part, ses, protocol.task)
+        key = f"sub-{part}_ses-{ses}"
+    ensure_derivatives_dataset(deriv)
+    fig = plot_recording_qc(result)
+    save_figure(fig, files.qc_png(deriv))
+    quality = result.quality()
+    provenance = {
+        "source": str(src),
+        "format": fmt,
+        "input_sha256": hashes,
+        "settings": settings.as_dict(),
+        "settings_sha256": s_hash,
+        "condition": result.plan.condition,
+        "phases": result.plan.as_dict()["phases"],
+        "warnings": result.warnings,
+        "overrides": {k: list(v) for k, v in hand.items()},
+        "quality": quality,
+        "methods": {
+            "phases": "protocol marker table; assumptions listed in warnings (physio.phases)",
+            "windows": f"{settings.window_s:g} s from each phase onset; last partial window "
+                       f"kept when >= {settings.min_partial:.0%} of it and flagged",
+            "ecg": result.info.get("ecg"),
+            "eda": result.info.get("eda"),
+        },
+        "timings_s": {**result.info.get("timings_s", {}),
+                      "total": round(time.perf_counter() - t_start, 3)},
+        "package_versions": package_versions(),
+        "processed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    paths = write_recording_outputs(result, files, deriv, provenance)
+    return {"status": "ok", "source": str(src), "key": key, "windows": str(paths["windows"]),
+            "condition": result.plan.condition, "png": str(files.qc_png(deriv)), **quality}
+
+
+def _executor_map(jobs: int, scheduler: str | None, calls: list[tuple]):
+    """Yield results of ``process_file(*args)`` as they complete."""
+    if scheduler:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if scheduler == "local":
+            cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1,
+                                   processes=True, host="127.0.0.1", dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler)
+        try:
+            futures = [client.submit(process_file, *args, pure=False) for args in calls]
+            for fut in as_completed(futures):
+                yield fut.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        return
+    if jobs <= 1:
+        for args in calls:
+            yield process_file(*args)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = mp.get_context("spawn" if os.name == "nt" else "forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(process_file, *args): args for args in calls}
+        for fut in as_completed(futures):
+            try:
+                yield fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker died (e.g. killed, OOM)
+                yield _failure(Path(futures[fut][0]), exc, internal=True)
+
+
+def run_batch(
+    inputs: Sequence[str | os.PathLike],
+    deriv: str | os.PathLike,
+    *,
+    settings: dict[str, Any] | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    overrides: str | None = None,
+    force: bool = False,
+    sampling_rate: float | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Process many recordings; failures are recorded and the batch goes on.
+
+    Parameters
+    ----------
+    inputs : files or folders (see :func:`find_inputs`)
+    deriv : the derivatives root
+    jobs : int
+        Worker processes (1 = in this process).
+    scheduler : str, optional
+        ``'local'`` for a Dask LocalCluster with ``jobs`` workers, or the address of a
+        running Dask scheduler (``tcp://host:8786``). Same :func:`process_file`, only the
+        executor changes.
+
+    Returns
+    -------
+    dict
+        ``results`` (one dict per input), counts ``ok``/``skipped``/``failed``, and the
+        paths of the group table, failures table and QC index.
+    """
+    from tqdm import tqdm
+
+    from physio.outputs import ensure_derivatives_dataset, write_group_table
+    from physio.qc import write_qc_index
+
+    deriv = Path(deriv)
+    deriv.mkdir(parents=True, exist_ok=True)
+    _setup_log(deriv)
+    files = find_inputs(inputs)
+    settings = dict(settings or {})
+    calls = [(str(f), str(deriv), settings, overrides, force, sampling_rate) for f in files]
+    log.info("batch start: %d recording(s), jobs=%s, scheduler=%s", len(calls), jobs, scheduler)
+    results: list[dict[str, Any]] = []
+    seen_keys: dict[str, str] = {}
+    bar = tqdm(total=len(calls), desc="physio", unit="rec", disable=not progress)
+    for res in _executor_map(jobs, scheduler, calls):
+        if res["status"] != "failed":
+            prior = seen_keys.get(res["key"])
+            if prior and prior != res["source"]:
+                res = {**_failure(Path(res["source"]), SootheError(
+                    f"{res['source']}: writes the same outputs ({res['key']}) as {prior}; "
+                    "give each recording its own participant/session")), "key": res["key"]}
+            else:
+                seen_keys[res["key"]] = res["source"]
+        results.append(res)
+        if res["status"] == "failed":
+            log.error("FAILED %s: %s: %s", res["source"], res["error_type"], res["message"])
+        else:
+            log.info("%s %s", res["status"], res["source"])
+        bar.update(1)
+        bar.set_postfix_str(f"failed={sum(r['status'] == 'failed' for r in results)}")
+    bar.close()
+    results.sort(key=lambda r: r["source"])
+    failures = [r for r in results if r["status"] == "failed"]
+    ensure_derivatives_dataset(deriv)
+    write_tsv(failures_tsv(deriv), pd.DataFrame(failures, columns=list(FAILURES_COLUMNS)),
+              FAILURES_COLUMNS)
+    tables = [Path(r["windows"]) for r in results if r["status"] != "failed"]
+    group_tsv, group_parquet = write_group_table(deriv, tables)
+    qc_rows = []
+    for r in results:
+        if r["status"] == "failed":
+            continue
+        png = Path(r["png"])
+        qc_rows.append({**r, "png": os.path.relpath(png, qc_index_html(deriv).parent)})
+    write_qc_index(qc_index_html(deriv), qc_rows, failures)
+    summary = {
+        "results": results,
+        "ok": sum(r["status"] == "ok" for r in results),
+        "skipped": sum(r["status"] == "skipped" for r in results),
+        "failed": len(failures),
+        "group_tsv": group_tsv,
+        "group_parquet": group_parquet,
+        "failures_tsv": failures_tsv(deriv),
+        "qc_index": qc_index_html(deriv),
+    }
+    log.info("batch end: ok=%d skipped=%d failed=%d", summary["ok"], summary["skipped"],
+             summary["failed"])
+    return summary
+
+
+def _setup_log(deriv: Path) -> None:
+    log_dir = deriv / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = (log_dir / "physio_batch.log").resolve()
+    for h in log.handlers:
+        if isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path:
+            return
+    for h in list(log.handlers):
+        if isinstance(h, logging.FileHandler):
+            log.removeHandler(h)
+            h.close()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False

@@ -1,0 +1,94 @@
+"""``soothe physio``: process lab exports into windowed HR, HRV, SCL and SCRs with QC."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from physio.phases import DEFAULT_MIN_PARTIAL, DEFAULT_WINDOW_S
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="soothe physio", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser(
+        "process",
+        help="process recordings (files, folders or a BIDS dataset) into BIDS derivatives",
+        description="Process recordings into windowed HR, HRV, SCL and SCRs, with QC figures, "
+        "a group table and a failures table. Up-to-date recordings are skipped.",
+    )
+    p.add_argument("inputs", nargs="+", help="recording files or folders (a BIDS root: all "
+                   "sessions' physio)")
+    p.add_argument("--out", required=True, help="derivatives folder")
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--window-s", type=float, default=DEFAULT_WINDOW_S,
+                   help="window length in seconds (default 60)")
+    p.add_argument("--min-partial", type=float, default=DEFAULT_MIN_PARTIAL,
+                   help="keep a last partial window covering at least this fraction (0.5)")
+    p.add_argument("--ecg-channel", help="name of the ECG channel (default: detected)")
+    p.add_argument("--eda-channel", help="name of the EDA channel (default: detected)")
+    p.add_argument("--scr-min-us", type=float, default=None,
+                   help="SCR amplitude threshold in µS (default 0.01)")
+    p.add_argument("--eda-method", choices=("troughs", "median", "highpass"), default=None,
+                   help="tonic/phasic method (default troughs)")
+    p.add_argument("--overrides", help="phase override file (TSV: [recording,] phase, start_s, "
+                   "end_s; or JSON)")
+    p.add_argument("--protocol", help="protocol TOML (default: the shipped protocol)")
+    p.add_argument("--participant", help="participant label (single non-BIDS input)")
+    p.add_argument("--session", help="session label (single non-BIDS input)")
+    p.add_argument("--sampling-rate", type=float, help="for CSV files without a time column")
+    p.add_argument("--scheduler", help="'local' for a Dask LocalCluster with --jobs workers, "
+                   "or a Dask scheduler address tcp://HOST:PORT")
+    p.add_argument("--force", action="store_true", help="re-process up-to-date recordings")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``soothe physio``; returns 0 when every recording succeeded.
+
+    Examples
+    --------
+    >>> main(["process", "/nonexistent/x.acq", "--out", "/tmp/soothe-doctest-deriv",
+    ...       "--no-progress"])  # doctest: +ELLIPSIS
+    physio: 0 processed, 0 up to date, 1 failed ...
+    1
+    """
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from physio.batch import run_batch
+
+    settings = {"window_s": args.window_s, "min_partial": args.min_partial,
+                "ecg_channel": args.ecg_channel, "eda_channel": args.eda_channel,
+                "protocol_path": args.protocol, "participant": args.participant,
+                "session": args.session}
+    if args.scr_min_us is not None:
+        settings["scr_min_amplitude_us"] = args.scr_min_us
+    if args.eda_method:
+        settings["eda_method"] = args.eda_method
+    if (args.participant or args.session) and len(args.inputs) > 1:
+        print("soothe physio: --participant/--session apply to a single input file",
+              file=sys.stderr)
+        return 2
+    summary = run_batch(
+        args.inputs,
+        args.out,
+        settings=settings,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        overrides=args.overrides,
+        force=args.force,
+        sampling_rate=args.sampling_rate,
+        progress=not args.no_progress,
+    )
+    print(
+        f"physio: {summary['ok']} processed, {summary['skipped']} up to date, "
+        f"{summary['failed']} failed; derivatives in {args.out}"
+    )
+    for r in summary["results"]:
+        if r["status"] == "failed":
+            print(f"  FAILED {r['source']}: {r['message']}", file=sys.stderr)
+    if summary["failed"]:
+        print(f"  failures: {summary['failures_tsv']}", file=sys.stderr)
+    print(f"  QC index: {summary['qc_index']}")
+    return 1 if summary["failed"] else 0

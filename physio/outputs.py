@@ -1,0 +1,135 @@
+"""Write the derivatives of one recording and of a batch, through conditions.bids."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from conditions.bids import (
+    BEATS_COLUMNS,
+    BIDS_VERSION,
+    WINDOWS_COLUMNS,
+    SessionFiles,
+    atomic_write_bytes,
+    columns_sidecar,
+    group_windows_paths,
+    read_tsv,
+    write_json,
+    write_tsv,
+)
+
+#: Top-level key of the windows sidecar that holds soothe's provenance.
+PROVENANCE_KEY = "SootheProvenance"
+
+
+def session_files(deriv: Path, participant: str, session: str, task: str) -> SessionFiles:
+    """The SessionFiles naming one recording's derivatives (root unused for derivatives)."""
+    return SessionFiles(Path(deriv), participant, session, task)
+
+
+def ensure_derivatives_dataset(deriv: Path) -> None:
+    """Write ``dataset_description.json`` of the derivatives folder if absent."""
+    from physio.sidecar import package_versions
+
+    path = Path(deriv) / "dataset_description.json"
+    if path.exists():
+        return
+    write_json(
+        path,
+        {
+            "Name": "soothe physiology derivatives",
+            "BIDSVersion": BIDS_VERSION,
+            "DatasetType": "derivative",
+            "GeneratedBy": [
+                {
+                    "Name": "soothe",
+                    "Version": package_versions(("soothe",))["soothe"],
+                    "Description": "soothe physio process: windowed HR, HRV, SCL and SCRs",
+                }
+            ],
+        },
+    )
+
+
+def read_provenance(files: SessionFiles, deriv: Path) -> dict[str, Any] | None:
+    """The provenance block of an existing windows sidecar (None when absent/unreadable)."""
+    path = files.windows_json(deriv)
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get(PROVENANCE_KEY)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def write_recording_outputs(
+    result: Any, files: SessionFiles, deriv: Path, provenance: dict[str, Any]
+) -> dict[str, Path]:
+    """Write windows TSV, beats TSV, and the windows JSON sidecar (last, as the commit mark).
+
+    Every file is written atomically; the sidecar, which carries the input and settings
+    hashes used by the up-to-date check, is written last, so an interrupted run is
+    re-done rather than trusted.
+    """
+    deriv = Path(deriv)
+    paths = {
+        "windows": files.windows_tsv(deriv),
+        "beats": files.beats_tsv(deriv),
+        "sidecar": files.windows_json(deriv),
+    }
+    windows = result.windows.copy()
+    write_tsv(paths["windows"], windows, WINDOWS_COLUMNS)
+    write_tsv(paths["beats"], result.beats, BEATS_COLUMNS)
+    write_json(
+        files.beats_tsv(deriv).with_suffix(".json"),
+        {**columns_sidecar(BEATS_COLUMNS), "Description": "R-peaks of the corrected beat series"},
+    )
+    sidecar = {
+        **columns_sidecar(WINDOWS_COLUMNS),
+        "Description": "Windowed HR, HRV, SCL and SCR metrics per protocol phase",
+        PROVENANCE_KEY: provenance,
+    }
+    write_json(paths["sidecar"], sidecar)
+    return paths
+
+
+_TEXT_COLUMNS = ("participant_id", "session", "condition", "phase", "ecg_reason", "hf_reason",
+                 "eda_reason")
+_BOOL_COLUMNS = ("ecg_valid", "hf_valid", "eda_valid")
+
+
+def _read_windows(path: Path) -> pd.DataFrame:
+    """A windows TSV with labels kept as text (session '01' stays '01')."""
+    read_tsv(path, WINDOWS_COLUMNS)  # schema check with a clear error
+    table = pd.read_csv(
+        path, sep="\t", na_values=["n/a"], keep_default_na=False,
+        dtype={c: "string" for c in _TEXT_COLUMNS},
+    )
+    for col in _BOOL_COLUMNS:
+        table[col] = table[col].map(
+            lambda v: pd.NA if pd.isna(v) else str(v).lower() == "true").astype("boolean")
+    return table
+
+
+def write_group_table(deriv: Path, tables: list[Path]) -> tuple[Path, Path]:
+    """Concatenate per-recording windows tables into the group TSV and Parquet (atomic)."""
+    frames = [_read_windows(p) for p in sorted(tables)]
+    if frames:
+        group = pd.concat(frames, ignore_index=True)[list(WINDOWS_COLUMNS)]
+    else:
+        group = pd.DataFrame(columns=list(WINDOWS_COLUMNS))
+    group = group.sort_values(["participant_id", "session", "start_s"], kind="stable")
+    group = group.reset_index(drop=True)
+    for col in _TEXT_COLUMNS:
+        group[col] = group[col].astype("string")
+    for col in _BOOL_COLUMNS:
+        group[col] = group[col].astype("boolean")
+    tsv, parquet = group_windows_paths(deriv)
+    write_tsv(tsv, group, WINDOWS_COLUMNS)
+    buf = io.BytesIO()
+    group.to_parquet(buf, index=False)
+    atomic_write_bytes(parquet, buf.getvalue())
+    write_json(tsv.with_suffix(".json"), columns_sidecar(WINDOWS_COLUMNS))
+    return tsv, parquet

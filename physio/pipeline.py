@@ -1,0 +1,354 @@
+"""Process one recording: phases, windows, ECG beats and HRV, EDA, all on the session clock.
+
+:func:`process_recording` is the pure core (a Recording in, tables out);
+:func:`process_file` reads one input file, processes it and writes its derivatives. It is a
+top-level function of plain arguments, so any executor (a process pool, Dask) can run it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from conditions.bids import WINDOWS_COLUMNS
+from physio.eda import EdaResult, eda_process, eda_window
+from physio.eda.eda_decompose import DEFAULT_DECOMPOSE_METHOD
+from physio.eda.eda_scr import DEFAULT_SCR_MIN_AMPLITUDE_US
+from physio.errors import ChannelError
+from physio.phases import (
+    DEFAULT_MIN_PARTIAL,
+    DEFAULT_WINDOW_S,
+    PhasePlan,
+    phase_windows,
+    phases_from_markers,
+)
+from physio.recording import Recording
+
+ECG_KEYS = ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2", "lnhf", "n_beats", "corrected_pct",
+            "ecg_valid", "ecg_reason", "hf_valid", "hf_reason")
+EDA_KEYS = ("scl_us", "scr_count", "scr_rate_per_min", "scr_amp_us", "eda_valid", "eda_reason")
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Every setting that changes the numbers (hashed into the sidecar).
+
+    Examples
+    --------
+    >>> PipelineSettings(window_s=30).as_dict()["window_s"]
+    30.0
+    """
+
+    window_s: float = DEFAULT_WINDOW_S
+    min_partial: float = DEFAULT_MIN_PARTIAL
+    ecg_channel: str | None = None
+    eda_channel: str | None = None
+    eda_method: str = DEFAULT_DECOMPOSE_METHOD
+    scr_min_amplitude_us: float = DEFAULT_SCR_MIN_AMPLITUDE_US
+    protocol_path: str | None = None
+    participant: str | None = None
+    session: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "window_s", float(self.window_s))
+        object.__setattr__(self, "min_partial", float(self.min_partial))
+        object.__setattr__(self, "scr_min_amplitude_us", float(self.scr_min_amplitude_us))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class RecordingResult:
+    """Everything derived from one recording."""
+
+    participant: str
+    session: str
+    windows: pd.DataFrame
+    beats: pd.DataFrame
+    plan: PhasePlan
+    eda: EdaResult | None
+    ecg_excerpt: dict[str, Any] | None
+    info: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def quality(self) -> dict[str, Any]:
+        """Quality flags for the sidecar and the QC index."""
+        w = self.windows
+        n = len(w)
+        ecg_ok = float(w["ecg_valid"].astype(bool).mean() * 100) if n else 0.0
+        eda_ok = float(w["eda_valid"].astype(bool).mean() * 100) if n else 0.0
+        corr = float(self.beats["corrected"].mean() * 100) if len(self.beats) else float("nan")
+        n_scr = int(len(self.eda.scr_amp_us)) if self.eda is not None else 0
+        return {
+            "n_windows": n,
+            "ecg_valid_pct": round(ecg_ok, 1),
+            "eda_valid_pct": round(eda_ok, 1),
+            "corrected_pct": round(corr, 2) if np.isfinite(corr) else None,
+            "n_beats": int(len(self.beats)),
+            "n_scr": n_scr,
+            "non_responder": bool(self.eda is not None and n_scr == 0),
+            "n_warnings": len(self.warnings),
+        }
+
+
+_SUB_SES = re.compile(r"sub-([A-Za-z0-9]+)(?:_ses-([A-Za-z0-9]+))?")
+
+
+def recording_ids(rec: Recording, settings: PipelineSettings | None = None) -> tuple[str, str]:
+    """(participant label, session label) without prefixes.
+
+    Order: explicit settings, the recording's metadata (BIDS), a ``sub-X_ses-Y`` pattern in
+    the file name, else the file stem with everything but letters and digits removed.
+
+    Examples
+    --------
+    >>> from physio.recording import Recording
+    >>> recording_ids(Recording({}, Path("/x/sub-07_ses-2_ecg.edf"), "edf"))
+    ('07', '2')
+    >>> recording_ids(Recording({}, Path("/x/P 12-a.acq"), "acq"))
+    ('P12a', '1')
+    """
+    settings = settings or PipelineSettings()
+    meta = rec.meta or {}
+    part = settings.participant or meta.get("participant_id")
+    ses = settings.session or meta.get("session")
+    m = _SUB_SES.search(Path(rec.source).name)
+    if not part and m:
+        part = m.group(1)
+        ses = ses or m.group(2)
+    if not part:
+        stem = Path(rec.source).name.split(".")[0]
+        part = re.sub(r"[^A-Za-z0-9]", "", stem) or "unknown"
+    part = str(part).removeprefix("sub-")
+    ses = str(ses or "1").removeprefix("ses-")
+    return re.sub(r"[^A-Za-z0-9]", "", part), re.sub(r"[^A-Za-z0-9]", "", ses) or "1"
+
+
+def _pick(rec: Recording, kind: str, name: str | None):
+    if name:
+        if name not in rec.channels:
+            raise ChannelError(
+                f"{rec.source}: no channel named {name!r} for {kind.upper()}; channels are "
+                f"{sorted(rec.channels)}"
+            )
+        return rec.channels[name]
+    if not rec.by_kind(kind):
+        return None
+    return rec.ecg() if kind == "ecg" else rec.eda()
+
+
+def _ecg_beats(channel, warnings: list[str]):
+    from physio.ecg import ecg_beats
+    from physio.io.units import require_ecg_rate, to_millivolts
+
+    require_ecg_rate(channel)
+    if channel.units.strip():
+        data = to_millivolts(channel)
+    else:
+        data = channel.data
+        warnings.append(
+            f"ECG channel {channel.name!r} has no units; processed in arbitrary units "
+            "(R-peak timing does not depend on the amplitude scale)"
+        )
+    return ecg_beats(data, channel.sampling_rate)
+
+
+def _ecg_excerpt(channel, beats, start_s: float, seconds: float = 10.0) -> dict[str, Any]:
+    """A short ECG stretch with its beats, for the QC figure."""
+    fs = channel.sampling_rate
+    i0 = max(0, int((start_s - channel.start_s) * fs))
+    i1 = min(len(channel.data), i0 + int(seconds * fs))
+    step = max(1, int(fs // 250))  # 250 Hz is plenty for a 10-s plot
+    t = channel.start_s + np.arange(i0, i1, step) / fs
+    pk = np.asarray(beats.peaks_s) + channel.start_s if beats is not None else np.zeros(0)
+    sel = (pk >= t[0]) & (pk <= t[-1]) if len(t) else np.zeros(0, dtype=bool)
+    corrected = np.asarray(beats.corrected, dtype=bool) if beats is not None else sel
+    return {
+        "t": t,
+        "y": channel.data[i0:i1:step],
+        "peaks_s": pk[sel],
+        "corrected": corrected[sel] if len(corrected) == len(pk) else np.zeros(sel.sum(), bool),
+    }
+
+
+def process_recording(
+    rec: Recording,
+    settings: PipelineSettings | None = None,
+    *,
+    protocol: Any = None,
+    overrides: dict[str, tuple[float, float]] | None = None,
+) -> RecordingResult:
+    """Windowed HR, HRV, SCL and SCRs of one recording.
+
+    Parameters
+    ----------
+    rec : Recording
+        From :func:`physio.io.read_recording` or built by hand.
+    settings : PipelineSettings
+    protocol : conditions.protocol.Protocol, optional
+        The marker table and phase order (default: the shipped protocol).
+    overrides : dict, optional
+        ``{phase: (start_s, end_s)}`` set by hand.
+
+    Returns
+    -------
+    RecordingResult
+        ``windows`` has every column of ``conditions.bids.WINDOWS_COLUMNS`` (+ ``partial``).
+
+    Raises
+    ------
+    ChannelError
+        Neither an ECG nor an EDA channel, or an ECG below 100 Hz.
+    PhaseError
+        Markers that contradict each other (see :mod:`physio.phases`).
+    """
+    from conditions.protocol import load_protocol
+
+    settings = settings or PipelineSettings()
+    protocol = protocol or load_protocol(settings.protocol_path)
+    where = Path(rec.source).name
+    participant, session = recording_ids(rec, settings)
+    warnings: list[str] = [f"reader: {n}" for n in (rec.meta or {}).get("reader_notes", [])]
+    timings: dict[str, float] = {}
+
+    ecg = _pick(rec, "ecg", settings.ecg_channel)
+    eda_ch = _pick(rec, "eda", settings.eda_channel)
+    if ecg is None and eda_ch is None:
+        raise ChannelError(
+            f"{rec.source}: neither an ECG nor an EDA channel; channels are "
+            f"{ {n: c.kind for n, c in rec.channels.items()} }"
+        )
+    plan = phases_from_markers(
+        rec.markers,
+        protocol,
+        duration_s=rec.duration_s,
+        condition=(rec.meta or {}).get("condition"),
+        overrides=overrides,
+        where=where,
+    )
+    warnings += plan.warnings
+    windows = phase_windows(plan.phases, settings.window_s, min_partial=settings.min_partial)
+
+    t0 = time.perf_counter()
+    beats = None
+    if ecg is not None:
+        beats = _ecg_beats(ecg, warnings)
+    else:
+        warnings.append(f"{where}: no ECG channel; HR and HRV are NaN")
+    timings["ecg_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    eda = None
+    if eda_ch is not None:
+        from physio.io.units import to_microsiemens
+
+        eda = eda_process(
+            to_microsiemens(eda_ch),
+            eda_ch.sampling_rate,
+            units="uS",
+            start_s=eda_ch.start_s,
+            name=eda_ch.name,
+            method=settings.eda_method,
+            scr_min_amplitude_us=settings.scr_min_amplitude_us,
+        )
+        if len(eda.scr_amp_us) == 0:
+            warnings.append(
+                f"{where}: no SCR >= {settings.scr_min_amplitude_us} uS in the whole "
+                "recording: non-responder (SCR counts are 0, not missing)"
+            )
+    else:
+        warnings.append(f"{where}: no EDA channel; SCL and SCRs are NaN")
+    timings["eda_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rows = []
+    from physio.hrv import hrv_window
+
+    for w in windows.itertuples(index=False):
+        row: dict[str, Any] = {
+            "participant_id": f"sub-{participant}",
+            "session": session,
+            "condition": plan.condition,
+            "phase": w.phase,
+            "window": int(w.window),
+            "start_s": float(w.start_s),
+            "end_s": float(w.end_s),
+            "partial": bool(w.partial),
+        }
+        if beats is not None:
+            # beats are on the ECG channel's clock (first sample = 0)
+            vals = hrv_window(beats, w.start_s - ecg.start_s, w.end_s - ecg.start_s)
+            row.update({k: vals.get(k, np.nan) for k in ECG_KEYS})
+        else:
+            row.update({k: np.nan for k in ECG_KEYS})
+            row.update(ecg_valid=False, ecg_reason="no ECG channel", hf_valid=False,
+                       hf_reason="no ECG channel")
+        if eda is not None:
+            row.update(eda_window(eda, w.start_s, w.end_s))
+            if row["eda_valid"] and len(eda.scr_amp_us) == 0:
+                row["eda_reason"] = "non_responder"
+        else:
+            row.update({k: np.nan for k in EDA_KEYS})
+            row.update(eda_valid=False, eda_reason="no EDA channel")
+        if w.partial:
+            note = f"partial window {w.end_s - w.start_s:.0f} s"
+            for key in ("ecg_reason", "eda_reason"):
+                row[key] = "; ".join(r for r in (row.get(key) or "", note) if r)
+        rows.append(row)
+    columns = list(WINDOWS_COLUMNS) + ["partial"]
+    table = pd.DataFrame(rows, columns=columns)
+    timings["windows_s"] = time.perf_counter() - t0
+
+    if beats is not None:
+        peaks = np.asarray(beats.peaks_s, dtype=float) + ecg.start_s
+        beats_table = pd.DataFrame(
+            {
+                "r_peak_s": peaks,
+                "rr_ms": np.asarray(beats.rr_ms, dtype=float),
+                "corrected": np.asarray(beats.corrected, dtype=bool),
+            }
+        )
+    else:
+        beats_table = pd.DataFrame({"r_peak_s": [], "rr_ms": [], "corrected": []})
+
+    info: dict[str, Any] = {
+        "ecg": None,
+        "eda": eda.info if eda is not None else None,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+    if ecg is not None:
+        info["ecg"] = {
+            "channel": ecg.name,
+            "sampling_rate_hz": ecg.sampling_rate,
+            "units": ecg.units,
+            "method": dict(getattr(beats, "info", {}) or {}),
+            "bad_segments_s": [list(map(float, s[:2])) + list(s[2:])
+                               for s in (getattr(beats, "bad_segments_s", None) or [])],
+        }
+    if eda is not None:
+        info["eda"] = {**eda.info, "channel": eda_ch.name,
+                       "bad_segments_s": [[a, b, r] for a, b, r in eda.bad_segments_s]}
+    excerpt = None
+    if ecg is not None:
+        first = plan.phases[0].start_s if plan.phases else 0.0
+        mid = first + 0.5 * (plan.phases[0].duration_s if plan.phases else 0)
+        excerpt = _ecg_excerpt(ecg, beats, max(ecg.start_s, mid))
+    return RecordingResult(
+        participant=participant,
+        session=session,
+        windows=table,
+        beats=beats_table,
+        plan=plan,
+        eda=eda,
+        ecg_excerpt=excerpt,
+        info=info,
+        warnings=warnings,
+    )
