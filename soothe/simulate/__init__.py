@@ -1,0 +1,44 @@
+"""The simulated study: the CI test mode of soothe.
+
+Public entry points::
+
+    simulate_study(out, n_participants, seed, fs=1000.0, noise=None, formats=("bids",))
+    simulate_session(protocol, participant_id, condition, seed=..., index=..., fs=...)
+    simulate_study_tables(n_per_group, seed, measurement_noise=False)
+    planted_effects()                       # the effect model (soothe.simulate.effects)
+    PhysioStream / iter_physio_chunks        # chunked ECG/EDA for a simulated LSL device
+
+Heavy modules are imported lazily, so ``import soothe.simulate`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "simulate_study",
+    "simulate_session",
+    "simulate_study_tables",
+    "planted_effects",
+    "NoiseOptions",
+    "PhysioStream",
+    "iter_physio_chunks",
+]
+
+_WHERE = {
+    "simulate_study": "soothe.simulate.study",
+    "simulate_session": "soothe.simulate.study",
+    "simulate_study_tables": "soothe.simulate.study",
+    "planted_effects": "soothe.simulate.effects",
+    "NoiseOptions": "soothe.simulate.noise",
+    "PhysioStream": "soothe.simulate.stream",
+    "iter_physio_chunks": "soothe.simulate.stream",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'soothe.simulate' has no attribute {name!r}")

@@ -1,0 +1,126 @@
+"""Fast ECG synthesis: one P-QRS-T template per beat, placed at the true R-peak time.
+
+Each beat is a sum of five Gaussians (P, Q, R, S, T) centred relative to the exact R-peak
+time, so the R peak of the rendered signal sits at the true beat time to within a
+sample. The T wave moves with the RR interval (Bazett-like sqrt(RR) scaling of the QT),
+amplitudes vary slightly from beat to beat and with respiration, and premature beats get a
+wide, P-less ventricular morphology with an inverted T wave. Rendering is vectorised over
+all beats (no ODE integration), which is what makes it ~100x faster than ECGSYN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from soothe.simulate.noise import NoiseOptions
+from soothe.simulate.rr import BeatSeries
+
+# (centre relative to R in s, width sd in s, amplitude in mV) for P, Q, R, S, T
+SINUS_WAVES = np.array(
+    [
+        [-0.170, 0.022, 0.12],
+        [-0.032, 0.009, -0.10],
+        [0.000, 0.009, 1.10],
+        [0.034, 0.011, -0.25],
+        [0.260, 0.045, 0.30],
+    ]
+)
+ECTOPIC_WAVES = np.array(
+    [
+        [-0.170, 0.022, 0.0],
+        [-0.040, 0.015, -0.05],
+        [0.000, 0.028, 1.45],
+        [0.065, 0.030, -0.55],
+        [0.300, 0.060, -0.35],
+    ]
+)
+BEAT_SPAN_S = (-0.30, 0.60)
+
+
+def ecg_render(
+    beats: BeatSeries,
+    fs: float,
+    n_samples: int,
+    rng: np.random.Generator,
+    *,
+    amplitude_scale: float = 1.0,
+) -> np.ndarray:
+    """Render the clean ECG (mV) of a beat series at ``fs`` Hz.
+
+    Examples
+    --------
+    >>> from soothe.simulate.rr import BeatSeries
+    >>> t = np.arange(1.0, 9.0, 0.8)
+    >>> b = BeatSeries(t, np.r_[np.nan, np.diff(t) * 1000], np.zeros(len(t), bool), 0 * t)
+    >>> ecg = ecg_render(b, 500.0, 5000, np.random.default_rng(0))
+    >>> int(np.argmax(ecg[400:700])) + 400   # the R peak at 1.0 s = sample 500
+    500
+    """
+    n = len(beats)
+    signal = np.zeros(n_samples)
+    if n == 0:
+        return signal
+    lo = int(np.floor(BEAT_SPAN_S[0] * fs))
+    hi = int(np.ceil(BEAT_SPAN_S[1] * fs))
+    offsets = np.arange(lo, hi)  # samples relative to the sample at/just before the R peak
+    r_sample = np.floor(beats.times_s * fs).astype(np.int64)
+    frac = beats.times_s * fs - r_sample  # R peak lies frac samples after r_sample
+    rel_t = (offsets[None, :] - frac[:, None]) / fs  # (n_beats, L) time relative to R (s)
+
+    rr = np.where(np.isfinite(beats.rr_ms), beats.rr_ms, np.nanmedian(beats.rr_ms)) / 1000.0
+    waves = np.where(beats.ectopic[:, None, None], ECTOPIC_WAVES[None], SINUS_WAVES[None])
+    waves = np.array(waves, dtype=float)  # (n, 5, 3), writable copy
+    # QT shortens with shorter RR (sqrt scaling); P-R fixed
+    qt_scale = np.sqrt(np.clip(rr, 0.4, 1.6) / 0.85)
+    waves[:, 4, 0] *= qt_scale
+    waves[:, 4, 1] *= qt_scale
+    # beat-to-beat amplitude variation and respiratory modulation of the QRS axis
+    resp = 1.0 + 0.06 * np.sin(beats.resp_phase)
+    jitter = 1.0 + rng.normal(0.0, 0.03, size=(n, 5))
+    waves[:, :, 2] *= jitter * amplitude_scale
+    waves[:, 1:4, 2] *= resp[:, None]
+
+    beat_values = np.zeros_like(rel_t)
+    for w in range(5):
+        centre = waves[:, w, 0][:, None]
+        width = waves[:, w, 1][:, None]
+        amp = waves[:, w, 2][:, None]
+        beat_values += amp * np.exp(-0.5 * ((rel_t - centre) / width) ** 2)
+
+    idx = r_sample[:, None] + offsets[None, :]
+    keep = (idx >= 0) & (idx < n_samples)
+    signal += np.bincount(idx[keep], weights=beat_values[keep], minlength=n_samples)[:n_samples]
+    return signal
+
+
+def ecg_add_noise(
+    ecg: np.ndarray,
+    fs: float,
+    rng: np.random.Generator,
+    noise: NoiseOptions,
+    resp_hz: float,
+    motion_times_s: np.ndarray,
+) -> np.ndarray:
+    """Add baseline wander, mains hum, sensor noise and motion artefacts (in place)."""
+    n = len(ecg)
+    t = np.arange(n) / fs
+    if noise.baseline_wander:
+        wander = noise.wander_amp_mv * np.sin(2 * np.pi * resp_hz * t + rng.uniform(0, 6.3))
+        for f in rng.uniform(0.01, 0.08, 3):
+            wander += noise.wander_amp_mv * 0.7 * np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3))
+        ecg += wander
+    if noise.mains_hum and fs > 2 * noise.mains_hz:
+        ecg += noise.mains_amp_mv * np.sin(2 * np.pi * noise.mains_hz * t + rng.uniform(0, 6.3))
+    if noise.sensor_noise:
+        ecg += rng.normal(0.0, noise.ecg_noise_sd_mv, n)
+    for start in motion_times_s:
+        dur = rng.uniform(0.5, 2.0)
+        i0, i1 = int(start * fs), min(int((start + dur) * fs), n)
+        if i1 <= i0:
+            continue
+        # low-frequency electrode movement: smoothed random walk, about 0.5 mV
+        steps = rng.normal(0.0, 1.0, i1 - i0).cumsum()
+        steps -= np.linspace(steps[0], steps[-1], i1 - i0)
+        steps *= 0.5 / (np.abs(steps).max() + 1e-9)
+        ecg[i0:i1] += steps * np.hanning(i1 - i0)
+    return ecg

@@ -1,0 +1,100 @@
+"""EDA synthesis: a tonic level carrying the planted trend, plus skin conductance responses.
+
+The tonic level is the participant's baseline SCL plus the planted offset plus a very slow
+drift. SCRs arrive as a Poisson process whose rate rises with arousal (the planted SCL
+offset) and during questionnaires; each has a Bateman shape
+``exp(-t/tau_decay) - exp(-t/tau_rise)`` scaled to its peak amplitude (>= 0.05 uS).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from soothe.simulate import effects
+from soothe.simulate.noise import NoiseOptions
+from soothe.simulate.participant import ParticipantModel, planted_offset
+from soothe.simulate.timeline import SessionTimeline
+
+
+def eda_tonic(
+    model: ParticipantModel, timeline: SessionTimeline, t: np.ndarray, drift_phase: float = 0.0
+) -> np.ndarray:
+    """True tonic skin conductance level (uS) at session times ``t``.
+
+    Examples
+    --------
+    >>> from conditions.protocol import load_protocol
+    >>> from soothe.simulate.timeline import build_timeline
+    >>> from soothe.simulate.participant import draw_participant
+    >>> rng = np.random.default_rng(0)
+    >>> tl = build_timeline(load_protocol(), "neutral", rng)
+    >>> bool(eda_tonic(draw_participant("neutral", rng), tl, np.array([10.0]))[0] > 0)
+    True
+    """
+    base = model.baseline["scl_us"] + planted_offset(model, timeline, t, "scl_us")
+    # very slow drift (hydration, temperature): +-0.05 uS over ~20 min, zero-mean
+    drift = 0.05 * np.sin(2 * np.pi * t / 1200.0 + drift_phase)
+    return np.maximum(base + drift, 0.2)
+
+
+def bateman_kernel(fs: float) -> np.ndarray:
+    """One SCR of peak amplitude 1, sampled at ``fs`` Hz."""
+    rise, decay = effects.SCR_MODEL["rise_tau_s"], effects.SCR_MODEL["decay_tau_s"]
+    t = np.arange(int(np.ceil(8 * decay * fs))) / fs
+    kernel = np.exp(-t / decay) - np.exp(-t / rise)
+    return kernel / kernel.max()
+
+
+def draw_scrs(
+    model: ParticipantModel, timeline: SessionTimeline, rng: np.random.Generator
+) -> pd.DataFrame:
+    """SCR onsets (s), peak times (s) and amplitudes (uS) for the whole session."""
+    cfg = effects.SCR_MODEL
+    step = 0.5
+    grid = np.arange(0.0, timeline.duration_s, step)
+    arousal = planted_offset(model, timeline, grid, "scl_us")
+    rate = model.scr_rate_per_min * np.exp(cfg["rate_gain_per_us"] * arousal)
+    for span in timeline.spans_of_kind("questionnaire"):
+        rate[(grid >= span.onset_s) & (grid < span.offset_s)] *= cfg["questionnaire_rate_factor"]
+    hits = rng.random(len(grid)) < rate / 60.0 * step
+    onsets = grid[hits] + rng.uniform(0, step, hits.sum())
+    amps = cfg["amplitude_min_us"] + rng.exponential(cfg["amplitude_mean_extra_us"], len(onsets))
+    rise, decay = cfg["rise_tau_s"], cfg["decay_tau_s"]
+    t_peak = np.log(decay / rise) * rise * decay / (decay - rise)
+    return pd.DataFrame({"onset_s": onsets, "peak_s": onsets + t_peak, "amplitude_us": amps})
+
+
+def eda_render(tonic: np.ndarray, scrs: pd.DataFrame, fs: float) -> np.ndarray:
+    """Tonic plus SCRs (uS) at ``fs`` Hz."""
+    n = len(tonic)
+    impulses = np.zeros(n)
+    idx = np.round(scrs["onset_s"].to_numpy() * fs).astype(np.int64)
+    ok = idx < n
+    np.add.at(impulses, idx[ok], scrs["amplitude_us"].to_numpy()[ok])
+    from scipy.signal import oaconvolve
+
+    phasic = oaconvolve(impulses, bateman_kernel(fs))[:n]
+    return tonic + phasic
+
+
+def eda_add_noise(
+    eda: np.ndarray,
+    fs: float,
+    rng: np.random.Generator,
+    noise: NoiseOptions,
+    motion_times_s: np.ndarray,
+) -> np.ndarray:
+    """Add sensor noise and motion artefacts (sharp transients) to EDA (in place)."""
+    n = len(eda)
+    if noise.sensor_noise:
+        eda += rng.normal(0.0, noise.eda_noise_sd_us, n)
+    for start in motion_times_s:
+        i0 = int(start * fs)
+        if i0 >= n:
+            continue
+        length = min(int(2.0 * fs), n - i0)
+        shape = np.exp(-np.arange(length) / (0.3 * fs))
+        eda[i0 : i0 + length] += rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 0.6) * shape
+    np.maximum(eda, 0.05, out=eda)
+    return eda
