@@ -29,7 +29,7 @@ _DERIVED_NAME = re.compile(
 )
 # Digital input lines (BIOPAC "Digital input", STP lines, D0..D7) and trigger channels.
 _DIGITAL_NAME = re.compile(
-    r"(digital|\bstp\b|^d\d{1,2}$|^din\s*\d*$|^di\s*\d+$|trigger|^trig|^ttl|^stim(ulus)?$)",
+    r"(digital|\bstp\b|^d\d{1,2}$|^din\s*\d*$|^di\s*\d+$|trigger|^trig|^ttl|^stim(ulus)?$|^status$)",
     re.IGNORECASE,
 )
 
