@@ -1,0 +1,213 @@
+"""Induction audio: pre-flight checks and playback through ``psychopy.sound`` (PTB preferred).
+
+With the PTB back end a sound is scheduled a little ahead (``LEAD_S``) and the driver
+reports the time the first sample reached the device (``StartTime``); the session stamps
+the audio-onset marker with that time, on the PsychoPy clock and converted to the LSL
+clock. With the sounddevice fallback the onset is the time of the ``play()`` call.
+
+Note (Debian + JACK): the psychtoolbox wheel bundles an older ``libjack`` that cannot talk
+to Debian's jackd2 ("PortAudio can't detect any supported sound device"). Preloading the
+system library fixes it: ``LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjack.so.0``.
+``soothe run --simulate`` and ``soothe check`` set this up by themselves
+(:func:`jack_preload_env`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from experiment.errors import AudioPreflightError
+
+LEAD_S = 0.15  # schedule audio this far ahead so the driver can start it on time
+SYSTEM_LIBJACK = Path("/usr/lib/x86_64-linux-gnu/libjack.so.0")
+
+
+def jack_preload_env(env: dict[str, str] | None = None) -> dict[str, str] | None:
+    """The environment with the system libjack preloaded, or None when nothing is needed.
+
+    Examples
+    --------
+    >>> out = jack_preload_env({"LD_PRELOAD": str(SYSTEM_LIBJACK)})
+    >>> out is None
+    True
+    """
+    env = dict(os.environ if env is None else env)
+    if not SYSTEM_LIBJACK.exists() or str(SYSTEM_LIBJACK) in env.get("LD_PRELOAD", ""):
+        return None
+    env["LD_PRELOAD"] = ":".join(p for p in (str(SYSTEM_LIBJACK), env.get("LD_PRELOAD")) if p)
+    return env
+
+
+def audio_duration_s(path: Path) -> float:
+    """Duration of an audio file in seconds (soundfile)."""
+    import soundfile
+
+    info = soundfile.info(str(path))
+    return info.frames / float(info.samplerate)
+
+
+def preflight_audio(protocol) -> dict[str, float]:
+    """Check every condition's audio before the session (so a failure reveals nothing).
+
+    Each file must exist, be readable, and last the protocol's ``duration_s`` within
+    ``audio.duration_tolerance_s``. All five are checked, not only the allocated one, so
+    that a problem cannot hint at the allocation.
+
+    Returns
+    -------
+    dict
+        condition -> file duration (s).
+
+    Raises
+    ------
+    AudioPreflightError
+        Listing every problem, naming the file.
+    """
+    problems: list[str] = []
+    durations: dict[str, float] = {}
+    tol = protocol.audio.duration_tolerance_s
+    for name, cond in protocol.conditions.items():
+        path = Path(cond.audio)
+        if not path.is_file():
+            problems.append(f"{path}: audio file not found (render it with 'soothe audio render')")
+            continue
+        try:
+            dur = audio_duration_s(path)
+        except Exception as exc:  # soundfile raises its own error types
+            problems.append(f"{path}: cannot read audio: {exc}")
+            continue
+        if abs(dur - cond.duration_s) > tol:
+            problems.append(
+                f"{path}: lasts {dur:.1f} s but the protocol expects {cond.duration_s:g} s "
+                f"(tolerance {tol:g} s)"
+            )
+        durations[name] = dur
+    if problems:
+        raise AudioPreflightError(
+            f"{protocol.path}: induction audio failed the pre-session check:\n  "
+            + "\n  ".join(problems)
+        )
+    return durations
+
+
+def ptb_output_devices() -> list[dict]:
+    """PortAudio output devices PTB can see ([] when it sees none)."""
+    try:
+        import psychtoolbox.audio as ptb_audio
+
+        return [d for d in ptb_audio.get_devices() if d.get("NrOutputChannels", 0) > 0]
+    except Exception:
+        return []
+
+
+def choose_backend(prefer: str = "ptb") -> str:
+    """Pick the psychopy.sound back end: PTB when it sees an output device, else sounddevice.
+
+    Must run before the first ``Sound`` is made.
+    """
+    from psychopy import prefs
+    from psychopy.sound import sound as sound_mod
+
+    backend = prefer
+    if prefer == "ptb" and not ptb_output_devices():
+        backend = "sounddevice"
+    prefs.hardware["audioLib"] = [backend]
+    sound_mod.Sound.backend = backend
+    return backend
+
+
+@dataclass
+class PlaybackTimes:
+    """Measured times of one playback, on the PsychoPy clock (seconds)."""
+
+    onset: float
+    offset: float | None = None
+
+
+class AudioPlayer:
+    """One sound file, played with a measured onset.
+
+    Parameters
+    ----------
+    path : Path
+        The audio file.
+    backend : str
+        'ptb' or 'sounddevice' (from :func:`choose_backend`).
+    """
+
+    def __init__(self, path: Path, backend: str) -> None:
+        from psychopy import sound
+
+        self.backend = backend
+        self.sound = sound.Sound(str(path), autoLog=False)
+        self.duration_s = float(self.sound.getDuration())
+        self.times: PlaybackTimes | None = None
+
+    def _ptb_status(self) -> dict:
+        track = getattr(self.sound, "track", None)
+        try:
+            return dict(track.status) if track is not None else {}
+        except Exception:
+            return {}
+
+    @staticmethod
+    def _ptb_to_core(t_ptb: float) -> float:
+        """PTB driver time (``GetSecs``, epoch-based) -> PsychoPy's ``core.getTime()``."""
+        from psychopy import clock, core
+
+        return float(t_ptb) - (clock.getTime() - core.getTime())
+
+    def schedule(self, lead_s: float = LEAD_S) -> float:
+        """Start playback ``lead_s`` from now; return the scheduled onset (PsychoPy clock)."""
+        from psychopy import clock, core
+
+        if self.backend == "ptb":
+            when = clock.getTime() + lead_s  # PTB schedules on its own (GetSecs) clock
+            self.sound.play(when=when, log=False)
+            return self._ptb_to_core(when)
+        when = core.getTime()
+        self.sound.play(log=False)
+        return when
+
+    def wait_onset(self, scheduled: float, timeout_s: float = 2.0) -> float:
+        """Block until the audio has started; return its measured onset (PsychoPy clock)."""
+        from psychopy import core
+
+        deadline = core.getTime() + timeout_s
+        while core.getTime() < deadline:
+            status = self._ptb_status()
+            start = float(status.get("StartTime", 0.0) or 0.0)
+            if status.get("Active") and start > 0:
+                onset = self._ptb_to_core(start)
+                self.times = PlaybackTimes(onset=onset)
+                return onset
+            if self.backend != "ptb" and self.sound.isPlaying:
+                break
+            time.sleep(0.0005)
+        self.times = PlaybackTimes(onset=scheduled)
+        return scheduled
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.sound.isFinished)
+
+    def stop(self) -> float:
+        """Stop now (or note that it finished); return the offset on the PsychoPy clock."""
+        from psychopy import core
+
+        status = self._ptb_status()
+        if self.sound.isFinished and status.get("EstimatedStopTime"):
+            offset = self._ptb_to_core(float(status["EstimatedStopTime"]))
+        else:
+            self.sound.stop(log=False)
+            offset = core.getTime()
+        if self.times is not None:
+            self.times.offset = offset
+        return offset
+
+    def predicted_latency_s(self) -> float | None:
+        value = self._ptb_status().get("PredictedLatency")
+        return float(value) if value else None

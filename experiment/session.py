@@ -1,0 +1,486 @@
+"""One participant session: setup -> run -> save.
+
+Setup loads and checks the protocol and all five audio files, takes the start-up entries
+(dialog or command line), refuses an ID whose session is complete (or a fresh start over
+existing data), allocates through the concealed allocation database (only the neutral
+session code is shown), opens the marker back ends, starts the LSL recorder, and opens the
+window. Run walks the protocol's timeline; every response and marker is appended and
+flushed as it happens. Save always runs (complete, Escape, disk full, error): trigger lines
+to 0, the recorder's raw signal to BIDS physio, ``participants.tsv``, the allocation's
+session status, the ExperimentHandler CSV.
+
+Concealment: the condition is used only to pick the audio file. It is never printed,
+logged, drawn or written to a file until the session has ended complete (then
+``participants.tsv`` and, when the protocol says ``send_condition_code = "end"``, the
+condition marker record it).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conditions import bids
+from conditions.protocol import load_protocol
+from experiment.audio_player import AudioPlayer, choose_backend, preflight_audio
+from experiment.datafiles import SessionData, SessionState, free_space_mb, utc_now
+from experiment.dialog import StartInfo, ask_start_info
+from experiment.errors import SessionAborted, SessionError
+from experiment.markers import MarkerSender, SentMarker, open_backends
+from experiment.timeline import Step, build_timeline, induction_minute_offsets
+
+EXIT_COMPLETE, EXIT_ERROR, EXIT_ABORTED, EXIT_DISK_FULL = 0, 1, 4, 3
+
+
+@dataclass
+class SessionOptions:
+    """Everything ``soothe run`` can set."""
+
+    data_root: Path
+    protocol_path: Path | None = None
+    db_path: Path | None = None
+    start_info: StartInfo | None = None  # None: ask with the dialog
+    resume: bool = False
+    markers: str = "lsl"
+    record: bool = True
+    physio_types: tuple[str, ...] = ("ECG", "EDA", "GSR", "Physio", "ExG")
+    fullscreen: bool = True
+    screen: int = 0
+    window_size: tuple[int, int] = (1024, 768)
+    speed: float = 1.0
+    simulate: bool = False
+    seed: int = 0
+    abort_at: str | None = None
+    screenshots: Path | None = None
+    min_free_mb: float = 500.0
+    out: object = field(default=sys.stdout, repr=False)
+
+
+def _core_minus_lsl() -> float:
+    """PsychoPy clock minus LSL clock, from the tightest of a few back-to-back readings."""
+    import pylsl
+    from psychopy import core
+
+    best = (float("inf"), 0.0)
+    for _ in range(10):
+        a = core.getTime()
+        b = pylsl.local_clock()
+        c = core.getTime()
+        best = min(best, (c - a, (a + c) / 2 - b))
+    return best[1]
+
+
+class Session:
+    """A participant session with a setup -> run -> save life cycle."""
+
+    def __init__(self, options: SessionOptions) -> None:
+        self.opt = options
+        self.protocol = None
+        self.data: SessionData | None = None
+        self.state: SessionState | None = None
+        self.markers: MarkerSender | None = None
+        self.recorder = None
+        self.win = None
+        self.display = None
+        self.participant = None
+        self.exp = None
+        self.audio: AudioPlayer | None = None
+        self._condition: str | None = None  # concealed: never printed or logged
+        self._db = None
+        self.warnings: list[str] = []
+
+    # ================================================================== helpers
+    def say(self, message: str) -> None:
+        """Console line for the experimenter (never the condition)."""
+        print(f"[soothe] {message}", file=self.opt.out, flush=True)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.say(message)
+        if self.data is not None:
+            try:
+                self.data.log(f"warning\t{message}")
+            except OSError:
+                pass
+
+    def log(self, message: str) -> None:
+        if self.data is not None:
+            self.data.log(message)
+
+    def _on_marker(self, marker: SentMarker) -> None:
+        self.data.write_event(marker)
+
+    # ================================================================== setup
+    def setup(self) -> None:
+        opt = self.opt
+        self.protocol = load_protocol(opt.protocol_path, check_audio=True)
+        durations = preflight_audio(self.protocol)
+        self.say(f"protocol OK: {len(self.protocol.phases)} phases; audio of all "
+                 f"{len(durations)} conditions present and within tolerance")
+        root = Path(opt.data_root)
+        free = free_space_mb(root)
+        if free < opt.min_free_mb:
+            self.warn(f"WARNING only {free:.0f} MB free at {root} (want >= {opt.min_free_mb:g} MB)"
+                      "; free some space before running a participant")
+            if free < 20:
+                raise SessionError(f"{root}: only {free:.0f} MB free; refusing to start")
+        db_path = Path(opt.db_path) if opt.db_path else bids.allocation_db_path(root)
+        from experiment.allocation import AllocationDB
+
+        if not db_path.exists() and opt.simulate:
+            AllocationDB.create(db_path, self.protocol)
+        self._db = AllocationDB(db_path)
+
+        info = opt.start_info or ask_start_info(self._refusal)
+        if info is None:
+            raise SessionAborted("start-up dialog cancelled")
+        refusal = self._refusal(info)
+        if refusal:
+            raise SessionError(refusal)
+
+        bids.ensure_dataset(root, self.protocol.study_name, self.protocol.task)
+        self.data = SessionData(root, info.participant, info.session, self.protocol.task)
+        strata = {"sex": info.sex}
+        allocation = self._db.allocate(info.participant, strata={
+            k: strata.get(k, "n/a") for k in self._db.strata_fields
+        })
+        self._condition = allocation.condition
+        if opt.resume:
+            self.state = self.data.load_state()
+            self.state.status = "running"
+        else:
+            self.state = SessionState(
+                subject=info.participant,
+                session=info.session,
+                session_code=allocation.session_code,
+                age=str(info.age),
+                sex=info.sex,
+                initials=info.initials,
+            )
+        self.data.state = self.state
+        run_index = len(self.state.runs) + 1
+        self.state.runs.append({"run": run_index, "started": utc_now(),
+                                "machine": socket.gethostname(), "resumed": opt.resume,
+                                "initials": info.initials})
+        self.say(f"participant sub-{info.participant} ses-{info.session}: "
+                 f"session code {allocation.session_code}"
+                 + (f" (resuming after {self.state.completed_phases or 'nothing'})"
+                    if opt.resume else ""))
+        bids.upsert_participant(root, {
+            "participant_id": f"sub-{info.participant}", "age": info.age, "sex": info.sex,
+            "condition": "n/a", "session_code": allocation.session_code, "status": "n/a",
+        })
+
+        # markers, recorder, clocks
+        from experiment.lsl_config import keep_lsl_on_machine
+
+        if opt.simulate:
+            keep_lsl_on_machine()
+        self.markers = MarkerSender(open_backends(opt.markers), on_sent=self._on_marker)
+        if opt.record:
+            from experiment.recorder import LSLRecorder
+
+            self.recorder = LSLRecorder(self.data.physio_raw_dir, run_index, opt.physio_types,
+                                        warn=self.warn)
+            self.recorder.start()
+            self.recorder.ready.wait(10)
+            names = self.recorder.physio_stream_names
+            self.say(f"recording physiology from LSL: {names or 'nothing found yet'}")
+        import pylsl
+        from psychopy import core
+
+        if not opt.resume:
+            self.state.lsl_zero = pylsl.local_clock()
+            self.state.psychopy_zero = core.getTime()
+        elif pylsl.local_clock() < self.state.lsl_zero:
+            self.warn("the LSL clock restarted (machine rebooted?); session-clock onsets of "
+                      "this run are not comparable with the earlier runs")
+        self.data.save_state()
+        self.log(f"run {run_index} started (resume={opt.resume}, speed={opt.speed:g})")
+
+        # audio (only now does the condition pick a file; nothing about it is shown)
+        backend = choose_backend("ptb")
+        self.audio = AudioPlayer(self.protocol.conditions[self._condition].audio, backend)
+        self.say(f"audio back end: {backend}")
+        self._open_window()
+
+    def _refusal(self, info: StartInfo) -> str | None:
+        """Why this start must be refused (None when it may go ahead)."""
+        root = Path(self.opt.data_root)
+        status = self._db.session_status(info.participant) if self._db else None
+        table = bids.read_participants(root)
+        row = table[table["participant_id"] == f"sub-{info.participant}"]
+        done = status == "complete" or (len(row) and str(row["status"].iloc[0]) == "complete")
+        if done:
+            return (f"participant {info.participant} already has a complete session; "
+                    "check the ID")
+        data = SessionData(root, info.participant, info.session,
+                           self.protocol.task if self.protocol else "induction")
+        if self.opt.resume:
+            if data.load_state() is None:
+                return (f"nothing to resume for sub-{info.participant} ses-{info.session} "
+                        f"(no {data.state_path})")
+        elif data.has_any_data():
+            return (f"sub-{info.participant} ses-{info.session} already has data; use --resume "
+                    "to continue it (nothing is ever overwritten)")
+        return None
+
+    def _open_window(self) -> None:
+        from psychopy import logging, visual
+
+        from experiment.screens import BACKGROUND, Display
+
+        logging.console.setLevel(logging.ERROR)
+        opt = self.opt
+        self.win = visual.Window(
+            size=opt.window_size, fullscr=opt.fullscreen, screen=opt.screen, units="height",
+            color=BACKGROUND, allowGUI=False, checkTiming=False, pos=(0, 0),
+        )
+        self.win.mouseVisible = opt.simulate
+        if opt.simulate:
+            from experiment.simulated_participant import SimulatedParticipant
+
+            wid = int(getattr(self.win.winHandle, "_window", 0))
+            self.participant = SimulatedParticipant(wid, seed=opt.seed, abort_at=opt.abort_at)
+        self.display = Display(
+            self.win, log=self.log, screenshot_dir=opt.screenshots,
+            on_screen=self.participant.on_screen if self.participant else None,
+        )
+        if opt.simulate:
+            self.display.frame_sleep_s = 0.005
+        from psychopy import data as psydata
+
+        self.exp = psydata.ExperimentHandler(
+            name="soothe", extraInfo={"participant": self.state.subject,
+                                      "session": self.state.session,
+                                      "session_code": self.state.session_code},
+            savePickle=False, saveWideText=False, dataFileName="", autoLog=False,
+        )
+
+    # ================================================================== run
+    def run(self) -> None:
+        steps = build_timeline(self.protocol, self.opt.speed, self.state.completed_phases)
+        first = True
+        for step in steps:
+            if first:
+                self.markers.send_on_flip(self.win, self.protocol.markers.event("session_start"),
+                                          "session_start")
+                first = False
+            runner = getattr(self, f"_run_{step.kind}")
+            self.markers.send_on_flip(self.win, self.protocol.markers.phase_onset(step.name),
+                                      f"{step.name}_onset")
+            self.log(f"phase {step.name} ({step.kind}) started")
+            runner(step)
+            self.markers.send(self.protocol.markers.phase_offset(step.name), f"{step.name}_offset")
+            self.state.completed_phases.append(step.name)
+            self.data.save_state()
+        self.markers.send(self.protocol.markers.event("session_end"), "session_end")
+
+    def _info(self, step: Step) -> dict:
+        return {"phase": step.name, "phase_kind": step.kind}
+
+    def _run_instructions(self, step: Step) -> None:
+        from experiment.screens import INSTRUCTIONS_TEXT
+
+        self.display.announce("instructions", INSTRUCTIONS_TEXT, **self._info(step))
+        self.display.wait_keys(self.display.draw_instructions, "instructions")
+
+    def _run_rest(self, step: Step) -> None:
+        from experiment.screens import REST_TEXT
+
+        self.display.announce("rest", REST_TEXT, **self._info(step))
+        self.display.show_for(self.display.draw_rest, "rest", step.run_s)
+
+    def _run_end(self, step: Step) -> None:
+        from experiment.screens import END_TEXT
+
+        self.display.announce("end", END_TEXT, **self._info(step))
+        self.display.wait_keys(self.display.draw_end, "end")
+
+    def _run_questionnaire(self, step: Step) -> None:
+        from conditions.questionnaire_items import load_items
+        from experiment.questionnaire_screen import item_order, run_item
+
+        answered = self.data.answered_items(step.name)
+        if answered:
+            self.log(f"resume: {len(answered)} item(s) of {step.name} already answered")
+        codes = self.protocol.markers
+        for qname in step.phase.questionnaires:
+            ref = self.protocol.questionnaires[qname]
+            items = item_order(load_items(ref.file), ref.randomise_order,
+                               self.protocol.randomisation.seed, self.state.subject, step.name)
+            for position, item in enumerate(items, start=1):
+                if (qname, item.item_id) in answered:
+                    continue
+                onset_marker: dict[str, SentMarker] = {}
+
+                def on_onset(store=onset_marker) -> None:
+                    store["m"] = self.markers.send(codes.event("item_onset"), "item_onset")
+
+                result = run_item(self.display, item, ref.title or "", position, len(items),
+                                  on_onset, self._info(step))
+                self.markers.send(codes.event("item_response"), "item_response")
+                onset_s = self.data.onset(onset_marker["m"].lsl_time)
+                row = {
+                    "phase": step.name, "questionnaire": qname, "item_id": item.item_id,
+                    "construct": item.construct, "reversed": item.reversed,
+                    "position": position, "onset": round(onset_s, 6),
+                    "rating": round(result.rating, 4),
+                    "response_time": round(result.response_time, 6),
+                    "scale_min": item.min, "scale_max": item.max,
+                }
+                self.data.write_response(row)
+                for key, value in row.items():
+                    self.exp.addData(key, value)
+                self.exp.nextEntry()
+
+    def _run_induction(self, step: Step) -> None:
+        from psychopy import core
+
+        from experiment.screens import LISTEN_TEXT
+
+        codes = self.protocol.markers
+        self.display.announce("listening", LISTEN_TEXT, **self._info(step))
+        self.display.frame(self.display.draw_listening, "listening")  # phase onset flip
+        play_s = self.audio.duration_s / self.opt.speed
+        scheduled = self.audio.schedule()
+        while core.getTime() < scheduled - 0.005:  # keep the screen alive until onset
+            self.display.frame(self.display.draw_listening, "listening")
+        onset = self.audio.wait_onset(scheduled)
+        to_lsl = -_core_minus_lsl()
+        self.markers.send(codes.event("audio_onset"), "audio_onset",
+                          psychopy_time=onset, lsl_time=onset + to_lsl)
+        if codes.send_condition_code == "induction_onset":
+            code = codes.condition(self._condition)
+            self.markers.send(code, codes.label(code), psychopy_time=onset, lsl_time=onset + to_lsl)
+        minutes = induction_minute_offsets(play_s, self.opt.speed, len(codes.induction_minutes))
+        stopped = False
+        try:
+            while True:
+                elapsed = core.getTime() - onset
+                while minutes and elapsed >= minutes[0][1]:
+                    minute, offset = minutes.pop(0)
+                    t = onset + offset
+                    self.markers.send(codes.induction_minute(minute),
+                                      f"induction_minute_{minute}",
+                                      psychopy_time=t if minute == 1 else None,
+                                      lsl_time=t + to_lsl if minute == 1 else None)
+                if self.audio.finished or elapsed >= play_s:
+                    break
+                self.display.frame(self.display.draw_listening, "listening")
+            offset_t = self.audio.stop()
+            stopped = True
+        finally:
+            if not stopped:
+                self.audio.stop()
+        self.markers.send(codes.event("audio_offset"), "audio_offset",
+                          psychopy_time=offset_t, lsl_time=offset_t - _core_minus_lsl())
+
+    # ================================================================== save
+    def save(self, status: str) -> None:
+        """Keep everything: runs whatever happened; each step guarded on its own."""
+        steps = [
+            ("reset trigger lines", self._save_markers),
+            ("stop recorder", self._save_recorder),
+            ("write physio", self._save_physio),
+            ("session state", lambda: self._save_state(status)),
+            ("participants.tsv", lambda: self._save_participant(status)),
+            ("allocation status", lambda: self._db.mark_session(self.state.subject, status)),
+            ("PsychoPy CSV", self._save_psychopy_csv),
+            ("close window", self._close_window),
+        ]
+        for what, fn in steps:
+            try:
+                fn()
+            except Exception as exc:  # saving must go on step by step
+                self.warn(f"while saving ({what}): {type(exc).__name__}: {exc}")
+
+    def _save_markers(self) -> None:
+        if self.markers is not None:
+            self.markers.reset()
+            self.markers.close()
+
+    def _save_recorder(self) -> None:
+        if self.recorder is not None:
+            self.recorder.stop()
+
+    def _save_physio(self) -> None:
+        if self.recorder is None or self.data is None:
+            return
+        from experiment.recorder import assemble_physio
+
+        if assemble_physio(self.data.physio_raw_dir, self.data.files, self.state.lsl_zero):
+            self.say(f"physiology written: {self.data.files.physio_tsv_gz}")
+        else:
+            self.warn("no physiology was recorded in this session")
+
+    def _save_state(self, status: str) -> None:
+        if self.state is None:
+            return
+        self.state.status = status
+        self.state.runs[-1].update({"ended": utc_now(), "outcome": status})
+        self.data.save_state()
+
+    def _save_participant(self, status: str) -> None:
+        if self.state is None:
+            return
+        bids.upsert_participant(self.opt.data_root, {
+            "participant_id": f"sub-{self.state.subject}",
+            "age": self.state.age, "sex": self.state.sex,
+            # concealment: the condition enters the dataset only once the session is complete
+            "condition": self._condition if status == "complete" else "n/a",
+            "session_code": self.state.session_code, "status": status,
+        })
+
+    def _save_psychopy_csv(self) -> None:
+        if self.exp is None or self.data is None:
+            return
+        path = self.data.psychopy_csv_path()
+        self.exp.saveAsWideText(str(path), delim=",")
+        self.exp.abort()  # no further automatic saving by PsychoPy at exit
+
+    def _close_window(self) -> None:
+        if self.participant is not None:
+            self.participant.close()
+        if self.win is not None:
+            self.win.close()
+            self.win = None
+
+    # ================================================================== life cycle
+    def execute(self) -> int:
+        """setup -> run -> save; returns the exit code."""
+        try:
+            self.setup()
+        except SessionAborted as exc:
+            self.say(str(exc))
+            self.save("incomplete") if self.state else None
+            return EXIT_ABORTED
+        except BaseException:
+            if self.state is not None:
+                self.save("incomplete")
+            raise
+        status, code = "incomplete", EXIT_ERROR
+        try:
+            self.run()
+            if self.protocol.markers.send_condition_code == "end":
+                code = self.protocol.markers.condition(self._condition)
+                self.markers.send(code, self.protocol.markers.label(code))
+            status, code = "complete", EXIT_COMPLETE
+        except SessionAborted as exc:
+            self.markers.send(self.protocol.markers.event("session_abort"), "session_abort")
+            self.say(f"{exc}; everything recorded so far is kept; session marked incomplete")
+            code = EXIT_ABORTED
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            self.say("DISK FULL: the session stopped. Everything written before this moment is "
+                     "on disk; free space, then continue with --resume.")
+            code = EXIT_DISK_FULL
+        finally:
+            self.save(status)
+        self.say(f"session {status}: sub-{self.state.subject} ses-{self.state.session}, "
+                 f"code {self.state.session_code}; data in {self.opt.data_root}")
+        return code

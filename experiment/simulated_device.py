@@ -1,0 +1,148 @@
+"""A simulated physiology amplifier streaming ECG and EDA over LSL (for ``--simulate``).
+
+One LSL stream (``type='Physio'``, two float32 channels ``ecg`` in mV and ``eda`` in µS) at
+a fixed rate, as a lab amplifier bridged to LSL delivers them. The signals come from a
+small, documented generator (this module does not know the condition, so it plants no
+effect):
+
+- **ECG**: beat by beat from an RR series around 70 bpm with respiratory sinus arrhythmia
+  (0.25 Hz, ±40 ms) and small random variability; each beat is a sum of Gaussian P, Q, R,
+  S and T waves (a McSharry-style shape, amplitudes in mV).
+- **EDA**: a tonic level of 5 µS with slow drift, plus a skin-conductance response about
+  every 20 s (bi-exponential shape, rise 0.7 s, recovery 3 s, 0.1-0.4 µS).
+
+Run it as ``python -m experiment.simulated_device --rate 500`` (it stops on SIGTERM or
+after ``--duration`` seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+import numpy as np
+
+STREAM_NAME = "soothe_simulated_physio"
+
+# (relative time to R in s, width s, amplitude mV): P, Q, R, S, T
+_WAVES = ((-0.20, 0.025, 0.12), (-0.03, 0.010, -0.12), (0.0, 0.012, 1.1),
+          (0.03, 0.010, -0.25), (0.25, 0.050, 0.30))
+
+
+class PhysioGenerator:
+    """Endless ECG (mV) and EDA (µS) at ``rate`` Hz, produced chunk by chunk.
+
+    Examples
+    --------
+    >>> gen = PhysioGenerator(rate=250, seed=1)
+    >>> chunk = gen.next_chunk(500)
+    >>> chunk.shape
+    (500, 2)
+    >>> bool(chunk[:, 0].max() > 0.8)      # R peaks
+    True
+    """
+
+    def __init__(self, rate: float = 500.0, seed: int = 0, hr_bpm: float = 70.0) -> None:
+        self.rate = float(rate)
+        self.rng = np.random.default_rng(seed)
+        self.mean_rr = 60.0 / hr_bpm
+        self.n = 0
+        self.beats: list[float] = [0.3]
+        self.scrs: list[tuple[float, float]] = []
+        self.next_scr = 5.0
+
+    def _extend_beats(self, until: float) -> None:
+        while self.beats[-1] < until + 1.0:
+            t = self.beats[-1]
+            rr = self.mean_rr + 0.04 * np.sin(2 * np.pi * 0.25 * t) + self.rng.normal(0, 0.015)
+            self.beats.append(t + max(rr, 0.3))
+
+    def next_chunk(self, n: int) -> np.ndarray:
+        """The next ``n`` samples as an (n, 2) array: columns ecg (mV), eda (µS)."""
+        t = (self.n + np.arange(n)) / self.rate
+        self.n += n
+        self._extend_beats(t[-1])
+        ecg = np.zeros(n)
+        for beat in self.beats:
+            if beat < t[0] - 0.6 or beat > t[-1] + 0.6:
+                continue
+            for dt, width, amp in _WAVES:
+                ecg += amp * np.exp(-0.5 * ((t - beat - dt) / width) ** 2)
+        ecg += self.rng.normal(0, 0.01, n)
+        while self.next_scr < t[-1] + 30:
+            self.scrs.append((self.next_scr, self.rng.uniform(0.1, 0.4)))
+            self.next_scr += self.rng.uniform(12, 28)
+        eda = 5.0 + 0.3 * np.sin(2 * np.pi * t / 300.0)
+        for onset, amp in self.scrs:
+            if onset > t[-1] or onset < t[0] - 40:
+                continue
+            x = np.clip(t - onset, 0, None)
+            eda += amp * 1.35 * (np.exp(-x / 3.0) - np.exp(-x / 0.7)) * (t >= onset)
+        eda += self.rng.normal(0, 0.002, n)
+        self.beats = [b for b in self.beats if b > t[-1] - 2]
+        return np.column_stack([ecg, eda]).astype(np.float32)
+
+
+def make_outlet(rate: float, name: str = STREAM_NAME, source_id: str | None = None):
+    """An LSL outlet with channel labels, types and units in its description."""
+    import pylsl
+
+    info = pylsl.StreamInfo(name, "Physio", 2, rate, pylsl.cf_float32, source_id or name)
+    chans = info.desc().append_child("channels")
+    for label, unit, kind in (("ecg", "mV", "ECG"), ("eda", "uS", "EDA")):
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", label)
+        ch.append_child_value("unit", unit)
+        ch.append_child_value("type", kind)
+    info.desc().append_child_value("manufacturer", "soothe simulated device")
+    return pylsl.StreamOutlet(info, chunk_size=10)
+
+
+def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
+           name: str = STREAM_NAME) -> None:
+    """Stream until ``duration_s`` has passed (0: until SIGTERM/SIGINT)."""
+    import pylsl
+
+    outlet = make_outlet(rate, name)
+    gen = PhysioGenerator(rate, seed)
+    stop = {"flag": False}
+
+    def _stop(*_):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    start = pylsl.local_clock()
+    sent = 0
+    print(f"streaming {name} at {rate:g} Hz", flush=True)
+    while not stop["flag"]:
+        now = pylsl.local_clock()
+        if duration_s and now - start >= duration_s:
+            break
+        due = int((now - start) * rate) - sent
+        if due > 0:
+            chunk = gen.next_chunk(due)
+            sent += due
+            # timestamp of the last sample on the LSL clock
+            outlet.push_chunk(chunk.tolist(), start + (sent - 1) / rate)
+        time.sleep(0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiment.simulated_device")
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--duration", type=float, default=0.0, help="seconds (0 = until killed)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default=STREAM_NAME)
+    args = parser.parse_args(argv)
+    from experiment.lsl_config import keep_lsl_on_machine
+
+    keep_lsl_on_machine()
+    stream(args.rate, args.duration, args.seed, args.name)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
