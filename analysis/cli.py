@@ -52,19 +52,24 @@ def power_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--out", type=Path, default=Path("soothe-power"))
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    from analysis.power import run_power
+    from analysis.power import PLOTTED_SELFREPORT, run_power
 
     grid = sorted({int(x) for x in args.n_grid.split(",")} | {args.n_per_group}) \
         if args.n_grid else [args.n_per_group]
     if any(n < 3 for n in grid) or args.reps < 1:
         parser.error("--n-per-group and the grid need n >= 3, and --reps >= 1")
     t0 = time.perf_counter()
-    table, paths = run_power(grid, args.reps, seed=args.seed, alpha=args.alpha, out_dir=args.out)
-    at_n = table[table["n_per_group"] == args.n_per_group]
+    table, paths = run_power(grid, args.reps, seed=args.seed, alpha=args.alpha, out_dir=args.out,
+                             jobs=args.jobs)
+    wanted = {f"{c[0]}: {c[1]} - {c[2]}" for c in PLOTTED_SELFREPORT}
+    at_n = table[(table["n_per_group"] == args.n_per_group)
+                 & ((table["kind"] == "physio") | table["contrast"].isin(wanted))]
     print(f"power at n = {args.n_per_group} per group, {args.reps} simulated studies, "
           f"alpha = {args.alpha} ({time.perf_counter() - t0:.0f} s):")
     for row in at_n.itertuples():
-        print(f"  {row.contrast:55s} {row.power:5.2f}  [{row.ci_low:.2f}, {row.ci_high:.2f}]")
+        print(f"  {row.contrast:62s} {row.power:5.2f}  [{row.ci_low:.2f}, {row.ci_high:.2f}]")
+    print("all contrasts (incl. every ANCOVA contrast) in the table below")
     print(f"table: {paths['csv'].resolve()}\nfigure: {paths['png'].resolve()}")
     return 0
