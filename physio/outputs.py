@@ -127,7 +127,7 @@ def write_group_table(deriv: Path, tables: list[Path]) -> tuple[Path, Path]:
     for col in _BOOL_COLUMNS:
         group[col] = group[col].astype("boolean")
     tsv, parquet = group_windows_paths(deriv)
-    write_tsv(tsv, group, WINDOWS_COLUMNS)
+    write_tsv(tsv, group.astype(object).where(group.notna(), None), WINDOWS_COLUMNS)
     buf = io.BytesIO()
     group.to_parquet(buf, index=False)
     atomic_write_bytes(parquet, buf.getvalue())
