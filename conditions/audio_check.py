@@ -14,6 +14,8 @@ Peak level is the sample peak in dBFS; a sample at or above -0.01 dBFS counts as
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -66,7 +68,7 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 def integrated_loudness(data: np.ndarray, sample_rate_hz: int) -> float:
-    """Integrated loudness in LUFS (ITU-R BS.1770-4); -inf for silence.
+    """Integrated loudness in LUFS (ITU-R BS.1770-4, ``pyloudnorm``); NaN if under 400 ms.
 
     Examples
     --------
@@ -122,6 +124,20 @@ def protocol_audio_paths(
     return {name: Path(audio_dir) / f"{name}.wav" for name in protocol.condition_names}
 
 
+def _stale_render(wav: Path, script: Path) -> str:
+    """A problem when the WAV's sidecar says it was rendered from another script version."""
+    sidecar = wav.with_suffix(".json")
+    if not sidecar.is_file() or not script.is_file():
+        return ""
+    try:
+        rendered_from = json.loads(sidecar.read_text(encoding="utf-8")).get("ScriptSHA256")
+    except (OSError, ValueError, AttributeError):
+        return f"unreadable sidecar {sidecar.name}"
+    if rendered_from and rendered_from != hashlib.sha256(script.read_bytes()).hexdigest():
+        return f"rendered from an older version of {script.name}; run soothe audio render"
+    return ""
+
+
 def audio_report(protocol: Protocol, paths: dict[str, Path] | None = None) -> pd.DataFrame:
     """Measure every condition's audio and compare it with the protocol.
 
@@ -168,6 +184,9 @@ def audio_report(protocol: Protocol, paths: dict[str, Path] | None = None) -> pd
             problems.append(f"{m.clipped_samples} clipped samples")
         if not math.isfinite(m.lufs):
             problems.append("loudness cannot be measured (silent or too short)")
+        stale = _stale_render(Path(path), protocol.conditions[name].script)
+        if stale:
+            problems.append(stale)
         row["problems"] = "; ".join(problems)
         rows.append(row)
     columns = [

@@ -33,8 +33,8 @@ def format_audio_table(table: pd.DataFrame) -> str:
         try:
             v = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            return f"{'n/a':>{width}}"
-        return f"{'n/a':>{width}}" if math.isnan(v) else f"{v:{width}{fmt}}"
+            v = math.nan
+        return ("n/a" if math.isnan(v) else f"{v:{fmt}}").rjust(width)
 
     for r in table.itertuples(index=False):
         lines.append(
