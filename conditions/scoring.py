@@ -66,8 +66,10 @@ def _keyed_long(responses: pd.DataFrame, items: Sequence[Item]) -> tuple[pd.Data
     r = responses.loc[responses["item_id"].astype(str).isin(by_id), [*keys, "item_id", "rating"]]
     r = r.copy()
     r["item_id"] = r["item_id"].astype(str)
-    rating = pd.to_numeric(r["rating"].replace({"n/a": np.nan}), errors="coerce")
-    bad_text = rating.isna() & r["rating"].notna() & (r["rating"].astype(str) != "n/a")
+    raw = r["rating"]
+    na_text = raw.astype(str).str.strip().str.lower().isin({"n/a", "nan", ""})
+    rating = pd.to_numeric(raw.mask(na_text), errors="coerce")
+    bad_text = rating.isna() & raw.notna() & ~na_text
     if bad_text.any():
         row = r[bad_text].iloc[0]
         raise ScoringError(f"item {row['item_id']!r}: rating {row['rating']!r} is not a number")

@@ -1,0 +1,142 @@
+"""The five induction scripts: parsing, the duration model and the matching check."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conditions import cli as conditions_cli
+from conditions.protocol import CONDITION_NAMES, load_protocol
+from conditions.script_metrics import (
+    SPEECH_RATE_WPM,
+    ScriptError,
+    count_words,
+    estimate_duration_s,
+    matching_problems,
+    parse_script,
+    script_metrics,
+    second_person_ratio,
+)
+
+CONDITIONS_DIR = Path(__file__).resolve().parents[1] / "conditions"
+
+
+@pytest.fixture()
+def conditions_copy(tmp_path: Path) -> Path:
+    """A copy of the protocol, scripts and questionnaires to edit freely."""
+    dest = tmp_path / "conditions"
+    dest.mkdir()
+    shutil.copy(CONDITIONS_DIR / "protocol.toml", dest / "protocol.toml")
+    shutil.copytree(CONDITIONS_DIR / "scripts", dest / "scripts")
+    shutil.copytree(CONDITIONS_DIR / "questionnaires", dest / "questionnaires")
+    (dest / "audio").mkdir()
+    return dest
+
+
+def _shipped_scripts():
+    protocol = load_protocol()
+    return protocol, {c: parse_script(protocol.conditions[c].script) for c in CONDITION_NAMES}
+
+
+def test_each_script_states_its_construct_and_has_three_sections():
+    _, scripts = _shipped_scripts()
+    for name, script in scripts.items():
+        assert script.header[0].startswith(f"soothe induction script: {name}")
+        assert len(script.target_construct) > 10, name
+        assert set(script.sections) == {"intro", "induction", "closing"}
+        assert script.sections["induction"].strip(), name
+
+
+def test_shipped_scripts_hold_the_paradigms_word_count_and_duration():
+    protocol, scripts = _shipped_scripts()
+    for name, script in scripts.items():
+        # Kirschner et al. (2019): ~11-min recordings held 610-630 words
+        assert 610 <= script.words <= 630, (name, script.words)
+        est = script.estimated_duration_s()
+        assert abs(est - protocol.conditions[name].duration_s) <= 0.03 * 660, (name, est)
+        assert second_person_ratio(script.spoken_text) >= 0.9, name
+
+
+def test_shipped_scripts_are_matched_and_the_command_prints_the_table(capsys):
+    protocol, scripts = _shipped_scripts()
+    table = script_metrics(
+        scripts, protocol_duration_s={n: c.duration_s for n, c in protocol.conditions.items()}
+    )
+    assert matching_problems(table) == []
+    assert conditions_cli.main(["check"]) == 0
+    out = capsys.readouterr().out
+    for name in CONDITION_NAMES:
+        assert name in out
+    assert "est_dur_s" in out and "OK: the five scripts are matched" in out
+
+
+def test_check_fails_on_a_deliberately_mismatched_script(conditions_copy: Path, capsys):
+    path = conditions_copy / "scripts" / "rumination.txt"
+    text = path.read_text()
+    # cut the induction to its first three lines and alter the shared intro
+    head, rest = text.split("[induction]\n")
+    body, closing = rest.split("[closing]\n")
+    short_body = "\n".join(body.splitlines()[:3]) + "\n\n"
+    head = head.replace("Welcome.", "Hello there.")
+    path.write_text(head + "[induction]\n" + short_body + "[closing]\n" + closing)
+    assert conditions_cli.main(["check", "--protocol", str(conditions_copy / "protocol.toml")]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out
+    assert "rumination: " in out and "words is" in out
+    assert "rumination: [intro] differs" in out
+    assert "kindness_self:" not in out.split("FAIL")[1]
+
+
+def test_first_person_voice_is_caught(conditions_copy: Path):
+    path = conditions_copy / "scripts" / "neutral.txt"
+    text = path.read_text().replace(" you ", " I ").replace("You ", "I ")
+    path.write_text(text)
+    script = parse_script(path)
+    assert second_person_ratio(script.spoken_text) < 0.5
+    protocol = load_protocol(conditions_copy / "protocol.toml")
+    scripts = {c: parse_script(protocol.conditions[c].script) for c in CONDITION_NAMES}
+    table = script_metrics(scripts)
+    assert any("neutral: second-person ratio" in p for p in matching_problems(table))
+
+
+def test_duration_model_is_words_over_rate_plus_pauses(tmp_path: Path):
+    path = tmp_path / "s.txt"
+    path.write_text(
+        "# header\n[intro]\nYou sit down. [pause 2.5s]\n[induction]\nYou breathe in and out."
+        " [pause 10s] You rest.\n[closing]\nYou open your eyes. [pause 3s]\n"
+    )
+    script = parse_script(path)
+    assert script.words == 3 + 5 + 2 + 4
+    assert script.pauses_s == pytest.approx(15.5)
+    assert script.estimated_duration_s() == pytest.approx(14 / SPEECH_RATE_WPM * 60 + 15.5)
+    assert estimate_duration_s(100, 0.0, rate_wpm=100) == pytest.approx(60.0)
+    kinds = [(s.section, s.is_pause) for s in script.segments]
+    assert kinds[:2] == [("intro", False), ("intro", True)]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[intro]\nYou sit. [breathe]\n[induction]\nx\n[closing]\ny\n", "line 2: unknown mark"),
+        ("[intro]\nYou sit.\n[closing]\ny\n", "missing section"),
+        ("You sit.\n[intro]\nx\n[induction]\nx\n[closing]\ny\n", "line 1: spoken text before"),
+        ("[intro]\na\n[intro]\nb\n[induction]\nx\n[closing]\ny\n", "appears twice"),
+        ("[intro]\na\n[closing]\nb\n[induction]\nx\n", "must come in the order"),
+    ],
+)
+def test_bad_scripts_fail_with_file_and_reason(tmp_path: Path, content: str, expected: str):
+    path = tmp_path / "bad.txt"
+    path.write_text(content)
+    with pytest.raises(ScriptError, match=expected) as info:
+        parse_script(path)
+    assert str(path) in str(info.value)
+
+
+def test_word_count_and_pronoun_ratio_helpers():
+    assert count_words("You walk [pause 4s] to the washing-up liquid.") == 6
+    assert second_person_ratio("You and your self") == 1.0
+    assert math.isnan(second_person_ratio("The shop is open."))
+    assert second_person_ratio("We go; you stay.") == pytest.approx(0.5)
