@@ -33,7 +33,9 @@ _SKIP_DIRS = {"derivatives", "sourcedata", "code", "log", "qc", "group", ".git"}
 
 
 def _is_bids_root(folder: Path) -> bool:
-    return (folder / "dataset_description.json").is_file() or any(folder.glob("sub-*"))
+    return (folder / "dataset_description.json").is_file() or any(
+        p.is_dir() for p in folder.glob("sub-*")
+    )
 
 
 def find_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
