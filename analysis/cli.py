@@ -53,6 +53,9 @@ def power_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--out", type=Path, default=Path("soothe-power"))
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--full-chain", action="store_true",
+                        help="start every growth model from the correlated structure, exactly "
+                        "as soothe analyze does (about 3x slower)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     from analysis.power import PLOTTED_SELFREPORT, run_power
 
@@ -62,7 +65,7 @@ def power_main(argv: Sequence[str] | None = None) -> int:
         parser.error("--n-per-group and the grid need n >= 3, and --reps >= 1")
     t0 = time.perf_counter()
     table, paths = run_power(grid, args.reps, seed=args.seed, alpha=args.alpha, out_dir=args.out,
-                             jobs=args.jobs)
+                             jobs=args.jobs, full_chain=args.full_chain)
     wanted = {f"{c[0]}: {c[1]} - {c[2]}" for c in PLOTTED_SELFREPORT}
     at_n = table[(table["n_per_group"] == args.n_per_group)
                  & ((table["kind"] == "physio") | table["contrast"].isin(wanted))]

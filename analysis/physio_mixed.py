@@ -7,10 +7,11 @@ Per measure (HR, ln RMSSD, ln HF, SCL) a linear mixed model of the induction min
 
 ``minute_c`` = minute - 6 (minute 1..11 centred at the middle of the induction) and
 ``baseline_c`` = the participant's mean over the valid baseline windows, centred at the
-sample mean. Fitted by REML (statsmodels MixedLM, L-BFGS). When the random-slope model
-does not converge, or its random-effects covariance is singular, the model is refitted with
-a random intercept only; if that fails too, OLS with participant-clustered standard errors
-is used. The structure that was used is recorded and stated in the report.
+sample mean. Fitted by REML (statsmodels MixedLM; BFGS, then Powell if BFGS fails). When
+the model does not converge, or its random-effects covariance is singular, simpler
+structures are fitted in turn: uncorrelated random intercept and slope, then random
+intercept only; if all fail, OLS with participant-clustered standard errors is used. The
+structure that was used is recorded and stated in the report.
 
 Contrasts against neutral at minute m combine the condition and condition x minute
 coefficients with the fixed-effect covariance matrix (Wald z, 95% CI).
@@ -44,7 +45,7 @@ class GrowthModel:
     """One fitted growth-curve model and its contrasts."""
 
     measure: str
-    structure: str  # "random intercept + slope", "random intercept", "OLS (cluster SE)"
+    structure: str  # a label of STRUCTURES, or "OLS (participant-clustered SE)"
     fallback_reason: str
     n_participants: int
     n_observations: int
@@ -91,17 +92,36 @@ def model_data(tidy: pd.DataFrame, measure: str) -> pd.DataFrame:
     return d.reset_index(drop=True)
 
 
-def _fit_mixed(d: pd.DataFrame, re_formula: str) -> tuple[Any, str]:
+#: Optimizers tried in turn for each random-effects structure. BFGS is fast and usually
+#: enough; Powell (derivative-free) rescues fits where the residual variance is small
+#: relative to the random-effects variance and the gradient methods stall.
+OPTIMIZERS: tuple[tuple[str, ...], ...] = (("bfgs",), ("powell",))
+
+#: Random-effects structures, most to least complex: key -> (label, re_formula, vc_formula).
+STRUCTURES: dict[str, tuple[str, str, dict[str, str] | None]] = {
+    "correlated": ("random intercept + slope (correlated)", "~minute_c", None),
+    # Same variances without their correlation: the usual first simplification when the
+    # correlation sits at +-1 (e.g. when the baseline covariate absorbs the intercept).
+    "uncorrelated": ("random intercept + slope (uncorrelated)", "1",
+                     {"slope": "0 + minute_c"}),
+    "intercept": ("random intercept", "1", None),
+}
+
+
+def _fit_mixed(d: pd.DataFrame, structure: str, method: tuple[str, ...] = ("bfgs",)
+               ) -> tuple[Any, str]:
     """Fit one MixedLM; return (result, problem) where problem is '' when it is usable."""
     import statsmodels.formula.api as smf
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
+    _, re_formula, vc_formula = STRUCTURES[structure]
     formula = f"value ~ C(condition, Treatment('{REFERENCE}')) * minute_c + baseline_c"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = smf.mixedlm(formula, d, groups=d["participant_id"], re_formula=re_formula)
-            result = model.fit(reml=True, method=["bfgs", "lbfgs"])
+            model = smf.mixedlm(formula, d, groups=d["participant_id"], re_formula=re_formula,
+                                vc_formula=vc_formula)
+            result = model.fit(reml=True, method=list(method))
         except (np.linalg.LinAlgError, ValueError) as exc:
             return None, f"fit failed: {exc}"
     # statsmodels' "MLE may be on the boundary" warning uses an absolute variance threshold
@@ -113,15 +133,18 @@ def _fit_mixed(d: pd.DataFrame, re_formula: str) -> tuple[Any, str]:
     if not getattr(result, "converged", False):
         problems.insert(0, "optimizer did not converge")
     cov_re = np.atleast_2d(np.asarray(result.cov_re, dtype=float))
-    if not np.all(np.isfinite(cov_re)):
+    vcomp = np.asarray(getattr(result, "vcomp", []), dtype=float).ravel()
+    scale = max(float(result.scale), 1e-300)
+    if not (np.all(np.isfinite(cov_re)) and np.all(np.isfinite(vcomp))):
         problems.append("random-effects covariance is not finite")
     else:
-        # Scale-free check: the random-effects covariance with the slope expressed over the
-        # half-range of minute_c (5 min), relative to the residual variance. A near-zero
-        # eigenvalue (a variance at zero or a correlation at +-1) is a singular fit.
+        # Scale-free check: slope variances expressed over the half-range of minute_c
+        # (5 min), relative to the residual variance. A near-zero eigenvalue (a variance at
+        # zero or a correlation at +-1) is a singular fit.
         half = np.diag([1.0] + [N_MINUTES // 2] * (cov_re.shape[0] - 1))
-        eig = np.linalg.eigvalsh(half @ cov_re @ half) / max(float(result.scale), 1e-300)
-        if eig.min() <= 1e-4:
+        eig = np.linalg.eigvalsh(half @ cov_re @ half) / scale
+        rel_vc = vcomp * (N_MINUTES // 2) ** 2 / scale
+        if eig.min() <= 1e-4 or (rel_vc.size and rel_vc.min() <= 1e-4):
             problems.append("random-effects covariance is singular (a variance near zero "
                             "or a correlation near +-1)")
     fe_cov = np.asarray(result.cov_params().loc[result.fe_params.index, result.fe_params.index])
@@ -139,7 +162,8 @@ def _fit_ols_cluster(d: pd.DataFrame) -> Any:
 
 
 def fit_growth_model(
-    tidy: pd.DataFrame, measure: str, *, structures: tuple[str, ...] = ("~minute_c", "1")
+    tidy: pd.DataFrame, measure: str, *,
+    structures: tuple[str, ...] = ("correlated", "uncorrelated", "intercept"),
 ) -> GrowthModel:
     """Fit the growth-curve model of one measure with the fallback chain.
 
@@ -150,8 +174,8 @@ def fit_growth_model(
     measure : str
         ``hr_bpm``, ``ln_rmssd``, ``lnhf`` or ``scl_us`` (any physio measure works).
     structures : tuple of str
-        Random-effects formulas to try in order (``"~minute_c"``: random intercept and
-        slope; ``"1"``: random intercept).
+        Keys of :data:`STRUCTURES` to try in order (each with every optimizer of
+        :data:`OPTIMIZERS`) before the OLS fallback.
 
     Returns
     -------
@@ -173,21 +197,26 @@ def fit_growth_model(
     present = [c for c in CONDITIONS if c in set(d["condition"])]
     if REFERENCE not in present or len(present) < 2:
         raise ValueError(f"{measure}: need '{REFERENCE}' and one other condition to fit")
-    labels = {"~minute_c": "random intercept + slope", "1": "random intercept"}
+    labels = {k: v[0] for k, v in STRUCTURES.items()}
     attempts: list[dict[str, Any]] = []
     result, structure, reason = None, "", ""
-    for re_formula in structures:
-        res, problem = _fit_mixed(d, re_formula)
-        attempts.append({"structure": labels.get(re_formula, re_formula),
-                         "problem": problem or None})
-        if res is not None and not problem:
-            result, structure = res, labels.get(re_formula, re_formula)
+    for key in structures:
+        for method in OPTIMIZERS:
+            res, problem = _fit_mixed(d, key, method)
+            attempts.append({"structure": labels[key], "optimizer": "+".join(method),
+                             "problem": problem or None})
+            if res is not None and not problem:
+                result, structure = res, labels[key]
+                break
+        if result is not None:
             break
     if result is None:
         result = _fit_ols_cluster(d)
         structure = "OLS (participant-clustered SE)"
-    if attempts and attempts[0]["problem"]:
-        reason = f"{attempts[0]['structure']}: {attempts[0]['problem']}"
+    if structure != labels[structures[0]]:
+        failed = [a for a in attempts if a["problem"]]
+        reason = "; then ".join(f"{a['structure']} ({a['optimizer']}): {a['problem']}"
+                                for a in failed)
     fe = result.fe_params if hasattr(result, "fe_params") else result.params
     cov = result.cov_params().loc[fe.index, fe.index]
     minute_tab, slope_tab = _contrasts(measure, fe, cov, present)

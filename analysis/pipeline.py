@@ -81,6 +81,7 @@ def analyse_tables(
     rules: ExclusionRules | None = None,
     measures: tuple[str, ...] = MODEL_MEASURES,
     full: bool = True,
+    structures: tuple[str, ...] = ("correlated", "uncorrelated", "intercept"),
 ) -> AnalysisResult:
     """Run the statistics on in-memory tables.
 
@@ -97,6 +98,9 @@ def analyse_tables(
         Physio measures to model.
     full : bool
         False skips descriptives, reliability and precedence (for fast simulations).
+    structures : tuple of str
+        Random-effects structures tried in order (see
+        :data:`analysis.physio_mixed.STRUCTURES`).
 
     Examples
     --------
@@ -126,7 +130,7 @@ def analyse_tables(
     for measure in measures:
         t0 = time.perf_counter()
         try:
-            growth[measure] = fit_growth_model(analysed, measure)
+            growth[measure] = fit_growth_model(analysed, measure, structures=structures)
         except ValueError as exc:
             raise AnalysisError(f"growth model of {measure}: {exc}") from None
         timings[f"mixedlm_{measure}"] = time.perf_counter() - t0

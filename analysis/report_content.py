@@ -28,12 +28,15 @@ METHODS = {
     ),
     "physiology": (
         "Per measure (HR in bpm, ln RMSSD, ln HF, SCL in µS), a linear mixed model of the 11 "
-        "induction minutes (statsmodels MixedLM, REML, BFGS then L-BFGS): value ~ "
+        "induction minutes (statsmodels MixedLM, REML; BFGS, then Powell if BFGS fails): value ~ "
         "C(condition) * minute_c + baseline_c + (1 + minute_c | participant), with minute_c "
         f"= minute - {MINUTE_CENTRE:g} and baseline_c the participant's mean over the valid "
         "baseline windows (centred). If that model does not converge or its random-effects "
-        "covariance is singular, a random-intercept model is fitted; if that fails too, OLS "
-        "with participant-clustered SEs. Contrasts vs neutral at each minute m are "
+        "covariance is singular (a variance near zero or a correlation near ±1), simpler "
+        "structures are fitted in turn: uncorrelated random intercept and slope, then random "
+        "intercept only (which understates the uncertainty of slope differences when slopes "
+        "vary between people); if all fail, OLS with participant-clustered SEs. Contrasts vs "
+        "neutral at each minute m are "
         "b_condition + (m - 6) * b_condition:minute, with Wald 95% CIs from the fixed-effect "
         "covariance. Log-scale contrasts are reported as percentage differences."
     ),
@@ -95,8 +98,8 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
     if fallbacks:
         intro.paragraphs.append("Model fallbacks: " + "; ".join(fallbacks) + ".")
     else:
-        intro.paragraphs.append("All growth-curve models converged with random intercepts and "
-                                "random minute slopes (no fallback was needed).")
+        intro.paragraphs.append("All growth-curve models converged with correlated random "
+                                "intercepts and minute slopes (no fallback was needed).")
     intro.bullets = key_findings(result)
     sr = result.ancova
     if len(sr):

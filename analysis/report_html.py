@@ -119,9 +119,11 @@ def write_reports(result, out_dir: Path) -> dict[str, Path]:
         "parameters": {
             "exclusion_rules": result.rules.raw if result.rules else {},
             "minute_centre": 6, "alpha": 0.05, "multiplicity": "Holm within construct",
-            "mixedlm": {"reml": True, "optimizers": ["bfgs", "lbfgs"],
-                        "fallback_chain": ["random intercept + slope", "random intercept",
-                                           "OLS (participant-clustered SE)"]},
+            "mixedlm": {"reml": True, "optimizers": ["bfgs", "powell"],
+                        "fallback_chain": [
+                            "random intercept + slope (correlated)",
+                            "random intercept + slope (uncorrelated)", "random intercept",
+                            "OLS (participant-clustered SE)"]},
         },
         "models": {m: {"structure": g.structure, "fallback_reason": g.fallback_reason,
                        "attempts": g.attempts, "n_participants": g.n_participants,
