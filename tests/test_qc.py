@@ -1,0 +1,73 @@
+"""QC figure (fast on long recordings, every panel drawn) and the HTML index."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from physio.pipeline import process_recording
+from physio.qc import plot_recording_qc, save_figure, write_qc_index
+from physio.recording import Channel, Recording
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import physio_ecg_stub  # noqa: E402
+
+physio_ecg_stub.install()
+
+
+@pytest.fixture(scope="module")
+def result():
+    from conditions.protocol import load_protocol
+    from soothe.simulate import simulate_session
+
+    protocol = load_protocol()
+    s = simulate_session(protocol, "001", "neutral", seed=5, index=1, fs=1000.0)
+    ev = s.events_table(protocol)
+    markers = pd.DataFrame({"onset_s": ev.onset.astype(float), "code": ev.value.astype(int),
+                            "label": ev.trial_type})
+    rec = Recording({"ECG": Channel("ECG", s.ecg_mv, 1000.0, "mV", "ecg"),
+                     "EDA": Channel("EDA", s.eda_us, 1000.0, "uS", "eda")},
+                    Path("sub-001_ses-1.csv"), "csv", markers)
+    return process_recording(rec)
+
+
+def test_figure_has_every_panel_and_thins_long_traces(result, tmp_path):
+    t0 = time.perf_counter()
+    fig = plot_recording_qc(result)
+    path = tmp_path / "qc.png"
+    save_figure(fig, path)
+    elapsed = time.perf_counter() - t0
+    axes = fig.get_axes()
+    assert len(axes) == 4
+    assert axes[0].get_title(loc="left") == "ECG excerpt"
+    labels = [t.get_text() for t in axes[3].get_legend().get_texts()]
+    assert labels[:2] == ["EDA", "tonic"] and labels[2].startswith("SCR")
+    # a 28-min 1000 Hz recording: no trace holds more than a few thousand points
+    assert max(len(line.get_xdata()) for ax in axes for line in ax.get_lines()) <= 5000
+    phase_names = {t.get_text() for t in axes[1].texts}
+    assert {"baseline", "induction", "recovery"} <= phase_names
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert elapsed < 30  # generous: the point is no multi-second per-sample plotting
+
+
+def test_index_lists_flagged_recordings_first(tmp_path):
+    rows = [
+        {"key": "sub-01_ses-1", "png": "a.png", "n_windows": 30, "ecg_valid_pct": 100.0,
+         "eda_valid_pct": 100.0, "corrected_pct": 0.5, "n_scr": 40, "non_responder": False},
+        {"key": "sub-02_ses-1", "png": "b.png", "n_windows": 30, "ecg_valid_pct": 60.0,
+         "eda_valid_pct": 100.0, "corrected_pct": 8.0, "n_scr": 0, "non_responder": True},
+    ]
+    failures = [{"source": "/x/bad.acq", "error_type": "ReaderError", "message": "truncated"}]
+    path = tmp_path / "index.html"
+    write_qc_index(path, rows, failures)
+    html = path.read_text()
+    assert html.index("sub-02_ses-1") < html.index("sub-01_ses-1")
+    assert "non-responder" in html and "ECG valid 60%" in html and "corrected 8.0%" in html
+    assert "bad.acq" in html and "truncated" in html
+    assert "1 failures" in html
+    assert np.char.count(html, "<tr class='bad'>") == 2
