@@ -26,9 +26,17 @@ def main(minutes: float = 40.0, rate: float = 1000.0) -> None:
         files = bids.SessionFiles(root, "001", "1", "induction")
         bids.write_physio(files, {"ecg": ecg, "eda": eda}, rate, {"ecg": "mV", "eda": "uS"})
         csv = root / "export.csv"
-        pd.DataFrame({"time": np.arange(n) / rate, "ECG": ecg, "EDA": eda}).to_csv(
-            csv, index=False, float_format="%.6g")
-        for label, path in (("BIDS physio.tsv.gz", files.physio_tsv_gz), ("CSV + time", csv)):
+        pd.DataFrame({"time": np.round(np.arange(n) / rate, 4), "ECG": ecg, "EDA": eda}).to_csv(
+            csv, index=False, float_format="%.6f")
+        from soothe.simulate import formats
+
+        markers = [(60.0 * i + 1.0, 10 + i) for i in range(int(minutes))]
+        edf, xdf = root / "export.edf", root / "export.xdf"
+        formats.write_edf(edf, ecg, eda, rate, markers)
+        formats.write_xdf(xdf, ecg, eda, rate, markers)
+        cases = (("BIDS physio.tsv.gz", files.physio_tsv_gz), ("CSV + time", csv),
+                 ("EDF (edfio)", edf), ("XDF (pyxdf)", xdf))
+        for label, path in cases:
             best = float("inf")
             for _ in range(3):
                 t0 = time.perf_counter()
