@@ -138,15 +138,17 @@ def normalize_audio_files(
         raise AudioError(
             f"{clash[0]}: normalising would overwrite an original; choose another out_dir"
         )
-    loaded = {name: read_audio(path) for name, path in sources.items()}
-    measures = {
-        name: (integrated_loudness(data, rate), peak_dbfs(data))
-        for name, (data, rate) in loaded.items()
-    }
+    # one file in memory at a time: measure all, then write all
+    measures = {}
+    for name, path in sources.items():
+        data, rate = read_audio(path)
+        measures[name] = (integrated_loudness(data, rate), peak_dbfs(data))
+        del data
     plan = plan_loudness(measures, target_lufs, ceiling_dbfs)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {}
-    for name, (data, rate) in loaded.items():
+    for name in sources:
+        data, rate = read_audio(sources[name])
         out = apply_gain(data, plan.gains_db[name])
         info = sf.info(str(sources[name]))
         subtype = info.subtype if info.subtype in ("PCM_16", "PCM_24", "FLOAT") else "PCM_16"
@@ -167,7 +169,8 @@ def normalize_audio_files(
             "lufs_before": round(measures[name][0], 3),
             "peak_dbfs_before": round(measures[name][1], 3),
             "gain_db": plan.gains_db[name],
-            "lufs_after": round(integrated_loudness(out, rate), 3),
+            # a static gain shifts integrated loudness by exactly the gain
+            "lufs_after": round(measures[name][0] + plan.gains_db[name], 3),
             "peak_dbfs_after": round(peak_dbfs(out), 3),
         }
     manifest = {

@@ -43,6 +43,8 @@ DEFAULT_VOICE: str = "en-gb"
 #: espeak-ng speed (its nominal words per minute) the calibration starts from: en-gb at
 #: speed 92 speaks the shipped scripts at about 110 words per minute once trimmed.
 START_SPEED_WPM: float = 92.0
+#: Below this speed espeak-ng hardly gets slower; word gaps are added instead.
+SLOWEST_SPEED_WPM: float = 88.0
 #: espeak-ng accepts speeds from 80 to 450.
 SPEED_RANGE: tuple[float, float] = (80.0, 450.0)
 #: Calibration stops when synthetic speech is within this fraction of the model's time
@@ -86,9 +88,16 @@ def espeak_version(exe: str | None = None) -> str:
 
 
 def synthesize_text(
-    text: str, *, voice: str = DEFAULT_VOICE, speed_wpm: float = 150.0, exe: str | None = None
+    text: str,
+    *,
+    voice: str = DEFAULT_VOICE,
+    speed_wpm: float = 150.0,
+    word_gap: int = 0,
+    exe: str | None = None,
 ) -> tuple[np.ndarray, int]:
     """Synthesise one stretch of text; returns trimmed mono float audio and its rate.
+
+    ``word_gap`` is espeak-ng's ``-g`` (extra pause between words, in its 10 ms units).
 
     Examples
     --------
@@ -99,7 +108,8 @@ def synthesize_text(
     import soundfile as sf
 
     exe = exe or find_espeak()
-    cmd = [exe, "-v", voice, "-s", str(int(round(speed_wpm))), "--stdout", text]
+    cmd = [exe, "-v", voice, "-s", str(int(round(speed_wpm))), "-g", str(int(word_gap))]
+    cmd += ["--stdout", text]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
         message = proc.stderr.decode(errors="replace").strip()
@@ -144,12 +154,13 @@ class RenderedScript:
 
 
 def _synthesize_chunks(
-    texts: list[str], voice: str, speed: float, exe: str
+    texts: list[str], voice: str, speed: float, gap: int, exe: str
 ) -> tuple[list[np.ndarray], int]:
+    def one(text: str) -> tuple[np.ndarray, int]:
+        return synthesize_text(text, voice=voice, speed_wpm=speed, word_gap=gap, exe=exe)
+
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        results = list(
-            pool.map(lambda t: synthesize_text(t, voice=voice, speed_wpm=speed, exe=exe), texts)
-        )
+        results = list(pool.map(one, texts))
     rates = {rate for _, rate in results}
     if len(rates) != 1:
         raise AudioError(f"espeak-ng: inconsistent output rates {sorted(rates)}")
@@ -164,7 +175,7 @@ def render_script(
     voice: str = DEFAULT_VOICE,
     speed_wpm: float | None = None,
     model_rate_wpm: float = SPEECH_RATE_WPM,
-    max_iterations: int = 3,
+    max_iterations: int = 5,
 ) -> RenderedScript:
     """Render a parsed script to audio (in memory).
 
@@ -194,16 +205,23 @@ def render_script(
     texts = [s.text for s in script.segments if not s.is_pause]
     target = script.words / model_rate_wpm * 60.0
     speed = float(speed_wpm) if speed_wpm else START_SPEED_WPM
+    gap = 0
     iterations = 0
     while True:
         iterations += 1
-        chunks, rate = _synthesize_chunks(texts, voice, speed, exe)
+        chunks, rate = _synthesize_chunks(texts, voice, speed, gap, exe)
         speech_s = sum(c.size for c in chunks) / rate
         if speed_wpm or target <= 0 or iterations >= max_iterations:
             break
         if abs(speech_s - target) / target <= CALIBRATION_TOLERANCE:
             break
-        new = min(max(speed * speech_s / target, SPEED_RANGE[0]), SPEED_RANGE[1])
+        new = speed * speech_s / target
+        if new < SLOWEST_SPEED_WPM and speech_s < target:
+            # espeak-ng hardly slows down below ~88: lengthen the gaps between words instead
+            # (about 20 ms per word and gap unit), then let the speed fine-tune again
+            gap += max(1, math.ceil((target - speech_s) / (0.02 * script.words)))
+            continue
+        new = min(max(new, SPEED_RANGE[0]), SPEED_RANGE[1])
         if round(new) == round(speed):
             break
         speed = new
@@ -230,6 +248,7 @@ def render_script(
         settings={
             "voice": voice,
             "espeak_speed_wpm": round(speed),
+            "espeak_word_gap": gap,
             "speed_calibrated": speed_wpm is None,
             "model_rate_wpm": model_rate_wpm,
             "sample_rate_hz": sample_rate_hz,
