@@ -116,7 +116,7 @@ def count_words(text: str) -> int:
     Examples
     --------
     >>> count_words("You take a basket. [pause 3s] Washing-up liquid, isn't it?")
-    7
+    8
     """
     return len(_WORD_RE.findall(_MARK_RE.sub(" ", text)))
 
