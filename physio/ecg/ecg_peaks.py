@@ -1,0 +1,133 @@
+"""R-peak detection: adaptive-threshold QRS detector with searchback and T-wave rejection.
+
+The detector follows Pan & Tompkins (1985) and Hamilton & Tompkins (1986) -- squared slope,
+150 ms moving-window integration, signal/noise peak levels, a 200 ms refractory period, a
+searchback for missed beats at 1.66 x the running RR, and T-wave rejection by slope within
+360 ms of a beat -- run on a 250 Hz copy of the signal so that the cost does not depend on the
+recording's rate. Each detection is then placed on the local extreme of the original-rate,
+polarity-corrected, cleaned ECG (see :func:`physio.ecg.ecg_polarity.ecg_polarity`).
+
+Measured on the shared MIT-BIH records (bench/bench_ecg_accuracy.py) this beats every
+neurokit2 detector tried as a single method; see the package docstring for the figures.
+
+References
+----------
+Pan, J., & Tompkins, W. J. (1985). A real-time QRS detection algorithm. IEEE Transactions on
+Biomedical Engineering, 32(3), 230-236.
+Hamilton, P. S., & Tompkins, W. J. (1986). Quantitative investigation of QRS detection rules
+using the MIT/BIH arrhythmia database. IEEE Transactions on Biomedical Engineering, 33(12),
+1157-1165.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal as sps
+from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+#: Physiological refractory period: no two QRS complexes closer than 200 ms (Pan & Tompkins).
+REFRACTORY_S = 0.2
+#: A candidate within this time of the previous beat may be a T wave (Pan & Tompkins).
+T_WAVE_WINDOW_S = 0.36
+#: ... and is taken as a T wave when its maximum slope is below this fraction of the beat's.
+T_WAVE_SLOPE_RATIO = 0.5
+#: A beat followed within the T-wave window by a candidate this many times steeper was a P wave.
+P_WAVE_SLOPE_RATIO = 1.5
+P_WAVE_HEIGHT_RATIO = 1.5
+#: Searchback for a missed beat when no beat was found for this multiple of the running RR.
+SEARCHBACK_RR = 1.66
+
+
+def qrs_feature(qrs_band: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Squared slope integrated over 150 ms (centred, so no lag), and the absolute slope."""
+    slope = np.abs(np.gradient(qrs_band))
+    width = max(int(round(0.15 * fs)), 1)
+    return uniform_filter1d(slope * slope, width, mode="nearest"), slope
+
+
+def detect_qrs(qrs_band: np.ndarray, fs: float) -> np.ndarray:
+    """Indices (at ``fs``) of QRS complexes in a QRS-band signal.
+
+    Parameters
+    ----------
+    qrs_band : numpy.ndarray
+        Output of :func:`physio.ecg.ecg_clean.ecg_detection_signal`.
+    fs : float
+        Its sampling rate.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted integer indices of detected QRS complexes (feature maxima).
+    """
+    feat, slope = qrs_feature(qrs_band, fs)
+    if len(feat) < 3 or not np.any(feat > 0):
+        return np.zeros(0, dtype=np.int64)
+    refr = int(round(REFRACTORY_S * fs))
+    cand, _ = sps.find_peaks(feat, distance=refr)
+    if len(cand) == 0:
+        return np.zeros(0, dtype=np.int64)
+    heights = feat[cand]
+    half = max(int(round(0.075 * fs)), 1)
+    cand_slope = maximum_filter1d(slope, 2 * half + 1, mode="nearest")[cand]
+
+    init = cand < cand[0] + int(8 * fs)
+    top = np.sort(heights[init])
+    spk = float(np.median(top[-max(3, len(top) // 3):]))
+    npk = float(np.median(top)) * 0.5
+    beats: list[int] = []
+    beat_slope: list[float] = []
+    beat_height: list[float] = []
+    rr_hist: list[int] = []
+    pending: list[int] = []  # candidate numbers rejected since the last beat
+    t_win = int(round(T_WAVE_WINDOW_S * fs))
+
+    def accept(k: int, weight: float) -> None:
+        nonlocal spk
+        idx = int(cand[k])
+        if beats:
+            rr_hist.append(idx - beats[-1])
+            if len(rr_hist) > 8:
+                rr_hist.pop(0)
+        beats.append(idx)
+        beat_slope.append(float(cand_slope[k]))
+        beat_height.append(float(heights[k]))
+        spk = weight * heights[k] + (1 - weight) * spk
+
+    for k in range(len(cand)):
+        i = int(cand[k])
+        h = float(heights[k])
+        # searchback: a beat was probably missed between the last beat and this candidate
+        if beats and rr_hist:
+            rr_avg = float(np.mean(rr_hist))
+            if i - beats[-1] > SEARCHBACK_RR * rr_avg and pending:
+                thr2 = 0.5 * (npk + 0.25 * (spk - npk))
+                best = max(pending, key=lambda j: heights[j])
+                if heights[best] > thr2 and cand[best] - beats[-1] > refr and i - cand[best] > refr:
+                    accept(best, 0.25)
+                pending = [j for j in pending if cand[j] > beats[-1] + refr]
+        thr1 = npk + 0.25 * (spk - npk)
+        if h > thr1:
+            near = bool(beats) and i - beats[-1] < t_win
+            if near and cand_slope[k] < T_WAVE_SLOPE_RATIO * beat_slope[-1]:
+                npk = 0.125 * h + 0.875 * npk
+                pending.append(k)
+                continue
+            if beats and i - beats[-1] < refr:
+                continue
+            if beats and i - beats[-1] < t_win and (
+                cand_slope[k] > P_WAVE_SLOPE_RATIO * beat_slope[-1]
+                or h > P_WAVE_HEIGHT_RATIO * beat_height[-1]
+            ):
+                # the previous "beat" was a P wave (or a noise spike) before this QRS
+                beats.pop()
+                beat_slope.pop()
+                beat_height.pop()
+                if rr_hist:
+                    rr_hist.pop()
+            accept(k, 0.125)
+            pending = []
+        else:
+            npk = 0.125 * h + 0.875 * npk
+            pending.append(k)
+    return np.asarray(beats, dtype=np.int64)
