@@ -47,6 +47,16 @@ def format_audio_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _is_pilot(wav: Path) -> bool:
+    import json
+
+    sidecar = wav.with_suffix(".json")
+    try:
+        return bool(json.loads(sidecar.read_text(encoding="utf-8")).get("PilotPlaceholder"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _render(args: argparse.Namespace) -> int:
     from conditions.audio_render import PLACEHOLDER_NOTE, render_conditions
 
@@ -100,6 +110,12 @@ def _check(args: argparse.Namespace) -> int:
     lufs = pd.to_numeric(table["lufs"], errors="coerce").dropna()
     if len(lufs):
         print(f"loudness spread: {lufs.max() - lufs.min():.2f} LU")
+    pilots = [n for n, p in paths.items() if _is_pilot(Path(p))]
+    if pilots:
+        print(
+            f"note: PILOT PLACEHOLDER audio (synthetic voice) for {', '.join(pilots)}; "
+            "record a human voice for the real study (docs/content.md)"
+        )
     problems = audio_problems(table, protocol)
     if problems:
         print(f"FAIL: {len(problems)} problem(s)")
