@@ -24,6 +24,7 @@ and noted; the ECG pipeline enforces its own minimum with
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from conditions.errors import SootheError
@@ -245,10 +246,18 @@ def read_recording(
     ecg_channel = ecg_channel or column_map.get("ecg")
     eda_channel = eda_channel or column_map.get("eda")
     try:
-        rec = _read(path, fmt, column_map, sampling_rate)
-        return finish_recording(
-            rec, ecg_channel=ecg_channel, eda_channel=eda_channel, marker_channel=marker_channel
-        )
+        # Library warnings become reader notes: the read is the same whether or not the
+        # caller turns warnings into errors (pytest does).
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rec = _read(path, fmt, column_map, sampling_rate)
+            rec = finish_recording(
+                rec, ecg_channel=ecg_channel, eda_channel=eda_channel,
+                marker_channel=marker_channel,
+            )
+        notes = rec.meta.setdefault("reader_notes", [])
+        notes += [f"warning: {w.message}" for w in caught[:5]]
+        return rec
     except SootheError:
         raise
     except Exception as exc:  # noqa: BLE001 - last line of defence: never a raw traceback

@@ -112,6 +112,31 @@ def markers_from_channels(
     return pd.concat(parts, ignore_index=True) if parts else empty_markers()
 
 
+def saturation_note(channel: Channel, min_fraction: float = 0.01) -> str | None:
+    """A note when a channel sits at its maximum (or minimum) for a suspicious share of samples.
+
+    An amplifier that clips holds the exact same extreme value; natural signals almost
+    never repeat their extreme for more than 1 % of the samples.
+
+    Examples
+    --------
+    >>> x = np.r_[np.linspace(1, 5, 900), np.full(100, 5.0)]
+    >>> "clipped" in saturation_note(Channel("EDA", x, 10.0, "uS"))
+    True
+    """
+    x = channel.data[np.isfinite(channel.data)]
+    if x.size < 10 or np.ptp(x) == 0:
+        return None
+    for name, value in (("maximum", x.max()), ("minimum", x.min())):
+        share = float(np.mean(x == value))
+        if share >= min_fraction:
+            return (
+                f"channel {channel.name!r} looks clipped: {100 * share:.1f}% of samples sit "
+                f"at its {name} {value:g} {channel.units}"
+            )
+    return None
+
+
 def finish_recording(
     recording: Recording,
     *,
@@ -144,7 +169,24 @@ def finish_recording(
         sort_markers(pd.concat(parts, ignore_index=True)) if parts else empty_markers()
     )
     notes = recording.meta.setdefault("reader_notes", [])
+    end = recording.duration_s
+    late = recording.markers[recording.markers["onset_s"] > end]
+    if len(late):
+        notes.append(
+            f"{len(late)} marker(s) fall after the end of the data ({end:.3f} s): the "
+            "recording stops early"
+        )
+    from physio.io.units import ecg_units_problem
+
     for ch in recording.channels.values():
+        if ch.kind == "ecg":
+            problem = ecg_units_problem(ch)
+            if problem:
+                notes.append(problem)
+        if ch.kind == "eda":
+            clipped = saturation_note(ch)
+            if clipped:
+                notes.append(clipped)
         if ch.kind == "ecg" and ch.sampling_rate < 100:
             notes.append(
                 f"ECG channel {ch.name!r} is sampled at {ch.sampling_rate:g} Hz, below the "

@@ -127,7 +127,7 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
     return data
 
 
-def _events(events_path: Path, start_time: float) -> pd.DataFrame:
+def _events(events_path: Path, start_time: float, notes: list[str]) -> pd.DataFrame:
     if not events_path.is_file():
         return empty_markers()
     try:
@@ -148,6 +148,11 @@ def _events(events_path: Path, start_time: float) -> pd.DataFrame:
         table["trial_type"].astype(object).where(table["trial_type"].notna(), "")
         if "trial_type" in table.columns else pd.Series("", index=table.index)
     )
+    if not onsets.is_monotonic_increasing:
+        notes.append(f"{events_path.name}: events are not in time order; sorted by onset")
+    dup = pd.DataFrame({"onset": onsets, "code": codes}).duplicated().sum()
+    if dup:
+        notes.append(f"{events_path.name}: {dup} duplicated event(s) (same onset and code) kept")
     return make_markers(onsets.to_numpy(float) - start_time, codes, labels.astype(str))
 
 
@@ -212,6 +217,6 @@ def read_bids(path: Path | str) -> Recording:
         channels=channels,
         source=tsv,
         format="bids",
-        markers=_events(folder / f"{prefix}_events.tsv", start),
+        markers=_events(folder / f"{prefix}_events.tsv", start, notes),
         meta=meta,
     )

@@ -101,7 +101,8 @@ def infer_sampling_rate(times: np.ndarray, path: Path | str, column: str) -> flo
         first = int(np.flatnonzero(dt <= 0)[0])
         raise ReaderError(
             f"{path}: time column {column!r} is not strictly increasing (row {first + 2}: "
-            f"{t[first]!r} -> {t[first + 1]!r}); expected one row per sample in time order "
+            f"{float(t[first])!r} -> {float(t[first + 1])!r}); expected one row per sample "
+            "in time order "
             "(repeated stamps usually mean the times were exported with too few digits; "
             "give sampling_rate= instead)"
         )

@@ -14,6 +14,7 @@ text → code) and from a BioSemi ``Status`` channel (lower 16 bits = trigger co
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,12 +53,18 @@ def read_edf(path: Path | str) -> Recording:
     with open(path, "rb") as fh:
         is_bdf = fh.read(1) == b"\xff"
     kind = "BDF" if is_bdf else "EDF"
-    with library_errors(path, f"reading as {kind} with edfio"):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        library_errors(path, f"reading as {kind} with edfio"),
+    ):
+        warnings.simplefilter("always")
         edf = edfio.read_bdf(path) if is_bdf else edfio.read_edf(path)
         signals = list(edf.signals)
         annotations = list(edf.annotations)
         continuous = bool(edf.is_continuous)
-    notes: list[str] = []
+    # edfio warns (and keeps the complete records) when the file is cut short: an
+    # interrupted recording whose data up to the cut is intact.
+    notes: list[str] = [f"edfio: {w.message}" for w in caught[:5]]
     if not continuous:
         notes.append(
             f"{kind}+D (discontinuous) file: samples are placed back to back; gaps between "
