@@ -1,0 +1,181 @@
+"""Speed, memory and accuracy of the soothe pipeline against the neurokit2 baseline.
+
+The baseline is what an analyst writes today: ``nk.ecg_process`` + ``nk.eda_process``,
+then per-window ``nk.hrv_time`` and ``nk.hrv_frequency``. Both run on the same simulated
+1000 Hz ECG + EDA (soothe's simulator, tiled to the requested length), each in its own
+subprocess so that peak resident memory (``ru_maxrss``) is per run. Accuracy is the
+per-minute HR and RMSSD error against the simulator's true beats.
+
+    .venv/bin/python bench/bench_pipeline_speed.py                # 40 min side by side
+    .venv/bin/python bench/bench_pipeline_speed.py --scaling      # + ours at 10/40/160 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+FS = 1000.0
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_signals(minutes: float, folder: Path) -> Path:
+    """Tile one simulated session to ``minutes``; save ecg, eda and true beats."""
+    from conditions.protocol import load_protocol
+    from soothe.simulate import simulate_session
+    from soothe.simulate.rr import rmssd_valid_intervals
+
+    path = folder / f"sig_{minutes:g}.npz"
+    if path.exists():
+        return path
+    s = simulate_session(load_protocol(), "001", "neutral", seed=2, index=1, fs=FS)
+    n_one = len(s.ecg_mv)
+    n = int(minutes * 60 * FS)
+    reps = int(np.ceil(n / n_one))
+    ecg = np.tile(s.ecg_mv, reps)[:n]
+    eda = np.tile(s.eda_us, reps)[:n]
+    dur = n_one / FS
+    valid = rmssd_valid_intervals(s.beats)
+    t = np.concatenate([s.beats.times_s + k * dur for k in range(reps)])
+    rr = np.tile(s.beats.rr_ms, reps)
+    ok = np.tile(valid, reps)
+    keep = t < n / FS
+    np.savez(path, ecg=ecg, eda=eda, beat_t=t[keep], beat_rr=rr[keep], beat_ok=ok[keep])
+    return path
+
+
+def truth_per_window(data, n_windows: int) -> tuple[np.ndarray, np.ndarray]:
+    hr, rmssd = [], []
+    for k in range(n_windows):
+        sel = (data["beat_t"] >= 60 * k) & (data["beat_t"] < 60 * (k + 1))
+        rr = data["beat_rr"][sel]
+        ok = data["beat_ok"][sel]
+        hr.append(60000 / np.nanmean(rr[1:]))
+        d = np.diff(rr)
+        both = ok[1:] & ok[:-1]
+        rmssd.append(np.sqrt(np.nanmean(d[both] ** 2)))
+    return np.array(hr), np.array(rmssd)
+
+
+def run_ours(data) -> tuple[np.ndarray, np.ndarray]:
+    from pathlib import Path as P
+
+    from physio.pipeline import process_recording
+    from physio.recording import Channel, Recording
+
+    rec = Recording({"ECG": Channel("ECG", data["ecg"], FS, "mV", "ecg"),
+                     "EDA": Channel("EDA", data["eda"], FS, "uS", "eda")}, P("bench.csv"), "csv")
+    res = process_recording(rec)
+    w = res.windows[~res.windows.partial]
+    return w.hr_bpm.to_numpy(float), w.rmssd_ms.to_numpy(float)
+
+
+def run_baseline(data) -> tuple[np.ndarray, np.ndarray]:
+    import warnings
+
+    import neurokit2 as nk
+
+    warnings.simplefilter("ignore")
+    _, info = nk.ecg_process(data["ecg"], sampling_rate=int(FS))
+    nk.eda_process(data["eda"], sampling_rate=int(FS))
+    peaks = np.asarray(info["ECG_R_Peaks"])
+    hr, rmssd = [], []
+    for k in range(len(data["ecg"]) // int(60 * FS)):
+        sel = peaks[(peaks >= k * 60 * FS) & (peaks < (k + 1) * 60 * FS)]
+        t = nk.hrv_time(sel, sampling_rate=int(FS))
+        nk.hrv_frequency(sel, sampling_rate=int(FS))
+        hr.append(60000 / float(t["HRV_MeanNN"].iloc[0]))
+        rmssd.append(float(t["HRV_RMSSD"].iloc[0]))
+    return np.array(hr), np.array(rmssd)
+
+
+def child(mode: str, path: str) -> None:
+    # imports are not part of the measured time (they are paid once per worker process)
+    if mode == "ours":
+        import physio.ecg  # noqa: F401
+        import physio.hrv  # noqa: F401
+        import physio.pipeline  # noqa: F401
+        from conditions.protocol import load_protocol
+
+        load_protocol()
+    else:
+        import neurokit2  # noqa: F401
+    data = dict(np.load(path))
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    hr, rmssd = (run_ours if mode == "ours" else run_baseline)(data)
+    elapsed = time.perf_counter() - t0
+    n = min(len(hr), len(data["ecg"]) // int(60 * FS))
+    thr, trm = truth_per_window(data, n)
+    hr_err = np.abs(hr[:n] - thr)
+    rm_err = np.abs(rmssd[:n] - trm) / trm
+    print(json.dumps({
+        "mode": mode, "seconds": elapsed,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_after_load_mb": rss0,
+        "hr_err_median_bpm": float(np.nanmedian(hr_err)),
+        "hr_err_max_bpm": float(np.nanmax(hr_err)),
+        "rmssd_err_median_pct": float(100 * np.nanmedian(rm_err)),
+        "rmssd_err_p90_pct": float(100 * np.nanpercentile(rm_err, 90)),
+        "windows": int(n),
+    }))
+
+
+def measure(mode: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)],
+                         capture_output=True, text=True, cwd=REPO, check=False)
+    if out.returncode:
+        raise SystemExit(f"{mode} run failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child", nargs=2, metavar=("MODE", "NPZ"))
+    ap.add_argument("--minutes", type=float, default=40)
+    ap.add_argument("--scaling", action="store_true", help="also ours at 10, 40, 160 min")
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = make_signals(args.minutes, folder)
+        import os
+
+        print(f"{args.minutes:g}-min ECG + EDA at {FS:g} Hz (simulated), one process per run; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        head = (f"{'run':10s} {'time s':>8s} {'peak RSS MB':>12s} {'HR err med/max bpm':>19s} "
+                f"{'RMSSD err med/p90 %':>20s}")
+        print(head)
+        rows = {}
+        for mode in ("ours",) if args.skip_baseline else ("baseline", "ours"):
+            r = measure(mode, path)
+            rows[mode] = r
+            print(f"{mode:10s} {r['seconds']:8.2f} {r['peak_rss_mb']:12.0f} "
+                  f"{r['hr_err_median_bpm']:9.3f}/{r['hr_err_max_bpm']:<9.3f} "
+                  f"{r['rmssd_err_median_pct']:9.2f}/{r['rmssd_err_p90_pct']:<9.2f}")
+        if "baseline" in rows:
+            print(f"speed-up: {rows['baseline']['seconds'] / rows['ours']['seconds']:.1f}x "
+                  f"(target >= 15x); memory: ours {rows['ours']['peak_rss_mb']:.0f} MB "
+                  f"(target <= 500 MB) vs baseline {rows['baseline']['peak_rss_mb']:.0f} MB")
+        if args.scaling:
+            print("\nscaling (ours):")
+            print(f"{'minutes':>8s} {'time s':>8s} {'s per min':>10s} {'peak RSS MB':>12s}")
+            for minutes in (10, 40, 160):
+                r = measure("ours", make_signals(minutes, folder))
+                print(f"{minutes:8d} {r['seconds']:8.2f} {r['seconds'] / minutes:10.4f} "
+                      f"{r['peak_rss_mb']:12.0f}")
+
+
+if __name__ == "__main__":
+    main()
