@@ -590,6 +590,25 @@ class AllocationDB:
         finally:
             con.close()
 
+    def backup(self, dest: str | Path) -> Path:
+        """A consistent copy of the live database (SQLite online backup), safe while other
+        machines keep allocating. Copying the file with ``cp`` is only safe when no write
+        is in progress; use this instead."""
+        dest = Path(dest)
+        if dest.exists():
+            raise AllocationError(f"{dest}: already exists; a backup never overwrites")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        src = self._connect()
+        try:
+            out = sqlite3.connect(dest)
+            try:
+                src.backup(out)
+            finally:
+                out.close()
+        finally:
+            src.close()
+        return dest
+
     def verify(self) -> list[str]:
         """Check integrity and balance; return a list of problems (``[]`` when fine).
 
