@@ -1,0 +1,158 @@
+"""Self-report ANCOVA and the physiology growth-curve models: numbers checked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import physio_mixed
+from analysis.physio_mixed import MINUTE_CENTRE, fit_growth_model, model_data
+from analysis.selfreport_ancova import change_scores, fit_construct_ancova, planned_contrasts
+from analysis.synthetic import synthetic_study_tables
+from analysis.tidy_table import build_tidy_table, score_responses
+from conditions.protocol import CONDITION_NAMES
+
+
+def _ancova_data(seed: int = 0, n: int = 15) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    effect = {"kindness_self": 8.0, "body_scan": 6.0, "positive_excitement": 3.0,
+              "rumination": -5.0, "neutral": 0.0}
+    for cond in CONDITION_NAMES:
+        pre = rng.normal(50, 10, n)
+        post = 10 + 0.8 * pre + effect[cond] + rng.normal(0, 5, n)
+        rows += [{"participant_id": f"{cond}{i}", "condition": cond, "pre": a, "post": b}
+                 for i, (a, b) in enumerate(zip(pre, post))]
+    return pd.DataFrame(rows)
+
+
+def test_planned_contrasts_are_the_six_of_the_paradigm():
+    assert planned_contrasts() == [
+        ("kindness_self", "neutral"), ("body_scan", "neutral"),
+        ("positive_excitement", "neutral"), ("rumination", "neutral"),
+        ("kindness_self", "positive_excitement"), ("body_scan", "positive_excitement")]
+
+
+def test_ancova_contrasts_match_a_hand_built_least_squares_fit():
+    d = _ancova_data()
+    table, model = fit_construct_ancova(d, "x")
+    conds = ["kindness_self", "body_scan", "positive_excitement", "rumination"]
+    X = np.column_stack([np.ones(len(d))] + [(d["condition"] == c).to_numpy(float)
+                                              for c in conds] + [d["pre"].to_numpy()])
+    beta, *_ = np.linalg.lstsq(X, d["post"].to_numpy(), rcond=None)
+    resid = d["post"].to_numpy() - X @ beta
+    dfree = len(d) - X.shape[1]
+    sigma2 = resid @ resid / dfree
+    cov = sigma2 * np.linalg.inv(X.T @ X)
+    t = table.set_index("contrast")
+    assert t.loc["kindness_self - neutral", "estimate"] == pytest.approx(beta[1])
+    diff = beta[1] - beta[3]
+    se = np.sqrt(cov[1, 1] + cov[3, 3] - 2 * cov[1, 3])
+    assert t.loc["kindness_self - positive_excitement", "estimate"] == pytest.approx(diff)
+    assert t.loc["kindness_self - positive_excitement", "se"] == pytest.approx(se)
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, dfree) * se
+    assert t.loc["kindness_self - positive_excitement", "ci_low"] == pytest.approx(diff - half)
+    assert t.loc["kindness_self - neutral", "d"] == pytest.approx(beta[1] / np.sqrt(sigma2))
+    # Holm: adjusted p >= raw p, monotone in the raw ordering, and the smallest is p * 6
+    assert (table["p_holm"] >= table["p"] - 1e-15).all()
+    smallest = table["p"].idxmin()
+    assert table.loc[smallest, "p_holm"] == pytest.approx(min(1.0, table["p"].min() * 6))
+    assert table["n"].iloc[0] == len(d)
+
+
+def test_change_scores_are_post_minus_pre_per_condition():
+    t = synthetic_study_tables(5, seed=3)
+    tidy = build_tidy_table(t.windows, score_responses(t.responses, t.items), t.participants)
+    ch = change_scores(tidy)
+    sc = tidy[(tidy["measure"] == "self_compassion") & (tidy["condition"] == "rumination")]
+    wide = sc.pivot_table(index="participant_id", columns="phase", values="value")
+    expected = (wide["post_questionnaire"] - wide["pre_questionnaire"]).mean()
+    got = ch[(ch["construct"] == "self_compassion") & (ch["condition"] == "rumination")]
+    assert float(got["mean_change"].iloc[0]) == pytest.approx(expected)
+    assert float(got["ci_low"].iloc[0]) < expected < float(got["ci_high"].iloc[0])
+
+
+@pytest.fixture(scope="module")
+def tidy12():
+    t = synthetic_study_tables(8, seed=21)
+    return build_tidy_table(t.windows, score_responses(t.responses, t.items), t.participants)
+
+
+def test_growth_model_minute_contrasts_combine_main_and_interaction(tidy12):
+    gm = fit_growth_model(tidy12, "hr_bpm")
+    assert gm.structure.startswith("random intercept")
+    fe, cov = gm.fe_params, gm.fe_cov
+    main = "C(condition, Treatment('neutral'))[T.kindness_self]"
+    inter = main + ":minute_c"
+    mc = gm.minute_contrasts[gm.minute_contrasts["condition"] == "kindness_self"]
+    assert mc["minute"].tolist() == list(range(1, 12))
+    for minute in (1, 6, 11):
+        row = mc[mc["minute"] == minute].iloc[0]
+        k = minute - MINUTE_CENTRE
+        assert row["estimate"] == pytest.approx(fe[main] + k * fe[inter])
+        var = cov.loc[main, main] + k * k * cov.loc[inter, inter] + 2 * k * cov.loc[main, inter]
+        assert row["se"] == pytest.approx(np.sqrt(var))
+        assert row["ci_low"] == pytest.approx(row["estimate"] - 1.959964 * row["se"])
+    slope = gm.slope_contrasts.set_index("condition").loc["kindness_self"]
+    assert slope["slope_diff"] == pytest.approx(fe[inter])
+    # planted: -0.30 bpm/min for kindness_self vs 0 for neutral (analysis.synthetic)
+    assert slope["ci_low"] < -0.30 < slope["ci_high"]
+
+
+def test_model_data_uses_each_participants_baseline_mean(tidy12):
+    d = model_data(tidy12, "scl_us")
+    pid = d["participant_id"].iloc[0]
+    m = tidy12[(tidy12["participant_id"] == pid) & (tidy12["measure"] == "scl_us")
+               & (tidy12["phase"] == "baseline") & tidy12["valid"]]
+    assert d.loc[d["participant_id"] == pid, "baseline_value"].iloc[0] == pytest.approx(
+        m["value"].mean())
+    assert set(d["minute"]) == set(range(1, 12))
+
+
+def test_fallback_is_taken_and_said_when_the_full_model_fails(tidy12, monkeypatch):
+    real = physio_mixed._fit_mixed
+
+    def failing(d, structure, method=("bfgs",)):
+        if structure == "correlated":
+            return None, "fit failed: forced for the test"
+        return real(d, structure, method)
+
+    monkeypatch.setattr(physio_mixed, "_fit_mixed", failing)
+    gm = fit_growth_model(tidy12, "hr_bpm")
+    assert gm.structure != "random intercept + slope (correlated)"
+    assert gm.structure.startswith("random intercept")
+    assert "forced for the test" in gm.fallback_reason
+    assert [a["structure"] for a in gm.attempts][:2] == [
+        "random intercept + slope (correlated)"] * 2
+
+    def all_fail(d, structure, method=("bfgs",)):
+        return None, "fit failed: forced"
+
+    monkeypatch.setattr(physio_mixed, "_fit_mixed", all_fail)
+    gm = fit_growth_model(tidy12, "hr_bpm")
+    assert gm.structure == "OLS (participant-clustered SE)"
+    assert len(gm.attempts) == 6 and gm.fallback_reason.count("forced") == 6
+    assert np.isfinite(gm.slope_contrasts["se"]).all()
+
+
+def test_singular_random_effects_are_detected():
+    # No between-person slope variance and no person offset beyond baseline: the
+    # correlated structure is singular and must not be accepted silently.
+    t = synthetic_study_tables(6, seed=5, invalid_rate=0.0)
+    w = t.windows
+    pid_offset = {p: i * 0.0 for i, p in enumerate(t.participants["participant_id"])}
+    rng = np.random.default_rng(0)
+    slope = {"kindness_self": -0.3, "rumination": 0.3}
+    w["hr_bpm"] = [70 + pid_offset[p] + (slope.get(c, 0.0) * k if ph == "induction" else 0.0)
+                   + rng.normal(0, 1.0)
+                   for p, c, ph, k in zip(w["participant_id"], w["condition"], w["phase"],
+                                          w["window"])]
+    tidy = build_tidy_table(w, score_responses(t.responses, t.items), t.participants)
+    gm = fit_growth_model(tidy, "hr_bpm")
+    first = gm.attempts[0]
+    assert first["structure"] == "random intercept + slope (correlated)"
+    assert first["problem"], "a zero-variance random effect must be reported"
+    assert gm.fallback_reason
