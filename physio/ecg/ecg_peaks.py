@@ -99,7 +99,7 @@ def detect_qrs(qrs_band: np.ndarray, fs: float) -> np.ndarray:
         h = float(heights[k])
         # searchback: a beat was probably missed between the last beat and this candidate
         if beats and rr_hist:
-            rr_avg = float(np.mean(rr_hist))
+            rr_avg = sum(rr_hist) / len(rr_hist)
             if i - beats[-1] > SEARCHBACK_RR * rr_avg and pending:
                 thr2 = 0.5 * (npk + 0.25 * (spk - npk))
                 best = max(pending, key=lambda j: heights[j])

@@ -87,7 +87,7 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
                max_corrected_pct: float = 5.0, max_corrected_hr_pct: float = 20.0,
                min_hf_window_s: float = 60.0, min_coverage: float = 0.8,
                min_beats: int = 10, min_hf_beats: int = 40,
-               rmssd_exclude_corrected: bool = False) -> dict[str, Any]:
+               rmssd_exclude_corrected: bool = True) -> dict[str, Any]:
     """Mean HR, RMSSD, SDNN, HF and ln HF of the beats in ``[start_s, end_s)``, with validity.
 
     Parameters
