@@ -60,7 +60,8 @@ def temporal_precedence(tidy: pd.DataFrame) -> pd.DataFrame:
     6
     """
     import statsmodels.formula.api as smf
-    from statsmodels.stats.multitest import multipletests
+
+    from analysis.selfreport_ancova import holm_adjust
 
     wide = prepost_wide(tidy)
     rows = []
@@ -85,5 +86,5 @@ def temporal_precedence(tidy: pd.DataFrame) -> pd.DataFrame:
                          "p": float(fit.pvalues["early_change_z"])})
     out = pd.DataFrame(rows, columns=["predictor", "outcome", "n", "estimate_per_sd", "ci_low",
                                       "ci_high", "p"])
-    out["p_holm"] = multipletests(out["p"], method="holm")[1] if len(out) else np.array([])
+    out["p_holm"] = holm_adjust(out["p"]) if len(out) else np.array([])
     return out

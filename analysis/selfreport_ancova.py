@@ -10,7 +10,6 @@ p values are Holm-corrected over the contrasts of one construct.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +21,29 @@ CONTRAST_COLUMNS = (
     "construct", "contrast", "condition", "versus", "n", "estimate", "ci_low", "ci_high",
     "se", "t", "df", "p", "p_holm", "d", "d_ci_low", "d_ci_high",
 )
+
+
+def holm_adjust(p: Sequence[float]) -> np.ndarray:
+    """Holm (1979) step-down adjusted p values; NaN stays NaN.
+
+    (Written out because statsmodels' ``multipletests`` runs a full garbage collection on
+    every call, which costs seconds inside a large process.)
+
+    Examples
+    --------
+    >>> holm_adjust([0.01, 0.04, 0.03]).round(3).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if ok.size == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = order.size
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
 
 
 def planned_contrasts(conditions: Sequence[str] = CONDITIONS) -> list[tuple[str, str]]:
@@ -83,7 +105,6 @@ def fit_construct_ancova(data: pd.DataFrame, construct: str) -> tuple[pd.DataFra
     True
     """
     import statsmodels.formula.api as smf
-    from statsmodels.stats.multitest import multipletests
 
     d = data.dropna(subset=["pre", "post", "condition"])
     present = [c for c in CONDITIONS if c in set(d["condition"])]
@@ -116,9 +137,7 @@ def fit_construct_ancova(data: pd.DataFrame, construct: str) -> tuple[pd.DataFra
             }
         )
     table = pd.DataFrame(rows)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        table["p_holm"] = multipletests(table["p"], method="holm")[1]
+    table["p_holm"] = holm_adjust(table["p"])
     return table[list(CONTRAST_COLUMNS)], model
 
 

@@ -156,3 +156,15 @@ def test_singular_random_effects_are_detected():
     assert first["structure"] == "random intercept + slope (correlated)"
     assert first["problem"], "a zero-variance random effect must be reported"
     assert gm.fallback_reason
+
+
+def test_holm_adjustment_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from analysis.selfreport_ancova import holm_adjust
+
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        p = rng.random(rng.integers(1, 12)) ** 3
+        np.testing.assert_allclose(holm_adjust(p), multipletests(p, method="holm")[1])
+    assert np.isnan(holm_adjust([0.01, np.nan])[1])

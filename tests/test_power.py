@@ -1,0 +1,61 @@
+"""``soothe power``: power by simulation with the project simulator and the same models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.power import planted_contrasts, summarise_power
+from soothe.cli import main as soothe_main
+
+
+def test_power_counts_only_significant_hits_in_the_planted_direction():
+    reps = pd.DataFrame({
+        "kind": "physio", "measure": "hr_bpm", "condition": "kindness_self",
+        "versus": "neutral", "truth": -0.35, "n_per_group": 27,
+        "estimate": [-0.3, -0.4, 0.2, -0.1, -0.5],
+        "p": [0.001, 0.01, 0.001, 0.3, 0.04],
+    })
+    row = summarise_power(reps).iloc[0]
+    assert row["power"] == pytest.approx(3 / 5)  # the significant wrong-sign one is no hit
+    assert row["ci_low"] < 0.6 < row["ci_high"]
+    null = reps.assign(truth=0.0)
+    row0 = summarise_power(null).iloc[0]
+    assert row0["power"] == pytest.approx(4 / 5)  # type-I rate counts either direction
+    assert "type I" in row0["contrast"]
+
+
+def test_planted_contrasts_follow_the_simulator_effect_model():
+    from soothe.simulate.effects import PHYSIO_SLOPES, SELFREPORT_SHIFTS
+
+    truth = planted_contrasts({"slopes": PHYSIO_SLOPES, "shifts": SELFREPORT_SHIFTS})
+    t = truth.set_index(["kind", "measure", "condition", "versus"])["truth"]
+    assert t[("physio", "hr_bpm", "kindness_self", "neutral")] == PHYSIO_SLOPES["hr_bpm"][
+        "kindness_self"]
+    expected = SELFREPORT_SHIFTS["kindness_self"]["self_compassion"] - SELFREPORT_SHIFTS[
+        "positive_excitement"]["self_compassion"]
+    assert t[("selfreport", "self_compassion", "kindness_self", "positive_excitement")] == \
+        expected
+    assert t[("selfreport", "drive_activation", "rumination", "neutral")] == 0.0
+
+
+def test_power_cli_writes_table_figure_and_sidecar(tmp_path, capsys):
+    out = tmp_path / "power"
+    code = soothe_main(["power", "--n-per-group", "4", "--reps", "1", "--n-grid", "3",
+                        "--seed", "2", "--out", str(out)])
+    assert code == 0
+    table = pd.read_csv(out / "power.csv")
+    assert sorted(table["n_per_group"].unique()) == [3, 4]
+    assert table["power"].between(0, 1).all()
+    phys = table[table["kind"] == "physio"]
+    assert set(phys["measure"]) == {"hr_bpm", "ln_rmssd", "scl_us"}
+    side = json.loads((out / "power.json").read_text())
+    assert side["simulator"] == ["soothe.simulate"]
+    assert side["parameters"]["reps"] == 1
+    assert (out / "power.png").stat().st_size > 5000 and (out / "power.svg").is_file()
+    printed = capsys.readouterr().out
+    assert "power at n = 4 per group" in printed
+    assert np.isfinite(table["mean_estimate"]).all()

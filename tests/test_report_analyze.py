@@ -1,0 +1,92 @@
+"""``soothe analyze``: one self-contained HTML report, a Markdown twin, tables, figures and a
+JSON sidecar that makes every number traceable; clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from analysis.synthetic import synthetic_study_tables, write_synthetic_dataset
+from soothe.cli import main as soothe_main
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    t = synthetic_study_tables(6, seed=8)
+    t.participants.loc[2, "status"] = "incomplete"
+    write_synthetic_dataset(t, root / "raw", root / "deriv")
+    out = root / "report"
+    code = soothe_main(["analyze", str(root / "raw"), str(root / "deriv"), "--out", str(out)])
+    return code, out, t
+
+
+def test_analyze_writes_every_artefact(analysed):
+    code, out, _ = analysed
+    assert code == 0
+    for rel in ("report.html", "report.md", "report.json", "paper_table.csv", "paper_table.md",
+                "paper_table.tex", "tables/tidy_long.parquet", "tables/tidy_long.tsv",
+                "tables/tidy_long.json", "tables/selfreport_ancova_contrasts.csv",
+                "tables/physio_minute_contrasts.csv", "tables/physio_slope_contrasts.csv",
+                "tables/exclusions.csv", "tables/participant_flow.csv",
+                "tables/reliability_alpha.csv", "tables/temporal_precedence.csv"):
+        assert (out / rel).is_file(), rel
+    for fig in ("flow", "time_course", "selfreport"):
+        for ext in ("png", "svg"):
+            path = out / "figures" / f"{fig}.{ext}"
+            assert path.is_file() and path.stat().st_size > 5000, path
+
+
+def test_html_is_self_contained_and_says_results_in_words(analysed):
+    _, out, _ = analysed
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3
+    # nothing is loaded from elsewhere
+    assert not re.search(r'src="(?!data:)', html)
+    assert "<link" not in html
+    assert "Against neutral, kindness self lowered heart rate" in html
+    assert "incomplete_session" in html
+    assert "statsmodels" in html and "Software versions" in html
+    md = (out / "report.md").read_text()
+    assert "](figures/time_course.png)" in md
+    assert "Against neutral, kindness self lowered heart rate" in md
+
+
+def test_sidecar_traces_inputs_methods_versions_and_outputs(analysed):
+    _, out, _ = analysed
+    side = json.loads((out / "report.json").read_text())
+    assert set(side["versions"]) >= {"python", "numpy", "pandas", "statsmodels"}
+    assert any(k.startswith("participants") for k in side["input_sha256"])
+    assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in side["input_sha256"].values())
+    assert "ANCOVA" in side["methods"]["self_report"]
+    assert set(side["models"]) == {"hr_bpm", "ln_rmssd", "lnhf", "scl_us"}
+    assert "tables/selfreport_ancova_contrasts.csv" in side["outputs_sha256"]
+
+
+def test_exclusion_and_numbers_in_tables_match_the_data(analysed):
+    _, out, t = analysed
+    ex = pd.read_csv(out / "tables" / "exclusions.csv")
+    assert ex["participant_id"].tolist() == [t.participants.loc[2, "participant_id"]]
+    tidy = pd.read_parquet(out / "tables" / "tidy_long.parquet")
+    assert tidy["participant_id"].nunique() == len(t.participants)
+    paper = pd.read_csv(out / "paper_table.csv")
+    assert {"Measure", "Phase"} <= set(paper.columns)
+    assert len([c for c in paper.columns if c.startswith("kindness_self")]) == 1
+    tex = (out / "paper_table.tex").read_text()
+    assert "\\toprule" in tex and "\\_" in tex
+
+
+def test_missing_derivatives_is_a_clear_error(tmp_path, capsys):
+    t = synthetic_study_tables(1, seed=1)
+    write_synthetic_dataset(t, tmp_path / "raw", tmp_path / "deriv")
+    (tmp_path / "deriv" / "group" / "desc-windows_physio.parquet").unlink()
+    (tmp_path / "deriv" / "group" / "desc-windows_physio.tsv").unlink()
+    code = soothe_main(["analyze", str(tmp_path / "raw"), str(tmp_path / "deriv"), "--out",
+                        str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "desc-windows_physio.tsv" in err and "soothe physio process" in err
+    assert "Traceback" not in err
