@@ -57,6 +57,7 @@ class AnalysisResult:
     precedence: pd.DataFrame | None = None
     descriptives: pd.DataFrame | None = None
     time_courses: dict[str, pd.DataFrame] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     rules: ExclusionRules | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
@@ -127,15 +128,24 @@ def analyse_tables(
     ancova, _ = selfreport_ancova(analysed)
     timings["ancova"] = time.perf_counter() - t0
     growth: dict[str, GrowthModel] = {}
+    skipped: dict[str, str] = {}
     for measure in measures:
         t0 = time.perf_counter()
+        n_valid = int(analysed.loc[(analysed["measure"] == measure)
+                                   & (analysed["phase"] == "induction"), "valid"].sum())
+        if n_valid == 0:
+            reasons = analysed.loc[(analysed["measure"] == measure), "reason"]
+            top = reasons[reasons != ""].value_counts()
+            skipped[measure] = "no valid values" + (f" ({top.index[0]})" if len(top) else "")
+            continue
         try:
             growth[measure] = fit_growth_model(analysed, measure, structures=structures)
         except ValueError as exc:
             raise AnalysisError(f"growth model of {measure}: {exc}") from None
         timings[f"mixedlm_{measure}"] = time.perf_counter() - t0
     result = AnalysisResult(tidy=tidy, analysed=analysed, exclusions=exclusions, flow=flow,
-                            ancova=ancova, growth=growth, rules=rules, timings_s=timings)
+                            ancova=ancova, growth=growth, rules=rules, timings_s=timings,
+                            skipped=skipped)
     if full:
         from analysis.paper_table import descriptive_table
 
@@ -146,7 +156,8 @@ def analyse_tables(
         result.change = change_scores(analysed)
         result.precedence = temporal_precedence(analysed)
         result.descriptives = descriptive_table(analysed)
-        result.time_courses = {m: baseline_change_summary(analysed, m) for m in measures}
+        result.time_courses = {m: baseline_change_summary(analysed, m) for m in measures
+                               if m in growth}
         timings["descriptives_reliability_precedence"] = time.perf_counter() - t0
     return result
 

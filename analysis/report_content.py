@@ -135,6 +135,8 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
     if "time_course" in figures:
         phys.figures.append(("Change from baseline per minute (mean ± 95% CI) by condition; "
                              "grey band = induction.", figures["time_course"]))
+    for m, why in getattr(result, "skipped", {}).items():
+        phys.paragraphs.append(f"{measure_label(m)} was not modelled: {why}.")
     model_rows = []
     for m, g in result.growth.items():
         model_rows.append({"measure": m, "structure": g.structure,
