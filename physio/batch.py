@@ -330,6 +330,9 @@ def run_batch(
     deriv = Path(deriv)
     deriv.mkdir(parents=True, exist_ok=True)
     _setup_log(deriv)
+    stale = remove_stale_temporaries(deriv)
+    if stale:
+        log.warning("removed %d temporary file(s) left by an interrupted run", stale)
     files = find_inputs(inputs)
     settings = dict(settings or {})
     calls = [(str(f), str(deriv), settings, overrides, force, sampling_rate) for f in files]
@@ -381,6 +384,23 @@ def run_batch(
     log.info("batch end: ok=%d skipped=%d failed=%d", summary["ok"], summary["skipped"],
              summary["failed"])
     return summary
+
+
+def remove_stale_temporaries(deriv: Path) -> int:
+    """Delete the ``.<name>.*.part`` files an interrupted (killed) run left behind.
+
+    Every output is written to such a temporary file and renamed into place
+    (``conditions.bids.atomic_write_bytes``), so a kill leaves at most these, never a
+    half-written output. One batch at a time per derivatives folder.
+    """
+    n = 0
+    for tmp in Path(deriv).rglob(".*.part"):
+        try:
+            tmp.unlink()
+            n += 1
+        except OSError:
+            pass
+    return n
 
 
 def _setup_log(deriv: Path) -> None:
