@@ -232,17 +232,17 @@ def _assert_same_markers(times, codes, events: pd.DataFrame) -> None:
 
 
 def test_same_seed_identical_files(tmp_path: Path):
-    def run(name: str, seed: int) -> dict[str, bytes]:
+    def run(name: str, seed: int, jobs: int = 1) -> dict[str, bytes]:
         out = tmp_path / name
         argv = ["--participants", "2", "--seed", str(seed), "--out", str(out), "--fs", "100"]
-        assert simulate_main([*argv, "--quiet", "--format", "xdf"]) == 0
+        assert simulate_main([*argv, "--quiet", "--format", "xdf", "--jobs", str(jobs)]) == 0
         return {
             str(p.relative_to(out)): p.read_bytes()
             for p in sorted(out.rglob("*"))
             if p.is_file() and "allocation.sqlite" not in p.name
         }
 
-    a, b, c = run("a", 3), run("b", 3), run("c", 4)
+    a, b, c = run("a", 3), run("b", 3, jobs=2), run("c", 4)  # 2 processes, same files
     assert a.keys() == b.keys() and len(a) > 10
     different = [k for k in a if a[k] != b[k]]
     assert different == []

@@ -9,6 +9,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -46,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     for flag, attr in NOISE_SWITCHES.items():
         p.add_argument(f"--no-{flag}", action="store_true", help=f"turn off {attr}")
     p.add_argument("--mains-hz", type=float, default=50.0, help="mains frequency (50 or 60)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes simulating and writing sessions in parallel (default 1; try "
+        f"{os.cpu_count() or 1} on an idle machine); the output is identical for any value",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -78,6 +86,7 @@ def main(argv: list[str]) -> int:
         formats=fmts,
         protocol=load_protocol(args.protocol),
         progress=not args.quiet,
+        jobs=max(1, args.jobs),
     )
     elapsed = time.perf_counter() - t0
     print(

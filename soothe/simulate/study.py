@@ -262,16 +262,18 @@ def simulate_study(
     formats: tuple[str, ...] = ("bids",),
     protocol: Protocol | None = None,
     progress: bool = False,
+    jobs: int = 1,
 ) -> pd.DataFrame:
     """Simulate and write a whole study; return the participants table.
 
     Participants are allocated by the real allocation database
     (``conditions.bids.allocation_db_path(out)``), stratified by sex. Ground truth and the
     effect model go to ``out/sourcedata/ground_truth/``; other formats (``edf``, ``csv``,
-    ``xdf``) to ``out/sourcedata/formats/<fmt>/``.
+    ``xdf``) to ``out/sourcedata/formats/<fmt>/``. ``jobs`` > 1 simulates and writes
+    sessions in that many processes (allocation stays sequential, in participant order, so
+    the output is identical to a one-process run).
     """
     from experiment.allocation import AllocationDB
-    from soothe.simulate import formats as fmt
 
     if n_participants < 1:
         raise SimulationError(f"--participants must be at least 1, got {n_participants}")
@@ -293,13 +295,8 @@ def simulate_study(
     truth_dir = out / "sourcedata" / "ground_truth"
     bids.write_json(truth_dir / "planted_effects.json", planted_effects_document(seed, fs, noise))
     base_minutes = pd.Timestamp(SIM_DATE)
-    rows = []
-    iterator = range(1, n_participants + 1)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, desc="simulate", unit="participant")
-    for i in iterator:
+    jobs_args = []
+    for i in range(1, n_participants + 1):
         pid = f"{i:03d}"
         sex, age = draw_demographics(seed, i)
         when = (base_minutes + pd.Timedelta(minutes=50 * (i - 1))).isoformat()
@@ -316,35 +313,97 @@ def simulate_study(
                 "status": "n/a",
             },
         )
-        session = simulate_session(
-            protocol,
-            pid,
-            alloc.condition,
-            seed=seed,
-            index=i,
-            fs=fs,
-            noise=noise,
-            sex=sex,
-            age=age,
-            items=items,
-            biases=biases,
+        jobs_args.append(
+            (
+                out,
+                protocol,
+                pid,
+                alloc.condition,
+                seed,
+                i,
+                fs,
+                noise,
+                sex,
+                age,
+                items,
+                biases,
+                formats,
+            )
         )
-        session.session_code = alloc.session_code
-        if "bids" in formats:
-            write_session(out, protocol, session)
-        for name in formats:
-            if name != "bids":
-                fmt.write_format(name, out, protocol, session)
+    rows = []
+
+    def finish(pid: str, condition: str, truth: pd.DataFrame) -> None:
         db.mark_session(pid, "complete")
         bids.upsert_participant(
-            out,
-            {"participant_id": f"sub-{pid}", "condition": alloc.condition, "status": "complete"},
+            out, {"participant_id": f"sub-{pid}", "condition": condition, "status": "complete"}
         )
-        rows.append(session.truth)
+        rows.append(truth)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_participants, desc="simulate", unit="participant")
+    if jobs <= 1 or n_participants == 1:
+        for job in jobs_args:
+            finish(job[2], job[3], _simulate_and_write(*job))
+            if bar is not None:
+                bar.update()
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_simulate_and_write, *job) for job in jobs_args]
+            for job, future in zip(jobs_args, futures):
+                finish(job[2], job[3], future.result())
+                if bar is not None:
+                    bar.update()
+    if bar is not None:
+        bar.close()
     if rows:
         all_truth = pd.concat(rows, ignore_index=True)
         bids.write_tsv(truth_dir / "truth-windows_all.tsv", all_truth)
     return bids.read_participants(out)
+
+
+def _simulate_and_write(
+    out: Path,
+    protocol: Protocol,
+    pid: str,
+    condition: str,
+    seed: int,
+    index: int,
+    fs: float,
+    noise: NoiseOptions | None,
+    sex: str,
+    age: int,
+    items: dict[str, list[Item]],
+    biases: dict[str, float],
+    formats: tuple[str, ...],
+) -> pd.DataFrame:
+    """Simulate one session and write it in every requested format; return its truth."""
+    from soothe.simulate import formats as fmt
+
+    session = simulate_session(
+        protocol,
+        pid,
+        condition,
+        seed=seed,
+        index=index,
+        fs=fs,
+        noise=noise,
+        sex=sex,
+        age=age,
+        items=items,
+        biases=biases,
+    )
+    if "bids" in formats:
+        write_session(out, protocol, session)
+    for name in formats:
+        if name != "bids":
+            fmt.write_format(name, out, protocol, session)
+    return session.truth
 
 
 def planted_effects_document(seed: int, fs: float, noise: NoiseOptions | None) -> dict[str, Any]:
