@@ -332,7 +332,8 @@ def render_conditions(
     scripts, outputs : dict
         Condition -> script file, and condition -> WAV file to write.
     target_lufs : float or None
-        Common integrated loudness; ``None`` writes espeak-ng's own level.
+        Common integrated loudness; ``None`` keeps espeak-ng's own level (lowered only
+        where a file would peak above ``ceiling_dbfs``).
 
     Returns
     -------
@@ -358,6 +359,16 @@ def render_conditions(
     if target_lufs is not None:
         plan = plan_loudness(measures, target_lufs, ceiling_dbfs)
         gains, note = plan.gains_db, plan.note
+    else:
+        # espeak-ng's own level, except that resampling can overshoot full scale: never
+        # write a clipped file, pull any such file down to the ceiling instead
+        gains = {n: round(min(0.0, ceiling_dbfs - peak), 4) for n, (_, peak) in measures.items()}
+        pulled = [n for n, g in gains.items() if g < 0]
+        if pulled:
+            note = (
+                f"espeak-ng level kept except {', '.join(pulled)}, lowered to peak at "
+                f"{ceiling_dbfs:g} dBFS to avoid clipping"
+            )
     summary = {}
     for name, r in rendered.items():
         path = write_rendered(

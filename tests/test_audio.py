@@ -180,6 +180,8 @@ def _assert_protocol_agrees_with_rendered_files(protocol_path: Path) -> None:
 
 def _assert_check_passes_after_normalize(protocol_path: Path, capsys) -> None:
     protocol = load_protocol(protocol_path)
+    for path in protocol_audio_paths(protocol).values():  # raw renders never clip either
+        assert measure_audio(path).clipped_samples == 0, path.name
     originals = {n: sha(p) for n, p in protocol_audio_paths(protocol).items()}
     args = ["--protocol", str(protocol_path)]
     assert audio_cli.main(["normalize", *args, "--update-protocol"]) == 0
