@@ -418,7 +418,8 @@ def planted_effects_document(seed: int, fs: float, noise: NoiseOptions | None) -
         "truth_files": {
             "beats": "sub-X_ses-1_task-T_truth-beats.tsv: r_peak_s, rr_ms, ectopic",
             "minutes": "sub-X_ses-1_task-T_truth-minutes.tsv: per-window true hr_bpm, "
-            "rmssd_ms, scl_us for every phase window (see soothe.simulate.truth)",
+            "rmssd_ms, sdnn_ms, hf_ms2, lnhf, scl_us for every phase window "
+            "(see soothe.simulate.truth)",
             "scrs": "sub-X_ses-1_task-T_truth-scrs.tsv: onset_s, peak_s, amplitude_us",
         },
     }
@@ -451,13 +452,13 @@ def simulate_study_tables(
         Study seed.
     measurement_noise : bool
         Add pipeline-like measurement error to the windowed values (HR sd 0.3 bpm, RMSSD
-        5 % multiplicative, SCL sd 0.03 uS) instead of returning the exact truth.
+        5 % and HF 15 % multiplicative, SCL sd 0.03 uS) instead of the exact truth.
 
     Returns
     -------
     dict
         ``participants`` (PARTICIPANTS_COLUMNS), ``windows`` (WINDOWS_COLUMNS, true values;
-        columns that need signals such as HF power and SCR counts are NaN with a reason)
+        HF power from the true RR series; SCR columns need the signal and are NaN)
         and ``beh`` (BEH_COLUMNS plus ``participant_id`` and ``session``).
 
     Examples
@@ -535,6 +536,9 @@ def _windows_from_truth(
         "end_s",
         "hr_bpm",
         "rmssd_ms",
+        "sdnn_ms",
+        "hf_ms2",
+        "lnhf",
         "scl_us",
         "n_beats",
     ):
@@ -545,11 +549,14 @@ def _windows_from_truth(
         out["hr_bpm"] = truth["hr_bpm"].to_numpy() + rng.normal(0, 0.3, n)
         out["rmssd_ms"] = truth["rmssd_ms"].to_numpy() * np.exp(rng.normal(0, 0.05, n))
         out["scl_us"] = truth["scl_us"].to_numpy() + rng.normal(0, 0.03, n)
+        out["hf_ms2"] = truth["hf_ms2"].to_numpy() * np.exp(rng.normal(0, 0.15, n))
+        out["lnhf"] = np.log(out["hf_ms2"].astype(float))
     ok_ecg = np.isfinite(out["hr_bpm"].astype(float)) & np.isfinite(out["rmssd_ms"].astype(float))
     out["ecg_valid"] = ok_ecg
     out["ecg_reason"] = np.where(ok_ecg, "", "too few beats in window")
-    out["hf_valid"] = False
-    out["hf_reason"] = "not simulated at table level (needs the signal)"
+    ok_hf = np.isfinite(out["hf_ms2"].astype(float))
+    out["hf_valid"] = ok_hf
+    out["hf_reason"] = np.where(ok_hf, "", "window shorter than 50 s (Task Force, 1996)")
     out["eda_valid"] = np.isfinite(out["scl_us"].astype(float))
     out["eda_reason"] = np.where(out["eda_valid"], "scr_* not simulated at table level", "")
     for col in (

@@ -8,6 +8,11 @@ end), and contributes the RR interval ending at it.
 - ``hr_bpm`` = 60000 / mean RR of the beats in the window;
 - ``rmssd_ms`` = RMS of successive differences of RR of consecutive beats in the window,
   leaving out intervals adjacent to an ectopic beat;
+- ``sdnn_ms`` = SD of the same valid intervals;
+- ``hf_ms2`` / ``lnhf`` = power of the valid RR series (linearly interpolated at 4 Hz,
+  linearly detrended, Hann-windowed periodogram) in 0.15-0.40 Hz (Task Force, 1996); NaN for
+  windows shorter than 50 s. HF depends more on the method than HR or RMSSD do, so treat it
+  as a reference value, not an exact target.
 - ``scl_us`` = mean of the true tonic level over the window's samples.
 """
 
@@ -31,6 +36,9 @@ TRUTH_WINDOW_COLUMNS = (
     "end_s",
     "hr_bpm",
     "rmssd_ms",
+    "sdnn_ms",
+    "hf_ms2",
+    "lnhf",
     "scl_us",
     "n_beats",
     "n_ectopic",
@@ -77,6 +85,9 @@ def truth_windows(
         pair_ok = v[1:] & v[:-1]
         diffs = np.diff(rr)[pair_ok]
         rmssd = float(np.sqrt(np.mean(diffs**2))) if len(diffs) >= 2 else np.nan
+        good_rr = rr[v]
+        sdnn = float(np.std(good_rr, ddof=1)) if len(good_rr) >= 3 else np.nan
+        hf = hf_power(beats.times_s[lo:hi][v], good_rr) if end - start >= 50.0 else np.nan
         a, b = np.searchsorted(tonic_t, [start, end])
         scl = float(tonic[a:b].mean()) if b > a else np.nan
         rows.append(
@@ -89,12 +100,28 @@ def truth_windows(
                 round(end, 4),
                 hr,
                 rmssd,
+                sdnn,
+                hf,
+                float(np.log(hf)) if hf > 0 else np.nan,
                 scl,
                 int(hi - lo),
                 int(beats.ectopic[lo:hi].sum()),
             )
         )
     return pd.DataFrame(rows, columns=list(TRUTH_WINDOW_COLUMNS))
+
+
+def hf_power(times_s: np.ndarray, rr_ms: np.ndarray, resample_hz: float = 4.0) -> float:
+    """HF power (ms^2, 0.15-0.40 Hz) of an RR series given at its beat times."""
+    if len(rr_ms) < 20:
+        return np.nan
+    grid = np.arange(times_s[0], times_s[-1], 1.0 / resample_hz)
+    series = np.interp(grid, times_s, rr_ms)
+    from scipy.signal import detrend, periodogram
+
+    freqs, psd = periodogram(detrend(series), fs=resample_hz, window="hann", scaling="density")
+    band = (freqs >= 0.15) & (freqs <= 0.40)
+    return float(np.trapezoid(psd[band], freqs[band])) if band.sum() >= 2 else np.nan
 
 
 def truth_beats(beats: BeatSeries) -> pd.DataFrame:
