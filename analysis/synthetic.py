@@ -160,13 +160,16 @@ def synthetic_study_tables(
     for pid, cond in zip(pids, conditions):
         person = {m: rng.normal(mu, sd) for m, (mu, sd, _, _) in _BASE.items()}
         rslope = {m: rng.normal(0.0, s) for m, (_, _, s, _) in _BASE.items()}
+        # person-specific level shift during the induction (people differ in how the
+        # listening situation itself moves them), independent of their slope
+        onset = {m: rng.normal(0.0, 1.5 * noise) for m, (_, _, _, noise) in _BASE.items()}
         for phase, n_win, t0 in layout:
             for w in range(1, n_win + 1):
                 vals: dict[str, float] = {}
                 for m, (_, _, _, noise) in _BASE.items():
                     slope = slopes.get(m, {}).get(cond, 0.0)
                     if phase == "induction":
-                        shift = (slope + rslope[m]) * w
+                        shift = onset[m] + (slope + rslope[m]) * w
                     elif phase == "recovery":
                         shift = 0.3 * (slope + rslope[m]) * 11  # partial return to baseline
                     else:
