@@ -13,8 +13,12 @@ ENVELOPE_S = 2.0
 FLAT_FRACTION = 0.05
 #: ... and overloaded (saturation, electrode pops, motion) when above this multiple.
 NOISE_MULTIPLE = 20.0
-#: Shorter bad stretches are ignored (they cannot hide a beat).
-MIN_BAD_S = 0.5
+#: Bad stretches are widened by this much on each side: the jump into or out of a flat line
+#: rings through the QRS filter and looks like a beat.
+EDGE_PAD_S = 0.5
+#: Shorter bad stretches are ignored: a flat line shorter than the envelope span is just the
+#: quiet diastole between two slow beats (e.g. before the first beat of a file).
+MIN_BAD_S = ENVELOPE_S
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -46,8 +50,8 @@ def ecg_bad_segments(qrs_band: np.ndarray, fs: float,
     --------
     >>> import numpy as np
     >>> x = np.sin(np.arange(25000) * 0.3); x[10000:15000] = 0.0
-    >>> [(round(a), round(b), k) for a, b, k in ecg_bad_segments(x, 250.0)]
-    [(40, 60, 'flat')]
+    >>> [(round(a, 1), round(b, 1), k) for a, b, k in ecg_bad_segments(x, 250.0)]
+    [(39.5, 60.5, 'flat')]
     """
     n = len(qrs_band)
     if n == 0:
@@ -71,7 +75,9 @@ def ecg_bad_segments(qrs_band: np.ndarray, fs: float,
     for kind, m in masks:
         for a, b in _runs(m):
             if b - a >= min_len:
-                out.append((a / fs, b / fs, kind))
+                lo, hi = float(a / fs) - EDGE_PAD_S, float(b / fs) + EDGE_PAD_S
+                out.append((max(lo, 0.0), min(hi, n / fs),
+                            kind))
     return merge_segments(out)
 
 

@@ -1,0 +1,84 @@
+"""Beat-detection accuracy and RMSSD on the shared MIT-BIH records (bench figures as tests)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from physio.ecg import ecg_beats
+from physio.hrv import hrv_window
+
+MITDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "mitdb"
+RECORDS = ["100", "106", "108", "113", "121", "223"]
+BEATS = set("N L R B A a J S V r F e j n E / f Q ?".split())
+NORMAL = set("N L R e j".split())
+
+pytestmark = [
+    pytest.mark.shared,
+    pytest.mark.skipif(not MITDB.is_dir(), reason=f"MIT-BIH records not found at {MITDB}"),
+]
+
+
+@cache
+def detect(rec: str):
+    wfdb = pytest.importorskip("wfdb")
+    r = wfdb.rdrecord(str(MITDB / rec), channels=[0])
+    ann = wfdb.rdann(str(MITDB / rec), "atr")
+    keep = np.array([s in BEATS for s in ann.symbol])
+    normal = np.array([s in NORMAL for s in ann.symbol])[keep]
+    fs = float(r.fs)
+    ref_s = np.asarray(ann.sample)[keep] / fs
+    return ecg_beats(r.p_signal[:, 0], fs), ref_s, normal
+
+
+def counts(det: np.ndarray, ref: np.ndarray, tol: float = 0.15) -> tuple[int, int, int]:
+    i = j = tp = 0
+    while i < len(ref) and j < len(det):
+        d = det[j] - ref[i]
+        if abs(d) <= tol:
+            tp, i, j = tp + 1, i + 1, j + 1
+        elif d < 0:
+            j += 1
+        else:
+            i += 1
+    return tp, len(det) - tp, len(ref) - tp
+
+
+def f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn)
+
+
+@pytest.mark.parametrize("rec", RECORDS)
+def test_record_f1_at_least_099(rec):
+    beats, ref, _ = detect(rec)
+    score = f1(*counts(beats.peaks_s, ref))
+    assert score >= 0.99, f"record {rec}: F1 {score:.4f}"
+
+
+def test_overall_f1_at_least_0997():
+    tot = np.zeros(3, int)
+    for rec in RECORDS:
+        beats, ref, _ = detect(rec)
+        tot += counts(beats.peaks_s, ref)
+    assert f1(*tot) >= 0.997, f"overall F1 {f1(*tot):.4f}"
+
+
+def test_rmssd_matches_reference_on_sinus_records():
+    errors = []
+    for rec in ("100", "113", "121"):
+        beats, ref, normal = detect(rec)
+        rr = np.diff(ref) * 1000.0
+        nn = normal[1:] & normal[:-1]
+        for a in np.arange(0.0, 1500.0 + 1, 300.0):
+            w = hrv_window(beats, a, a + 300.0)
+            if not w["ecg_valid"]:
+                assert "corrected" in w["ecg_reason"]
+                continue
+            sel = (ref[1:] >= a) & (ref[1:] < a + 300.0) & nn
+            d = np.diff(rr)[sel[1:] & sel[:-1]]
+            errors.append(abs(w["rmssd_ms"] - np.sqrt(np.mean(d * d))))
+    assert len(errors) >= 12
+    assert np.median(errors) <= 1.0, np.round(errors, 2)
