@@ -238,31 +238,20 @@ def test_cli_init_status_export_verify(tmp_path: Path, capsys, monkeypatch):
 
 
 def test_cli_through_soothe_command(tmp_path: Path):
+    """The umbrella command reports an existing database as a one-line error (no traceback),
+    and the allocation CLI never loads PsychoPy."""
     path = tmp_path / "x.sqlite"
-    exe = [sys.executable, "-m", "soothe", "allocation"]
+    AllocationDB.create(path, load_protocol(), seed=1)
+    code = (
+        "import sys; from soothe.cli import main; rc = main(sys.argv[1:]); "
+        "print('psychopy-loaded' if 'psychopy' in sys.modules else 'clean'); sys.exit(rc)"
+    )
     r = subprocess.run(
-        exe + ["init", "--db", str(path), "--seed", "1"],
+        [sys.executable, "-c", code, "allocation", "init", "--db", str(path)],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert r.returncode == 0, r.stderr
-    r = subprocess.run(
-        exe + ["init", "--db", str(path)], capture_output=True, text=True, check=False
-    )
-    assert r.returncode == 1 and "already exists" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run(
-        exe + ["verify", "--db", str(path)], capture_output=True, text=True, check=False
-    )
-    assert r.returncode == 0
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import experiment.allocation_cli, sys; print('psychopy' in sys.modules)",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert r.stdout.strip() == "False"
+    assert r.returncode == 1, r.stderr
+    assert "already exists" in r.stderr and "Traceback" not in r.stderr
+    assert r.stdout.strip() == "clean"
