@@ -33,6 +33,11 @@ def batch_cmd(raw: Path, deriv: Path) -> list[str]:
             "--no-progress"]
 
 
+def committed(deriv: Path) -> int:
+    """Recordings whose sidecar (written last, the commit mark) exists."""
+    return sum(1 for p in deriv.rglob("*_desc-windows_physio.json") if "group" not in p.parts)
+
+
 def windows_tables(deriv: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in sorted(deriv.rglob("*_desc-windows_physio.tsv"))
             if "group" not in p.parts}
@@ -48,13 +53,13 @@ def test_killed_batch_resumes_to_the_clean_result(raw, tmp_path):
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        if len(windows_tables(deriv)) >= 1:
+        if committed(deriv) >= 1:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the batch finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = len(windows_tables(deriv))
+    done_before = committed(deriv)
     assert 1 <= done_before < N
     assert not group_windows_paths(deriv)[0].exists()
 
