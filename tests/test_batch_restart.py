@@ -16,7 +16,7 @@ import pytest
 from conditions.bids import group_windows_paths
 
 REPO = Path(__file__).resolve().parents[1]
-N = 4
+N = 3
 
 
 @pytest.fixture(scope="module")
