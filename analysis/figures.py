@@ -11,7 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.constants import CONDITIONS, MODEL_MEASURES, PALETTE, measure_label
+from analysis.constants import (
+    CONDITIONS,
+    CONSTRUCTS,
+    MODEL_MEASURES,
+    PALETTE,
+    PHYSIO_MEASURES,
+    measure_label,
+)
+
+PHYSIO_UNITS = {m: v[3] for m, v in PHYSIO_MEASURES.items()}
 
 #: x position of each window: baseline -5..-1, induction 1..11, recovery after a gap.
 RECOVERY_X0 = 12.5
@@ -82,7 +91,7 @@ def plot_time_courses(summaries: dict[str, pd.DataFrame], *, show: bool = False)
         ax.set_xticks([-5, -1, 1, 6, 11, 13.5, 17.5])
         ax.set_xticklabels(["B1", "B5", "1", "6", "11", "R1", "R5"])
         ax.set_xlabel("baseline (B) · induction minute · recovery (R)")
-        ax.set_ylabel(f"Δ from baseline, {measure_label(measure)}")
+        ax.set_ylabel(f"Δ from baseline ({PHYSIO_UNITS.get(measure, '')})")
         ax.set_title(measure_label(measure), fontsize=10)
         if i == 0:
             ax.legend(fontsize=7, frameon=False, loc="best")
@@ -109,7 +118,8 @@ def plot_selfreport_prepost(tidy: pd.DataFrame, *, show: bool = False):
     from scipy import stats
 
     sr = tidy[(tidy["source"] == "selfreport") & tidy["valid"]]
-    constructs = list(dict.fromkeys(sr["measure"]))
+    constructs = [c for c in CONSTRUCTS if c in set(sr["measure"])]
+    constructs += [c for c in dict.fromkeys(sr["measure"]) if c not in constructs]
     n = max(len(constructs), 1)
     ncols = 4
     nrows = int(np.ceil(n / ncols))

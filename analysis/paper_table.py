@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.constants import CONDITIONS, MODEL_MEASURES, measure_label
+from analysis.constants import CONDITIONS, CONSTRUCTS, MODEL_MEASURES, measure_label
 
 PHASE_LABELS = {
     "baseline": "baseline", "induction": "induction", "recovery": "recovery",
@@ -39,9 +39,12 @@ def descriptive_table(tidy: pd.DataFrame, measures: tuple[str, ...] = MODEL_MEAS
     conds = [c for c in CONDITIONS if c in set(per_person["condition"])]
     n = tidy.drop_duplicates("participant_id")["condition"].value_counts()
     rows = []
-    order = [(m, p) for m in measures for p in ("baseline", "induction", "recovery")]
-    order += [(m, p) for m in dict.fromkeys(sr["measure"]) for p in
-              ("pre_questionnaire", "post_questionnaire")]
+    present = set(physio["measure"])
+    order = [(m, p) for m in measures if m in present
+             for p in ("baseline", "induction", "recovery")]
+    constructs = [c for c in CONSTRUCTS if c in set(sr["measure"])]
+    constructs += [c for c in dict.fromkeys(sr["measure"]) if c not in constructs]
+    order += [(m, p) for m in constructs for p in ("pre_questionnaire", "post_questionnaire")]
     both = pd.concat([physio, sr])
     grouped = both.groupby(["measure", "phase", "condition"])["value"]
     stats_ = grouped.agg(["mean", "std"])
