@@ -152,3 +152,20 @@ def test_all_flat_signal_gives_no_beats_not_an_invention():
     assert len(out.peaks_s) == 0
     w = hrv_window(out, 0.0, 30.0)
     assert np.isnan(w["hr_bpm"]) and w["n_beats"] == 0 and w["ecg_reason"]
+
+
+@pytest.mark.parametrize("case", ["spike_at_start", "amplitude_drop"])
+def test_detector_recovers_from_level_changes(case):
+    fs = 250.0
+    truth = sinus_beats(120.0, seed=11)
+    x = render(truth, 120.0, fs, seed=11)
+    if case == "spike_at_start":
+        x[int(1.0 * fs):int(1.1 * fs)] += 40.0  # electrode pop inside the learning period
+        ok = truth > 5.0
+    else:
+        x[int(60 * fs):] *= 0.08  # gain falls 12-fold (lead partly detached)
+        ok = np.ones(len(truth), bool)
+    out = ecg_beats(x, fs)
+    _, fp, _ = matched(out.peaks_s, truth)
+    _, _, fn = matched(out.peaks_s, truth[ok])
+    assert fn <= 3 and fp <= 1, (fp, fn)

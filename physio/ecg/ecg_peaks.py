@@ -34,6 +34,8 @@ T_WAVE_SLOPE_RATIO = 0.5
 #: A beat followed within the T-wave window by a candidate this many times steeper was a P wave.
 P_WAVE_SLOPE_RATIO = 1.5
 P_WAVE_HEIGHT_RATIO = 1.5
+#: With no beat for this long (s) the signal level is re-learnt from the recent candidates.
+RELEARN_S = 2.5
 #: Searchback for a missed beat when no beat was found for this multiple of the running RR.
 SEARCHBACK_RR = 1.66
 
@@ -81,6 +83,7 @@ def detect_qrs(qrs_band: np.ndarray, fs: float) -> np.ndarray:
     rr_hist: list[int] = []
     pending: list[int] = []  # candidate numbers rejected since the last beat
     t_win = int(round(T_WAVE_WINDOW_S * fs))
+    relearn = int(round(RELEARN_S * fs))
 
     def accept(k: int, weight: float) -> None:
         nonlocal spk
@@ -106,6 +109,14 @@ def detect_qrs(qrs_band: np.ndarray, fs: float) -> np.ndarray:
                 if heights[best] > thr2 and cand[best] - beats[-1] > refr and i - cand[best] > refr:
                     accept(best, 0.25)
                 pending = [j for j in pending if cand[j] > beats[-1] + refr]
+        # relearn: nothing accepted for RELEARN_S (the signal level dropped, e.g. a lead was
+        # re-attached, or a huge artefact inflated the initial level): restart the signal
+        # level from the largest recent candidate instead of waiting forever
+        since = i - (beats[-1] if beats else int(cand[0]))
+        if since > relearn and h <= npk + 0.25 * (spk - npk):
+            recent = [heights[j] for j in pending if i - cand[j] <= relearn] + [h]
+            spk = max(recent)
+            npk = min(npk, 0.25 * spk)
         thr1 = npk + 0.25 * (spk - npk)
         if h > thr1:
             near = bool(beats) and i - beats[-1] < t_win
