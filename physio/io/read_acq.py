@@ -83,6 +83,34 @@ def _bioread_log() -> Iterator[_Collect]:
         logger.propagate = old_propagate
 
 
+#: A compressed .acq is refused when its header declares more than this many times its
+#: own size in samples (zlib on physiological signals compresses ~2-10x).
+_MAX_COMPRESSION = 200
+
+
+def _check_declared_size(path: Path, bioread) -> None:
+    """Refuse a header that declares more samples than the file can hold.
+
+    bioread allocates every channel from the header's point counts before reading, so a
+    damaged header could otherwise claim gigabytes. For an uncompressed file this is also
+    the clearest "truncated" message: the samples the header promises are not there.
+    """
+    with _bioread_log(), library_errors(path, "reading the AcqKnowledge headers"):
+        headers = bioread.read_headers(str(path))
+        compressed = bool(getattr(headers, "is_compressed", False))
+        declared = sum(
+            max(int(c.point_count), 0) * np.dtype(c.dtype).itemsize for c in headers.channels
+        )
+    size = path.stat().st_size
+    limit = size * (_MAX_COMPRESSION if compressed else 1)
+    if declared > limit:
+        raise ReaderError(
+            f"{path}: the header declares {declared} bytes of samples but the file has only "
+            f"{size} bytes{' (compressed)' if compressed else ''}; the file is truncated or "
+            "its header is damaged"
+        )
+
+
 def read_acq(path: Path | str) -> Recording:
     """Read a BIOPAC ``.acq`` file into a :class:`~physio.recording.Recording`.
 
@@ -98,6 +126,7 @@ def read_acq(path: Path | str) -> Recording:
     path = Path(path)
     import bioread
 
+    _check_declared_size(path, bioread)
     with (
         _bioread_log() as log,
         library_errors(
