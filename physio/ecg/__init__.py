@@ -1,8 +1,36 @@
 """ECG: R-peak detection and a corrected RR series for heart rate and HRV.
 
 ``ecg_beats(signal, sampling_rate) -> BeatSeries`` is the one entry point; each step is also
-callable alone (``ecg_clean``, ``detect_qrs``, ``ecg_polarity``, ``ecg_fixpeaks``,
-``ecg_bad_segments``).
+callable alone (``ecg_clean``, ``ecg_detection_signal``, ``detect_qrs``, ``ecg_polarity``,
+``ecg_fixpeaks``, ``ecg_bad_segments``).
+
+Method, and why (figures from ``bench/bench_ecg_accuracy.py`` on the shared MIT-BIH records
+100 106 108 113 121 223, MLII, +-150 ms):
+
+* **Detector.** A Pan-Tompkins/Hamilton adaptive-threshold detector on a 250 Hz copy
+  (searchback at 1.66 RR, T-wave rejection by slope within 360 ms) plus one rule of ours:
+  a candidate within 360 ms *after* a beat that is 1.5 x steeper or 1.5 x stronger replaces
+  it (the "beat" was a large P wave). Overall F1 0.9991, worst record 108 at 0.9955; without
+  the P-wave rule 108 falls to 0.955 (its P waves exceed some QRS complexes), with ratios
+  1.4-1.6 it stays at 0.993-0.995, at 2.0 it is 0.986. Single neurokit2 detectors scored
+  0.78-0.9998 per record, none >= 0.99 on 108 (elgendi2010 0.983 best);
+  ``sleepecg.detect_heartbeats`` scored 0.911 on 108 and 0.982 on 106; a majority vote of
+  neurokit2 detectors and sleepecg was worse than the best single one (max overall 0.994).
+* **Placement.** Polarity is decided once per recording (median positive vs negative QRS
+  extreme), then each beat is put on the extreme of the 0.5-45 Hz cleaned signal at the
+  *original* rate, with a parabolic sub-sample fit: on simulated ECG the median timing error
+  is 0.1-0.3 ms at 100-2000 Hz.
+* **Correction.** Lipponen & Tarvainen (2019) classification, vectorised, non-destructive:
+  no detected beat is deleted or moved (deleting "extra" and inserting "missed" beats cost
+  F1 0.9991 -> 0.9973 on MIT-BIH); ectopic / extra / missed / premature long-short intervals
+  get interpolated RR and the beat is flagged ``corrected``. A threshold floor of 8 % of the
+  median RR stops ordinary 5 % changes in very regular rhythms being flagged (121: 2-4 % of
+  normal beats flagged without it).
+* **HRV honesty.** RMSSD uses only successive differences of uncorrected intervals (the NN
+  definition): median |error| 0.14 ms (max 7.9 ms) over 16 valid 5-min windows of 100/113/121
+  vs RMSSD of annotated normal beats; using interpolated RR instead: 0.48 ms.
+* **Speed.** 40 min at 1000 Hz with 40 one-minute HRV windows: ~0.5 s, ~60 MB, linear in
+  length (``bench/bench_ecg_speed.py``).
 """
 
 from physio.ecg.ecg_beats import BeatSeries, ecg_beats
