@@ -47,10 +47,20 @@ def test_edf_with_wrong_extension_is_detected_by_content(tmp_path):
     assert read_recording(path).ecg().sampling_rate == 500.0
 
 
-def test_truncated_edf_is_a_reader_error(tmp_path):
-    path, _, _ = _edf(tmp_path)
+def test_truncated_edf_keeps_complete_records_with_a_note(tmp_path):
+    path, ecg, _ = _edf(tmp_path)
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2 + 3])
+    rec = read_recording(path)  # an interrupted recording: the data before the cut is kept
+    n = len(rec.ecg().data)
+    assert 0 < n < len(ecg)
+    np.testing.assert_allclose(rec.ecg().data, ecg[:n], atol=2e-4)
+    assert any("truncated" in note for note in rec.meta["reader_notes"])
+
+
+def test_edf_header_only_is_a_reader_error(tmp_path):
+    path, _, _ = _edf(tmp_path)
+    path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ReaderError, match="session.edf"):
         read_recording(path)
 
