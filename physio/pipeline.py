@@ -33,6 +33,14 @@ from physio.recording import Recording
 
 ECG_KEYS = ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2", "lnhf", "n_beats", "corrected_pct",
             "ecg_valid", "ecg_reason", "hf_valid", "hf_reason")
+#: Recordings longer than this are processed in chunks of ``chunk_s`` (bounded memory).
+CHUNK_ABOVE_S = 3600.0
+#: Chunk length for long recordings (30 min of 1000 Hz ECG needs ~150 MB of work arrays).
+DEFAULT_CHUNK_S = 1800.0
+#: ECG context on each side of a chunk: the QRS detector's thresholds settle within a few
+#: seconds and Lipponen-Tarvainen correction looks at +-45 beats, so beats kept from the
+#: chunk core are those an unchunked run finds.
+CHUNK_OVERLAP_S = 120.0
 EDA_KEYS = ("scl_us", "scr_count", "scr_rate_per_min", "scr_amp_us", "eda_valid", "eda_reason")
 
 
@@ -55,6 +63,8 @@ class PipelineSettings:
     protocol_path: str | None = None
     participant: str | None = None
     session: str | None = None
+    chunk_s: float = DEFAULT_CHUNK_S
+    chunk_above_s: float = CHUNK_ABOVE_S
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "window_s", float(self.window_s))
@@ -145,20 +155,92 @@ def _pick(rec: Recording, kind: str, name: str | None):
     return rec.ecg() if kind == "ecg" else rec.eda()
 
 
-def _ecg_beats(channel, warnings: list[str]):
+def _ecg_beats(channel, warnings: list[str], settings: PipelineSettings):
     from physio.ecg import ecg_beats
     from physio.io.units import require_ecg_rate, to_millivolts
 
     require_ecg_rate(channel)
-    if channel.units.strip():
-        data = to_millivolts(channel)
-    else:
-        data = channel.data
+    if not channel.units.strip():
         warnings.append(
             f"ECG channel {channel.name!r} has no units; processed in arbitrary units "
             "(R-peak timing does not depend on the amplitude scale)"
         )
-    return ecg_beats(data, channel.sampling_rate)
+
+    def millivolts(data: np.ndarray) -> np.ndarray:
+        if not channel.units.strip():
+            return data
+        return to_millivolts(dataclasses.replace(channel, data=data))
+
+    if channel.duration_s <= settings.chunk_above_s:
+        return ecg_beats(millivolts(channel.data), channel.sampling_rate)
+    return ecg_beats_chunked(channel.data, channel.sampling_rate, convert=millivolts,
+                             chunk_s=settings.chunk_s)
+
+
+def ecg_beats_chunked(
+    signal: np.ndarray,
+    sampling_rate: float,
+    *,
+    chunk_s: float = DEFAULT_CHUNK_S,
+    overlap_s: float = CHUNK_OVERLAP_S,
+    convert=None,
+):
+    """``physio.ecg.ecg_beats`` on a long ECG, chunk by chunk with overlapping context.
+
+    Each chunk is processed with ``overlap_s`` of signal on either side; only the beats in
+    its core are kept, with the RR intervals and correction flags computed with that
+    context. Memory is bounded by the chunk length, whatever the recording length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from physio.ecg import ecg_beats
+    >>> fs = 250.0
+    >>> t = np.arange(0, 600, 1 / fs)
+    >>> ecg = np.exp(-(((t % 0.8) - 0.4) ** 2) / 2e-4)
+    >>> a = ecg_beats(ecg, fs)
+    >>> b = ecg_beats_chunked(ecg, fs, chunk_s=200, overlap_s=30)
+    >>> len(a.peaks_s) == len(b.peaks_s), bool(np.allclose(a.peaks_s, b.peaks_s))
+    (True, True)
+    """
+    from physio.ecg import BeatSeries, ecg_beats
+    from physio.eda.eda_quality import release_pages
+
+    fs = float(sampling_rate)
+    n = len(signal)
+    core = max(1, int(chunk_s * fs))
+    ctx = int(overlap_s * fs)
+    peaks, rrs, flags, bad = [], [], [], []
+    info: dict[str, Any] = {}
+    for a in range(0, n, core):
+        b = min(n, a + core)
+        lo, hi = max(0, a - ctx), min(n, b + ctx)
+        seg = np.array(signal[lo:hi], dtype=np.float64)
+        release_pages(signal)
+        if convert is not None:
+            seg = convert(seg)
+        beats = ecg_beats(seg, fs)
+        t = np.asarray(beats.peaks_s) + lo / fs
+        keep = (t >= a / fs) & (t < b / fs)
+        peaks.append(t[keep])
+        rrs.append(np.asarray(beats.rr_ms)[keep])
+        flags.append(np.asarray(beats.corrected, dtype=bool)[keep])
+        for s, e in beats.bad_segments_s:
+            s, e = max(s + lo / fs, a / fs), min(e + lo / fs, b / fs)
+            if e > s:
+                if bad and abs(bad[-1][1] - s) < 1e-9:
+                    bad[-1] = (bad[-1][0], e)
+                else:
+                    bad.append((s, e))
+        info = info or dict(beats.info)
+        del seg, beats
+    peaks_s = np.concatenate(peaks) if peaks else np.zeros(0)
+    corrected = np.concatenate(flags) if flags else np.zeros(0, bool)
+    info.update(chunked={"chunk_s": chunk_s, "overlap_s": overlap_s,
+                         "n_chunks": int(np.ceil(n / core))},
+                n_corrected=int(corrected.sum()))
+    return BeatSeries(peaks_s=peaks_s, rr_ms=np.concatenate(rrs) if rrs else np.zeros(0),
+                      corrected=corrected, bad_segments_s=bad, info=info)
 
 
 def _ecg_excerpt(channel, beats, start_s: float, seconds: float = 10.0) -> dict[str, Any]:
@@ -240,7 +322,7 @@ def process_recording(
     t0 = time.perf_counter()
     beats = None
     if ecg is not None:
-        beats = _ecg_beats(ecg, warnings)
+        beats = _ecg_beats(ecg, warnings, settings)
     else:
         warnings.append(f"{where}: no ECG channel; HR and HRV are NaN")
     timings["ecg_s"] = time.perf_counter() - t0
@@ -250,14 +332,20 @@ def process_recording(
     if eda_ch is not None:
         from physio.io.units import to_microsiemens
 
+        def microsiemens(data: np.ndarray) -> np.ndarray:
+            return to_microsiemens(dataclasses.replace(eda_ch, data=data))
+
+        long = eda_ch.duration_s > settings.chunk_above_s
         eda = eda_process(
-            to_microsiemens(eda_ch),
+            eda_ch.data,
             eda_ch.sampling_rate,
-            units="uS",
+            units=eda_ch.units,
             start_s=eda_ch.start_s,
             name=eda_ch.name,
             method=settings.eda_method,
             scr_min_amplitude_us=settings.scr_min_amplitude_us,
+            convert=microsiemens,
+            chunk_samples=int(settings.chunk_s * eda_ch.sampling_rate) if long else None,
         )
         if len(eda.scr_amp_us) == 0:
             warnings.append(

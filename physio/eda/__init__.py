@@ -1,6 +1,6 @@
 """EDA processing: units, cleaning, tonic/phasic split, SCRs, signal quality, windows."""
 
-from physio.eda.eda_clean import eda_clean, eda_decimate, eda_to_microsiemens
+from physio.eda.eda_clean import eda_clean, eda_decimate, eda_lowpass, eda_to_microsiemens
 from physio.eda.eda_decompose import eda_decompose
 from physio.eda.eda_process import EdaResult, eda_process, eda_window
 from physio.eda.eda_quality import eda_quality
@@ -10,6 +10,7 @@ __all__ = [
     "EdaResult",
     "eda_clean",
     "eda_decimate",
+    "eda_lowpass",
     "eda_decompose",
     "eda_process",
     "eda_quality",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,11 +11,18 @@ import numpy as np
 from physio.eda.eda_clean import (
     DEFAULT_LOWPASS_HZ,
     DEFAULT_TARGET_RATE_HZ,
-    eda_clean,
+    eda_decimate,
+    eda_lowpass,
     eda_to_microsiemens,
 )
 from physio.eda.eda_decompose import DEFAULT_DECOMPOSE_METHOD, eda_decompose
-from physio.eda.eda_quality import EDA_MAX_US, EDA_MIN_US, bad_mask, eda_quality
+from physio.eda.eda_quality import (
+    EDA_MAX_US,
+    EDA_MIN_US,
+    chunk_bounds,
+    release_pages,
+    scan_eda_loss,
+)
 from physio.eda.eda_scr import DEFAULT_SCR_MIN_AMPLITUDE_US, eda_scr
 
 #: A window with more than this fraction of lost signal gets NaN EDA values.
@@ -69,8 +77,15 @@ def eda_process(
     scr_min_amplitude_us: float = DEFAULT_SCR_MIN_AMPLITUDE_US,
     min_us: float = EDA_MIN_US,
     max_us: float = EDA_MAX_US,
+    convert: Callable[[np.ndarray], np.ndarray] | None = None,
+    chunk_samples: int | None = None,
 ) -> EdaResult:
     """Convert, check, clean and decompose an EDA channel and detect its SCRs.
+
+    The full-rate steps (unit conversion, signal-loss scan, decimation) run chunk by
+    chunk when ``chunk_samples`` is given, with chunks aligned to the decimation blocks,
+    so a 24-h recording (even a memory-mapped one) needs bounded memory and gives exactly
+    the single-pass result. The rest runs at the 25 Hz working rate.
 
     Examples
     --------
@@ -81,12 +96,26 @@ def eda_process(
     >>> len(res.scr_peak_s), bool(abs(np.nanmean(res.tonic) - 5) < 0.02)
     (1, True)
     """
-    us = eda_to_microsiemens(signal, units, name=name)
-    segments = eda_quality(us, sampling_rate, min_us=min_us, max_us=max_us)
-    masked = us.copy()
-    if segments:
-        masked[bad_mask(segments, np.arange(len(us)) / sampling_rate)] = np.nan
-    clean, fs = eda_clean(masked, sampling_rate, target_rate=target_rate, lowpass_hz=lowpass_hz)
+    if convert is None:
+        def convert(x: np.ndarray) -> np.ndarray:
+            return eda_to_microsiemens(x, units, name=name)
+
+    q = max(1, int(round(sampling_rate / target_rate)))
+    chunk = None if chunk_samples is None else max(q, int(chunk_samples) // q * q)
+    found = scan_eda_loss(signal, convert=convert, chunk=chunk, sampling_rate=sampling_rate,
+                          min_us=min_us, max_us=max_us)
+    parts = []
+    fs = float(sampling_rate)
+    for a, b in chunk_bounds(len(signal), chunk):
+        x = convert(np.array(signal[a:b], dtype=np.float64))
+        release_pages(signal)
+        for s, e, _ in found:
+            if e > a and s < b:
+                x[max(s, a) - a : min(e, b) - a] = np.nan
+        dec, fs = eda_decimate(x, sampling_rate, target_rate)
+        parts.append(dec)
+    clean = eda_lowpass(np.concatenate(parts) if parts else np.zeros(0), fs, lowpass_hz)
+    segments = [(s / sampling_rate, e / sampling_rate, r) for s, e, r in found]
     scr = eda_scr(clean, fs, amplitude_min=scr_min_amplitude_us)
     tonic, _ = eda_decompose(clean, fs, method=method, scr=scr)
     return EdaResult(

@@ -1,6 +1,12 @@
-"""EDA signal-loss detection: NaN runs, flat lines, saturation, out-of-range values."""
+"""EDA signal-loss detection: NaN runs, flat lines, saturation, out-of-range values.
+
+The scan works chunk by chunk (runs that cross a chunk boundary are joined), so a 24-hour
+recording is checked in bounded memory with exactly the result of a single pass.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,7 +27,101 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
         return []
     padded = np.r_[False, mask, False].astype(np.int8)
     d = np.diff(padded)
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def release_pages(arr: np.ndarray) -> None:
+    """Tell the OS it may drop the pages of a memory-mapped array we have finished reading.
+
+    Keeps resident memory bounded when a long recording is processed in chunks from a
+    memory-mapped file; a no-op for ordinary arrays.
+    """
+    import mmap
+
+    obj = arr
+    for _ in range(8):
+        if obj is None:
+            return
+        target = obj if isinstance(obj, mmap.mmap) else getattr(obj, "_mmap", None)
+        if isinstance(target, mmap.mmap):
+            try:
+                target.madvise(mmap.MADV_DONTNEED)
+            except (AttributeError, OSError, ValueError):
+                pass
+            return
+        obj = getattr(obj, "base", None)
+
+
+def chunk_bounds(n: int, chunk: int | None) -> list[tuple[int, int]]:
+    """Consecutive [a, b) sample ranges of at most ``chunk`` samples covering ``n``."""
+    if not chunk or chunk >= n:
+        return [(0, n)]
+    return [(a, min(n, a + chunk)) for a in range(0, n, chunk)]
+
+
+def scan_eda_loss(
+    signal: np.ndarray,
+    *,
+    convert: Callable[[np.ndarray], np.ndarray] | None = None,
+    chunk: int | None = None,
+    sampling_rate: float,
+    min_us: float = EDA_MIN_US,
+    max_us: float = EDA_MAX_US,
+    flat_min_s: float = FLAT_MIN_S,
+    saturation_min_s: float = SATURATION_MIN_S,
+) -> list[tuple[int, int, str]]:
+    """Signal-loss stretches as sample ranges ``(start, stop, reason)``, chunk by chunk.
+
+    ``convert`` maps a raw chunk to µS (identity when None).
+    """
+    fs = float(sampling_rate)
+    n = len(signal)
+    bounds = chunk_bounds(n, chunk)
+
+    def get(a: int, b: int) -> np.ndarray:
+        x = np.array(signal[a:b], dtype=np.float64)
+        release_pages(signal)
+        return convert(x) if convert is not None else x
+
+    lo, hi = np.inf, -np.inf
+    any_finite = False
+    for a, b in bounds:
+        x = get(a, b)
+        finite = x[np.isfinite(x)]
+        if len(finite):
+            any_finite = True
+            lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+    kinds = ("nan", "same", "pinned", "out_of_range")
+    runs: dict[str, list[list[int]]] = {k: [] for k in kinds}
+    prev_last = np.nan
+    for a, b in bounds:
+        x = get(a, b)
+        nan = ~np.isfinite(x)
+        same = np.empty(len(x), dtype=bool)
+        same[0] = x[0] == prev_last
+        same[1:] = x[1:] == x[:-1]
+        masks = {"nan": nan, "same": same}
+        masks["pinned"] = ((x == lo) | (x == hi)) if any_finite and hi > lo else np.zeros_like(nan)
+        with np.errstate(invalid="ignore"):
+            masks["out_of_range"] = (x < min_us) | (x > max_us)
+        for kind in kinds:
+            for s, e in _runs(masks[kind]):
+                store = runs[kind]
+                if store and store[-1][1] == a + s:  # continues across the chunk boundary
+                    store[-1][1] = a + e
+                else:
+                    store.append([a + s, a + e])
+        prev_last = x[-1]
+    out: list[tuple[int, int, str]] = [(s, e, "nan") for s, e in runs["nan"]]
+    if not any_finite:
+        return out
+    flat = [(max(0, s - 1), e) for s, e in runs["same"] if (e - max(0, s - 1)) / fs >= flat_min_s]
+    sat = [(s, e) for s, e in runs["pinned"] if (e - s) / fs >= saturation_min_s]
+    out += [(s, e, "saturated") for s, e in sat]
+    # a flat stretch pinned at an extreme is reported once, as saturation
+    out += [(s, e, "flat") for s, e in flat if not any(a <= s and e <= b for a, b in sat)]
+    out += [(s, e, "out_of_range") for s, e in runs["out_of_range"]]
+    return sorted(out)
 
 
 def eda_quality(
@@ -47,36 +147,11 @@ def eda_quality(
     >>> eda_quality(x, 100.0)
     [(10.0, 20.0, 'flat')]
     """
-    x = np.asarray(signal_us, dtype=np.float64)
     fs = float(sampling_rate)
-    out: list[tuple[float, float, str]] = []
-    nan = ~np.isfinite(x)
-    for a, b in _runs(nan):
-        out.append((a / fs, b / fs, "nan"))
-    if nan.all():
-        return out
-    # flat: consecutive equal samples (exact repeats, as a frozen ADC produces)
-    same = np.r_[False, np.diff(x) == 0]
-    for a, b in _runs(same):
-        a = max(0, a - 1)
-        if (b - a) / fs >= flat_min_s:
-            out.append((float(a / fs), float(b / fs), "flat"))
-    finite = x[~nan]
-    lo, hi = finite.min(), finite.max()
-    if hi > lo:
-        for value in (lo, hi):
-            pinned = x == value
-            for a, b in _runs(pinned):
-                if (b - a) / fs >= saturation_min_s:
-                    out.append((float(a / fs), float(b / fs), "saturated"))
-    with np.errstate(invalid="ignore"):
-        bad = (x < min_us) | (x > max_us)
-    for a, b in _runs(bad):
-        out.append((float(a / fs), float(b / fs), "out_of_range"))
-    # a flat stretch pinned at an extreme is reported once, as saturation
-    sat = [(a, b) for a, b, r in out if r == "saturated"]
-    out = [s for s in out if not (s[2] == "flat" and any(a <= s[0] and s[1] <= b for a, b in sat))]
-    return sorted(out)
+    found = scan_eda_loss(np.asarray(signal_us, dtype=np.float64), sampling_rate=fs,
+                          min_us=min_us, max_us=max_us, flat_min_s=flat_min_s,
+                          saturation_min_s=saturation_min_s)
+    return [(s / fs, e / fs, r) for s, e, r in found]
 
 
 def bad_mask(
