@@ -67,6 +67,15 @@ def guess_ecg_units(data: np.ndarray) -> str | None:
     amp = ecg_amplitude(data)
     if not np.isfinite(amp) or amp <= 0:
         return None
+    # Only judge traces shaped like an ECG: narrow baseline, tall QRS spikes. Gaussian
+    # noise (a disconnected lead) has range/IQR ~4.6, an ECG usually > 6; anything less
+    # spiky gets no guess, so a flat or noisy stretch is never called "volts".
+    x = np.asarray(data, dtype=np.float64)
+    q1, q3 = np.percentile(x[np.isfinite(x)], [25, 75])
+    if q3 - q1 > 0 and amp / (q3 - q1) < 6.0:
+        return None
+    if amp < 1e-4:  # below 0.1 mV even in volts' terms: a flat line, not an ECG
+        return None
     if amp < 0.02:
         return "V"
     if 0.1 <= amp <= 20:
