@@ -8,6 +8,8 @@ per-minute HR and RMSSD error against the simulator's true beats.
 
     .venv/bin/python bench/bench_pipeline_speed.py                # 40 min side by side
     .venv/bin/python bench/bench_pipeline_speed.py --scaling      # + ours at 10/40/160 min
+    .venv/bin/python bench/bench_pipeline_speed.py --long-hours 24 --skip-baseline
+        # a 24-h recording from memory-mapped float64 files, processed in 30-min chunks
 """
 
 from __future__ import annotations
@@ -97,7 +99,48 @@ def run_baseline(data) -> tuple[np.ndarray, np.ndarray]:
     return np.array(hr), np.array(rmssd)
 
 
+def make_long_files(hours: float, folder: Path) -> Path:
+    """Write ``hours`` of tiled simulated ECG and EDA as raw float64 files, piece by piece."""
+    from conditions.protocol import load_protocol
+    from soothe.simulate import simulate_session
+
+    s = simulate_session(load_protocol(), "001", "neutral", seed=2, index=1, fs=FS)
+    n = int(hours * 3600 * FS)
+    for name, sig in (("ecg", s.ecg_mv), ("eda", s.eda_us)):
+        with open(folder / f"long_{name}.f64", "wb") as fh:
+            left = n
+            while left > 0:
+                piece = sig[: min(left, len(sig))]
+                fh.write(np.ascontiguousarray(piece, dtype=np.float64).tobytes())
+                left -= len(piece)
+    return folder
+
+
+def child_long(folder: str) -> None:
+    import physio.ecg  # noqa: F401
+    import physio.hrv  # noqa: F401
+    from physio.pipeline import process_recording
+    from physio.recording import Channel, Recording
+
+    ecg = np.memmap(Path(folder) / "long_ecg.f64", dtype=np.float64, mode="r")
+    eda = np.memmap(Path(folder) / "long_eda.f64", dtype=np.float64, mode="r")
+    rec = Recording({"ECG": Channel("ECG", ecg, FS, "mV", "ecg"),
+                     "EDA": Channel("EDA", eda, FS, "uS", "eda")}, Path("long.f64"), "raw")
+    t0 = time.perf_counter()
+    res = process_recording(rec)
+    print(json.dumps({
+        "hours": len(ecg) / FS / 3600, "seconds": time.perf_counter() - t0,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "windows": len(res.windows), "beats": len(res.beats),
+        "valid_ecg_pct": float(res.windows.ecg_valid.mean() * 100),
+        "n_chunks": res.info["ecg"]["method"].get("chunked", {}).get("n_chunks", 1),
+    }))
+
+
 def child(mode: str, path: str) -> None:
+    if mode == "long":
+        child_long(path)
+        return
     # imports are not part of the measured time (they are paid once per worker process)
     if mode == "ours":
         import physio.ecg  # noqa: F401
@@ -143,6 +186,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=40)
     ap.add_argument("--scaling", action="store_true", help="also ours at 10, 40, 160 min")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--long-hours", type=float, default=0,
+                    help="also a recording of this many hours, memory-mapped, chunked")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -168,6 +213,13 @@ def main() -> None:
             print(f"speed-up: {rows['baseline']['seconds'] / rows['ours']['seconds']:.1f}x "
                   f"(target >= 15x); memory: ours {rows['ours']['peak_rss_mb']:.0f} MB "
                   f"(target <= 500 MB) vs baseline {rows['baseline']['peak_rss_mb']:.0f} MB")
+        if args.long_hours:
+            make_long_files(args.long_hours, folder)
+            r = measure("long", folder)
+            print(f"\nlong recording: {r['hours']:.1f} h at {FS:g} Hz ECG + EDA, "
+                  f"{r['n_chunks']} chunks: {r['seconds']:.1f} s, peak RSS "
+                  f"{r['peak_rss_mb']:.0f} MB, {r['windows']} windows, {r['beats']} beats, "
+                  f"{r['valid_ecg_pct']:.1f}% ECG-valid windows")
         if args.scaling:
             print("\nscaling (ours):")
             print(f"{'minutes':>8s} {'time s':>8s} {'s per min':>10s} {'peak RSS MB':>12s}")

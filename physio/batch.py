@@ -250,7 +250,21 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate):
     }
     paths = write_recording_outputs(result, files, deriv, provenance)
     return {"status": "ok", "source": str(src), "key": key, "windows": str(paths["windows"]),
-            "condition": result.plan.condition, "png": str(files.qc_png(deriv)), **quality}
+            "condition": result.plan.condition, "png": str(files.qc_png(deriv)),
+            "seconds": round(time.perf_counter() - t_start, 3),
+            "worker_peak_rss_mb": _peak_rss_mb(), **quality}
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this (worker) process so far, in MB."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
 def _executor_map(jobs: int, scheduler: str | None, calls: list[tuple]):

@@ -1,0 +1,81 @@
+"""Batch throughput on this machine: wall time, recordings per minute, speed-up from 1 to
+2 worker processes, and peak memory per worker, on a simulated study of 40-min (default
+protocol, ~28 min) 1000 Hz sessions.
+
+    .venv/bin/python bench/bench_batch.py --participants 135      # the paradigm's size
+    .venv/bin/python bench/bench_batch.py --participants 8         # a quick look
+    .venv/bin/python bench/bench_batch.py --raw DIR                # reuse a simulated study
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def child(jobs: int, raw: str, deriv: str) -> None:
+    from physio.batch import run_batch
+
+    t0 = time.perf_counter()
+    summary = run_batch([raw], deriv, jobs=jobs, progress=False)
+    wall = time.perf_counter() - t0
+    res = summary["results"]
+    print(json.dumps({
+        "jobs": jobs, "wall_s": wall, "ok": summary["ok"], "failed": summary["failed"],
+        "per_recording_s": [r.get("seconds") for r in res],
+        "worker_peak_rss_mb": max((r.get("worker_peak_rss_mb") or 0) for r in res),
+    }))
+
+
+def run(jobs: int, raw: Path, deriv: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(jobs), str(raw), str(deriv)],
+                         cwd=REPO, capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--participants", type=int, default=135)
+    ap.add_argument("--raw", help="an existing simulated raw dataset")
+    ap.add_argument("--child", nargs=3, metavar=("JOBS", "RAW", "DERIV"))
+    args = ap.parse_args()
+    if args.child:
+        child(int(args.child[0]), args.child[1], args.child[2])
+        return
+    import os
+
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(args.raw) if args.raw else Path(tmp) / "raw"
+        if not args.raw:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "soothe", "simulate", "--participants",
+                            str(args.participants), "--seed", "1", "--out", str(raw)],
+                           cwd=REPO, check=True, capture_output=True)
+            print(f"simulated {args.participants} sessions in {time.perf_counter() - t0:.0f} s")
+        n = len(list(raw.glob("sub-*/ses-*/beh/*_physio.tsv.gz")))
+        print(f"{n} recordings at 1000 Hz; {os.cpu_count()} cores; load average "
+              f"{os.getloadavg()[0]:.1f}")
+        print(f"{'workers':>8s} {'wall s':>8s} {'rec/min':>8s} {'s/rec (worker)':>15s} "
+              f"{'peak RSS/worker MB':>19s}")
+        walls = {}
+        for jobs in (1, 2):
+            r = run(jobs, raw, Path(tmp) / f"deriv{jobs}")
+            walls[jobs] = r["wall_s"]
+            per = [x for x in r["per_recording_s"] if x]
+            print(f"{jobs:8d} {r['wall_s']:8.1f} {60 * r['ok'] / r['wall_s']:8.1f} "
+                  f"{sum(per) / max(1, len(per)):15.2f} {r['worker_peak_rss_mb']:19.0f}"
+                  + (f"  ({r['failed']} failed)" if r["failed"] else ""))
+        print(f"speed-up 1 -> 2 workers: {walls[1] / walls[2]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
