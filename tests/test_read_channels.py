@@ -94,3 +94,12 @@ def test_marker_channel_override_in_csv(tmp_path):
     assert rec.markers["code"].tolist() == [2] and rec.markers["onset_s"][0] == 2.0
     with pytest.raises(ChannelError, match="marker channel 'stim' not found"):
         read_recording(path, sampling_rate=10, marker_channel="stim")
+
+
+def test_noise_or_flat_lead_is_never_called_volts():
+    rng = np.random.default_rng(0)
+    for trace in (rng.normal(0, 0.003, 5000), np.zeros(5000), np.full(5000, 0.2)):
+        ch = Channel("ECG", trace, 250.0, "mV", "ecg")
+        assert guess_ecg_units(trace) is None
+        assert ecg_units_problem(ch) is None
+        to_millivolts(ch)  # no ChannelError on a disconnected stretch
