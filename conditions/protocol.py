@@ -281,8 +281,12 @@ class _Checker:
 
     def file(self, data: dict[str, Any], name: str, key: str, *, must_exist: bool = True) -> Path:
         rel = self.string(data, name, key)
-        path = (self.path.parent / rel).resolve()
-        if must_exist and not path.is_file():
+        try:  # a NUL byte or an over-long name is a bad value, not a crash (fuzzing, issue 7)
+            path = (self.path.parent / rel).resolve()
+            exists = path.is_file()
+        except (OSError, ValueError) as exc:
+            self.fail(f"{key}.{name}", f"not a usable file name {rel!r}: {exc}")
+        if must_exist and not exists:
             self.fail(f"{key}.{name}", f"file not found: {path}")
         return path
 

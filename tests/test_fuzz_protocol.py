@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from fuzz_mutations import budget, mutated
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conditions.errors import SootheError
@@ -33,6 +33,8 @@ if (SOURCE.parent / "audio").is_dir():
 TARGET = WORK / "protocol.toml"
 ASSIGNMENTS = [m for m in re.finditer(rb"(?m)^(\s*[A-Za-z_][\w.]*\s*=\s*)(.+)$", ORIGINAL)]
 
+SCRIPT = next(i for i, m in enumerate(ASSIGNMENTS) if m.group(1).strip().startswith(b"script"))
+
 SETTINGS = dict(deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -40,7 +42,7 @@ TOML_VALUES = st.sampled_from([
     b"0", b"-1", b"-300", b"1e309", b"nan", b"inf", b"256", b"9999999999999999999999",
     b"1.5", b'""', b'"kindness_self"', b'"nonexistent/file.csv"', b'"../../etc/passwd"',
     b"true", b"[]", b"[1, 1, 1]", b'["a", 2]', b"{}", b"{ a = 1 }", b"1979-05-27",
-    b'"\\u0000"', b'"x"',
+    b'"\\u0000"', b'"x"', b'"' + b"a" * 300 + b'"',
 ])
 
 
@@ -75,6 +77,8 @@ def test_byte_damage(data):
 @settings(max_examples=budget(150), **SETTINGS)
 @given(which=st.integers(0, len(ASSIGNMENTS) - 1), value=TOML_VALUES,
        check_audio=st.booleans())
+@example(which=SCRIPT, value=b'"\\u0000"', check_audio=False)  # found by this fuzzer
+@example(which=SCRIPT, value=b'"' + b"a" * 300 + b'"', check_audio=False)
 def test_value_damage(which, value, check_audio):
     m = ASSIGNMENTS[which]
     data = ORIGINAL[: m.start(2)] + value + ORIGINAL[m.end(2):]
