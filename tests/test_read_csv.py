@@ -101,3 +101,10 @@ def test_headerless_csv_with_rate(tmp_path):
     np.savetxt(path, np.c_[np.zeros(100), np.ones(100)], delimiter=",")
     rec = read_recording(path, sampling_rate=100.0, ecg_channel="column1")
     assert rec.ecg().name == "column1" and len(rec.ecg().data) == 100
+
+
+def test_gzipped_table_without_gz_extension(tmp_path):
+    path = tmp_path / "export.dat"
+    path.write_bytes(gzip.compress(b"time,ECG\n0,1\n0.01,2\n0.02,1\n"))
+    assert detect_format(path) == "csv"
+    assert read_recording(path).channels["ECG"].sampling_rate == 100.0

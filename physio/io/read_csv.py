@@ -168,9 +168,12 @@ def read_csv(
     sep = _separator(path, lines[0])
     tokens = [t.strip().strip('"') for t in lines[0].split(sep)]
     has_header = not all(_is_number(t) for t in tokens if t)
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
     with library_errors(path, "parsing as CSV/TSV"):
         table = pd.read_csv(
             path, sep=sep, header=0 if has_header else None, engine="c",
+            compression="gzip" if gzipped else None,
             na_values=["n/a", "NA", "NaN", "nan", ""], keep_default_na=False,
             skipinitialspace=True, low_memory=False,
         )
