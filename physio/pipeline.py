@@ -21,7 +21,7 @@ from conditions.bids import WINDOWS_COLUMNS
 from physio.eda import EdaResult, eda_process, eda_window
 from physio.eda.eda_decompose import DEFAULT_DECOMPOSE_METHOD
 from physio.eda.eda_scr import DEFAULT_SCR_MIN_AMPLITUDE_US
-from physio.errors import ChannelError
+from physio.errors import ChannelError, SignalQualityError
 from physio.phases import (
     DEFAULT_MIN_PARTIAL,
     DEFAULT_WINDOW_S,
@@ -303,6 +303,7 @@ def process_recording(
 
     ecg = _pick(rec, "ecg", settings.ecg_channel)
     eda_ch = _pick(rec, "eda", settings.eda_channel)
+    ecg_missing = ecg is None
     if ecg is None and eda_ch is None:
         raise ChannelError(
             f"{rec.source}: neither an ECG nor an EDA channel; channels are "
@@ -322,7 +323,14 @@ def process_recording(
     t0 = time.perf_counter()
     beats = None
     if ecg is not None:
-        beats = _ecg_beats(ecg, warnings, settings)
+        try:
+            beats = _ecg_beats(ecg, warnings, settings)
+        except SignalQualityError as exc:
+            if eda_ch is None:
+                raise
+            # the ECG as a whole is unusable (flat, too short...): keep the EDA
+            warnings.append(f"{where}: ECG unusable, HR and HRV are NaN: {exc}")
+            ecg = None
     else:
         warnings.append(f"{where}: no ECG channel; HR and HRV are NaN")
     timings["ecg_s"] = time.perf_counter() - t0
@@ -376,9 +384,9 @@ def process_recording(
             vals = hrv_window(beats, w.start_s - ecg.start_s, w.end_s - ecg.start_s)
             row.update({k: vals.get(k, np.nan) for k in ECG_KEYS})
         else:
+            why = "no ECG channel" if ecg_missing else "ECG unusable (see warnings)"
             row.update({k: np.nan for k in ECG_KEYS})
-            row.update(ecg_valid=False, ecg_reason="no ECG channel", hf_valid=False,
-                       hf_reason="no ECG channel")
+            row.update(ecg_valid=False, ecg_reason=why, hf_valid=False, hf_reason=why)
         if eda is not None:
             row.update(eda_window(eda, w.start_s, w.end_s))
             if row["eda_valid"] and len(eda.scr_amp_us) == 0:

@@ -110,3 +110,25 @@ def test_recording_ids_from_meta_name_or_settings():
     assert recording_ids(rec) == ("42", "2")
     assert recording_ids(rec, PipelineSettings(participant="P7", session="b")) == ("P7", "b")
     assert recording_ids(Recording({}, Path("/d/sub-x1_ses-03_ecg.edf"), "edf")) == ("x1", "03")
+
+
+def test_unusable_ecg_keeps_the_eda(session):
+    rec = make_recording(session)
+    rec.channels["ECG"] = dataclasses.replace(rec.channels["ECG"], data=np.zeros(int(3 * FS)))
+    res = process_recording(rec)
+    w = res.windows
+    assert not w.ecg_valid.any() and w.hr_bpm.isna().all()
+    assert w.ecg_reason.str.startswith("ECG unusable").all()
+    assert w.eda_valid.all()
+    assert any("ECG unusable" in m and "5 s minimum" in m for m in res.warnings)
+
+
+def test_flat_ecg_gives_nan_hr_with_reason(session):
+    rec = make_recording(session)
+    ecg = rec.channels["ECG"].data.copy()
+    ecg[int(100 * FS) : int(400 * FS)] = 0.0  # disconnected through the baseline
+    rec.channels["ECG"] = dataclasses.replace(rec.channels["ECG"], data=ecg)
+    w = process_recording(rec).windows
+    base = w[w.phase == "baseline"]
+    assert base.hr_bpm.isna().sum() >= 4 and (base.ecg_reason.str.len() > 0).all()
+    assert w[w.phase == "induction"].ecg_valid.all()
