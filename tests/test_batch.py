@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,10 +22,6 @@ from conditions.bids import (
 )
 from physio.batch import find_inputs, run_batch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import physio_ecg_stub  # noqa: E402
-
-STUBBED = physio_ecg_stub.install()
 N_PARTICIPANTS = 3
 
 
@@ -153,7 +148,6 @@ def test_same_outputs_from_two_inputs_is_a_failure_not_an_overwrite(raw, tmp_pat
     assert "same outputs" in fail["message"]
 
 
-@pytest.mark.skipif(STUBBED, reason="worker processes need the real physio.ecg")
 def test_two_worker_processes_give_the_same_tables(raw, first_run, tmp_path):
     summary = run_batch([raw], tmp_path / "deriv", jobs=2, progress=False)
     assert summary["ok"] == N_PARTICIPANTS

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,10 +19,6 @@ import pytest
 from physio.pipeline import PipelineSettings, process_recording
 from physio.recording import Channel, Recording
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import physio_ecg_stub  # noqa: E402
-
-physio_ecg_stub.install()
 FS = 1000.0
 
 

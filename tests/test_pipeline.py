@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,6 @@ from physio.errors import ChannelError
 from physio.pipeline import PipelineSettings, process_recording, recording_ids
 from physio.recording import Channel, Recording
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import physio_ecg_stub  # noqa: E402
-
-physio_ecg_stub.install()
 PROTOCOL = load_protocol()
 FS = 250.0
 

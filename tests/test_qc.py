@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -13,11 +12,6 @@ import pytest
 from physio.pipeline import process_recording
 from physio.qc import plot_recording_qc, save_figure, write_qc_index
 from physio.recording import Channel, Recording
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import physio_ecg_stub  # noqa: E402
-
-physio_ecg_stub.install()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ default (realistic) noise: baseline wander, mains hum, ectopic beats, motion art
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +11,6 @@ import pytest
 
 from conditions.bids import WINDOWS_COLUMNS, iter_sessions, read_tsv
 from physio.batch import process_file
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import physio_ecg_stub  # noqa: E402
-
-STUBBED = physio_ecg_stub.install()
-pytestmark = pytest.mark.skipif(
-    STUBBED, reason="needs the real physio.ecg and physio.hrv (the stub has no correction)"
-)
 
 
 @pytest.fixture(scope="module", params=[11, 12])
