@@ -10,10 +10,11 @@ Method, and why (figures from ``bench/bench_ecg_accuracy.py`` on the shared MIT-
 * **Detector.** A Pan-Tompkins/Hamilton adaptive-threshold detector on a 250 Hz copy
   (searchback at 1.66 RR, T-wave rejection by slope within 360 ms) plus one rule of ours:
   a candidate within 360 ms *after* a beat that is 1.5 x steeper or 1.5 x stronger replaces
-  it (the "beat" was a large P wave). Overall F1 0.9991, worst record 108 at 0.9955; without
-  the P-wave rule 108 falls to 0.955 (its P waves exceed some QRS complexes), with ratios
-  1.4-1.6 it stays at 0.993-0.995, at 2.0 it is 0.986. Single neurokit2 detectors scored
-  0.78-0.9998 per record, none >= 0.99 on 108 (elgendi2010 0.983 best);
+  it (the "beat" was a large P wave). Overall F1 0.9991, worst record 108 at 0.9955 (same
+  run: nk.ecg_process 0.882, nk.ecg_peaks 0.944; resampled to 100 or 1000 Hz: 0.9990 and
+  0.9991); without the P-wave rule 108 falls to 0.955 (its P waves exceed some QRS
+  complexes), with ratios 1.4-1.6 it stays at 0.993-0.995, at 2.0 it is 0.986. Single
+  neurokit2 detectors scored 0.78-0.9998 per record, none >= 0.99 on 108 (elgendi2010 0.983 best);
   ``sleepecg.detect_heartbeats`` scored 0.911 on 108 and 0.982 on 106; a majority vote of
   neurokit2 detectors and sleepecg was worse than the best single one (max overall 0.994).
 * **Placement.** Polarity is decided once per recording (median positive vs negative QRS
@@ -29,8 +30,9 @@ Method, and why (figures from ``bench/bench_ecg_accuracy.py`` on the shared MIT-
 * **HRV honesty.** RMSSD uses only successive differences of uncorrected intervals (the NN
   definition): median |error| 0.14 ms (max 7.9 ms) over 16 valid 5-min windows of 100/113/121
   vs RMSSD of annotated normal beats; using interpolated RR instead: 0.48 ms.
-* **Speed.** 40 min at 1000 Hz with 40 one-minute HRV windows: ~0.5 s, ~60 MB, linear in
-  length (``bench/bench_ecg_speed.py``).
+* **Speed.** 40 min at 1000 Hz with 40 one-minute HRV windows: 0.26-0.34 s and 60 MB
+  (nk.ecg_process + nk.hrv_time: 50 s, 1.1 GB), linear in length: 1.4 s for 160 min
+  (``bench/bench_ecg_speed.py``).
 """
 
 from physio.ecg.ecg_beats import BeatSeries, ecg_beats
