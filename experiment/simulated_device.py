@@ -18,6 +18,7 @@ after ``--duration`` seconds).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -116,10 +117,13 @@ def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
     signal.signal(signal.SIGINT, _stop)
     start = pylsl.local_clock()
     sent = 0
+    parent = os.getppid()
     print(f"streaming {name} at {rate:g} Hz", flush=True)
     while not stop["flag"]:
         now = pylsl.local_clock()
         if duration_s and now - start >= duration_s:
+            break
+        if os.getppid() != parent:  # the session was killed: do not stream on as an orphan
             break
         due = int((now - start) * rate) - sent
         if due > 0:

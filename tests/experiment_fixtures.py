@@ -59,7 +59,8 @@ def xvfb_display():
     need("Xvfb")
     need("xdotool")
     n = _free_display()
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+    # no "-nolisten tcp": with it, PTB's keyboard (PsychHID) received no xdotool keys here
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x1024x24"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         if Path(f"/tmp/.X11-unix/X{n}").exists():
@@ -76,16 +77,18 @@ def xvfb_display():
 def jack_server():
     """A JACK dummy audio server at 44.1 kHz (real-time pace, no sound card)."""
     need("jackd")
+    name = f"soothe_test_{os.getpid()}"  # own server name: never clashes with another jackd
     proc = subprocess.Popen(
-        ["jackd", "--no-realtime", "-d", "dummy", "-r", "44100", "-p", "256", "-P", "2", "-C", "0"],
+        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "44100", "-p", "256",
+         "-P", "2", "-C", "0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     time.sleep(1.5)
     if proc.poll() is not None:
         if IN_CI:
             pytest.fail("jackd exited at start")
-        pytest.skip("jackd could not start (another server running?)")
-    yield proc
+        pytest.skip("jackd could not start")
+    yield name
     _stop(proc)
 
 
@@ -98,7 +101,8 @@ def session_env(tmp_path_factory, xvfb_display, jack_server):
                    "[lab]\nKnownPeers = {127.0.0.1}\n")
     env = dict(os.environ)
     env.update({"HOME": str(home), "DISPLAY": xvfb_display, "LSLAPICFG": str(cfg),
-                "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)})
+                "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO),
+                "JACK_DEFAULT_SERVER": jack_server})
     return env
 
 
@@ -146,3 +150,11 @@ def soothe_run(env, *args: str, timeout: float = 240) -> subprocess.CompletedPro
     """Run ``python -m soothe run ARGS`` and return the finished process."""
     return subprocess.run([PYTHON, "-m", "soothe", "run", *args], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def psychopy_home(tmp_path_factory, monkeypatch):
+    """PsychoPy creates ~/.psychopy3 on import: keep it out of the real HOME."""
+    home = tmp_path_factory.getbasetemp() / "psychopy_home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))

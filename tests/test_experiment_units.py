@@ -1,0 +1,263 @@
+"""Unit tests of the session runner's pure parts (no screen, no audio device)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from experiment_fixtures import make_short_protocol, psychopy_home  # noqa: F401
+
+from conditions import bids
+from conditions.protocol import load_protocol
+from experiment.datafiles import SessionData, SessionState, unique_path
+from experiment.dialog import validate_start_info
+from experiment.errors import AudioPreflightError, MarkerError
+from experiment.markers import MarkerSender, NullMarkers, _PulsedBackend, open_backends
+from experiment.questionnaire_screen import item_order, rating_to_pixels
+from experiment.recorder import assemble_physio, raw_marker_times, read_raw_stream
+from experiment.simulated_device import PhysioGenerator
+from experiment.timeline import build_timeline, induction_minute_offsets
+
+GOOD = {"participant": "P01", "session": "1", "age": "25", "sex": "male", "initials": "jd"}
+
+
+def test_start_info_accepts_valid_and_strips_prefixes():
+    info, problems = validate_start_info(dict(GOOD, participant="sub-P01", session="ses-2"))
+    assert problems == []
+    assert (info.participant, info.session, info.age, info.initials) == ("P01", "2", 25, "JD")
+
+
+@pytest.mark.parametrize(
+    "field,value,fragment",
+    [
+        ("participant", "P_01", "participant ID"),
+        ("participant", "", "participant ID"),
+        ("session", "1 ", None),  # stripped: valid
+        ("age", "abc", "age"),
+        ("age", "7", "age 7"),
+        ("sex", "x", "sex/gender"),
+        ("initials", "J", "initials"),
+    ],
+)
+def test_start_info_rejects_bad_entries(field, value, fragment):
+    info, problems = validate_start_info(dict(GOOD, **{field: value}))
+    if fragment is None:
+        assert info is not None and problems == []
+    else:
+        assert info is None
+        assert any(fragment in p for p in problems), problems
+
+
+def test_timeline_comes_from_protocol_and_compresses():
+    protocol = load_protocol()
+    steps = build_timeline(protocol, speed=30)
+    assert [s.name for s in steps] == [p.name for p in protocol.phases]
+    assert steps[1].run_s == pytest.approx(protocol.phases[1].duration_s / 30)
+    resumed = build_timeline(protocol, completed=["instructions", "baseline"])
+    assert resumed[0].name == "pre_questionnaire"
+    with pytest.raises(ValueError):
+        build_timeline(protocol, speed=0.5)
+
+
+def test_induction_minute_offsets_cover_the_audio():
+    offsets = induction_minute_offsets(660.0, 1.0, 11)
+    assert len(offsets) == 11 and offsets[-1] == (11, 600.0)
+    assert induction_minute_offsets(3.0, 1.0, 11) == [(1, 0.0)]
+
+
+def test_item_order_is_stable_and_randomised():
+    items = list(range(20))
+    a = item_order(items, True, 1, "001", "pre_questionnaire")
+    assert a == item_order(items, True, 1, "001", "pre_questionnaire")
+    assert sorted(a) == items and a != items
+    assert a != item_order(items, True, 1, "002", "pre_questionnaire")
+    assert item_order(items, False, 1, "001", "pre") == items
+
+
+def test_rating_to_pixels_spans_the_line():
+    class Item:
+        min, max = 0.0, 100.0
+
+    left = rating_to_pixels(0, Item(), (1024, 768))
+    right = rating_to_pixels(100, Item(), (1024, 768))
+    assert right[0] - left[0] == pytest.approx(768, abs=1)  # slider is 1.0 height units wide
+    assert left[1] == right[1] > 384  # below the centre
+
+
+def test_marker_sender_reports_every_marker_with_both_clocks():
+    got = []
+    sender = MarkerSender([NullMarkers(), NullMarkers()], on_sent=got.append,
+                          lsl_clock=lambda: 100.0, psychopy_clock=lambda: 5.0)
+    sender.send(20, "baseline_onset")
+    sender.send(90, "audio_onset", psychopy_time=4.5, lsl_time=99.5)
+    assert [(m.code, m.psychopy_time, m.lsl_time) for m in got] == [(20, 5.0, 100.0),
+                                                                     (90, 4.5, 99.5)]
+    with pytest.raises(MarkerError):
+        sender.send(256, "too big")
+
+
+class FakePort(_PulsedBackend):
+    name = "fake"
+
+    def __init__(self):
+        super().__init__(pulse_s=0.02)
+        self.writes = []
+
+    def _write(self, code):
+        self.writes.append((time.monotonic(), code))
+
+
+def test_pulsed_backend_resets_lines_after_pulse_and_on_close():
+    port = FakePort()
+    sender = MarkerSender([port])
+    sender.send(30, "x")
+    time.sleep(0.1)
+    assert [c for _, c in port.writes] == [30, 0]
+    assert port.writes[1][0] - port.writes[0][0] >= 0.015
+    sender.send(31, "y")
+    sender.close()  # before the pulse ends: close must still leave the lines at 0
+    time.sleep(0.05)
+    assert port.writes[-1][1] == 0
+
+
+def test_open_backends_rejects_unknown():
+    assert [b.name for b in open_backends("none")] == ["none"]
+    with pytest.raises(MarkerError, match="unknown marker back end"):
+        open_backends("carrier_pigeon")
+    with pytest.raises(MarkerError, match="serial"):
+        open_backends("serial")
+
+
+def test_unique_path_never_overwrites(tmp_path):
+    first = tmp_path / "run.csv"
+    first.write_text("a")
+    second = unique_path(first)
+    second.write_text("b")
+    assert unique_path(first).name == "run_3.csv"
+    assert first.read_text() == "a"
+
+
+def test_session_data_appends_are_readable_after_a_torn_write(tmp_path):
+    data = SessionData(tmp_path, "001", "1", "induction")
+    data.state = SessionState("001", "1", "S-TEST", lsl_zero=1000.0)
+    from experiment.markers import SentMarker
+
+    data.write_event(SentMarker(20, "baseline_onset", 3.0, 1012.5))
+    row = {c: "n/a" for c in bids.BEH_COLUMNS}
+    row.update(phase="pre_questionnaire", questionnaire="q", item_id="a1", rating=55.0)
+    data.write_response(row)
+    with open(data.files.beh_tsv, "a") as fh:  # a crash in the middle of the next row
+        fh.write("pre_questionnaire\tq\ta2\tcon")
+    events = bids.read_tsv(data.files.events_tsv, bids.EVENTS_COLUMNS)
+    assert events["onset"].tolist() == [12.5]
+    beh = bids.read_tsv(data.files.beh_tsv, bids.BEH_COLUMNS)
+    assert beh["item_id"].tolist() == ["a1"] and beh["rating"].tolist() == [55.0]
+    assert data.answered_items("pre_questionnaire") == {("q", "a1")}
+
+
+def test_preflight_audio_names_the_bad_file(tmp_path):
+    from experiment.audio_player import preflight_audio
+
+    protocol = load_protocol(make_short_protocol(tmp_path / "p"), check_audio=True)
+    assert set(preflight_audio(protocol)) == set(protocol.condition_names)
+    wav = protocol.conditions["neutral"].audio
+    import soundfile
+
+    soundfile.write(str(wav), np.zeros(44100 * 10), 44100)  # 10 s instead of 3 s
+    with pytest.raises(AudioPreflightError, match="neutral.wav: lasts 10.0 s"):
+        preflight_audio(protocol)
+    wav.unlink()
+    with pytest.raises(AudioPreflightError, match="neutral.wav: audio file not found"):
+        preflight_audio(protocol)
+
+
+def _write_raw(raw_dir, name, kind, rate, t, values, labels, units):
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"name": name, "type": kind, "source_id": name.split("_", 1)[1], "nominal_srate": rate,
+            "channels": [{"label": la, "unit": u, "type": la.upper()}
+                         for la, u in zip(labels, units)]}
+    (raw_dir / f"{name}.json").write_text(json.dumps(meta))
+    lines = ["lsl_time\t" + "\t".join(labels)]
+    lines += [f"{a:.6f}\t" + "\t".join(f"{x:.6g}" for x in row) for a, row in zip(t, values)]
+    (raw_dir / f"{name}.tsv").write_text("\n".join(lines) + "\n")
+
+
+def test_assemble_physio_aligns_to_session_clock_and_marks_gaps(tmp_path):
+    raw = tmp_path / "raw"
+    fs = 100.0
+    t1 = 500.0 + np.arange(300) / fs  # run 1: 3 s
+    t2 = 510.0 + np.arange(200) / fs  # run 2 after a crash: 2 s, 7 s gap
+    for name, t in (("run-1_dev", t1), ("run-2_dev", t2)):
+        _write_raw(raw, name, "Physio", fs, t, np.column_stack([np.sin(t), t * 0 + 5.0]),
+                   ["ecg", "eda"], ["mV", "uS"])
+    _write_raw(raw, "run-1_soothemarkers", "Markers", 0.0, [501.25], [[90]], ["value"], ["n/a"])
+    files = bids.SessionFiles(tmp_path / "ds", "001", "1", "induction")
+    assert assemble_physio(raw, files, lsl_zero=499.0)
+    meta = bids.read_physio_sidecar(files)
+    assert meta["StartTime"] == pytest.approx(1.0)
+    assert meta["Columns"] == ["ecg", "eda"] and meta["eda"]["Units"] == "uS"
+    import pandas as pd
+
+    table = pd.read_csv(files.physio_tsv_gz, sep="\t", header=None)
+    assert len(table) == int(round((t2[-1] - t1[0]) * fs)) + 1
+    gap = table.iloc[int(5 * fs) : int(9 * fs), 1]
+    assert gap.isna().all()
+    assert table.iloc[:290, 1].eq(5.0).all()
+    assert raw_marker_times(raw) == [(501.25, 90)]
+
+
+def test_read_raw_stream_drops_torn_last_line(tmp_path):
+    p = tmp_path / "run-1_x.tsv"
+    p.write_text("lsl_time\tecg\teda\n1.0\t0.1\t5\n1.01\t0.2\t5\n1.02\t0.")
+    t, v, labels = read_raw_stream(p)
+    assert t.tolist() == [1.0, 1.01] and labels == ["ecg", "eda"] and v.shape == (2, 2)
+
+
+def test_generator_has_plausible_heart_rate():
+    gen = PhysioGenerator(rate=250, seed=3)
+    x = np.concatenate([gen.next_chunk(250) for _ in range(30)])
+    from scipy.signal import find_peaks
+
+    peaks, _ = find_peaks(x[:, 0], height=0.6, distance=75)
+    assert 60 <= len(peaks) * 2 <= 80  # ~70 bpm over 30 s
+    assert 4.0 < float(np.median(x[:, 1])) < 6.5
+
+
+def test_recorder_records_a_live_lsl_stream(tmp_path, monkeypatch):
+    """Outlet and recorder in one process: the raw file gets the samples in time order."""
+    from experiment.lsl_config import write_lsl_config
+
+    monkeypatch.setenv("LSLAPICFG", str(write_lsl_config(tmp_path / "lsl.cfg")))
+    import pylsl
+
+    from experiment.recorder import LSLRecorder
+    from experiment.simulated_device import make_outlet
+
+    outlet = make_outlet(200.0, name="unit_physio", source_id=f"unit_{time.time()}")
+    warnings = []
+    rec = LSLRecorder(tmp_path / "raw", 1, ("Physio",), warn=warnings.append,
+                      record_markers=False)
+    rec.start()
+    stop = threading.Event()
+
+    def push():
+        gen = PhysioGenerator(200.0)
+        while not stop.is_set():
+            outlet.push_chunk(gen.next_chunk(4).tolist(), pylsl.local_clock())
+            time.sleep(0.02)
+
+    pusher = threading.Thread(target=push)
+    pusher.start()
+    assert rec.ready.wait(10)
+    time.sleep(2.0)
+    stop.set()
+    pusher.join()
+    rec.stop()
+    files = list((tmp_path / "raw").glob("run-1_unitphysio*.tsv"))
+    assert len(files) == 1, warnings
+    t, v, labels = read_raw_stream(files[0])
+    assert labels == ["ecg", "eda"] and len(t) > 100
+    assert np.all(np.diff(t) > 0)
