@@ -69,6 +69,18 @@ def _round(df: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     return out
 
 
+def _short_problem(problem: str) -> str:
+    """A few words for a rejected fit (the full message stays in the tables)."""
+    words = []
+    if "converge" in problem:
+        words.append("a richer structure did not converge")
+    if "singular" in problem:
+        words.append("a richer structure was singular")
+    if "fit failed" in problem:
+        words.append("a richer structure failed to fit")
+    return " and ".join(words) or "a richer structure was rejected"
+
+
 def key_findings(result) -> list[str]:
     """Plain-words sentences: physiology at the last minute, and self-report contrasts."""
     out = []
@@ -93,10 +105,13 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
         f"{len(result.exclusions)} exclusion(s). Every number below is in the CSV tables beside "
         "this report, and report.json records the methods, parameters, software versions and "
         "the SHA-256 of every input.")
-    fallbacks = [f"{measure_label(m)}: fitted with {g.structure} ({g.fallback_reason})"
+    fallbacks = [f"{measure_label(m)} was fitted with {g.structure} because "
+                 + " and ".join(sorted({_short_problem(a["problem"]) for a in g.attempts
+                                        if a["problem"]}))
                  for m, g in result.growth.items() if g.fallback_reason]
     if fallbacks:
-        intro.paragraphs.append("Model fallbacks: " + "; ".join(fallbacks) + ".")
+        intro.paragraphs.append("Model fallbacks: " + "; ".join(fallbacks) + " (every attempt "
+                                "is listed in the Fitted models table and report.json).")
     else:
         intro.paragraphs.append("All growth-curve models converged with correlated random "
                                 "intercepts and minute slopes (no fallback was needed).")
