@@ -295,6 +295,10 @@ def _executor_map(jobs: int, scheduler: str | None, calls: list[tuple]):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    # one BLAS/OpenMP thread per worker: the workers are the parallelism (inherited by the
+    # fresh worker interpreters; the parent's own libraries are already initialised)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     ctx = mp.get_context("spawn" if os.name == "nt" else "forkserver")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futures = {pool.submit(process_file, *args): args for args in calls}
