@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from fuzz_mutations import budget, mutated
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conditions.errors import SootheError
@@ -37,7 +37,7 @@ SCRIPT = next(i for i, m in enumerate(ASSIGNMENTS) if m.group(1).strip().startsw
 
 QFILE = next(i for i, m in enumerate(ASSIGNMENTS) if m.group(1).strip().startswith(b"file"))
 
-SETTINGS = dict(deadline=None, database=None,
+SETTINGS = dict(deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 TOML_VALUES = st.sampled_from([

@@ -18,7 +18,7 @@ import edfio
 import numpy as np
 import pytest
 from fuzz_mutations import budget, mutated
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from readers_fixtures import synthetic_ecg, synthetic_eda, write_bids_session
 from xdf_writer import XdfStream, write_xdf
@@ -35,6 +35,8 @@ WORK = Path(tempfile.mkdtemp(prefix="soothe-fuzz-"))
 def _settings(n: int):
     return settings(
         max_examples=budget(n), deadline=None, database=None, derandomize=False,
+        # no shrinking: a failing example is reported as found, so CI time stays bounded
+        phases=(Phase.explicit, Phase.generate), report_multiple_bugs=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 
