@@ -444,6 +444,7 @@ class Session:
 
     def _close_window(self) -> None:
         if self.participant is not None:
+            self.log(f"simulated participant: {self.participant.retries} input event(s) repeated")
             self.participant.close()
         if self.win is not None:
             self.win.close()

@@ -52,6 +52,8 @@ class SimulatedParticipant:
         self.think_s = think_s
         self._queue: queue.Queue = queue.Queue()
         self._screen_serial = 0
+        self._aborting = False
+        self.retries = 0  # input events that had to be repeated (not registered in time)
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="simulated-participant",
                                         daemon=True)
@@ -85,9 +87,12 @@ class SimulatedParticipant:
             time.sleep(self.think_s)
             if self.abort_at and info.get("phase") == self.abort_at:
                 self.abort_at = None
-                self.key("Escape")
-                time.sleep(0.5)
-                self.key("y")
+                self._aborting = True
+                self._until_next(serial, lambda: self.key("Escape"))
+                continue
+            if kind == "confirm_quit":
+                self._until_next(serial, lambda: self.key("y" if self._aborting else "n"),
+                                 tries=20)
                 continue
             if kind in ("instructions", "end"):
                 self._until_next(serial, lambda: self.key("space"))
@@ -103,11 +108,13 @@ class SimulatedParticipant:
 
                 self._until_next(serial, answer)
 
-    def _until_next(self, serial: int, action, retry_s: float = 2.0, tries: int = 5) -> None:
+    def _until_next(self, serial: int, action, retry_s: float = 1.5, tries: int = 200) -> None:
         """Do ``action``; repeat it if the screen has not changed after ``retry_s``."""
-        for _ in range(tries):
+        for attempt in range(tries):
             if not self._current(serial):
                 return
+            if attempt:
+                self.retries += 1
             action()
             deadline = time.monotonic() + retry_s
             while time.monotonic() < deadline:

