@@ -80,12 +80,14 @@ def build_dialog(values: Mapping[str, Any], problems: list[str] | None = None, t
     dlg = gui.Dlg(title=f"{title}: start a session")
     if problems:
         dlg.addText("Please correct:\n- " + "\n- ".join(problems), color="red")
-    dlg.addField("participant", "Participant ID", initial=str(values.get("participant", "")))
-    dlg.addField("session", "Session", initial=str(values.get("session", "1")))
-    dlg.addField("age", "Age (years)", initial=str(values.get("age", "")))
-    dlg.addField("sex", "Sex / gender", choices=list(SEX_CHOICES),
-                 initial=values.get("sex", SEX_CHOICES[0]))
-    dlg.addField("initials", "Experimenter initials", initial=str(values.get("initials", "")))
+    dlg.addField("participant", initial=str(values.get("participant", "")),
+                 label="Participant ID")
+    dlg.addField("session", initial=str(values.get("session", "1")), label="Session")
+    dlg.addField("age", initial=str(values.get("age", "")), label="Age (years)")
+    dlg.addField("sex", initial=values.get("sex", SEX_CHOICES[0]), choices=list(SEX_CHOICES),
+                 label="Sex / gender")
+    dlg.addField("initials", initial=str(values.get("initials", "")),
+                 label="Experimenter initials")
     return dlg
 
 

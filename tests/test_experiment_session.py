@@ -263,3 +263,31 @@ def test_kill9_mid_questionnaire_then_resume(tmp_path, session_env, short_protoc
     meta = bids.read_physio_sidecar(files)
     n = len(pd.read_csv(files.physio_tsv_gz, sep="\t", header=None))
     assert n / meta["SamplingFrequency"] > 10
+
+
+_DIALOG_SHOT = """
+import sys
+from PyQt6 import QtCore
+from experiment.dialog import build_dialog
+dlg = build_dialog({"participant": "P_07", "session": "1", "age": "24", "initials": "AB"},
+                   ["participant ID 'P_07': letters and digits only (BIDS label), e.g. 001 or P01"])
+def shoot():
+    print("saved", dlg.grab().save(sys.argv[1]))
+    dlg.reject()
+QtCore.QTimer.singleShot(1500, shoot)
+dlg.show()
+"""
+
+
+def test_start_dialog_screenshot(tmp_path, xvfb_display):  # noqa: F811
+    path = tmp_path / "dialog.png"
+    env = dict(os.environ, DISPLAY=xvfb_display, HOME=str(tmp_path), PYTHONPATH=str(REPO))
+    out = subprocess.run([PYTHON, "-c", _DIALOG_SHOT, str(path)], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert "saved True" in out.stdout, out.stderr[-2000:]
+    from PIL import Image
+
+    img = np.asarray(Image.open(path).convert("L"), dtype=float)
+    assert img.shape[0] > 150 and img.std() > 10
+    SCREENS_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SCREENS_DIR / "dialog.png")
