@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,6 +66,7 @@ def _bioread_log() -> Iterator[_Collect]:
     bioread logs (rather than raises) when a header past the data cannot be read, e.g. the
     event markers of a truncated file; the reader turns those into an error.
     """
+    import bioread.header_reader
     import bioread.reader  # noqa: F401 - installs bioread's own stderr handler first
 
     logger = logging.getLogger("bioread")
@@ -74,9 +76,25 @@ def _bioread_log() -> Iterator[_Collect]:
         logger.removeHandler(h)
     logger.addHandler(handler)
     logger.propagate = False
+    # Guard against a damaged header count: bioread loops ``num`` times over headers whose
+    # lengths come from the file, so a corrupt marker count (with a negative text length)
+    # spins for hours (found by tests/test_fuzz_readers.py). No header is under 8 bytes.
+    reader_cls = bioread.header_reader.HeaderReader
+    original = reader_cls.multi_headers
+
+    def bounded(self, num, start_offset, h_class):
+        size = os.fstat(self.acq_file.fileno()).st_size if hasattr(self.acq_file, "fileno") else 0
+        if size and num > size // 8:
+            raise ValueError(
+                f"header count {num} at byte {start_offset} cannot fit in a {size}-byte file"
+            )
+        return original(self, num, start_offset, h_class)
+
+    reader_cls.multi_headers = bounded
     try:
         yield handler
     finally:
+        reader_cls.multi_headers = original
         logger.removeHandler(handler)
         for h in old_handlers:
             logger.addHandler(h)
