@@ -125,9 +125,11 @@ class LSLRecorder(threading.Thread):
         key = info.source_id() or f"{info.name()}@{info.hostname()}"
         if key in self.streams:
             return
-        is_markers = info.type().lower() == "markers"
-        flags = pylsl.proc_clocksync if is_markers else (pylsl.proc_clocksync | pylsl.proc_dejitter)
-        inlet = pylsl.StreamInlet(info, max_buflen=360, recover=True, processing_flags=flags)
+        # Clock sync only, no dejitter: dejittering assumes an unbroken regular stream and
+        # spreads the samples over a dropout (measured: a 2 s gap became 7.6 ms intervals),
+        # which would hide signal loss. The regular grid is made later by assemble_physio.
+        inlet = pylsl.StreamInlet(info, max_buflen=360, recover=True,
+                                  processing_flags=pylsl.proc_clocksync)
         full = inlet.info(timeout=5.0)
         chans = _channels(full)
         self.raw_dir.mkdir(parents=True, exist_ok=True)

@@ -261,3 +261,40 @@ def test_recorder_records_a_live_lsl_stream(tmp_path, monkeypatch):
     t, v, labels = read_raw_stream(files[0])
     assert labels == ["ecg", "eda"] and len(t) > 100
     assert np.all(np.diff(t) > 0)
+
+
+def test_recorder_warns_with_timestamp_when_the_stream_is_lost(tmp_path, monkeypatch):
+    """Issue 7: a physio stream that stops is reported (with a time) and recording goes on."""
+    from experiment.lsl_config import write_lsl_config
+
+    monkeypatch.setenv("LSLAPICFG", str(write_lsl_config(tmp_path / "lsl.cfg")))
+    import pylsl
+
+    from experiment import recorder as rec_mod
+    from experiment.simulated_device import make_outlet
+
+    monkeypatch.setattr(rec_mod, "LOST_AFTER_S", 1.0)
+    outlet = make_outlet(200.0, name="lossy_physio", source_id=f"lossy_{time.time()}")
+    warnings = []
+    rec = rec_mod.LSLRecorder(tmp_path / "raw", 1, ("Physio",), warn=warnings.append,
+                              record_markers=False)
+    rec.start()
+    assert rec.ready.wait(10)
+    gen = PhysioGenerator(200.0)
+
+    def push_for(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            outlet.push_chunk(gen.next_chunk(4).tolist(), pylsl.local_clock())
+            time.sleep(0.02)
+
+    push_for(1.0)
+    time.sleep(2.0)  # the device goes silent
+    push_for(1.0)
+    rec.stop()
+    lost = [w for w in warnings if "lost" in w]
+    back = [w for w in warnings if "is back" in w]
+    assert lost and back, warnings
+    assert lost[0][:4].isdigit() and "T" in lost[0][:20]  # ISO timestamp first
+    t, _, _ = read_raw_stream(next((tmp_path / "raw").glob("run-1_lossyphysio*.tsv")))
+    assert np.max(np.diff(t)) > 1.5  # the gap is in the data, not papered over
