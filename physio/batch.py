@@ -104,6 +104,10 @@ def _failure(path: Path, exc: BaseException, internal: bool = False) -> dict[str
         where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         loc = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
         msg = f"internal error, please report: {type(exc).__name__}: {msg}{loc}"
+    if path.name not in msg:
+        # every failure names its file, even when the error came from a layer that only
+        # knew the channel (units, rate, signal quality)
+        msg = f"{path}: {msg}"
     return {
         "status": "failed",
         "source": str(path),

@@ -110,6 +110,11 @@ def _read_windows(path: Path) -> pd.DataFrame:
     for col in _BOOL_COLUMNS:
         table[col] = table[col].map(
             lambda v: pd.NA if pd.isna(v) else str(v).lower() == "true").astype("boolean")
+    # Fixed dtypes for every other column: a recording whose ECG was unusable has all-NaN
+    # metric columns, and concatenating those with an inferred dtype is ambiguous in pandas.
+    for col in table.columns:
+        if col not in _TEXT_COLUMNS and col not in _BOOL_COLUMNS and col in WINDOWS_COLUMNS:
+            table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
     return table
 
 
