@@ -68,6 +68,44 @@ def unique_path(path: Path) -> Path:
         n += 1
 
 
+def drop_torn_tail(path: Path) -> None:
+    r"""Cut a partial last line (a full disk or crash mid-write) so the next append is clean.
+
+    Without this, the next row appended after ``--resume`` would be glued to the torn one.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.tsv"
+    >>> _ = p.write_text("a\tb\n1\t2\n3\t")
+    >>> drop_torn_tail(p); p.read_text()
+    'a\tb\n1\t2\n'
+    """
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return
+        size = fh.seek(0, os.SEEK_END)
+        keep = 0
+        step = 4096
+        pos = size
+        while pos > 0:
+            start = max(0, pos - step)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            i = chunk.rfind(b"\n")
+            if i >= 0:
+                keep = start + i + 1
+                break
+            pos = start
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 @dataclass
 class SessionState:
     """What ``--resume`` needs. Stored as JSON; never holds the condition."""
@@ -149,6 +187,7 @@ class SessionData:
     # ------------------------------------------------------------------ appends
     def write_event(self, marker: SentMarker, duration: float = 0.0) -> None:
         """Append one marker to ``_events.tsv`` (flushed and fsync'ed)."""
+        drop_torn_tail(self.files.events_tsv)
         bids.append_tsv_row(
             self.files.events_tsv,
             list(bids.EVENTS_COLUMNS),
@@ -167,6 +206,7 @@ class SessionData:
         missing = [c for c in bids.BEH_COLUMNS if c not in row]
         if missing:
             raise SessionError(f"{self.files.beh_tsv}: response lacks column(s) {missing}")
+        drop_torn_tail(self.files.beh_tsv)
         bids.append_tsv_row(self.files.beh_tsv, list(bids.BEH_COLUMNS), row)
 
     def log(self, message: str) -> None:
