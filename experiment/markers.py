@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Protocol
 
 from experiment.errors import MarkerError
@@ -275,9 +276,12 @@ class MarkerSender:
         *,
         lsl_clock: Callable[[], float] | None = None,
         psychopy_clock: Callable[[], float] | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.backends = list(backends)
         self.on_sent = on_sent
+        self.warn = warn  # None: a failing back end raises; else warn and go on
+        self._failed: set[int] = set()
         self.lsl_clock = lsl_clock or _lsl_clock()
         self.psychopy_clock = psychopy_clock or _psychopy_clock()
         self.sent: list[SentMarker] = []
@@ -301,12 +305,37 @@ class MarkerSender:
         lsl_t = now_lsl if lsl_time is None else float(lsl_time)
         py_t = now_py if psychopy_time is None else float(psychopy_time)
         for backend in self.backends:
-            backend.send(code, lsl_t)
+            self._send_one(backend, code, lsl_t)
         marker = SentMarker(code, label, py_t, lsl_t)
         self.sent.append(marker)
         if self.on_sent is not None:
             self.on_sent(marker)
         return marker
+
+    def _send_one(self, backend: MarkerBackend, code: int, lsl_t: float) -> None:
+        """One back end; with ``warn`` set, a lost back end is reported once and skipped.
+
+        The marker still reaches ``on_sent`` (``_events.tsv``), so no event is lost when the
+        LSL outlet or a trigger port goes away mid-session.
+        """
+        if self.warn is None:
+            backend.send(code, lsl_t)
+            return
+        key = id(backend)
+        try:
+            backend.send(code, lsl_t)
+        except Exception as exc:  # any driver/outlet failure: report, keep the session going
+            if key not in self._failed:
+                self._failed.add(key)
+                stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+                self.warn(f"{stamp} WARNING marker back end {getattr(backend, 'name', '?')!r} "
+                          f"failed ({type(exc).__name__}: {exc}); markers still go to "
+                          "_events.tsv; the session goes on")
+            return
+        if key in self._failed:
+            self._failed.discard(key)
+            stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+            self.warn(f"{stamp} marker back end {getattr(backend, 'name', '?')!r} is back")
 
     def send_on_flip(self, win, code: int, label: str) -> None:
         """Send ``code`` right after the next ``win.flip()`` (time-locked to the screen)."""

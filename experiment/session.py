@@ -179,7 +179,8 @@ class Session:
 
         if opt.simulate:
             keep_lsl_on_machine()
-        self.markers = MarkerSender(open_backends(opt.markers), on_sent=self._on_marker)
+        self.markers = MarkerSender(open_backends(opt.markers), on_sent=self._on_marker,
+                                    warn=self.warn)
         if opt.record:
             from experiment.recorder import LSLRecorder
 
