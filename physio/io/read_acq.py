@@ -59,6 +59,11 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+#: More channels than any AcqKnowledge set-up records (MP160: 16 analog + 16 digital +
+#: calculation channels); a larger count means a damaged header.
+_MAX_CHANNELS = 512
+
+
 @contextlib.contextmanager
 def _bioread_log() -> Iterator[_Collect]:
     """Collect bioread's log messages instead of letting them reach stderr.
@@ -87,6 +92,14 @@ def _bioread_log() -> Iterator[_Collect]:
         if size and num > size // 8:
             raise ValueError(
                 f"header count {num} at byte {start_offset} cannot fit in a {size}-byte file"
+            )
+        # bioread scans up to 4096 offsets for the channel dtype headers, reading `num`
+        # headers at each: a damaged channel count makes that quadratic. No AcqKnowledge
+        # file has more than a few hundred channels.
+        if "Channel" in getattr(h_class, "__name__", "") and num > _MAX_CHANNELS:
+            raise ValueError(
+                f"channel count {num} at byte {start_offset} exceeds {_MAX_CHANNELS}; "
+                "the header is damaged"
             )
         return original(self, num, start_offset, h_class)
 
