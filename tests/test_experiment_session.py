@@ -93,7 +93,9 @@ def test_full_session_completes_with_all_phases_in_order(full_session):
     beh = bids.read_tsv(files.beh_tsv, bids.BEH_COLUMNS)
     assert len(beh) == 2 * N_ITEMS
     assert beh["rating"].between(beh["scale_min"], beh["scale_max"]).all()
-    assert (beh["response_time"] > 0.1).all() and (beh["response_time"] < 10).all()
+    # the automated participant retries a dropped X event, so an RT can reach tens of seconds
+    # on a loaded machine; the bounds only catch garbage (negative, zero or clock-sized)
+    assert (beh["response_time"] > 0.1).all() and (beh["response_time"] < 120).all()
     assert sorted(beh["position"][beh["phase"] == "pre_questionnaire"]) == list(
         range(1, N_ITEMS + 1))
     likert = beh[beh["scale_max"] == 7]
