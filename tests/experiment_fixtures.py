@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,9 @@ def xvfb_display():
 def jack_server():
     """A JACK dummy audio server at 44.1 kHz (real-time pace, no sound card)."""
     need("jackd")
-    name = f"soothe_test_{os.getpid()}"  # own server name: never clashes with another jackd
+    # own server name: never clashes with another jackd, nor with the copy of this fixture
+    # that another test module imported (each importing module gets its own instance)
+    name = f"soothe_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     proc = subprocess.Popen(
         ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "44100", "-p", "256",
          "-P", "2", "-C", "0"],
