@@ -37,6 +37,9 @@ from experiment.markers import MARKER_STREAM_NAME
 PHYSIO_TYPES: tuple[str, ...] = ("ECG", "EDA", "GSR", "Physio", "ExG")
 FLUSH_EVERY_S = 0.5
 LOST_AFTER_S = 3.0
+#: after ``stop``, keep pulling this long: a marker pushed just before the stop is still
+#: in transit on the network (CI lost the session's final condition-code marker)
+DRAIN_S = 0.5
 
 
 def _safe(name: str) -> str:
@@ -206,8 +209,13 @@ class LSLRecorder(threading.Thread):
                         self.warn(f"{utc_now()} physiology stream found: {names}")
                 if not got_any:
                     self._stop_event.wait(0.02)
-            for stream in self.streams.values():  # drain what is left
-                self._pull(stream)
+            drain_until = time.monotonic() + DRAIN_S  # drain what is still in transit
+            while time.monotonic() < drain_until:
+                got_any = False
+                for stream in list(self.streams.values()):
+                    got_any |= self._pull(stream)
+                if not got_any:
+                    time.sleep(0.02)
         except BaseException as exc:  # recorded; the session reports it and goes on
             self.error = exc
             self.warn(f"{utc_now()} physiology recorder stopped with an error: {exc}")

@@ -384,8 +384,9 @@ class Session:
     def save(self, status: str) -> None:
         """Keep everything: runs whatever happened; each step guarded on its own."""
         steps = [
-            ("reset trigger lines", self._save_markers),
+            # the recorder drains first, so the last markers in flight reach it
             ("stop recorder", self._save_recorder),
+            ("reset trigger lines", self._save_markers),
             ("write physio", self._save_physio),
             ("session state", lambda: self._save_state(status)),
             ("participants.tsv", lambda: self._save_participant(status)),

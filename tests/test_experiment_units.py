@@ -298,3 +298,40 @@ def test_recorder_warns_with_timestamp_when_the_stream_is_lost(tmp_path, monkeyp
     assert lost[0][:4].isdigit() and "T" in lost[0][:20]  # ISO timestamp first
     t, _, _ = read_raw_stream(next((tmp_path / "raw").glob("run-1_lossyphysio*.tsv")))
     assert np.max(np.diff(t)) > 1.5  # the gap is in the data, not papered over
+
+
+def test_recorder_keeps_a_marker_pushed_just_before_stop(tmp_path, monkeypatch):
+    """CI lost the session's last marker (the condition code, sent at the very end).
+
+    The recorder has to drain what is still in transit after ``stop``.
+    """
+    from experiment.lsl_config import write_lsl_config
+
+    monkeypatch.setenv("LSLAPICFG", str(write_lsl_config(tmp_path / "lsl.cfg")))
+    import pylsl
+
+    from experiment.markers import LSLMarkerOutlet
+    from experiment.recorder import LSLRecorder
+
+    name = f"soothe_markers_unit{int(time.time() * 1000) % 100000}"
+    missing = []
+    for attempt in range(5):
+        outlet = LSLMarkerOutlet(name, source_id=f"{name}_{attempt}")
+        raw = tmp_path / f"raw{attempt}"
+        rec = LSLRecorder(raw, 1, ("NoSuchType",), warn=lambda _m: None)
+        monkeypatch.setattr("experiment.recorder.MARKER_STREAM_NAME", name)
+        rec.start()
+        assert rec.ready.wait(10)
+        deadline = time.monotonic() + 10
+        while not rec.streams and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rec.streams, "recorder never found the marker stream"
+        time.sleep(0.5)
+        codes = list(range(1, 31))
+        for code in codes:
+            outlet.send(code, pylsl.local_clock())
+        rec.stop()  # no pause: the last markers are still in flight
+        outlet.close()
+        got = [c for _, c in raw_marker_times(raw)]
+        missing.append(sorted(set(codes) - set(got)))
+    assert all(m == [] for m in missing), f"markers lost at stop: {missing}"
