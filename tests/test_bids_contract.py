@@ -201,3 +201,14 @@ def test_iter_sessions_finds_events_files(tmp_path):
         f = SessionFiles(tmp_path, sub, "1", "induction")
         append_tsv_row(f.events_tsv, list(EVENTS_COLUMNS), {"onset": 0, "value": 1})
     assert [s.subject for s in iter_sessions(tmp_path)] == ["01", "02"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_atomic_write_gives_files_the_umask_mode_not_private(tmp_path):
+    """mkstemp's 0600 would hide the lab's data from the rest of the group."""
+    old = os.umask(0o002)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o664

@@ -24,6 +24,18 @@ NOISE_SWITCHES = {
 }
 
 
+def _margin_kw(minutes: list[float] | None) -> dict:
+    if minutes is None:
+        return {}
+    if min(minutes) < 0 or max(minutes) > 24 * 60:
+        from soothe.simulate.study import SimulationError
+
+        raise SimulationError(
+            f"--record-margin-min must be between 0 and 1440 minutes, got {minutes}"
+        )
+    return {"record_margin_s": (60.0 * minutes[0], 60.0 * minutes[1])}
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="soothe simulate",
@@ -53,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="processes simulating and writing sessions in parallel (default 1; try "
         f"{os.cpu_count() or 1} on an idle machine); the output is identical for any value",
+    )
+    p.add_argument(
+        "--record-margin-min",
+        type=float,
+        nargs=2,
+        metavar=("BEFORE", "AFTER"),
+        default=None,
+        help="minutes of physiology recorded before session start and after session end "
+        "(electrode settling, debriefing; default a few seconds). 6 6 makes the default "
+        "protocol's sessions ~40 min long",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -87,6 +109,7 @@ def main(argv: list[str]) -> int:
         protocol=load_protocol(args.protocol),
         progress=not args.quiet,
         jobs=max(1, args.jobs),
+        **_margin_kw(args.record_margin_min),
     )
     elapsed = time.perf_counter() - t0
     print(

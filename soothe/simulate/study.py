@@ -29,7 +29,12 @@ from soothe.simulate.noise import NoiseOptions
 from soothe.simulate.participant import ParticipantModel, draw_participant
 from soothe.simulate.rr import BeatSeries, generate_beats
 from soothe.simulate.selfreport import item_biases, latent_states, simulate_beh
-from soothe.simulate.timeline import SessionTimeline, build_timeline, protocol_items
+from soothe.simulate.timeline import (
+    RECORD_MARGIN_S,
+    SessionTimeline,
+    build_timeline,
+    protocol_items,
+)
 from soothe.simulate.truth import truth_beats, truth_windows
 
 #: Where the allocation clock of a simulated study starts (fixed, for reproducible files).
@@ -94,6 +99,7 @@ def simulate_session(
     items: dict[str, list[Item]] | None = None,
     biases: dict[str, float] | None = None,
     signals: bool = True,
+    record_margin_s: tuple[float, float] = RECORD_MARGIN_S,
 ) -> SimulatedSession:
     """Simulate one participant session (signals at ``fs`` Hz) in memory.
 
@@ -113,6 +119,8 @@ def simulate_session(
         Artefact switches (default: realistic).
     signals : bool
         False skips the ECG/EDA rendering (the truth and answers are still made).
+    record_margin_s : tuple of float
+        Seconds of physiology before session start and after session end.
 
     Examples
     --------
@@ -129,7 +137,9 @@ def simulate_session(
     items = protocol_items(protocol) if items is None else items
     if biases is None:
         biases = item_biases([it for lst in items.values() for it in lst], seed)
-    timeline = build_timeline(protocol, condition, participant_rng(seed, index, 1), items)
+    timeline = build_timeline(
+        protocol, condition, participant_rng(seed, index, 1), items, record_margin_s
+    )
     model = draw_participant(condition, participant_rng(seed, index, 2))
     beats = generate_beats(model, timeline, participant_rng(seed, index, 3), noise)
     rng_sr = participant_rng(seed, index, 4)
@@ -263,6 +273,7 @@ def simulate_study(
     protocol: Protocol | None = None,
     progress: bool = False,
     jobs: int = 1,
+    record_margin_s: tuple[float, float] = RECORD_MARGIN_S,
 ) -> pd.DataFrame:
     """Simulate and write a whole study; return the participants table.
 
@@ -271,7 +282,9 @@ def simulate_study(
     effect model go to ``out/sourcedata/ground_truth/``; other formats (``edf``, ``csv``,
     ``xdf``) to ``out/sourcedata/formats/<fmt>/``. ``jobs`` > 1 simulates and writes
     sessions in that many processes (allocation stays sequential, in participant order, so
-    the output is identical to a one-process run).
+    the output is identical to a one-process run). ``record_margin_s`` is the physiology
+    recorded before session start and after session end (s), e.g. ``(360, 360)`` turns the
+    default ~28-min protocol into ~40-min recordings.
     """
     from experiment.allocation import AllocationDB
 
@@ -328,6 +341,7 @@ def simulate_study(
                 items,
                 biases,
                 formats,
+                record_margin_s,
             )
         )
     rows = []
@@ -381,6 +395,7 @@ def _simulate_and_write(
     items: dict[str, list[Item]],
     biases: dict[str, float],
     formats: tuple[str, ...],
+    record_margin_s: tuple[float, float] = RECORD_MARGIN_S,
 ) -> pd.DataFrame:
     """Simulate one session and write it in every requested format; return its truth."""
     from soothe.simulate import formats as fmt
@@ -397,6 +412,7 @@ def _simulate_and_write(
         age=age,
         items=items,
         biases=biases,
+        record_margin_s=record_margin_s,
     )
     if "bids" in formats:
         write_session(out, protocol, session)

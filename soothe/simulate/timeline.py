@@ -84,6 +84,7 @@ def build_timeline(
     condition: str,
     rng: np.random.Generator,
     items: dict[str, list[Item]] | None = None,
+    record_margin_s: tuple[float, float] = RECORD_MARGIN_S,
 ) -> SessionTimeline:
     """Draw one session's timeline.
 
@@ -97,6 +98,9 @@ def build_timeline(
         Source of the participant-paced durations and the item order.
     items : dict, optional
         Items per questionnaire (default: read from the protocol's item files).
+    record_margin_s : tuple of float
+        Physiology recorded before session start and after session end (s): electrode
+        settling and debriefing in a real lab.
 
     Examples
     --------
@@ -111,7 +115,7 @@ def build_timeline(
     events: list[tuple[float, int]] = []
     spans: list[PhaseSpan] = []
     slots: list[ItemSlot] = []
-    t = RECORD_MARGIN_S[0] + float(rng.uniform(0.0, 1.0))
+    t = float(record_margin_s[0]) + float(rng.uniform(0.0, 1.0))
     events.append((t, markers.event("session_start")))
     t += 0.5
     audio_on = audio_off = math.nan
@@ -155,7 +159,7 @@ def build_timeline(
         spans.append(PhaseSpan(phase.name, phase.kind, onset, offset, w_start, w_end))
         t = offset + PHASE_GAP_S
     events.append((t, markers.event("session_end")))
-    duration = t + RECORD_MARGIN_S[1]
+    duration = t + float(record_margin_s[1])
     events = sorted(((round(o, 4), c) for o, c in events), key=lambda e: e[0])
     return SessionTimeline(
         condition=condition,
