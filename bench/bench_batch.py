@@ -1,6 +1,7 @@
 """Batch throughput on this machine: wall time, recordings per minute, speed-up from 1 to
-2 worker processes, and peak memory per worker, on a simulated study of 40-min (default
-protocol, ~28 min) 1000 Hz sessions.
+2 worker processes, and peak memory per worker, on a simulated study of 40-min 1000 Hz
+sessions (the default ~28-min protocol plus 6 min of recording before and after it, as
+when electrodes settle and the participant is debriefed).
 
     .venv/bin/python bench/bench_batch.py --participants 135      # the paradigm's size
     .venv/bin/python bench/bench_batch.py --participants 8         # a quick look
@@ -58,7 +59,8 @@ def main() -> None:
         if not args.raw:
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-m", "soothe", "simulate", "--participants",
-                            str(args.participants), "--seed", "1", "--out", str(raw)],
+                            str(args.participants), "--seed", "1", "--out", str(raw),
+                            "--record-margin-min", "6", "6", "--jobs", "2", "--quiet"],
                            cwd=REPO, check=True, capture_output=True)
             print(f"simulated {args.participants} sessions in {time.perf_counter() - t0:.0f} s")
         n = len(list(raw.glob("sub-*/ses-*/beh/*_physio.tsv.gz")))

@@ -308,3 +308,23 @@ def test_physio_stream_hands_out_the_session_in_chunks():
     chunks = iter_physio_chunks("rumination", fs=100.0, chunk_s=0.25, seed=2)
     first = np.concatenate([next(chunks) for _ in range(4)])
     assert np.array_equal(first, whole[:100])
+
+
+def test_record_margins_lengthen_the_recording_and_shift_every_event():
+    """The bench's 40-min sessions: physiology before start and after end of the session."""
+    proto = load_protocol()
+    short = simulate_session(proto, "001", "neutral", seed=4, index=1, fs=100.0)
+    long = simulate_session(proto, "001", "neutral", seed=4, index=1, fs=100.0,
+                            record_margin_s=(360.0, 360.0))
+    t_short, t_long = short.timeline, long.timeline
+    extra = t_long.duration_s - t_short.duration_s
+    assert extra == pytest.approx(720.0 - 2.0 - 3.0, abs=1e-6)
+    assert len(long.ecg_mv) == pytest.approx(len(short.ecg_mv) + extra * 100.0, abs=2)
+    shift = np.array(t_long.events)[:, 0] - np.array(t_short.events)[:, 0]
+    assert np.allclose(shift, 358.0, atol=1e-3)
+
+
+def test_record_margin_out_of_range_is_refused(tmp_path: Path):
+    with pytest.raises(SimulationError, match="--record-margin-min"):
+        simulate_main(["--participants", "1", "--seed", "1", "--out", str(tmp_path / "x"),
+                       "--record-margin-min", "-1", "5"])
