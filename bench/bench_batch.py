@@ -31,6 +31,7 @@ def child(jobs: int, raw: str, deriv: str) -> None:
     print(json.dumps({
         "jobs": jobs, "wall_s": wall, "ok": summary["ok"], "failed": summary["failed"],
         "per_recording_s": [r.get("seconds") for r in res],
+        "recording_min": [r.get("recording_s", 0) / 60 for r in res],
         "worker_peak_rss_mb": max((r.get("worker_peak_rss_mb") or 0) for r in res),
     }))
 
@@ -73,6 +74,10 @@ def main() -> None:
             r = run(jobs, raw, Path(tmp) / f"deriv{jobs}")
             walls[jobs] = r["wall_s"]
             per = [x for x in r["per_recording_s"] if x]
+            if jobs == 1:
+                mins = sorted(m for m in r["recording_min"] if m)
+                print(f"recording length {mins[0]:.1f}-{mins[-1]:.1f} min "
+                      f"(median {mins[len(mins) // 2]:.1f})")
             print(f"{jobs:8d} {r['wall_s']:8.1f} {60 * r['ok'] / r['wall_s']:8.1f} "
                   f"{sum(per) / max(1, len(per)):15.2f} {r['worker_peak_rss_mb']:19.0f}"
                   + (f"  ({r['failed']} failed)" if r["failed"] else ""))

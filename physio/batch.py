@@ -256,6 +256,7 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate):
     return {"status": "ok", "source": str(src), "key": key, "windows": str(paths["windows"]),
             "condition": result.plan.condition, "png": str(files.qc_png(deriv)),
             "seconds": round(time.perf_counter() - t_start, 3),
+            "recording_s": round(float(rec.duration_s), 1),
             "worker_peak_rss_mb": _peak_rss_mb(), **quality}
 
 
