@@ -103,9 +103,17 @@ class _PulsedBackend:
             if self._timer is not None:
                 self._timer.cancel()
             self._write(int(code))
-            self._timer = threading.Timer(self.pulse_s, self.reset)
+            self._timer = threading.Timer(self.pulse_s, self._reset_in_timer)
             self._timer.daemon = True
             self._timer.start()
+
+    def _reset_in_timer(self) -> None:
+        """The end of a pulse, on the timer thread: a device that has just gone away must
+        not raise there (nobody would see it); the next ``send`` reports the loss."""
+        try:
+            self.reset()
+        except Exception:  # the next send() raises on the main thread and is reported
+            pass
 
     def reset(self) -> None:
         self._write(0)

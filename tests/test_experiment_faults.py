@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import select
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -206,13 +209,65 @@ def test_without_warn_a_failing_marker_backend_still_raises():
         MarkerSender([Broken()]).send(20, "baseline_onset")
 
 
-def test_session_wires_marker_warnings_into_its_log():
-    """Session passes its own warn (console + session_log.txt) to the marker sender."""
-    import inspect
+@pytest.mark.screen
+@pytest.mark.audio
+def test_trigger_box_unplugged_mid_session_is_warned_and_the_session_completes(
+        tmp_path, session_env, short_protocol):  # noqa: F811
+    """A USB serial trigger box pulled out during a running session.
 
-    from experiment.session import Session
+    The box is a pseudo-terminal; closing its master side is what unplugging does to the
+    port (every later write fails with EIO). The session must log one timestamped warning,
+    keep every marker in ``_events.tsv`` and finish normally.
+    """
+    master, slave = os.openpty()
+    device = os.ttyname(slave)
+    received = bytearray()
+    stop = threading.Event()
 
-    assert "warn=self.warn" in inspect.getsource(Session.setup)
+    def drain() -> None:
+        while not stop.is_set():
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    received.extend(os.read(master, 1024))
+                except OSError:
+                    time.sleep(0.05)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    root = tmp_path / "data"
+    files = _files(root, "trig1")
+    proc = _popen(session_env, _args(short_protocol, root, "trig1",
+                                     "--markers", f"lsl,serial:{device}"))
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _complete_lines(files.beh_tsv):
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "session ended before the box could be unplugged"
+        stop.set()
+        reader.join()
+        os.close(master)  # unplugged
+        n_before = len(_complete_lines(files.events_tsv))
+        out, _ = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(slave)
+    assert proc.returncode == 0, out[-3000:]
+    warned = [ln for ln in out.splitlines() if "marker back end 'serial' failed" in ln]
+    assert len(warned) == 1, out[-3000:]
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", warned[0]), warned[0]
+    log = (files.sourcedata_dir / "session_log.txt").read_text(encoding="utf-8")
+    assert "marker back end 'serial' failed" in log
+    events = bids.read_tsv(files.events_tsv, bids.EVENTS_COLUMNS)
+    codes = events["value"].astype(int).tolist()
+    assert len(codes) > n_before  # markers after the unplug still reach _events.tsv
+    assert 2 in codes[-2:]  # session_end (then the condition code) closes the session
+    sent_to_box = [b for b in received if b != 0]
+    assert sent_to_box and sent_to_box == codes[: len(sent_to_box)]
+    assert bids.read_participants(root)["status"].tolist() == ["complete"]
 
 
 # ============================================================== kill -9
