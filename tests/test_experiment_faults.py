@@ -21,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from experiment_fixtures import (  # noqa: F401  (fixtures)
@@ -267,6 +268,50 @@ def test_trigger_box_unplugged_mid_session_is_warned_and_the_session_completes(
     assert 2 in codes[-2:]  # session_end (then the condition code) closes the session
     sent_to_box = [b for b in received if b != 0]
     assert sent_to_box and sent_to_box == codes[: len(sent_to_box)]
+    assert bids.read_participants(root)["status"].tolist() == ["complete"]
+
+
+@pytest.mark.screen
+@pytest.mark.audio
+def test_physio_device_lost_mid_session_is_warned_and_the_session_completes(
+        tmp_path, session_env, short_protocol):  # noqa: F811
+    """The ECG/EDA amplifier dies mid-session (its LSL outlet process is killed).
+
+    The recorder warns with a timestamp, the session runs to its end, and the physiology
+    recorded before the loss is written.
+    """
+    import psutil
+
+    root = tmp_path / "data"
+    files = _files(root, "dev1")
+    proc = _popen(session_env, _args(short_protocol, root, "dev1"))
+    device = None
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _complete_lines(files.beh_tsv):
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "session ended before the device could be lost"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        device = next(c for c in children if "experiment.simulated_device" in c.cmdline())
+        device.kill()
+        out, _ = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out[-3000:]
+    lost = [ln for ln in out.splitlines() if "physiology stream" in ln and " lost " in ln]
+    assert len(lost) == 1, out[-3000:]
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", lost[0]), lost[0]
+    assert "lost" in (files.sourcedata_dir / "session_log.txt").read_text(encoding="utf-8")
+    # what was recorded before the loss is written, and it stops where the device died
+    meta = bids.read_physio_sidecar(files)
+    data = pd.read_csv(files.physio_tsv_gz, sep="\t", header=None).to_numpy(float)
+    assert len(data) > meta["SamplingFrequency"] * 2 and np.isfinite(data).mean() > 0.99
+    events = bids.read_tsv(files.events_tsv, bids.EVENTS_COLUMNS)
+    rec_end = meta["StartTime"] + len(data) / meta["SamplingFrequency"]
+    assert rec_end < events["onset"].max() - 2.0  # the session went on after the loss
     assert bids.read_participants(root)["status"].tolist() == ["complete"]
 
 
