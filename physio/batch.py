@@ -174,7 +174,7 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate):
     from physio.pipeline import PipelineSettings, process_recording, recording_ids
     from physio.qc import plot_recording_qc, save_figure
     from physio.recording import Recording
-    from physio.sidecar import input_hashes, package_versions, settings_hash
+    from physio.sidecar import code_hash, input_hashes, package_versions, settings_hash
 
     t_start = time.perf_counter()
     settings = PipelineSettings(**settings_dict)
@@ -235,6 +235,7 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate):
         "input_sha256": hashes,
         "settings": settings.as_dict(),
         "settings_sha256": s_hash,
+        "code_sha256": code_hash(),
         "condition": result.plan.condition,
         "phases": result.plan.as_dict()["phases"],
         "warnings": result.warnings,

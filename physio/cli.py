@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sampling-rate", type=float, help="for CSV files without a time column")
     p.add_argument("--scheduler", help="'local' for a Dask LocalCluster with --jobs workers, "
                    "or a Dask scheduler address tcp://HOST:PORT")
-    p.add_argument("--force", action="store_true", help="re-process up-to-date recordings")
+    p.add_argument("--force", action="store_true",
+                   help="re-process recordings that are up to date (same input files, "
+                        "settings, pipeline code and library versions)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return ap
 

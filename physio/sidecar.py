@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -49,10 +50,38 @@ def input_hashes(path: Path) -> dict[str, str]:
     return {f.name: sha256_file(f) for f in input_files(path)}
 
 
+#: Packages whose source code decides a recording's results (see :func:`code_hash`).
+CODE_PACKAGES = ("physio", "conditions")
+
+
+@functools.lru_cache(maxsize=1)
+def code_hash() -> str:
+    """SHA-256 over the pipeline's own source files and its libraries' versions.
+
+    A changed pipeline (an edited ``physio/`` module, a new neurokit2) changes this hash, so
+    the batch's up-to-date check re-processes instead of trusting old results.
+
+    Examples
+    --------
+    >>> len(code_hash())
+    64
+    """
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]
+    for package in CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+            h.update(path.read_bytes())
+    versions = package_versions()
+    versions.pop("python", None)
+    h.update(json.dumps(versions, sort_keys=True).encode("utf-8"))
+    return h.hexdigest()
+
+
 def settings_hash(settings: dict[str, Any]) -> str:
-    """A stable hash of the processing settings (and the soothe version)."""
+    """A stable hash of the processing settings and the pipeline code (:func:`code_hash`)."""
     payload = json.dumps(
-        {"settings": settings, "soothe": package_versions(("soothe",))["soothe"]},
+        {"settings": settings, "code": code_hash()},
         sort_keys=True,
         default=str,
     )

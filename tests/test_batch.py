@@ -154,3 +154,20 @@ def test_two_worker_processes_give_the_same_tables(raw, first_run, tmp_path):
     one = pd.read_parquet(group_windows_paths(first_run[0])[1])
     two = pd.read_parquet(group_windows_paths(tmp_path / "deriv")[1])
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_changed_pipeline_code_invalidates_up_to_date_results(raw, first_run, tmp_path,
+                                                               monkeypatch):
+    """Editing the pipeline (here: a different code hash) re-processes; no stale skip."""
+    from physio import sidecar
+
+    deriv = tmp_path / "deriv"
+    shutil.copytree(first_run[0], deriv)
+    from physio.outputs import PROVENANCE_KEY
+
+    sidecar_json = next(deriv.glob("sub-*/ses-*/beh/*_desc-windows_physio.json"))
+    prov = json.loads(sidecar_json.read_text())[PROVENANCE_KEY]
+    assert prov["code_sha256"] == sidecar.code_hash()
+    monkeypatch.setattr(sidecar, "code_hash", lambda: "0" * 64)
+    again = run_batch([raw], deriv, progress=False)
+    assert (again["ok"], again["skipped"]) == (N_PARTICIPANTS, 0)
