@@ -1,0 +1,145 @@
+"""The ``./run`` set-up script: which lock it installs into a shared venv, and its stamps.
+
+The script runs for real, in a copy of the repository's ``run``, ``pyproject.toml`` and
+``locks/``, against a fake venv whose ``bin/python`` and ``bin/soothe`` only log their
+arguments. Nothing is installed and the real ``.venv`` is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="./run needs bash")
+
+FAKE_TOOL = """#!/bin/sh
+echo "$(basename "$0") $*" >> "{log}"
+case "$*" in
+  *"-r locks/"*) [ -n "$FAKE_INSTALL_FAILS" ] && exit 1 ;;
+esac
+exit 0
+"""
+
+
+class Checkout:
+    """A copy of the set-up files with a fake venv; ``call`` runs ``./run`` in it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        shutil.copy2(REPO / "run", root / "run")
+        shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
+        shutil.copytree(REPO / "locks", root / "locks")
+        self.venv = root / "venv"
+        (self.venv / "bin").mkdir(parents=True)
+        self.log = root / "calls.log"
+        for tool in ("python", "soothe"):
+            exe = self.venv / "bin" / tool
+            exe.write_text(FAKE_TOOL.format(log=self.log))
+            exe.chmod(0o755)
+
+    def call(self, *args: str, fail_install: bool = False) -> tuple[int, list[str]]:
+        """Run ``./run ARGS``; returns the exit code and the fake tools' calls it made."""
+        self.log.write_text("")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "FAKE_INSTALL_FAILS")}
+        env["SOOTHE_VENV"] = str(self.venv)
+        if fail_install:
+            env["FAKE_INSTALL_FAILS"] = "1"
+        proc = subprocess.run(["bash", str(self.root / "run"), *args], cwd=self.root, env=env,
+                              capture_output=True, text=True, timeout=60)
+        return proc.returncode, self.log.read_text().splitlines()
+
+    def key(self, profile: str) -> str:
+        """The stamp key ``./run`` should use for a lock: cksum of the lock + pyproject.toml."""
+        data = (self.root / "locks" / f"{profile}.txt").read_bytes()
+        data += (self.root / "pyproject.toml").read_bytes()
+        out = subprocess.run(["cksum"], input=data, capture_output=True, check=True).stdout
+        return out.split()[0].decode()
+
+    def stamps(self) -> set[str]:
+        return {p.name for p in self.venv.glob(".soothe-*")}
+
+
+def installed_locks(calls: list[str]) -> list[str]:
+    return [c.split("-r ", 1)[1].split()[0] for c in calls if "-r locks/" in c]
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Checkout:
+    return Checkout(tmp_path)
+
+
+def test_tests_then_demo_keeps_the_all_lock(checkout: Checkout) -> None:
+    code, calls = checkout.call("tests", "-q")
+    assert code == 0
+    assert installed_locks(calls) == ["locks/all.txt"]
+    assert calls[-1] == "python -m pytest -q"
+    assert checkout.stamps() == {f".soothe-all-{checkout.key('all')}"}
+
+    # the demo only needs the core packages: the all-venv already has them, at the
+    # all-lock's pins, and installing locks/core.txt over it would change those pins
+    code, calls = checkout.call("demo", "--participants", "5")
+    assert code == 0
+    assert installed_locks(calls) == []
+    assert calls == ["soothe demo --participants 5"]
+    assert checkout.stamps() == {f".soothe-all-{checkout.key('all')}"}
+
+    code, calls = checkout.call("tests")
+    assert (code, installed_locks(calls)) == (0, [])
+
+
+def test_stale_all_venv_is_updated_from_the_all_lock_on_a_core_request(
+    checkout: Checkout,
+) -> None:
+    assert checkout.call("tests")[0] == 0
+    old = checkout.key("all")
+    with (checkout.root / "locks" / "all.txt").open("a") as fh:
+        fh.write("# re-pinned\n")
+    assert checkout.key("all") != old
+
+    code, calls = checkout.call("demo")
+    assert code == 0
+    assert installed_locks(calls) == ["locks/all.txt"]  # never locks/core.txt
+    assert checkout.stamps() == {f".soothe-all-{checkout.key('all')}"}
+    assert checkout.call("tests")[1] == ["python -m pytest"]
+
+
+def test_core_venv_is_upgraded_to_all_and_then_serves_both(checkout: Checkout) -> None:
+    code, calls = checkout.call("demo")
+    assert code == 0
+    assert installed_locks(calls) == ["locks/core.txt"]
+    assert checkout.stamps() == {f".soothe-core-{checkout.key('core')}"}
+    assert checkout.call("demo")[1] == ["soothe demo"]
+
+    code, calls = checkout.call("tests")
+    assert installed_locks(calls) == ["locks/all.txt"]
+    assert checkout.stamps() == {f".soothe-all-{checkout.key('all')}"}
+    assert checkout.call("demo")[1] == ["soothe demo"]
+
+
+def test_a_failed_install_leaves_no_valid_stamp(checkout: Checkout) -> None:
+    code, calls = checkout.call("tests", fail_install=True)
+    assert code != 0
+    assert "python -m pytest" not in calls
+    assert checkout.stamps() == {".soothe-all-incomplete"}
+
+    # the interrupted all-install still counts as an all-venv: the demo finishes the all-lock
+    code, calls = checkout.call("demo")
+    assert code == 0
+    assert installed_locks(calls) == ["locks/all.txt"]
+    assert checkout.stamps() == {f".soothe-all-{checkout.key('all')}"}
+
+
+def test_installers_are_pinned(checkout: Checkout) -> None:
+    _, calls = checkout.call("demo")
+    bootstrap = [c for c in calls if c.startswith("python -m pip install") and "uv" in c]
+    assert len(bootstrap) == 1
+    words = bootstrap[0].split()
+    assert "--upgrade" not in words
+    assert any(w.startswith("pip==") and w[5:7].isdigit() for w in words), bootstrap
+    assert any(w.startswith("uv==") and w[4].isdigit() for w in words), bootstrap
