@@ -143,3 +143,73 @@ def test_installers_are_pinned(checkout: Checkout) -> None:
     assert "--upgrade" not in words
     assert any(w.startswith("pip==") and w[5:7].isdigit() for w in words), bootstrap
     assert any(w.startswith("uv==") and w[4].isdigit() for w in words), bootstrap
+
+
+# --- .ci/run on a fresh image: apt, npm and (on Debian 13) a Python for ./run --------------
+
+FAKE_CI_TOOL = r"""#!/bin/sh
+echo "${{0##*/}} $*" >> "{log}"
+case "${{0##*/}} $*" in
+  "dpkg -s "*) exit 1 ;;                                  # nothing installed yet
+  "python3 -c "*) [ -n "$FAKE_PY313" ] && exit 1; exit 0 ;;   # the version check
+  "python3 -m venv "*)
+    mkdir -p "$3/bin"; ln -s "{bin}/python3" "$3/bin/python"; ln -s "{bin}/uv" "$3/bin/uv" ;;
+  "uv python find "*) echo /opt/managed/cpython-3.11/bin/python3.11 ;;
+  "apt-get install "*" npm"*) ln -s "{bin}/dpkg" "{bin}/npm" ;;  # npm arrives with apt
+esac
+exit 0
+"""
+
+
+def ci_checkout(root: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A copy of ``.ci/run`` and ``run`` (replaced by a logger) with a PATH of fakes only."""
+    (root / ".ci").mkdir()
+    shutil.copy2(REPO / ".ci" / "run", root / ".ci" / "run")
+    log, fakebin = root / "calls.log", root / "fakebin"
+    fakebin.mkdir()
+    pins = "".join(line + "\n" for line in (REPO / "run").read_text().splitlines()
+                   if line.startswith(("UV_VERSION=", "PIP_VERSION=")))
+    (root / "run").write_text(f'#!/bin/sh\n{pins}echo "run $* CI=$CI PYTHON=$PYTHON" >> "{log}"\n')
+    (root / "run").chmod(0o755)
+    for tool in ("dpkg", "apt-get", "python3", "uv"):  # no npm, no bids-validator yet
+        (fakebin / tool).write_text(FAKE_CI_TOOL.format(log=log, bin=fakebin))
+        (fakebin / tool).chmod(0o755)
+    for tool in ("dirname", "sed", "mktemp", "mkdir", "ln"):
+        real = shutil.which(tool)
+        assert real, tool
+        (fakebin / tool).symlink_to(real)
+    env = {"PATH": str(fakebin), "HOME": str(root), "TMPDIR": str(root)}
+    return root / ".ci" / "run", log, env
+
+
+def test_ci_installs_what_a_fresh_debian_lacks_then_runs_the_readme_command(
+    tmp_path: Path,
+) -> None:
+    script, log, env = ci_checkout(tmp_path)
+    proc = subprocess.run([shutil.which("bash") or "bash", str(script)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    calls = log.read_text().splitlines()
+    install = next(c for c in calls if c.startswith("apt-get install"))
+    for pkg in ("ca-certificates", "python3", "python3-venv", "nodejs", "npm", "xvfb",
+                "libglu1-mesa", "jackd2", "chromium"):
+        assert pkg in install.split(), pkg
+    assert "npm install -g --silent bids-validator@1.15.0" in calls
+    assert calls.index("npm install -g --silent bids-validator@1.15.0") > calls.index(install)
+    assert calls[-1] == "run tests CI=true PYTHON="  # ./run picks its own python3
+
+
+def test_ci_fetches_a_supported_python_when_the_image_has_only_a_newer_one(
+    tmp_path: Path,
+) -> None:
+    script, log, env = ci_checkout(tmp_path)
+    env["FAKE_PY313"] = "1"
+    proc = subprocess.run([shutil.which("bash") or "bash", str(script)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    calls = log.read_text().splitlines()
+    uv_version = next(line for line in (REPO / "run").read_text().splitlines()
+                      if line.startswith("UV_VERSION=")).split("=", 1)[1]
+    assert any(c.endswith(f"-m pip install --quiet uv=={uv_version}") for c in calls), calls
+    assert any(c.startswith("uv python install") and "3.11" in c for c in calls), calls
+    assert calls[-1] == "run tests CI=true PYTHON=/opt/managed/cpython-3.11/bin/python3.11"
