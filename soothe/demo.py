@@ -15,6 +15,76 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from conditions.errors import SootheError
+
+DEMO_MARKER = ".soothe-demo"
+"""File the demo writes into every folder it creates; only such a folder is ever deleted."""
+
+
+class DemoFolderError(SootheError, ValueError):
+    """The demo's ``--out`` folder holds something the demo did not make."""
+
+
+def prepare_demo_folder(out: Path, keep: bool = False) -> Path:
+    """Make ``out`` ready for a demo run, deleting only what an earlier demo made.
+
+    A missing or empty folder is created and marked with a ``.soothe-demo`` file. A folder
+    carrying that marker is deleted and made afresh (or kept as it is with ``keep``). Any
+    other non-empty folder is refused: a real study laid out as ``out/raw/`` looks just
+    like the demo's raw dataset, and must never be wiped or written into.
+
+    Parameters
+    ----------
+    out : Path
+        The demo's output folder.
+    keep : bool
+        Keep an earlier demo's folder and its contents instead of starting afresh.
+
+    Returns
+    -------
+    Path
+        ``out``, existing and marked.
+
+    Raises
+    ------
+    DemoFolderError
+        When ``out`` is a file, or a non-empty folder without the marker.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "demo"
+    >>> (prepare_demo_folder(out) / ".soothe-demo").is_file()
+    True
+    >>> _ = (out / "old.txt").write_text("from the last run")
+    >>> (prepare_demo_folder(out) / "old.txt").exists()
+    False
+    >>> study = Path(tempfile.mkdtemp())
+    >>> _ = (study / "participants.tsv").write_text("participant_id")
+    >>> prepare_demo_folder(study)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    soothe.demo.DemoFolderError: ...
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DemoFolderError(f"--out {out}: is a file; expected a folder for the demo")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / DEMO_MARKER).is_file():
+            raise DemoFolderError(
+                f"--out {out}: folder exists, is not empty and has no {DEMO_MARKER} marker, so "
+                "it was not made by soothe demo; it is left untouched. Choose another --out "
+                "(or delete the folder yourself if it is an old demo run)."
+            )
+        if not keep:
+            shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARKER).write_text(
+        "Made by 'soothe demo'. The demo deletes and rewrites this folder on its next run.\n",
+        encoding="utf-8",
+    )
+    return out
+
 
 def _stage(title: str, func: Callable[[list[str]], int], argv: list[str]) -> tuple[int, float]:
     print(f"\n=== {title}\n$ soothe {' '.join(argv[:1])} ... {' '.join(argv[1:])}", flush=True)
@@ -47,6 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1, help="study seed (default: 1)")
     parser.add_argument(
+        "--fs",
+        type=float,
+        default=1000.0,
+        help="ECG/EDA sampling rate of the simulated recordings in Hz (default: 1000)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=min(2, os.cpu_count() or 1),
@@ -55,17 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--keep",
         action="store_true",
-        help="keep an existing output folder instead of starting afresh",
+        help="keep an earlier demo's output folder instead of starting afresh",
     )
     args = parser.parse_args(list(argv) if argv is not None else None)
 
-    out: Path = args.out
+    out: Path = prepare_demo_folder(args.out, keep=args.keep)
     raw, deriv, report = out / "raw", out / "derivatives" / "soothe", out / "report"
-    if out.exists() and not args.keep:
-        if not (raw / "dataset_description.json").exists() and any(out.iterdir()):
-            parser.error(f"{out} exists and is not a soothe demo folder; choose another --out")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
 
     from soothe.simulate.cli import main as simulate_main
 
@@ -73,7 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     code, timings["simulate"] = _stage(
         "1/3 simulate the study",
         simulate_main,
-        ["--participants", str(args.participants), "--seed", str(args.seed), "--out", str(raw)],
+        [
+            "--participants", str(args.participants), "--seed", str(args.seed),
+            "--fs", str(args.fs), "--out", str(raw),
+        ],
     )
     if code:
         return code
