@@ -124,6 +124,47 @@ def protocol_audio_paths(
     return {name: Path(audio_dir) / f"{name}.wav" for name in protocol.condition_names}
 
 
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks (audio files are tens of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_pilot_placeholder(wav: str | Path) -> bool:
+    """True when ``wav`` is a pilot placeholder written by ``soothe audio render``.
+
+    A pilot placeholder has a JSON sidecar (same name, ``.json``) with
+    ``"PilotPlaceholder": true``, and the sidecar still describes this very file: its
+    ``AudioSHA256`` (written by every current render) matches the WAV, or, for older
+    sidecars, its ``DurationS`` matches the WAV's duration. A lab's own recording saved over
+    a pilot file, with the old sidecar forgotten beside it, is therefore not a placeholder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> is_pilot_placeholder(Path(tempfile.mkdtemp()) / "none.wav")
+    False
+    """
+    import soundfile as sf
+
+    wav = Path(wav)
+    sidecar = wav.with_suffix(".json")
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        if not (isinstance(meta, dict) and meta.get("PilotPlaceholder") is True):
+            return False
+        if meta.get("AudioSHA256"):
+            return meta["AudioSHA256"] == file_sha256(wav)
+        if "DurationS" in meta:
+            return abs(float(sf.info(str(wav)).duration) - float(meta["DurationS"])) < 0.01
+    except (OSError, ValueError, TypeError, RuntimeError):
+        return False
+    return True
+
+
 def _stale_render(wav: Path, script: Path) -> str:
     """A problem when the WAV's sidecar says it was rendered from another script version."""
     sidecar = wav.with_suffix(".json")

@@ -22,11 +22,12 @@ from conditions.audio_check import (
     audio_problems,
     audio_report,
     integrated_loudness,
+    is_pilot_placeholder,
     measure_audio,
     protocol_audio_paths,
 )
 from conditions.audio_normalize import normalize_audio_files, plan_loudness
-from conditions.audio_render import render_conditions, render_script
+from conditions.audio_render import protected_outputs, render_conditions, render_script
 from conditions.protocol import CONDITION_NAMES, load_protocol
 from conditions.script_metrics import parse_script
 
@@ -120,6 +121,68 @@ def test_stereo_output_follows_the_requested_channels(espeak: str, tmp_path: Pat
     rendered = render_script(parse_script(script_path), sample_rate_hz=48000, channels=2)
     assert rendered.data.shape[1] == 2 and rendered.sample_rate_hz == 48000
     assert np.array_equal(rendered.data[:, 0], rendered.data[:, 1])
+
+
+# --- render never overwrites a lab's own recording ------------------------------------------
+
+
+def _recording(path: Path, seconds: float = 2.0) -> str:
+    """A 'human recording' (a tone) at ``path``; returns its hash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), tone(seconds, 0.1), RATE, subtype="PCM_16")
+    return sha(path)
+
+
+def test_render_refuses_to_overwrite_a_recording_without_a_pilot_sidecar(tmp_path: Path):
+    from soothe import cli as soothe_cli
+
+    protocol_path = copy_conditions(tmp_path / "conditions")
+    wav = protocol_path.parent / "audio" / "body_scan.wav"
+    before = _recording(wav)
+    with pytest.raises(AudioError, match=r"body_scan\.wav: not a pilot placeholder.*--force"):
+        audio_cli.main(["render", "--protocol", str(protocol_path)])
+    # refused before any rendering: the recording is intact, nothing else was written
+    assert sha(wav) == before
+    assert sorted(p.name for p in wav.parent.iterdir()) == ["body_scan.wav"]
+    # through the umbrella command: exit 1 and a one-line message naming the file
+    assert soothe_cli.main(["audio", "render", "--protocol", str(protocol_path)]) == 1
+    assert sha(wav) == before
+
+
+def test_a_recording_saved_over_a_pilot_file_with_its_old_sidecar_is_protected(tmp_path: Path):
+    wav = tmp_path / "audio" / "neutral.wav"
+    _recording(wav)
+    sidecar = {"PilotPlaceholder": True, "AudioSHA256": sha(wav), "DurationS": 2.0}
+    wav.with_suffix(".json").write_text(json.dumps(sidecar))
+    assert is_pilot_placeholder(wav)  # the render's own file
+    assert protected_outputs({"neutral": wav}) == []
+    _recording(wav, seconds=3.0)  # the lab saves its recording there, sidecar forgotten
+    assert not is_pilot_placeholder(wav)
+    assert protected_outputs({"neutral": wav}) == [wav]
+    # sidecars from before AudioSHA256 was written: the duration must still match
+    wav.with_suffix(".json").write_text(json.dumps({"PilotPlaceholder": True, "DurationS": 2.0}))
+    assert not is_pilot_placeholder(wav)
+    wav.with_suffix(".json").write_text(json.dumps({"PilotPlaceholder": True, "DurationS": 3.0}))
+    assert is_pilot_placeholder(wav)
+    wav.with_suffix(".json").write_text(json.dumps({"PilotPlaceholder": False}))
+    assert not is_pilot_placeholder(wav)
+
+
+def test_render_replaces_its_own_pilot_file_but_a_recording_only_with_force(
+    espeak: str, tmp_path: Path
+):
+    script_path = tmp_path / "short.txt"
+    script_path.write_text(SHORT)
+    wav = tmp_path / "audio" / "short.wav"
+    render_conditions({"short": script_path}, {"short": wav}, target_lufs=None)
+    assert is_pilot_placeholder(wav)
+    render_conditions({"short": script_path}, {"short": wav}, target_lufs=None)  # re-render ok
+    recorded = _recording(wav)
+    with pytest.raises(AudioError, match="short.wav: not a pilot placeholder"):
+        render_conditions({"short": script_path}, {"short": wav}, target_lufs=None)
+    assert sha(wav) == recorded
+    render_conditions({"short": script_path}, {"short": wav}, target_lufs=None, force=True)
+    assert sha(wav) != recorded and is_pilot_placeholder(wav)
 
 
 # --- the five shipped scripts: render, drift, normalise, check -------------------------------
