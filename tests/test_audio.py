@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -189,21 +190,27 @@ def test_render_replaces_its_own_pilot_file_but_a_recording_only_with_force(
 
 
 def shorten_scripts(protocol_path: Path) -> None:
-    """Keep the intro, two induction lines and the closing of each script; fit the protocol."""
-    text = protocol_path.read_text()
+    """Keep the intro, two induction lines and the closing of each script; fit the protocol.
+
+    The shortened scripts are padded with a pause at the end of their induction so that all
+    five last the same estimated time, as the real scripts do (the audio check matches the
+    durations across conditions).
+    """
+    parts = {}
     for name in CONDITION_NAMES:
         script = protocol_path.parent / "scripts" / f"{name}.txt"
         head, rest = script.read_text().split("[induction]\n")
         body, closing = rest.split("[closing]\n")
-        script.write_text(
-            head + "[induction]\n" + "\n".join(body.splitlines()[:2]) + "\n[closing]\n" + closing
-        )
-        est = round(parse_script(script).estimated_duration_s())
-        section = f"[conditions.{name}]"
-        start = text.index(section)
-        end = text.index("duration_s = 660", start)
-        text = text[:end] + f"duration_s = {est}" + text[end + len("duration_s = 660") :]
-    protocol_path.write_text(text)
+        parts[name] = (script, head, "\n".join(body.splitlines()[:2]), closing)
+        script.write_text(head + "[induction]\n" + parts[name][2] + "\n[closing]\n" + closing)
+    est = {n: parse_script(p[0]).estimated_duration_s() for n, p in parts.items()}
+    longest = math.ceil(max(est.values()))
+    for name, (script, head, body, closing) in parts.items():
+        pad = f" [pause {longest - est[name]:.2f}s]"
+        script.write_text(head + "[induction]\n" + body + pad + "\n[closing]\n" + closing)
+    protocol_path.write_text(
+        protocol_path.read_text().replace("duration_s = 660", f"duration_s = {longest}")
+    )
 
 
 def _render_five(root: Path, *, short: bool) -> Path:
@@ -329,6 +336,22 @@ def test_check_fails_with_the_reason(short_protocol: Path, name, data, rate, exp
     problems = _problems(short_protocol)
     assert any(expected in p for p in problems), problems
     assert audio_cli.main(["check", "--protocol", str(short_protocol)]) == 1
+
+
+@pytest.mark.parametrize(("seconds", "passes"), [(6.15, True), (6.5, False)])
+def test_check_matches_the_real_durations_across_conditions(
+    short_protocol: Path, seconds: float, passes: bool
+):
+    """Within the per-file +/-20 s of the protocol, yet 8 % longer than the other four."""
+    wav = short_protocol.parent / "audio" / "neutral.wav"
+    sf.write(str(wav), tone(seconds, 0.1), RATE, subtype="PCM_16")
+    problems = _problems(short_protocol)
+    expected = f"neutral: audio lasts {seconds:.1f} s, 8.3% from the median 6.0 s"
+    if passes:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(expected), problems
+    assert audio_cli.main(["check", "--protocol", str(short_protocol)]) == (0 if passes else 1)
 
 
 def test_check_reports_a_missing_file(short_protocol: Path, capsys):
