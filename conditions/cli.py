@@ -3,7 +3,8 @@
 Prints a table of the script-matching figures (words, pauses, estimated duration by the
 model ``words / rate + pauses``, the measured audio duration when audio exists, the
 second-person ratio, and whether the shared intro and closing frame match), then the
-questionnaire constructs. Exits 1 when the scripts are not matched.
+questionnaire constructs. Exits 1 when the scripts are not matched, or when a questionnaire
+departs from the item-bank design (3-6 items per construct, some but not all reverse-keyed).
 
 Durations are matched on what participants will hear (:func:`duration_problems`): where a
 condition's audio file exists, its real duration is compared with the other conditions'
@@ -152,21 +153,51 @@ def format_script_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def format_questionnaire_table(protocol: Protocol) -> str:
-    """One line per questionnaire construct: items, reversed items and scale."""
-    from conditions.questionnaire_items import load_items
+def questionnaire_problems(protocol: Protocol) -> list[str]:
+    """Where a questionnaire named by the protocol departs from the item-bank design.
 
-    lines = [f"{'questionnaire':<16} {'construct':<20} {'items':>5} {'reversed':>8}  scale"]
+    See :func:`conditions.questionnaire_items.item_bank_problems` (3-6 items per construct,
+    some but not all reverse-keyed). Applies to every item file, a lab's own included.
+
+    Examples
+    --------
+    >>> questionnaire_problems(load_protocol())
+    []
+    """
+    from conditions.questionnaire_items import item_bank_problems, load_items
+
+    return [
+        f"questionnaires.{name} ({ref.file.name}): {problem}"
+        for name, ref in protocol.questionnaires.items()
+        for problem in item_bank_problems(load_items(ref.file))
+    ]
+
+
+def format_questionnaire_table(protocol: Protocol) -> str:
+    """One line per questionnaire construct: items, reversed items, scale, and how many items
+    may be missing before the score is NaN (:data:`conditions.scoring.MAX_MISSING_FRACTION`)."""
+    from conditions.questionnaire_items import load_items
+    from conditions.scoring import MAX_MISSING_FRACTION
+
+    lines = [
+        f"{'questionnaire':<16} {'construct':<20} {'items':>5} {'reversed':>8} "
+        f"{'may_miss':>8}  scale"
+    ]
     for name, ref in protocol.questionnaires.items():
         items = load_items(ref.file)
         for construct in dict.fromkeys(i.construct for i in items):
             group = [i for i in items if i.construct == construct]
             scales = sorted({f"{i.min:g}-{i.max:g}" for i in group})
             kind = "VAS" if group[0].is_vas else "Likert"
+            may_miss = math.floor(len(group) * MAX_MISSING_FRACTION + 1e-9)
             lines.append(
                 f"{name:<16} {construct:<20} {len(group):>5} "
-                f"{sum(i.reversed for i in group):>8}  {kind} {', '.join(scales)}"
+                f"{sum(i.reversed for i in group):>8} {may_miss:>8}  {kind} {', '.join(scales)}"
             )
+    lines.append(
+        f"may_miss: items that may be missing for a prorated score (at most "
+        f"{MAX_MISSING_FRACTION:.0%}); one more gives NaN with a reason (docs/content.md)"
+    )
     return "\n".join(lines)
 
 
@@ -212,11 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # exists (duration_problems), so the model-based duration rules are switched off here
     problems = matching_problems(table, duration_tolerance=math.inf, audio_tolerance_s=None)
     problems += duration_problems(table, audio_tolerance_s=protocol.audio.duration_tolerance_s)
+    problems += questionnaire_problems(protocol)
     print()
     if problems:
         print(f"FAIL: {len(problems)} problem(s)")
         for p in problems:
             print(f"  - {p}")
         return 1
-    print("OK: the five scripts are matched")
+    print("OK: the five scripts are matched and the questionnaires follow the item-bank design")
     return 0

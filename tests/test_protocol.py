@@ -237,8 +237,73 @@ def test_item_file_loads_likert(tmp_path):
         (HEADER + "a,t,c,false,l,h,100,0\n", r"below max"),
         (HEADER + "a,t,c,false,l,h,zero,100\n", r"must be numbers"),
         (HEADER + "a,,c,false,l,h,0,100\n", r"empty text"),
+        (
+            HEADER + "a,t,c,false,l,h,0,100\nb,t,c,true,l,h,1,7\n",
+            r"\[line 3\.min/max\] construct 'c' is rated 1-7 here but 0-100 on line 2",
+        ),
     ],
 )
 def test_item_file_errors(tmp_path, body, pattern):
     with pytest.raises(ProtocolError, match=pattern):
         load_items(_write_items(tmp_path, body))
+
+
+# --- questionnaires combined in one protocol --------------------------------------------------
+
+
+def _add_questionnaire(protocol_dir: Path, name: str, rows: str) -> Path:
+    """Write questionnaires/<name>.csv, declare it and ask it after the induction."""
+    csv_path = protocol_dir / "questionnaires" / f"{name}.csv"
+    csv_path.write_text(HEADER + rows)
+    path = protocol_dir / "protocol.toml"
+    text = path.read_text().replace(
+        '# --- Randomisation', f'[questionnaires.{name}]\nfile = "questionnaires/{name}.csv"\n\n'
+        "# --- Randomisation",
+    )
+    i = text.index('name = "post_questionnaire"')
+    text = text[:i] + text[i:].replace(
+        'questionnaires = ["state_vas"]', f'questionnaires = ["state_vas", "{name}"]', 1
+    )
+    path.write_text(text)
+    return csv_path
+
+
+def test_a_second_questionnaire_with_its_own_ids_and_constructs_loads(protocol_dir):
+    rows = "".join(f"att{k},I feel held {k},attachment,{k == 1},no,yes,1,7\n" for k in range(3))
+    _add_questionnaire(protocol_dir, "attachment", rows)
+    p = load_protocol(protocol_dir / "protocol.toml")
+    assert set(p.questionnaires) == {"state_vas", "attachment"}
+    assert p.phase("post_questionnaire").questionnaires == ("state_vas", "attachment")
+
+
+def _fails_in_item_file(protocol_dir: Path, csv_path: Path, key: str, problem: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        load_protocol(protocol_dir / "protocol.toml")
+    err = info.value
+    assert "\n" not in str(err)
+    assert err.file == str(csv_path.resolve()), "the error names the item file at fault"
+    assert err.key == key
+    assert re.search(problem, err.problem), err.problem
+
+
+def test_item_id_shared_by_two_questionnaires(protocol_dir):
+    rows = (
+        "x1,I feel held,attachment,false,no,yes,1,7\n"
+        "scp3,I feel apart,attachment,true,no,yes,1,7\n"
+    )
+    csv_path = _add_questionnaire(protocol_dir, "attachment", rows)
+    _fails_in_item_file(
+        protocol_dir, csv_path, "line 3.item_id",
+        r"item_id 'scp3' \(questionnaires\.attachment\) is also an item of "
+        r"questionnaires\.state_vas .*state_vas\.csv.*unique across",
+    )
+
+
+def test_construct_rated_on_two_scales_across_questionnaires(protocol_dir):
+    rows = "lsc1,I am kind to myself,self_compassion,false,disagree,agree,1,7\n"
+    csv_path = _add_questionnaire(protocol_dir, "licensed_sc", rows)
+    _fails_in_item_file(
+        protocol_dir, csv_path, "line 2.min/max",
+        r"construct 'self_compassion' is rated 1-7 in questionnaires\.licensed_sc but 0-100 "
+        r"in questionnaires\.state_vas .*one scale across questionnaires",
+    )
