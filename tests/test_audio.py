@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -352,6 +353,31 @@ def test_check_matches_the_real_durations_across_conditions(
     else:
         assert len(problems) == 1 and problems[0].startswith(expected), problems
     assert audio_cli.main(["check", "--protocol", str(short_protocol)]) == (0 if passes else 1)
+
+
+@pytest.mark.parametrize("louder_lu", [0.8, 0.95, 1.05, 1.2])
+def test_loudness_spread_limit_is_1_lu(short_protocol: Path, louder_lu: float, capsys):
+    """One induction louder than the other four by 0.8-1.2 LU: the check fails above 1 LU."""
+    gain = 10 ** (louder_lu / 20)
+    wav = short_protocol.parent / "audio" / "rumination.wav"
+    sf.write(str(wav), tone(6, 0.1 * gain), RATE, subtype="PCM_16")
+    table = audio_report(load_protocol(short_protocol))
+    spread = float(table["lufs"].max() - table["lufs"].min())
+    assert spread == pytest.approx(louder_lu, abs=0.01)
+    problems = _problems(short_protocol)
+    code = audio_cli.main(["check", "--protocol", str(short_protocol)])
+    out = capsys.readouterr().out
+    assert f"loudness spread: {louder_lu:.2f} LU" in out
+    if louder_lu <= 1.0:
+        assert problems == [] and code == 0
+    else:
+        assert len(problems) == 1, problems
+        assert re.fullmatch(
+            rf"loudness spread {louder_lu:.2f} LU between kindness_self \(-[\d.]+ LUFS\) and "
+            r"rumination \(-[\d.]+ LUFS\) exceeds 1 LU",
+            problems[0],
+        ), problems
+        assert code == 1
 
 
 def test_check_reports_a_missing_file(short_protocol: Path, capsys):

@@ -43,11 +43,39 @@ def _shipped_scripts():
     return protocol, {c: parse_script(protocol.conditions[c].script) for c in CONDITION_NAMES}
 
 
+#: Words the header's "Target construct:" must use for each script (issue 5's definitions),
+#: and words it must not use (another condition's construct).
+CONSTRUCT_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "kindness_self": (("self-compassion", "warmth", "kind wishes", "oneself"), ("drive",)),
+    "body_scan": (
+        ("self-compassion", "body", "openness", "non-judgement"), ("drive", "rumination")
+    ),
+    "positive_excitement": (
+        ("drive system", "achievement", "excitement", "success"),
+        ("self-compassion", "soothing", "rumination"),
+    ),
+    "rumination": (
+        ("rumination", "dwelling", "did not go as wanted", "why", "oneself"),
+        ("self-compassion", "drive"),
+    ),
+    "neutral": (
+        ("none (control)", "supermarket", "no emotional"),
+        ("self-compassion", "drive", "rumination"),
+    ),
+}
+
+
 def test_each_script_states_its_construct_and_has_three_sections():
     _, scripts = _shipped_scripts()
+    assert set(CONSTRUCT_WORDS) == set(scripts)
     for name, script in scripts.items():
-        assert script.header[0].startswith(f"soothe induction script: {name}")
-        assert len(script.target_construct) > 10, name
+        assert script.header[0].startswith(f"soothe induction script: {name} - "), name
+        construct = script.target_construct.lower()
+        wanted, unwanted = CONSTRUCT_WORDS[name]
+        for word in wanted:
+            assert word in construct, f"{name}: header's target construct lacks {word!r}"
+        for word in unwanted:
+            assert word not in construct, f"{name}: header names another construct ({word!r})"
         assert set(script.sections) == {"intro", "induction", "closing"}
         assert script.sections["induction"].strip(), name
 
