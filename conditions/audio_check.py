@@ -9,6 +9,12 @@ Loudness differences between conditions are an arousal confound for the physiolo
 check fails when any two inductions differ by more than the protocol's
 ``audio.loudness_max_spread_lu`` (1 LU by default).
 
+Durations are checked twice: each file against its condition's ``duration_s`` (within the
+protocol's ``audio.duration_tolerance_s``, the limit the session runner enforces), and the
+five files against each other: each within 3 % of the median duration of the five
+(:data:`conditions.script_metrics.DURATION_TOLERANCE`, the same rule the scripts follow),
+so that the inductions are matched on the time participants actually listen.
+
 Peak level is the sample peak in dBFS; a sample at or above -0.01 dBFS counts as clipped.
 """
 
@@ -25,6 +31,7 @@ import pandas as pd
 
 from conditions.errors import SootheError
 from conditions.protocol import Protocol
+from conditions.script_metrics import DURATION_TOLERANCE
 
 #: A sample whose magnitude reaches this (about -0.01 dBFS) counts as clipped.
 CLIP_LEVEL: float = 0.999
@@ -124,6 +131,47 @@ def protocol_audio_paths(
     return {name: Path(audio_dir) / f"{name}.wav" for name in protocol.condition_names}
 
 
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks (audio files are tens of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_pilot_placeholder(wav: str | Path) -> bool:
+    """True when ``wav`` is a pilot placeholder written by ``soothe audio render``.
+
+    A pilot placeholder has a JSON sidecar (same name, ``.json``) with
+    ``"PilotPlaceholder": true``, and the sidecar still describes this very file: its
+    ``AudioSHA256`` (written by every current render) matches the WAV, or, for older
+    sidecars, its ``DurationS`` matches the WAV's duration. A lab's own recording saved over
+    a pilot file, with the old sidecar forgotten beside it, is therefore not a placeholder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> is_pilot_placeholder(Path(tempfile.mkdtemp()) / "none.wav")
+    False
+    """
+    import soundfile as sf
+
+    wav = Path(wav)
+    sidecar = wav.with_suffix(".json")
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        if not (isinstance(meta, dict) and meta.get("PilotPlaceholder") is True):
+            return False
+        if meta.get("AudioSHA256"):
+            return meta["AudioSHA256"] == file_sha256(wav)
+        if "DurationS" in meta:
+            return abs(float(sf.info(str(wav)).duration) - float(meta["DurationS"])) < 0.01
+    except (OSError, ValueError, TypeError, RuntimeError):
+        return False
+    return True
+
+
 def _stale_render(wav: Path, script: Path) -> str:
     """A problem when the WAV's sidecar says it was rendered from another script version."""
     sidecar = wav.with_suffix(".json")
@@ -200,8 +248,11 @@ def audio_report(protocol: Protocol, paths: dict[str, Path] | None = None) -> pd
     return table
 
 
-def audio_problems(table: pd.DataFrame, protocol: Protocol) -> list[str]:
-    """Every failure in an :func:`audio_report` table, including the loudness spread.
+def audio_problems(
+    table: pd.DataFrame, protocol: Protocol, *, duration_tolerance: float = DURATION_TOLERANCE
+) -> list[str]:
+    """Every failure in an :func:`audio_report` table, including the loudness spread and
+    the duration match across conditions (each within ``duration_tolerance`` of the median).
 
     Examples
     --------
@@ -212,6 +263,19 @@ def audio_problems(table: pd.DataFrame, protocol: Protocol) -> list[str]:
     ['loudness spread 1.50 LU between a (-23.0 LUFS) and b (-21.5 LUFS) exceeds 1 LU']
     """
     problems = [f"{r.condition}: {r.problems}" for r in table.itertuples() if r.problems]
+    if "duration_s" in table.columns:
+        durations = pd.to_numeric(table["duration_s"], errors="coerce")
+        known = durations[np.isfinite(durations)]
+        if len(known) >= 2:
+            median = float(known.median())
+            for i, duration in known.items():
+                dev = (duration - median) / median
+                if abs(dev) > duration_tolerance:
+                    problems.append(
+                        f"{table.at[i, 'condition']}: audio lasts {duration:.1f} s, "
+                        f"{abs(dev):.1%} from the median {median:.1f} s of the inductions "
+                        f"(allowed {duration_tolerance:.0%})"
+                    )
     lufs = pd.to_numeric(table["lufs"], errors="coerce")
     ok = lufs[np.isfinite(lufs)]
     if len(ok) >= 2:

@@ -1,7 +1,9 @@
 """``soothe audio render | check | normalize``: pilot audio and loudness matching.
 
 - ``render``: pilot audio from the scripts with espeak-ng, into the protocol's audio paths
-  (loudness-matched to the protocol's target unless ``--no-normalize``).
+  (loudness-matched to the protocol's target unless ``--no-normalize``). It refuses to
+  overwrite an existing WAV that is not a pilot placeholder from an earlier render (a lab's
+  own recording) unless ``--force``.
 - ``check``: duration, format, peak, clipping and loudness of each condition's audio; exits 1
   when a file fails or two inductions differ by more than the allowed loudness spread.
 - ``normalize``: loudness-matched copies in ``<audio folder>/normalized/`` (originals are
@@ -47,16 +49,6 @@ def format_audio_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _is_pilot(wav: Path) -> bool:
-    import json
-
-    sidecar = wav.with_suffix(".json")
-    try:
-        return bool(json.loads(sidecar.read_text(encoding="utf-8")).get("PilotPlaceholder"))
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def _render(args: argparse.Namespace) -> int:
     from conditions.audio_render import PLACEHOLDER_NOTE, render_conditions
 
@@ -79,6 +71,7 @@ def _render(args: argparse.Namespace) -> int:
         voice=args.voice,
         speed_wpm=args.speed,
         target_lufs=None if args.no_normalize else protocol.audio.loudness_target_lufs,
+        force=args.force,
     )
     elapsed = time.perf_counter() - start
     print(PLACEHOLDER_NOTE)
@@ -95,7 +88,12 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from conditions.audio_check import audio_problems, audio_report, protocol_audio_paths
+    from conditions.audio_check import (
+        audio_problems,
+        audio_report,
+        is_pilot_placeholder,
+        protocol_audio_paths,
+    )
 
     protocol = load_protocol(args.protocol)
     paths = protocol_audio_paths(protocol, args.audio_dir)
@@ -110,7 +108,7 @@ def _check(args: argparse.Namespace) -> int:
     lufs = pd.to_numeric(table["lufs"], errors="coerce").dropna()
     if len(lufs):
         print(f"loudness spread: {lufs.max() - lufs.min():.2f} LU")
-    pilots = [n for n, p in paths.items() if _is_pilot(Path(p))]
+    pilots = [n for n, p in paths.items() if is_pilot_placeholder(p)]
     if pilots:
         print(
             f"note: PILOT PLACEHOLDER audio (synthetic voice) for {', '.join(pilots)}; "
@@ -175,6 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     render.add_argument(
         "--no-normalize", action="store_true", help="keep espeak-ng's level (no loudness matching)"
+    )
+    render.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite existing WAVs even when they are not pilot placeholders "
+        "(for example a lab's own recordings)",
     )
     render.set_defaults(func=_render)
 

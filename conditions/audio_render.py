@@ -33,7 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from conditions.audio_check import AudioError, integrated_loudness, peak_dbfs
+from conditions.audio_check import (
+    AudioError,
+    file_sha256,
+    integrated_loudness,
+    is_pilot_placeholder,
+    peak_dbfs,
+)
 from conditions.audio_normalize import PEAK_CEILING_DBFS, apply_gain, plan_loudness
 from conditions.script_metrics import SPEECH_RATE_WPM, InductionScript, parse_script
 
@@ -305,6 +311,8 @@ def write_rendered(
         "TargetSpeechS": round(rendered.target_speech_s, 3),
         "PausesS": rendered.pauses_s,
         "DurationS": round(rendered.duration_s, 3),
+        # lets a later render tell this file from a recording saved over it
+        "AudioSHA256": file_sha256(wav_path),
         "GainDB": round(gain_db, 4),
         "LoudnessLUFS": round(lufs + gain_db, 3),
         "PeakDBFS": round(peak_dbfs(data), 3),
@@ -312,6 +320,43 @@ def write_rendered(
     }
     wav_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return wav_path
+
+
+def protected_outputs(outputs: dict[str, Path]) -> list[Path]:
+    """The output files that exist and are not pilot placeholders (a lab's own recordings).
+
+    docs/content.md tells a lab to save its recordings at the protocol's audio paths, which
+    are also where ``soothe audio render`` writes, so a render must not silently replace
+    them.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> protected_outputs({"neutral": Path(tempfile.mkdtemp()) / "neutral.wav"})
+    []
+    """
+    return [
+        Path(p) for p in outputs.values() if Path(p).exists() and not is_pilot_placeholder(p)
+    ]
+
+
+def refuse_to_overwrite_recordings(outputs: dict[str, Path], *, force: bool = False) -> None:
+    """Raise unless every existing output file is a pilot placeholder (or ``force``).
+
+    Raises
+    ------
+    AudioError
+        Naming each file that is not a pilot placeholder.
+    """
+    keep = [] if force else protected_outputs(outputs)
+    if keep:
+        names = ", ".join(str(p) for p in keep)
+        raise AudioError(
+            f"{names}: not a pilot placeholder (no PilotPlaceholder sidecar from an earlier "
+            "render, or the sidecar describes another file): refusing to overwrite what may "
+            "be a lab's own recording. Move it, render elsewhere with --out-dir, or pass "
+            "--force to overwrite"
+        )
 
 
 def render_conditions(
@@ -324,6 +369,7 @@ def render_conditions(
     speed_wpm: float | None = None,
     target_lufs: float | None = -23.0,
     ceiling_dbfs: float = PEAK_CEILING_DBFS,
+    force: bool = False,
 ) -> dict[str, dict]:
     """Render several scripts, loudness-match them together, and write them.
 
@@ -334,12 +380,21 @@ def render_conditions(
     target_lufs : float or None
         Common integrated loudness; ``None`` keeps espeak-ng's own level (lowered only
         where a file would peak above ``ceiling_dbfs``).
+    force : bool
+        Overwrite existing output files even when they are not pilot placeholders.
 
     Returns
     -------
     dict
         Condition -> summary (duration, speed, loudness, output path).
+
+    Raises
+    ------
+    AudioError
+        Before anything is rendered, when an output file exists and is not a pilot
+        placeholder (see :func:`refuse_to_overwrite_recordings`), unless ``force``.
     """
+    refuse_to_overwrite_recordings(outputs, force=force)
     rendered = {
         name: render_script(
             parse_script(path),

@@ -378,8 +378,33 @@ def _load_questionnaires(check: _Checker, data: dict[str, Any]) -> dict[str, Que
     # The item files are validated by their own loader, so that errors name the CSV row.
     from conditions.questionnaire_items import load_items
 
-    for ref in out.values():
-        load_items(ref.file)
+    owner: dict[str, tuple[str, Path]] = {}  # item_id -> (questionnaire, file)
+    scale: dict[str, tuple[float, float, str, Path]] = {}  # construct -> (min, max, q, file)
+    for name, ref in out.items():
+        for lineno, item in enumerate(load_items(ref.file), start=2):
+            # errors name the item file and its line; the clash names the other questionnaire
+            if item.item_id in owner:
+                other, other_file = owner[item.item_id]
+                raise ProtocolError(
+                    str(ref.file),
+                    f"line {lineno}.item_id",
+                    f"item_id {item.item_id!r} (questionnaires.{name}) is also an item of "
+                    f"questionnaires.{other} ({other_file}); item ids must be unique across "
+                    "the protocol's questionnaires",
+                )
+            owner[item.item_id] = (name, ref.file)
+            lo, hi, other, other_file = scale.setdefault(
+                item.construct, (item.min, item.max, name, ref.file)
+            )
+            if (lo, hi) != (item.min, item.max):
+                raise ProtocolError(
+                    str(ref.file),
+                    f"line {lineno}.min/max",
+                    f"construct {item.construct!r} is rated {item.min:g}-{item.max:g} in "
+                    f"questionnaires.{name} but {lo:g}-{hi:g} in questionnaires.{other} "
+                    f"({other_file}); a construct needs one scale across questionnaires "
+                    "(give the new scale's construct its own name)",
+                )
     return out
 
 

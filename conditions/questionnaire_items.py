@@ -4,6 +4,15 @@ Columns: ``item_id, text, construct, reversed, anchor_low, anchor_high, min, max
 A VAS item runs 0-100; a Likert item has a small integer range (for example 1-7).
 A lab adds its own licensed scale by adding a CSV with the same columns and naming it in
 the protocol.
+
+Two kinds of rules apply:
+
+- :func:`load_items` rejects a file that cannot be used at all (missing columns, empty or
+  duplicate ids, bad numbers, a construct whose items use different scales). The protocol
+  loader also rejects item ids or construct scales that clash across questionnaires.
+- :func:`item_bank_problems` lists where a file departs from the design of the item bank
+  (3-6 items per construct, some but not all reverse-keyed); ``soothe conditions check``
+  fails on these.
 """
 
 from __future__ import annotations
@@ -24,6 +33,9 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "min",
     "max",
 )
+
+#: Items per construct allowed by the item-bank design (issue 5: "3-6 items").
+ITEMS_PER_CONSTRUCT: tuple[int, int] = (3, 6)
 
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"0", "false", "no", "n", ""}
@@ -95,6 +107,7 @@ def load_items(path: str | Path) -> list[Item]:
         raise ProtocolError(str(path), "<rows>", "item file has a header but no items")
     items: list[Item] = []
     seen: set[str] = set()
+    scales: dict[str, tuple[float, float, int]] = {}
     for lineno, row in enumerate(rows, start=2):
         key = f"line {lineno}"
         item_id = (row.get("item_id") or "").strip()
@@ -120,6 +133,16 @@ def load_items(path: str | Path) -> list[Item]:
             ) from None
         if not lo < hi:
             raise ProtocolError(str(path), f"{key}.min/max", f"min {lo} must be below max {hi}")
+        construct = row["construct"].strip()
+        first = scales.setdefault(construct, (lo, hi, lineno))
+        if first[:2] != (lo, hi):
+            raise ProtocolError(
+                str(path),
+                f"{key}.min/max",
+                f"construct {construct!r} is rated {lo:g}-{hi:g} here but {first[0]:g}-"
+                f"{first[1]:g} on line {first[2]}; a construct score is a mean, so all its "
+                "items need one scale",
+            )
         items.append(
             Item(
                 item_id=item_id,
@@ -133,3 +156,43 @@ def load_items(path: str | Path) -> list[Item]:
             )
         )
     return items
+
+
+def item_bank_problems(items: list[Item]) -> list[str]:
+    """Where an item file departs from the design of the item bank.
+
+    Each construct has 3-6 items (:data:`ITEMS_PER_CONSTRUCT`), at least one of them
+    reverse-keyed (so that agreeing with everything does not raise the score) and at least
+    one not reverse-keyed.
+
+    Parameters
+    ----------
+    items : list of Item
+        From :func:`load_items`.
+
+    Returns
+    -------
+    list of str
+        One line per problem, naming the construct; empty when the file follows the design.
+
+    Examples
+    --------
+    >>> items = [Item(f"c{k}", "t", "calm", k == 0, "no", "yes", 1, 7) for k in range(2)]
+    >>> item_bank_problems(items)
+    ["construct 'calm': 2 items, expected 3-6"]
+    """
+    lo, hi = ITEMS_PER_CONSTRUCT
+    problems = []
+    for construct in dict.fromkeys(i.construct for i in items):
+        group = [i for i in items if i.construct == construct]
+        n_reversed = sum(i.reversed for i in group)
+        if not lo <= len(group) <= hi:
+            problems.append(f"construct {construct!r}: {len(group)} items, expected {lo}-{hi}")
+        if n_reversed == 0:
+            problems.append(f"construct {construct!r}: no reverse-keyed item, expected at least 1")
+        elif n_reversed == len(group):
+            problems.append(
+                f"construct {construct!r}: every item is reverse-keyed, expected at least 1 "
+                "that is not"
+            )
+    return problems

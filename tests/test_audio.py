@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -22,11 +24,12 @@ from conditions.audio_check import (
     audio_problems,
     audio_report,
     integrated_loudness,
+    is_pilot_placeholder,
     measure_audio,
     protocol_audio_paths,
 )
 from conditions.audio_normalize import normalize_audio_files, plan_loudness
-from conditions.audio_render import render_conditions, render_script
+from conditions.audio_render import protected_outputs, render_conditions, render_script
 from conditions.protocol import CONDITION_NAMES, load_protocol
 from conditions.script_metrics import parse_script
 
@@ -122,25 +125,93 @@ def test_stereo_output_follows_the_requested_channels(espeak: str, tmp_path: Pat
     assert np.array_equal(rendered.data[:, 0], rendered.data[:, 1])
 
 
+# --- render never overwrites a lab's own recording ------------------------------------------
+
+
+def _recording(path: Path, seconds: float = 2.0) -> str:
+    """A 'human recording' (a tone) at ``path``; returns its hash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), tone(seconds, 0.1), RATE, subtype="PCM_16")
+    return sha(path)
+
+
+def test_render_refuses_to_overwrite_a_recording_without_a_pilot_sidecar(tmp_path: Path):
+    from soothe import cli as soothe_cli
+
+    protocol_path = copy_conditions(tmp_path / "conditions")
+    wav = protocol_path.parent / "audio" / "body_scan.wav"
+    before = _recording(wav)
+    with pytest.raises(AudioError, match=r"body_scan\.wav: not a pilot placeholder.*--force"):
+        audio_cli.main(["render", "--protocol", str(protocol_path)])
+    # refused before any rendering: the recording is intact, nothing else was written
+    assert sha(wav) == before
+    assert sorted(p.name for p in wav.parent.iterdir()) == ["body_scan.wav"]
+    # through the umbrella command: exit 1 and a one-line message naming the file
+    assert soothe_cli.main(["audio", "render", "--protocol", str(protocol_path)]) == 1
+    assert sha(wav) == before
+
+
+def test_a_recording_saved_over_a_pilot_file_with_its_old_sidecar_is_protected(tmp_path: Path):
+    wav = tmp_path / "audio" / "neutral.wav"
+    _recording(wav)
+    sidecar = {"PilotPlaceholder": True, "AudioSHA256": sha(wav), "DurationS": 2.0}
+    wav.with_suffix(".json").write_text(json.dumps(sidecar))
+    assert is_pilot_placeholder(wav)  # the render's own file
+    assert protected_outputs({"neutral": wav}) == []
+    _recording(wav, seconds=3.0)  # the lab saves its recording there, sidecar forgotten
+    assert not is_pilot_placeholder(wav)
+    assert protected_outputs({"neutral": wav}) == [wav]
+    # sidecars from before AudioSHA256 was written: the duration must still match
+    wav.with_suffix(".json").write_text(json.dumps({"PilotPlaceholder": True, "DurationS": 2.0}))
+    assert not is_pilot_placeholder(wav)
+    wav.with_suffix(".json").write_text(json.dumps({"PilotPlaceholder": True, "DurationS": 3.0}))
+    assert is_pilot_placeholder(wav)
+    wav.with_suffix(".json").write_text(json.dumps({"PilotPlaceholder": False}))
+    assert not is_pilot_placeholder(wav)
+
+
+def test_render_replaces_its_own_pilot_file_but_a_recording_only_with_force(
+    espeak: str, tmp_path: Path
+):
+    script_path = tmp_path / "short.txt"
+    script_path.write_text(SHORT)
+    wav = tmp_path / "audio" / "short.wav"
+    render_conditions({"short": script_path}, {"short": wav}, target_lufs=None)
+    assert is_pilot_placeholder(wav)
+    render_conditions({"short": script_path}, {"short": wav}, target_lufs=None)  # re-render ok
+    recorded = _recording(wav)
+    with pytest.raises(AudioError, match="short.wav: not a pilot placeholder"):
+        render_conditions({"short": script_path}, {"short": wav}, target_lufs=None)
+    assert sha(wav) == recorded
+    render_conditions({"short": script_path}, {"short": wav}, target_lufs=None, force=True)
+    assert sha(wav) != recorded and is_pilot_placeholder(wav)
+
+
 # --- the five shipped scripts: render, drift, normalise, check -------------------------------
 
 
 def shorten_scripts(protocol_path: Path) -> None:
-    """Keep the intro, two induction lines and the closing of each script; fit the protocol."""
-    text = protocol_path.read_text()
+    """Keep the intro, two induction lines and the closing of each script; fit the protocol.
+
+    The shortened scripts are padded with a pause at the end of their induction so that all
+    five last the same estimated time, as the real scripts do (the audio check matches the
+    durations across conditions).
+    """
+    parts = {}
     for name in CONDITION_NAMES:
         script = protocol_path.parent / "scripts" / f"{name}.txt"
         head, rest = script.read_text().split("[induction]\n")
         body, closing = rest.split("[closing]\n")
-        script.write_text(
-            head + "[induction]\n" + "\n".join(body.splitlines()[:2]) + "\n[closing]\n" + closing
-        )
-        est = round(parse_script(script).estimated_duration_s())
-        section = f"[conditions.{name}]"
-        start = text.index(section)
-        end = text.index("duration_s = 660", start)
-        text = text[:end] + f"duration_s = {est}" + text[end + len("duration_s = 660") :]
-    protocol_path.write_text(text)
+        parts[name] = (script, head, "\n".join(body.splitlines()[:2]), closing)
+        script.write_text(head + "[induction]\n" + parts[name][2] + "\n[closing]\n" + closing)
+    est = {n: parse_script(p[0]).estimated_duration_s() for n, p in parts.items()}
+    longest = math.ceil(max(est.values()))
+    for name, (script, head, body, closing) in parts.items():
+        pad = f" [pause {longest - est[name]:.2f}s]"
+        script.write_text(head + "[induction]\n" + body + pad + "\n[closing]\n" + closing)
+    protocol_path.write_text(
+        protocol_path.read_text().replace("duration_s = 660", f"duration_s = {longest}")
+    )
 
 
 def _render_five(root: Path, *, short: bool) -> Path:
@@ -266,6 +337,47 @@ def test_check_fails_with_the_reason(short_protocol: Path, name, data, rate, exp
     problems = _problems(short_protocol)
     assert any(expected in p for p in problems), problems
     assert audio_cli.main(["check", "--protocol", str(short_protocol)]) == 1
+
+
+@pytest.mark.parametrize(("seconds", "passes"), [(6.15, True), (6.5, False)])
+def test_check_matches_the_real_durations_across_conditions(
+    short_protocol: Path, seconds: float, passes: bool
+):
+    """Within the per-file +/-20 s of the protocol, yet 8 % longer than the other four."""
+    wav = short_protocol.parent / "audio" / "neutral.wav"
+    sf.write(str(wav), tone(seconds, 0.1), RATE, subtype="PCM_16")
+    problems = _problems(short_protocol)
+    expected = f"neutral: audio lasts {seconds:.1f} s, 8.3% from the median 6.0 s"
+    if passes:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(expected), problems
+    assert audio_cli.main(["check", "--protocol", str(short_protocol)]) == (0 if passes else 1)
+
+
+@pytest.mark.parametrize("louder_lu", [0.8, 0.95, 1.05, 1.2])
+def test_loudness_spread_limit_is_1_lu(short_protocol: Path, louder_lu: float, capsys):
+    """One induction louder than the other four by 0.8-1.2 LU: the check fails above 1 LU."""
+    gain = 10 ** (louder_lu / 20)
+    wav = short_protocol.parent / "audio" / "rumination.wav"
+    sf.write(str(wav), tone(6, 0.1 * gain), RATE, subtype="PCM_16")
+    table = audio_report(load_protocol(short_protocol))
+    spread = float(table["lufs"].max() - table["lufs"].min())
+    assert spread == pytest.approx(louder_lu, abs=0.01)
+    problems = _problems(short_protocol)
+    code = audio_cli.main(["check", "--protocol", str(short_protocol)])
+    out = capsys.readouterr().out
+    assert f"loudness spread: {louder_lu:.2f} LU" in out
+    if louder_lu <= 1.0:
+        assert problems == [] and code == 0
+    else:
+        assert len(problems) == 1, problems
+        assert re.fullmatch(
+            rf"loudness spread {louder_lu:.2f} LU between kindness_self \(-[\d.]+ LUFS\) and "
+            r"rumination \(-[\d.]+ LUFS\) exceeds 1 LU",
+            problems[0],
+        ), problems
+        assert code == 1
 
 
 def test_check_reports_a_missing_file(short_protocol: Path, capsys):

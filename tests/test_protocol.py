@@ -202,6 +202,88 @@ def test_bad_send_condition_code(protocol_dir):
     _fails(path, r"send_condition_code", r"expected one of")
 
 
+def test_missing_required_event_code(protocol_dir):
+    path = _edit(protocol_dir, "audio_offset = 91\n", "")
+    _fails(path, r"^markers\.events\.audio_offset$", r"required event code is missing")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "found"),
+    [
+        ('name = "induction"\nkind = "induction"', 'name = "induction"\nkind = "rest"', 0),
+        ('name = "recovery"\nkind = "rest"', 'name = "recovery"\nkind = "induction"', 2),
+    ],
+)
+def test_not_exactly_one_induction_phase(protocol_dir, old, new, found):
+    path = _edit(protocol_dir, old, new)
+    _fails(path, r"^phases$", rf"exactly one induction phase is required, found {found}")
+
+
+@pytest.mark.parametrize("task", ["self-compassion", "induction_1", "ind uction"])
+def test_task_label_must_be_alphanumeric(protocol_dir, task):
+    path = _edit(protocol_dir, 'task = "induction"', f'task = "{task}"')
+    _fails(path, r"^study\.task$", rf"BIDS task label must be alphanumeric, got '{task}'")
+
+
+def test_unsupported_randomisation_scheme(protocol_dir):
+    path = _edit(protocol_dir, 'scheme = "permuted_block"', 'scheme = "minimisation"')
+    _fails(
+        path, r"^randomisation\.scheme$", r"only 'permuted_block' is supported, got 'minimisation'"
+    )
+
+
+@pytest.mark.parametrize("strata", ['"sex"', '["sex", 3]', '[""]', "{ sex = 1 }"])
+def test_bad_strata(protocol_dir, strata):
+    path = _edit(protocol_dir, 'strata = ["sex"]', f"strata = {strata}")
+    _fails(path, r"^randomisation\.strata$", r"expected an array of field names")
+
+
+def test_condition_without_a_marker_code(protocol_dir):
+    path = _edit(protocol_dir, "neutral = 105\n", "")
+    _fails(path, r"^markers\.conditions\.neutral$", r"condition has no marker code")
+
+
+@pytest.mark.parametrize("value", ["201", '"201-211"', "{ first = 201 }"])
+def test_induction_minutes_not_an_array(protocol_dir, value):
+    path = _edit(
+        protocol_dir,
+        "induction_minutes = [201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211]",
+        f"induction_minutes = {value}",
+    )
+    _fails(path, r"^markers\.induction_minutes$", r"expected an array of codes")
+
+
+def test_missing_questionnaire_item_file(protocol_dir):
+    (protocol_dir / "questionnaires" / "state_vas.csv").unlink()
+    path = protocol_dir / "protocol.toml"
+    _fails(path, r"^questionnaires\.state_vas\.file$", r"file not found: .*state_vas\.csv")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        ("sample_rate_hz = 44100", "sample_rate_hz = 4000", "sample_rate_hz", r"integer >= 8000"),
+        ("sample_rate_hz = 44100", "sample_rate_hz = 44100.0", "sample_rate_hz", r">= 8000"),
+        ("channels = 1", "channels = 6", "channels", r"expected 1 \(mono\) or 2 \(stereo\)"),
+        (
+            "duration_tolerance_s = 20.0", "duration_tolerance_s = -5",
+            "duration_tolerance_s", r"must not be negative",
+        ),
+        (
+            "loudness_max_spread_lu = 1.0", 'loudness_max_spread_lu = "one"',
+            "loudness_max_spread_lu", r"expected a number",
+        ),
+        (
+            "loudness_target_lufs = -23.0", "loudness_target_lufs = 3",
+            "loudness_target_lufs", r"expected a negative LUFS value",
+        ),
+    ],
+)
+def test_bad_audio_settings(protocol_dir, old, new, key, problem):
+    path = _edit(protocol_dir, old, new)
+    _fails(path, rf"^audio\.{key}$", problem)
+
+
 def test_shipped_protocol_is_valid_toml_with_all_five_conditions():
     data = tomllib.loads(default_protocol_path().read_text())
     assert set(data["conditions"]) == set(CONDITION_NAMES)
@@ -237,8 +319,73 @@ def test_item_file_loads_likert(tmp_path):
         (HEADER + "a,t,c,false,l,h,100,0\n", r"below max"),
         (HEADER + "a,t,c,false,l,h,zero,100\n", r"must be numbers"),
         (HEADER + "a,,c,false,l,h,0,100\n", r"empty text"),
+        (
+            HEADER + "a,t,c,false,l,h,0,100\nb,t,c,true,l,h,1,7\n",
+            r"\[line 3\.min/max\] construct 'c' is rated 1-7 here but 0-100 on line 2",
+        ),
     ],
 )
 def test_item_file_errors(tmp_path, body, pattern):
     with pytest.raises(ProtocolError, match=pattern):
         load_items(_write_items(tmp_path, body))
+
+
+# --- questionnaires combined in one protocol --------------------------------------------------
+
+
+def _add_questionnaire(protocol_dir: Path, name: str, rows: str) -> Path:
+    """Write questionnaires/<name>.csv, declare it and ask it after the induction."""
+    csv_path = protocol_dir / "questionnaires" / f"{name}.csv"
+    csv_path.write_text(HEADER + rows)
+    path = protocol_dir / "protocol.toml"
+    text = path.read_text().replace(
+        '# --- Randomisation', f'[questionnaires.{name}]\nfile = "questionnaires/{name}.csv"\n\n'
+        "# --- Randomisation",
+    )
+    i = text.index('name = "post_questionnaire"')
+    text = text[:i] + text[i:].replace(
+        'questionnaires = ["state_vas"]', f'questionnaires = ["state_vas", "{name}"]', 1
+    )
+    path.write_text(text)
+    return csv_path
+
+
+def test_a_second_questionnaire_with_its_own_ids_and_constructs_loads(protocol_dir):
+    rows = "".join(f"att{k},I feel held {k},attachment,{k == 1},no,yes,1,7\n" for k in range(3))
+    _add_questionnaire(protocol_dir, "attachment", rows)
+    p = load_protocol(protocol_dir / "protocol.toml")
+    assert set(p.questionnaires) == {"state_vas", "attachment"}
+    assert p.phase("post_questionnaire").questionnaires == ("state_vas", "attachment")
+
+
+def _fails_in_item_file(protocol_dir: Path, csv_path: Path, key: str, problem: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        load_protocol(protocol_dir / "protocol.toml")
+    err = info.value
+    assert "\n" not in str(err)
+    assert err.file == str(csv_path.resolve()), "the error names the item file at fault"
+    assert err.key == key
+    assert re.search(problem, err.problem), err.problem
+
+
+def test_item_id_shared_by_two_questionnaires(protocol_dir):
+    rows = (
+        "x1,I feel held,attachment,false,no,yes,1,7\n"
+        "scp3,I feel apart,attachment,true,no,yes,1,7\n"
+    )
+    csv_path = _add_questionnaire(protocol_dir, "attachment", rows)
+    _fails_in_item_file(
+        protocol_dir, csv_path, "line 3.item_id",
+        r"item_id 'scp3' \(questionnaires\.attachment\) is also an item of "
+        r"questionnaires\.state_vas .*state_vas\.csv.*unique across",
+    )
+
+
+def test_construct_rated_on_two_scales_across_questionnaires(protocol_dir):
+    rows = "lsc1,I am kind to myself,self_compassion,false,disagree,agree,1,7\n"
+    csv_path = _add_questionnaire(protocol_dir, "licensed_sc", rows)
+    _fails_in_item_file(
+        protocol_dir, csv_path, "line 2.min/max",
+        r"construct 'self_compassion' is rated 1-7 in questionnaires\.licensed_sc but 0-100 "
+        r"in questionnaires\.state_vas .*one scale across questionnaires",
+    )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
-from conditions.protocol import load_protocol
-from conditions.questionnaire_items import ITEM_COLUMNS, load_items
+import pytest
+
+from conditions import cli as conditions_cli
+from conditions.protocol import default_protocol_path, load_protocol
+from conditions.questionnaire_items import ITEM_COLUMNS, item_bank_problems, load_items
 from conditions.scoring import STATE_CONSTRUCTS
 
 QUESTIONNAIRES = Path(__file__).resolve().parents[1] / "conditions" / "questionnaires"
@@ -44,3 +48,49 @@ def test_likert_example_loads_as_a_seven_point_scale():
     assert not any(i.is_vas for i in items)
     assert sum(i.reversed for i in items) == 2
     assert items[2].reverse(2) == 6
+
+
+def test_every_shipped_item_file_follows_the_item_bank_design():
+    for path in QUESTIONNAIRES.glob("*.csv"):
+        assert item_bank_problems(load_items(path)) == [], path.name
+
+
+HEADER = ",".join(ITEM_COLUMNS) + "\n"
+
+
+def _rows(construct: str, reversed_flags: list[bool]) -> str:
+    return "".join(
+        f"{construct}{k},Item {k},{construct},{str(r).lower()},no,yes,1,7\n"
+        for k, r in enumerate(reversed_flags)
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (_rows("calm", [False, True]), "construct 'calm': 2 items, expected 3-6"),
+        (_rows("calm", [False, True] + [False] * 5), "construct 'calm': 7 items, expected 3-6"),
+        (_rows("calm", [False] * 4), "construct 'calm': no reverse-keyed item"),
+        (_rows("calm", [True] * 3), "construct 'calm': every item is reverse-keyed"),
+    ],
+)
+def test_a_labs_item_file_that_departs_from_the_design_fails_conditions_check(
+    tmp_path: Path, capsys, rows: str, expected: str
+):
+    src = default_protocol_path().parent
+    dst = tmp_path / "conditions"
+    dst.mkdir()
+    for sub in ("scripts", "questionnaires"):
+        shutil.copytree(src / sub, dst / sub)
+    lab_csv = dst / "questionnaires" / "lab.csv"
+    lab_csv.write_text(HEADER + _rows("ok", [False, False, True]) + rows)
+    declare = '[questionnaires.lab]\nfile = "questionnaires/lab.csv"\n\n'
+    text = (src / "protocol.toml").read_text()
+    text = text.replace("# --- Randomisation", declare + "# --- Randomisation")
+    (dst / "protocol.toml").write_text(text)
+    problems = item_bank_problems(load_items(lab_csv))
+    assert [p for p in problems if "'ok'" in p] == [] and len(problems) == 1, problems
+    assert problems[0].startswith(expected)
+    assert conditions_cli.main(["check", "--protocol", str(dst / "protocol.toml")]) == 1
+    fail = capsys.readouterr().out.split("FAIL: 1 problem(s)")[1]
+    assert f"questionnaires.lab (lab.csv): {expected}" in fail

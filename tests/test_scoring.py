@@ -56,6 +56,29 @@ def test_missing_items_prorate_up_to_20_percent_else_nan_with_reason():
     assert "2 of 5 items missing" in out["reason"]
 
 
+def test_one_missing_item_of_four_is_nan_by_default_and_prorated_only_when_asked():
+    """The documented decision: 20 % stays the default, so a 4-item construct (six of the
+    seven shipped ones) is not prorated with one item missing; 0.25 is an explicit option."""
+    items = load_items(load_protocol().questionnaires["state_vas"].file)
+    ratings = {i.item_id: 60.0 for i in items}
+    ratings["drv3"] = math.nan  # one of the four drive_activation items
+    ratings["scp2"] = math.nan  # one of the five self_compassion items
+    r = long([("p", "pre", k, v) for k, v in ratings.items()])
+    out = score_constructs(r, items).set_index("construct")
+    assert math.isnan(out.loc["drive_activation", "score"])
+    assert out.loc["drive_activation", "reason"] == (
+        "1 of 4 items missing (25%, more than the 20% that may be prorated)"
+    )
+    assert out.loc["self_compassion", "score"] == pytest.approx(((60 * 3) + (100 - 60)) / 4)
+    assert out.loc["self_compassion", "reason"] == "prorated: 1 of 5 items missing"
+    assert (out.drop(["drive_activation", "self_compassion"])["reason"] == "").all()
+
+    lenient = score_constructs(r, items, max_missing_fraction=0.25).set_index("construct")
+    # the mean of drv1, drv2 and the reverse-keyed drv4 (100 - 60)
+    assert lenient.loc["drive_activation", "score"] == pytest.approx((60 + 60 + 40) / 3)
+    assert lenient.loc["drive_activation", "reason"] == "prorated: 1 of 4 items missing"
+
+
 def test_a_construct_with_no_answers_is_nan_and_na_strings_count_as_missing():
     items = [vas("a", "calm"), vas("b", "calm"), vas("t", "tense")]
     r = long([("p", "pre", "a", "n/a"), ("p", "pre", "b", np.nan), ("p", "pre", "t", 40)])

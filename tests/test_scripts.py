@@ -6,7 +6,9 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from conditions import cli as conditions_cli
 from conditions.protocol import CONDITION_NAMES, load_protocol
@@ -41,11 +43,39 @@ def _shipped_scripts():
     return protocol, {c: parse_script(protocol.conditions[c].script) for c in CONDITION_NAMES}
 
 
+#: Words the header's "Target construct:" must use for each script (issue 5's definitions),
+#: and words it must not use (another condition's construct).
+CONSTRUCT_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "kindness_self": (("self-compassion", "warmth", "kind wishes", "oneself"), ("drive",)),
+    "body_scan": (
+        ("self-compassion", "body", "openness", "non-judgement"), ("drive", "rumination")
+    ),
+    "positive_excitement": (
+        ("drive system", "achievement", "excitement", "success"),
+        ("self-compassion", "soothing", "rumination"),
+    ),
+    "rumination": (
+        ("rumination", "dwelling", "did not go as wanted", "why", "oneself"),
+        ("self-compassion", "drive"),
+    ),
+    "neutral": (
+        ("none (control)", "supermarket", "no emotional"),
+        ("self-compassion", "drive", "rumination"),
+    ),
+}
+
+
 def test_each_script_states_its_construct_and_has_three_sections():
     _, scripts = _shipped_scripts()
+    assert set(CONSTRUCT_WORDS) == set(scripts)
     for name, script in scripts.items():
-        assert script.header[0].startswith(f"soothe induction script: {name}")
-        assert len(script.target_construct) > 10, name
+        assert script.header[0].startswith(f"soothe induction script: {name} - "), name
+        construct = script.target_construct.lower()
+        wanted, unwanted = CONSTRUCT_WORDS[name]
+        for word in wanted:
+            assert word in construct, f"{name}: header's target construct lacks {word!r}"
+        for word in unwanted:
+            assert word not in construct, f"{name}: header names another construct ({word!r})"
         assert set(script.sections) == {"intro", "induction", "closing"}
         assert script.sections["induction"].strip(), name
 
@@ -140,3 +170,62 @@ def test_word_count_and_pronoun_ratio_helpers():
     assert second_person_ratio("You and your self") == 1.0
     assert math.isnan(second_person_ratio("The shop is open."))
     assert second_person_ratio("We go; you stay.") == pytest.approx(0.5)
+
+
+# --- durations are matched on the real audio where it exists ---------------------------------
+
+
+def _set_durations(protocol_path: Path, seconds: int) -> None:
+    """Set every condition's duration_s, with enough induction-minute codes for it."""
+    text = protocol_path.read_text().replace("duration_s = 660", f"duration_s = {seconds}")
+    codes = ", ".join(str(201 + i) for i in range(math.ceil(seconds / 60)))
+    text = text.replace(
+        "induction_minutes = [201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211]",
+        f"induction_minutes = [{codes}]",
+    )
+    protocol_path.write_text(text)
+
+
+def _write_silence(path: Path, seconds: float, rate: int = 8000) -> None:
+    # the conditions check reads durations only, so a low rate keeps the files small
+    sf.write(str(path), np.zeros(int(round(seconds * rate)), dtype=np.int16), rate)
+
+
+def test_recorded_audio_of_720_s_with_duration_720_passes_on_the_audio(
+    conditions_copy: Path, capsys
+):
+    """docs step 5: a lab records 720-s audio and sets duration_s = 720. The word-count model
+    still says ~660 s, but what participants hear is the audio, so the check passes."""
+    protocol_path = conditions_copy / "protocol.toml"
+    _set_durations(protocol_path, 720)
+    for k, name in enumerate(CONDITION_NAMES):
+        _write_silence(conditions_copy / "audio" / f"{name}.wav", 718.0 + k)
+    assert conditions_cli.main(["check", "--protocol", str(protocol_path)]) == 0, (
+        capsys.readouterr().out
+    )
+    out = capsys.readouterr().out
+    assert "audio (5 of 5 files): duration 718.0-722.0 s" in out
+    assert "OK: the five scripts are matched" in out
+
+
+def test_audio_durations_must_match_each_other_and_the_protocol(conditions_copy: Path, capsys):
+    protocol_path = conditions_copy / "protocol.toml"
+    _set_durations(protocol_path, 720)
+    audio = conditions_copy / "audio"
+    for name in CONDITION_NAMES:
+        _write_silence(audio / f"{name}.wav", 720.0)
+    args = ["check", "--protocol", str(protocol_path)]
+    # 745 s: 25 s off the protocol (allowed 20 s) and 3.5 % from the median of the five
+    _write_silence(audio / "neutral.wav", 745.0)
+    assert conditions_cli.main(args) == 1
+    fail = capsys.readouterr().out.split("FAIL")[1]
+    assert "neutral: audio lasts 745.0 s and is 3.5% from the median 720 s (allowed 3%)" in fail
+    assert "neutral: audio lasts 745.0 s, protocol says 720 s (allowed +/-20 s)" in fail
+    assert "rumination" not in fail and "estimated" not in fail
+    # a condition without audio falls back on the model: ~660 s is 8 % short of the others
+    (audio / "neutral.wav").unlink()
+    assert conditions_cli.main(args) == 1
+    fail = capsys.readouterr().out.split("FAIL")[1]
+    assert "neutral: estimated 660 s is 8.3% from the median 720 s" in fail
+    assert "neutral: estimated 660 s is 8.3% from the protocol's duration_s 720" in fail
+    assert "body_scan" not in fail
