@@ -180,7 +180,7 @@ class Session:
         if opt.simulate:
             keep_lsl_on_machine()
         self.markers = MarkerSender(open_backends(opt.markers), on_sent=self._on_marker,
-                                    warn=self.warn)
+                                    warn=self.warn, hold_flip_writes=True)
         if opt.record:
             from experiment.recorder import LSLRecorder
 
@@ -250,6 +250,7 @@ class Session:
             self.win, log=self.log, screenshot_dir=opt.screenshots,
             on_screen=self.participant.on_screen if self.participant else None,
         )
+        self.display.after_flip = self.markers.write_held
         if opt.simulate:
             self.display.frame_sleep_s = 0.005
         from psychopy import data as psydata
@@ -319,7 +320,9 @@ class Session:
                 onset_marker: dict[str, SentMarker] = {}
 
                 def on_onset(store=onset_marker) -> None:
-                    store["m"] = self.markers.send(codes.event("item_onset"), "item_onset")
+                    # on the item's first flip: written with the flip's other markers
+                    store["m"] = self.markers.send(codes.event("item_onset"), "item_onset",
+                                                   hold=True)
 
                 result = run_item(self.display, item, ref.title or "", position, len(items),
                                   on_onset, self._info(step))
@@ -353,10 +356,12 @@ class Session:
         onset = self.audio.wait_onset(scheduled)
         to_lsl = -_core_minus_lsl()
         self.markers.send(codes.event("audio_onset"), "audio_onset",
-                          psychopy_time=onset, lsl_time=onset + to_lsl)
+                          psychopy_time=onset, lsl_time=onset + to_lsl, hold=True)
         if codes.send_condition_code == "induction_onset":
             code = codes.condition(self._condition)
-            self.markers.send(code, codes.label(code), psychopy_time=onset, lsl_time=onset + to_lsl)
+            self.markers.send(code, codes.label(code), psychopy_time=onset,
+                              lsl_time=onset + to_lsl, hold=True)
+        self.markers.write_held()  # both out before either is written
         minutes = induction_minute_offsets(play_s, self.opt.speed, len(codes.induction_minutes))
         stopped = False
         try:
