@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno
 import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from conditions import bids
@@ -143,6 +143,13 @@ class Session:
 
         bids.ensure_dataset(root, self.protocol.study_name, self.protocol.task)
         self.data = SessionData(root, info.participant, info.session, self.protocol.task)
+        saved = self.data.load_state() if opt.resume else None
+        if saved is not None and (str(info.age), info.sex) != (saved.age, saved.sex):
+            # the saved entries win: the stratum was fixed at the first start
+            self.warn(f"resume: using the saved age/sex ({saved.age}, {saved.sex}), not the "
+                      f"entered ({info.age}, {info.sex})")
+            info = replace(info, age=int(saved.age) if saved.age.isdigit() else info.age,
+                           sex=saved.sex)
         strata = {"sex": info.sex}
         allocation = self._db.allocate(info.participant, strata={
             k: strata.get(k, "n/a") for k in self._db.strata_fields

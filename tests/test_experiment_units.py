@@ -431,3 +431,52 @@ def test_markers_of_one_flip_all_go_out_before_any_is_written():
     assert log[6:] == [("send", 11), ("send", 12), ("write", 11), ("write", 12)]
     times = [m.lsl_time for m in sender.sent]
     assert times == sorted(times)
+
+
+class _CapturedSession:
+    """Stands in for experiment.session.Session: records the options it was given."""
+
+    seen: list = []
+
+    def __init__(self, options):
+        type(self).seen.append(options)
+
+    def execute(self):
+        return 0
+
+
+def test_run_without_dialog_requires_age_and_sex(tmp_path, monkeypatch):
+    from experiment import cli, session
+    from experiment.errors import SessionError
+
+    monkeypatch.setenv("SOOTHE_NO_REEXEC", "1")
+    monkeypatch.setattr(session, "Session", _CapturedSession)
+    base = ["--data", str(tmp_path), "--participant", "P01", "--initials", "AB"]
+    with pytest.raises(SessionError, match="--age and --sex"):
+        cli.run_main(base)
+    with pytest.raises(SessionError, match="needs --sex"):
+        cli.run_main([*base, "--age", "41"])
+    assert _CapturedSession.seen == []  # nothing started with an assumed stratum
+    assert cli.run_main([*base, "--age", "41", "--sex", "male"]) == 0
+    info = _CapturedSession.seen[-1].start_info
+    assert (info.age, info.sex) == (41, "male")
+
+
+def test_resume_takes_age_and_sex_from_the_saved_session(tmp_path, monkeypatch):
+    from experiment import cli, session
+    from experiment.errors import SessionError
+
+    monkeypatch.setenv("SOOTHE_NO_REEXEC", "1")
+    monkeypatch.setattr(session, "Session", _CapturedSession)
+    base = ["--data", str(tmp_path), "--participant", "P02", "--initials", "AB", "--resume"]
+    with pytest.raises(SessionError, match="nothing to resume"):
+        cli.run_main(base)
+    data = SessionData(tmp_path, "P02", "1", load_protocol().task)
+    data.state = SessionState(subject="P02", session="1", session_code="S-TEST", age="57",
+                              sex="diverse", initials="AB")
+    data.save_state()
+    assert cli.run_main(base) == 0
+    info = _CapturedSession.seen[-1].start_info
+    assert (info.age, info.sex) == (57, "diverse")
+    with pytest.raises(SessionError, match="differs from the saved session"):
+        cli.run_main([*base, "--sex", "female"])
