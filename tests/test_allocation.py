@@ -126,11 +126,17 @@ def test_status_blinded_and_export_logged(db: AllocationDB):
         db.export(unblind=True, confirmed_by="  ")
     out = db.export(unblind=True, confirmed_by="AB", reason="final analysis")
     assert len(out) == 12 and set(out["condition"]) <= set(CONDITIONS)
+    assert set(out["arm"]) <= set("ABCDE")  # the unblinded export keeps the arm letters
     blind = db.export(unblind=False, confirmed_by="")
-    assert "condition" not in blind.columns
+    assert len(blind) == 12 and list(blind["participant_id"]) == [f"s{i}" for i in range(12)]
+    # no arm in any form: not the condition, not the letter, not the slot/block position
+    for column in ("condition", "arm", "slot", "block"):
+        assert column not in blind.columns
+    arms = db.export(unblind=True, confirmed_by="AB")["arm"]
+    assert not any(blind[c].astype(str).equals(arms.astype(str)) for c in blind.columns)
     log = db.audit_log()
     unblind_rows = log[log["action"] == "export_unblinded"]
-    assert len(unblind_rows) == 1 and unblind_rows.iloc[0]["who"] == "AB"
+    assert len(unblind_rows) == 2 and unblind_rows.iloc[0]["who"] == "AB"
     assert "final analysis" in unblind_rows.iloc[0]["detail"]
 
 
