@@ -480,3 +480,37 @@ def test_resume_takes_age_and_sex_from_the_saved_session(tmp_path, monkeypatch):
     assert (info.age, info.sex) == (57, "diverse")
     with pytest.raises(SessionError, match="differs from the saved session"):
         cli.run_main([*base, "--sex", "female"])
+
+
+_UPSERT_WORKER = """
+import sys
+from conditions import bids
+root, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(n):
+    bids.upsert_participant(root, {"participant_id": f"sub-{prefix}{i:03d}", "age": 30,
+                                   "sex": "female", "condition": "n/a",
+                                   "session_code": "S-TEST", "status": "n/a"})
+    bids.upsert_participant(root, {"participant_id": f"sub-{prefix}{i:03d}",
+                                   "status": "incomplete"})
+"""
+
+
+def test_concurrent_participant_upserts_lose_no_row(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    n_procs, n_each = 3, 20
+    procs = [subprocess.Popen([sys.executable, "-c", _UPSERT_WORKER, str(tmp_path), f"w{k}x",
+                               str(n_each)], env=env, stderr=subprocess.PIPE, text=True)
+             for k in range(n_procs)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    table = bids.read_participants(tmp_path)
+    assert len(table) == n_procs * n_each  # nobody's row overwritten by a stale read
+    assert table["participant_id"].is_unique
+    assert (table["status"] == "incomplete").all()  # every update kept too
