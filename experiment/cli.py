@@ -47,6 +47,9 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--initials", default=None)
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted session from the first unfinished phase")
+    p.add_argument("--close", action="store_true",
+                   help="with --participant: close a killed session that will not be resumed "
+                        "(no window): assemble physio, rebuild the CSV, mark it incomplete")
     p.add_argument("--markers", default="lsl",
                    help="marker back ends, comma-separated: lsl, parallel[:0x378], "
                         "serial:/dev/ttyUSB0[@115200], none")
@@ -119,6 +122,15 @@ def run_main(argv: list[str]) -> int:
         raise SessionError(f"--speed must be >= 1, got {args.speed}")
     if args.speed != 1 and not args.simulate:
         raise SessionError("--speed only makes sense with --simulate")
+    if args.close:
+        if not args.participant or args.resume or args.simulate:
+            raise SessionError("--close needs --participant (and neither --resume nor "
+                               "--simulate)")
+        from experiment.session import close_session
+
+        pid = args.participant[4:] if args.participant.startswith("sub-") else args.participant
+        ses = args.session[4:] if str(args.session).startswith("ses-") else str(args.session)
+        return close_session(args.data, pid, ses, protocol_path=args.protocol, db_path=args.db)
     from experiment.dialog import validate_start_info
 
     start_info = None

@@ -121,6 +121,11 @@ class SessionState:
     age: str = "n/a"
     sex: str = "n/a"
     initials: str = ""
+    # every condition's audio as checked at start-up: file, sha256, pilot_placeholder (all
+    # five, so it reveals nothing); the latest run's check (each run also keeps its own)
+    audio_files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the played file's provenance: written only once the session is complete (concealment)
+    audio_played: dict[str, Any] = field(default_factory=dict)
 
 
 class SessionData:

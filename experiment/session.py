@@ -25,7 +25,13 @@ from pathlib import Path
 
 from conditions import bids
 from conditions.protocol import load_protocol
-from experiment.audio_player import AudioPlayer, choose_backend, preflight_audio
+from experiment.audio_player import (
+    AudioPlayer,
+    choose_backend,
+    pilot_warning,
+    preflight_audio,
+    protocol_audio_provenance,
+)
 from experiment.datafiles import SessionData, SessionState, free_space_mb, utc_now
 from experiment.dialog import StartInfo, ask_start_info
 from experiment.errors import SessionAborted, SessionError
@@ -120,6 +126,10 @@ class Session:
         durations = preflight_audio(self.protocol)
         self.say(f"protocol OK: {len(self.protocol.phases)} phases; audio of all "
                  f"{len(durations)} conditions present and within tolerance")
+        audio_files = protocol_audio_provenance(self.protocol)
+        pilot_note = pilot_warning(audio_files)
+        if pilot_note:
+            self.warn(pilot_note)  # console now; the session log once it exists (below)
         root = Path(opt.data_root)
         free = free_space_mb(root)
         if free < opt.min_free_mb:
@@ -169,9 +179,12 @@ class Session:
             )
         self.data.state = self.state
         run_index = len(self.state.runs) + 1
+        self.state.audio_files = audio_files
         self.state.runs.append({"run": run_index, "started": utc_now(),
                                 "machine": socket.gethostname(), "resumed": opt.resume,
-                                "initials": info.initials})
+                                "initials": info.initials,
+                                "audio_sha256": {c: v["sha256"] for c, v in audio_files.items()},
+                                "audio_pilot_placeholder": bool(pilot_note)})
         self.say(f"participant sub-{info.participant} ses-{info.session}: "
                  f"session code {allocation.session_code}"
                  + (f" (resuming after {self.state.completed_phases or 'nothing'})"
@@ -208,6 +221,11 @@ class Session:
                       "this run are not comparable with the earlier runs")
         self.data.save_state()
         self.log(f"run {run_index} started (resume={opt.resume}, speed={opt.speed:g})")
+        self.log("audio files checked: " + "; ".join(
+            f"{Path(v['file']).name} sha256={v['sha256']} pilot_placeholder="
+            f"{str(v['pilot_placeholder']).lower()}" for v in audio_files.values()))
+        if pilot_note:
+            self.log(f"warning\t{pilot_note}")
 
         # audio (only now does the condition pick a file; nothing about it is shown)
         backend = choose_backend("ptb")
@@ -436,6 +454,9 @@ class Session:
             return
         self.state.status = status
         self.state.runs[-1].update({"ended": utc_now(), "outcome": status})
+        if status == "complete" and self._condition in self.state.audio_files:
+            # concealment: which file was played is recorded only once the session is complete
+            self.state.audio_played = dict(self.state.audio_files[self._condition])
         self.data.save_state()
 
     def _save_participant(self, status: str) -> None:
@@ -499,3 +520,94 @@ class Session:
         self.say(f"session {status}: sub-{self.state.subject} ses-{self.state.session}, "
                  f"code {self.state.session_code}; data in {self.opt.data_root}")
         return code
+
+
+def close_session(
+    data_root: Path,
+    participant: str,
+    session: str = "1",
+    *,
+    protocol_path: Path | None = None,
+    db_path: Path | None = None,
+    out=None,
+) -> int:
+    """Close a session that was killed (``kill -9``, power cut) and will not be resumed.
+
+    Without opening a window: cuts torn last rows, assembles the BIDS physio from the raw LSL
+    files, writes a PsychoPy-style CSV rebuilt from ``_beh.tsv`` (the ExperimentHandler's
+    in-memory data died with the process), and marks the session ``incomplete`` in the session
+    state, ``participants.tsv`` and the allocation database. Everything recorded is kept; the
+    session can still be continued later with ``--resume``.
+
+    Returns
+    -------
+    int
+        ``EXIT_COMPLETE`` (0) when closed.
+
+    Raises
+    ------
+    SessionError
+        Nothing to close (no saved state) or the session is already complete.
+    """
+    out = out or sys.stdout
+    root = Path(data_root)
+    protocol = load_protocol(protocol_path)
+    data = SessionData(root, participant, session, protocol.task)
+    state = data.load_state()
+    if state is None:
+        raise SessionError(f"nothing to close for sub-{participant} ses-{session} "
+                           f"(no {data.state_path})")
+    if state.status == "complete":
+        raise SessionError(f"sub-{participant} ses-{session} is already complete "
+                           f"({data.state_path}); nothing to close")
+
+    def say(message: str) -> None:
+        print(f"[soothe] {message}", file=out, flush=True)
+
+    from experiment.datafiles import drop_torn_tail
+
+    for path in (data.files.events_tsv, data.files.beh_tsv):
+        drop_torn_tail(path)
+    problems: list[str] = []
+    from experiment.recorder import assemble_physio
+
+    try:
+        if assemble_physio(data.physio_raw_dir, data.files, state.lsl_zero):
+            say(f"physiology written: {data.files.physio_tsv_gz}")
+        else:
+            say("no physiology was recorded in this session")
+    except Exception as exc:  # keep closing: the raw files stay in sourcedata
+        problems.append(f"physio: {type(exc).__name__}: {exc}")
+    if data.files.beh_tsv.is_file():
+        beh = bids.read_tsv(data.files.beh_tsv, bids.BEH_COLUMNS)
+        csv = beh.assign(participant=state.subject, session=state.session,
+                         session_code=state.session_code)
+        path = data.psychopy_csv_path()
+        path = path.with_name(path.name.replace("_psychopy.csv", "_closed_psychopy.csv"))
+        csv.to_csv(path, index=False, na_rep="")
+        say(f"PsychoPy-style CSV rebuilt from {data.files.beh_tsv.name}: {path.name}")
+    state.status = "incomplete"
+    if state.runs and not {"ended", "closed"} & set(state.runs[-1]):
+        state.runs[-1].update({"ended": None, "outcome": "killed"})
+    state.runs.append({"run": len(state.runs) + 1, "closed": utc_now(),
+                       "machine": socket.gethostname(), "outcome": "closed without resuming"})
+    data.state = state
+    data.save_state()
+    bids.upsert_participant(root, {
+        "participant_id": f"sub-{state.subject}", "age": state.age, "sex": state.sex,
+        "condition": "n/a", "session_code": state.session_code, "status": "incomplete",
+    })
+    db = Path(db_path) if db_path else bids.allocation_db_path(root)
+    if db.is_file():
+        from experiment.allocation import AllocationDB
+
+        AllocationDB(db).mark_session(state.subject, "incomplete")
+    else:
+        problems.append(f"allocation database {db} not found; its session status is unchanged")
+    data.log("session closed without resuming (--close): marked incomplete"
+             + (f"; problems: {'; '.join(problems)}" if problems else ""))
+    for problem in problems:
+        say(f"WARNING {problem}")
+    say(f"session closed as incomplete: sub-{state.subject} ses-{state.session}, code "
+        f"{state.session_code}; everything recorded is kept (--resume can still continue it)")
+    return EXIT_COMPLETE

@@ -514,3 +514,24 @@ def test_concurrent_participant_upserts_lose_no_row(tmp_path):
     assert len(table) == n_procs * n_each  # nobody's row overwritten by a stale read
     assert table["participant_id"].is_unique
     assert (table["status"] == "incomplete").all()  # every update kept too
+
+
+def test_audio_provenance_flags_pilot_placeholders_and_hashes_the_file(tmp_path):
+    import hashlib
+
+    from experiment.audio_player import pilot_warning, protocol_audio_provenance
+
+    protocol = load_protocol(make_short_protocol(tmp_path / "p"), check_audio=True)
+    prov = protocol_audio_provenance(protocol)
+    assert pilot_warning(prov) is None  # a lab's own recordings: no sidecar, no warning
+    wav = protocol.conditions["body_scan"].audio
+    wav.with_suffix(".json").write_text(json.dumps({"PilotPlaceholder": True}))
+    prov = protocol_audio_provenance(protocol)
+    assert prov["body_scan"]["pilot_placeholder"] is True
+    assert prov["body_scan"]["sha256"] == hashlib.sha256(wav.read_bytes()).hexdigest()
+    assert not prov["neutral"]["pilot_placeholder"]
+    warning = pilot_warning(prov)
+    assert "1 of 5" in warning and "body_scan.wav" in warning and "PILOT" in warning
+    wav.with_suffix(".json").write_text("{not json")
+    with pytest.raises(AudioPreflightError, match="body_scan.json: audio sidecar unreadable"):
+        protocol_audio_provenance(protocol)
