@@ -158,11 +158,13 @@ def pilot_warning(provenance: dict[str, dict]) -> str | None:
     >>> pilot_warning({"a": {"file": "x/a.wav", "pilot_placeholder": True}})[:40]
     'WARNING PILOT AUDIO: 1 of 1 induction au'
     """
-    pilots = [Path(v["file"]).name for v in provenance.values() if v["pilot_placeholder"]]
+    # no file names: they are condition names, which the experimenter's console never shows
+    # ('soothe audio check' names them)
+    pilots = [v for v in provenance.values() if v["pilot_placeholder"]]
     if not pilots:
         return None
     return (f"WARNING PILOT AUDIO: {len(pilots)} of {len(provenance)} induction audio files "
-            f"({', '.join(pilots)}) are a {PILOT_NOTE}")
+            f"are a {PILOT_NOTE}; 'soothe audio check' lists them")
 
 
 def ptb_output_devices() -> list[dict]:

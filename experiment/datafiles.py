@@ -121,10 +121,10 @@ class SessionState:
     age: str = "n/a"
     sex: str = "n/a"
     initials: str = ""
-    # every condition's audio as checked at start-up: file, sha256, pilot_placeholder (all
-    # five, so it reveals nothing); the latest run's check (each run also keeps its own)
-    audio_files: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # the played file's provenance: written only once the session is complete (concealment)
+    # every condition's audio as checked at start-up: sha256 and pilot_placeholder of all
+    # five, sorted by hash, no names (reveals nothing); each run also keeps its hashes
+    audio_files: list[dict[str, Any]] = field(default_factory=list)
+    # the played file's sha256 and pilot flag: written only once the session is complete
     audio_played: dict[str, Any] = field(default_factory=dict)
 
 

@@ -179,11 +179,15 @@ class Session:
             )
         self.data.state = self.state
         run_index = len(self.state.runs) + 1
-        self.state.audio_files = audio_files
+        # concealment: no file or condition names in the state, only the five files' hashes
+        # and pilot flags, sorted by hash (which reveals no allocation)
+        checked = sorted(({"sha256": v["sha256"], "pilot_placeholder": v["pilot_placeholder"]}
+                          for v in audio_files.values()), key=lambda v: v["sha256"])
+        self.state.audio_files = checked
         self.state.runs.append({"run": run_index, "started": utc_now(),
                                 "machine": socket.gethostname(), "resumed": opt.resume,
                                 "initials": info.initials,
-                                "audio_sha256": {c: v["sha256"] for c, v in audio_files.items()},
+                                "audio_sha256": [v["sha256"] for v in checked],
                                 "audio_pilot_placeholder": bool(pilot_note)})
         self.say(f"participant sub-{info.participant} ses-{info.session}: "
                  f"session code {allocation.session_code}"
@@ -221,9 +225,8 @@ class Session:
                       "this run are not comparable with the earlier runs")
         self.data.save_state()
         self.log(f"run {run_index} started (resume={opt.resume}, speed={opt.speed:g})")
-        self.log("audio files checked: " + "; ".join(
-            f"{Path(v['file']).name} sha256={v['sha256']} pilot_placeholder="
-            f"{str(v['pilot_placeholder']).lower()}" for v in audio_files.values()))
+        self.log("induction audio checked (sha256 pilot_placeholder): " + "; ".join(
+            f"{v['sha256']} {str(v['pilot_placeholder']).lower()}" for v in checked))
         if pilot_note:
             self.log(f"warning\t{pilot_note}")
 
@@ -454,9 +457,13 @@ class Session:
             return
         self.state.status = status
         self.state.runs[-1].update({"ended": utc_now(), "outcome": status})
-        if status == "complete" and self._condition in self.state.audio_files:
+        if status == "complete" and self._condition is not None:
             # concealment: which file was played is recorded only once the session is complete
-            self.state.audio_played = dict(self.state.audio_files[self._condition])
+            from experiment.audio_player import audio_provenance
+
+            played = audio_provenance(self.protocol.conditions[self._condition].audio)
+            self.state.audio_played = {"sha256": played["sha256"],
+                                       "pilot_placeholder": played["pilot_placeholder"]}
         self.data.save_state()
 
     def _save_participant(self, status: str) -> None:

@@ -488,10 +488,10 @@ def test_killed_session_closed_without_resuming_keeps_everything(tmp_path, sessi
     state = json.loads((files.sourcedata_dir / "session_state.json").read_text())
     assert state["status"] == "incomplete" and state["runs"][0]["outcome"] == "killed"
     # audio provenance: every file's SHA-256 and pilot flag; the played file stays concealed
-    wav = tmp_path / "protocol" / "audio" / "neutral.wav"
-    assert state["audio_files"]["neutral"]["sha256"] == hashlib.sha256(
-        wav.read_bytes()).hexdigest()
-    assert all(v["pilot_placeholder"] for v in state["audio_files"].values())
+    hashes = sorted(hashlib.sha256(wav.read_bytes()).hexdigest()
+                    for wav in (tmp_path / "protocol" / "audio").glob("*.wav"))
+    assert [v["sha256"] for v in state["audio_files"]] == hashes
+    assert all(v["pilot_placeholder"] for v in state["audio_files"])
     assert state["audio_played"] == {}
     log = (files.sourcedata_dir / "session_log.txt").read_text(encoding="utf-8")
     assert "WARNING PILOT AUDIO" in log and "closed without resuming" in log

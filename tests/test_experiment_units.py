@@ -531,7 +531,8 @@ def test_audio_provenance_flags_pilot_placeholders_and_hashes_the_file(tmp_path)
     assert prov["body_scan"]["sha256"] == hashlib.sha256(wav.read_bytes()).hexdigest()
     assert not prov["neutral"]["pilot_placeholder"]
     warning = pilot_warning(prov)
-    assert "1 of 5" in warning and "body_scan.wav" in warning and "PILOT" in warning
+    assert "1 of 5" in warning and "PILOT" in warning
+    assert not any(name in warning for name in protocol.condition_names)  # concealment
     wav.with_suffix(".json").write_text("{not json")
     with pytest.raises(AudioPreflightError, match="body_scan.json: audio sidecar unreadable"):
         protocol_audio_provenance(protocol)
