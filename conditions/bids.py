@@ -525,25 +525,55 @@ def read_participants(root: Path) -> pd.DataFrame:
 
 
 def upsert_participant(root: Path, row: Mapping[str, Any]) -> None:
-    """Insert or update one participant's row of ``participants.tsv`` (atomic)."""
+    """Insert or update one participant's row of ``participants.tsv`` (atomic).
+
+    The read-modify-write holds an exclusive advisory lock on the sibling file
+    ``.participants.tsv.lock`` (``fcntl.flock``; ``msvcrt.locking`` on Windows), so sessions
+    ending at the same moment on one machine never lose each other's row. The file itself
+    is replaced atomically, so readers never see a torn table.
+    """
     pid = row.get("participant_id")
     if not pid or not str(pid).startswith("sub-"):
         raise DatasetError(f"participant_id must look like 'sub-<id>', got {pid!r}")
     check_label(str(pid), "participant")
-    table = read_participants(root)
-    for col in PARTICIPANTS_COLUMNS:
-        if col not in table.columns:
-            table[col] = None
-    table = table.astype(object)
-    mask = table["participant_id"] == pid
-    if mask.any():
-        for key, value in row.items():
-            table.loc[mask, key] = value
-    else:
-        new = {c: row.get(c) for c in PARTICIPANTS_COLUMNS}
-        table = pd.concat([table, pd.DataFrame([new])], ignore_index=True)
-    table = table.sort_values("participant_id").reset_index(drop=True)
-    write_tsv(participants_tsv(root), table, PARTICIPANTS_COLUMNS)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".participants.tsv.lock", "a+b") as lock:
+        if os.name == "nt":  # pragma: no cover - Windows only
+            import msvcrt
+
+            lock.seek(0)
+            while True:  # LK_LOCK gives up after ~10 s; keep waiting for the other writer
+                try:
+                    msvcrt.locking(lock.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    continue
+        else:
+            import fcntl
+
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            table = read_participants(root)
+            for col in PARTICIPANTS_COLUMNS:
+                if col not in table.columns:
+                    table[col] = None
+            table = table.astype(object)
+            mask = table["participant_id"] == pid
+            if mask.any():
+                for key, value in row.items():
+                    table.loc[mask, key] = value
+            else:
+                new = {c: row.get(c) for c in PARTICIPANTS_COLUMNS}
+                table = pd.concat([table, pd.DataFrame([new])], ignore_index=True)
+            table = table.sort_values("participant_id").reset_index(drop=True)
+            write_tsv(participants_tsv(root), table, PARTICIPANTS_COLUMNS)
+        finally:
+            if os.name == "nt":  # pragma: no cover - Windows only
+                lock.seek(0)
+                msvcrt.locking(lock.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 """Concealed, balanced, persistent allocation: permuted-block randomisation in SQLite.
 
 One SQLite file per study holds the randomisation settings and every allocation. It runs in
-WAL mode and each allocation is one ``BEGIN IMMEDIATE`` transaction, so two lab PCs (or two
-processes) allocating at the same moment queue on the write lock instead of racing: no
-duplicate participant, no skipped slot.
+WAL mode and each allocation is one ``BEGIN IMMEDIATE`` transaction, so two processes
+allocating at the same moment queue on the write lock instead of racing: no duplicate
+participant, no skipped slot. That guarantee holds only for processes on ONE machine with the
+file on its local disk: WAL coordinates through shared memory, which does not work across
+hosts, and network file locking (NFS, SMB/CIFS, sshfs) is unreliable. Opening or creating
+the database on a network filesystem is therefore refused (:func:`check_local_disk`); every
+session that allocates runs on the machine that holds the file.
 
 The scheme is permuted-block randomisation over the protocol's conditions, with block sizes
 drawn at random (default 5 or 10) and, when the protocol names strata (default ``sex``),
@@ -27,6 +31,7 @@ import hashlib
 import json
 import socket
 import sqlite3
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,6 +43,9 @@ import pandas as pd
 from conditions.errors import SootheError
 
 SCHEMA_VERSION = 1
+# what a blinded export may show: nothing that is, or narrows down, a participant's arm
+BLINDED_EXPORT_COLUMNS = ("participant_id", "stratum", "session_code", "strata_json",
+                          "allocated_at", "machine", "os_user", "session_status", "status_at")
 #: Session-code alphabet: no 0/O, 1/I/L, so codes can be read aloud and typed safely.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 SESSION_STATUSES = ("allocated", "complete", "incomplete")
@@ -77,6 +85,122 @@ CREATE TABLE audit (
 
 class AllocationError(SootheError):
     """The allocation database is missing, not initialised, or asked something invalid."""
+
+
+# filesystems whose locking SQLite's WAL cannot rely on (https://sqlite.org/wal.html:
+# "WAL does not work over a network filesystem"; all processes must be on the same host)
+NETWORK_FS_TYPES = frozenset({
+    "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "ncpfs", "afs", "coda", "9p",
+    "ceph", "glusterfs", "lustre", "gpfs", "beegfs", "davfs", "sshfs", "fuse.sshfs",
+    "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse", "fuse.glusterfs", "fuse.cephfs",
+    "fuse.davfs2", "fuse.curlftpfs", "fuse.smbnetfs", "fuse.gvfsd-fuse", "fuse.juicefs",
+})
+
+
+def _read_mounts() -> str:
+    try:
+        return Path("/proc/mounts").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _unescape_mount(field: str) -> str:
+    """/proc/mounts writes space, tab, newline and backslash as octal escapes."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"),
+                       ("\\134", "\\")):
+        field = field.replace(code, char)
+    return field
+
+
+def mount_of(path: str | Path, mounts_text: str | None = None) -> tuple[str, str, str] | None:
+    r"""(device, mount point, filesystem type) of the mount holding ``path`` (Linux).
+
+    ``mounts_text`` is a ``/proc/mounts`` table (default: the live one); None when it is
+    empty or unreadable (not Linux).
+
+    Examples
+    --------
+    >>> table = "/dev/sda1 / ext4 rw 0 0\nsrv:/lab /mnt/lab nfs4 rw 0 0\n"
+    >>> mount_of("/mnt/lab/study/allocation.sqlite", table)
+    ('srv:/lab', '/mnt/lab', 'nfs4')
+    >>> mount_of("/mnt/labX/a.sqlite", table)[2]
+    'ext4'
+    """
+    text = _read_mounts() if mounts_text is None else mounts_text
+    target = Path(path).expanduser().resolve().as_posix()
+    best: tuple[str, str, str] | None = None
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        device, mountpoint, fstype = _unescape_mount(parts[0]), _unescape_mount(parts[1]), parts[2]
+        inside = (target == mountpoint or mountpoint == "/"
+                  or target.startswith(mountpoint.rstrip("/") + "/"))
+        if inside and (best is None or len(mountpoint) >= len(best[1])):
+            best = (device, mountpoint, fstype)  # the last, longest match is the visible one
+    return best
+
+
+def network_filesystem(path: str | Path, mounts_text: str | None = None) -> str | None:
+    r"""A description of the network filesystem holding ``path``, or None when it is local.
+
+    Linux: the mount's type in ``/proc/mounts`` (NFS, SMB/CIFS, sshfs and other network
+    FUSE file systems). Windows: a UNC path (``\\server\share``) or a mapped network
+    drive. Elsewhere (macOS) nothing is detected.
+
+    Examples
+    --------
+    >>> table = "/dev/sda1 / ext4 rw 0 0\nuser@pc2:/data /mnt/pc2 fuse.sshfs rw 0 0\n"
+    >>> network_filesystem("/mnt/pc2/allocation.sqlite", table)
+    'fuse.sshfs (user@pc2:/data mounted on /mnt/pc2)'
+    >>> network_filesystem("/home/lab/allocation.sqlite", table) is None
+    True
+    """
+    if sys.platform == "win32" and mounts_text is None:  # pragma: no cover - Windows only
+        text = str(Path(path).expanduser().resolve())
+        if text.startswith("\\\\"):
+            return "a network share (UNC path)"
+        try:
+            import ctypes
+
+            drive = Path(text).drive + "\\"
+            if ctypes.windll.kernel32.GetDriveTypeW(drive) == 4:  # DRIVE_REMOTE
+                return f"a mapped network drive ({drive})"
+        except (AttributeError, OSError):
+            pass
+        return None
+    found = mount_of(path, mounts_text)
+    if found is None:
+        return None
+    device, mountpoint, fstype = found
+    network = fstype in NETWORK_FS_TYPES or (
+        fstype == "fuse" and ":" in device  # old sshfs: type 'fuse', device 'user@host:/dir'
+    )
+    return f"{fstype} ({device} mounted on {mountpoint})" if network else None
+
+
+def check_local_disk(path: str | Path, mounts_text: str | None = None) -> None:
+    r"""Refuse an allocation database on a network filesystem.
+
+    Raises
+    ------
+    AllocationError
+        Naming the file and the filesystem, and what to do instead.
+
+    Examples
+    --------
+    >>> check_local_disk("/tmp/allocation.sqlite", "tmpfs /tmp tmpfs rw 0 0\n")
+    """
+    where = network_filesystem(path, mounts_text)
+    if where is None:
+        return
+    raise AllocationError(
+        f"{path}: the allocation database is on a network filesystem, {where}. SQLite's WAL "
+        "mode needs every process that uses the file on one machine, with the file on that "
+        "machine's local disk; over a network share two PCs can allocate the same slot or "
+        "corrupt the file. Keep the database on the local disk of the PC that runs the "
+        "sessions (see docs/running-a-session.md, 'Allocation database')."
+    )
 
 
 @dataclass(frozen=True)
@@ -228,6 +352,7 @@ class AllocationDB:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        check_local_disk(self.path)
         if not self.path.is_file():
             raise AllocationError(
                 f"{self.path}: allocation database not found; create it with "
@@ -269,6 +394,7 @@ class AllocationDB:
             Study seed; ``None`` uses the protocol's ``randomisation.seed``.
         """
         path = Path(path)
+        check_local_disk(path)
         if path.exists():
             raise AllocationError(
                 f"{path}: already exists; an allocation database is never "
@@ -543,7 +669,12 @@ class AllocationDB:
         Parameters
         ----------
         unblind : bool
-            Include the condition names (otherwise only blinded arm letters).
+            Include each participant's condition, arm letter, slot and block. Otherwise
+            the export holds no per-participant arm at all (not even the letter: one known
+            condition would unblind a whole arm), nor the slot and block (which, with the
+            block composition, narrow it down): only IDs, strata, session codes, times,
+            machines and session status, in allocation order. Counts per arm are in
+            :meth:`status`.
         confirmed_by : str
             Who confirmed the unblinding (initials or name); required when ``unblind``.
         reason : str
@@ -567,7 +698,8 @@ class AllocationDB:
         finally:
             con.close()
         if not unblind:
-            table = table.drop(columns=["condition"])
+            table = table[list(BLINDED_EXPORT_COLUMNS)]
+            return table.reset_index(drop=True)
         return table.drop(columns=["id"]).reset_index(drop=True)
 
     def log_unblinding(self, who: str, action: str, reason: str) -> None:

@@ -14,6 +14,8 @@ system library fixes it: ``LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjack.so.0``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -91,6 +93,78 @@ def preflight_audio(protocol) -> dict[str, float]:
             + "\n  ".join(problems)
         )
     return durations
+
+
+PILOT_NOTE = ("synthetic-speech PILOT PLACEHOLDER from 'soothe audio render' (its sidecar says "
+              "PilotPlaceholder); record a human voice before collecting real data")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def audio_provenance(path: str | Path) -> dict:
+    """What was (or will be) played: file, SHA-256, and whether it is a pilot placeholder.
+
+    ``soothe audio render`` writes ``<name>.json`` next to each WAV with
+    ``"PilotPlaceholder": true`` (``soothe audio normalize`` copies it); a lab's own
+    recording has no such sidecar.
+
+    Raises
+    ------
+    AudioPreflightError
+        When the sidecar exists but cannot be read as JSON.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.wav").write_bytes(b"RIFF")
+    >>> _ = (d / "a.json").write_text(json.dumps({"PilotPlaceholder": True}))
+    >>> info = audio_provenance(d / "a.wav")
+    >>> info["pilot_placeholder"], info["sha256"][:12]
+    (True, 'a40ff3d5900f')
+    """
+    path = Path(path)
+    sidecar = path.with_suffix(".json")
+    pilot = False
+    if sidecar.is_file():
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise AudioPreflightError(f"{sidecar}: audio sidecar unreadable: {exc}") from None
+        pilot = bool(meta.get("PilotPlaceholder", False)) if isinstance(meta, dict) else False
+    return {"file": str(path), "sha256": file_sha256(path), "pilot_placeholder": pilot,
+            "sidecar": sidecar.name if sidecar.is_file() else None}
+
+
+def protocol_audio_provenance(protocol) -> dict[str, dict]:
+    """:func:`audio_provenance` of every condition's audio (all five: reveals no allocation)."""
+    return {name: audio_provenance(cond.audio) for name, cond in protocol.conditions.items()}
+
+
+def pilot_warning(provenance: dict[str, dict]) -> str | None:
+    """The start-up warning when any induction audio is a pilot placeholder (else None).
+
+    Examples
+    --------
+    >>> pilot_warning({"a": {"file": "a.wav", "pilot_placeholder": False}}) is None
+    True
+    >>> pilot_warning({"a": {"file": "x/a.wav", "pilot_placeholder": True}})[:40]
+    'WARNING PILOT AUDIO: 1 of 1 induction au'
+    """
+    # no file names: they are condition names, which the experimenter's console never shows
+    # ('soothe audio check' names them)
+    pilots = [v for v in provenance.values() if v["pilot_placeholder"]]
+    if not pilots:
+        return None
+    return (f"WARNING PILOT AUDIO: {len(pilots)} of {len(provenance)} induction audio files "
+            f"are a {PILOT_NOTE}; 'soothe audio check' lists them")
 
 
 def ptb_output_devices() -> list[dict]:

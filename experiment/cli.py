@@ -38,11 +38,18 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="allocation database (default DATA/sourcedata/allocation.sqlite)")
     p.add_argument("--participant", help="skip the dialog: participant ID")
     p.add_argument("--session", default="1")
-    p.add_argument("--age", default="30")
-    p.add_argument("--sex", default="female")
+    p.add_argument("--age", default=None,
+                   help="with --participant: required (it sets the allocation stratum); with "
+                        "--resume it comes from the saved session")
+    p.add_argument("--sex", default=None,
+                   help="with --participant: required (female, male, diverse, 'prefer not to "
+                        "say'); with --resume it comes from the saved session")
     p.add_argument("--initials", default=None)
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted session from the first unfinished phase")
+    p.add_argument("--close", action="store_true",
+                   help="with --participant: close a killed session that will not be resumed "
+                        "(no window): assemble physio, rebuild the CSV, mark it incomplete")
     p.add_argument("--markers", default="lsl",
                    help="marker back ends, comma-separated: lsl, parallel[:0x378], "
                         "serial:/dev/ttyUSB0[@115200], none")
@@ -67,6 +74,47 @@ def _run_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _saved_session(args: argparse.Namespace):
+    """The saved state of the session ``--resume`` continues (SessionError when none)."""
+    from conditions.protocol import load_protocol
+    from experiment.datafiles import SessionData
+
+    pid = args.participant[4:] if args.participant.startswith("sub-") else args.participant
+    ses = args.session[4:] if str(args.session).startswith("ses-") else str(args.session)
+    data = SessionData(args.data, pid, ses, load_protocol(args.protocol).task)
+    state = data.load_state()
+    if state is None:
+        raise SessionError(f"nothing to resume for sub-{pid} ses-{ses} (no {data.state_path})")
+    return state
+
+
+def _age_and_sex(args: argparse.Namespace) -> tuple[str, str]:
+    """Age and sex for a start without the dialog: never silent defaults.
+
+    Sex sets the allocation stratum for good, so a real session must state both; a resumed
+    session takes them from its saved state; only ``--simulate`` may fall back to 30/female.
+    """
+    if args.resume:
+        state = _saved_session(args)
+        for name, given, saved in (("age", args.age, state.age), ("sex", args.sex, state.sex)):
+            if given is not None and str(given).strip() != str(saved):
+                raise SessionError(
+                    f"--{name} {given!r} differs from the saved session ({saved!r}); "
+                    f"leave --{name} out with --resume"
+                )
+        return str(state.age), str(state.sex)
+    if args.simulate:
+        return args.age or "30", args.sex or "female"
+    missing = [f"--{name}" for name in ("age", "sex") if getattr(args, name) is None]
+    if missing:
+        raise SessionError(
+            f"soothe run --participant needs {' and '.join(missing)}: sex sets the allocation "
+            "stratum for good, so it is never assumed (or leave out --participant to use the "
+            "start-up dialog)"
+        )
+    return args.age, args.sex
+
+
 def run_main(argv: list[str]) -> int:
     """Entry point of ``soothe run``."""
     args = _run_parser().parse_args(argv)
@@ -74,20 +122,30 @@ def run_main(argv: list[str]) -> int:
         raise SessionError(f"--speed must be >= 1, got {args.speed}")
     if args.speed != 1 and not args.simulate:
         raise SessionError("--speed only makes sense with --simulate")
-    _maybe_reexec_for_jack(["run"], argv)
+    if args.close:
+        if not args.participant or args.resume or args.simulate:
+            raise SessionError("--close needs --participant (and neither --resume nor "
+                               "--simulate)")
+        from experiment.session import close_session
+
+        pid = args.participant[4:] if args.participant.startswith("sub-") else args.participant
+        ses = args.session[4:] if str(args.session).startswith("ses-") else str(args.session)
+        return close_session(args.data, pid, ses, protocol_path=args.protocol, db_path=args.db)
     from experiment.dialog import validate_start_info
 
     start_info = None
     if args.simulate and not args.participant:
         args.participant = "sim1"
     if args.participant:
+        age, sex = _age_and_sex(args)
         start_info, problems = validate_start_info({
-            "participant": args.participant, "session": args.session, "age": args.age,
-            "sex": args.sex,
+            "participant": args.participant, "session": args.session, "age": age,
+            "sex": sex,
             "initials": args.initials or ("SIM" if args.simulate else ""),
         })
         if start_info is None:
             raise SessionError("; ".join(problems))
+    _maybe_reexec_for_jack(["run"], argv)
     device = None
     if args.simulate:
         if not os.environ.get("DISPLAY"):

@@ -121,6 +121,11 @@ class SessionState:
     age: str = "n/a"
     sex: str = "n/a"
     initials: str = ""
+    # every condition's audio as checked at start-up: sha256 and pilot_placeholder of all
+    # five, sorted by hash, no names (reveals nothing); each run also keeps its hashes
+    audio_files: list[dict[str, Any]] = field(default_factory=list)
+    # the played file's sha256 and pilot flag: written only once the session is complete
+    audio_played: dict[str, Any] = field(default_factory=dict)
 
 
 class SessionData:

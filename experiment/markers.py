@@ -19,6 +19,7 @@ The task code never knows which back ends are active: it calls :meth:`MarkerSend
 
 from __future__ import annotations
 
+import queue
 import socket
 import threading
 import time
@@ -86,43 +87,97 @@ class LSLMarkerOutlet:
 
 
 class _PulsedBackend:
-    """Shared pulse logic: set the code, then back to 0 after ``pulse_s`` (timer thread)."""
+    """Shared pulse logic for trigger lines: one writer thread works through a queue.
+
+    Every code is held for ``pulse_s``, then the lines go back to 0 for at least ``pulse_s``
+    before the next code, so markers sent back to back (``session_start`` and the first
+    phase onset on one flip, ``item_response`` then the phase offset, ...) reach a digital
+    input as separate pulses, in order, none lost. Markers sent together therefore come out
+    spaced by ``2 * pulse_s`` on the hardware; ``_events.tsv`` keeps their true times.
+
+    :meth:`send` only queues the code, so it never blocks the frame loop. Every write to the
+    device happens under ``_lock`` on the writer thread (or in :meth:`reset`/:meth:`close`
+    after the queue is drained), so a late reset can never clear a newer pulse. A write that
+    fails on the writer thread (a device unplugged) is raised by the next :meth:`send` on
+    the caller's thread, and keeps being raised until a write succeeds again.
+    """
 
     name = "pulsed"
 
     def __init__(self, pulse_s: float = DEFAULT_PULSE_S) -> None:
         self.pulse_s = float(pulse_s)
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
     def _write(self, code: int) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def send(self, code: int, lsl_time: float) -> None:
+    def _write_locked(self, code: int) -> None:
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._write(int(code))
-            self._timer = threading.Timer(self.pulse_s, self._reset_in_timer)
-            self._timer.daemon = True
-            self._timer.start()
+            try:
+                self._write(code)
+            except Exception as exc:  # reported by the next send() on the caller's thread
+                self._error = exc
+            else:
+                self._error = None
 
-    def _reset_in_timer(self) -> None:
-        """The end of a pulse, on the timer thread: a device that has just gone away must
-        not raise there (nobody would see it); the next ``send`` reports the loss."""
-        try:
-            self.reset()
-        except Exception:  # the next send() raises on the main thread and is reported
-            pass
+    def _writer(self) -> None:
+        while True:
+            code = self._queue.get()
+            try:
+                if code is None:
+                    return
+                self._write_locked(code)
+                time.sleep(self.pulse_s)
+                self._write_locked(0)
+                time.sleep(self.pulse_s)  # the 0 gap before the next code
+            finally:
+                self._queue.task_done()
+
+    def send(self, code: int, lsl_time: float) -> None:
+        if self._closed:
+            raise MarkerError(f"{self.name} marker back end is closed")
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, name=f"soothe-{self.name}",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(int(code))
+        error = self._error
+        if error is not None:
+            raise error
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued pulse is out (True) or ``timeout`` s passed (False)."""
+        if self._thread is None or not self._thread.is_alive():
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(self.pulse_s / 4 or 0.001)
+        return True
+
+    def _drain_timeout(self) -> float:
+        return 1.0 + 2 * self.pulse_s * (self._queue.qsize() + 1)
 
     def reset(self) -> None:
-        self._write(0)
+        """Lines to 0 once the pulses already queued are out (none is cut short)."""
+        self.flush(self._drain_timeout())
+        with self._lock:
+            self._write(0)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(self._drain_timeout())
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-        self.reset()
+            self._write(0)
 
 
 class ParallelPortMarkers(_PulsedBackend):
@@ -266,6 +321,12 @@ class MarkerSender:
     on_sent : callable(SentMarker) or None
         Called for every marker after it went out (the session appends it to
         ``_events.tsv``).
+    hold_flip_writes : bool
+        Markers sent on a flip (:meth:`send_on_flip`, or ``send(..., hold=True)`` from a
+        flip callback) go out at once but reach ``on_sent`` only at :meth:`write_held`,
+        which the caller runs right after the flip. Every marker of a flip thus leaves
+        before any of them is written (an fsync takes milliseconds and would delay the
+        later markers of the same flip). Off by default: ``on_sent`` runs at each send.
 
     Examples
     --------
@@ -285,8 +346,11 @@ class MarkerSender:
         lsl_clock: Callable[[], float] | None = None,
         psychopy_clock: Callable[[], float] | None = None,
         warn: Callable[[str], None] | None = None,
+        hold_flip_writes: bool = False,
     ) -> None:
         self.backends = list(backends)
+        self.hold_flip_writes = hold_flip_writes
+        self._held: list[SentMarker] = []
         self.on_sent = on_sent
         self.warn = warn  # None: a failing back end raises; else warn and go on
         self._failed: set[int] = set()
@@ -301,11 +365,14 @@ class MarkerSender:
         *,
         psychopy_time: float | None = None,
         lsl_time: float | None = None,
+        hold: bool = False,
     ) -> SentMarker:
         """Send ``code`` now on every back end.
 
         ``psychopy_time``/``lsl_time`` stamp the marker with a measured time (the audio
-        onset reported by the sound driver) instead of the time of the call.
+        onset reported by the sound driver) instead of the time of the call. ``hold``
+        (inside a flip callback, with ``hold_flip_writes``): report it to ``on_sent`` only
+        at :meth:`write_held`.
         """
         _check_code(code)
         now_lsl = self.lsl_clock()
@@ -316,9 +383,20 @@ class MarkerSender:
             self._send_one(backend, code, lsl_t)
         marker = SentMarker(code, label, py_t, lsl_t)
         self.sent.append(marker)
-        if self.on_sent is not None:
-            self.on_sent(marker)
+        if hold and self.hold_flip_writes:
+            self._held.append(marker)
+        else:
+            self.write_held()  # earlier markers first: _events.tsv stays in sending order
+            if self.on_sent is not None:
+                self.on_sent(marker)
         return marker
+
+    def write_held(self) -> None:
+        """Report the markers held since the last flip to ``on_sent`` (run after a flip)."""
+        while self._held:
+            marker = self._held.pop(0)
+            if self.on_sent is not None:
+                self.on_sent(marker)
 
     def _send_one(self, backend: MarkerBackend, code: int, lsl_t: float) -> None:
         """One back end; with ``warn`` set, a lost back end is reported once and skipped.
@@ -348,7 +426,7 @@ class MarkerSender:
     def send_on_flip(self, win, code: int, label: str) -> None:
         """Send ``code`` right after the next ``win.flip()`` (time-locked to the screen)."""
         _check_code(code)
-        win.callOnFlip(self.send, code, label)
+        win.callOnFlip(self.send, code, label, hold=True)
 
     def reset(self) -> None:
         """Set every trigger line back to 0."""
@@ -356,7 +434,8 @@ class MarkerSender:
             backend.reset()
 
     def close(self) -> None:
-        """Reset and release every back end (safe to call twice)."""
+        """Write held markers, reset and release every back end (safe to call twice)."""
+        self.write_held()
         for backend in self.backends:
             try:
                 backend.close()

@@ -72,6 +72,9 @@ class Display:
         self.screenshot_dir = Path(screenshot_dir) if screenshot_dir else None
         self.captured: set[str] = set()
         self.on_screen = on_screen
+        # run right after every flip (and its callbacks): the session writes the flip's
+        # markers to _events.tsv here, once all of them went out
+        self.after_flip: Callable[[], None] | None = None
         self.kb = keyboard.Keyboard()
         self._text = visual.TextStim(
             win, text="", font=FONT, height=TEXT_HEIGHT, wrapWidth=1.1, color=TEXT_COLOR
@@ -148,7 +151,7 @@ class Display:
         draw()
         if capture:
             self.capture(kind)
-        self.win.flip()
+        self._flip()
         if self.frame_sleep_s:
             import time
 
@@ -160,6 +163,11 @@ class Display:
             return []
         return pressed
 
+    def _flip(self) -> None:
+        self.win.flip()
+        if self.after_flip is not None:
+            self.after_flip()
+
     def confirm_quit(self) -> None:
         """Ask Y/N; raise SessionAborted on Y, return on N."""
         self.announce("confirm_quit", CONFIRM_QUIT_TEXT)
@@ -167,7 +175,7 @@ class Display:
         while True:
             self.draw_confirm_quit()
             self.capture("confirm_quit")
-            self.win.flip()
+            self._flip()
             for key in self.kb.getKeys(keyList=["y", "n"], waitRelease=False):
                 if key.name == "y":
                     self.log("experimenter confirmed Escape: aborting")

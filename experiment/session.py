@@ -20,12 +20,18 @@ from __future__ import annotations
 import errno
 import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from conditions import bids
 from conditions.protocol import load_protocol
-from experiment.audio_player import AudioPlayer, choose_backend, preflight_audio
+from experiment.audio_player import (
+    AudioPlayer,
+    choose_backend,
+    pilot_warning,
+    preflight_audio,
+    protocol_audio_provenance,
+)
 from experiment.datafiles import SessionData, SessionState, free_space_mb, utc_now
 from experiment.dialog import StartInfo, ask_start_info
 from experiment.errors import SessionAborted, SessionError
@@ -120,6 +126,10 @@ class Session:
         durations = preflight_audio(self.protocol)
         self.say(f"protocol OK: {len(self.protocol.phases)} phases; audio of all "
                  f"{len(durations)} conditions present and within tolerance")
+        audio_files = protocol_audio_provenance(self.protocol)
+        pilot_note = pilot_warning(audio_files)
+        if pilot_note:
+            self.warn(pilot_note)  # console now; the session log once it exists (below)
         root = Path(opt.data_root)
         free = free_space_mb(root)
         if free < opt.min_free_mb:
@@ -143,6 +153,13 @@ class Session:
 
         bids.ensure_dataset(root, self.protocol.study_name, self.protocol.task)
         self.data = SessionData(root, info.participant, info.session, self.protocol.task)
+        saved = self.data.load_state() if opt.resume else None
+        if saved is not None and (str(info.age), info.sex) != (saved.age, saved.sex):
+            # the saved entries win: the stratum was fixed at the first start
+            self.warn(f"resume: using the saved age/sex ({saved.age}, {saved.sex}), not the "
+                      f"entered ({info.age}, {info.sex})")
+            info = replace(info, age=int(saved.age) if saved.age.isdigit() else info.age,
+                           sex=saved.sex)
         strata = {"sex": info.sex}
         allocation = self._db.allocate(info.participant, strata={
             k: strata.get(k, "n/a") for k in self._db.strata_fields
@@ -162,9 +179,16 @@ class Session:
             )
         self.data.state = self.state
         run_index = len(self.state.runs) + 1
+        # concealment: no file or condition names in the state, only the five files' hashes
+        # and pilot flags, sorted by hash (which reveals no allocation)
+        checked = sorted(({"sha256": v["sha256"], "pilot_placeholder": v["pilot_placeholder"]}
+                          for v in audio_files.values()), key=lambda v: v["sha256"])
+        self.state.audio_files = checked
         self.state.runs.append({"run": run_index, "started": utc_now(),
                                 "machine": socket.gethostname(), "resumed": opt.resume,
-                                "initials": info.initials})
+                                "initials": info.initials,
+                                "audio_sha256": [v["sha256"] for v in checked],
+                                "audio_pilot_placeholder": bool(pilot_note)})
         self.say(f"participant sub-{info.participant} ses-{info.session}: "
                  f"session code {allocation.session_code}"
                  + (f" (resuming after {self.state.completed_phases or 'nothing'})"
@@ -180,7 +204,7 @@ class Session:
         if opt.simulate:
             keep_lsl_on_machine()
         self.markers = MarkerSender(open_backends(opt.markers), on_sent=self._on_marker,
-                                    warn=self.warn)
+                                    warn=self.warn, hold_flip_writes=True)
         if opt.record:
             from experiment.recorder import LSLRecorder
 
@@ -201,6 +225,10 @@ class Session:
                       "this run are not comparable with the earlier runs")
         self.data.save_state()
         self.log(f"run {run_index} started (resume={opt.resume}, speed={opt.speed:g})")
+        self.log("induction audio checked (sha256 pilot_placeholder): " + "; ".join(
+            f"{v['sha256']} {str(v['pilot_placeholder']).lower()}" for v in checked))
+        if pilot_note:
+            self.log(f"warning\t{pilot_note}")
 
         # audio (only now does the condition pick a file; nothing about it is shown)
         backend = choose_backend("ptb")
@@ -250,6 +278,7 @@ class Session:
             self.win, log=self.log, screenshot_dir=opt.screenshots,
             on_screen=self.participant.on_screen if self.participant else None,
         )
+        self.display.after_flip = self.markers.write_held
         if opt.simulate:
             self.display.frame_sleep_s = 0.005
         from psychopy import data as psydata
@@ -319,7 +348,9 @@ class Session:
                 onset_marker: dict[str, SentMarker] = {}
 
                 def on_onset(store=onset_marker) -> None:
-                    store["m"] = self.markers.send(codes.event("item_onset"), "item_onset")
+                    # on the item's first flip: written with the flip's other markers
+                    store["m"] = self.markers.send(codes.event("item_onset"), "item_onset",
+                                                   hold=True)
 
                 result = run_item(self.display, item, ref.title or "", position, len(items),
                                   on_onset, self._info(step))
@@ -353,10 +384,12 @@ class Session:
         onset = self.audio.wait_onset(scheduled)
         to_lsl = -_core_minus_lsl()
         self.markers.send(codes.event("audio_onset"), "audio_onset",
-                          psychopy_time=onset, lsl_time=onset + to_lsl)
+                          psychopy_time=onset, lsl_time=onset + to_lsl, hold=True)
         if codes.send_condition_code == "induction_onset":
             code = codes.condition(self._condition)
-            self.markers.send(code, codes.label(code), psychopy_time=onset, lsl_time=onset + to_lsl)
+            self.markers.send(code, codes.label(code), psychopy_time=onset,
+                              lsl_time=onset + to_lsl, hold=True)
+        self.markers.write_held()  # both out before either is written
         minutes = induction_minute_offsets(play_s, self.opt.speed, len(codes.induction_minutes))
         stopped = False
         try:
@@ -424,6 +457,13 @@ class Session:
             return
         self.state.status = status
         self.state.runs[-1].update({"ended": utc_now(), "outcome": status})
+        if status == "complete" and self._condition is not None:
+            # concealment: which file was played is recorded only once the session is complete
+            from experiment.audio_player import audio_provenance
+
+            played = audio_provenance(self.protocol.conditions[self._condition].audio)
+            self.state.audio_played = {"sha256": played["sha256"],
+                                       "pilot_placeholder": played["pilot_placeholder"]}
         self.data.save_state()
 
     def _save_participant(self, status: str) -> None:
@@ -487,3 +527,94 @@ class Session:
         self.say(f"session {status}: sub-{self.state.subject} ses-{self.state.session}, "
                  f"code {self.state.session_code}; data in {self.opt.data_root}")
         return code
+
+
+def close_session(
+    data_root: Path,
+    participant: str,
+    session: str = "1",
+    *,
+    protocol_path: Path | None = None,
+    db_path: Path | None = None,
+    out=None,
+) -> int:
+    """Close a session that was killed (``kill -9``, power cut) and will not be resumed.
+
+    Without opening a window: cuts torn last rows, assembles the BIDS physio from the raw LSL
+    files, writes a PsychoPy-style CSV rebuilt from ``_beh.tsv`` (the ExperimentHandler's
+    in-memory data died with the process), and marks the session ``incomplete`` in the session
+    state, ``participants.tsv`` and the allocation database. Everything recorded is kept; the
+    session can still be continued later with ``--resume``.
+
+    Returns
+    -------
+    int
+        ``EXIT_COMPLETE`` (0) when closed.
+
+    Raises
+    ------
+    SessionError
+        Nothing to close (no saved state) or the session is already complete.
+    """
+    out = out or sys.stdout
+    root = Path(data_root)
+    protocol = load_protocol(protocol_path)
+    data = SessionData(root, participant, session, protocol.task)
+    state = data.load_state()
+    if state is None:
+        raise SessionError(f"nothing to close for sub-{participant} ses-{session} "
+                           f"(no {data.state_path})")
+    if state.status == "complete":
+        raise SessionError(f"sub-{participant} ses-{session} is already complete "
+                           f"({data.state_path}); nothing to close")
+
+    def say(message: str) -> None:
+        print(f"[soothe] {message}", file=out, flush=True)
+
+    from experiment.datafiles import drop_torn_tail
+
+    for path in (data.files.events_tsv, data.files.beh_tsv):
+        drop_torn_tail(path)
+    problems: list[str] = []
+    from experiment.recorder import assemble_physio
+
+    try:
+        if assemble_physio(data.physio_raw_dir, data.files, state.lsl_zero):
+            say(f"physiology written: {data.files.physio_tsv_gz}")
+        else:
+            say("no physiology was recorded in this session")
+    except Exception as exc:  # keep closing: the raw files stay in sourcedata
+        problems.append(f"physio: {type(exc).__name__}: {exc}")
+    if data.files.beh_tsv.is_file():
+        beh = bids.read_tsv(data.files.beh_tsv, bids.BEH_COLUMNS)
+        csv = beh.assign(participant=state.subject, session=state.session,
+                         session_code=state.session_code)
+        path = data.psychopy_csv_path()
+        path = path.with_name(path.name.replace("_psychopy.csv", "_closed_psychopy.csv"))
+        csv.to_csv(path, index=False, na_rep="")
+        say(f"PsychoPy-style CSV rebuilt from {data.files.beh_tsv.name}: {path.name}")
+    state.status = "incomplete"
+    if state.runs and not {"ended", "closed"} & set(state.runs[-1]):
+        state.runs[-1].update({"ended": None, "outcome": "killed"})
+    state.runs.append({"run": len(state.runs) + 1, "closed": utc_now(),
+                       "machine": socket.gethostname(), "outcome": "closed without resuming"})
+    data.state = state
+    data.save_state()
+    bids.upsert_participant(root, {
+        "participant_id": f"sub-{state.subject}", "age": state.age, "sex": state.sex,
+        "condition": "n/a", "session_code": state.session_code, "status": "incomplete",
+    })
+    db = Path(db_path) if db_path else bids.allocation_db_path(root)
+    if db.is_file():
+        from experiment.allocation import AllocationDB
+
+        AllocationDB(db).mark_session(state.subject, "incomplete")
+    else:
+        problems.append(f"allocation database {db} not found; its session status is unchanged")
+    data.log("session closed without resuming (--close): marked incomplete"
+             + (f"; problems: {'; '.join(problems)}" if problems else ""))
+    for problem in problems:
+        say(f"WARNING {problem}")
+    say(f"session closed as incomplete: sub-{state.subject} ses-{state.session}, code "
+        f"{state.session_code}; everything recorded is kept (--resume can still continue it)")
+    return EXIT_COMPLETE

@@ -126,11 +126,17 @@ def test_status_blinded_and_export_logged(db: AllocationDB):
         db.export(unblind=True, confirmed_by="  ")
     out = db.export(unblind=True, confirmed_by="AB", reason="final analysis")
     assert len(out) == 12 and set(out["condition"]) <= set(CONDITIONS)
+    assert set(out["arm"]) <= set("ABCDE")  # the unblinded export keeps the arm letters
     blind = db.export(unblind=False, confirmed_by="")
-    assert "condition" not in blind.columns
+    assert len(blind) == 12 and list(blind["participant_id"]) == [f"s{i}" for i in range(12)]
+    # no arm in any form: not the condition, not the letter, not the slot/block position
+    for column in ("condition", "arm", "slot", "block"):
+        assert column not in blind.columns
+    arms = db.export(unblind=True, confirmed_by="AB")["arm"]
+    assert not any(blind[c].astype(str).equals(arms.astype(str)) for c in blind.columns)
     log = db.audit_log()
     unblind_rows = log[log["action"] == "export_unblinded"]
-    assert len(unblind_rows) == 1 and unblind_rows.iloc[0]["who"] == "AB"
+    assert len(unblind_rows) == 2 and unblind_rows.iloc[0]["who"] == "AB"
     assert "final analysis" in unblind_rows.iloc[0]["detail"]
 
 
@@ -255,3 +261,47 @@ def test_cli_through_soothe_command(tmp_path: Path):
     assert r.returncode == 1, r.stderr
     assert "already exists" in r.stderr and "Traceback" not in r.stderr
     assert r.stdout.strip() == "clean"
+
+
+FAKE_MOUNTS = """/dev/sda1 / ext4 rw,relatime 0 0
+tmpfs /tmp tmpfs rw 0 0
+fileserver:/export/lab {base}/nfs nfs4 rw,vers=4.2 0 0
+//nas/study {base}/smb cifs rw 0 0
+lab@pc2:/data {base}/ssh fuse.sshfs rw 0 0
+lab@pc3:/data {base}/oldssh fuse rw 0 0
+/dev/sdb1 {base}/usb\\040disk vfat rw 0 0
+/dev/sdc1 {base}/nfs/local ext4 rw 0 0
+"""
+
+
+@pytest.mark.parametrize("sub, fstype", [("nfs", "nfs4"), ("smb", "cifs"), ("ssh", "fuse.sshfs"),
+                                         ("oldssh", "fuse")])
+def test_allocation_db_on_a_network_filesystem_is_refused(tmp_path, monkeypatch, sub, fstype):
+    from experiment import allocation
+
+    mounts = FAKE_MOUNTS.format(base=tmp_path.resolve().as_posix())
+    monkeypatch.setattr(allocation, "_read_mounts", lambda: mounts)
+    path = tmp_path / sub / "allocation.sqlite"
+    with pytest.raises(AllocationError, match="network filesystem") as err:
+        AllocationDB.create(path, load_protocol())
+    assert str(path) in str(err.value) and fstype in str(err.value)
+    assert "local disk" in str(err.value)
+    assert not path.exists()
+
+
+def test_allocation_db_on_a_local_disk_under_a_network_mount_is_accepted(tmp_path, monkeypatch):
+    from experiment import allocation
+
+    base = tmp_path.resolve().as_posix()
+    mounts = FAKE_MOUNTS.format(base=base)
+    monkeypatch.setattr(allocation, "_read_mounts", lambda: mounts)
+    # a local disk mounted inside the NFS mount, and a mount point with an escaped space
+    assert allocation.mount_of(tmp_path / "nfs/local/a.sqlite")[2] == "ext4"
+    assert allocation.mount_of(tmp_path / "usb disk/a.sqlite")[1] == f"{base}/usb disk"
+    db = AllocationDB.create(tmp_path / "nfs" / "local" / "a.sqlite", load_protocol())
+    assert db.allocate("p1", {"sex": "female"}).slot == 1
+    # an existing database moved onto a share is refused when opened
+    monkeypatch.setattr(allocation, "_read_mounts",
+                        lambda: mounts.replace("/nfs/local ext4", "/nfs/local nfs"))
+    with pytest.raises(AllocationError, match="network filesystem"):
+        AllocationDB(tmp_path / "nfs" / "local" / "a.sqlite")

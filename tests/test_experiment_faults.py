@@ -437,3 +437,64 @@ def test_kill9_at_random_points_across_20_runs(tmp_path, session_env,  # noqa: F
     assert len(killed) >= N_KILL_RUNS - 2  # kill times lie inside the session
     assert all(r["resumed"] for r in killed)
     assert sum(r["beh_rows"] > 0 for r in killed) >= 3  # some kills hit after responses
+
+
+# ============================================================== kill -9, never resumed
+@pytest.mark.screen
+@pytest.mark.audio
+def test_killed_session_closed_without_resuming_keeps_everything(tmp_path, session_env):  # noqa: F811
+    """kill -9 in the questionnaire, then ``soothe run --close``: no window, physio
+    assembled, CSV rebuilt, the session marked incomplete everywhere. The audio here is
+    labelled as pilot placeholders, which the start-up must warn about and record."""
+    import hashlib
+    import json
+
+    from experiment_fixtures import make_short_protocol
+
+    protocol = make_short_protocol(tmp_path / "protocol")
+    for wav in (tmp_path / "protocol" / "audio").glob("*.wav"):
+        wav.with_suffix(".json").write_text(json.dumps({"PilotPlaceholder": True}))
+    root = tmp_path / "data"
+    files = _files(root, "close1")
+    proc = _popen(session_env, _args(protocol, root, "close1"))
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline and proc.poll() is None and not _complete_lines(
+            files.beh_tsv):
+        time.sleep(0.01)
+    time.sleep(1.0)  # some physio on disk
+    assert proc.poll() is None, proc.communicate()[0][-3000:]
+    os.kill(proc.pid, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=30)
+    assert "WARNING PILOT AUDIO: 5 of 5" in out
+    beh_before = _complete_lines(files.beh_tsv)
+    events_before = _complete_lines(files.events_tsv)
+    assert beh_before and not files.physio_tsv_gz.exists()
+
+    closed = soothe_run(session_env, "--protocol", str(protocol), "--data", str(root),
+                        "--participant", "close1", "--close", timeout=120)
+    assert closed.returncode == 0, closed.stdout[-2000:] + closed.stderr[-2000:]
+    assert "closed as incomplete" in closed.stdout
+    assert _complete_lines(files.beh_tsv) == beh_before  # nothing lost or rewritten
+    assert _complete_lines(files.events_tsv) == events_before
+    assert files.physio_tsv_gz.is_file() and files.physio_json.is_file()
+    assert bids.read_participants(root)["status"].tolist() == ["incomplete"]
+    condition = bids.read_participants(root)["condition"].fillna("n/a").astype(str).tolist()
+    assert condition == ["n/a"]  # still concealed
+    from experiment.allocation import AllocationDB
+
+    assert AllocationDB(bids.allocation_db_path(root)).session_status("close1") == "incomplete"
+    csvs = list(files.sourcedata_dir.glob("*_closed_psychopy.csv"))
+    assert len(csvs) == 1 and len(pd.read_csv(csvs[0])) == len(beh_before)
+    state = json.loads((files.sourcedata_dir / "session_state.json").read_text())
+    assert state["status"] == "incomplete" and state["runs"][0]["outcome"] == "killed"
+    # audio provenance: every file's SHA-256 and pilot flag; the played file stays concealed
+    hashes = sorted(hashlib.sha256(wav.read_bytes()).hexdigest()
+                    for wav in (tmp_path / "protocol" / "audio").glob("*.wav"))
+    assert [v["sha256"] for v in state["audio_files"]] == hashes
+    assert all(v["pilot_placeholder"] for v in state["audio_files"])
+    assert state["audio_played"] == {}
+    log = (files.sourcedata_dir / "session_log.txt").read_text(encoding="utf-8")
+    assert "WARNING PILOT AUDIO" in log and "closed without resuming" in log
+    again = soothe_run(session_env, "--protocol", str(protocol), "--data", str(root),
+                       "--participant", "close1", "--close", timeout=120)
+    assert again.returncode == 0  # closing twice is harmless

@@ -176,6 +176,12 @@ def test_condition_stays_concealed_until_the_end(full_session):
                  *files.sourcedata_dir.glob("*_psychopy.csv"), files.beh_tsv]:
         assert _leaks(path.read_text(), words) == [], path
     assert "session code S-" in proc.stdout
+    import json
+
+    state = json.loads((files.sourcedata_dir / "session_state.json").read_text())
+    assert len(state["audio_files"]) == 5  # all five files' hashes, no names
+    assert state["audio_played"]["sha256"] in {v["sha256"] for v in state["audio_files"]}
+    assert state["audio_played"]["pilot_placeholder"] is False
     # once complete, the dataset records the condition
     participants = bids.read_participants(root)
     assert participants["condition"].iloc[0] in CONDITION_NAMES

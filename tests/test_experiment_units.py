@@ -335,3 +335,204 @@ def test_recorder_keeps_a_marker_pushed_just_before_stop(tmp_path, monkeypatch):
         got = [c for _, c in raw_marker_times(raw)]
         missing.append(sorted(set(codes) - set(got)))
     assert all(m == [] for m in missing), f"markers lost at stop: {missing}"
+
+
+class RecordingPort(_PulsedBackend):
+    """A trigger port that records every (time, value) written to its lines."""
+
+    name = "recording"
+
+    def __init__(self, pulse_s: float = 0.03):
+        super().__init__(pulse_s=pulse_s)
+        self.writes: list[tuple[float, int]] = []
+        self.fail = False
+
+    def _write(self, code):
+        if self.fail:
+            raise OSError("port gone")
+        self.writes.append((time.perf_counter(), code))
+
+
+@pytest.mark.parametrize("codes", [[1, 20], [30, 31, 32, 33, 34]])
+def test_pulsed_backend_keeps_back_to_back_markers_apart(codes):
+    pulse = 0.03
+    port = RecordingPort(pulse)
+    sender = MarkerSender([port])
+    t0 = time.perf_counter()
+    for i, code in enumerate(codes):
+        sender.send(code, f"m{i}")
+    assert time.perf_counter() - t0 < pulse  # send() only queues: the frame loop never waits
+    assert port.flush(timeout=5)
+    values = [v for _, v in port.writes]
+    assert values == [x for code in codes for x in (code, 0)]  # in order, none lost
+    held = np.diff([t for t, _ in port.writes])
+    assert (held >= pulse * 0.98).all(), held  # each code held, each 0 gap, >= pulse_s
+    sender.close()
+    assert port.writes[-1][1] == 0
+
+
+def test_pulsed_backend_reports_a_failed_write_on_the_next_send():
+    port = RecordingPort(0.005)
+    port.send(5, 0.0)
+    port.flush(2)
+    port.fail = True
+    port.send(6, 0.0)  # queued; the writer thread fails on it
+    port.flush(2)
+    with pytest.raises(OSError, match="port gone"):
+        port.send(7, 0.0)
+    port.flush(2)
+    port.fail = False
+    with pytest.raises(OSError):  # still failing: the last write attempt failed
+        port.send(8, 0.0)
+    port.flush(2)
+    port.send(9, 0.0)  # the queued 8 went out: the port is back
+    port.close()
+    assert [v for _, v in port.writes] == [5, 0, 8, 0, 9, 0, 0]
+
+
+class _FlipWindow:
+    """PsychoPy's callOnFlip semantics: callbacks run after the flip, in order."""
+
+    def __init__(self):
+        self.calls = []
+
+    def callOnFlip(self, function, *args, **kwargs):
+        self.calls.append((function, args, kwargs))
+
+    def flip(self):
+        calls, self.calls = self.calls, []
+        for function, args, kwargs in calls:
+            function(*args, **kwargs)
+
+
+def test_markers_of_one_flip_all_go_out_before_any_is_written():
+    log = []
+
+    class Port(NullMarkers):
+        def send(self, code, lsl_time):
+            log.append(("send", code))
+
+    def slow_write(marker):  # an fsync'ed append takes milliseconds
+        log.append(("write", marker.code))
+        time.sleep(0.01)
+
+    sender = MarkerSender([Port()], on_sent=slow_write, hold_flip_writes=True)
+    win = _FlipWindow()
+    sender.send_on_flip(win, 1, "session_start")
+    sender.send_on_flip(win, 10, "baseline_onset")
+    win.callOnFlip(lambda: sender.send(40, "item_onset", hold=True))
+    win.flip()
+    assert log == [("send", 1), ("send", 10), ("send", 40)]
+    sender.write_held()  # what the display runs right after the flip
+    assert log[3:] == [("write", 1), ("write", 10), ("write", 40)]
+    sender.send_on_flip(win, 11, "baseline_offset")
+    win.flip()
+    sender.send(12, "plain")  # a plain send writes at once, after any held marker
+    assert log[6:] == [("send", 11), ("send", 12), ("write", 11), ("write", 12)]
+    times = [m.lsl_time for m in sender.sent]
+    assert times == sorted(times)
+
+
+class _CapturedSession:
+    """Stands in for experiment.session.Session: records the options it was given."""
+
+    seen: list = []
+
+    def __init__(self, options):
+        type(self).seen.append(options)
+
+    def execute(self):
+        return 0
+
+
+def test_run_without_dialog_requires_age_and_sex(tmp_path, monkeypatch):
+    from experiment import cli, session
+    from experiment.errors import SessionError
+
+    monkeypatch.setenv("SOOTHE_NO_REEXEC", "1")
+    monkeypatch.setattr(session, "Session", _CapturedSession)
+    base = ["--data", str(tmp_path), "--participant", "P01", "--initials", "AB"]
+    with pytest.raises(SessionError, match="--age and --sex"):
+        cli.run_main(base)
+    with pytest.raises(SessionError, match="needs --sex"):
+        cli.run_main([*base, "--age", "41"])
+    assert _CapturedSession.seen == []  # nothing started with an assumed stratum
+    assert cli.run_main([*base, "--age", "41", "--sex", "male"]) == 0
+    info = _CapturedSession.seen[-1].start_info
+    assert (info.age, info.sex) == (41, "male")
+
+
+def test_resume_takes_age_and_sex_from_the_saved_session(tmp_path, monkeypatch):
+    from experiment import cli, session
+    from experiment.errors import SessionError
+
+    monkeypatch.setenv("SOOTHE_NO_REEXEC", "1")
+    monkeypatch.setattr(session, "Session", _CapturedSession)
+    base = ["--data", str(tmp_path), "--participant", "P02", "--initials", "AB", "--resume"]
+    with pytest.raises(SessionError, match="nothing to resume"):
+        cli.run_main(base)
+    data = SessionData(tmp_path, "P02", "1", load_protocol().task)
+    data.state = SessionState(subject="P02", session="1", session_code="S-TEST", age="57",
+                              sex="diverse", initials="AB")
+    data.save_state()
+    assert cli.run_main(base) == 0
+    info = _CapturedSession.seen[-1].start_info
+    assert (info.age, info.sex) == (57, "diverse")
+    with pytest.raises(SessionError, match="differs from the saved session"):
+        cli.run_main([*base, "--sex", "female"])
+
+
+_UPSERT_WORKER = """
+import sys
+from conditions import bids
+root, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(n):
+    bids.upsert_participant(root, {"participant_id": f"sub-{prefix}{i:03d}", "age": 30,
+                                   "sex": "female", "condition": "n/a",
+                                   "session_code": "S-TEST", "status": "n/a"})
+    bids.upsert_participant(root, {"participant_id": f"sub-{prefix}{i:03d}",
+                                   "status": "incomplete"})
+"""
+
+
+def test_concurrent_participant_upserts_lose_no_row(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    n_procs, n_each = 3, 20
+    procs = [subprocess.Popen([sys.executable, "-c", _UPSERT_WORKER, str(tmp_path), f"w{k}x",
+                               str(n_each)], env=env, stderr=subprocess.PIPE, text=True)
+             for k in range(n_procs)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    table = bids.read_participants(tmp_path)
+    assert len(table) == n_procs * n_each  # nobody's row overwritten by a stale read
+    assert table["participant_id"].is_unique
+    assert (table["status"] == "incomplete").all()  # every update kept too
+
+
+def test_audio_provenance_flags_pilot_placeholders_and_hashes_the_file(tmp_path):
+    import hashlib
+
+    from experiment.audio_player import pilot_warning, protocol_audio_provenance
+
+    protocol = load_protocol(make_short_protocol(tmp_path / "p"), check_audio=True)
+    prov = protocol_audio_provenance(protocol)
+    assert pilot_warning(prov) is None  # a lab's own recordings: no sidecar, no warning
+    wav = protocol.conditions["body_scan"].audio
+    wav.with_suffix(".json").write_text(json.dumps({"PilotPlaceholder": True}))
+    prov = protocol_audio_provenance(protocol)
+    assert prov["body_scan"]["pilot_placeholder"] is True
+    assert prov["body_scan"]["sha256"] == hashlib.sha256(wav.read_bytes()).hexdigest()
+    assert not prov["neutral"]["pilot_placeholder"]
+    warning = pilot_warning(prov)
+    assert "1 of 5" in warning and "PILOT" in warning
+    assert not any(name in warning for name in protocol.condition_names)  # concealment
+    wav.with_suffix(".json").write_text("{not json")
+    with pytest.raises(AudioPreflightError, match="body_scan.json: audio sidecar unreadable"):
+        protocol_audio_provenance(protocol)
