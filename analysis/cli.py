@@ -7,7 +7,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-
 #: n per group of the default power curve: below, at and above the paradigm's 27.
 DEFAULT_N_GRID = "10,20,27,40"
 
