@@ -27,6 +27,7 @@ from analysis.exclusions import (
     participant_flow,
 )
 from analysis.physio_mixed import GrowthModel, baseline_change_summary, fit_growth_model
+from analysis.provenance import physio_provenance
 from analysis.selfreport_ancova import change_scores, selfreport_ancova
 from analysis.tidy_table import (
     build_tidy_table,
@@ -236,6 +237,9 @@ def run_analysis(
                    "exclusion_rules": str(rules_path.resolve())},
         "input_sha256": input_hashes(raw_root, deriv_root, rules_path),
         "versions": software_versions(),
+        # settings, code hash and package versions (incl. neurokit2) of the physiology
+        # derivatives, from each recording's windows sidecar
+        "physio_derivatives": physio_provenance(raw_root, deriv_root),
         "n_items": len(items),
     }
     out_dir.mkdir(parents=True, exist_ok=True)

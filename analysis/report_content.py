@@ -16,6 +16,7 @@ from analysis.constants import CONDITIONS, CONSTRUCTS, measure_label
 from analysis.physio_mixed import MINUTE_CENTRE, N_MINUTES
 from analysis.plain_words import ancova_sentence, format_p, physio_sentence
 from analysis.precedence import LIMITS
+from analysis.provenance import provenance_sentence, provenance_summary_table
 
 METHODS = {
     "self_report": (
@@ -344,6 +345,15 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
     hashes = result.provenance.get("input_sha256", {})
     prov.tables.append(("Inputs (SHA-256).", pd.DataFrame(
         {"input": list(hashes), "sha256": list(hashes.values())})))
+    physio_prov = result.provenance.get("physio_derivatives")
+    if physio_prov is not None:
+        prov.paragraphs.append("Physiology derivatives: " + provenance_sentence(physio_prov))
+        table = provenance_summary_table(physio_prov)
+        if len(table):
+            prov.tables.append((
+                "Physiology processing: distinct settings, pipeline code hashes and package "
+                "versions, with the number of recordings each (full values and the "
+                "per-recording list in report.json, physio_derivatives).", table))
     if result.provenance.get("command"):
         prov.paragraphs.append(f"Command: {result.provenance['command']}")
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items())

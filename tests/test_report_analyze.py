@@ -13,12 +13,32 @@ from analysis.synthetic import synthetic_study_tables, write_synthetic_dataset
 from soothe.cli import main as soothe_main
 
 
+CODE_A, CODE_B = "a" * 64, "b" * 64
+
+
+def _write_provenance_sidecars(raw, deriv):
+    """Windows sidecars as soothe physio process writes them: 20 sessions processed with
+    code A, 9 with code B, the last one without a sidecar."""
+    from conditions import bids
+    from physio.outputs import PROVENANCE_KEY
+
+    sessions = list(bids.iter_sessions(raw))
+    for i, files in enumerate(sessions[:-1]):
+        block = {"settings": {"window_s": 60.0, "eda_method": "troughs"},
+                 "settings_sha256": "5" * 64, "code_sha256": CODE_A if i < 20 else CODE_B,
+                 "package_versions": {"neurokit2": "0.2.13", "numpy": "2.4.6"},
+                 "processed_at": f"2026-01-{i + 1:02d}T10:00:00+00:00"}
+        bids.write_json(files.windows_json(deriv), {"Description": "x", PROVENANCE_KEY: block})
+    return sessions
+
+
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     t = synthetic_study_tables(6, seed=8)
     t.participants.loc[2, "status"] = "incomplete"
     write_synthetic_dataset(t, root / "raw", root / "deriv")
+    _write_provenance_sidecars(root / "raw", root / "deriv")
     out = root / "report"
     code = soothe_main(["analyze", str(root / "raw"), str(root / "deriv"), "--out", str(out)])
     return code, out, t
@@ -152,3 +172,25 @@ def test_fallbacks_are_summarised_readably(analysed):
     assert not models.iloc[:, -1].str.contains("grad|mle_retvals|Check", regex=True).any()
     assert "was singular and a richer structure was singular" not in md
     assert "did not converge and a richer structure" not in md
+
+
+def test_physiology_provenance_is_carried_into_report_json_and_text(analysed):
+    _, out, t = analysed
+    side = json.loads((out / "report.json").read_text())
+    prov = side["physio_derivatives"]
+    assert prov["n_sessions"] == len(t.participants) == 30
+    assert prov["n_with_provenance"] == 29 and len(prov["missing"]) == 1
+    assert prov["code_sha256"] == {CODE_A: 20, CODE_B: 9}
+    assert prov["neurokit2"] == {"0.2.13": 29}
+    assert prov["settings"][0]["n"] == 29
+    assert prov["settings"][0]["settings"]["eda_method"] == "troughs"
+    assert prov["processed_at"] == ["2026-01-01T10:00:00+00:00", "2026-01-29T10:00:00+00:00"]
+    md = (out / "report.md").read_text()
+    assert "29 of 30 recordings carry a provenance block: 1 settings set(s) and 2 pipeline " \
+           "code version(s)" in md
+    assert "NOT all processed with the same settings and code" in md
+    table = _md_table(md, "Physiology processing")
+    code_rows = table[table["what"] == "pipeline code (code_sha256)"]
+    assert dict(zip(code_rows["sha256"], code_rows["recordings"])) == {
+        CODE_A[:12]: "20", CODE_B[:12]: "9"}
+    assert table["details"].str.contains("neurokit2 0.2.13").any()
