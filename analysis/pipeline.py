@@ -33,6 +33,7 @@ from analysis.tidy_table import (
     build_tidy_table,
     file_sha256,
     items_from_responses,
+    mark_exclusions,
     read_group_windows,
     read_responses,
     score_responses,
@@ -244,7 +245,9 @@ def run_analysis(
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = write_reports(result, out_dir)
-    paths.update(write_tidy_table(result.tidy, out_dir / "tables",
+    # the written tidy table holds every row, before exclusions, marked with the rule
+    paths.update(write_tidy_table(mark_exclusions(result.tidy, result.exclusions),
+                                  out_dir / "tables",
                                   {"Name": "soothe analyze", **result.provenance}))
     result.timings_s["total"] = time.perf_counter() - t_start
     return result, paths

@@ -113,6 +113,20 @@ def test_exclusions_each_rule_with_reason(study, tmp_path):
     assert "50%" in ex.set_index("participant_id").loc[pids[1], "reason"]
     kept = apply_exclusions(tidy, ex)
     assert pids[0] not in set(kept["participant_id"])
+    # the written table keeps every row and marks the excluded ones, consistently
+    from analysis.tidy_table import mark_exclusions
+
+    marked = mark_exclusions(tidy, ex)
+    assert len(marked) == len(tidy)
+    pd.testing.assert_frame_equal(
+        marked[~marked["excluded"]][list(TIDY_COLUMNS)].reset_index(drop=True), kept)
+    p1_rules = marked[marked["participant_id"] == pids[1]].groupby("measure")[
+        "exclusion_rule"].first()
+    assert p1_rules["hr_bpm"] == "invalid_windows" and p1_rules["scl_us"] == ""
+    paths = write_tidy_table(marked, tmp_path, {"Name": "test"})
+    back = pd.read_parquet(paths["parquet"])
+    assert back["excluded"].sum() == marked["excluded"].sum() > 0
+    assert "excluded" in paths["json"].read_text()
     p1 = kept[kept["participant_id"] == pids[1]]
     assert "hr_bpm" not in set(p1["measure"]) and "scl_us" in set(p1["measure"])
     flow = participant_flow(t.participants, ex, CONDITION_NAMES)

@@ -12,7 +12,6 @@ import pytest
 from analysis.synthetic import synthetic_study_tables, write_synthetic_dataset
 from soothe.cli import main as soothe_main
 
-
 CODE_A, CODE_B = "a" * 64, "b" * 64
 
 
@@ -92,6 +91,11 @@ def test_exclusion_and_numbers_in_tables_match_the_data(analysed):
     assert ex["participant_id"].tolist() == [t.participants.loc[2, "participant_id"]]
     tidy = pd.read_parquet(out / "tables" / "tidy_long.parquet")
     assert tidy["participant_id"].nunique() == len(t.participants)
+    dropped = t.participants.loc[2, "participant_id"]
+    assert tidy.loc[tidy["participant_id"] == dropped, "excluded"].all()
+    assert set(tidy.loc[tidy["participant_id"] == dropped, "exclusion_rule"]) == {
+        "incomplete_session"}
+    assert not tidy.loc[tidy["participant_id"] != dropped, "excluded"].any()
     paper = pd.read_csv(out / "paper_table.csv")
     assert {"Measure", "Phase"} <= set(paper.columns)
     assert [c for c in paper.columns if c.startswith("Kindness (self)")] == [
