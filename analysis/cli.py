@@ -7,6 +7,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+#: n per group of the default power curve: below, at and above the paradigm's 27.
+DEFAULT_N_GRID = "10,20,27,40"
+
 
 def analyze_main(argv: Sequence[str] | None = None) -> int:
     """``soothe analyze RAW DERIV --out REPORT_DIR [--exclusions FILE]``.
@@ -47,8 +50,10 @@ def power_main(argv: Sequence[str] | None = None) -> int:
         "models as soothe analyze).")
     parser.add_argument("--n-per-group", type=int, default=27)
     parser.add_argument("--reps", type=int, default=100)
-    parser.add_argument("--n-grid", type=str, default=None,
-                        help="comma-separated n per group for the power curve, e.g. 10,20,27,40")
+    parser.add_argument("--n-grid", type=str, default=DEFAULT_N_GRID,
+                        help="comma-separated n per group for the power-vs-n curve (default "
+                        f"{DEFAULT_N_GRID}; --n-per-group is always added; '' for that "
+                        "single n only)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--out", type=Path, default=Path("soothe-power"))
@@ -59,8 +64,11 @@ def power_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(argv) if argv is not None else None)
     from analysis.power import PLOTTED_SELFREPORT, run_power
 
-    grid = sorted({int(x) for x in args.n_grid.split(",")} | {args.n_per_group}) \
-        if args.n_grid else [args.n_per_group]
+    try:
+        grid = sorted({int(x) for x in args.n_grid.split(",") if x.strip()}
+                      | {args.n_per_group})
+    except ValueError:
+        parser.error(f"--n-grid: expected comma-separated integers, got {args.n_grid!r}")
     if any(n < 3 for n in grid) or args.reps < 1:
         parser.error("--n-per-group and the grid need n >= 3, and --reps >= 1")
     t0 = time.perf_counter()

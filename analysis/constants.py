@@ -60,6 +60,46 @@ PALETTE: dict[str, str] = {
 }
 
 
+#: Short display labels for tables and figures (the protocol's labels are the long titles).
+CONDITION_LABELS: dict[str, str] = {
+    "kindness_self": "Kindness (self)",
+    "body_scan": "Body scan",
+    "positive_excitement": "Positive excitement",
+    "rumination": "Rumination",
+    "neutral": "Neutral",
+}
+
+#: Display labels of the state constructs.
+CONSTRUCT_LABELS: dict[str, str] = {
+    "self_compassion": "Self-compassion",
+    "self_criticism": "Self-criticism",
+    "safe_content": "Safe/content",
+    "connected_secure": "Connected/secure",
+    "drive_activation": "Drive/activation",
+    "threat": "Threat",
+    "relaxed": "Relaxed",
+}
+
+
+def display_label(name: str) -> str:
+    """Manuscript label of a condition, construct or physiological measure.
+
+    Examples
+    --------
+    >>> display_label("kindness_self"), display_label("self_compassion")
+    ('Kindness (self)', 'Self-compassion')
+    >>> display_label("scl_us"), display_label("new_thing")
+    ('Skin conductance level (uS)', 'New thing')
+    """
+    if name in CONDITION_LABELS:
+        return CONDITION_LABELS[name]
+    if name in CONSTRUCT_LABELS:
+        return CONSTRUCT_LABELS[name]
+    if name in PHYSIO_MEASURES:
+        return measure_label(name)
+    return name.replace("_", " ").capitalize()
+
+
 def measure_label(measure: str) -> str:
     """Readable label with unit, e.g. ``'Heart rate (bpm)'``.
 

@@ -197,12 +197,37 @@ def apply_exclusions(tidy: pd.DataFrame, exclusions: pd.DataFrame) -> pd.DataFra
     return tidy[keep].reset_index(drop=True)
 
 
+INCOMPLETE_STAGE = "incomplete session (not completed)"
+KEPT_INCOMPLETE_STAGE = "incomplete, kept (incomplete_session rule off)"
+
+
 def participant_flow(
     participants: pd.DataFrame, exclusions: pd.DataFrame, conditions: tuple[str, ...]
 ) -> pd.DataFrame:
     """CONSORT counts per condition: allocated, completed, excluded per rule, analysed.
 
+    Incomplete sessions leave the flow at the completion stage (they are not counted again
+    as an exclusion), so the stages add up per condition::
+
+        allocated = completed + incomplete session
+        completed + incomplete kept = analysed (self-report) + sum(excluded: <rule>)
+        analysed (self-report) = analysed (ECG) + excluded from ECG  (same for EDA)
+
+    ``incomplete kept`` is non-zero only when the ``incomplete_session`` rule is off.
+
     Returns one row per stage (index) and one column per condition plus ``total``.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"participant_id": ["a", "b", "c"], "condition": "neutral",
+    ...                   "status": ["complete", "incomplete", "complete"]})
+    >>> ex = pd.DataFrame({"participant_id": ["b", "c"], "condition": "neutral",
+    ...                    "rule": ["incomplete_session", "missing_data"],
+    ...                    "scope": "all", "reason": ""})
+    >>> participant_flow(p, ex, ("neutral",))["neutral"].to_dict()  # doctest: +NORMALIZE_WHITESPACE
+    {'allocated': 3, 'incomplete session (not completed)': 1, 'completed': 2,
+     'excluded: missing_data': 1, 'analysed (self-report)': 1, 'analysed (ECG)': 1,
+     'analysed (EDA)': 1}
     """
     if not set(participants.columns) >= {"participant_id", "condition", "status"}:
         raise AnalysisError("participants table: needs participant_id, condition, status")
@@ -214,10 +239,19 @@ def participant_flow(
     def count(mask: pd.Series) -> dict[str, int]:
         return {c: int((mask & (p["condition"] == c)).sum()) for c in cols}
 
-    stages["allocated"] = count(pd.Series(True, index=p.index))
-    stages["completed"] = count(p["status"].astype(str) == "complete")
+    complete = p["status"].astype(str) == "complete"
     ex_all = exclusions[exclusions["scope"] == "all"]
+    dropped_incomplete = set(ex_all.loc[ex_all["rule"] == "incomplete_session",
+                                        "participant_id"])
+    stages["allocated"] = count(pd.Series(True, index=p.index))
+    stages[INCOMPLETE_STAGE] = count(~complete)
+    stages["completed"] = count(complete)
+    kept = ~complete & ~p["participant_id"].isin(dropped_incomplete)
+    if kept.any():
+        stages[KEPT_INCOMPLETE_STAGE] = count(kept)
     for rule in ex_all["rule"].drop_duplicates():
+        if rule == "incomplete_session":
+            continue
         pids = set(ex_all.loc[ex_all["rule"] == rule, "participant_id"])
         stages[f"excluded: {rule}"] = count(p["participant_id"].isin(pids))
     analysed = ~p["participant_id"].isin(set(ex_all["participant_id"]))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.constants import PALETTE
+from analysis.constants import PALETTE, display_label
+from analysis.exclusions import INCOMPLETE_STAGE, KEPT_INCOMPLETE_STAGE
 
 
 def plot_participant_flow(flow: pd.DataFrame, *, show: bool = False):
@@ -56,7 +57,8 @@ def plot_participant_flow(flow: pd.DataFrame, *, show: bool = False):
     total = flow["total"] if "total" in flow.columns else flow.sum(axis=1)
     top = f"Allocated (randomised)\nN = {int(total.get('allocated', 0))}"
     if "completed" in flow.index:
-        top += f"; completed {int(total['completed'])}"
+        top += (f"; completed {int(total['completed'])}, incomplete "
+                f"{int(total.get(INCOMPLETE_STAGE, 0))}")
     box(n_cols / 2, 9.3, min(3.2, n_cols * 0.9), 0.9, top, size=9)
     excl_rows = [i for i in flow.index if str(i).startswith("excluded")]
     analysed_rows = [i for i in flow.index if str(i).startswith("analysed")]
@@ -65,12 +67,16 @@ def plot_participant_flow(flow: pd.DataFrame, *, show: bool = False):
         colour = PALETTE.get(cond, "#333333")
         arrow(n_cols / 2, 8.85, x, 8.15)
         col = flow[cond]
-        label = cond.replace("_", " ")
+        label = display_label(cond)
         box(x, 7.7, 0.9, 0.8, f"{label}\nallocated n = {int(col.get('allocated', 0))}",
             edge=colour)
         arrow(x, 7.3, x, 6.75)
-        box(x, 6.35, 0.9, 0.7, f"completed\nn = {int(col.get('completed', 0))}", edge=colour)
-        arrow(x, 6.0, x, 5.35)
+        completed = f"completed\nn = {int(col.get('completed', 0))}"
+        completed += f"\nincomplete session: {int(col.get(INCOMPLETE_STAGE, 0))}"
+        if KEPT_INCOMPLETE_STAGE in flow.index:
+            completed += f"\n(+ {int(col[KEPT_INCOMPLETE_STAGE])} incomplete kept)"
+        box(x, 6.35, 0.9, 0.8, completed, edge=colour, size=7)
+        arrow(x, 5.95, x, 5.35)
         lines = [f"{str(r).replace('excluded', '').strip(': ')}: {int(col[r])}"
                  for r in excl_rows]
         text = "excluded\n" + ("\n".join(lines) if lines else "none")

@@ -185,7 +185,7 @@ def fit_growth_model(
     --------
     >>> from analysis.synthetic import synthetic_study_tables
     >>> from analysis.tidy_table import build_tidy_table, score_responses
-    >>> t = synthetic_study_tables(6, seed=3)
+    >>> t = synthetic_study_tables(6, seed=4)
     >>> tidy = build_tidy_table(t.windows, score_responses(t.responses, t.items),
     ...                         t.participants)
     >>> gm = fit_growth_model(tidy, "hr_bpm")

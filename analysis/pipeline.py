@@ -27,11 +27,13 @@ from analysis.exclusions import (
     participant_flow,
 )
 from analysis.physio_mixed import GrowthModel, baseline_change_summary, fit_growth_model
+from analysis.provenance import physio_provenance
 from analysis.selfreport_ancova import change_scores, selfreport_ancova
 from analysis.tidy_table import (
     build_tidy_table,
     file_sha256,
     items_from_responses,
+    mark_exclusions,
     read_group_windows,
     read_responses,
     score_responses,
@@ -236,11 +238,16 @@ def run_analysis(
                    "exclusion_rules": str(rules_path.resolve())},
         "input_sha256": input_hashes(raw_root, deriv_root, rules_path),
         "versions": software_versions(),
+        # settings, code hash and package versions (incl. neurokit2) of the physiology
+        # derivatives, from each recording's windows sidecar
+        "physio_derivatives": physio_provenance(raw_root, deriv_root),
         "n_items": len(items),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = write_reports(result, out_dir)
-    paths.update(write_tidy_table(result.tidy, out_dir / "tables",
+    # the written tidy table holds every row, before exclusions, marked with the rule
+    paths.update(write_tidy_table(mark_exclusions(result.tidy, result.exclusions),
+                                  out_dir / "tables",
                                   {"Name": "soothe analyze", **result.provenance}))
     result.timings_s["total"] = time.perf_counter() - t_start
     return result, paths

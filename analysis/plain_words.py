@@ -76,8 +76,12 @@ def physio_sentence(measure: str, minute_row: pd.Series, slope_row: pd.Series) -
     return text
 
 
-def ancova_sentence(row: pd.Series) -> str:
-    """One sentence for a planned self-report contrast.
+def ancova_sentence(row: pd.Series | dict) -> str:
+    """One sentence for a planned self-report contrast, significant or not.
+
+    The verb follows the Holm-adjusted p (the test the report claims); the CI of the
+    difference is the unadjusted 95% CI. ``d`` is Cohen's d with the pooled SD of the post
+    scores (see :mod:`analysis.selfreport_ancova`).
 
     Examples
     --------
@@ -86,15 +90,18 @@ def ancova_sentence(row: pd.Series) -> str:
     ...     "d": 0.95, "d_ci_low": 0.6, "d_ci_high": 1.3, "p_holm": 0.0001})
     >>> ancova_sentence(row)[:60]
     'Adjusting for the pre score, kindness self raised self compa'
+    >>> ancova_sentence({**row, "p_holm": 0.2})[:74]
+    'Adjusting for the pre score, kindness self did not reliably change self co'
     """
     est, lo, hi = float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"])
-    clear = lo > 0 or hi < 0
-    what = (f"{_nice(str(row['construct']))} by {abs(est):.1f} points against "
-            f"{_nice(str(row['versus']))}") if clear else (
-        f"{_nice(str(row['construct']))} against {_nice(str(row['versus']))} "
-        f"({est:+.1f} points)")
-    verb = ("raised" if est > 0 else "lowered") if clear else "did not reliably change"
-    return (f"Adjusting for the pre score, {_nice(str(row['condition']))} {verb} {what} "
-            f"(95% CI {lo:+.1f} to {hi:+.1f}; d = {float(row['d']):+.2f} "
-            f"[{float(row['d_ci_low']):+.2f}, {float(row['d_ci_high']):+.2f}]; Holm "
-            f"{format_p(float(row['p_holm']))}).")
+    p_holm = float(row["p_holm"])
+    construct, versus = _nice(str(row["construct"])), _nice(str(row["versus"]))
+    if p_holm < 0.05:
+        verb = "raised" if est > 0 else "lowered"
+        what = f"{verb} {construct} by {abs(est):.1f} points against {versus}"
+    else:
+        what = f"did not reliably change {construct} against {versus}: {est:+.1f} points"
+    return (f"Adjusting for the pre score, {_nice(str(row['condition']))} {what} "
+            f"(95% CI {lo:+.1f} to {hi:+.1f}; Cohen's d = {float(row['d']):+.2f} "
+            f"[{float(row['d_ci_low']):+.2f}, {float(row['d_ci_high']):+.2f}], pooled post "
+            f"SD; Holm {format_p(p_holm)}).")

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.constants import CONDITIONS, REFERENCE, measure_label
+from analysis.constants import CONDITIONS, CONSTRUCTS, measure_label
 from analysis.physio_mixed import MINUTE_CENTRE, N_MINUTES
 from analysis.plain_words import ancova_sentence, format_p, physio_sentence
 from analysis.precedence import LIMITS
+from analysis.provenance import provenance_sentence, provenance_summary_table
 
 METHODS = {
     "self_report": (
@@ -23,8 +24,12 @@ METHODS = {
         "reference neutral) with the pre score as covariate: post ~ C(condition) + pre. "
         "Planned contrasts: each condition vs neutral, and kindness_self and body_scan vs "
         "positive_excitement (6 per construct), Holm-corrected within each construct. Effect "
-        "sizes: adjusted mean difference in scale points with its 95% CI, and d = difference / "
-        "residual SD (sqrt of the ANCOVA's MSE) with the CI scaled the same way."
+        "sizes: adjusted mean difference in scale points with its 95% CI, and Cohen's d = "
+        "adjusted difference / pooled SD of the post scores of the two groups compared "
+        "(the conventional d; 95% CI by the delta method, including the uncertainty of the "
+        "SD). The CSV also has d_resid = difference / residual SD of the ANCOVA (sqrt MSE), "
+        "which is larger than the conventional d because the pre score removes variance; it "
+        "is not comparable with d from other studies."
     ),
     "physiology": (
         "Per measure (HR in bpm, ln RMSSD, ln HF, SCL in µS), a linear mixed model of the 11 "
@@ -60,25 +65,85 @@ class Section:
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
 
 
+def _is_p_column(name: str) -> bool:
+    return name == "p" or name.startswith("p_") or name.endswith("_p")
+
+
+def p_cell(p: float) -> str:
+    """APA p value for a table cell (no leading ``p``).
+
+    Examples
+    --------
+    >>> p_cell(0.0036), p_cell(0.00001), p_cell(0.2449), p_cell(float("nan"))
+    ('.004', '< .001', '.24', '')
+    """
+    if pd.isna(p):
+        return ""
+    return format_p(float(p)).replace("p = ", "").replace("p ", "")
+
+
 def _round(df: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    """Display copy of a table: p values in APA style, df and n as whole numbers."""
     out = df.copy()
     for col in out.columns:
+        if _is_p_column(str(col)):
+            out[col] = out[col].map(p_cell)
+            continue
+        if str(col) in ("df", "n") and pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
+            continue
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.{decimals}g}"
                                     if abs(v) < 1e-3 and v != 0 else f"{v:.{decimals}f}")
     return out
 
 
+OPTIMIZER_NAMES = {"bfgs": "BFGS", "powell": "Powell", "lbfgs": "L-BFGS", "nm": "Nelder-Mead"}
+
+
 def _short_problem(problem: str) -> str:
-    """A few words for a rejected fit (the full message stays in the tables)."""
+    """A few words for why one fit was rejected (full statsmodels text stays in the CSV).
+
+    Examples
+    --------
+    >>> _short_problem("optimizer did not converge; Gradient optimization failed, |grad| = 3")
+    'did not converge'
+    >>> _short_problem("random-effects covariance is singular (a variance near zero)")
+    'was singular'
+    """
     words = []
     if "converge" in problem:
-        words.append("a richer structure did not converge")
+        words.append("did not converge")
     if "singular" in problem:
-        words.append("a richer structure was singular")
+        words.append("was singular")
+    if "not finite" in problem:
+        words.append("had a non-finite covariance")
     if "fit failed" in problem:
-        words.append("a richer structure failed to fit")
-    return " and ".join(words) or "a richer structure was rejected"
+        words.append("failed to fit")
+    return " and ".join(words) or "was rejected"
+
+
+def fallback_summary(attempts: list[dict]) -> str:
+    """The rejected fits in readable words, grouped by structure.
+
+    Examples
+    --------
+    >>> fallback_summary([
+    ...     {"structure": "random intercept + slope (correlated)", "optimizer": "bfgs",
+    ...      "problem": "optimizer did not converge; Gradient optimization failed"},
+    ...     {"structure": "random intercept + slope (correlated)", "optimizer": "powell",
+    ...      "problem": "random-effects covariance is singular (...)"},
+    ...     {"structure": "random intercept + slope (uncorrelated)", "optimizer": "bfgs",
+    ...      "problem": None}])
+    'random intercept + slope (correlated): did not converge (BFGS), was singular (Powell)'
+    """
+    by_structure: dict[str, list[str]] = {}
+    for a in attempts:
+        if a.get("problem"):
+            optimizer = OPTIMIZER_NAMES.get(a["optimizer"], a["optimizer"])
+            by_structure.setdefault(a["structure"], []).append(
+                f"{_short_problem(a['problem'])} ({optimizer})")
+    return "; ".join(f"{k}: {', '.join(v)}" for k, v in by_structure.items())
 
 
 def key_findings(result) -> list[str]:
@@ -90,6 +155,55 @@ def key_findings(result) -> list[str]:
         for _, row in last.iterrows():
             out.append(physio_sentence(measure, row, slopes.loc[row["condition"]]))
     return out
+
+
+def ancova_display(ancova: pd.DataFrame) -> pd.DataFrame:
+    """The ANCOVA contrast table as shown in the report (formatted strings).
+
+    Examples
+    --------
+    >>> row = {"construct": "relaxed", "contrast": "rumination - neutral", "n": 40,
+    ...        "estimate": -3.21, "ci_low": -6.0, "ci_high": -0.4, "df": 34.0, "p": 0.0036,
+    ...        "p_holm": 0.0216, "d": -0.41, "d_ci_low": -0.8, "d_ci_high": -0.02,
+    ...        "d_resid": -0.7}
+    >>> ancova_display(pd.DataFrame([row])).iloc[0][["df", "p", "p (Holm)"]].tolist()
+    ['34', '.004', '.022']
+    """
+    t = ancova
+    return pd.DataFrame({
+        "construct": t["construct"], "contrast": t["contrast"],
+        "n": t["n"].map(lambda v: f"{v:.0f}"),
+        "difference [95% CI]": [f"{e:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+                                for e, lo, hi in zip(t["estimate"], t["ci_low"], t["ci_high"])],
+        "df": t["df"].map(lambda v: f"{v:.0f}"),
+        "p": t["p"].map(p_cell), "p (Holm)": t["p_holm"].map(p_cell),
+        "d (pooled post SD) [95% CI]": [f"{e:+.2f} [{lo:+.2f}, {hi:+.2f}]" for e, lo, hi
+                                        in zip(t["d"], t["d_ci_low"], t["d_ci_high"])],
+        "d_resid (residual SD)": t["d_resid"].map(lambda v: f"{v:+.2f}"),
+    }).reset_index(drop=True)
+
+
+def selfreport_sentences(ancova: pd.DataFrame) -> list[str]:
+    """One sentence per planned contrast, grouped by construct, in the planned order.
+
+    Examples
+    --------
+    >>> row = {"construct": "relaxed", "versus": "neutral", "estimate": 1.0, "ci_low": -2.0,
+    ...        "ci_high": 4.0, "d": 0.1, "d_ci_low": -0.2, "d_ci_high": 0.4, "p_holm": 0.9}
+    >>> t = pd.DataFrame([{**row, "condition": "rumination"},
+    ...                   {**row, "condition": "kindness_self"}])
+    >>> [s.split(",")[1].split()[0] for s in selfreport_sentences(t)]
+    ['kindness', 'rumination']
+    """
+    from analysis.selfreport_ancova import planned_contrasts
+
+    order = {pair: i for i, pair in enumerate(planned_contrasts())}
+    constructs = [c for c in CONSTRUCTS if c in set(ancova["construct"])]
+    constructs += [c for c in dict.fromkeys(ancova["construct"]) if c not in constructs]
+    t = ancova.assign(_c=pd.Categorical(ancova["construct"], constructs),
+                      _o=[order.get((c, v), len(order)) for c, v in
+                          zip(ancova["condition"], ancova["versus"])])
+    return [ancova_sentence(row) for _, row in t.sort_values(["_c", "_o"]).iterrows()]
 
 
 def build_sections(result, figures: dict[str, Path]) -> list[Section]:
@@ -105,9 +219,8 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
         f"{len(result.exclusions)} exclusion(s). Every number below is in the CSV tables beside "
         "this report, and report.json records the methods, parameters, software versions and "
         "the SHA-256 of every input.")
-    fallbacks = [f"{measure_label(m)} was fitted with {g.structure} because "
-                 + " and ".join(sorted({_short_problem(a["problem"]) for a in g.attempts
-                                        if a["problem"]}))
+    fallbacks = [f"{measure_label(m)} was fitted with {g.structure} because the richer "
+                 f"fit(s) were rejected ({fallback_summary(g.attempts)})"
                  for m, g in result.growth.items() if g.fallback_reason]
     if fallbacks:
         intro.paragraphs.append("Model fallbacks: " + "; ".join(fallbacks) + " (every attempt "
@@ -117,14 +230,19 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
                                 "intercepts and minute slopes (no fallback was needed).")
     intro.bullets = key_findings(result)
     sr = result.ancova
-    if len(sr):
-        vs_neutral = sr[sr["versus"] == REFERENCE]
-        for construct in dict.fromkeys(vs_neutral["construct"]):
-            rows = vs_neutral[(vs_neutral["construct"] == construct)
-                              & (vs_neutral["p_holm"] < 0.05)]
-            for _, row in rows.iterrows():
-                intro.bullets.append(ancova_sentence(row))
     sections.append(intro)
+    if len(sr):
+        # Every planned contrast gets its sentence, significant or not (no selective
+        # reporting): each condition vs neutral, then the self-compassion conditions vs
+        # positive excitement, construct by construct.
+        n_sig = int((sr["p_holm"] < 0.05).sum())
+        planned = Section("Summary: every planned self-report contrast")
+        planned.paragraphs.append(
+            f"All {len(sr)} planned ANCOVA contrasts ({sr['construct'].nunique()} constructs "
+            f"x {len(sr) // max(sr['construct'].nunique(), 1)}), in the planned order; "
+            f"{n_sig} are significant after Holm correction within construct.")
+        planned.bullets = selfreport_sentences(sr)
+        sections.append(planned)
 
     flow = Section("Participant flow and exclusions")
     if "flow" in figures:
@@ -156,7 +274,8 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
     for m, g in result.growth.items():
         model_rows.append({"measure": m, "structure": g.structure,
                            "participants": g.n_participants, "observations": g.n_observations,
-                           "fallback reason": g.fallback_reason or "none"})
+                           "rejected fits (full messages in tables/physio_models.csv)":
+                               fallback_summary(g.attempts) or "none"})
     phys.tables.append(("Fitted models.", pd.DataFrame(model_rows)))
     slopes = result.slope_contrasts
     if len(slopes):
@@ -182,8 +301,12 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
         selfr.figures.append(("Construct scores before and after the induction (mean ± 95% CI)",
                               figures["selfreport"]))
     if len(sr):
-        selfr.tables.append(("Planned contrasts (adjusted difference in scale points).",
-                             _round(sr.drop(columns=["condition", "versus", "se", "t"]), 2)))
+        selfr.tables.append((
+            "Planned contrasts: adjusted difference in scale points [95% CI]; d = Cohen's d "
+            "with the pooled SD of the post scores of the two groups compared [95% CI]; "
+            "d_resid = difference / residual SD (sqrt MSE), larger and not comparable with a "
+            "conventional d. p unadjusted and Holm-adjusted within construct.",
+            ancova_display(sr)))
     if result.change is not None and len(result.change):
         selfr.tables.append(("Manipulation check: post − pre change per condition.",
                              _round(result.change, 2)))
@@ -222,6 +345,15 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
     hashes = result.provenance.get("input_sha256", {})
     prov.tables.append(("Inputs (SHA-256).", pd.DataFrame(
         {"input": list(hashes), "sha256": list(hashes.values())})))
+    physio_prov = result.provenance.get("physio_derivatives")
+    if physio_prov is not None:
+        prov.paragraphs.append("Physiology derivatives: " + provenance_sentence(physio_prov))
+        table = provenance_summary_table(physio_prov)
+        if len(table):
+            prov.tables.append((
+                "Physiology processing: distinct settings, pipeline code hashes and package "
+                "versions, with the number of recordings each (full values and the "
+                "per-recording list in report.json, physio_derivatives).", table))
     if result.provenance.get("command"):
         prov.paragraphs.append(f"Command: {result.provenance['command']}")
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items())

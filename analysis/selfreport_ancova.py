@@ -2,9 +2,23 @@
 
 Planned contrasts (Kirschner et al., 2019): each condition against neutral, and the two
 self-compassion conditions against positive excitement. The adjusted mean difference
-(scale points) is the contrast of the condition coefficients; the standardised effect
-``d`` divides it (and its CI) by the residual SD of the model, sqrt(MSE) -- an ANCOVA
-``d`` that treats the SD as known, so its CI is slightly narrow for small samples.
+(scale points) is the contrast of the condition coefficients.
+
+Standardised effect sizes (two, clearly named):
+
+* ``d`` -- the conventional Cohen's d: adjusted difference / pooled SD of the **post**
+  scores of the two groups compared, ``s_p = sqrt(((n1-1) s1^2 + (n2-1) s2^2) /
+  (n1 + n2 - 2))``. Dividing by the raw (unadjusted) outcome SD keeps d on the metric of
+  a two-group comparison, so it can be compared with other studies and used in power
+  analyses (Borenstein et al., 2009, ch. 4; Lakens, 2013). Its 95% CI uses the delta
+  method, with both the ANCOVA precision of the difference and the sampling error of
+  ``s_p``: ``SE(d) = sqrt(SE_adj^2 / s_p^2 + d^2 / (2 (n1 + n2 - 2)))``, ``d +- t * SE(d)``
+  with ``t`` the ANCOVA's critical value.
+* ``d_resid`` -- adjusted difference / residual SD of the ANCOVA, sqrt(MSE), CI scaled
+  the same way. The covariate removes the pre-score variance from sqrt(MSE), so this
+  value is larger (about 1 / sqrt(1 - r^2) times, r the pre-post correlation) and is NOT
+  comparable with a conventional d; it is kept only as a secondary, labelled column.
+
 p values are Holm-corrected over the contrasts of one construct.
 """
 
@@ -19,7 +33,8 @@ from analysis.constants import ACTIVE_CONTROL, CONDITIONS, REFERENCE, SELF_COMPA
 
 CONTRAST_COLUMNS = (
     "construct", "contrast", "condition", "versus", "n", "estimate", "ci_low", "ci_high",
-    "se", "t", "df", "p", "p_holm", "d", "d_ci_low", "d_ci_high",
+    "se", "t", "df", "p", "p_holm", "sd_post_pooled", "d", "d_ci_low", "d_ci_high",
+    "d_resid", "d_resid_ci_low", "d_resid_ci_high",
 )
 
 
@@ -57,6 +72,25 @@ def planned_contrasts(conditions: Sequence[str] = CONDITIONS) -> list[tuple[str,
     pairs = [(c, REFERENCE) for c in conditions if c != REFERENCE]
     pairs += [(c, ACTIVE_CONTROL) for c in SELF_COMPASSION_CONDITIONS if c in conditions]
     return pairs
+
+
+def pooled_sd(a: Sequence[float], b: Sequence[float]) -> tuple[float, int]:
+    """Pooled SD of two samples and their total n (NaN when either has n < 2).
+
+    Examples
+    --------
+    >>> sd, n = pooled_sd([1.0, 3.0], [2.0, 6.0])
+    >>> round(sd, 4), n
+    (2.2361, 4)
+    """
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    n = x.size + y.size
+    if x.size < 2 or y.size < 2:
+        return float("nan"), n
+    ss = (x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)
+    return float(np.sqrt(ss / (n - 2))), n
 
 
 def prepost_wide(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -105,6 +139,7 @@ def fit_construct_ancova(data: pd.DataFrame, construct: str) -> tuple[pd.DataFra
     True
     """
     import statsmodels.formula.api as smf
+    from scipy import stats
 
     d = data.dropna(subset=["pre", "post", "condition"])
     present = [c for c in CONDITIONS if c in set(d["condition"])]
@@ -117,6 +152,7 @@ def fit_construct_ancova(data: pd.DataFrame, construct: str) -> tuple[pd.DataFra
         return f"C(condition, Treatment('{REFERENCE}'))[T.{cond}]"
 
     sigma = float(np.sqrt(model.mse_resid))
+    crit = float(stats.t.ppf(0.975, model.df_resid))
     rows = []
     for cond, versus in planned_contrasts(present):
         vec = np.zeros(len(names))
@@ -127,13 +163,19 @@ def fit_construct_ancova(data: pd.DataFrame, construct: str) -> tuple[pd.DataFra
         est = float(np.squeeze(test.effect))
         se = float(np.squeeze(test.sd))
         lo, hi = (float(v) for v in np.squeeze(test.conf_int(alpha=0.05)))
+        sd_p, n_pair = pooled_sd(d.loc[d["condition"] == cond, "post"],
+                                 d.loc[d["condition"] == versus, "post"])
+        d_conv = est / sd_p
+        d_se = float(np.sqrt((se / sd_p) ** 2 + d_conv**2 / (2.0 * max(n_pair - 2, 1))))
         rows.append(
             {
                 "construct": construct, "contrast": f"{cond} - {versus}", "condition": cond,
                 "versus": versus, "n": int(model.nobs), "estimate": est, "ci_low": lo,
                 "ci_high": hi, "se": se, "t": float(np.squeeze(test.tvalue)),
                 "df": float(model.df_resid), "p": float(np.squeeze(test.pvalue)),
-                "d": est / sigma, "d_ci_low": lo / sigma, "d_ci_high": hi / sigma,
+                "sd_post_pooled": sd_p, "d": d_conv, "d_ci_low": d_conv - crit * d_se,
+                "d_ci_high": d_conv + crit * d_se, "d_resid": est / sigma,
+                "d_resid_ci_low": lo / sigma, "d_resid_ci_high": hi / sigma,
             }
         )
     table = pd.DataFrame(rows)

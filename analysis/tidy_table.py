@@ -38,6 +38,15 @@ TIDY_COLUMNS: dict[str, tuple[str, str | None]] = {
     "reason": ("Why the value is NaN or flagged ('' when valid)", None),
 }
 
+#: Columns added by :func:`mark_exclusions` to the tidy table that is written to disk.
+EXCLUSION_MARK_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "excluded": ("True when this row is left out of the analysis by an exclusion rule "
+                 "(participant-level, or this measure's signal only); the written table "
+                 "holds every row, before exclusions", None),
+    "exclusion_rule": ("The rule(s) that excluded the row ('' when kept); reasons in "
+                       "exclusions.csv", None),
+}
+
 
 # --------------------------------------------------------------------------------------
 # Questionnaire scoring
@@ -267,6 +276,37 @@ def build_tidy_table(
     return long.drop(columns="_p")[list(TIDY_COLUMNS)].reset_index(drop=True)
 
 
+def mark_exclusions(tidy: pd.DataFrame, exclusions: pd.DataFrame) -> pd.DataFrame:
+    """The tidy table with ``excluded`` and ``exclusion_rule`` columns (all rows kept).
+
+    A row is excluded when its participant has a scope-``all`` exclusion, or an exclusion
+    of the signal its measure comes from (``ecg``/``eda``); the rows kept are exactly
+    those :func:`analysis.exclusions.apply_exclusions` keeps.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"participant_id": ["a", "a", "b"],
+    ...                   "measure": ["hr_bpm", "scl_us", "hr_bpm"]})
+    >>> ex = pd.DataFrame({"participant_id": ["a"], "rule": ["invalid_windows"],
+    ...                    "scope": ["ecg"]})
+    >>> mark_exclusions(t, ex)["excluded"].tolist()
+    [True, False, False]
+    """
+    from analysis.constants import MEASURE_SIGNAL
+
+    out = tidy.copy()
+    rules = pd.Series("", index=out.index, dtype=object)
+    signal = out["measure"].map(MEASURE_SIGNAL)
+    for ex in exclusions.itertuples(index=False):
+        hit = out["participant_id"] == ex.participant_id
+        if ex.scope != "all":
+            hit &= signal == ex.scope
+        rules[hit] = [f"{r}; {ex.rule}" if r else str(ex.rule) for r in rules[hit]]
+    out["excluded"] = rules != ""
+    out["exclusion_rule"] = rules
+    return out
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file (hex), for sidecars."""
     h = hashlib.sha256()
@@ -290,9 +330,13 @@ def write_tidy_table(
         "tsv": out_dir / "tidy_long.tsv",
         "json": out_dir / "tidy_long.json",
     }
+    schema = dict(TIDY_COLUMNS)
+    if "excluded" in table.columns:
+        schema.update(EXCLUSION_MARK_COLUMNS)
+    table = table[list(schema)]
     table.to_parquet(paths["parquet"], index=False)
-    bids.write_tsv(paths["tsv"], table, TIDY_COLUMNS)
-    dictionary = bids.columns_sidecar(TIDY_COLUMNS)
+    bids.write_tsv(paths["tsv"], table, schema)
+    dictionary = bids.columns_sidecar(schema)
     measures = {}
     for m, (col, valid_col, label, unit) in PHYSIO_MEASURES.items():
         measures[m] = {"Description": f"{label} per window (from {col}; valid if {valid_col})",

@@ -59,3 +59,24 @@ def test_power_cli_writes_table_figure_and_sidecar(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "power at n = 4 per group" in printed
     assert np.isfinite(table["mean_estimate"]).all()
+
+
+def test_power_cli_defaults_to_a_power_vs_n_curve(monkeypatch, tmp_path):
+    import analysis.power
+
+    seen = {}
+
+    def fake_run_power(grid, reps, **kw):
+        seen["grid"] = list(grid)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(analysis.power, "run_power", fake_run_power)
+    with pytest.raises(SystemExit):
+        soothe_main(["power", "--reps", "1", "--out", str(tmp_path)])
+    assert seen["grid"] == [10, 20, 27, 40]
+    with pytest.raises(SystemExit):
+        soothe_main(["power", "--n-per-group", "30", "--reps", "1", "--out", str(tmp_path)])
+    assert seen["grid"] == [10, 20, 27, 30, 40]
+    with pytest.raises(SystemExit):
+        soothe_main(["power", "--n-grid", "", "--reps", "1", "--out", str(tmp_path)])
+    assert seen["grid"] == [27]
