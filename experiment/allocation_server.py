@@ -61,7 +61,7 @@ CLIENT_TIMEOUT_S = 30.0
 _EXPOSED = ("health", "allocate", "lookup", "session_status", "mark_session")
 
 
-class _ServerUnreachable(AllocationError):
+class AllocationServerUnreachable(AllocationError):
     """No answer from the server (down, timed out, not reachable): the request may be retried."""
 
 
@@ -343,10 +343,11 @@ class RemoteAllocationDB:
 
     Examples
     --------
-    >>> RemoteAllocationDB("http://127.0.0.1:1", token="x")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    experiment.allocation.AllocationError: allocation server http://127.0.0.1:1 is unreachable...
+    >>> try:
+    ...     RemoteAllocationDB("http://127.0.0.1:1", token="x")
+    ... except AllocationError as exc:
+    ...     print(str(exc).split(";")[0])
+    allocation server http://127.0.0.1:1 is unreachable (Connection refused)
     """
 
     def __init__(self, url: str, token: str | None = None, *,
@@ -401,12 +402,13 @@ class RemoteAllocationDB:
             raise AllocationError(f"{self.url} answered HTTP {exc.errcode} {exc.errmsg}: not "
                                   "a soothe allocation server? " + expect) from None
         except TimeoutError:
-            raise _ServerUnreachable(f"allocation server {self.url} did not answer {method!r} "
-                                  f"within {self._timeout:g} s; {expect}") from None
+            raise AllocationServerUnreachable(
+                f"allocation server {self.url} did not answer {method!r} within "
+                f"{self._timeout:g} s; {expect}") from None
         except (OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise _ServerUnreachable(f"allocation server {self.url} is unreachable ({reason}); "
-                                  f"{expect}") from None
+            raise AllocationServerUnreachable(
+                f"allocation server {self.url} is unreachable ({reason}); {expect}") from None
         except (xmlrpc.client.ResponseError, ExpatError):
             raise AllocationError(f"{self.url} answered, but not as a soothe allocation "
                                   "server; " + expect) from None
@@ -448,7 +450,7 @@ class RemoteAllocationDB:
             )
         try:
             self._call("mark_session", str(participant_id), str(status))
-        except _ServerUnreachable as exc:
+        except AllocationServerUnreachable as exc:
             raise AllocationError(
                 f"{exc}. The session status ({status}) was NOT recorded in the allocation "
                 "database; the local session files keep it. Record it once the server is "
