@@ -6,8 +6,10 @@ allocating at the same moment queue on the write lock instead of racing: no dupl
 participant, no skipped slot. That guarantee holds only for processes on ONE machine with the
 file on its local disk: WAL coordinates through shared memory, which does not work across
 hosts, and network file locking (NFS, SMB/CIFS, sshfs) is unreliable. Opening or creating
-the database on a network filesystem is therefore refused (:func:`check_local_disk`); every
-session that allocates runs on the machine that holds the file.
+the database on a network filesystem is therefore refused (:func:`check_local_disk`). Sessions
+on the machine that holds the file open it directly; a second lab PC allocates through
+``soothe allocation serve`` on that machine (:mod:`experiment.allocation_server`), selected by
+giving ``--db`` as ``http://HOST:PORT`` (:func:`open_allocation_db`).
 
 The scheme is permuted-block randomisation over the protocol's conditions, with block sizes
 drawn at random (default 5 or 10) and, when the protocol names strata (default ``sex``),
@@ -198,8 +200,9 @@ def check_local_disk(path: str | Path, mounts_text: str | None = None) -> None:
         f"{path}: the allocation database is on a network filesystem, {where}. SQLite's WAL "
         "mode needs every process that uses the file on one machine, with the file on that "
         "machine's local disk; over a network share two PCs can allocate the same slot or "
-        "corrupt the file. Keep the database on the local disk of the PC that runs the "
-        "sessions (see docs/running-a-session.md, 'Allocation database')."
+        "corrupt the file. Keep the database on one PC's local disk; other PCs allocate "
+        "through 'soothe allocation serve' on that PC with --db http://HOST:PORT (see "
+        "docs/running-a-session.md, 'Two lab PCs')."
     )
 
 
@@ -814,6 +817,45 @@ class AllocationDB:
                         f"share {share}: {counts.to_dict()}"
                     )
         return problems
+
+
+def open_allocation_db(target: str | Path, *, token: str | None = None,
+                       token_file: str | Path | None = None):
+    """The allocation database ``--db`` names: a local file, or a server's ``http://`` URL.
+
+    Parameters
+    ----------
+    target : str | Path
+        A database file on this PC's local disk (:class:`AllocationDB`), or
+        ``http://HOST:PORT`` of ``soothe allocation serve`` on the PC that holds it
+        (:class:`experiment.allocation_server.RemoteAllocationDB`). Pass URLs as ``str``:
+        ``Path`` folds ``//``.
+    token, token_file : optional
+        The server's shared token (default ``$SOOTHE_ALLOCATION_TOKEN``); URLs only.
+
+    Returns
+    -------
+    AllocationDB or RemoteAllocationDB
+        Both have ``allocate``, ``lookup``, ``session_status``, ``mark_session`` and
+        ``strata_fields``. A remote one has already checked the server and the token.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from conditions.protocol import load_protocol
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.sqlite"
+    >>> _ = AllocationDB.create(path, load_protocol())
+    >>> type(open_allocation_db(path)).__name__
+    'AllocationDB'
+    """
+    from experiment.allocation_server import RemoteAllocationDB, is_allocation_url
+
+    if is_allocation_url(target):
+        return RemoteAllocationDB(str(target), token, token_file=token_file)
+    if str(target).lower().startswith(("http:/", "https:")):
+        raise AllocationError(f"{target}: an allocation server is named http://HOST:PORT "
+                              "(plain http on the lab network; https is not supported)")
+    return AllocationDB(target)
 
 
 def _os_user() -> str:

@@ -3,10 +3,17 @@
 Subcommands::
 
     soothe allocation init     --db PATH [--seed S] [--protocol FILE]
-    soothe allocation allocate --db PATH --id ID [--stratum sex=female ...]
+    soothe allocation allocate --db PATH|URL --id ID [--stratum sex=female ...]
+    soothe allocation mark     --db PATH|URL --id ID --status complete|incomplete
     soothe allocation status   --db PATH [--unblind ...]
     soothe allocation export   --db PATH [--out FILE] [--unblind ...]
     soothe allocation verify   --db PATH
+    soothe allocation serve    --db PATH [--host 127.0.0.1] [--port 8765]
+
+``serve`` runs the allocation service for a second lab PC (see
+:mod:`experiment.allocation_server`); ``allocate`` and ``mark`` also accept its URL
+(``--db http://HOST:PORT`` with ``--token-file`` or ``$SOOTHE_ALLOCATION_TOKEN``). Creating,
+status, export and verify are local commands on the PC that holds the database.
 
 Blinded by default. Any unblinded view (``status --unblind``, ``export --unblind``) needs an
 explicit confirmation: typing ``UNBLIND`` at an interactive prompt, or
@@ -21,7 +28,8 @@ import getpass
 import sys
 from pathlib import Path
 
-from experiment.allocation import AllocationDB, AllocationError
+from experiment.allocation import AllocationDB, AllocationError, open_allocation_db
+from experiment.allocation_server import DEFAULT_PORT, is_allocation_url, serve_allocation
 
 CONFIRM_WORD = "UNBLIND"
 
@@ -33,8 +41,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add_db(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--db", required=True, type=Path, help="allocation database file")
+    def add_db(p: argparse.ArgumentParser, remote: bool = False) -> None:
+        if not remote:
+            p.add_argument("--db", required=True, help="allocation database file")
+            return
+        p.add_argument("--db", required=True,
+                       help="allocation database file, or http://HOST:PORT of "
+                            "'soothe allocation serve' on the PC that holds it")
+        p.add_argument("--token-file", type=Path, default=None,
+                       help="with a server URL: the server's <database>.token (default: "
+                            "$SOOTHE_ALLOCATION_TOKEN)")
 
     p = sub.add_parser("init", help="create a new allocation database")
     add_db(p)
@@ -42,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", type=Path, default=None, help="protocol TOML (default: shipped)")
 
     p = sub.add_parser("allocate", help="allocate one participant; prints the session code only")
-    add_db(p)
+    add_db(p, remote=True)
     p.add_argument("--id", required=True, help="participant ID")
     p.add_argument(
         "--stratum",
@@ -71,6 +87,20 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="check integrity and block balance")
     add_db(p)
+
+    p = sub.add_parser("mark", help="record a session's outcome (e.g. after the server was "
+                                    "unreachable at the end of a session)")
+    add_db(p, remote=True)
+    p.add_argument("--id", required=True, help="participant ID")
+    p.add_argument("--status", required=True, choices=("complete", "incomplete"))
+
+    p = sub.add_parser("serve", help="serve this PC's database to the other lab PCs")
+    add_db(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on: 127.0.0.1 (this PC only), this PC's LAN "
+                        "address, or 0.0.0.0 (all interfaces)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free one)")
     return parser
 
 
@@ -101,6 +131,14 @@ def _confirm_unblinding(args: argparse.Namespace) -> tuple[str, str]:
 def main(argv: list[str]) -> int:
     """Entry point of ``soothe allocation``."""
     args = _parser().parse_args(argv)
+    if is_allocation_url(args.db) and args.command not in ("allocate", "mark"):
+        raise AllocationError(
+            f"'soothe allocation {args.command}' is a local command: run it on the PC that "
+            f"holds the database (the one running 'soothe allocation serve'), not against "
+            f"{args.db}"
+        )
+    if args.command == "serve":
+        return serve_allocation(args.db, host=args.host, port=args.port)
     if args.command == "init":
         from conditions.protocol import load_protocol
 
@@ -112,7 +150,14 @@ def main(argv: list[str]) -> int:
         )
         return 0
 
-    db = AllocationDB(args.db)
+    if args.command in ("allocate", "mark"):
+        db = open_allocation_db(args.db, token_file=args.token_file)
+    else:
+        db = AllocationDB(args.db)
+    if args.command == "mark":
+        db.mark_session(args.id, args.status)
+        print(f"session of {args.id} marked {args.status}")
+        return 0
     if args.command == "allocate":
         strata = {}
         for entry in args.stratum:

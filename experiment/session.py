@@ -47,7 +47,9 @@ class SessionOptions:
 
     data_root: Path
     protocol_path: Path | None = None
-    db_path: Path | None = None
+    # a local file, or "http://HOST:PORT" of 'soothe allocation serve' on another lab PC
+    db_path: Path | str | None = None
+    db_token_file: Path | None = None  # the server's token (default $SOOTHE_ALLOCATION_TOKEN)
     start_info: StartInfo | None = None  # None: ask with the dialog
     resume: bool = False
     markers: str = "lsl"
@@ -137,12 +139,17 @@ class Session:
                       "; free some space before running a participant")
             if free < 20:
                 raise SessionError(f"{root}: only {free:.0f} MB free; refusing to start")
-        db_path = Path(opt.db_path) if opt.db_path else bids.allocation_db_path(root)
-        from experiment.allocation import AllocationDB
+        from experiment.allocation import AllocationDB, open_allocation_db
+        from experiment.allocation_server import is_allocation_url
 
-        if not db_path.exists() and opt.simulate:
-            AllocationDB.create(db_path, self.protocol)
-        self._db = AllocationDB(db_path)
+        db_path = opt.db_path or bids.allocation_db_path(root)
+        if not is_allocation_url(db_path):
+            db_path = Path(db_path)
+            if not db_path.exists() and opt.simulate:
+                AllocationDB.create(db_path, self.protocol)
+        # pre-flight: a remote database checks the server and the token here, before the
+        # dialog; a failure stops the session before anything is recorded
+        self._db = open_allocation_db(db_path, token_file=opt.db_token_file)
 
         info = opt.start_info or ask_start_info(self._refusal)
         if info is None:
@@ -535,7 +542,8 @@ def close_session(
     session: str = "1",
     *,
     protocol_path: Path | None = None,
-    db_path: Path | None = None,
+    db_path: Path | str | None = None,
+    db_token_file: Path | None = None,
     out=None,
 ) -> int:
     """Close a session that was killed (``kill -9``, power cut) and will not be resumed.
@@ -604,11 +612,18 @@ def close_session(
         "participant_id": f"sub-{state.subject}", "age": state.age, "sex": state.sex,
         "condition": "n/a", "session_code": state.session_code, "status": "incomplete",
     })
-    db = Path(db_path) if db_path else bids.allocation_db_path(root)
-    if db.is_file():
-        from experiment.allocation import AllocationDB
+    from experiment.allocation import AllocationError, open_allocation_db
+    from experiment.allocation_server import is_allocation_url
 
-        AllocationDB(db).mark_session(state.subject, "incomplete")
+    db = db_path or bids.allocation_db_path(root)
+    remote = is_allocation_url(db)
+    db = db if remote else Path(db)
+    if remote or db.is_file():
+        try:
+            open_allocation_db(db, token_file=db_token_file).mark_session(state.subject,
+                                                                          "incomplete")
+        except AllocationError as exc:  # the local files are closed; say what is left to do
+            problems.append(f"allocation database: {exc}")
     else:
         problems.append(f"allocation database {db} not found; its session status is unchanged")
     data.log("session closed without resuming (--close): marked incomplete"
