@@ -117,8 +117,10 @@ def make_short_protocol(dest: Path, n_items: int = N_ITEMS, likert: bool = True)
     (dest / "questionnaires").mkdir(exist_ok=True)
     rows = (src / "questionnaires" / "state_vas.csv").read_text(encoding="utf-8").splitlines()
     items = rows[1 : 1 + n_items]
-    if likert:  # last item as a 1-7 Likert item, to exercise that path
+    if likert:  # last item as a 1-7 Likert item, to exercise that path; a construct keeps
+        # one response range, so the item gets a construct of its own
         parts = items[-1].split(",")
+        parts[-6] = "likert_probe"
         parts[-2:] = ["1", "7"]
         items[-1] = ",".join(parts)
     (dest / "questionnaires" / "state_vas.csv").write_text("\n".join([rows[0], *items]) + "\n")
