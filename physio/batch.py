@@ -124,6 +124,7 @@ def process_file(
     overrides: str | None = None,
     force: bool = False,
     sampling_rate: float | None = None,
+    column_map: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Read, process and write one recording; never raises on bad input.
 
@@ -142,6 +143,8 @@ def process_file(
         Process even when the outputs are up to date.
     sampling_rate : float, optional
         For CSV inputs without a time column.
+    column_map : dict, optional
+        For CSV inputs: ``{"time": col, "ecg": col, "eda": col, "marker": col}``.
 
     Returns
     -------
@@ -151,7 +154,8 @@ def process_file(
     """
     src = Path(path)
     try:
-        return _process_file(src, Path(deriv), settings or {}, overrides, force, sampling_rate)
+        return _process_file(src, Path(deriv), settings or {}, overrides, force, sampling_rate,
+                             column_map)
     except SootheError as exc:
         return _failure(src, exc)
     except MemoryError as exc:
@@ -160,7 +164,7 @@ def process_file(
         return _failure(src, exc, internal=True)
 
 
-def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate):
+def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, column_map=None):
     from conditions.protocol import load_protocol
     from physio.errors import ReaderError
     from physio.io import detect_format, read_recording
@@ -189,7 +193,8 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate):
             from physio.sidecar import sha256_file
 
             hashes[f"override:{f.name}"] = sha256_file(f)
-    s_hash = settings_hash({**settings.as_dict(), "sampling_rate": sampling_rate})
+    s_hash = settings_hash({**settings.as_dict(), "sampling_rate": sampling_rate,
+                            "column_map": column_map})
     part, ses = recording_ids(Recording({}, src, "unknown"), settings)
     files = session_files(deriv, part, ses, protocol.task)
     key = f"sub-{part}_ses-{ses}"
@@ -214,6 +219,7 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate):
         ecg_channel=settings.ecg_channel,
         eda_channel=settings.eda_channel,
         sampling_rate=sampling_rate if fmt == "csv" else None,
+        column_map=column_map if fmt == "csv" else None,
     )
     keys = (src.name, src.stem, key, f"sub-{part}")
     hand: dict[str, tuple[float, float]] = {}
@@ -234,6 +240,7 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate):
         "format": fmt,
         "input_sha256": hashes,
         "settings": settings.as_dict(),
+        "reader": {"sampling_rate": sampling_rate, "column_map": column_map},
         "settings_sha256": s_hash,
         "code_sha256": code_hash(),
         "condition": result.plan.condition,
@@ -325,6 +332,7 @@ def run_batch(
     overrides: str | None = None,
     force: bool = False,
     sampling_rate: float | None = None,
+    column_map: dict[str, str] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Process many recordings; failures are recorded and the batch goes on.
@@ -339,6 +347,8 @@ def run_batch(
         ``'local'`` for a Dask LocalCluster with ``jobs`` workers, or the address of a
         running Dask scheduler (``tcp://host:8786``). Same :func:`process_file`, only the
         executor changes.
+    sampling_rate, column_map : optional
+        For CSV/TSV inputs (see :func:`physio.io.read_csv.read_csv`).
 
     Returns
     -------
@@ -359,7 +369,8 @@ def run_batch(
         log.warning("removed %d temporary file(s) left by an interrupted run", stale)
     files = find_inputs(inputs)
     settings = dict(settings or {})
-    calls = [(str(f), str(deriv), settings, overrides, force, sampling_rate) for f in files]
+    calls = [(str(f), str(deriv), settings, overrides, force, sampling_rate, column_map)
+             for f in files]
     log.info("batch start: %d recording(s), jobs=%s, scheduler=%s", len(calls), jobs, scheduler)
     results: list[dict[str, Any]] = []
     seen_keys: dict[str, str] = {}
