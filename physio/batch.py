@@ -26,7 +26,10 @@ log = logging.getLogger("soothe.physio")
 
 #: File endings the folder scan picks up (BIDS physio is found by name, see find_inputs).
 RECORDING_SUFFIXES = (".acq", ".xdf", ".xdfz", ".edf", ".bdf", ".vhdr", ".csv", ".tsv",
-                      ".csv.gz", ".txt")
+                      ".csv.gz", ".tsv.gz", ".txt")
+#: Companions of recordings that a folder scan passes over without reporting them.
+_COMPANIONS = (".json", ".vmrk", ".eeg", ".md", ".bidsignore", "readme", "changes", "license",
+               "dataset_description.json")
 _NOT_RECORDINGS = ("_events.tsv", "_beh.tsv", "participants.tsv", "_phases.tsv",
                    "failures.tsv", "_truth-")
 _SKIP_DIRS = {"derivatives", "sourcedata", "code", "log", "qc", "group", ".git"}
@@ -38,22 +41,30 @@ def _is_bids_root(folder: Path) -> bool:
     )
 
 
-def find_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
+def find_inputs(
+    paths: Iterable[str | os.PathLike], skipped: list[Path] | None = None
+) -> list[Path]:
     """Recordings named by files or found in folders.
 
     A folder that is a BIDS dataset contributes every ``*_physio.tsv.gz`` outside
     ``sourcedata/`` and ``derivatives/``; any other folder is scanned recursively for the
     known recording formats (``RECORDING_SUFFIXES``), skipping BIDS side tables.
 
+    Files in a scanned folder that are neither recordings nor their known companions
+    (sidecars, events, BrainVision marker/data files, README) are logged as skipped and
+    appended to ``skipped`` when it is given, so nothing is ignored silently.
+
     Examples
     --------
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp())
-    >>> _ = (d / "a.acq").write_bytes(b"x"); _ = (d / "notes.md").write_text("x")
-    >>> [p.name for p in find_inputs([d])]
-    ['a.acq']
+    >>> _ = (d / "a.acq").write_bytes(b"x"); _ = (d / "notes.docx").write_text("x")
+    >>> left: list[Path] = []
+    >>> [p.name for p in find_inputs([d], skipped=left)], [p.name for p in left]
+    (['a.acq'], ['notes.docx'])
     """
     found: list[Path] = []
+    passed: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_file():
@@ -73,11 +84,22 @@ def find_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
             if bids:
                 if name.endswith("_physio.tsv.gz") or name.endswith("_physio.tsv"):
                     found.append(f)
+                elif not _is_companion(name):
+                    passed.append(f)
                 continue
             if any(n in name for n in _NOT_RECORDINGS) or "_desc-" in name:
                 continue
             if name.endswith("_physio.tsv.gz") or name.endswith(RECORDING_SUFFIXES):
                 found.append(f)
+            elif not _is_companion(name):
+                passed.append(f)
+    if passed:
+        shown = ", ".join(str(f) for f in passed[:20])
+        more = f" and {len(passed) - 20} more" if len(passed) > 20 else ""
+        log.warning("skipped %d file(s) that are not recordings of a known format: %s%s",
+                    len(passed), shown, more)
+        if skipped is not None:
+            skipped.extend(passed)
     out, seen = [], set()
     for f in found:
         key = f.resolve()
@@ -85,6 +107,13 @@ def find_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
             seen.add(key)
             out.append(f)
     return out
+
+
+def _is_companion(name: str) -> bool:
+    """Files that accompany recordings and are expected in a folder (not reported)."""
+    return (name.endswith(_COMPANIONS) or name in _COMPANIONS
+            or any(n in name for n in _NOT_RECORDINGS) or "_desc-" in name
+            or name.endswith(("_events.tsv", "_scans.tsv", "_sessions.tsv")))
 
 
 def _override_candidates(path: Path) -> list[Path]:
@@ -353,7 +382,8 @@ def run_batch(
     Returns
     -------
     dict
-        ``results`` (one dict per input), counts ``ok``/``skipped``/``failed``, and the
+        ``results`` (one dict per input), counts ``ok``/``skipped``/``failed``,
+        ``not_recordings`` (files in the folders that were passed over), and the
         paths of the group table, failures table and QC index.
     """
     from tqdm import tqdm
@@ -367,7 +397,8 @@ def run_batch(
     stale = remove_stale_temporaries(deriv)
     if stale:
         log.warning("removed %d temporary file(s) left by an interrupted run", stale)
-    files = find_inputs(inputs)
+    not_recordings: list[Path] = []
+    files = find_inputs(inputs, skipped=not_recordings)
     settings = dict(settings or {})
     calls = [(str(f), str(deriv), settings, overrides, force, sampling_rate, column_map)
              for f in files]
@@ -411,6 +442,7 @@ def run_batch(
         "ok": sum(r["status"] == "ok" for r in results),
         "skipped": sum(r["status"] == "skipped" for r in results),
         "failed": len(failures),
+        "not_recordings": [str(p) for p in not_recordings],
         "group_tsv": group_tsv,
         "group_parquet": group_parquet,
         "failures_tsv": failures_tsv(deriv),

@@ -139,6 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"physio: {summary['ok']} processed, {summary['skipped']} up to date, "
         f"{summary['failed']} failed; derivatives in {args.out}"
     )
+    passed = summary.get("not_recordings", [])
+    if passed:
+        listed = ", ".join(passed[:10]) + (f" and {len(passed) - 10} more" if len(passed) > 10
+                                           else "")
+        print(f"  skipped {len(passed)} file(s) that are not recordings: {listed}",
+              file=sys.stderr)
     for r in summary["results"]:
         if r["status"] == "failed":
             print(f"  FAILED {r['source']}: {r['message']}", file=sys.stderr)
