@@ -38,6 +38,9 @@ import pandas as pd
 from conditions.errors import SootheError
 
 SCHEMA_VERSION = 1
+# what a blinded export may show: nothing that is, or narrows down, a participant's arm
+BLINDED_EXPORT_COLUMNS = ("participant_id", "stratum", "session_code", "strata_json",
+                          "allocated_at", "machine", "os_user", "session_status", "status_at")
 #: Session-code alphabet: no 0/O, 1/I/L, so codes can be read aloud and typed safely.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 SESSION_STATUSES = ("allocated", "complete", "incomplete")
@@ -543,7 +546,12 @@ class AllocationDB:
         Parameters
         ----------
         unblind : bool
-            Include the condition names (otherwise only blinded arm letters).
+            Include each participant's condition, arm letter, slot and block. Otherwise
+            the export holds no per-participant arm at all (not even the letter: one known
+            condition would unblind a whole arm), nor the slot and block (which, with the
+            block composition, narrow it down): only IDs, strata, session codes, times,
+            machines and session status, in allocation order. Counts per arm are in
+            :meth:`status`.
         confirmed_by : str
             Who confirmed the unblinding (initials or name); required when ``unblind``.
         reason : str
@@ -567,7 +575,8 @@ class AllocationDB:
         finally:
             con.close()
         if not unblind:
-            table = table.drop(columns=["condition"])
+            table = table[list(BLINDED_EXPORT_COLUMNS)]
+            return table.reset_index(drop=True)
         return table.drop(columns=["id"]).reset_index(drop=True)
 
     def log_unblinding(self, who: str, action: str, reason: str) -> None:

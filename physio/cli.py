@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["process", "/nonexistent/x.acq", "--out", "/tmp/soothe-doctest-deriv",
     ...       "--no-progress"])  # doctest: +ELLIPSIS
-    physio: 0 processed, 0 up to date, 1 failed ...
+    physio: 0 processed, 0 up to date, 1 failed...
     1
     """
     ap = _parser()
