@@ -195,7 +195,9 @@ def process_file(
 
 def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, column_map=None):
     from conditions.protocol import load_protocol
+    from physio.eda.eda_process import eda_window_methods
     from physio.errors import ReaderError
+    from physio.hrv.hrv_window import hrv_methods
     from physio.io import detect_format, read_recording
     from physio.outputs import (
         ensure_derivatives_dataset,
@@ -282,7 +284,9 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
             "windows": f"{settings.window_s:g} s from each phase onset; last partial window "
                        f"kept when >= {settings.min_partial:.0%} of it and flagged",
             "ecg": result.info.get("ecg"),
+            "hrv": hrv_methods(),
             "eda": result.info.get("eda"),
+            "eda_windows": eda_window_methods(),
         },
         "timings_s": {**result.info.get("timings_s", {}),
                       "total": round(time.perf_counter() - t_start, 3)},

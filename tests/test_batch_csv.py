@@ -97,3 +97,39 @@ def test_bad_column_map_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["process", str(tmp_path), "--out", str(tmp_path / "d"), "--column-map", "x=y"])
     assert exc.value.code == 2 and "--column-map key 'x'" in capsys.readouterr().err
+
+
+def _methods(deriv: Path) -> dict:
+    import json
+
+    sidecar = sorted(deriv.rglob("*_desc-windows_physio.json"))[0]
+    return json.loads(sidecar.read_text())["SootheProvenance"]["methods"]
+
+
+def test_sidecar_records_the_thresholds_in_force(tmp_path, monkeypatch):
+    import importlib
+
+    from physio.batch import process_file
+    from physio.hrv import hrv_window as hrv_mod
+
+    eda_mod = importlib.import_module("physio.eda.eda_process")
+    csv = write_csv(tmp_path / "p05.csv")
+    res = process_file(str(csv), str(tmp_path / "d1"), {"eda_units": "uS"})
+    assert res["status"] == "ok", res
+    m = _methods(tmp_path / "d1")
+    assert m["hrv"]["validity"]["max_corrected_pct"] == hrv_mod.MAX_CORRECTED_PCT == 5.0
+    assert m["hrv"]["validity"]["min_hf_window_s"] == 60.0
+    assert m["hrv"]["hf"]["interpolation_hz"] == 4.0
+    assert m["hrv"]["hf"]["welch_segment_s"] == 120.0
+    assert m["eda_windows"]["max_bad_fraction"] == 0.2
+    monkeypatch.setattr(hrv_mod, "MAX_CORRECTED_PCT", 2.5)
+    monkeypatch.setattr(hrv_mod, "MIN_BEATS", 12)
+    monkeypatch.setattr(hrv_mod, "RR_RESAMPLE_HZ", 8.0)
+    monkeypatch.setattr(eda_mod, "MAX_BAD_FRACTION", 0.1)
+    res = process_file(str(csv), str(tmp_path / "d2"), {"eda_units": "uS"})
+    assert res["status"] == "ok", res
+    m = _methods(tmp_path / "d2")
+    assert m["hrv"]["validity"]["max_corrected_pct"] == 2.5
+    assert m["hrv"]["validity"]["min_beats"] == 12
+    assert m["hrv"]["hf"]["interpolation_hz"] == 8.0
+    assert m["eda_windows"]["max_bad_fraction"] == 0.1
