@@ -110,7 +110,7 @@ def test_sidecar_records_the_thresholds_in_force(tmp_path, monkeypatch):
     import importlib
 
     from physio.batch import process_file
-    from physio.hrv import hrv_window as hrv_mod
+    hrv_mod = importlib.import_module("physio.hrv.hrv_window")
 
     eda_mod = importlib.import_module("physio.eda.eda_process")
     csv = write_csv(tmp_path / "p05.csv")
