@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import traceback
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,8 @@ _COMPANIONS = (".json", ".vmrk", ".eeg", ".md", ".bidsignore", "readme", "change
                "dataset_description.json")
 _NOT_RECORDINGS = ("_events.tsv", "_beh.tsv", "participants.tsv", "_phases.tsv",
                    "failures.tsv", "_truth-")
+#: Recordings a local pool worker processes before it is replaced (Python >= 3.11).
+MAX_TASKS_PER_CHILD = 10
 _SKIP_DIRS = {"derivatives", "sourcedata", "code", "log", "qc", "group", ".git"}
 
 
@@ -191,6 +194,32 @@ def process_file(
         return _failure(src, exc)
     except Exception as exc:  # noqa: BLE001 - the batch must go on; reported as a bug
         return _failure(src, exc, internal=True)
+    finally:
+        release_memory()
+
+
+def release_memory() -> None:
+    """Give the memory of the recording just processed back before the next one.
+
+    A worker processes recording after recording. Measured with three 40-min simulated
+    sessions in one process, resident memory between recordings grew by ~40 MB per
+    recording without this: the QC figure and pandas objects sit in reference cycles
+    until the cyclic collector runs, pyarrow's allocator keeps the pages of the parsed
+    table, and glibc keeps freed heap pages. So: collect cycles, release pyarrow's unused
+    pool memory, and ``malloc_trim`` on glibc.
+    """
+    import gc
+
+    gc.collect()
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+            pass
 
 
 def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, column_map=None):
@@ -265,6 +294,8 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
     ensure_derivatives_dataset(deriv)
     fig = plot_recording_qc(result)
     save_figure(fig, files.qc_png(deriv))
+    fig.clear()  # break the figure's artist cycles now, not at the next collection
+    del fig
     quality = result.quality()
     provenance = {
         "source": str(src),
@@ -346,7 +377,12 @@ def _executor_map(jobs: int, scheduler: str | None, calls: list[tuple]):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     ctx = mp.get_context("spawn" if os.name == "nt" else "forkserver")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    extra: dict[str, Any] = {}
+    if sys.version_info >= (3, 11):
+        # a backstop against memory a library never gives back: a fresh worker every
+        # MAX_TASKS_PER_CHILD recordings (costs one interpreter start, ~2 s)
+        extra["max_tasks_per_child"] = MAX_TASKS_PER_CHILD
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, **extra) as pool:
         futures = {pool.submit(process_file, *args): args for args in calls}
         for fut in as_completed(futures):
             try:

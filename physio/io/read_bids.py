@@ -124,6 +124,10 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
         data = np.empty((table.num_rows, len(names)), dtype=np.float64)
         for i, name in enumerate(names):
             data[:, i] = table.column(name).to_numpy(zero_copy_only=False)
+    del table
+    # pyarrow's allocator keeps the parse buffers (~50 MB for a 40-min session) unless
+    # asked; a batch worker would carry them into the next recording
+    pa.default_memory_pool().release_unused()
     return data
 
 
