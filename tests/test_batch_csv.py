@@ -122,6 +122,9 @@ def test_sidecar_records_the_thresholds_in_force(tmp_path, monkeypatch):
     assert m["hrv"]["hf"]["interpolation_hz"] == 4.0
     assert m["hrv"]["hf"]["welch_segment_s"] == 120.0
     assert m["eda_windows"]["max_bad_fraction"] == 0.2
+    corr = m["ecg"]["method"]["correction_parameters"]
+    assert (corr["alpha"], corr["window_beats"], corr["min_threshold_fraction_of_median_rr"]) \
+        == (5.2, 91, 0.12)
     monkeypatch.setattr(hrv_mod, "MAX_CORRECTED_PCT", 2.5)
     monkeypatch.setattr(hrv_mod, "MIN_BEATS", 12)
     monkeypatch.setattr(hrv_mod, "RR_RESAMPLE_HZ", 8.0)
