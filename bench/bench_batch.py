@@ -21,6 +21,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+#: Issue 3: peak resident memory per worker process.
+MEMORY_TARGET_MB = 500
+
+
 def child(jobs: int, raw: str, deriv: str) -> None:
     from physio.batch import run_batch
 
@@ -69,10 +73,11 @@ def main() -> None:
               f"{os.getloadavg()[0]:.1f}")
         print(f"{'workers':>8s} {'wall s':>8s} {'rec/min':>8s} {'s/rec (worker)':>15s} "
               f"{'peak RSS/worker MB':>19s}")
-        walls = {}
+        walls, peaks = {}, {}
         for jobs in (1, 2):
             r = run(jobs, raw, Path(tmp) / f"deriv{jobs}")
             walls[jobs] = r["wall_s"]
+            peaks[jobs] = r["worker_peak_rss_mb"]
             per = [x for x in r["per_recording_s"] if x]
             if jobs == 1:
                 mins = sorted(m for m in r["recording_min"] if m)
@@ -82,6 +87,9 @@ def main() -> None:
                   f"{sum(per) / max(1, len(per)):15.2f} {r['worker_peak_rss_mb']:19.0f}"
                   + (f"  ({r['failed']} failed)" if r["failed"] else ""))
         print(f"speed-up 1 -> 2 workers: {walls[1] / walls[2]:.2f}x")
+        worst = max(peaks.values())
+        print(f"peak RSS per worker {worst:.0f} MB vs target {MEMORY_TARGET_MB} MB: "
+              f"{'met' if worst <= MEMORY_TARGET_MB else 'NOT met'}")
 
 
 if __name__ == "__main__":

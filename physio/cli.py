@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--participant", help="participant label (single non-BIDS input)")
     p.add_argument("--session", help="session label (single non-BIDS input)")
     p.add_argument("--sampling-rate", type=float, help="for CSV files without a time column")
+    p.add_argument("--column-map", action="append", default=None, metavar="KEY=COL[,KEY=COL]",
+                   help="CSV/TSV columns: time=COL,ecg=COL,eda=COL,marker=COL (keys optional; "
+                        "repeatable)")
+    p.add_argument("--ecg-units", help="units of the ECG channel (V, mV, uV) when the file "
+                   "does not carry them or carries wrong ones")
+    p.add_argument("--eda-units", help="units of the EDA channel (uS, kOhm...) when the file "
+                   "does not carry them (a plain CSV header)")
     p.add_argument("--scheduler", help="'local' for a Dask LocalCluster with --jobs workers, "
                    "or a Dask scheduler address tcp://HOST:PORT")
     p.add_argument("--force", action="store_true",
@@ -47,6 +54,43 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def parse_column_map(specs: Sequence[str] | None) -> dict[str, str] | None:
+    """``["time=t,ecg=ECG", "eda=GSR"]`` -> ``{"time": "t", "ecg": "ECG", "eda": "GSR"}``.
+
+    Raises
+    ------
+    ValueError
+        An item without ``=``, an unknown key or a key given twice.
+
+    Examples
+    --------
+    >>> parse_column_map(["time=t, ecg=ECG (mV)", "eda=GSR"])
+    {'time': 't', 'ecg': 'ECG (mV)', 'eda': 'GSR'}
+    >>> parse_column_map(None) is None
+    True
+    """
+    from physio.io.read_csv import COLUMN_MAP_KEYS
+
+    if not specs:
+        return None
+    out: dict[str, str] = {}
+    for spec in specs:
+        for item in spec.split(","):
+            if not item.strip():
+                continue
+            key, sep, col = item.partition("=")
+            key, col = key.strip().lower(), col.strip()
+            if not sep or not col:
+                raise ValueError(f"--column-map item {item!r}: expected KEY=COLUMN")
+            if key not in COLUMN_MAP_KEYS:
+                raise ValueError(f"--column-map key {key!r}: expected one of "
+                                 f"{', '.join(COLUMN_MAP_KEYS)}")
+            if key in out:
+                raise ValueError(f"--column-map key {key!r} given twice")
+            out[key] = col
+    return out or None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``soothe physio``; returns 0 when every recording succeeded.
 
@@ -54,16 +98,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["process", "/nonexistent/x.acq", "--out", "/tmp/soothe-doctest-deriv",
     ...       "--no-progress"])  # doctest: +ELLIPSIS
-    physio: 0 processed, 0 up to date, 1 failed ...
+    physio: 0 processed, 0 up to date, 1 failed...
     1
     """
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    ap = _parser()
+    args = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
     from physio.batch import run_batch
+
+    try:
+        column_map = parse_column_map(args.column_map)
+    except ValueError as exc:
+        ap.error(str(exc))
 
     settings = {"window_s": args.window_s, "min_partial": args.min_partial,
                 "ecg_channel": args.ecg_channel, "eda_channel": args.eda_channel,
                 "protocol_path": args.protocol, "participant": args.participant,
-                "session": args.session}
+                "session": args.session, "ecg_units": args.ecg_units,
+                "eda_units": args.eda_units}
     if args.scr_min_us is not None:
         settings["scr_min_amplitude_us"] = args.scr_min_us
     if args.eda_method:
@@ -81,12 +132,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides=args.overrides,
         force=args.force,
         sampling_rate=args.sampling_rate,
+        column_map=column_map,
         progress=not args.no_progress,
     )
     print(
         f"physio: {summary['ok']} processed, {summary['skipped']} up to date, "
         f"{summary['failed']} failed; derivatives in {args.out}"
     )
+    passed = summary.get("not_recordings", [])
+    if passed:
+        listed = ", ".join(passed[:10]) + (f" and {len(passed) - 10} more" if len(passed) > 10
+                                           else "")
+        print(f"  skipped {len(passed)} file(s) that are not recordings: {listed}",
+              file=sys.stderr)
     for r in summary["results"]:
         if r["status"] == "failed":
             print(f"  FAILED {r['source']}: {r['message']}", file=sys.stderr)

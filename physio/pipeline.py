@@ -58,6 +58,8 @@ class PipelineSettings:
     min_partial: float = DEFAULT_MIN_PARTIAL
     ecg_channel: str | None = None
     eda_channel: str | None = None
+    ecg_units: str | None = None
+    eda_units: str | None = None
     eda_method: str = DEFAULT_DECOMPOSE_METHOD
     scr_min_amplitude_us: float = DEFAULT_SCR_MIN_AMPLITUDE_US
     protocol_path: str | None = None
@@ -303,7 +305,13 @@ def process_recording(
 
     ecg = _pick(rec, "ecg", settings.ecg_channel)
     eda_ch = _pick(rec, "eda", settings.eda_channel)
-    ecg_missing = ecg is None
+    # units given by the user win over the file's (a CSV header rarely carries them)
+    if ecg is not None and settings.ecg_units:
+        ecg = dataclasses.replace(ecg, units=settings.ecg_units)
+    if eda_ch is not None and settings.eda_units:
+        eda_ch = dataclasses.replace(eda_ch, units=settings.eda_units)
+    ecg_why = "no ECG channel" if ecg is None else ""
+    eda_why = "no EDA channel" if eda_ch is None else ""
     if ecg is None and eda_ch is None:
         raise ChannelError(
             f"{rec.source}: neither an ECG nor an EDA channel; channels are "
@@ -325,11 +333,13 @@ def process_recording(
     if ecg is not None:
         try:
             beats = _ecg_beats(ecg, warnings, settings)
-        except SignalQualityError as exc:
+        except (SignalQualityError, ChannelError) as exc:
             if eda_ch is None:
                 raise
-            # the ECG as a whole is unusable (flat, too short...): keep the EDA
+            # the ECG as a whole is unusable (flat, too short, too slow, unknown units):
+            # keep the EDA, and say why in every window
             warnings.append(f"{where}: ECG unusable, HR and HRV are NaN: {exc}")
+            ecg_why = f"ECG unusable: {exc}"
             ecg = None
     else:
         warnings.append(f"{where}: no ECG channel; HR and HRV are NaN")
@@ -344,18 +354,30 @@ def process_recording(
             return to_microsiemens(dataclasses.replace(eda_ch, data=data))
 
         long = eda_ch.duration_s > settings.chunk_above_s
-        eda = eda_process(
-            eda_ch.data,
-            eda_ch.sampling_rate,
-            units=eda_ch.units,
-            start_s=eda_ch.start_s,
-            name=eda_ch.name,
-            method=settings.eda_method,
-            scr_min_amplitude_us=settings.scr_min_amplitude_us,
-            convert=microsiemens,
-            chunk_samples=int(settings.chunk_s * eda_ch.sampling_rate) if long else None,
-        )
-        if len(eda.scr_amp_us) == 0:
+        try:
+            eda = eda_process(
+                eda_ch.data,
+                eda_ch.sampling_rate,
+                units=eda_ch.units,
+                start_s=eda_ch.start_s,
+                name=eda_ch.name,
+                method=settings.eda_method,
+                scr_min_amplitude_us=settings.scr_min_amplitude_us,
+                convert=microsiemens,
+                chunk_samples=int(settings.chunk_s * eda_ch.sampling_rate) if long else None,
+            )
+        except (SignalQualityError, ChannelError) as exc:
+            if beats is None:
+                if ecg_why.startswith("ECG unusable"):
+                    raise ChannelError(
+                        f"{rec.source}: neither channel is usable; {ecg_why}; EDA: {exc}"
+                    ) from None
+                raise
+            # the EDA as a whole is unusable (unknown units...): keep the ECG
+            hint = " (give its units, e.g. --eda-units uS)" if "units" in str(exc) else ""
+            warnings.append(f"{where}: EDA unusable, SCL and SCRs are NaN: {exc}{hint}")
+            eda_why = f"EDA unusable: {exc}{hint}"
+    if eda is not None and len(eda.scr_amp_us) == 0:
             warnings.append(
                 f"{where}: no SCR >= {settings.scr_min_amplitude_us} uS in the whole "
                 "recording: non-responder (SCR counts are 0, not missing)"
@@ -384,16 +406,15 @@ def process_recording(
             vals = hrv_window(beats, w.start_s - ecg.start_s, w.end_s - ecg.start_s)
             row.update({k: vals.get(k, np.nan) for k in ECG_KEYS})
         else:
-            why = "no ECG channel" if ecg_missing else "ECG unusable (see warnings)"
             row.update({k: np.nan for k in ECG_KEYS})
-            row.update(ecg_valid=False, ecg_reason=why, hf_valid=False, hf_reason=why)
+            row.update(ecg_valid=False, ecg_reason=ecg_why, hf_valid=False, hf_reason=ecg_why)
         if eda is not None:
             row.update(eda_window(eda, w.start_s, w.end_s))
             if row["eda_valid"] and len(eda.scr_amp_us) == 0:
                 row["eda_reason"] = "non_responder"
         else:
             row.update({k: np.nan for k in EDA_KEYS})
-            row.update(eda_valid=False, eda_reason="no EDA channel")
+            row.update(eda_valid=False, eda_reason=eda_why)
         if w.partial:
             note = f"partial window {w.end_s - w.start_s:.0f} s"
             for key in ("ecg_reason", "eda_reason"):

@@ -19,10 +19,14 @@ def _thin(t: np.ndarray, y: np.ndarray, n: int = MAX_PLOT_POINTS):
 
 
 def plot_recording_qc(result: Any, *, show: bool = False):
-    """One figure: ECG excerpt with R-peaks, HR and RMSSD per window, EDA with tonic and SCRs.
+    """One figure: ECG excerpt with R-peaks, the whole-recording RR tachogram with every
+    corrected beat marked, HR and RMSSD per window, EDA with tonic and SCRs.
 
     Phases are shaded on the time-course panels. Long traces are thinned to
-    ``MAX_PLOT_POINTS`` so a 40-min recording plots in well under a second.
+    ``MAX_PLOT_POINTS`` so a 40-min recording plots in well under a second; corrected
+    beats are never thinned (they are what the reader of the figure looks for). The
+    tachogram axis has the label ``"tachogram"`` and its corrected-beat markers the gid
+    ``"corrected_beats"``.
 
     Returns
     -------
@@ -31,12 +35,12 @@ def plot_recording_qc(result: Any, *, show: bool = False):
     if show:
         import matplotlib.pyplot as plt
 
-        fig = plt.figure(figsize=(11, 9))
+        fig = plt.figure(figsize=(11, 11))
     else:
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(11, 9))
-    axes = fig.subplots(4, 1, gridspec_kw={"height_ratios": [1, 1, 1, 1.3]})
+        fig = Figure(figsize=(11, 11))
+    axes = fig.subplots(5, 1, gridspec_kw={"height_ratios": [1, 1.2, 1, 1, 1.3]})
     w = result.windows
     title = f"sub-{result.participant} ses-{result.session} condition: {result.plan.condition}"
     q = result.quality()
@@ -59,10 +63,11 @@ def plot_recording_qc(result: Any, *, show: bool = False):
         ax.set_title("ECG excerpt", fontsize=9, loc="left")
     else:
         ax.text(0.5, 0.5, "no ECG", ha="center", transform=ax.transAxes)
+    _plot_tachogram(axes[1], result.beats)
     mid = (w["start_s"] + w["end_s"]) / 2 if len(w) else np.zeros(0)
     panels = [
-        (axes[1], "hr_bpm", "HR (bpm)", "#0072B2"),
-        (axes[2], "rmssd_ms", "RMSSD (ms)", "#009E73"),
+        (axes[2], "hr_bpm", "HR (bpm)", "#0072B2"),
+        (axes[3], "rmssd_ms", "RMSSD (ms)", "#009E73"),
     ]
     for ax, col, label, colour in panels:
         y = w[col].astype(float).to_numpy() if len(w) else np.zeros(0)
@@ -72,7 +77,7 @@ def plot_recording_qc(result: Any, *, show: bool = False):
             ax.plot(mid[invalid], np.full(invalid.sum(), np.nanmin(y) if np.isfinite(y).any()
                                           else 0), "|", color="#D55E00", ms=10)
         ax.set_ylabel(label, fontsize=8)
-    ax = axes[3]
+    ax = axes[4]
     eda = result.eda
     if eda is not None and len(eda.clean):
         t = eda.times_s
@@ -105,6 +110,30 @@ def plot_recording_qc(result: Any, *, show: bool = False):
     axes[0].tick_params(labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def _plot_tachogram(ax, beats) -> None:
+    """RR interval at every beat over the whole recording; corrected beats as red crosses."""
+    ax.set_label("tachogram")
+    ax.set_ylabel("RR (ms)", fontsize=8)
+    if beats is None or not len(beats):
+        ax.text(0.5, 0.5, "no beats", ha="center", transform=ax.transAxes)
+        return
+    t = beats["r_peak_s"].to_numpy(dtype=float)
+    rr = beats["rr_ms"].to_numpy(dtype=float)
+    corrected = beats["corrected"].to_numpy(dtype=bool)
+    tt, yy = _thin(t, rr)
+    ax.plot(tt, yy, lw=0.5, color="0.3", label="RR")
+    ax.plot(t[corrected], rr[corrected], "x", color="#D55E00", ms=5, gid="corrected_beats",
+            label=f"corrected ({int(corrected.sum())})")
+    ok = np.isfinite(rr)
+    if ok.any():
+        # robust limits: a single wild interval must not flatten the whole trace
+        lo, hi = np.percentile(rr[ok], [0.5, 99.5])
+        pad = 0.15 * max(hi - lo, 50.0)
+        ax.set_ylim(lo - pad, hi + pad)
+    ax.legend(loc="upper right", fontsize=7)
+    ax.set_title("RR tachogram (whole recording)", fontsize=9, loc="left")
 
 
 def save_figure(fig, path: Path) -> None:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conditions.bids import WINDOWS_COLUMNS, read_tsv
+from physio.cli import main
 from physio.pipeline import PipelineSettings, process_recording
 from physio.recording import Channel, Recording
 
@@ -56,7 +59,11 @@ def test_lab_session_end_to_end(lab_recording):
     assert valid.rmssd_ms.between(3, 250).all(), valid.rmssd_ms.describe()
     assert w.eda_valid.all()
     assert w.scl_us.between(5, 16).all()  # the raw EDA spans 6.6-14.5 uS
-    assert (w.scr_count >= 0).all() and w.scr_count.sum() > 10
+    # windows tile the whole recording and an SCR belongs to the window holding its peak:
+    # the per-window counts add up to the recording's SCRs, and the rate is count / minutes
+    assert w.scr_count.sum() == result.quality()["n_scr"] > 10
+    minutes = (w.end_s - w.start_s) / 60
+    np.testing.assert_allclose(w.scr_rate_per_min, w.scr_count / minutes)
     assert len(result.beats) > 25 * 40
     assert result.quality()["non_responder"] is False
 
@@ -67,3 +74,40 @@ def test_lab_stimulus_codes_are_not_mistaken_for_phases(lab_recording):
     result = process_recording(lab_recording, PipelineSettings(window_s=120))
     assert set(result.windows.phase) == {"recording"}
     assert (result.windows.end_s - result.windows.start_s).max() == 120
+
+
+@pytest.fixture(scope="module")
+def lab_csv(shared_data, tmp_path_factory) -> Path:
+    """The lab session as an analyst's CSV export: no time column, no units in the header."""
+    lab = shared_data / "lab"
+    data = {k: np.load(gzip.open(lab / f"Task1_{k}.npy.gz")) for k in ("ECG", "EDA", "Stim")}
+    path = tmp_path_factory.mktemp("lab") / "lab01.csv"
+    pd.DataFrame({"ecg_au": data["ECG"], "gsr": data["EDA"],
+                  "stim": data["Stim"].astype(int)}).to_csv(path, index=False,
+                                                            float_format="%.7g")
+    return path
+
+
+@pytest.mark.shared
+def test_lab_session_through_the_batch_command(lab_csv, tmp_path):
+    deriv = tmp_path / "deriv"
+    code = main(["process", str(lab_csv), "--out", str(deriv), "--no-progress",
+                 "--column-map", "ecg=ecg_au,eda=gsr,marker=stim", "--sampling-rate", "1000",
+                 "--eda-units", "uS"])
+    assert code == 0
+    (table,) = deriv.rglob("sub-lab01_*_desc-windows_physio.tsv")
+    w = read_tsv(table, WINDOWS_COLUMNS)
+    assert len(w) == 26 and set(w.phase) == {"recording"}
+    # the ECG and EDA are clean from start to end: every window is valid, with no
+    # corrected beat anywhere
+    assert w.ecg_valid.astype(bool).all(), w.loc[~w.ecg_valid.astype(bool), "ecg_reason"]
+    assert w.eda_valid.astype(bool).all(), w.loc[~w.eda_valid.astype(bool), "eda_reason"]
+    assert (w.corrected_pct == 0).all()
+    assert w.hr_bpm.between(65, 95).all() and w.rmssd_ms.between(10, 60).all()
+    # HF: valid in the 25 full minutes; the last window is a 37-s remainder, shorter than
+    # the 60 s HF needs (Task Force 1996), so NaN with that reason -- the only NaN
+    full = w.iloc[:25]
+    assert full.hf_valid.astype(bool).all() and full.lnhf.notna().all()
+    last = w.iloc[25]
+    assert not last.hf_valid and np.isnan(last.hf_ms2)
+    assert "< 60 s needed for HF" in last.hf_reason

@@ -37,9 +37,9 @@ def test_figure_has_every_panel_and_thins_long_traces(result, tmp_path):
     save_figure(fig, path)
     elapsed = time.perf_counter() - t0
     axes = fig.get_axes()
-    assert len(axes) == 4
+    assert len(axes) == 5
     assert axes[0].get_title(loc="left") == "ECG excerpt"
-    labels = [t.get_text() for t in axes[3].get_legend().get_texts()]
+    labels = [t.get_text() for t in axes[4].get_legend().get_texts()]
     assert labels[:2] == ["EDA", "tonic"] and labels[2].startswith("SCR")
     # a 28-min 1000 Hz recording: no trace holds more than a few thousand points
     assert max(len(line.get_xdata()) for ax in axes for line in ax.get_lines()) <= 5000
@@ -47,6 +47,30 @@ def test_figure_has_every_panel_and_thins_long_traces(result, tmp_path):
     assert {"baseline", "induction", "recovery"} <= phase_names
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert elapsed < 30  # generous: the point is no multi-second per-sample plotting
+
+
+def test_tachogram_marks_every_corrected_beat_and_shades_phases(result):
+    import dataclasses
+
+    beats = result.beats.copy()
+    planted = np.arange(100, len(beats), max(1, len(beats) // 7))[:7]
+    beats.loc[planted, "corrected"] = True
+    res = dataclasses.replace(result, beats=beats)
+    fig = plot_recording_qc(res)
+    tach = [ax for ax in fig.get_axes() if ax.get_label() == "tachogram"]
+    assert len(tach) == 1
+    ax = tach[0]
+    marks = [ln for ln in ax.get_lines() if ln.get_gid() == "corrected_beats"]
+    assert len(marks) == 1
+    want = beats.loc[beats.corrected, "r_peak_s"].to_numpy()
+    assert len(want) >= 7
+    np.testing.assert_allclose(np.sort(marks[0].get_xdata()), np.sort(want))
+    # the RR trace covers the whole recording, not an excerpt
+    trace = [ln for ln in ax.get_lines() if ln.get_label() == "RR"][0]
+    x = trace.get_xdata()
+    assert x.min() <= beats.r_peak_s.min() + 5 and x.max() >= beats.r_peak_s.max() - 5
+    assert len(ax.patches) >= len(result.plan.phases) >= 3  # phase spans
+    assert {"baseline", "induction", "recovery"} <= {t.get_text() for t in ax.texts}
 
 
 def test_index_lists_flagged_recordings_first(tmp_path):

@@ -65,3 +65,38 @@ def test_non_numeric_samples(tmp_path):
         fh.write("0.1\t5\nabc\t5\n")
     with pytest.raises(ReaderError, match=r"_physio.tsv.gz: parsing 2 tab-separated"):
         read_recording(files.physio_tsv_gz)
+
+
+def test_paths_come_from_the_data_contract(tmp_path, monkeypatch):
+    """The reader asks conditions.bids.SessionFiles where a session's files are: a change
+    of the contract's layout is followed without touching the reader."""
+    import shutil
+
+    from conditions import bids
+
+    files = write_bids_session(tmp_path, rate=250.0)
+    moved = files.beh_dir / "relocated_physio.json"
+    sidecar = json.loads(files.physio_json.read_text())
+    sidecar["SamplingFrequency"] = 500.0
+    moved.write_text(json.dumps(sidecar))
+    shutil.move(files.events_tsv, files.beh_dir / "relocated_events.tsv")
+    monkeypatch.setattr(bids.SessionFiles, "physio_json",
+                        property(lambda self: self.beh_dir / "relocated_physio.json"))
+    monkeypatch.setattr(bids.SessionFiles, "events_tsv",
+                        property(lambda self: self.beh_dir / "relocated_events.tsv"))
+    rec = read_recording(files.physio_tsv_gz)
+    assert rec.ecg().sampling_rate == 500.0
+    assert len(rec.markers) == 2
+
+
+def test_a_loose_copy_outside_the_layout_reads_with_its_neighbours(tmp_path):
+    import shutil
+
+    files = write_bids_session(tmp_path / "ds", rate=250.0)
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for f in (files.physio_tsv_gz, files.physio_json, files.events_tsv):
+        shutil.copy(f, loose / f.name)
+    rec = read_recording(loose / files.physio_tsv_gz.name)
+    assert rec.ecg().sampling_rate == 250.0 and len(rec.markers) == 2
+    assert rec.meta["participant_id"] == "sub-001"

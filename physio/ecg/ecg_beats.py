@@ -50,6 +50,18 @@ CITATIONS = [
 ]
 
 
+def _correction_parameters() -> dict[str, Any]:
+    """The Lipponen-Tarvainen constants in force (read at call time, for the sidecar)."""
+    import sys
+
+    # the module, not the same-named function that physio.ecg re-exports
+    m = sys.modules[ecg_fixpeaks.__module__]
+    return {"c1": m.C1, "c2": m.C2, "alpha": m.ALPHA, "window_beats": m.WINDOW_BEATS,
+            "medfilt_beats": m.MEDFILT_BEATS,
+            "min_threshold_fraction_of_median_rr": m.MIN_THRESHOLD_FRACTION,
+            "rounds": CORRECTION_ROUNDS, "neighbour_deviation": NEIGHBOUR_DEVIATION}
+
+
 @dataclass
 class BeatSeries:
     """Heartbeats of one ECG channel.
@@ -307,6 +319,7 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
         "correction": "Lipponen & Tarvainen (2019), true times kept for ectopic beats"
         if correct else "none",
         "parameters": {"max_gap_s": max_gap_s, "correct": correct},
+        "correction_parameters": _correction_parameters() if correct else None,
         "sampling_rate": fs,
         "polarity_inverted": inverted,
         "n_beats": int(len(peaks_s)),

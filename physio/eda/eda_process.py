@@ -141,8 +141,24 @@ def eda_process(
     )
 
 
+def eda_window_methods() -> dict[str, Any]:
+    """The per-window EDA rules in force, for the JSON sidecar (read at call time).
+
+    Examples
+    --------
+    >>> eda_window_methods()["max_bad_fraction"]
+    0.2
+    """
+    return {
+        "max_bad_fraction": MAX_BAD_FRACTION,
+        "scl": "mean tonic level (uS) over the window's finite samples",
+        "scr_assignment": "an SCR belongs to the window holding its peak",
+        "scr_amp": "mean amplitude of the window's SCRs (uS); NaN when there is none",
+    }
+
+
 def eda_window(
-    eda: EdaResult, start_s: float, end_s: float, *, max_bad_fraction: float = MAX_BAD_FRACTION
+    eda: EdaResult, start_s: float, end_s: float, *, max_bad_fraction: float | None = None
 ) -> dict[str, Any]:
     """Per-window EDA metrics: SCL, SCR count, rate and mean amplitude, validity.
 
@@ -156,6 +172,8 @@ def eda_window(
     >>> round(w["scl_us"], 2), w["scr_count"], w["eda_valid"]
     (4.0, 0, True)
     """
+    if max_bad_fraction is None:
+        max_bad_fraction = MAX_BAD_FRACTION
     nan_out = {
         "scl_us": np.nan,
         "scr_count": np.nan,

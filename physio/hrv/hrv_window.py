@@ -34,6 +34,25 @@ from physio.ecg.ecg_beats import BeatSeries
 HF_BAND_HZ = (0.15, 0.40)
 #: Rate at which the RR series is interpolated for the HF spectrum.
 RR_RESAMPLE_HZ = 4.0
+#: Welch segment length (s), overlap fraction and taper for the HF spectrum.
+WELCH_SEGMENT_S = 120.0
+WELCH_OVERLAP = 0.5
+WELCH_WINDOW = "hann"
+
+# Validity thresholds (Task Force 1996; see the module docstring). hrv_window reads them
+# at call time, and hrv_methods() reports the same values to the sidecar.
+#: Above this % of corrected beats RMSSD, SDNN and HF are NaN.
+MAX_CORRECTED_PCT = 5.0
+#: Above this % of corrected beats the mean HR is NaN too.
+MAX_CORRECTED_HR_PCT = 20.0
+#: Shortest window for HF (s): ~1 min (Task Force 1996).
+MIN_HF_WINDOW_S = 60.0
+#: Least fraction of the window covered by valid RR intervals.
+MIN_COVERAGE = 0.8
+#: Fewest valid RR intervals for HR, RMSSD and SDNN.
+MIN_BEATS = 10
+#: Fewest valid RR intervals for HF.
+MIN_HF_BEATS = 40
 
 KEYS = ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2", "lnhf", "n_beats", "corrected_pct",
         "ecg_valid", "ecg_reason", "hf_valid", "hf_reason")
@@ -68,13 +87,51 @@ def hf_power(times_s: np.ndarray, rr_ms: np.ndarray, start_s: float, end_s: floa
         return float("nan")
     y = CubicSpline(times_s, rr_ms)(np.clip(grid, times_s[0], times_s[-1]))
     y = sps.detrend(y, type="linear")
-    nper = min(len(y), int(120 * RR_RESAMPLE_HZ))
-    f, pxx = sps.welch(y, fs=RR_RESAMPLE_HZ, window="hann", nperseg=nper, noverlap=nper // 2,
-                       detrend=False, scaling="density")
+    nper = min(len(y), int(WELCH_SEGMENT_S * RR_RESAMPLE_HZ))
+    f, pxx = sps.welch(y, fs=RR_RESAMPLE_HZ, window=WELCH_WINDOW, nperseg=nper,
+                       noverlap=int(nper * WELCH_OVERLAP), detrend=False, scaling="density")
     band = (f >= HF_BAND_HZ[0]) & (f <= HF_BAND_HZ[1])
     if band.sum() < 2:
         return float("nan")
     return float(np.trapezoid(pxx[band], f[band]))
+
+
+def hrv_methods() -> dict[str, Any]:
+    """The HRV method and validity thresholds in force, for the JSON sidecar.
+
+    Read from this module's constants at call time, the same ones :func:`hrv_window` and
+    :func:`hf_power` use, so the sidecar cannot drift from the computation.
+
+    Examples
+    --------
+    >>> m = hrv_methods()
+    >>> m["validity"]["max_corrected_pct"], m["hf"]["interpolation_hz"]
+    (5.0, 4.0)
+    """
+    return {
+        "time_domain": "mean HR = 60000 / mean RR; RMSSD over successive differences not "
+                       "touching a corrected beat; SDNN (ddof=1)",
+        "hf": {
+            "band_hz": list(HF_BAND_HZ),
+            "interpolation": "cubic spline",
+            "interpolation_hz": RR_RESAMPLE_HZ,
+            "detrend": "linear",
+            "psd": "welch",
+            "welch_window": WELCH_WINDOW,
+            "welch_segment_s": WELCH_SEGMENT_S,
+            "welch_overlap": WELCH_OVERLAP,
+            "lnhf": "natural log of HF power (ms^2)",
+        },
+        "validity": {
+            "max_corrected_pct": MAX_CORRECTED_PCT,
+            "max_corrected_hr_pct": MAX_CORRECTED_HR_PCT,
+            "min_coverage": MIN_COVERAGE,
+            "min_beats": MIN_BEATS,
+            "min_hf_beats": MIN_HF_BEATS,
+            "min_hf_window_s": MIN_HF_WINDOW_S,
+            "reference": "Task Force of the ESC and NASPE (1996), Circulation 93(5)",
+        },
+    }
 
 
 def _coverage(beats: BeatSeries, rr_t: np.ndarray, rr: np.ndarray, start_s: float,
@@ -93,9 +150,10 @@ def _coverage(beats: BeatSeries, rr_t: np.ndarray, rr: np.ndarray, start_s: floa
 
 
 def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
-               max_corrected_pct: float = 5.0, max_corrected_hr_pct: float = 20.0,
-               min_hf_window_s: float = 60.0, min_coverage: float = 0.8,
-               min_beats: int = 10, min_hf_beats: int = 40,
+               max_corrected_pct: float | None = None,
+               max_corrected_hr_pct: float | None = None,
+               min_hf_window_s: float | None = None, min_coverage: float | None = None,
+               min_beats: int | None = None, min_hf_beats: int | None = None,
                rmssd_exclude_corrected: bool = True) -> dict[str, Any]:
     """Mean HR, RMSSD, SDNN, HF and ln HF of the beats in ``[start_s, end_s)``, with validity.
 
@@ -106,18 +164,19 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
     start_s, end_s : float
         Window bounds (s). A beat belongs to the window when its time is in
         ``[start_s, end_s)``; its RR interval is the one ending at it.
-    max_corrected_pct : float
-        Above this percentage of corrected beats RMSSD, SDNN and HF are NaN.
-    max_corrected_hr_pct : float
-        Above this percentage the mean HR is NaN too.
-    min_hf_window_s : float
-        Shortest window for HF (Task Force 1996: ~1 min).
-    min_coverage : float
-        Least fraction of the window covered by valid RR intervals.
-    min_beats : int
-        Fewest valid RR intervals for HR, RMSSD and SDNN.
-    min_hf_beats : int
-        Fewest valid RR intervals for HF.
+    max_corrected_pct : float, optional
+        Above this percentage of corrected beats RMSSD, SDNN and HF are NaN
+        (default ``MAX_CORRECTED_PCT``, 5).
+    max_corrected_hr_pct : float, optional
+        Above this percentage the mean HR is NaN too (``MAX_CORRECTED_HR_PCT``, 20).
+    min_hf_window_s : float, optional
+        Shortest window for HF (Task Force 1996: ~1 min; ``MIN_HF_WINDOW_S``).
+    min_coverage : float, optional
+        Least fraction of the window covered by valid RR intervals (``MIN_COVERAGE``, 0.8).
+    min_beats : int, optional
+        Fewest valid RR intervals for HR, RMSSD and SDNN (``MIN_BEATS``, 10).
+    min_hf_beats : int, optional
+        Fewest valid RR intervals for HF (``MIN_HF_BEATS``, 40).
     rmssd_exclude_corrected : bool
         Drop successive differences that touch a corrected interval instead of using the
         interpolated intervals (see the package docstring for the measurement behind the
@@ -142,6 +201,14 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
     >>> round(out["hr_bpm"]), out["ecg_valid"]
     (80, True)
     """
+    # defaults resolved at call time: the module constants are what hrv_methods() reports
+    max_corrected_pct = MAX_CORRECTED_PCT if max_corrected_pct is None else max_corrected_pct
+    max_corrected_hr_pct = (MAX_CORRECTED_HR_PCT if max_corrected_hr_pct is None
+                            else max_corrected_hr_pct)
+    min_hf_window_s = MIN_HF_WINDOW_S if min_hf_window_s is None else min_hf_window_s
+    min_coverage = MIN_COVERAGE if min_coverage is None else min_coverage
+    min_beats = MIN_BEATS if min_beats is None else min_beats
+    min_hf_beats = MIN_HF_BEATS if min_hf_beats is None else min_hf_beats
     nan = float("nan")
     out: dict[str, Any] = {"hr_bpm": nan, "rmssd_ms": nan, "sdnn_ms": nan, "hf_ms2": nan,
                            "lnhf": nan, "n_beats": 0, "corrected_pct": nan,

@@ -45,6 +45,43 @@ def session_prefix(path: Path) -> tuple[Path, str]:
     )
 
 
+def recording_paths(path: Path | str) -> tuple[Path, Path, Path, bids.SessionFiles | None]:
+    """(data TSV, sidecar JSON, events TSV, SessionFiles) of a BIDS physio recording.
+
+    Paths come from the data contract (:class:`conditions.bids.SessionFiles`, through
+    :func:`conditions.bids.parse_session_files`) whenever the file sits where the contract
+    puts it. A file outside that layout (a loose copy, a name with more entities such as
+    ``run-``) is read with its neighbours of the same name prefix, and ``None`` is
+    returned for the SessionFiles. An uncompressed ``_physio.tsv`` is used when the
+    ``.tsv.gz`` is absent.
+
+    Examples
+    --------
+    >>> tsv, js, ev, files = recording_paths(
+    ...     Path("/d/sub-01/ses-1/beh/sub-01_ses-1_task-induction_physio.json"))
+    >>> tsv.name, ev.name, files.root.as_posix()
+    ('sub-01_ses-1_task-induction_physio.tsv.gz', 'sub-01_ses-1_task-induction_events.tsv', '/d')
+    """
+    folder, prefix = session_prefix(Path(path))
+    files: bids.SessionFiles | None = None
+    try:
+        files = bids.parse_session_files(folder / f"{prefix}_physio.tsv.gz")
+    except DatasetError:
+        files = None
+    if files is not None and (files.prefix != prefix or files.beh_dir != folder):
+        files = None
+    if files is not None:
+        tsv, json_path, events = files.physio_tsv_gz, files.physio_json, files.events_tsv
+    else:
+        tsv = folder / f"{prefix}_physio.tsv.gz"
+        json_path = folder / f"{prefix}_physio.json"
+        events = folder / f"{prefix}_events.tsv"
+    plain = tsv.with_name(tsv.name.removesuffix(".gz"))
+    if not tsv.is_file() and plain.is_file():
+        tsv = plain
+    return tsv, json_path, events, files
+
+
 def _dataset_root(folder: Path) -> Path | None:
     for parent in [folder, *folder.parents][:6]:
         if (parent / "participants.tsv").is_file() or (
@@ -124,6 +161,10 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
         data = np.empty((table.num_rows, len(names)), dtype=np.float64)
         for i, name in enumerate(names):
             data[:, i] = table.column(name).to_numpy(zero_copy_only=False)
+    del table
+    # pyarrow's allocator keeps the parse buffers (~50 MB for a 40-min session) unless
+    # asked; a batch worker would carry them into the next recording
+    pa.default_memory_pool().release_unused()
     return data
 
 
@@ -170,11 +211,8 @@ def read_bids(path: Path | str) -> Recording:
     'sub-001'
     """
     path = Path(path)
-    folder, prefix = session_prefix(path)
-    tsv = folder / f"{prefix}_physio.tsv.gz"
-    if not tsv.is_file() and (folder / f"{prefix}_physio.tsv").is_file():
-        tsv = folder / f"{prefix}_physio.tsv"
-    json_path = folder / f"{prefix}_physio.json"
+    tsv, json_path, events_path, files = recording_paths(path)
+    folder, prefix = tsv.parent, tsv.name.split("_physio.")[0]
     if not tsv.is_file():
         raise ReaderError(f"{tsv}: physio data file not found (given {path})")
     sidecar = _read_sidecar(json_path)
@@ -191,6 +229,8 @@ def read_bids(path: Path | str) -> Recording:
         channels[name] = Channel(name, data[:, i], rate, units)
     notes: list[str] = []
     entities = dict(_ENTITY.findall(prefix))
+    if files is not None:  # the contract's own reading of the name
+        entities.update(sub=files.subject, ses=files.session, task=files.task)
     meta: dict = {
         "reader_notes": notes,
         "participant_id": f"sub-{entities['sub']}" if "sub" in entities else None,
@@ -200,7 +240,7 @@ def read_bids(path: Path | str) -> Recording:
         "bids_start_time_s": start,
         "sidecar": sidecar,
     }
-    root = _dataset_root(folder)
+    root = _dataset_root(files.root if files is not None else folder)
     if root is not None and meta["participant_id"]:
         try:
             participants = bids.read_participants(root)
@@ -217,6 +257,6 @@ def read_bids(path: Path | str) -> Recording:
         channels=channels,
         source=tsv,
         format="bids",
-        markers=_events(folder / f"{prefix}_events.tsv", start, notes),
+        markers=_events(events_path, start, notes),
         meta=meta,
     )
