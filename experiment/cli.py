@@ -163,7 +163,8 @@ def run_main(argv: list[str]) -> int:
         if not args.no_device and not args.no_record:
             device = subprocess.Popen(
                 [sys.executable, "-m", "experiment.simulated_device",
-                 "--rate", str(args.device_rate), "--seed", str(args.seed)],
+                 "--rate", str(args.device_rate), "--seed", str(args.seed),
+                 "--parent-pid", str(os.getpid())],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
     from experiment.session import Session, SessionOptions

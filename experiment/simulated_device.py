@@ -102,7 +102,7 @@ def make_outlet(rate: float, name: str = STREAM_NAME, source_id: str | None = No
 
 
 def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
-           name: str = STREAM_NAME) -> None:
+           name: str = STREAM_NAME, parent_pid: int | None = None) -> None:
     """Stream until ``duration_s`` has passed (0: until SIGTERM/SIGINT)."""
     import pylsl
 
@@ -117,7 +117,9 @@ def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
     signal.signal(signal.SIGINT, _stop)
     start = pylsl.local_clock()
     sent = 0
-    parent = os.getppid()
+    # the session that started us: given explicitly, because a session killed before this
+    # line runs would leave getppid() == 1 here and the device would stream on for ever
+    parent = parent_pid if parent_pid else os.getppid()
     print(f"streaming {name} at {rate:g} Hz", flush=True)
     while not stop["flag"]:
         now = pylsl.local_clock()
@@ -140,11 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=0.0, help="seconds (0 = until killed)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default=STREAM_NAME)
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="stop when this process is gone (default: the parent process)")
     args = parser.parse_args(argv)
     from experiment.lsl_config import keep_lsl_on_machine
 
     keep_lsl_on_machine()
-    stream(args.rate, args.duration, args.seed, args.name)
+    stream(args.rate, args.duration, args.seed, args.name, args.parent_pid)
     return 0
 
 

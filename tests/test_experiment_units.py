@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -536,3 +537,22 @@ def test_audio_provenance_flags_pilot_placeholders_and_hashes_the_file(tmp_path)
     wav.with_suffix(".json").write_text("{not json")
     with pytest.raises(AudioPreflightError, match="body_scan.json: audio sidecar unreadable"):
         protocol_audio_provenance(protocol)
+
+
+def test_simulated_device_exits_when_its_session_is_already_gone(tmp_path):
+    """A session killed right after starting the device left an orphan streaming for ever
+    (its getppid() was already 1), which later sessions then recorded as their own."""
+    import subprocess
+    import sys
+
+    from experiment.lsl_config import write_lsl_config
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    env = dict(os.environ, LSLAPICFG=str(write_lsl_config(tmp_path / "lsl.cfg")))
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "experiment.simulated_device", "--rate", "100",
+                          "--parent-pid", str(dead.pid)], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert time.monotonic() - t0 < 30
