@@ -33,8 +33,6 @@ _COMPANIONS = (".json", ".vmrk", ".eeg", ".md", ".bidsignore", "readme", "change
                "dataset_description.json")
 _NOT_RECORDINGS = ("_events.tsv", "_beh.tsv", "participants.tsv", "_phases.tsv",
                    "failures.tsv", "_truth-")
-#: Recordings a local pool worker processes before it is replaced (Python >= 3.11).
-MAX_TASKS_PER_CHILD = 10
 _SKIP_DIRS = {"derivatives", "sourcedata", "code", "log", "qc", "group", ".git"}
 
 
@@ -377,12 +375,10 @@ def _executor_map(jobs: int, scheduler: str | None, calls: list[tuple]):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     ctx = mp.get_context("spawn" if os.name == "nt" else "forkserver")
-    extra: dict[str, Any] = {}
-    if sys.version_info >= (3, 11):
-        # a backstop against memory a library never gives back: a fresh worker every
-        # MAX_TASKS_PER_CHILD recordings (costs one interpreter start, ~2 s)
-        extra["max_tasks_per_child"] = MAX_TASKS_PER_CHILD
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, **extra) as pool:
+    # No max_tasks_per_child: with it, CPython 3.11's pool hung for good after the first
+    # worker replacement (135 recordings, 2 workers: the parent waited with no workers left).
+    # The per-recording clean-up in process_file (gc, pyarrow pool, malloc_trim) bounds memory.
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futures = {pool.submit(process_file, *args): args for args in calls}
         for fut in as_completed(futures):
             try:

@@ -136,3 +136,22 @@ def test_sidecar_records_the_thresholds_in_force(tmp_path, monkeypatch):
     assert m["hrv"]["validity"]["min_beats"] == 12
     assert m["hrv"]["hf"]["interpolation_hz"] == 8.0
     assert m["eda_windows"]["max_bad_fraction"] == 0.1
+
+
+def test_two_worker_pool_finishes_many_more_recordings_than_workers(tmp_path):
+    """24 recordings on 2 local workers must all come back: with max_tasks_per_child the
+    Python 3.11 pool hung for good after its first worker replacement (135-recording bench)."""
+    import subprocess
+    import sys
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    first = write_csv(inputs / "r00.csv")
+    for i in range(1, 24):
+        (inputs / f"r{i:02d}.csv").write_bytes(first.read_bytes())
+    out = subprocess.run([sys.executable, "-m", "soothe", "physio", "process", str(inputs),
+                          "--out", str(tmp_path / "deriv"), "--jobs", "2", "--eda-units", "uS",
+                          "--no-progress"], capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "24 processed" in out.stdout
+    assert len(list((tmp_path / "deriv").rglob("*_desc-windows_physio.tsv"))) == 24
