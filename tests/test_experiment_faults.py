@@ -360,6 +360,15 @@ def _kill_and_resume(env, protocol: Path, root: Path, pid: str, kill_after_s: fl
         # killed before the session state existed: a fresh start is what the message asks for
         resumed = soothe_run(env, *args)
         result["fresh_start"] = True
+    if resumed.returncode == 1 and "already has a complete session" in resumed.stderr:
+        # killed during the save at the very end, after the session was recorded complete:
+        # refusing to run it again is right, and everything must already be there
+        after = bids.read_tsv(files.beh_tsv, bids.BEH_COLUMNS)
+        assert len(after) == 2 * N_ITEMS
+        assert bids.read_participants(root)["status"].tolist() == ["complete"]
+        assert bids.read_physio_sidecar(files)["SamplingFrequency"] > 0
+        result["resumed"] = "already complete"
+        return result
     assert resumed.returncode == 0, (kill_after_s, resumed.stdout[-2000:]
                                      + resumed.stderr[-2000:])
     after = bids.read_tsv(files.beh_tsv, bids.BEH_COLUMNS)
