@@ -87,6 +87,9 @@ EVENTS_COLUMNS: dict[str, tuple[str, str | None]] = {
 }
 
 #: Windowed physiology (per recording, and concatenated in the group table).
+#: Per-minute rows: ln RMSSD is the per-minute vagal index (Laborde et al., 2017). HF needs
+#: at least 120 s (Task Force, 1996: 1 min absolute minimum), so in 60-s windows hf_ms2 is
+#: NaN with a reason and HF is reported per phase (PHASES_COLUMNS) and in windows >= 120 s.
 WINDOWS_COLUMNS: dict[str, tuple[str, str | None]] = {
     "participant_id": ("BIDS participant label, 'sub-<id>'", None),
     "session": ("Session label", None),
@@ -95,22 +98,70 @@ WINDOWS_COLUMNS: dict[str, tuple[str, str | None]] = {
     "window": ("1-based window index within the phase (minute n for 60 s windows)", None),
     "start_s": ("Window start on the session clock", "s"),
     "end_s": ("Window end on the session clock", "s"),
-    "hr_bpm": ("Mean heart rate from the corrected RR series", "bpm"),
-    "rmssd_ms": ("Root mean square of successive RR differences", "ms"),
-    "sdnn_ms": ("Standard deviation of RR intervals", "ms"),
-    "hf_ms2": ("High-frequency HRV power, 0.15-0.40 Hz", "ms^2"),
-    "lnhf": ("Natural log of hf_ms2", "ln(ms^2)"),
+    "partial": (
+        "True for a phase's last remainder shorter than the nominal window length; the "
+        "analysis leaves partial windows out",
+        None,
+    ),
+    "hr_bpm": ("Mean heart rate from the normal-to-normal RR series", "bpm"),
+    "rmssd_ms": ("Root mean square of successive normal-to-normal RR differences", "ms"),
+    "lnrmssd": ("Natural log of rmssd_ms (the per-minute vagal index)", "ln(ms)"),
+    "sdnn_ms": ("Standard deviation of normal-to-normal RR intervals", "ms"),
+    "hf_ms2": ("High-frequency HRV power, 0.15-0.40 Hz", "ms²"),
+    "lnhf": ("Natural log of hf_ms2", "ln(ms²)"),
     "n_beats": ("Number of beats in the window", None),
-    "corrected_pct": ("Percentage of beats corrected as artefacts or ectopics", "%"),
+    "corrected_pct": ("Percentage of beats flagged by the beat correction", "%"),
+    "excluded_diff_pct": (
+        "Percentage of successive RR differences excluded (artefact, ectopic beat or gap)",
+        "%",
+    ),
     "ecg_valid": ("True when the HR/HRV values of the window are valid", None),
     "ecg_reason": ("Why HR/HRV values are NaN or flagged ('' when valid)", None),
     "hf_valid": ("True when HF power is valid for this window", None),
     "hf_reason": ("Why HF power is NaN ('' when valid)", None),
-    "scl_us": ("Skin conductance level: mean tonic EDA", "uS"),
+    "resp_rate_bpm": ("Median breathing rate", "breaths/min"),
+    "resp_amplitude": ("Median breath depth, belt only (in the belt's units)", None),
+    "resp_source": ("Where the breathing rate comes from: belt, ecg or n/a", None),
+    "scl_us": ("Skin conductance level: mean of the tonic (SCR-free) EDA", "µS"),
+    "sc_mean_us": ("Mean raw skin conductance over the window", "µS"),
     "scr_count": ("Number of SCRs above the amplitude threshold", None),
     "scr_rate_per_min": ("SCR rate", "1/min"),
-    "scr_amp_us": ("Mean SCR amplitude", "uS"),
+    "scr_amp_us": ("Mean SCR amplitude", "µS"),
     "eda_valid": ("True when the EDA values of the window are valid", None),
+    "eda_reason": ("Why EDA values are NaN or flagged ('' when valid)", None),
+}
+
+#: Phase-level physiology (per recording, and concatenated in the group table): one row per
+#: protocol phase (the 5-min baseline, the whole induction, recovery...). HF is computed here.
+PHASES_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "participant_id": ("BIDS participant label, 'sub-<id>'", None),
+    "session": ("Session label", None),
+    "condition": ("Allocated condition", None),
+    "phase": ("Protocol phase", None),
+    "start_s": ("Phase start on the session clock", "s"),
+    "end_s": ("Phase end on the session clock", "s"),
+    "hr_bpm": ("Mean heart rate from the normal-to-normal RR series", "bpm"),
+    "rmssd_ms": ("Root mean square of successive normal-to-normal RR differences", "ms"),
+    "lnrmssd": ("Natural log of rmssd_ms", "ln(ms)"),
+    "sdnn_ms": ("Standard deviation of normal-to-normal RR intervals", "ms"),
+    "hf_ms2": ("High-frequency HRV power, 0.15-0.40 Hz", "ms²"),
+    "lnhf": ("Natural log of hf_ms2", "ln(ms²)"),
+    "n_beats": ("Number of beats in the phase", None),
+    "excluded_diff_pct": (
+        "Percentage of successive RR differences excluded (artefact, ectopic beat or gap)",
+        "%",
+    ),
+    "ecg_valid": ("True when the HR/HRV values of the phase are valid", None),
+    "ecg_reason": ("Why HR/HRV values are NaN or flagged ('' when valid)", None),
+    "hf_valid": ("True when HF power is valid for this phase", None),
+    "hf_reason": ("Why HF power is NaN ('' when valid), e.g. 'breathing below the HF band'", None),
+    "resp_rate_bpm": ("Median breathing rate", "breaths/min"),
+    "resp_amplitude": ("Median breath depth, belt only (in the belt's units)", None),
+    "resp_source": ("Where the breathing rate comes from: belt, ecg or n/a", None),
+    "scl_us": ("Skin conductance level: mean of the tonic (SCR-free) EDA", "µS"),
+    "sc_mean_us": ("Mean raw skin conductance over the phase", "µS"),
+    "scr_rate_per_min": ("SCR rate", "1/min"),
+    "eda_valid": ("True when the EDA values of the phase are valid", None),
     "eda_reason": ("Why EDA values are NaN or flagged ('' when valid)", None),
 }
 
@@ -118,6 +169,11 @@ BEATS_COLUMNS: dict[str, tuple[str, str | None]] = {
     "r_peak_s": ("R-peak time on the session clock", "s"),
     "rr_ms": ("RR interval ending at this beat (NaN for the first beat)", "ms"),
     "corrected": ("True when the beat was inserted, moved or its interval interpolated", None),
+    "beat_class": (
+        "normal, ectopic (premature or compensatory interval), missed, extra, or removed",
+        None,
+    ),
+    "reason": ("Why the beat was flagged or removed ('' for a normal beat)", None),
 }
 
 FAILURES_COLUMNS: dict[str, tuple[str, str | None]] = {
@@ -131,6 +187,8 @@ FAILURES_COLUMNS: dict[str, tuple[str, str | None]] = {
 #: explicit signal names and give units per column in the sidecar).
 PHYSIO_ECG = "ecg"
 PHYSIO_EDA = "eda"
+#: Respiration belt column: BIDS names the breathing channel 'respiratory'.
+PHYSIO_RSP = "respiratory"
 
 
 def columns_sidecar(schema: Mapping[str, tuple[str, str | None]]) -> dict[str, Any]:
@@ -257,6 +315,9 @@ class SessionFiles:
     def beats_tsv(self, deriv_root: Path) -> Path:
         return self.derivative(deriv_root, "beats")
 
+    def phases_tsv(self, deriv_root: Path) -> Path:
+        return self.derivative(deriv_root, "phases")
+
     def qc_png(self, deriv_root: Path) -> Path:
         return Path(deriv_root) / "qc" / f"sub-{self.subject}_ses-{self.session}_qc.png"
 
@@ -265,6 +326,12 @@ def group_windows_paths(deriv_root: Path) -> tuple[Path, Path]:
     """(TSV, Parquet) paths of the batch's group windows table."""
     base = Path(deriv_root) / "group"
     return base / "desc-windows_physio.tsv", base / "desc-windows_physio.parquet"
+
+
+def group_phases_paths(deriv_root: Path) -> tuple[Path, Path]:
+    """(TSV, Parquet) paths of the batch's group phases table."""
+    base = Path(deriv_root) / "group"
+    return base / "desc-phases_physio.tsv", base / "desc-phases_physio.parquet"
 
 
 def failures_tsv(deriv_root: Path) -> Path:

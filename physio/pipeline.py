@@ -420,8 +420,15 @@ def process_recording(
             for key in ("ecg_reason", "eda_reason"):
                 row[key] = "; ".join(r for r in (row.get(key) or "", note) if r)
         rows.append(row)
-    columns = list(WINDOWS_COLUMNS) + ["partial"]
-    table = pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows)
+    # columns of the contract this engine does not compute yet stay NaN / n/a
+    if "rmssd_ms" in table:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["lnrmssd"] = np.log(table["rmssd_ms"].astype(float))
+    for col in WINDOWS_COLUMNS:
+        if col not in table:
+            table[col] = "n/a" if col == "resp_source" else np.nan
+    table = table[list(WINDOWS_COLUMNS)]
     timings["windows_s"] = time.perf_counter() - t0
 
     if beats is not None:
@@ -433,8 +440,12 @@ def process_recording(
                 "corrected": np.asarray(beats.corrected, dtype=bool),
             }
         )
+        beats_table["beat_class"] = np.where(beats_table["corrected"], "corrected", "normal")
+        beats_table["reason"] = ""
     else:
-        beats_table = pd.DataFrame({"r_peak_s": [], "rr_ms": [], "corrected": []})
+        beats_table = pd.DataFrame(
+            {"r_peak_s": [], "rr_ms": [], "corrected": [], "beat_class": [], "reason": []}
+        )
 
     info: dict[str, Any] = {
         "ecg": None,
