@@ -391,7 +391,7 @@ def process_recording(
             hint = " (give its units, e.g. --eda-units uS)" if "units" in str(exc) else ""
             warnings.append(f"{where}: EDA unusable, SCL and SCRs are NaN: {exc}{hint}")
             eda_why = f"EDA unusable: {exc}{hint}"
-    if eda is not None and len(eda.scr_amp_us) == 0:
+        if eda is not None and len(eda.scr_amp_us) == 0:
             warnings.append(
                 f"{where}: no SCR >= {settings.scr_min_amplitude_us} uS in the whole "
                 "recording: non-responder (SCR counts are 0, not missing)"

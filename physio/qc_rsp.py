@@ -32,8 +32,8 @@ def add_rsp_panel(fig: Any, result: Any) -> Any:
     scale = old_h / (old_h + extra)
     for ax in fig.axes:  # keep the existing panels' size, move them up
         pos = ax.get_position()
-        ax.set_position([pos.x0, 1 - (1 - pos.y0) * scale - pos.height * scale + pos.height
-                         * scale, pos.width, pos.height * scale])
+        ax.set_position([pos.x0, 1 - (1 - pos.y0) * scale, pos.width, pos.height * scale])
+    shared_x = fig.axes[1].get_xlim() if len(fig.axes) > 1 else None
     ref = fig.axes[-1].get_position() if fig.axes else None
     x0, width = (ref.x0, ref.width) if ref is not None else (0.08, 0.88)
     ax = fig.add_axes([x0, 0.05 * scale + 0.02, width, (extra - 0.7) / (old_h + extra)])
@@ -60,6 +60,8 @@ def add_rsp_panel(fig: Any, result: Any) -> Any:
         ax2.axhspan(9, 24, color="#009E73", alpha=0.08, lw=0)
         ax2.set_ylabel("breaths/min (HF band shaded)", fontsize=7)
         ax2.tick_params(labelsize=7)
+    if shared_x is not None:
+        ax.set_xlim(shared_x)
     ax.tick_params(labelsize=7)
     ax.set_xlabel("session time (s)", fontsize=8)
     return ax
