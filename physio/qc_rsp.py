@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-_MAX_POINTS = 20000
+_MAX_POINTS = 4000
 
 
 def add_rsp_panel(fig: Any, result: Any) -> Any:
@@ -42,7 +42,7 @@ def add_rsp_panel(fig: Any, result: Any) -> Any:
         ax.set_title("breathing: no belt and no ECG-derived estimate", fontsize=9, loc="left")
         ax.text(0.5, 0.5, "no breathing signal", ha="center", transform=ax.transAxes)
         return ax
-    step = max(1, len(series.trace_t) // _MAX_POINTS)
+    step = max(1, -(-len(series.trace_t) // _MAX_POINTS))  # ceil: at most _MAX_POINTS
     ax.plot(series.trace_t[::step], series.trace_y[::step], lw=0.6, color="0.35")
     on = series.onset_s
     if len(on):

@@ -64,7 +64,7 @@ def _local_rms(y: np.ndarray, fs: float, window_s: float) -> np.ndarray:
     from scipy.ndimage import uniform_filter1d
 
     n = max(3, int(window_s * fs))
-    return np.sqrt(uniform_filter1d(np.nan_to_num(y) ** 2, n, mode="nearest"))
+    return np.sqrt(np.maximum(uniform_filter1d(np.nan_to_num(y) ** 2, n, mode="nearest"), 0))
 
 
 def rsp_breaths(
