@@ -118,7 +118,8 @@ def run(minutes: float, seeds: int, rsa_ms: float, edr_band: tuple[float, float]
                     hyst.setdefault(h, []).append(
                         abs(est - true_rate(truth, a, a + 60)) if np.isfinite(est) else np.inf)
     print(f"breathing rate error per 60-s window (breaths/min), {minutes:g}-min sessions, "
-          f"RSA {rsa_ms:g} ms, EDR band {edr_band} Hz, {seeds} seed(s) per rate; cells: median / max |error| (inf = no rate)")
+          f"RSA {rsa_ms:g} ms, EDR band {edr_band} Hz, {seeds} seed(s) per rate; "
+          "cells: median / max |error| (inf = no rate)")
     print(f"{'method':<15}" + "".join(f"{r:>6}/min   " for r in RATES) + "  all: median  max")
     for m in methods:
         cells = [errs[(m, r)] for r in RATES]

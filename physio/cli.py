@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--session", help="session label (single non-BIDS input)")
     p.add_argument("--sampling-rate", type=float, help="for CSV files without a time column")
     p.add_argument("--column-map", action="append", default=None, metavar="KEY=COL[,KEY=COL]",
-                   help="CSV/TSV columns: time=COL,ecg=COL,eda=COL,rsp=COL,marker=COL (keys optional; "
+                   help="CSV/TSV columns: time=COL,ecg=COL,eda=COL,rsp=COL,marker=COL "
+                        "(keys optional; "
                         "repeatable)")
     p.add_argument("--ecg-units", help="units of the ECG channel (V, mV, uV) when the file "
                    "does not carry them or carries wrong ones")

@@ -69,7 +69,7 @@ def read_provenance(files: SessionFiles, deriv: Path) -> dict[str, Any] | None:
 def write_recording_outputs(
     result: Any, files: SessionFiles, deriv: Path, provenance: dict[str, Any]
 ) -> dict[str, Path]:
-    """Write windows, beats and phases TSVs, and the windows JSON sidecar (last, as the commit mark).
+    """Write windows, beats, phases TSVs and the windows JSON sidecar (last: the commit mark).
 
     Every file is written atomically; the sidecar, which carries the input and settings
     hashes used by the up-to-date check, is written last, so an interrupted run is

@@ -22,6 +22,7 @@ from physio.eda import EdaResult, eda_process, eda_window
 from physio.eda.eda_decompose import DEFAULT_DECOMPOSE_METHOD
 from physio.eda.eda_scr import DEFAULT_SCR_MIN_AMPLITUDE_US
 from physio.errors import ChannelError, SignalQualityError
+from physio.hrv_phase import VAGAL_INDEX, phase_table
 from physio.phases import (
     DEFAULT_MIN_PARTIAL,
     DEFAULT_WINDOW_S,
@@ -29,7 +30,6 @@ from physio.phases import (
     phase_windows,
     phases_from_markers,
 )
-from physio.hrv_phase import VAGAL_INDEX, phase_table
 from physio.recording import Recording
 from physio.rsp import apply_breathing_rule, rsp_methods
 from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD
@@ -44,7 +44,8 @@ DEFAULT_CHUNK_S = 1800.0
 #: seconds and Lipponen-Tarvainen correction looks at +-45 beats, so beats kept from the
 #: chunk core are those an unchunked run finds.
 CHUNK_OVERLAP_S = 120.0
-EDA_KEYS = ("scl_us", "sc_mean_us", "scr_count", "scr_rate_per_min", "scr_amp_us", "eda_valid", "eda_reason")
+EDA_KEYS = ("scl_us", "sc_mean_us", "scr_count", "scr_rate_per_min", "scr_amp_us", "eda_valid",
+            "eda_reason")
 
 
 @dataclass(frozen=True)
@@ -456,7 +457,8 @@ def process_recording(
          "condition": plan.condition},
         hrv=(lambda a, b: hrv_window(beats, a - ecg.start_s, b - ecg.start_s))
         if beats is not None else None,
-        rsp=(lambda a, b: _rsp_span(belt, edr, a, b)) if belt is not None or edr is not None else None,
+        rsp=(lambda a, b: _rsp_span(belt, edr, a, b))
+        if belt is not None or edr is not None else None,
         eda=(lambda a, b: eda_window(eda, a, b)) if eda is not None else None,
         ecg_reason=ecg_why, eda_reason=eda_why,
     )

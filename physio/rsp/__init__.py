@@ -14,8 +14,8 @@ from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD, EDR_METHODS, ecg_rsp
 from physio.rsp.hf_rule import HF_BREATHING_BPM, apply_breathing_rule
 from physio.rsp.rsp_clean import MIN_RSP_DURATION_S, RSP_BAND_HZ, rsp_check_units, rsp_clean
 from physio.rsp.rsp_peaks import BreathSeries, rsp_breaths
-from physio.rsp.rsp_rate import rsp_window
 from physio.rsp.rsp_process import rsp_belt, rsp_methods
+from physio.rsp.rsp_rate import rsp_window
 
 __all__ = [
     "DEFAULT_EDR_METHOD",
