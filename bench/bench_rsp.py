@@ -136,6 +136,54 @@ def run(minutes: float, seeds: int, rsa_ms: float, edr_band: tuple[float, float]
         print(f"  {h:.1f}: {np.median(v):.3f} / {np.max(v):.3f}")
 
 
+def lab() -> None:
+    """The shared lab recording (no belt): every window's ECG-derived breathing rate."""
+    import gzip
+    from pathlib import Path
+
+    from physio.pipeline import process_recording
+    from physio.recording import Channel, Recording
+
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lab"
+    if not path.is_dir():
+        path = Path("/work/shared/data/lab")
+    if not path.is_dir():
+        print("shared lab recording not found: skipped")
+        return
+    d = {k: np.load(gzip.open(path / f"Task1_{k}.npy.gz")) for k in ("ECG", "EDA")}
+    rec = Recording({"ECG": Channel("ECG", d["ECG"], 1000.0, "", "ecg"),
+                     "EDA": Channel("EDA", d["EDA"], 1000.0, "uS", "eda")},
+                    path / "Task1_ECG.npy.gz", "npy", meta={"participant_id": "lab01"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = process_recording(rec)
+    w = res.windows
+    rate = w.resp_rate_bpm.astype(float)
+    print(f"\nshared lab recording: {int(rate.notna().sum())}/{len(w)} windows with a "
+          f"breathing rate, sources {sorted(set(w.resp_source))}; median "
+          f"{rate.median():.1f}/min (range {rate.min():.1f}-{rate.max():.1f}); HF kept in "
+          f"{int(w.hf_valid.astype(bool).sum())}/{len(w)} windows; phase: "
+          f"{res.phases.resp_rate_bpm.round(1).tolist()}/min, "
+          f"lnHF {res.phases.lnhf.round(2).tolist()}")
+    # no truth here: how far apart are the EDR methods, and neurokit2's ecg_rsp?
+    beats = ecg_beats(d["ECG"], 1000.0)
+    est = {m: ecg_rsp(beats.peaks_s, beats.rr_ms, beats.corrected, ecg=d["ECG"],
+                      sampling_rate=1000.0, method=m) for m in ("rsa", "amplitude", "combined")}
+    est["nk ecg_rsp"] = nk_edr(d["ECG"], 1000.0, beats)
+    full = w[~w.partial.astype(bool)]
+    rates = {m: np.array([rsp_window(b, a, z)["resp_rate_bpm"]
+                          for a, z in zip(full.start_s, full.end_s, strict=True)])
+             for m, b in est.items()}
+    print("  per-window |difference| between methods (breaths/min): median / 90th pct / "
+          "windows within 1.5")
+    names = list(rates)
+    for i, m1 in enumerate(names):
+        for m2 in names[i + 1:]:
+            dd = np.abs(rates[m1] - rates[m2])
+            print(f"    {m1:>10} vs {m2:<10} {np.nanmedian(dd):5.2f} / "
+                  f"{np.nanpercentile(dd, 90):5.2f} / {int(np.sum(dd <= 1.5))}/{len(dd)}")
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=5.0)
@@ -147,3 +195,4 @@ if __name__ == "__main__":
     from physio.rsp.ecg_rsp import EDR_BAND_HZ
 
     run(args.minutes, args.seeds, args.rsa_ms, tuple(args.edr_band or EDR_BAND_HZ))
+    lab()
