@@ -322,7 +322,13 @@ def process_recording(
         ecg = dataclasses.replace(ecg, units=settings.ecg_units)
     if eda_ch is not None and settings.eda_units:
         eda_ch = dataclasses.replace(eda_ch, units=settings.eda_units)
-    rsp_ch = _pick(rec, "rsp", settings.rsp_channel)
+    belts = rec.by_kind("rsp") if not settings.rsp_channel else []
+    if len(belts) > 1:
+        # two belts (chest and abdomen) are common: use the first, say so, keep going
+        warnings.append(f"{where}: {len(belts)} respiration channels "
+                        f"{[c.name for c in belts]}; used {belts[0].name!r} (choose one with "
+                        "--rsp-channel NAME)")
+    rsp_ch = belts[0] if belts else _pick(rec, "rsp", settings.rsp_channel)
     if rsp_ch is not None and settings.rsp_units:
         rsp_ch = dataclasses.replace(rsp_ch, units=settings.rsp_units)
     ecg_why = "no ECG channel" if ecg is None else ""

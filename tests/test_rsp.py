@@ -316,3 +316,15 @@ def test_rsp_clean_refuses_short_and_flat_traces():
     b = rsp_belt(y, 25.0, units="V")
     assert np.isnan(rsp_window(b, 60, 100)["resp_rate_bpm"])
     assert abs(rsp_window(b, 120, 180)["resp_rate_bpm"] - true_rate(truth, 120, 180)) < 0.5
+
+
+def test_two_belts_use_the_first_and_say_so_or_the_one_named():
+    rec = _recording(15.0, 180.0)
+    y, _ = belt_trace(180, 25.0, 8.0)
+    rec.channels["Resp abdomen"] = Channel("Resp abdomen", y, 25.0, "V", "rsp")
+    result = process_recording(rec)
+    assert any("2 respiration channels" in m and "used 'Resp'" in m for m in result.warnings)
+    assert (abs(result.windows.resp_rate_bpm - 15) < 0.5).all()
+    named = process_recording(rec, PipelineSettings(rsp_channel="Resp abdomen"))
+    assert (abs(named.windows.resp_rate_bpm - 8) < 0.5).all()
+    assert named.info["rsp"]["belt"]["channel"] == "Resp abdomen"

@@ -5,7 +5,7 @@ then rises above a hysteresis level ``+h``; it ends where the next breath starts
 a fraction (:data:`HYSTERESIS_FRACTION`) of the trace's local RMS over 30 s, so small
 ripples (cardiac artefact, noise) never split a breath, while a breath of a third of the
 usual depth still counts. This is the zero-crossing family of breath detectors
-(Khodadad et al., 2018, Physiol. Meas. 39:054002; neurokit2's ``khodadad2018``) with the
+(Khodadad et al., 2018, Physiol. Meas. 39:094001; neurokit2's ``khodadad2018``) with the
 amplitude rule applied as hysteresis, so detection is one vectorised pass.
 """
 
