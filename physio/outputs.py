@@ -83,16 +83,25 @@ def write_recording_outputs(
     }
     windows = result.windows.copy()
     write_tsv(paths["windows"], windows, WINDOWS_COLUMNS)
+    provenance = _with_methods(provenance, getattr(result, "info", {}) or {})
     phases = getattr(result, "phases", None)
     if phases is not None and len(phases.columns):
         paths["phases"] = files.phases_tsv(deriv)
         write_tsv(paths["phases"], phases, PHASES_COLUMNS)
+        methods = provenance.get("methods", {})
         write_json(paths["phases"].with_suffix(".json"), {
             **columns_sidecar(PHASES_COLUMNS),
             "Description": "Phase-level HR, ln RMSSD, HF (with the breathing rule), breathing "
                            "rate and EDA; HF is reported here, not per minute",
+            PROVENANCE_KEY: {
+                "windows_sidecar": files.windows_json(deriv).name,
+                "vagal_index": methods.get("vagal_index"),
+                "hrv": methods.get("hrv"),
+                "rsp": methods.get("rsp"),
+                "eda_columns": methods.get("eda_columns"),
+                "settings_sha256": provenance.get("settings_sha256"),
+            },
         })
-    provenance = _with_methods(provenance, getattr(result, "info", {}) or {})
     write_tsv(paths["beats"], result.beats, BEATS_COLUMNS)
     write_json(
         files.beats_tsv(deriv).with_suffix(".json"),

@@ -261,6 +261,9 @@ def test_process_writes_breathing_phases_and_group_tables(tmp_path):
     assert (full.resp_source == "belt").all() and (abs(full.resp_rate_bpm - 15) < 0.5).all()
     (pt,) = deriv.rglob("sub-b1_*_desc-phases_physio.tsv")
     assert len(read_tsv(pt, PHASES_COLUMNS)) == 1
+    phase_side = json.loads(pt.with_suffix(".json").read_text())["SootheProvenance"]
+    assert phase_side["vagal_index"]["primary"] == "lnrmssd"
+    assert phase_side["rsp"]["rules"]["hf_breathing_band_bpm"] == [9.0, 24.0]
     group, _ = bids.group_phases_paths(deriv)
     assert read_tsv(group, PHASES_COLUMNS).participant_id.tolist() == ["sub-b1"]
     side = json.loads(wt.with_suffix(".json").read_text())
@@ -283,16 +286,37 @@ def test_belt_in_unknown_units_is_a_clear_error():
         process_recording(rec)
 
 
-def test_belt_too_short_keeps_ecg_and_eda_and_falls_back_to_the_ecg():
+@pytest.mark.parametrize("damage", ["short", "empty", "all-nan", "flat"])
+def test_belt_unusable_keeps_ecg_and_eda_and_falls_back_to_the_ecg(damage):
     rec = _recording(15.0, 180.0)
     belt = rec.channels["Resp"]
-    belt.data = belt.data[: int(20 * belt.sampling_rate)]  # 20 s of belt in a 3-min session
+    n20 = int(20 * belt.sampling_rate)
+    belt.data = {"short": belt.data[:n20],  # 20 s of belt in a 3-min session
+                 "empty": belt.data[:0], "all-nan": belt.data * np.nan,
+                 "flat": np.full(len(belt.data), 1.5)}[damage]
     result = process_recording(rec)
     w = result.windows
-    assert any("respiration belt unusable" in m and "shorter than the 30 s" in m
+    why = "flat" if damage == "flat" else "shorter than the 30 s"
+    assert any("respiration belt unusable" in m and "'Resp'" in m and why in m
                for m in result.warnings)
     assert w.ecg_valid.all() and w.eda_valid.all()
     assert (w.resp_source == "ecg").all() and w.resp_rate_bpm.notna().all()
+
+
+def test_belt_in_unknown_units_fails_the_recording_in_the_batch(tmp_path):
+    from physio.cli import main
+
+    y, _ = belt_trace(120, 50.0, 12)
+    path = tmp_path / "sub-u1.csv"
+    pd.DataFrame({"eda": synthetic_eda(120, 50.0), "Resp (bpm)": y}).to_csv(path, index=False)
+    deriv = tmp_path / "deriv"
+    assert main(["process", str(path), "--out", str(deriv), "--no-progress",
+                 "--sampling-rate", "50", "--eda-units", "uS"]) == 0  # "Resp (bpm)": derived
+    path.write_text(path.read_text().replace("Resp (bpm)", "Resp (degC)"))
+    assert main(["process", str(path), "--out", str(deriv), "--no-progress",
+                 "--sampling-rate", "50", "--eda-units", "uS"]) == 1
+    text = bids.failures_tsv(deriv).read_text()
+    assert "sub-u1.csv: respiration channel 'Resp (degC)': unknown belt units 'degC'" in text
 
 
 def test_belt_short_and_no_ecg_gives_nan_with_reason():
