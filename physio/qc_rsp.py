@@ -35,7 +35,10 @@ def add_rsp_panel(fig: Any, result: Any) -> Any:
         ax.set_position([pos.x0, 1 - (1 - pos.y0) * scale, pos.width, pos.height * scale])
     shared_x = fig.axes[1].get_xlim() if len(fig.axes) > 1 else None
     ref = fig.axes[-1].get_position() if fig.axes else None
-    x0, width = (ref.x0, ref.width) if ref is not None else (0.08, 0.88)
+    if fig.axes:  # the time label moves to the new bottom panel
+        fig.axes[-1].set_xlabel("")
+    # a little narrower than the panels above: room for the rate axis on the right
+    x0, width = (ref.x0, ref.width - 0.03) if ref is not None else (0.08, 0.85)
     ax = fig.add_axes([x0, 0.05 * scale + 0.02, width, (extra - 0.7) / (old_h + extra)])
     series = getattr(result, "rsp_belt", None) or getattr(result, "rsp_ecg", None)
     if series is None:
@@ -58,6 +61,9 @@ def add_rsp_panel(fig: Any, result: Any) -> Any:
         mid = (w["start_s"] + w["end_s"]) / 2
         ax2.plot(mid, w["resp_rate_bpm"].astype(float), "o-", ms=3, color="#D55E00")
         ax2.axhspan(9, 24, color="#009E73", alpha=0.08, lw=0)
+        top = np.nanmax(w["resp_rate_bpm"].astype(float)) if w["resp_rate_bpm"].notna().any() \
+            else 30.0
+        ax2.set_ylim(0, max(30.0, top + 3))
         ax2.set_ylabel("breaths/min (HF band shaded)", fontsize=7)
         ax2.tick_params(labelsize=7)
     if shared_x is not None:
