@@ -22,7 +22,6 @@ from physio.eda import EdaResult, eda_process, eda_window
 from physio.eda.eda_decompose import DEFAULT_DECOMPOSE_METHOD
 from physio.eda.eda_scr import DEFAULT_SCR_MIN_AMPLITUDE_US
 from physio.errors import ChannelError, SignalQualityError
-from physio.hrv_phase import VAGAL_INDEX, phase_table
 from physio.phases import (
     DEFAULT_MIN_PARTIAL,
     DEFAULT_WINDOW_S,
@@ -31,7 +30,6 @@ from physio.phases import (
     phases_from_markers,
 )
 from physio.recording import Recording
-from physio.rsp import apply_breathing_rule, rsp_methods
 from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD
 
 ECG_KEYS = ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2", "lnhf", "n_beats", "corrected_pct",
@@ -406,6 +404,9 @@ def process_recording(
     else:
         warnings.append(f"{where}: no EDA channel; SCL and SCRs are NaN")
     timings["eda_s"] = time.perf_counter() - t0
+
+    from physio.hrv_phase import VAGAL_INDEX, phase_table
+    from physio.rsp import apply_breathing_rule, rsp_methods
 
     t0 = time.perf_counter()
     belt, edr = _breathing(rec, rsp_ch, ecg, beats, windows, settings, warnings)
