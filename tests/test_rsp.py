@@ -223,6 +223,13 @@ def test_hf_nan_when_breathing_below_the_band(belt):
     assert 5 < phase.resp_rate_bpm < 7 and np.isfinite(phase.lnrmssd)
 
 
+def test_breathing_band_is_the_hf_band():
+    from physio.hrv.hrv_window import HF_BAND_HZ
+    from physio.rsp import HF_BREATHING_BPM
+
+    assert HF_BREATHING_BPM == pytest.approx(tuple(60 * f for f in HF_BAND_HZ))
+
+
 def test_hf_kept_when_breathing_in_the_band():
     result = process_recording(_recording(15.0), PipelineSettings(window_s=120))
     w = result.windows

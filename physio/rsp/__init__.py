@@ -10,28 +10,12 @@ Names follow neurokit2's (``rsp_clean``, ``rsp_rate``-like :func:`rsp_window`,
 * :func:`rsp_belt` (belt channel -> BreathSeries, with the unit check).
 """
 
-from __future__ import annotations
-
-from importlib import import_module
-from typing import Any
-
-# Lazy exports (PEP 562): ``import physio.pipeline`` stays light; a name is imported from its
-# module on first use.
-_EXPORTS = {
-    "DEFAULT_EDR_METHOD": "ecg_rsp", "EDR_METHODS": "ecg_rsp", "ecg_rsp": "ecg_rsp",
-    "HF_BREATHING_BPM": "hf_rule", "apply_breathing_rule": "hf_rule",
-    "MIN_RSP_DURATION_S": "rsp_clean", "RSP_BAND_HZ": "rsp_clean",
-    "rsp_check_units": "rsp_clean", "rsp_clean": "rsp_clean",
-    "BreathSeries": "rsp_peaks", "rsp_breaths": "rsp_peaks",
-    "rsp_window": "rsp_rate", "rsp_belt": "rsp_process", "rsp_methods": "rsp_process",
-}  # fmt: skip
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(f"physio.rsp.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'physio.rsp' has no attribute {name!r}")
-
+from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD, EDR_METHODS, ecg_rsp
+from physio.rsp.hf_rule import HF_BREATHING_BPM, apply_breathing_rule
+from physio.rsp.rsp_clean import MIN_RSP_DURATION_S, RSP_BAND_HZ, rsp_check_units, rsp_clean
+from physio.rsp.rsp_peaks import BreathSeries, rsp_breaths
+from physio.rsp.rsp_process import rsp_belt, rsp_methods
+from physio.rsp.rsp_rate import rsp_window
 
 __all__ = [
     "DEFAULT_EDR_METHOD",

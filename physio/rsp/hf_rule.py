@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from physio.hrv.hrv_window import HF_BAND_HZ
-
-#: Breathing rates (breaths/min) inside the HF band: 0.15-0.40 Hz x 60.
-HF_BREATHING_BPM = (HF_BAND_HZ[0] * 60.0, HF_BAND_HZ[1] * 60.0)
+#: Breathing rates (breaths/min) inside the HF band: 0.15-0.40 Hz x 60. Written out (not
+#: imported from physio.hrv.hrv_window, which pulls in the whole ECG chain); a test checks
+#: that it equals 60 x physio.hrv.hrv_window.HF_BAND_HZ.
+HF_BREATHING_BPM = (9.0, 24.0)
 
 
 def apply_breathing_rule(row: dict[str, Any], rate_bpm: float,
