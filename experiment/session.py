@@ -18,9 +18,11 @@ condition marker record it).
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import sys
-from dataclasses import dataclass, field, replace
+import uuid
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from conditions import bids
@@ -54,7 +56,11 @@ class SessionOptions:
     resume: bool = False
     markers: str = "lsl"
     record: bool = True
-    physio_types: tuple[str, ...] = ("ECG", "EDA", "GSR", "Physio", "ExG")
+    # --- stream identity (issue 14): the physiology streams this session records
+    lab_config: Path | None = None  # None: experiment.lab_config.default_lab_config_path()
+    devices: tuple | None = None  # StreamSpecs to record instead of the lab config's
+    no_physio: bool = False  # the experimenter chose to go on without physiology
+    stream_wait_s: float = 3.0  # how long to look for the configured devices at start-up
     fullscreen: bool = True
     screen: int = 0
     window_size: tuple[int, int] = (1024, 768)
@@ -99,6 +105,9 @@ class Session:
         self._condition: str | None = None  # concealed: never printed or logged
         self._db = None
         self.warnings: list[str] = []
+        self._devices: list = []  # the physiology StreamSpecs recorded (lab config)
+        self._physio_note = "recorded"
+        self._marker_source_id: str | None = None
 
     # ================================================================== helpers
     def say(self, message: str) -> None:
@@ -150,6 +159,7 @@ class Session:
         # pre-flight: a remote database checks the server and the token here, before the
         # dialog; a failure stops the session before anything is recorded
         self._db = open_allocation_db(db_path, token_file=opt.db_token_file)
+        self._devices, self._physio_note = self._check_streams()  # before any allocation
 
         info = opt.start_info or ask_start_info(self._refusal)
         if info is None:
@@ -191,9 +201,14 @@ class Session:
         checked = sorted(({"sha256": v["sha256"], "pilot_placeholder": v["pilot_placeholder"]}
                           for v in audio_files.values()), key=lambda v: v["sha256"])
         self.state.audio_files = checked
+        self._marker_source_id = (f"soothe_markers-{socket.gethostname()}-{os.getpid()}-"
+                                  f"{uuid.uuid4().hex[:12]}")
         self.state.runs.append({"run": run_index, "started": utc_now(),
                                 "machine": socket.gethostname(), "resumed": opt.resume,
                                 "initials": info.initials,
+                                "marker_source_id": self._marker_source_id,
+                                "physio_streams": [asdict(d) for d in self._devices],
+                                "physiology": self._physio_note,
                                 "audio_sha256": [v["sha256"] for v in checked],
                                 "audio_pilot_placeholder": bool(pilot_note)})
         self.say(f"participant sub-{info.participant} ses-{info.session}: "
@@ -210,17 +225,20 @@ class Session:
 
         if opt.simulate:
             keep_lsl_on_machine()
-        self.markers = MarkerSender(open_backends(opt.markers), on_sent=self._on_marker,
-                                    warn=self.warn, hold_flip_writes=True)
+        self.markers = MarkerSender(open_backends(opt.markers, self._marker_source_id),
+                                    on_sent=self._on_marker, warn=self.warn,
+                                    hold_flip_writes=True)
         if opt.record:
             from experiment.recorder import LSLRecorder
 
-            self.recorder = LSLRecorder(self.data.physio_raw_dir, run_index, opt.physio_types,
-                                        warn=self.warn)
+            self.recorder = LSLRecorder(self.data.physio_raw_dir, run_index, self._devices,
+                                        warn=self.warn, marker_source_id=self._marker_source_id)
             self.recorder.start()
             self.recorder.ready.wait(10)
             names = self.recorder.physio_stream_names
             self.say(f"recording physiology from LSL: {names or 'nothing found yet'}")
+        if self._physio_note != "recorded":
+            self.log(f"physiology: {self._physio_note}")
         import pylsl
         from psychopy import core
 
@@ -242,6 +260,51 @@ class Session:
         self.audio = AudioPlayer(self.protocol.conditions[self._condition].audio, backend)
         self.say(f"audio back end: {backend}")
         self._open_window()
+
+    # ---- stream identity (issue 14) -------------------------------------------------
+    def _check_streams(self) -> tuple[list, str]:
+        """The physiology streams to record, checked before anything is allocated.
+
+        Returns (devices, note). A configured device matched by two visible streams is an
+        error naming both; an absent one is an error unless ``no_physio`` (then the session
+        goes on without physiology, and the note records that choice).
+        """
+        from experiment.lab_config import (
+            default_lab_config_path,
+            describe_missing,
+            match_devices,
+            read_lab_config,
+            visible_from_info,
+        )
+
+        opt = self.opt
+        if not opt.record:
+            return [], "not recorded (--no-record)"
+        if opt.no_physio:
+            self.warn("going on WITHOUT physiology (--no-physio): only markers are recorded; "
+                      "this choice is recorded in the session log and state")
+            return [], "none: the experimenter chose to go on without physiology (--no-physio)"
+        if opt.simulate:
+            from experiment.lsl_config import keep_lsl_on_machine
+
+            keep_lsl_on_machine()
+        config = opt.lab_config or default_lab_config_path()
+        devices = list(opt.devices) if opt.devices is not None else read_lab_config(config)
+        import time as _time
+
+        import pylsl
+
+        deadline = _time.monotonic() + opt.stream_wait_s
+        while True:
+            visible = [visible_from_info(i) for i in pylsl.resolve_streams(wait_time=1.0)]
+            found, missing = match_devices(devices, visible)
+            if not missing or _time.monotonic() > deadline:
+                break
+        if missing:
+            where = "this session's simulated device" if opt.devices is not None else config
+            raise SessionError(describe_missing(missing, visible, where))
+        self.say("physiology streams: " + "; ".join(v.describe() for v in found.values()))
+        return devices, "recorded"
 
     def _refusal(self, info: StartInfo) -> str | None:
         """Why this start must be refused (None when it may go ahead)."""
