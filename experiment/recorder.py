@@ -336,6 +336,25 @@ def _bids_column(channel: dict[str, str]) -> str:
     return _safe(channel.get("label", "ch")).lower()
 
 
+def last_raw_time(raw_dir: Path, before_run: int | None = None) -> float:
+    """The latest LSL time in any raw file (of runs before ``before_run``); -inf if none.
+
+    A killed run's last sign of life: its physiology is flushed twice a second.
+    """
+    latest = float("-inf")
+    for meta_path in Path(raw_dir).glob("run-*.json"):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if before_run is not None and int(meta.get("run", 0)) >= before_run:
+            continue
+        t, _, _ = read_raw_stream(meta_path.with_suffix(".tsv"))
+        if len(t):
+            latest = max(latest, float(t[-1]))
+    return latest
+
+
 def raw_marker_times(raw_dir: Path) -> list[tuple[float, int]]:
     """(lsl_time, code) of every marker the recorder received, all runs, time-sorted."""
     out: list[tuple[float, int]] = []

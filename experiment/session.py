@@ -36,11 +36,12 @@ from experiment.audio_player import (
 )
 from experiment.datafiles import SessionData, SessionState, free_space_mb, utc_now
 from experiment.dialog import StartInfo, ask_start_info
-from experiment.errors import SessionAborted, SessionError
+from experiment.errors import SessionAborted, SessionCancelled, SessionError
 from experiment.markers import MarkerSender, SentMarker, open_backends
 from experiment.timeline import Step, build_timeline, induction_minute_offsets
 
 EXIT_COMPLETE, EXIT_ERROR, EXIT_ABORTED, EXIT_DISK_FULL = 0, 1, 4, 3
+EXIT_CANCELLED = 5  # the start-up dialog was cancelled: nothing started (Escape abort is 4)
 
 
 @dataclass
@@ -108,6 +109,7 @@ class Session:
         self._devices: list = []  # the physiology StreamSpecs recorded (lab config)
         self._physio_note = "recorded"
         self._marker_source_id: str | None = None
+        self._restart_phases: set[str] = set()  # inductions interrupted by a kill
 
     # ================================================================== helpers
     def say(self, message: str) -> None:
@@ -163,7 +165,7 @@ class Session:
 
         info = opt.start_info or ask_start_info(self._refusal)
         if info is None:
-            raise SessionAborted("start-up dialog cancelled")
+            raise SessionCancelled("start-up dialog cancelled: nothing was started or recorded")
         refusal = self._refusal(info)
         if refusal:
             raise SessionError(refusal)
@@ -182,9 +184,12 @@ class Session:
             k: strata.get(k, "n/a") for k in self._db.strata_fields
         })
         self._condition = allocation.condition
+        killed_run = None
         if opt.resume:
             self.state = self.data.load_state()
             self.state.status = "running"
+            last = self.state.runs[-1] if self.state.runs else None
+            killed_run = last if last is not None and "ended" not in last else None
         else:
             self.state = SessionState(
                 subject=info.participant,
@@ -239,6 +244,8 @@ class Session:
             self.say(f"recording physiology from LSL: {names or 'nothing found yet'}")
         if self._physio_note != "recorded":
             self.log(f"physiology: {self._physio_note}")
+        if opt.resume:
+            self._resume_interrupted(killed_run)
         import pylsl
         from psychopy import core
 
@@ -306,6 +313,74 @@ class Session:
         self.say("physiology streams: " + "; ".join(v.describe() for v in found.values()))
         return devices, "recorded"
 
+    # ---- resume after a kill (issue 14) -------------------------------------------------
+    #: codes used when a protocol defines no ``induction_interrupted``/``induction_restarted``
+    DEFAULT_EVENT_CODES = {"induction_interrupted": 4, "induction_restarted": 5}
+
+    def _event_code(self, name: str) -> int:
+        return int(self.protocol.markers.events.get(name, self.DEFAULT_EVENT_CODES[name]))
+
+    def _resume_interrupted(self, killed_run: dict | None) -> None:
+        """Resume after a kill: keep the killed run's CSV, note an interrupted induction.
+
+        An induction phase with an onset but neither an offset nor an
+        ``induction_interrupted`` event after it was cut off mid-audio. Its interruption is
+        written to ``_events.tsv`` at the last sign of life of the killed run (its last
+        marker or physiology sample), said on the console, and the induction restarts from
+        its start (``induction_restarted`` before its new onset).
+        """
+        from experiment.recorder import last_raw_time
+
+        data, state = self.data, self.state
+        if killed_run is not None:
+            self._keep_killed_run_csv(killed_run)
+        if not data.files.events_tsv.is_file():
+            return
+        events = bids.read_tsv(data.files.events_tsv, bids.EVENTS_COLUMNS)
+        kinds = list(events["trial_type"].astype(str))
+        for phase in self.protocol.phases:
+            if phase.kind != "induction" or phase.name in state.completed_phases:
+                continue
+            onset = f"{phase.name}_onset"
+            if onset not in kinds:
+                continue
+            start = len(kinds) - 1 - kinds[::-1].index(onset)
+            after = kinds[start + 1:]
+            if f"{phase.name}_offset" in after or "induction_interrupted" in after:
+                continue
+            last_lsl = max(float(events["lsl_time"].astype(float).max()),
+                           last_raw_time(data.physio_raw_dir, before_run=len(state.runs)))
+            marker = self.markers.send(self._event_code("induction_interrupted"),
+                                       "induction_interrupted", lsl_time=last_lsl,
+                                       psychopy_time=last_lsl + _core_minus_lsl())
+            at = data.onset(marker.lsl_time)
+            self._restart_phases.add(phase.name)
+            state.runs[-1]["induction_restarted"] = {"phase": phase.name,
+                                                     "interrupted_at_s": round(at, 3)}
+            self.say(f"the {phase.name} phase was interrupted {at:.1f} s into the session "
+                     "(the last sign of the killed run); it restarts from its start")
+            self.log(f"{phase.name} interrupted at session time {at:.3f} s "
+                     f"(lsl {last_lsl:.6f}); restarting it from its start")
+
+    def _keep_killed_run_csv(self, killed_run: dict) -> None:
+        """The killed run's ExperimentHandler data died with it: rebuild its CSV from
+        ``_beh.tsv`` (every response on disk at the kill) under a name of its own."""
+        data, state = self.data, self.state
+        if not data.files.beh_tsv.is_file():
+            return
+        from experiment.datafiles import unique_path
+
+        beh = bids.read_tsv(data.files.beh_tsv, bids.BEH_COLUMNS)
+        csv = beh.assign(participant=state.subject, session=state.session,
+                         session_code=state.session_code)
+        run = killed_run.get("run", len(state.runs))
+        path = unique_path(data.source_dir /
+                           f"{data.files.prefix}_run-{run}-killed_psychopy.csv")
+        csv.to_csv(path, index=False, na_rep="")
+        killed_run.update({"ended": None, "outcome": "killed",
+                           "psychopy_csv": f"{path.name} (rebuilt from _beh.tsv at resume)"})
+        self.log(f"run {run} was killed; its PsychoPy CSV rebuilt from _beh.tsv: {path.name}")
+
     def _refusal(self, info: StartInfo) -> str | None:
         """Why this start must be refused (None when it may go ahead)."""
         root = Path(self.opt.data_root)
@@ -370,6 +445,10 @@ class Session:
                                           "session_start")
                 first = False
             runner = getattr(self, f"_run_{step.kind}")
+            if step.name in self._restart_phases:  # resume mid-induction: from its start
+                self.markers.send_on_flip(self.win, self._event_code("induction_restarted"),
+                                          "induction_restarted")
+                self.log(f"phase {step.name} restarted from its start (resume)")
             self.markers.send_on_flip(self.win, self.protocol.markers.phase_onset(step.name),
                                       f"{step.name}_onset")
             self.log(f"phase {step.name} ({step.kind}) started")
@@ -567,6 +646,9 @@ class Session:
         """setup -> run -> save; returns the exit code."""
         try:
             self.setup()
+        except SessionCancelled as exc:
+            self.say(str(exc))
+            return EXIT_CANCELLED
         except SessionAborted as exc:
             self.say(str(exc))
             self.save("incomplete") if self.state else None
