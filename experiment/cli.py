@@ -240,13 +240,44 @@ def run_main(argv: list[str]) -> int:
 
 def check_main(argv: list[str]) -> int:
     """Entry point of ``soothe check``."""
-    p = argparse.ArgumentParser(prog="soothe check", description="hardware check")
+    from experiment.hardware_check import CHECKS
+
+    p = argparse.ArgumentParser(
+        prog="soothe check",
+        description="hardware check before the first participant: LSL streams (and the lab "
+                    "config), frame rate, audio, audio-onset latency, markers. Exit code 0: "
+                    "all OK; 2: warnings; 1: a check failed.")
     p.add_argument("--markers", default="lsl",
                    help="marker back ends to test, comma-separated (as for soothe run)")
     p.add_argument("--windowed", action="store_true")
     p.add_argument("--screen", type=int, default=0)
+    p.add_argument("--only", default=",".join(CHECKS),
+                   help=f"comma-separated subset of: {', '.join(CHECKS)}")
+    p.add_argument("--refresh-hz", type=float, default=None,
+                   help="the display's refresh rate (default: what the screen reports)")
+    p.add_argument("--lab-config", type=Path, default=None,
+                   help="lab config to write/check (default $SOOTHE_LAB_CONFIG or "
+                        "~/.soothe/lab_streams.json)")
+    p.add_argument("--confirm-streams", action="store_true",
+                   help="write the physiology streams visible now into the lab config "
+                        "without asking (otherwise asked on a terminal)")
+    p.add_argument("--latency-source", default="jack",
+                   help="recording of the audio output for the latency check: jack (a "
+                        "JACK loopback) or lsl:STREAM:CHANNEL (the amplifier input the "
+                        "audio output is cabled into)")
+    p.add_argument("--clicks", type=int, default=20, help="clicks in the latency check")
+    p.add_argument("--latency-json", type=Path, default=None,
+                   help="write the latency figures and their method to this JSON file")
     args = p.parse_args(argv)
     _maybe_reexec_for_jack(["check"], argv)
+    quiet_console()
     from experiment.hardware_check import run_check
+    from experiment.lsl_config import quiet_lsl
 
-    return run_check(args.markers, fullscreen=not args.windowed, screen=args.screen)
+    quiet_lsl()
+    return run_check(args.markers, fullscreen=not args.windowed, screen=args.screen,
+                     only=[w.strip() for w in args.only.split(",") if w.strip()],
+                     refresh_hz=args.refresh_hz, lab_config=args.lab_config,
+                     confirm_streams=True if args.confirm_streams else None,
+                     latency_source=args.latency_source, clicks=args.clicks,
+                     latency_json=args.latency_json)
