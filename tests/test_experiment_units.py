@@ -234,10 +234,9 @@ def test_recorder_records_a_live_lsl_stream(tmp_path, monkeypatch):
     monkeypatch.setenv("LSLAPICFG", str(write_lsl_config(tmp_path / "lsl.cfg")))
     import pylsl
 
+    from experiment.lab_config import StreamSpec
     from experiment.recorder import LSLRecorder
     from experiment.simulated_device import make_outlet
-
-    from experiment.lab_config import StreamSpec
 
     sid = f"unit_{time.time()}"
     outlet = make_outlet(200.0, name="unit_physio", source_id=sid)
