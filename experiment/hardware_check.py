@@ -95,8 +95,19 @@ def assess_flip_intervals(intervals: Sequence[float], expected_hz: float,
 def screen_refresh_hz(win) -> float | None:
     """The refresh rate the operating system reports for the window's screen (or None)."""
     try:
-        rate = win.winHandle.screen.get_mode().rate
-        return float(rate) if rate else None
+        screen = win.winHandle.screen
+        display = getattr(getattr(screen, "display", None), "_display", None)
+        if display is not None:  # X11: ask first, or Xlib prints "extension ... missing"
+            import ctypes
+
+            from pyglet.libs.x11 import xlib
+
+            a, b, c = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+            if not xlib.XQueryExtension(display, b"XFree86-VidModeExtension",
+                                        ctypes.byref(a), ctypes.byref(b), ctypes.byref(c)):
+                return None
+        mode = screen.get_mode()
+        return float(mode.rate) if mode is not None and mode.rate else None
     except Exception:
         return None
 
