@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 
 from experiment.errors import SessionError
@@ -24,6 +27,28 @@ def _maybe_reexec_for_jack(words: list[str], argv: list[str]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, "-m", "soothe", *words, *argv], env)
+
+
+def quiet_console() -> None:
+    """Keep library noise that means nothing here off the experimenter's console.
+
+    PsychPortAudio runs ``pactl suspend-sink`` through the shell on Linux to pause
+    PulseAudio; on a PC without PulseAudio (JACK or plain ALSA) the shell prints ``sh: 1:
+    pactl: not found`` twice per sound device opened. With no PulseAudio there is nothing
+    to suspend, so a ``pactl`` that does nothing is put on the PATH of this process only.
+    A real ``pactl`` is never shadowed.
+    """
+    if sys.platform.startswith("linux") and shutil.which("pactl") is None:
+        shim = Path(tempfile.gettempdir()) / f"soothe_shims_{os.getuid()}"
+        target = shim / "pactl"
+        if not target.is_file():
+            shim.mkdir(parents=True, exist_ok=True)
+            tmp = shim / f".pactl.{os.getpid()}"
+            tmp.write_text("#!/bin/sh\n# soothe: no PulseAudio here, nothing to suspend\n"
+                           "exit 0\n", encoding="ascii")
+            tmp.chmod(0o755)
+            os.replace(tmp, target)
+        os.environ["PATH"] = f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def _run_parser() -> argparse.ArgumentParser:
@@ -58,8 +83,15 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--markers", default="lsl",
                    help="marker back ends, comma-separated: lsl, parallel[:0x378], "
                         "serial:/dev/ttyUSB0[@115200], none")
-    p.add_argument("--no-record", action="store_true", help="do not record LSL physiology")
-    p.add_argument("--physio-types", default="ECG,EDA,GSR,Physio,ExG")
+    p.add_argument("--no-record", action="store_true",
+                   help="record nothing from LSL (neither physiology nor the marker stream)")
+    p.add_argument("--lab-config", type=Path, default=None,
+                   help="the lab config naming the physiology streams to record (written by "
+                        "'soothe check --confirm-streams'; default $SOOTHE_LAB_CONFIG or "
+                        "~/.soothe/lab_streams.json)")
+    p.add_argument("--no-physio", action="store_true",
+                   help="go on without physiology when the configured device is absent "
+                        "(recorded in the session log and state)")
     p.add_argument("--windowed", action="store_true")
     p.add_argument("--screen", type=int, default=0)
     p.add_argument("--simulate", action="store_true",
@@ -75,7 +107,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--device-rate", type=float, default=500.0,
                    help="with --simulate: sampling rate of the simulated ECG/EDA device")
     p.add_argument("--no-device", action="store_true",
-                   help="with --simulate: do not start the simulated physiology device")
+                   help="with --simulate: do not start the simulated physiology device "
+                        "(implies --no-physio)")
     return p
 
 
@@ -140,7 +173,10 @@ def run_main(argv: list[str]) -> int:
     from experiment.dialog import validate_start_info
 
     start_info = None
-    if args.simulate and not args.participant:
+    if args.participant is not None and not args.participant.strip():
+        raise SessionError("--participant is empty: give the participant ID (letters and "
+                           "digits, e.g. P01), or leave --participant out to use the dialog")
+    if args.simulate and args.participant is None:
         args.participant = "sim1"
     if args.participant:
         age, sex = _age_and_sex(args)
@@ -152,7 +188,9 @@ def run_main(argv: list[str]) -> int:
         if start_info is None:
             raise SessionError("; ".join(problems))
     _maybe_reexec_for_jack(["run"], argv)
+    quiet_console()
     device = None
+    devices = None
     if args.simulate:
         if not os.environ.get("DISPLAY"):
             raise SessionError("--simulate needs an X display: run under "
@@ -161,19 +199,30 @@ def run_main(argv: list[str]) -> int:
 
         keep_lsl_on_machine()
         if not args.no_device and not args.no_record:
+            # the session's own device: a source_id no other session shares, and the only
+            # physiology stream this session records
+            from experiment.lab_config import StreamSpec
+            from experiment.simulated_device import STREAM_NAME
+
+            source_id = f"soothe_sim-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            devices = (StreamSpec(STREAM_NAME, "Physio", source_id),)
             device = subprocess.Popen(
                 [sys.executable, "-m", "experiment.simulated_device",
                  "--rate", str(args.device_rate), "--seed", str(args.seed),
-                 "--parent-pid", str(os.getpid())],
+                 "--parent-pid", str(os.getpid()), "--source-id", source_id],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
+    from experiment.lsl_config import quiet_lsl
     from experiment.session import Session, SessionOptions
 
+    quiet_lsl()
     options = SessionOptions(
         data_root=args.data, protocol_path=args.protocol, db_path=args.db,
         db_token_file=args.token_file,
         start_info=start_info, resume=args.resume, markers=args.markers,
-        record=not args.no_record, physio_types=tuple(args.physio_types.split(",")),
+        record=not args.no_record, lab_config=args.lab_config, devices=devices,
+        no_physio=args.no_physio or (args.simulate and args.no_device),
+        stream_wait_s=20.0 if devices else 3.0,
         fullscreen=not (args.windowed or args.simulate), screen=args.screen,
         speed=args.speed, simulate=args.simulate, seed=args.seed, abort_at=args.abort_at,
         screenshots=args.screenshots, min_free_mb=args.min_free_mb,
@@ -191,13 +240,44 @@ def run_main(argv: list[str]) -> int:
 
 def check_main(argv: list[str]) -> int:
     """Entry point of ``soothe check``."""
-    p = argparse.ArgumentParser(prog="soothe check", description="hardware check")
+    from experiment.hardware_check import CHECKS
+
+    p = argparse.ArgumentParser(
+        prog="soothe check",
+        description="hardware check before the first participant: LSL streams (and the lab "
+                    "config), frame rate, audio, audio-onset latency, markers. Exit code 0: "
+                    "all OK; 2: warnings; 1: a check failed.")
     p.add_argument("--markers", default="lsl",
                    help="marker back ends to test, comma-separated (as for soothe run)")
     p.add_argument("--windowed", action="store_true")
     p.add_argument("--screen", type=int, default=0)
+    p.add_argument("--only", default=",".join(CHECKS),
+                   help=f"comma-separated subset of: {', '.join(CHECKS)}")
+    p.add_argument("--refresh-hz", type=float, default=None,
+                   help="the display's refresh rate (default: what the screen reports)")
+    p.add_argument("--lab-config", type=Path, default=None,
+                   help="lab config to write/check (default $SOOTHE_LAB_CONFIG or "
+                        "~/.soothe/lab_streams.json)")
+    p.add_argument("--confirm-streams", action="store_true",
+                   help="write the physiology streams visible now into the lab config "
+                        "without asking (otherwise asked on a terminal)")
+    p.add_argument("--latency-source", default="jack",
+                   help="recording of the audio output for the latency check: jack (a "
+                        "JACK loopback) or lsl:STREAM:CHANNEL (the amplifier input the "
+                        "audio output is cabled into)")
+    p.add_argument("--clicks", type=int, default=20, help="clicks in the latency check")
+    p.add_argument("--latency-json", type=Path, default=None,
+                   help="write the latency figures and their method to this JSON file")
     args = p.parse_args(argv)
     _maybe_reexec_for_jack(["check"], argv)
+    quiet_console()
     from experiment.hardware_check import run_check
+    from experiment.lsl_config import quiet_lsl
 
-    return run_check(args.markers, fullscreen=not args.windowed, screen=args.screen)
+    quiet_lsl()
+    return run_check(args.markers, fullscreen=not args.windowed, screen=args.screen,
+                     only=[w.strip() for w in args.only.split(",") if w.strip()],
+                     refresh_hz=args.refresh_hz, lab_config=args.lab_config,
+                     confirm_streams=True if args.confirm_streams else None,
+                     latency_source=args.latency_source, clicks=args.clicks,
+                     latency_json=args.latency_json)

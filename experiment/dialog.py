@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 SEX_CHOICES: tuple[str, ...] = ("female", "male", "diverse", "prefer not to say")
+#: first entry of the sex/gender list: nothing is chosen until the experimenter chooses
+#: (sex is an allocation stratum and is never assumed)
+SEX_UNCHOSEN = "(please choose)"
 _INITIALS_RE = re.compile(r"^[A-Za-z]{2,4}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9]+$")
 
@@ -63,7 +66,10 @@ def validate_start_info(raw: Mapping[str, Any]) -> tuple[StartInfo | None, list[
         if not 16 <= age <= 100:
             problems.append(f"age {age}: expected 16-100 years")
     sex = str(raw.get("sex", "")).strip()
-    if sex not in SEX_CHOICES:
+    if sex in ("", SEX_UNCHOSEN):
+        problems.append("sex/gender: not chosen yet (it sets the allocation stratum, so it is "
+                        f"never assumed); choose one of {', '.join(SEX_CHOICES)}")
+    elif sex not in SEX_CHOICES:
         problems.append(f"sex/gender {sex!r}: choose one of {', '.join(SEX_CHOICES)}")
     initials = str(raw.get("initials", "")).strip()
     if not _INITIALS_RE.match(initials):
@@ -74,20 +80,29 @@ def validate_start_info(raw: Mapping[str, Any]) -> tuple[StartInfo | None, list[
 
 
 def build_dialog(values: Mapping[str, Any], problems: list[str] | None = None, title="soothe"):
-    """The gui.Dlg with its fields (not shown yet)."""
+    """The gui.Dlg with its fields (not shown yet).
+
+    Every field is required: its label carries an asterisk and PsychoPy keeps OK disabled
+    while a required text field is empty. The sex/gender list starts at
+    :data:`SEX_UNCHOSEN`, so nothing is pre-selected.
+    """
     from psychopy import gui
 
     dlg = gui.Dlg(title=f"{title}: start a session")
     if problems:
         dlg.addText("Please correct:\n- " + "\n- ".join(problems), color="red")
     dlg.addField("participant", initial=str(values.get("participant", "")),
-                 label="Participant ID")
-    dlg.addField("session", initial=str(values.get("session", "1")), label="Session")
-    dlg.addField("age", initial=str(values.get("age", "")), label="Age (years)")
-    dlg.addField("sex", initial=values.get("sex", SEX_CHOICES[0]), choices=list(SEX_CHOICES),
-                 label="Sex / gender")
+                 label="Participant ID *", required=True)
+    dlg.addField("session", initial=str(values.get("session", "1")), label="Session *",
+                 required=True)
+    dlg.addField("age", initial=str(values.get("age", "")), label="Age (years) *",
+                 required=True)
+    sex = values.get("sex")
+    dlg.addField("sex", initial=sex if sex in SEX_CHOICES else SEX_UNCHOSEN,
+                 choices=[SEX_UNCHOSEN, *SEX_CHOICES], label="Sex / gender *", required=True)
     dlg.addField("initials", initial=str(values.get("initials", "")),
-                 label="Experimenter initials")
+                 label="Experimenter initials *", required=True)
+    dlg.validate()  # shows "Fields marked with an asterisk (*) are required."
     return dlg
 
 

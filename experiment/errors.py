@@ -19,3 +19,7 @@ class AudioPreflightError(SessionError):
 
 class MarkerError(SessionError):
     """A marker back end could not be opened or a marker spec is malformed."""
+
+
+class SessionCancelled(SessionAborted):
+    """The experimenter cancelled the start-up dialog: nothing was started or recorded."""

@@ -46,3 +46,40 @@ def keep_lsl_on_machine() -> Path:
     path = write_lsl_config(Path(tempfile.gettempdir()) / f"soothe_lsl_{os.getuid()}.cfg")
     os.environ["LSLAPICFG"] = str(path)
     return path
+
+
+#: liblsl's log level for the experimenter's console: errors only (no INFO banner lines)
+LSL_CONSOLE_LOG = "\n[log]\nlevel = -2\n"
+
+
+def _active_config_file() -> Path | None:
+    """The config file liblsl would load (its own search order), or None."""
+    env = os.environ.get("LSLAPICFG")
+    candidates = [Path(env)] if env else []
+    candidates += [Path.cwd() / "lsl_api.cfg", Path.home() / "lsl_api" / "lsl_api.cfg",
+                   Path("/etc/lsl_api/lsl_api.cfg")]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def quiet_lsl() -> str | None:
+    """Keep liblsl's INFO banner lines off the console (errors still show).
+
+    liblsl prints "Configuration loaded from ..." and its build string at INFO level when it
+    starts. Unless the lab's own config sets a ``[log]`` level, this hands liblsl the same
+    config content plus ``[log] level = -2`` (errors only). Must run before the first LSL
+    call of the process; returns the content given to liblsl (None when left alone).
+
+    Examples
+    --------
+    >>> "[log]" in LSL_CONSOLE_LOG
+    True
+    """
+    path = _active_config_file()
+    content = path.read_text(encoding="utf-8", errors="replace") if path else ""
+    if "[log]" in content:
+        return None
+    import pylsl
+
+    content += LSL_CONSOLE_LOG
+    pylsl.set_config_content(content)
+    return content

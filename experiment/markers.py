@@ -5,10 +5,16 @@ Back ends
 - ``lsl``: a LabStreamingLayer outlet (pylsl; always available), one int32 channel, irregular
   rate. Every sample carries an explicit LSL timestamp, so an audio marker can be stamped
   with the measured audio onset.
-- ``parallel[:ADDRESS]``: an 8-bit parallel port through ``psychopy.parallel`` (e.g. the
+- ``parallel[:PORT]``: an 8-bit parallel port through ``psychopy.parallel`` (e.g. the
   digital inputs of a BIOPAC MP160). Lines go back to 0 after each pulse and on close.
+  PORT is the ppdev device file on Linux (``parallel:/dev/parport0``, the default; needs
+  the ``ppdev`` kernel module and membership of the ``lp`` group) and the port's I/O
+  address on Windows (``parallel:0x0378``, the default; Device Manager > Ports > LPT >
+  Resources shows it; needs the inpout32/inpoutx64 driver). A Windows address on Linux (or
+  a device file on Windows) is refused with a message saying what to write instead.
 - ``serial:DEVICE[@BAUD]``: a serial trigger box through pyserial (one byte per marker,
-  then a 0 byte after the pulse).
+  then a 0 byte after the pulse). DEVICE is ``/dev/ttyUSB0``/``/dev/ttyACM0`` on Linux,
+  ``/dev/cu.usbserial-*`` on macOS and ``COM3`` on Windows; BAUD defaults to 115200.
 - ``none``: markers only go to the session's ``_events.tsv``.
 
 The task code never knows which back ends are active: it calls :meth:`MarkerSender.send`
@@ -19,8 +25,12 @@ The task code never knows which back ends are active: it calls :meth:`MarkerSend
 
 from __future__ import annotations
 
+import os
 import queue
+import re
 import socket
+import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -180,19 +190,100 @@ class _PulsedBackend:
             self._write(0)
 
 
+_LINUX_PARPORT_RE = re.compile(r"^/dev/(parport|parports/)\d+$")
+_WIN_COM_RE = re.compile(r"^COM\d+$", re.IGNORECASE)
+
+
+def parse_parallel_port(arg: str, platform: str | None = None) -> int | str:
+    """What ``parallel[:ARG]`` means on this platform: a device file or an I/O address.
+
+    Examples
+    --------
+    >>> parse_parallel_port("", "linux"), parse_parallel_port("/dev/parport1", "linux")
+    ('/dev/parport0', '/dev/parport1')
+    >>> hex(parse_parallel_port("0x0378", "win32")), hex(parse_parallel_port("", "win32"))
+    ('0x378', '0x378')
+    >>> try:
+    ...     parse_parallel_port("0x0378", "linux")
+    ... except MarkerError as exc:
+    ...     print(str(exc)[:75])
+    parallel:0x0378 is a Windows I/O port address; on Linux name the port's ppd
+    """
+    platform = platform or sys.platform
+    arg = arg.strip()
+    if platform.startswith("linux"):
+        if not arg:
+            return "/dev/parport0"
+        if arg.startswith("/"):
+            if not _LINUX_PARPORT_RE.match(arg):
+                raise MarkerError(f"parallel:{arg}: not a parallel-port device name; expected "
+                                  "/dev/parportN (e.g. parallel:/dev/parport0)")
+            return arg
+        raise MarkerError(
+            f"parallel:{arg} is a Windows I/O port address; on Linux name the port's ppdev "
+            "device file instead, e.g. parallel:/dev/parport0 (LPT1), parallel:/dev/parport1 "
+            "(LPT2); 'ls /dev/parport*' lists them")
+    if platform == "win32":
+        if not arg:
+            return 0x0378
+        try:
+            address = int(arg, 16)  # "0x0378" and "378" alike: addresses are hex
+        except ValueError:
+            raise MarkerError(
+                f"parallel:{arg}: on Windows give the port's I/O address in hex, e.g. "
+                "parallel:0x0378 or parallel:0xD010 (Device Manager > Ports (COM & LPT) > the "
+                "LPT port > Resources > I/O Range)") from None
+        if not 0 < address <= 0xFFFF:
+            raise MarkerError(f"parallel:{arg}: an I/O address is 0x0001-0xFFFF")
+        return address
+    raise MarkerError(f"parallel port markers are not supported on {platform}: use lsl or "
+                      "a serial trigger box (serial:/dev/cu.usbserial-XXXX)")
+
+
+def _check_device_file(path: str, kind: str, hint: str) -> None:
+    """A clear error for a device file that is missing, not a device, or not writable."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise MarkerError(f"{kind} {path} does not exist; {hint}") from None
+    except OSError as exc:
+        raise MarkerError(f"{kind} {path}: {exc.strerror}") from None
+    if not stat.S_ISCHR(mode):
+        raise MarkerError(f"{kind} {path} is not a device (not a character device file); "
+                          f"{hint}")
+    if not os.access(path, os.W_OK):
+        raise MarkerError(f"{kind} {path}: permission denied; add the experimenter's account "
+                          "to the device's group (ls -l shows it: usually lp for parallel, "
+                          "dialout for serial ports), then log in again")
+
+
 class ParallelPortMarkers(_PulsedBackend):
-    """8-bit parallel port via ``psychopy.parallel`` (address e.g. ``0x0378``)."""
+    """8-bit parallel port via ``psychopy.parallel``.
+
+    ``port``: ``/dev/parportN`` on Linux, an I/O address (e.g. ``0x0378``) on Windows; see
+    :func:`parse_parallel_port`.
+    """
 
     name = "parallel"
 
-    def __init__(self, address: int | str = 0x0378, pulse_s: float = DEFAULT_PULSE_S) -> None:
+    def __init__(self, port: int | str | None = None, pulse_s: float = DEFAULT_PULSE_S) -> None:
         super().__init__(pulse_s)
+        if port is None or isinstance(port, str):
+            port = parse_parallel_port(port or "")
+        shown = hex(port) if isinstance(port, int) else port
+        if isinstance(port, str):
+            _check_device_file(port, "parallel port", "load the ppdev kernel module "
+                               "(sudo modprobe ppdev) and check 'ls /dev/parport*'")
         try:
             from psychopy import parallel
 
-            self.port = parallel.ParallelPort(address=address)
+            self.port = parallel.ParallelPort(address=port)
+        except ImportError as exc:
+            raise MarkerError(f"parallel port {shown}: the driver is missing ({exc}); on "
+                              "Linux install pyparallel, on Windows the inpoutx64 driver"
+                              ) from None
         except Exception as exc:  # the driver raises many kinds; report one clearly
-            raise MarkerError(f"parallel port {address!r} could not be opened: {exc}") from None
+            raise MarkerError(f"parallel port {shown} could not be opened: {exc}") from None
         self.reset()
 
     def _write(self, code: int) -> None:
@@ -206,12 +297,16 @@ class SerialMarkers(_PulsedBackend):
 
     def __init__(self, device: str, baudrate: int = 115200, pulse_s: float = DEFAULT_PULSE_S):
         super().__init__(pulse_s)
+        if sys.platform != "win32":
+            _check_device_file(device, "serial port", "is the trigger box plugged in? ports "
+                               f"seen: {_serial_ports() or 'none'}")
         try:
             import serial
 
             self.port = serial.Serial(device, baudrate=baudrate, timeout=0, write_timeout=0.1)
         except Exception as exc:
-            raise MarkerError(f"serial port {device!r} could not be opened: {exc}") from None
+            raise MarkerError(f"serial port {device!r} could not be opened: {exc}; ports "
+                              f"seen: {_serial_ports() or 'none'}") from None
         self.reset()
 
     def _write(self, code: int) -> None:
@@ -221,6 +316,59 @@ class SerialMarkers(_PulsedBackend):
     def close(self) -> None:
         super().close()
         self.port.close()
+
+
+def _serial_ports() -> str:
+    try:
+        from serial.tools import list_ports
+
+        return ", ".join(sorted(p.device for p in list_ports.comports()))
+    except Exception:
+        return ""
+
+
+def parse_serial_port(arg: str, platform: str | None = None) -> tuple[str, int]:
+    """(device, baud rate) of ``serial:DEVICE[@BAUD]`` on this platform.
+
+    Examples
+    --------
+    >>> parse_serial_port("/dev/ttyUSB0@9600", "linux")
+    ('/dev/ttyUSB0', 9600)
+    >>> parse_serial_port("com3", "win32")
+    ('COM3', 115200)
+    >>> try:
+    ...     parse_serial_port("COM3", "linux")
+    ... except MarkerError as exc:
+    ...     print(str(exc)[:60])
+    serial:COM3 is a Windows port name; on linux name the device
+    """
+    platform = platform or sys.platform
+    device, _, baud_text = arg.strip().partition("@")
+    device = device.strip()
+    if not device:
+        raise MarkerError("serial back end needs a device: serial:/dev/ttyUSB0[@BAUD] "
+                          "(Linux), serial:COM3[@BAUD] (Windows)")
+    baud = 115200
+    if baud_text:
+        try:
+            baud = int(baud_text)
+        except ValueError:
+            baud = 0
+        if baud <= 0:
+            raise MarkerError(f"serial:{arg}: baud rate {baud_text!r} must be a positive "
+                              "whole number, e.g. @115200")
+    if platform == "win32":
+        if not _WIN_COM_RE.match(device):
+            raise MarkerError(f"serial:{device}: on Windows name the COM port, e.g. "
+                              "serial:COM3 (Device Manager > Ports (COM & LPT))")
+        return device.upper(), baud
+    if _WIN_COM_RE.match(device):
+        raise MarkerError(f"serial:{device} is a Windows port name; on {platform} name the "
+                          "device file, e.g. serial:/dev/ttyUSB0 or serial:/dev/ttyACM0 "
+                          "('ls /dev/tty*' lists them)")
+    if not device.startswith("/"):
+        raise MarkerError(f"serial:{device}: expected a device file such as /dev/ttyUSB0")
+    return device, baud
 
 
 class NullMarkers:
@@ -238,14 +386,19 @@ class NullMarkers:
         pass
 
 
-def open_backends(spec: str | Sequence[str]) -> list[MarkerBackend]:
+def open_backends(spec: str | Sequence[str],
+                  lsl_source_id: str | None = None) -> list[MarkerBackend]:
     """Open the back ends named by ``spec``.
 
     Parameters
     ----------
     spec : str or list of str
-        Comma-separated: ``lsl``, ``parallel``, ``parallel:0x0378``, ``serial:/dev/ttyUSB0``,
-        ``serial:/dev/ttyUSB0@9600``, ``none``.
+        Comma-separated: ``lsl``, ``parallel`` (``parallel:/dev/parport0`` on Linux,
+        ``parallel:0x0378`` on Windows), ``serial:/dev/ttyUSB0``, ``serial:COM3@9600``,
+        ``none``.
+    lsl_source_id : str, optional
+        The LSL marker outlet's source_id (a session passes one unique to itself, so its
+        recorder can tell its own markers from another session's).
 
     Raises
     ------
@@ -264,20 +417,18 @@ def open_backends(spec: str | Sequence[str]) -> list[MarkerBackend]:
             continue
         kind, _, arg = word.partition(":")
         if kind == "lsl":
-            out.append(LSLMarkerOutlet(arg or MARKER_STREAM_NAME))
+            out.append(LSLMarkerOutlet(arg or MARKER_STREAM_NAME, source_id=lsl_source_id))
         elif kind == "parallel":
-            out.append(ParallelPortMarkers(int(arg, 0) if arg else 0x0378))
+            out.append(ParallelPortMarkers(parse_parallel_port(arg)))
         elif kind == "serial":
-            if not arg:
-                raise MarkerError("serial back end needs a device: serial:/dev/ttyUSB0[@BAUD]")
-            device, _, baud = arg.partition("@")
-            out.append(SerialMarkers(device, int(baud) if baud else 115200))
+            device, baud = parse_serial_port(arg)
+            out.append(SerialMarkers(device, baud))
         elif kind == "none":
             out.append(NullMarkers())
         else:
             raise MarkerError(
                 f"unknown marker back end {kind!r} in {spec!r}; "
-                "expected lsl, parallel[:ADDR], serial:DEV[@BAUD] or none"
+                "expected lsl, parallel[:PORT], serial:DEV[@BAUD] or none"
             )
     if not out:
         out.append(NullMarkers())

@@ -1,4 +1,9 @@
-"""Record the physiology (and marker) streams seen on LSL into the session's files.
+"""Record the session's own physiology and marker streams from LSL into the session's files.
+
+Which streams: exactly the devices of the lab config (:mod:`experiment.lab_config`; name,
+type, source_id, hostname) and the session's own marker stream (its source_id is unique to
+the session). Any other stream on the network, another session's markers or a neighbouring
+room's amplifier, is never opened.
 
 While the session runs, :class:`LSLRecorder` (a background thread) appends every chunk it
 pulls to ``sourcedata/.../physio_raw/run-<k>_<stream>.tsv`` (LSL time + channels, flushed
@@ -32,9 +37,9 @@ import numpy as np
 
 from conditions import bids
 from experiment.datafiles import utc_now
+from experiment.lab_config import StreamSpec, visible_from_info
 from experiment.markers import MARKER_STREAM_NAME
 
-PHYSIO_TYPES: tuple[str, ...] = ("ECG", "EDA", "GSR", "Physio", "ExG")
 FLUSH_EVERY_S = 0.5
 LOST_AFTER_S = 3.0
 #: after ``stop``, keep pulling this long: a marker pushed just before the stop is still
@@ -80,7 +85,7 @@ def _channels(info) -> list[dict[str, str]]:
 
 
 class LSLRecorder(threading.Thread):
-    """Background recorder of LSL physiology streams (and the session's marker stream).
+    """Background recorder of the configured physiology streams and the session's markers.
 
     Parameters
     ----------
@@ -88,45 +93,57 @@ class LSLRecorder(threading.Thread):
         Where the raw per-stream files go.
     run_index : int
         Run number (a resumed session is a new run); part of every file name.
-    physio_types : sequence of str
-        LSL stream types recorded as physiology.
+    devices : sequence of StreamSpec
+        The physiology streams to record (from the lab config, or the session's own
+        simulated device). Nothing else is opened; an empty sequence records no physiology.
     warn : callable(str)
-        Receives warnings (stream not found, stream lost/back).
-    record_markers : bool
-        Also record the ``soothe_markers`` stream (to check marker timing afterwards).
+        Receives warnings (stream not found, stream lost/back, a second copy).
+    marker_source_id : str or None
+        Record the ``soothe_markers`` stream with exactly this source_id (the session's own
+        outlet); None records no marker stream.
     """
 
     def __init__(
         self,
         raw_dir: Path,
         run_index: int,
-        physio_types: Sequence[str] = PHYSIO_TYPES,
+        devices: Sequence[StreamSpec] = (),
         warn: Callable[[str], None] = print,
         *,
-        record_markers: bool = True,
+        marker_source_id: str | None = None,
     ) -> None:
         super().__init__(name="soothe-lsl-recorder", daemon=True)
         self.raw_dir = Path(raw_dir)
         self.run_index = int(run_index)
-        self.physio_types = {t.lower() for t in physio_types}
+        self.devices = list(devices)
+        self.marker_spec = (StreamSpec(MARKER_STREAM_NAME, "Markers", marker_source_id)
+                            if marker_source_id else None)
         self.warn = warn
-        self.record_markers = record_markers
         self.streams: dict[str, _Stream] = {}
+        self._opened_for: dict[StreamSpec, str] = {}  # spec -> uid of the stream opened
+        self._warned_second: set[str] = set()
         self._stop_event = threading.Event()
         self.ready = threading.Event()
         self.error: BaseException | None = None
 
     # ------------------------------------------------------------------ discovery
-    def _wanted(self, info) -> bool:
-        if info.type().lower() in self.physio_types:
-            return True
-        return self.record_markers and info.name() == MARKER_STREAM_NAME
+    def _wanted(self, info) -> StreamSpec | None:
+        """The configured identity ``info`` has (None: not ours, never opened)."""
+        seen = visible_from_info(info).spec
+        specs = [*self.devices, *([self.marker_spec] if self.marker_spec else [])]
+        return next((spec for spec in specs if spec.matches(seen)), None)
 
-    def _open(self, info) -> None:
+    def _open(self, info, spec: StreamSpec) -> None:
         import pylsl
 
-        key = info.source_id() or f"{info.name()}@{info.hostname()}"
+        key = info.uid()
         if key in self.streams:
+            return
+        if spec in self._opened_for:  # a second stream with the configured identity
+            if key not in self._warned_second:
+                self._warned_second.add(key)
+                self.warn(f"{utc_now()} WARNING a second LSL stream matches {spec.describe()}"
+                          f" (host {info.hostname()}, uid {key}); it is NOT recorded")
             return
         # Clock sync only, no dejitter: dejittering assumes an unbroken regular stream and
         # spreads the samples over a dropout (measured: a 2 s gap became 7.6 ms intervals),
@@ -156,11 +173,12 @@ class LSLRecorder(threading.Thread):
         handle = open(path, "a", encoding="ascii")
         handle.write("lsl_time\t" + "\t".join(c["label"] for c in chans) + "\n")
         handle.flush()
+        self._opened_for[spec] = key
         self.streams[key] = _Stream(
             inlet=inlet,
             name=info.name(),
             type=info.type(),
-            source_id=key,
+            source_id=info.source_id() or key,
             nominal_srate=info.nominal_srate(),
             labels=[c["label"] for c in chans],
             path=path,
@@ -168,12 +186,15 @@ class LSLRecorder(threading.Thread):
         )
 
     def discover(self, wait_s: float = 1.0) -> int:
-        """Open every wanted stream visible now; return how many physio streams are open."""
+        """Open the configured streams visible now; return how many physio streams are open."""
         import pylsl
 
+        if len(self._opened_for) == len(self.devices) + bool(self.marker_spec):
+            return len(self.physio_stream_names)  # all open; inlets reconnect by themselves
         for info in pylsl.resolve_streams(wait_time=wait_s):
-            if self._wanted(info):
-                self._open(info)
+            spec = self._wanted(info)
+            if spec is not None:
+                self._open(info, spec)
         return sum(s.type.lower() != "markers" for s in self.streams.values())
 
     @property
@@ -184,11 +205,10 @@ class LSLRecorder(threading.Thread):
     def run(self) -> None:
         try:
             found = self.discover(wait_s=1.5)
-            if not found:
-                self.warn(
-                    f"{utc_now()} no physiology stream on LSL (types {sorted(self.physio_types)});"
-                    " still looking"
-                )
+            if self.devices and found < len(self.devices):
+                names = [d.describe() for d in self.devices]
+                self.warn(f"{utc_now()} configured physiology stream(s) not found yet "
+                          f"({names}); still looking")
             self.ready.set()
             last_flush = time.monotonic()
             last_discover = time.monotonic()
@@ -227,6 +247,14 @@ class LSLRecorder(threading.Thread):
                     stream.handle.close()
                 except OSError:
                     pass
+                # close the inlet now, while the outlets still exist: an inlet left open
+                # until its outlet goes away makes liblsl print "Stream transmission broke
+                # off" on the experimenter's console at the end of every session
+                try:
+                    stream.inlet.close_stream()
+                except Exception:
+                    pass
+                stream.inlet = None
 
     def _pull(self, stream: _Stream) -> bool:
         samples, stamps = stream.inlet.pull_chunk(timeout=0.0, max_samples=4096)
@@ -306,6 +334,25 @@ def _bids_column(channel: dict[str, str]) -> str:
     if "eda" in text or "gsr" in text:
         return bids.PHYSIO_EDA
     return _safe(channel.get("label", "ch")).lower()
+
+
+def last_raw_time(raw_dir: Path, before_run: int | None = None) -> float:
+    """The latest LSL time in any raw file (of runs before ``before_run``); -inf if none.
+
+    A killed run's last sign of life: its physiology is flushed twice a second.
+    """
+    latest = float("-inf")
+    for meta_path in Path(raw_dir).glob("run-*.json"):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if before_run is not None and int(meta.get("run", 0)) >= before_run:
+            continue
+        t, _, _ = read_raw_stream(meta_path.with_suffix(".tsv"))
+        if len(t):
+            latest = max(latest, float(t[-1]))
+    return latest
 
 
 def raw_marker_times(raw_dir: Path) -> list[tuple[float, int]]:

@@ -18,9 +18,11 @@ condition marker record it).
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import sys
-from dataclasses import dataclass, field, replace
+import uuid
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from conditions import bids
@@ -34,11 +36,12 @@ from experiment.audio_player import (
 )
 from experiment.datafiles import SessionData, SessionState, free_space_mb, utc_now
 from experiment.dialog import StartInfo, ask_start_info
-from experiment.errors import SessionAborted, SessionError
+from experiment.errors import SessionAborted, SessionCancelled, SessionError
 from experiment.markers import MarkerSender, SentMarker, open_backends
 from experiment.timeline import Step, build_timeline, induction_minute_offsets
 
 EXIT_COMPLETE, EXIT_ERROR, EXIT_ABORTED, EXIT_DISK_FULL = 0, 1, 4, 3
+EXIT_CANCELLED = 5  # the start-up dialog was cancelled: nothing started (Escape abort is 4)
 
 
 @dataclass
@@ -54,7 +57,11 @@ class SessionOptions:
     resume: bool = False
     markers: str = "lsl"
     record: bool = True
-    physio_types: tuple[str, ...] = ("ECG", "EDA", "GSR", "Physio", "ExG")
+    # --- stream identity (issue 14): the physiology streams this session records
+    lab_config: Path | None = None  # None: experiment.lab_config.default_lab_config_path()
+    devices: tuple | None = None  # StreamSpecs to record instead of the lab config's
+    no_physio: bool = False  # the experimenter chose to go on without physiology
+    stream_wait_s: float = 3.0  # how long to look for the configured devices at start-up
     fullscreen: bool = True
     screen: int = 0
     window_size: tuple[int, int] = (1024, 768)
@@ -99,6 +106,10 @@ class Session:
         self._condition: str | None = None  # concealed: never printed or logged
         self._db = None
         self.warnings: list[str] = []
+        self._devices: list = []  # the physiology StreamSpecs recorded (lab config)
+        self._physio_note = "recorded"
+        self._marker_source_id: str | None = None
+        self._restart_phases: set[str] = set()  # inductions interrupted by a kill
 
     # ================================================================== helpers
     def say(self, message: str) -> None:
@@ -150,10 +161,11 @@ class Session:
         # pre-flight: a remote database checks the server and the token here, before the
         # dialog; a failure stops the session before anything is recorded
         self._db = open_allocation_db(db_path, token_file=opt.db_token_file)
+        self._devices, self._physio_note = self._check_streams()  # before any allocation
 
         info = opt.start_info or ask_start_info(self._refusal)
         if info is None:
-            raise SessionAborted("start-up dialog cancelled")
+            raise SessionCancelled("start-up dialog cancelled: nothing was started or recorded")
         refusal = self._refusal(info)
         if refusal:
             raise SessionError(refusal)
@@ -172,9 +184,12 @@ class Session:
             k: strata.get(k, "n/a") for k in self._db.strata_fields
         })
         self._condition = allocation.condition
+        killed_run = None
         if opt.resume:
             self.state = self.data.load_state()
             self.state.status = "running"
+            last = self.state.runs[-1] if self.state.runs else None
+            killed_run = last if last is not None and "ended" not in last else None
         else:
             self.state = SessionState(
                 subject=info.participant,
@@ -191,9 +206,14 @@ class Session:
         checked = sorted(({"sha256": v["sha256"], "pilot_placeholder": v["pilot_placeholder"]}
                           for v in audio_files.values()), key=lambda v: v["sha256"])
         self.state.audio_files = checked
+        self._marker_source_id = (f"soothe_markers-{socket.gethostname()}-{os.getpid()}-"
+                                  f"{uuid.uuid4().hex[:12]}")
         self.state.runs.append({"run": run_index, "started": utc_now(),
                                 "machine": socket.gethostname(), "resumed": opt.resume,
                                 "initials": info.initials,
+                                "marker_source_id": self._marker_source_id,
+                                "physio_streams": [asdict(d) for d in self._devices],
+                                "physiology": self._physio_note,
                                 "audio_sha256": [v["sha256"] for v in checked],
                                 "audio_pilot_placeholder": bool(pilot_note)})
         self.say(f"participant sub-{info.participant} ses-{info.session}: "
@@ -210,17 +230,22 @@ class Session:
 
         if opt.simulate:
             keep_lsl_on_machine()
-        self.markers = MarkerSender(open_backends(opt.markers), on_sent=self._on_marker,
-                                    warn=self.warn, hold_flip_writes=True)
+        self.markers = MarkerSender(open_backends(opt.markers, self._marker_source_id),
+                                    on_sent=self._on_marker, warn=self.warn,
+                                    hold_flip_writes=True)
         if opt.record:
             from experiment.recorder import LSLRecorder
 
-            self.recorder = LSLRecorder(self.data.physio_raw_dir, run_index, opt.physio_types,
-                                        warn=self.warn)
+            self.recorder = LSLRecorder(self.data.physio_raw_dir, run_index, self._devices,
+                                        warn=self.warn, marker_source_id=self._marker_source_id)
             self.recorder.start()
             self.recorder.ready.wait(10)
             names = self.recorder.physio_stream_names
             self.say(f"recording physiology from LSL: {names or 'nothing found yet'}")
+        if self._physio_note != "recorded":
+            self.log(f"physiology: {self._physio_note}")
+        if opt.resume:
+            self._resume_interrupted(killed_run)
         import pylsl
         from psychopy import core
 
@@ -242,6 +267,119 @@ class Session:
         self.audio = AudioPlayer(self.protocol.conditions[self._condition].audio, backend)
         self.say(f"audio back end: {backend}")
         self._open_window()
+
+    # ---- stream identity (issue 14) -------------------------------------------------
+    def _check_streams(self) -> tuple[list, str]:
+        """The physiology streams to record, checked before anything is allocated.
+
+        Returns (devices, note). A configured device matched by two visible streams is an
+        error naming both; an absent one is an error unless ``no_physio`` (then the session
+        goes on without physiology, and the note records that choice).
+        """
+        from experiment.lab_config import (
+            default_lab_config_path,
+            describe_missing,
+            match_devices,
+            read_lab_config,
+            visible_from_info,
+        )
+
+        opt = self.opt
+        if not opt.record:
+            return [], "not recorded (--no-record)"
+        if opt.no_physio:
+            self.warn("going on WITHOUT physiology (--no-physio): only markers are recorded; "
+                      "this choice is recorded in the session log and state")
+            return [], "none: the experimenter chose to go on without physiology (--no-physio)"
+        if opt.simulate:
+            from experiment.lsl_config import keep_lsl_on_machine
+
+            keep_lsl_on_machine()
+        config = opt.lab_config or default_lab_config_path()
+        devices = list(opt.devices) if opt.devices is not None else read_lab_config(config)
+        import time as _time
+
+        import pylsl
+
+        deadline = _time.monotonic() + opt.stream_wait_s
+        while True:
+            visible = [visible_from_info(i) for i in pylsl.resolve_streams(wait_time=1.0)]
+            found, missing = match_devices(devices, visible)
+            if not missing or _time.monotonic() > deadline:
+                break
+        if missing:
+            where = "this session's simulated device" if opt.devices is not None else config
+            raise SessionError(describe_missing(missing, visible, where))
+        self.say("physiology streams: " + "; ".join(v.describe() for v in found.values()))
+        return devices, "recorded"
+
+    # ---- resume after a kill (issue 14) -------------------------------------------------
+    #: codes used when a protocol defines no ``induction_interrupted``/``induction_restarted``
+    DEFAULT_EVENT_CODES = {"induction_interrupted": 4, "induction_restarted": 5}
+
+    def _event_code(self, name: str) -> int:
+        return int(self.protocol.markers.events.get(name, self.DEFAULT_EVENT_CODES[name]))
+
+    def _resume_interrupted(self, killed_run: dict | None) -> None:
+        """Resume after a kill: keep the killed run's CSV, note an interrupted induction.
+
+        An induction phase with an onset but neither an offset nor an
+        ``induction_interrupted`` event after it was cut off mid-audio. Its interruption is
+        written to ``_events.tsv`` at the last sign of life of the killed run (its last
+        marker or physiology sample), said on the console, and the induction restarts from
+        its start (``induction_restarted`` before its new onset).
+        """
+        from experiment.recorder import last_raw_time
+
+        data, state = self.data, self.state
+        if killed_run is not None:
+            self._keep_killed_run_csv(killed_run)
+        if not data.files.events_tsv.is_file():
+            return
+        events = bids.read_tsv(data.files.events_tsv, bids.EVENTS_COLUMNS)
+        kinds = list(events["trial_type"].astype(str))
+        for phase in self.protocol.phases:
+            if phase.kind != "induction" or phase.name in state.completed_phases:
+                continue
+            onset = f"{phase.name}_onset"
+            if onset not in kinds:
+                continue
+            start = len(kinds) - 1 - kinds[::-1].index(onset)
+            after = kinds[start + 1:]
+            if f"{phase.name}_offset" in after or "induction_interrupted" in after:
+                continue
+            last_lsl = max(float(events["lsl_time"].astype(float).max()),
+                           last_raw_time(data.physio_raw_dir, before_run=len(state.runs)))
+            marker = self.markers.send(self._event_code("induction_interrupted"),
+                                       "induction_interrupted", lsl_time=last_lsl,
+                                       psychopy_time=last_lsl + _core_minus_lsl())
+            at = data.onset(marker.lsl_time)
+            self._restart_phases.add(phase.name)
+            state.runs[-1]["induction_restarted"] = {"phase": phase.name,
+                                                     "interrupted_at_s": round(at, 3)}
+            self.say(f"the {phase.name} phase was interrupted {at:.1f} s into the session "
+                     "(the last sign of the killed run); it restarts from its start")
+            self.log(f"{phase.name} interrupted at session time {at:.3f} s "
+                     f"(lsl {last_lsl:.6f}); restarting it from its start")
+
+    def _keep_killed_run_csv(self, killed_run: dict) -> None:
+        """The killed run's ExperimentHandler data died with it: rebuild its CSV from
+        ``_beh.tsv`` (every response on disk at the kill) under a name of its own."""
+        data, state = self.data, self.state
+        if not data.files.beh_tsv.is_file():
+            return
+        from experiment.datafiles import unique_path
+
+        beh = bids.read_tsv(data.files.beh_tsv, bids.BEH_COLUMNS)
+        csv = beh.assign(participant=state.subject, session=state.session,
+                         session_code=state.session_code)
+        run = killed_run.get("run", len(state.runs))
+        path = unique_path(data.source_dir /
+                           f"{data.files.prefix}_run-{run}-killed_psychopy.csv")
+        csv.to_csv(path, index=False, na_rep="")
+        killed_run.update({"ended": None, "outcome": "killed",
+                           "psychopy_csv": f"{path.name} (rebuilt from _beh.tsv at resume)"})
+        self.log(f"run {run} was killed; its PsychoPy CSV rebuilt from _beh.tsv: {path.name}")
 
     def _refusal(self, info: StartInfo) -> str | None:
         """Why this start must be refused (None when it may go ahead)."""
@@ -307,6 +445,10 @@ class Session:
                                           "session_start")
                 first = False
             runner = getattr(self, f"_run_{step.kind}")
+            if step.name in self._restart_phases:  # resume mid-induction: from its start
+                self.markers.send_on_flip(self.win, self._event_code("induction_restarted"),
+                                          "induction_restarted")
+                self.log(f"phase {step.name} restarted from its start (resume)")
             self.markers.send_on_flip(self.win, self.protocol.markers.phase_onset(step.name),
                                       f"{step.name}_onset")
             self.log(f"phase {step.name} ({step.kind}) started")
@@ -504,6 +646,9 @@ class Session:
         """setup -> run -> save; returns the exit code."""
         try:
             self.setup()
+        except SessionCancelled as exc:
+            self.say(str(exc))
+            return EXIT_CANCELLED
         except SessionAborted as exc:
             self.say(str(exc))
             self.save("incomplete") if self.state else None

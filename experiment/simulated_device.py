@@ -102,11 +102,12 @@ def make_outlet(rate: float, name: str = STREAM_NAME, source_id: str | None = No
 
 
 def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
-           name: str = STREAM_NAME, parent_pid: int | None = None) -> None:
+           name: str = STREAM_NAME, parent_pid: int | None = None,
+           source_id: str | None = None) -> None:
     """Stream until ``duration_s`` has passed (0: until SIGTERM/SIGINT)."""
     import pylsl
 
-    outlet = make_outlet(rate, name)
+    outlet = make_outlet(rate, name, source_id)
     gen = PhysioGenerator(rate, seed)
     stop = {"flag": False}
 
@@ -144,11 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=STREAM_NAME)
     parser.add_argument("--parent-pid", type=int, default=None,
                         help="stop when this process is gone (default: the parent process)")
+    parser.add_argument("--source-id", default=None,
+                        help="LSL source_id (soothe run --simulate gives each session its own)")
     args = parser.parse_args(argv)
     from experiment.lsl_config import keep_lsl_on_machine
 
     keep_lsl_on_machine()
-    stream(args.rate, args.duration, args.seed, args.name, args.parent_pid)
+    stream(args.rate, args.duration, args.seed, args.name, args.parent_pid, args.source_id)
     return 0
 
 

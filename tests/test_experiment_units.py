@@ -234,13 +234,15 @@ def test_recorder_records_a_live_lsl_stream(tmp_path, monkeypatch):
     monkeypatch.setenv("LSLAPICFG", str(write_lsl_config(tmp_path / "lsl.cfg")))
     import pylsl
 
+    from experiment.lab_config import StreamSpec
     from experiment.recorder import LSLRecorder
     from experiment.simulated_device import make_outlet
 
-    outlet = make_outlet(200.0, name="unit_physio", source_id=f"unit_{time.time()}")
+    sid = f"unit_{time.time()}"
+    outlet = make_outlet(200.0, name="unit_physio", source_id=sid)
     warnings = []
-    rec = LSLRecorder(tmp_path / "raw", 1, ("Physio",), warn=warnings.append,
-                      record_markers=False)
+    rec = LSLRecorder(tmp_path / "raw", 1, [StreamSpec("unit_physio", "Physio", sid)],
+                      warn=warnings.append)
     rec.start()
     stop = threading.Event()
 
@@ -275,10 +277,13 @@ def test_recorder_warns_with_timestamp_when_the_stream_is_lost(tmp_path, monkeyp
     from experiment.simulated_device import make_outlet
 
     monkeypatch.setattr(rec_mod, "LOST_AFTER_S", 1.0)
-    outlet = make_outlet(200.0, name="lossy_physio", source_id=f"lossy_{time.time()}")
+    from experiment.lab_config import StreamSpec
+
+    sid = f"lossy_{time.time()}"
+    outlet = make_outlet(200.0, name="lossy_physio", source_id=sid)
     warnings = []
-    rec = rec_mod.LSLRecorder(tmp_path / "raw", 1, ("Physio",), warn=warnings.append,
-                              record_markers=False)
+    rec = rec_mod.LSLRecorder(tmp_path / "raw", 1, [StreamSpec("lossy_physio", "Physio", sid)],
+                              warn=warnings.append)
     rec.start()
     assert rec.ready.wait(10)
     gen = PhysioGenerator(200.0)
@@ -319,8 +324,9 @@ def test_recorder_keeps_a_marker_pushed_just_before_stop(tmp_path, monkeypatch):
     for attempt in range(5):
         outlet = LSLMarkerOutlet(name, source_id=f"{name}_{attempt}")
         raw = tmp_path / f"raw{attempt}"
-        rec = LSLRecorder(raw, 1, ("NoSuchType",), warn=lambda _m: None)
         monkeypatch.setattr("experiment.recorder.MARKER_STREAM_NAME", name)
+        rec = LSLRecorder(raw, 1, (), warn=lambda _m: None,
+                          marker_source_id=f"{name}_{attempt}")
         rec.start()
         assert rec.ready.wait(10)
         deadline = time.monotonic() + 10
