@@ -185,6 +185,20 @@ class PostgresAllocationDB(_AllocationStore):
                          (stratum,))
         return int(last) + 1
 
+    def mark_session(self, participant_id: str, status: str) -> None:
+        """Record the session outcome; when the server cannot be reached, the error says
+        how to record it later."""
+        try:
+            super().mark_session(participant_id, status)
+        except AllocationError as exc:
+            if "not allocated" in str(exc) or status not in ("complete", "incomplete"):
+                raise
+            raise AllocationError(
+                f"{exc}. The session files keep the outcome; record it in the database later "
+                f"with: soothe allocation mark --db '{self.where}' --id {participant_id} "
+                f"--status {status}"
+            ) from None
+
     def _after_insert(self, tx: _Tx, stratum: str, slot: int) -> None:
         tx.run("UPDATE slot_counters SET last_slot = ? WHERE stratum = ?", (slot, stratum))
 

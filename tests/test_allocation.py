@@ -13,7 +13,6 @@ import pytest
 
 from conditions.protocol import load_protocol
 from experiment.allocation import (
-    EXAMPLE_SEED,
     AllocationDB,
     AllocationError,
     block_sequence,

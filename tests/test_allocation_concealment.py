@@ -227,7 +227,7 @@ def test_concurrent_allocation_4_processes_both_backends(target: str):
             assert len(counts) == 5 and counts.nunique() == 1  # balanced complete blocks
 
 
-def test_same_sequence_on_both_backends(tmp_path: Path, pg_url: str):
+def test_same_sequence_on_both_backends(tmp_path: Path, pg_url: str):  # noqa: F811
     lite = AllocationDB.create(tmp_path / "a.sqlite", PROTOCOL, seed=77)
     pg = create_allocation_db(pg_url, PROTOCOL, seed=77)
     for i in range(30):
@@ -266,7 +266,7 @@ def test_postgres_bad_login_and_uninitialised_are_clear_errors(postgres_server):
     assert r.returncode == 1 and "Traceback" not in r.stderr and "cannot connect" in r.stderr
 
 
-def test_postgres_init_never_overwrites(pg_url: str):
+def test_postgres_init_never_overwrites(pg_url: str):  # noqa: F811
     db = create_allocation_db(pg_url, PROTOCOL)
     db.allocate("a1", {"sex": "female"})
     with pytest.raises(AllocationError, match="already holds allocation tables"):
@@ -275,7 +275,7 @@ def test_postgres_init_never_overwrites(pg_url: str):
     assert again.seed == db.seed and again.lookup("a1").slot == 1
 
 
-def test_postgres_verify_detects_tampering(pg_url: str):
+def test_postgres_verify_detects_tampering(pg_url: str):  # noqa: F811
     import psycopg
 
     db = create_allocation_db(pg_url, PROTOCOL, seed=12)
@@ -299,7 +299,7 @@ def _same_id_worker(url: str, sex: str, queue) -> None:
         queue.put(("error", repr(exc)))
 
 
-def test_postgres_same_id_from_many_pcs_at_once_gets_one_allocation(pg_url: str):
+def test_postgres_same_id_from_many_pcs_at_once_gets_one_allocation(pg_url: str):  # noqa: F811
     import multiprocessing as mp
 
     db = create_allocation_db(pg_url, PROTOCOL, seed=13)
@@ -316,3 +316,15 @@ def test_postgres_same_id_from_many_pcs_at_once_gets_one_allocation(pg_url: str)
     assert len({code for _, code in results}) == 1
     assert db.status().set_index("stratum").loc["(total)", "allocated"] == 1
     assert db.verify() == []
+
+
+def test_postgres_unreachable_at_session_end_says_how_to_record_it(pg_url: str):  # noqa: F811
+    db = create_allocation_db(pg_url, PROTOCOL, seed=14)
+    db.allocate("e1", {"sex": "female"})
+    port = pg_url.split("@127.0.0.1:")[1].split("/")[0]
+    db.url = db.url.replace(f":{port}/", ":1/")  # the server went away
+    with pytest.raises(AllocationError, match="soothe allocation mark --db .* --id e1 "
+                                              "--status complete"):
+        db.mark_session("e1", "complete")
+    with pytest.raises(AllocationError, match="not allocated"):
+        open_allocation_db(pg_url).mark_session("nobody", "complete")
