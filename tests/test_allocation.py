@@ -214,7 +214,7 @@ def test_cli_init_status_export_verify(tmp_path: Path, capsys, monkeypatch):
     assert not any(c in out for c in CONDITIONS)
     assert cli_main(["status", "--db", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "A" in out and not any(c in out for c in CONDITIONS)
+    assert "blocks_complete" in out and not any(c in out for c in CONDITIONS)
     # unblinding without confirmation on a non-interactive stdin is refused
     monkeypatch.setattr(sys, "stdin", open(__file__))  # not a tty
     with pytest.raises(AllocationError, match="confirmation"):
