@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from collections.abc import Iterator
@@ -133,10 +134,11 @@ class PostgresAllocationDB(_AllocationStore):
         self._load_meta(rows)
 
     # ------------------------------------------------------------------ connections
-    def _connect(self, autocommit: bool):
+    def _connect(self):
+        """A new autocommit connection; a clear error when the server refuses or is away."""
         psycopg = _psycopg()
         try:
-            con = psycopg.connect(self.url, autocommit=autocommit,
+            con = psycopg.connect(self.url, autocommit=True,
                                   connect_timeout=CONNECT_TIMEOUT_S,
                                   application_name="soothe-allocation")
         except psycopg.OperationalError as exc:
@@ -148,35 +150,90 @@ class PostgresAllocationDB(_AllocationStore):
             raise AllocationError(f"{self.where}: invalid PostgreSQL URL: {exc}") from None
         return con
 
+    def _connection(self, fresh: bool = False):
+        """This process's connection, kept between calls (TLS and SCRAM cost a round trip
+        each; a WAN link makes that slow). A connection inherited through fork, closed, or
+        broken is replaced."""
+        con = getattr(self, "_con", None)
+        if (fresh or con is None or con.closed or con.broken
+                or getattr(self, "_con_pid", None) != os.getpid()):
+            if con is not None and getattr(self, "_con_pid", None) == os.getpid():
+                con.close()
+            con = self._con = self._connect()
+            self._con_pid = os.getpid()
+        return con
+
+    def close(self) -> None:
+        """Close this process's connection (it is reopened when needed)."""
+        con = getattr(self, "_con", None)
+        if con is not None and getattr(self, "_con_pid", None) == os.getpid():
+            con.close()
+        self._con = None
+
+    def __del__(self) -> None:  # close quietly rather than leave psycopg to warn
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
     @contextmanager
     def _read(self) -> Iterator[_Tx]:
-        con = self._connect(autocommit=True)
+        psycopg = _psycopg()
+        con = self._connection()
         try:
-            yield _Tx(con, "%s")
-        finally:
-            con.close()
+            con.execute("SELECT 1")  # a connection that died while idle: reconnect once
+        except psycopg.OperationalError:
+            con = self._connection(fresh=True)
+        yield _Tx(con, "%s")
 
     @contextmanager
     def _write(self) -> Iterator[_Tx]:
         psycopg = _psycopg()
-        con = self._connect(autocommit=False)
-        try:
-            with con.transaction():
+        con = self._connection()
+        for attempt in (0, 1):
+            try:  # nothing is written before the body runs: a stale connection is retried
+                tx = con.transaction()
+                tx.__enter__()
                 con.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                yield _Tx(con, "%s")
-        except psycopg.errors.LockNotAvailable:
-            raise AllocationError(
-                f"{self.where}: waited {LOCK_TIMEOUT} for another PC's allocation to finish; "
-                "try again (nothing was allocated)"
-            ) from None
-        except psycopg.OperationalError as exc:
-            detail = " ".join(str(exc).split())
-            raise AllocationError(
-                f"{self.where}: the connection broke during a write ({detail}); nothing of "
-                "this write was stored: try again"
-            ) from None
-        finally:
-            con.close()
+                break
+            except psycopg.OperationalError:
+                if attempt:
+                    raise AllocationError(
+                        f"{self.where}: the allocation database does not answer") from None
+                con = self._connection(fresh=True)
+        try:
+            yield _Tx(con, "%s")
+        except BaseException as exc:
+            self._leave(tx, exc)
+            if isinstance(exc, psycopg.errors.LockNotAvailable):
+                raise AllocationError(
+                    f"{self.where}: waited {LOCK_TIMEOUT} for another PC's allocation to "
+                    "finish; try again (nothing was allocated)"
+                ) from None
+            if isinstance(exc, psycopg.OperationalError):
+                raise AllocationError(
+                    f"{self.where}: the connection broke during a write "
+                    f"({' '.join(str(exc).split())}); try again (an allocation that was "
+                    "stored is given back unchanged to the same ID)"
+                ) from None
+            raise
+        else:
+            try:
+                tx.__exit__(None, None, None)
+            except psycopg.OperationalError as exc:
+                raise AllocationError(
+                    f"{self.where}: the connection broke while committing "
+                    f"({' '.join(str(exc).split())}); try again (an allocation that was "
+                    "stored is given back unchanged to the same ID)"
+                ) from None
+
+    @staticmethod
+    def _leave(tx, exc: BaseException) -> None:
+        """Roll the transaction back; a broken connection has nothing left to roll back."""
+        try:
+            tx.__exit__(type(exc), exc, exc.__traceback__)
+        except Exception:  # noqa: BLE001 - the original error is what matters
+            pass
 
     def _next_slot(self, tx: _Tx, stratum: str) -> int:
         tx.run("INSERT INTO slot_counters (stratum, last_slot) VALUES (?, 0) "
@@ -255,6 +312,8 @@ class PostgresAllocationDB(_AllocationStore):
                 f"{where}: the role may not create tables here ({exc}); run init as the "
                 "database's owner"
             ) from None
+        finally:
+            probe.close()
         return cls(url)
 
     def backup(self, dest) -> None:  # noqa: D102 - a clear refusal

@@ -123,7 +123,8 @@ def postgres_server():
     try:
         yield PostgresServer(base, port, password, run_as)
     finally:
-        _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], run_as)
+        # immediate: no shutdown checkpoint, the cluster is deleted next
+        _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], run_as)
         shutil.rmtree(base, ignore_errors=True)
 
 

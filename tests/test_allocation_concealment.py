@@ -306,7 +306,7 @@ def test_postgres_same_id_from_many_pcs_at_once_gets_one_allocation(pg_url: str)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     procs = [ctx.Process(target=_same_id_worker, args=(pg_url, sex, queue))
-             for sex in ("female", "male", "female", "male", "diverse", "female")]
+             for sex in ("female", "male", "female", "diverse")]
     for p in procs:
         p.start()
     results = [queue.get(timeout=120) for _ in procs]
@@ -322,6 +322,7 @@ def test_postgres_unreachable_at_session_end_says_how_to_record_it(pg_url: str):
     db = create_allocation_db(pg_url, PROTOCOL, seed=14)
     db.allocate("e1", {"sex": "female"})
     port = pg_url.split("@127.0.0.1:")[1].split("/")[0]
+    db.close()
     db.url = db.url.replace(f":{port}/", ":1/")  # the server went away
     with pytest.raises(AllocationError, match="soothe allocation mark --db .* --id e1 "
                                               "--status complete"):
