@@ -462,13 +462,8 @@ class Session:
             return
         self.state.status = status
         self.state.runs[-1].update({"ended": utc_now(), "outcome": status})
-        if status == "complete" and self._condition is not None:
-            # concealment: which file was played is recorded only once the session is complete
-            from experiment.audio_player import audio_provenance
-
-            played = audio_provenance(self.protocol.conditions[self._condition].audio)
-            self.state.audio_played = {"sha256": played["sha256"],
-                                       "pilot_placeholder": played["pilot_placeholder"]}
+        # concealment: the played file's hash would name the condition to anyone holding the
+        # audio files; after unblinding it is the condition's file among ``audio_files``
         self.data.save_state()
 
     def _save_participant(self, status: str) -> None:

@@ -65,9 +65,16 @@ def test_no_file_outside_the_database_names_a_condition_until_unblinding(
     files = _files_outside_the_database(root)
     assert any(p.name.endswith("_events.tsv") for p in files)
     assert any(p.name.endswith("_physio.tsv.gz") for p in files)
+    # the audio files' hashes: a file may list all five (reveals nothing), never single out one
+    import hashlib
+
+    hashes = {hashlib.sha256(Path(c.audio).read_bytes()).hexdigest()
+              for c in protocol.conditions.values()}
+    assert len(hashes) == 5
     for path in files:
         text = _text(path).lower()
         assert not [w for w in words if w in text], path
+        assert len({text.count(h) for h in hashes}) == 1, path  # each as often as the others
     # no condition marker: neither in _events.tsv nor in the recorded marker stream
     for pid in ("blind1", "blind2"):
         events = bids.read_tsv(bids.SessionFiles(root, pid, "1", "induction").events_tsv,
