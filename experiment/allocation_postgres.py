@@ -131,6 +131,11 @@ class PostgresAllocationDB(_AllocationStore):
                 f"{self.where}: the database has no allocation tables; create them with "
                 f"'soothe allocation init --db {self.where}'"
             ) from None
+        except psycopg.Error as exc:
+            raise AllocationError(
+                f"{self.where}: cannot read the allocation database: "
+                f"{' '.join(str(exc).split())}"
+            ) from None
         self._load_meta(rows)
 
     # ------------------------------------------------------------------ connections
@@ -184,7 +189,13 @@ class PostgresAllocationDB(_AllocationStore):
             con.execute("SELECT 1")  # a connection that died while idle: reconnect once
         except psycopg.OperationalError:
             con = self._connection(fresh=True)
-        yield _Tx(con, "%s")
+        try:
+            yield _Tx(con, "%s")
+        except psycopg.OperationalError as exc:
+            raise AllocationError(
+                f"{self.where}: the connection broke during a read "
+                f"({' '.join(str(exc).split())}); try again"
+            ) from None
 
     @contextmanager
     def _write(self) -> Iterator[_Tx]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import glob
 import os
-import pwd
 import secrets
 import shutil
 import socket
@@ -88,7 +87,9 @@ def postgres_server():
     if bindir is None or not (bindir / "pg_ctl").exists():
         _unavailable("initdb/pg_ctl not found (set SOOTHE_PG_BIN or install postgresql)")
     run_as = None
-    if os.geteuid() == 0:
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        import pwd
+
         try:
             pwd.getpwnam("postgres")
         except KeyError:
@@ -101,6 +102,8 @@ def postgres_server():
     pwfile = base / "pw"
     pwfile.write_text(password + "\n")
     if run_as:
+        import pwd
+
         owner = pwd.getpwnam(run_as)
         for path in (base, sockets, pwfile):
             os.chown(path, owner.pw_uid, owner.pw_gid)
