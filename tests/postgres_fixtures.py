@@ -67,10 +67,11 @@ class PostgresServer:
         return self.url(name)
 
 
-def _run(cmd: list[str], run_as: str | None, **kw) -> subprocess.CompletedProcess:
+def _run(cmd: list[str], run_as: str | None) -> subprocess.CompletedProcess:
     if run_as:
         cmd = ["runuser", "-u", run_as, "--", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
+    # cwd /: the cluster's owner may not be allowed into the repository's folder
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd="/")
 
 
 def _unavailable(why: str):
