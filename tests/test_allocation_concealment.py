@@ -329,3 +329,27 @@ def test_postgres_unreachable_at_session_end_says_how_to_record_it(pg_url: str):
         db.mark_session("e1", "complete")
     with pytest.raises(AllocationError, match="not allocated"):
         open_allocation_db(pg_url).mark_session("nobody", "complete")
+
+
+def test_session_pre_flight_with_postgres_down_stops_before_anything_is_recorded(
+        tmp_path, pg_url):  # noqa: F811
+    """``soothe run --db postgresql://...`` with the server away fails in setup, before the
+    dialog; the message names the server, not the password."""
+    from experiment_fixtures import make_short_protocol
+
+    from experiment.dialog import validate_start_info
+    from experiment.session import Session, SessionOptions
+
+    info, problems = validate_start_info({"participant": "p01", "session": "1", "age": "30",
+                                          "sex": "female", "initials": "AB"})
+    assert info is not None, problems
+    port = pg_url.split("@127.0.0.1:")[1].split("/")[0]
+    down = pg_url.replace(f":{port}/", ":1/")
+    protocol = make_short_protocol(tmp_path / "conditions", likert=False)
+    session = Session(SessionOptions(data_root=tmp_path / "data", protocol_path=protocol,
+                                     db_path=down, start_info=info))
+    with pytest.raises(AllocationError, match="cannot connect") as err:
+        session.setup()
+    password = pg_url.split(":")[2].split("@")[0]
+    assert password not in str(err.value)
+    assert session.data is None and not (tmp_path / "data" / "sub-p01").exists()
