@@ -152,7 +152,9 @@ class PostgresAllocationDB(_AllocationStore):
                 f"{self.where}: cannot connect to the allocation database: {detail}"
             ) from None
         except psycopg.ProgrammingError as exc:  # a malformed URL
-            raise AllocationError(f"{self.where}: invalid PostgreSQL URL: {exc}") from None
+            raise AllocationError(
+                f"{self.where}: invalid PostgreSQL URL: {' '.join(str(exc).split())}"
+            ) from None
         return con
 
     def _connection(self, fresh: bool = False):

@@ -353,3 +353,29 @@ def test_session_pre_flight_with_postgres_down_stops_before_anything_is_recorded
     password = pg_url.split(":")[2].split("@")[0]
     assert password not in str(err.value)
     assert session.data is None and not (tmp_path / "data" / "sub-p01").exists()
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("postgresql://lab@[::1/study", "invalid PostgreSQL URL"),
+    ("postgresql://lab@127.0.0.1:1/study?sslmode=bogus", "invalid sslmode"),
+    ("postgres://lab@127.0.0.1:99999/study", "invalid port"),
+])
+def test_malformed_postgres_urls_are_clear_errors(url: str, problem: str):
+    with pytest.raises(AllocationError, match=problem) as err:
+        open_allocation_db(url)
+    assert url in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("participant_id\tcond\nsub-01\tneutral\n", "missing column"),
+    ("", "empty"),
+])
+def test_broken_unblinded_copy_is_a_clear_error(tmp_path: Path, content: str, problem: str):
+    bids.upsert_participant(tmp_path, {"participant_id": "sub-01", "age": 30, "sex": "female",
+                                       "session_code": "S-2345", "status": "complete"})
+    path = bids.allocation_unblinded_tsv(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(bids.DatasetError, match=problem) as err:
+        bids.read_participants(tmp_path)
+    assert "allocation_unblinded.tsv" in str(err.value)
