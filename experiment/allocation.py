@@ -514,8 +514,17 @@ class _AllocationStore:
     @property
     def seed_source(self) -> str:
         """``drawn``, ``user``, ``demo``, or ``unknown`` (a database from before soothe
-        recorded it)."""
-        return self.meta.get("seed_source", "unknown")
+        recorded it; ``demo`` when such a database used the published example seed)."""
+        source = self.meta.get("seed_source")
+        if source is None:
+            return "demo" if self.seed == EXAMPLE_SEED else "unknown"
+        return source
+
+    @property
+    def predictable(self) -> bool:
+        """True when the seed is the published example seed: anyone can predict the
+        allocation (``allocation verify`` warns)."""
+        return self.seed_source == "demo"
 
     def seed_description(self) -> str:
         """One sentence on where the seed came from (``allocation verify`` prints it)."""

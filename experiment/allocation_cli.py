@@ -212,5 +212,7 @@ def main(argv: list[str]) -> int:
         n = int(db.status(blinded=True).query("stratum == '(total)'")["allocated"].sum())
         print(f"ok: {n} allocation(s), integrity and block balance verified")
         print(f"seed: {db.seed_description()}")
+        if db.predictable:
+            print("WARNING: this allocation is not concealed; do not use it for a real study")
         return 0
     return 2  # pragma: no cover - argparse enforces the choices

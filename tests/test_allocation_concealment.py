@@ -379,3 +379,22 @@ def test_broken_unblinded_copy_is_a_clear_error(tmp_path: Path, content: str, pr
     with pytest.raises(bids.DatasetError, match=problem) as err:
         bids.read_participants(tmp_path)
     assert "allocation_unblinded.tsv" in str(err.value)
+
+
+def test_verify_warns_about_an_old_database_made_with_the_example_seed(tmp_path, capsys):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    AllocationDB.create(path, PROTOCOL, demo=True)
+    con = sqlite3.connect(path)  # as made before soothe recorded where the seed came from
+    con.execute("DELETE FROM meta WHERE key = 'seed_source'")
+    con.commit()
+    con.close()
+    db = AllocationDB(path)
+    assert db.seed == EXAMPLE_SEED and db.predictable
+    assert cli_main(["verify", "--db", str(path)]) == 0
+    assert "WARNING: this allocation is not concealed" in capsys.readouterr().out
+    drawn = AllocationDB.create(tmp_path / "new.sqlite", PROTOCOL)
+    assert not drawn.predictable
+    assert cli_main(["verify", "--db", str(drawn.path)]) == 0
+    assert "WARNING" not in capsys.readouterr().out
