@@ -56,11 +56,26 @@ PARTICIPANTS_COLUMNS: dict[str, tuple[str, str | None]] = {
     "age": ("Age in years at the session", "year"),
     "sex": ("Sex or gender as reported in the start dialog (stratum)", None),
     "condition": (
-        "Allocated induction condition; 'n/a' until the session has ended (concealment)",
+        "Allocated induction condition. Only in unblinded datasets (simulated ones): a real "
+        "study's participants.tsv has no such column, the condition stays in the allocation "
+        "database until 'soothe allocation export --unblind' writes "
+        "sourcedata/allocation_unblinded.tsv",
         None,
     ),
     "session_code": ("Neutral session code shown to the experimenter", None),
     "status": ("Session status: complete, incomplete (aborted or crashed) or n/a", None),
+}
+#: Columns of participants.tsv that only an unblinded dataset has (written only when a row
+#: carries a real value for them, or the file already has them).
+PARTICIPANTS_UNBLINDED_ONLY: tuple[str, ...] = ("condition",)
+#: participants.tsv of a real (blinded) study: no condition column.
+PARTICIPANTS_BLINDED_COLUMNS: dict[str, tuple[str, str | None]] = {
+    k: v for k, v in PARTICIPANTS_COLUMNS.items() if k not in PARTICIPANTS_UNBLINDED_ONLY
+}
+#: ``sourcedata/allocation_unblinded.tsv``, written by ``soothe allocation export --unblind``.
+ALLOCATION_UNBLINDED_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "participant_id": ("BIDS participant label, 'sub-<id>'", None),
+    "condition": ("Allocated induction condition (unblinded)", None),
 }
 
 BEH_COLUMNS: dict[str, tuple[str, str | None]] = {
@@ -347,6 +362,12 @@ def participants_tsv(root: Path) -> Path:
     return Path(root) / "participants.tsv"
 
 
+def allocation_unblinded_tsv(root: Path) -> Path:
+    """Unblinded allocation (participant_id, condition) that the analysis reads when
+    ``participants.tsv`` has no condition column; written by ``allocation export --unblind``."""
+    return Path(root) / "sourcedata" / "allocation_unblinded.tsv"
+
+
 def allocation_db_path(root: Path) -> Path:
     """Default allocation database of a study whose raw dataset is ``root``."""
     return Path(root) / "sourcedata" / "allocation.sqlite"
@@ -571,7 +592,7 @@ def ensure_dataset(root: Path, name: str, task: str, *, generated_by: str = "soo
             "*_physio.tsv.gz.\n",
         )
     sidecars = {
-        root / "participants.json": columns_sidecar(PARTICIPANTS_COLUMNS),
+        root / "participants.json": columns_sidecar(PARTICIPANTS_BLINDED_COLUMNS),
         root / f"task-{task}_events.json": columns_sidecar(EVENTS_COLUMNS),
         root / f"task-{task}_beh.json": columns_sidecar(BEH_COLUMNS),
     }
@@ -583,12 +604,32 @@ def ensure_dataset(root: Path, name: str, task: str, *, generated_by: str = "soo
         atomic_write_text(bidsignore, "sourcedata/\n")
 
 
-def read_participants(root: Path) -> pd.DataFrame:
-    """The participants table (empty with the schema's columns when there is none)."""
+def _read_participants_file(root: Path) -> pd.DataFrame | None:
     path = participants_tsv(root)
     if not path.exists():
-        return pd.DataFrame(columns=list(PARTICIPANTS_COLUMNS))
+        return None
     return read_tsv(path, {"participant_id": None})
+
+
+def read_participants(root: Path) -> pd.DataFrame:
+    """The participants table (empty with the schema's columns when there is none).
+
+    The table always has a ``condition`` column: from ``participants.tsv`` when the file has
+    one (an unblinded, e.g. simulated, dataset); otherwise from the unblinded allocation
+    export ``sourcedata/allocation_unblinded.tsv`` when it exists; otherwise empty (NaN,
+    still blinded).
+    """
+    table = _read_participants_file(root)
+    if table is None:
+        return pd.DataFrame(columns=list(PARTICIPANTS_COLUMNS))
+    if "condition" not in table.columns:
+        unblinded = allocation_unblinded_tsv(root)
+        conditions: dict = {}
+        if unblinded.is_file():
+            copy = read_tsv(unblinded, ALLOCATION_UNBLINDED_COLUMNS)
+            conditions = dict(zip(copy["participant_id"].astype(str), copy["condition"]))
+        table["condition"] = table["participant_id"].astype(str).map(conditions)
+    return table
 
 
 def upsert_participant(root: Path, row: Mapping[str, Any]) -> None:
@@ -621,8 +662,20 @@ def upsert_participant(root: Path, row: Mapping[str, Any]) -> None:
 
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
-            table = read_participants(root)
-            for col in PARTICIPANTS_COLUMNS:
+            table = _read_participants_file(root)
+            if table is None:
+                table = pd.DataFrame(columns=list(PARTICIPANTS_BLINDED_COLUMNS))
+            # a blinded study's file never gains a condition column: only a real value
+            # (a simulated, unblinded dataset) or an existing column keeps it
+            schema = dict(PARTICIPANTS_COLUMNS)
+            for col in PARTICIPANTS_UNBLINDED_ONLY:
+                value = row.get(col)
+                has_value = value is not None and not (
+                    pd.api.types.is_scalar(value) and pd.isna(value)) and str(value) != "n/a"
+                if col not in table.columns and not has_value:
+                    del schema[col]
+            row = {k: v for k, v in row.items() if k in schema}
+            for col in schema:
                 if col not in table.columns:
                     table[col] = None
             table = table.astype(object)
@@ -631,16 +684,29 @@ def upsert_participant(root: Path, row: Mapping[str, Any]) -> None:
                 for key, value in row.items():
                     table.loc[mask, key] = value
             else:
-                new = {c: row.get(c) for c in PARTICIPANTS_COLUMNS}
+                new = {c: row.get(c) for c in schema}
                 table = pd.concat([table, pd.DataFrame([new])], ignore_index=True)
             table = table.sort_values("participant_id").reset_index(drop=True)
-            write_tsv(participants_tsv(root), table, PARTICIPANTS_COLUMNS)
+            write_tsv(participants_tsv(root), table, schema)
+            if "condition" in schema:
+                _describe_condition_column(root)
         finally:
             if os.name == "nt":  # pragma: no cover - Windows only
                 lock.seek(0)
                 msvcrt.locking(lock.fileno(), msvcrt.LK_UNLCK, 1)
             else:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _describe_condition_column(root: Path) -> None:
+    """An unblinded participants.tsv: describe its condition column in participants.json."""
+    sidecar = Path(root) / "participants.json"
+    if not sidecar.is_file():
+        return
+    content = json.loads(sidecar.read_text(encoding="utf-8"))
+    if "condition" not in content:
+        content.update(columns_sidecar({"condition": PARTICIPANTS_COLUMNS["condition"]}))
+        write_json(sidecar, content)
 
 
 # --------------------------------------------------------------------------------------

@@ -46,7 +46,11 @@ REQUIRED_EVENTS: tuple[str, ...] = (
     "audio_offset",
 )
 
-SEND_CONDITION_CODE_CHOICES: tuple[str, ...] = ("end", "induction_onset")
+#: When the condition marker is sent. "never" (the default) keeps the condition out of
+#: _events.tsv, the recorded marker stream and any amplifier's trigger channel: the
+#: allocation stays concealed until unblinding. "end" and "induction_onset" put the
+#: condition's code into those files (only for open-label studies: they are unblinded data).
+SEND_CONDITION_CODE_CHOICES: tuple[str, ...] = ("never", "end", "induction_onset")
 
 
 def default_protocol_path() -> Path:
@@ -134,7 +138,7 @@ class MarkerTable:
     phases: dict[str, tuple[int, int]]
     conditions: dict[str, int]
     induction_minutes: tuple[int, ...]
-    send_condition_code: str = "end"
+    send_condition_code: str = "never"
     _by_code: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -537,7 +541,7 @@ def _load_markers(
             "markers.induction_minutes",
             f"{len(minutes)} codes for an induction of up to {longest:g} s; need {needed}",
         )
-    send = section.get("send_condition_code", "end")
+    send = section.get("send_condition_code", "never")
     if send not in SEND_CONDITION_CODE_CHOICES:
         check.fail(
             "markers.send_condition_code",

@@ -2,23 +2,24 @@
 
 Subcommands::
 
-    soothe allocation init     --db PATH [--seed S] [--protocol FILE]
-    soothe allocation allocate --db PATH|URL --id ID [--stratum sex=female ...]
-    soothe allocation mark     --db PATH|URL --id ID --status complete|incomplete
-    soothe allocation status   --db PATH [--unblind ...]
-    soothe allocation export   --db PATH [--out FILE] [--unblind ...]
-    soothe allocation verify   --db PATH
-    soothe allocation serve    --db PATH [--host 127.0.0.1] [--port 8765]
+    soothe allocation init     --db DB [--protocol FILE] [--seed S] [--demo]
+    soothe allocation allocate --db DB --id ID [--stratum sex=female ...]
+    soothe allocation mark     --db DB --id ID --status complete|incomplete
+    soothe allocation status   --db DB [--unblind ...]
+    soothe allocation export   --db DB [--out FILE] [--unblind [--raw RAW] ...]
+    soothe allocation verify   --db DB
 
-``serve`` runs the allocation service for a second lab PC (see
-:mod:`experiment.allocation_server`); ``allocate`` and ``mark`` also accept its URL
-(``--db http://HOST:PORT`` with ``--token-file`` or ``$SOOTHE_ALLOCATION_TOKEN``). Creating,
-status, export and verify are local commands on the PC that holds the database.
+``DB`` is a SQLite file on this PC's local disk (one lab PC), or
+``postgresql://USER@HOST[:PORT]/DATABASE`` (two or more PCs, several sites). ``init`` draws
+a secret seed and keeps it only in the database; ``--seed`` sets one by hand, and the
+protocol's published example seed is refused unless ``--demo``.
 
-Blinded by default. Any unblinded view (``status --unblind``, ``export --unblind``) needs an
-explicit confirmation: typing ``UNBLIND`` at an interactive prompt, or
-``--yes-i-am-unblinding "reason"``. Each unblinding is logged in the database's audit table.
-This module does not import PsychoPy.
+Blinded by default: ``status`` shows totals and block completeness, ``export`` no arm. Any
+unblinded view (``status --unblind``, ``export --unblind``) needs an explicit confirmation:
+typing ``UNBLIND`` at an interactive prompt, or ``--yes-i-am-unblinding "reason"``. Each
+unblinding is logged in the database's audit table. ``export --unblind`` writes
+``RAW/sourcedata/allocation_unblinded.tsv`` (``participant_id``, ``condition``), what the
+analysis reads. This module does not import PsychoPy.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ import getpass
 import sys
 from pathlib import Path
 
-from experiment.allocation import AllocationDB, AllocationError, open_allocation_db
-from experiment.allocation_server import DEFAULT_PORT, is_allocation_url, serve_allocation
+from experiment.allocation import (
+    AllocationError,
+    create_allocation_db,
+    is_database_url,
+    open_allocation_db,
+)
 
 CONFIRM_WORD = "UNBLIND"
 
@@ -37,28 +42,27 @@ CONFIRM_WORD = "UNBLIND"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="soothe allocation",
-        description="Concealed permuted-block allocation database (SQLite).",
+        description="Concealed permuted-block allocation database (SQLite or PostgreSQL).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add_db(p: argparse.ArgumentParser, remote: bool = False) -> None:
-        if not remote:
-            p.add_argument("--db", required=True, help="allocation database file")
-            return
+    def add_db(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", required=True,
-                       help="allocation database file, or http://HOST:PORT of "
-                            "'soothe allocation serve' on the PC that holds it")
-        p.add_argument("--token-file", type=Path, default=None,
-                       help="with a server URL: the server's <database>.token (default: "
-                            "$SOOTHE_ALLOCATION_TOKEN)")
+                       help="SQLite file on this PC's local disk, or "
+                            "postgresql://USER@HOST[:PORT]/DATABASE")
 
     p = sub.add_parser("init", help="create a new allocation database")
     add_db(p)
-    p.add_argument("--seed", type=int, default=None, help="study seed (default: protocol's)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="study seed (default: a secret seed drawn at random and kept only in "
+                        "the database; leave it out for a real study)")
+    p.add_argument("--demo", action="store_true",
+                   help="a demonstration database: allows (and defaults to) the protocol's "
+                        "published example seed, so its allocations are predictable")
     p.add_argument("--protocol", type=Path, default=None, help="protocol TOML (default: shipped)")
 
     p = sub.add_parser("allocate", help="allocate one participant; prints the session code only")
-    add_db(p, remote=True)
+    add_db(p)
     p.add_argument("--id", required=True, help="participant ID")
     p.add_argument(
         "--stratum",
@@ -69,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     for name, help_ in (
-        ("status", "counts per arm and stratum (blinded unless --unblind)"),
+        ("status", "totals and block completeness per stratum (per arm with --unblind)"),
         ("export", "write every allocation as TSV (blinded unless --unblind)"),
     ):
         p = sub.add_parser(name, help=help_)
@@ -83,24 +87,24 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--by", default=None, help="who is unblinding (default: OS user name)")
         if name == "export":
-            p.add_argument("--out", type=Path, default=None, help="TSV file (default: stdout)")
+            p.add_argument("--out", type=Path, default=None,
+                           help="TSV file of every allocation with every column (default: "
+                                "stdout; with --unblind the default is the analysis copy "
+                                "RAW/sourcedata/allocation_unblinded.tsv)")
+            p.add_argument("--raw", type=Path, default=None,
+                           help="with --unblind: the raw BIDS dataset; writes "
+                                "RAW/sourcedata/allocation_unblinded.tsv (default RAW: the "
+                                "dataset holding a SQLite DB at RAW/sourcedata/allocation.sqlite)")
 
     p = sub.add_parser("verify", help="check integrity and block balance")
     add_db(p)
 
-    p = sub.add_parser("mark", help="record a session's outcome (e.g. after the server was "
-                                    "unreachable at the end of a session)")
-    add_db(p, remote=True)
+    p = sub.add_parser("mark", help="record a session's outcome (e.g. after the database "
+                                    "server was unreachable at the end of a session)")
+    add_db(p)
     p.add_argument("--id", required=True, help="participant ID")
     p.add_argument("--status", required=True, choices=("complete", "incomplete"))
 
-    p = sub.add_parser("serve", help="serve this PC's database to the other lab PCs")
-    add_db(p)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on: 127.0.0.1 (this PC only), this PC's LAN "
-                        "address, or 0.0.0.0 (all interfaces)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free one)")
     return parser
 
 
@@ -128,32 +132,32 @@ def _confirm_unblinding(args: argparse.Namespace) -> tuple[str, str]:
     return who, reason
 
 
+def _raw_of(db: str) -> Path:
+    """The raw dataset of a SQLite database at ``RAW/sourcedata/allocation.sqlite``."""
+    path = Path(db)
+    if not is_database_url(db) and path.parent.name == "sourcedata":
+        return path.parent.parent
+    raise AllocationError(
+        f"export --unblind: where is the raw dataset? {db} is not RAW/sourcedata/"
+        "allocation.sqlite; pass --raw RAW (writes RAW/sourcedata/allocation_unblinded.tsv) "
+        "or --out FILE"
+    )
+
+
 def main(argv: list[str]) -> int:
     """Entry point of ``soothe allocation``."""
     args = _parser().parse_args(argv)
-    if is_allocation_url(args.db) and args.command not in ("allocate", "mark"):
-        raise AllocationError(
-            f"'soothe allocation {args.command}' is a local command: run it on the PC that "
-            f"holds the database (the one running 'soothe allocation serve'), not against "
-            f"{args.db}"
-        )
-    if args.command == "serve":
-        return serve_allocation(args.db, host=args.host, port=args.port)
     if args.command == "init":
         from conditions.protocol import load_protocol
 
         protocol = load_protocol(args.protocol)
-        db = AllocationDB.create(args.db, protocol, seed=args.seed)
-        print(
-            f"created {db.path} (seed {db.seed}, block sizes {list(db.block_sizes)}, "
-            f"strata {list(db.strata_fields) or 'none'})"
-        )
+        db = create_allocation_db(args.db, protocol, seed=args.seed, demo=args.demo)
+        # concealment: a drawn seed is never printed; it lives in the database only
+        print(f"created {db.where} (seed {db.seed_description()}; block sizes "
+              f"{list(db.block_sizes)}, strata {list(db.strata_fields) or 'none'})")
         return 0
 
-    if args.command in ("allocate", "mark"):
-        db = open_allocation_db(args.db, token_file=args.token_file)
-    else:
-        db = AllocationDB(args.db)
+    db = open_allocation_db(args.db)
     if args.command == "mark":
         db.mark_session(args.id, args.status)
         print(f"session of {args.id} marked {args.status}")
@@ -181,9 +185,14 @@ def main(argv: list[str]) -> int:
     if args.command == "export":
         if args.unblind:
             who, reason = _confirm_unblinding(args)
+            if args.out is None:  # the analysis copy: participant_id, condition
+                path = db.write_unblinded(args.raw or _raw_of(args.db), confirmed_by=who,
+                                          reason=reason)
+                print(f"wrote the unblinded allocation to {path} (logged)", file=sys.stderr)
+                return 0
+            table = db.export(unblind=True, confirmed_by=who, reason=reason)  # every column
         else:
-            who, reason = (args.by or getpass.getuser()), ""
-        table = db.export(unblind=args.unblind, confirmed_by=who, reason=reason)
+            table = db.export(unblind=False, confirmed_by=args.by or getpass.getuser())
         text = table.to_csv(sep="\t", index=False, na_rep="n/a")
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -198,8 +207,12 @@ def main(argv: list[str]) -> int:
         if problems:
             for problem in problems:
                 print(f"PROBLEM: {problem}")
+            print(f"seed: {db.seed_description()}")
             return 1
         n = int(db.status(blinded=True).query("stratum == '(total)'")["allocated"].sum())
         print(f"ok: {n} allocation(s), integrity and block balance verified")
+        print(f"seed: {db.seed_description()}")
+        if db.predictable:
+            print("WARNING: this allocation is not concealed; do not use it for a real study")
         return 0
     return 2  # pragma: no cover - argparse enforces the choices

@@ -60,12 +60,9 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=Path("data"), help="raw BIDS dataset root")
     p.add_argument("--protocol", type=Path, default=None, help="protocol TOML (default: shipped)")
     p.add_argument("--db", default=None,
-                   help="allocation database file on this PC's local disk (default "
-                        "DATA/sourcedata/allocation.sqlite), or http://HOST:PORT of "
-                        "'soothe allocation serve' on the lab PC that holds it")
-    p.add_argument("--token-file", type=Path, default=None,
-                   help="with --db http://...: the server's <database>.token (default: "
-                        "$SOOTHE_ALLOCATION_TOKEN)")
+                   help="allocation database: a SQLite file on this PC's local disk (default "
+                        "DATA/sourcedata/allocation.sqlite), or "
+                        "postgresql://USER@HOST/DATABASE shared by several lab PCs")
     p.add_argument("--participant", help="skip the dialog: participant ID")
     p.add_argument("--session", default="1")
     p.add_argument("--age", default=None,
@@ -168,8 +165,7 @@ def run_main(argv: list[str]) -> int:
 
         pid = args.participant[4:] if args.participant.startswith("sub-") else args.participant
         ses = args.session[4:] if str(args.session).startswith("ses-") else str(args.session)
-        return close_session(args.data, pid, ses, protocol_path=args.protocol, db_path=args.db,
-                             db_token_file=args.token_file)
+        return close_session(args.data, pid, ses, protocol_path=args.protocol, db_path=args.db)
     from experiment.dialog import validate_start_info
 
     start_info = None
@@ -218,7 +214,6 @@ def run_main(argv: list[str]) -> int:
     quiet_lsl()
     options = SessionOptions(
         data_root=args.data, protocol_path=args.protocol, db_path=args.db,
-        db_token_file=args.token_file,
         start_info=start_info, resume=args.resume, markers=args.markers,
         record=not args.no_record, lab_config=args.lab_config, devices=devices,
         no_physio=args.no_physio or (args.simulate and args.no_device),

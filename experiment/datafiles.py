@@ -124,7 +124,9 @@ class SessionState:
     # every condition's audio as checked at start-up: sha256 and pilot_placeholder of all
     # five, sorted by hash, no names (reveals nothing); each run also keeps its hashes
     audio_files: list[dict[str, Any]] = field(default_factory=list)
-    # the played file's sha256 and pilot flag: written only once the session is complete
+    # never filled (concealment: the played file's hash identifies the condition); kept empty
+    # so older state files still load. After unblinding, the played file is the condition's
+    # file among ``audio_files``.
     audio_played: dict[str, Any] = field(default_factory=dict)
 
 

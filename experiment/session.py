@@ -10,9 +10,9 @@ to 0, the recorder's raw signal to BIDS physio, ``participants.tsv``, the alloca
 session status, the ExperimentHandler CSV.
 
 Concealment: the condition is used only to pick the audio file. It is never printed,
-logged, drawn or written to a file until the session has ended complete (then
-``participants.tsv`` and, when the protocol says ``send_condition_code = "end"``, the
-condition marker record it).
+logged, drawn or written to a file: ``participants.tsv`` has no condition column, and by
+default (``send_condition_code = "never"``) no condition marker is sent. The allocation
+database alone holds it until ``soothe allocation export --unblind``.
 """
 
 from __future__ import annotations
@@ -50,9 +50,8 @@ class SessionOptions:
 
     data_root: Path
     protocol_path: Path | None = None
-    # a local file, or "http://HOST:PORT" of 'soothe allocation serve' on another lab PC
+    # a local SQLite file, or a "postgresql://..." URL shared by several lab PCs
     db_path: Path | str | None = None
-    db_token_file: Path | None = None  # the server's token (default $SOOTHE_ALLOCATION_TOKEN)
     start_info: StartInfo | None = None  # None: ask with the dialog
     resume: bool = False
     markers: str = "lsl"
@@ -150,17 +149,16 @@ class Session:
                       "; free some space before running a participant")
             if free < 20:
                 raise SessionError(f"{root}: only {free:.0f} MB free; refusing to start")
-        from experiment.allocation import AllocationDB, open_allocation_db
-        from experiment.allocation_server import is_allocation_url
+        from experiment.allocation import AllocationDB, is_database_url, open_allocation_db
 
         db_path = opt.db_path or bids.allocation_db_path(root)
-        if not is_allocation_url(db_path):
+        if not is_database_url(db_path):
             db_path = Path(db_path)
             if not db_path.exists() and opt.simulate:
                 AllocationDB.create(db_path, self.protocol)
-        # pre-flight: a remote database checks the server and the token here, before the
-        # dialog; a failure stops the session before anything is recorded
-        self._db = open_allocation_db(db_path, token_file=opt.db_token_file)
+        # pre-flight: a PostgreSQL database connects here, before the dialog; a failure
+        # stops the session before anything is recorded
+        self._db = open_allocation_db(db_path)
         self._devices, self._physio_note = self._check_streams()  # before any allocation
 
         info = opt.start_info or ask_start_info(self._refusal)
@@ -222,7 +220,7 @@ class Session:
                     if opt.resume else ""))
         bids.upsert_participant(root, {
             "participant_id": f"sub-{info.participant}", "age": info.age, "sex": info.sex,
-            "condition": "n/a", "session_code": allocation.session_code, "status": "n/a",
+            "session_code": allocation.session_code, "status": "n/a",
         })
 
         # markers, recorder, clocks
@@ -606,13 +604,8 @@ class Session:
             return
         self.state.status = status
         self.state.runs[-1].update({"ended": utc_now(), "outcome": status})
-        if status == "complete" and self._condition is not None:
-            # concealment: which file was played is recorded only once the session is complete
-            from experiment.audio_player import audio_provenance
-
-            played = audio_provenance(self.protocol.conditions[self._condition].audio)
-            self.state.audio_played = {"sha256": played["sha256"],
-                                       "pilot_placeholder": played["pilot_placeholder"]}
+        # concealment: the played file's hash would name the condition to anyone holding the
+        # audio files; after unblinding it is the condition's file among ``audio_files``
         self.data.save_state()
 
     def _save_participant(self, status: str) -> None:
@@ -621,8 +614,7 @@ class Session:
         bids.upsert_participant(self.opt.data_root, {
             "participant_id": f"sub-{self.state.subject}",
             "age": self.state.age, "sex": self.state.sex,
-            # concealment: the condition enters the dataset only once the session is complete
-            "condition": self._condition if status == "complete" else "n/a",
+            # concealment: no condition column; the allocation database holds it
             "session_code": self.state.session_code, "status": status,
         })
 
@@ -688,7 +680,6 @@ def close_session(
     *,
     protocol_path: Path | None = None,
     db_path: Path | str | None = None,
-    db_token_file: Path | None = None,
     out=None,
 ) -> int:
     """Close a session that was killed (``kill -9``, power cut) and will not be resumed.
@@ -755,18 +746,16 @@ def close_session(
     data.save_state()
     bids.upsert_participant(root, {
         "participant_id": f"sub-{state.subject}", "age": state.age, "sex": state.sex,
-        "condition": "n/a", "session_code": state.session_code, "status": "incomplete",
+        "session_code": state.session_code, "status": "incomplete",
     })
-    from experiment.allocation import AllocationError, open_allocation_db
-    from experiment.allocation_server import is_allocation_url
+    from experiment.allocation import AllocationError, is_database_url, open_allocation_db
 
     db = db_path or bids.allocation_db_path(root)
-    remote = is_allocation_url(db)
+    remote = is_database_url(db)
     db = db if remote else Path(db)
     if remote or db.is_file():
         try:
-            open_allocation_db(db, token_file=db_token_file).mark_session(state.subject,
-                                                                          "incomplete")
+            open_allocation_db(db).mark_session(state.subject, "incomplete")
         except AllocationError as exc:  # the local files are closed; say what is left to do
             problems.append(f"allocation database: {exc}")
     else:

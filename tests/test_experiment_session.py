@@ -180,12 +180,17 @@ def test_condition_stays_concealed_until_the_end(full_session):
 
     state = json.loads((files.sourcedata_dir / "session_state.json").read_text())
     assert len(state["audio_files"]) == 5  # all five files' hashes, no names
-    assert state["audio_played"]["sha256"] in {v["sha256"] for v in state["audio_files"]}
-    assert state["audio_played"]["pilot_placeholder"] is False
-    # once complete, the dataset records the condition
+    assert state["audio_played"] == {}  # its hash would name the condition (issue 14)
+    assert not any(v["pilot_placeholder"] for v in state["audio_files"])
+    # complete, and still blinded: participants.tsv has no condition column (issue 14); the
+    # allocation database alone holds it
     participants = bids.read_participants(root)
-    assert participants["condition"].iloc[0] in CONDITION_NAMES
+    assert "condition" not in bids.participants_tsv(root).read_text().splitlines()[0]
+    assert participants["condition"].isna().all()
     assert participants["status"].iloc[0] == "complete"
+    from experiment.allocation import AllocationDB
+
+    assert AllocationDB(bids.allocation_db_path(root)).lookup("full1").condition in CONDITION_NAMES
 
 
 def test_screenshots_of_every_screen_kind(full_session):

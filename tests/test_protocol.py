@@ -198,7 +198,8 @@ def test_missing_protocol_file(tmp_path):
 
 
 def test_bad_send_condition_code(protocol_dir):
-    path = _edit(protocol_dir, 'send_condition_code = "end"', 'send_condition_code = "always"')
+    path = _edit(protocol_dir, 'send_condition_code = "never"',
+                 'send_condition_code = "always"')
     _fails(path, r"send_condition_code", r"expected one of")
 
 
