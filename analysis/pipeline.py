@@ -34,7 +34,7 @@ from analysis.physio_mixed import (
     time_course_sensitivity,
 )
 from analysis.provenance import physio_provenance
-from analysis.selfreport_ancova import change_scores, selfreport_ancova
+from analysis.selfreport_ancova import adjusted_means, change_scores, selfreport_ancova
 from analysis.tidy_table import (
     build_tidy_table,
     drop_partial_windows,
@@ -63,6 +63,7 @@ class AnalysisResult:
     growth: dict[str, GrowthModel]
     alphas: pd.DataFrame | None = None
     change: pd.DataFrame | None = None
+    adjusted_means: pd.DataFrame | None = None
     precedence: pd.DataFrame | None = None
     descriptives: pd.DataFrame | None = None
     time_courses: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -147,7 +148,7 @@ def analyse_tables(
     flow = participant_flow(participants, exclusions, CONDITION_NAMES)
     timings["tidy_and_exclusions"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ancova, _ = selfreport_ancova(analysed)
+    ancova, ancova_models = selfreport_ancova(analysed)
     timings["ancova"] = time.perf_counter() - t0
     growth: dict[str, GrowthModel] = {}
     skipped: dict[str, str] = {}
@@ -176,6 +177,7 @@ def analyse_tables(
         result.alphas = construct_alphas(responses[responses["participant_id"].isin(kept)],
                                          items)
         result.change = change_scores(analysed)
+        result.adjusted_means = adjusted_means(ancova_models)
         result.precedence = temporal_precedence(analysed)
         result.descriptives = descriptive_table(analysed)
         result.time_courses = {m: baseline_change_summary(analysed, m) for m in measures
