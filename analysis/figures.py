@@ -180,7 +180,7 @@ def plot_forest(contrasts: pd.DataFrame, *, show: bool = False):
     nrows = int(np.ceil(n / ncols))
     labels = list(dict.fromkeys(contrasts["contrast"]))
     height = 0.32 * len(labels) + 1.1
-    fig = Figure(figsize=(2.75 * ncols + 2.4, height * nrows))
+    fig = Figure(figsize=(2.75 * ncols + 2.6, height * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for i, outcome in enumerate(outcomes):
         ax = axes[i]
@@ -207,7 +207,6 @@ def plot_forest(contrasts: pd.DataFrame, *, show: bool = False):
         ax.axis("off")
     fig.suptitle("Every planned contrast: estimate and 95% CI; Holm-adjusted p at the right "
                  "(filled = Holm p < .05)", fontsize=9)
-    fig.tight_layout()
     return fig
 
 

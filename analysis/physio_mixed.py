@@ -331,7 +331,7 @@ def _test(result: Any, matrix: np.ndarray) -> tuple[np.ndarray, ...]:
 def _contrasts(
     measure: str, result: Any, names: list[str], present: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from statsmodels.stats.multitest import multipletests
+    from analysis.selfreport_ancova import holm_adjust
 
     pairs = planned_pairs(present)
     labels = [f"{c} - {v}" for c, v in pairs]
@@ -341,7 +341,7 @@ def _contrasts(
         "measure": measure, "contrast": labels, "condition": [c for c, _ in pairs],
         "versus": [v for _, v in pairs], "slope_diff": slope[0], "se": slope[1],
         "ci_low": slope[2], "ci_high": slope[3], "z": slope[4], "p": slope[5],
-        "p_holm": multipletests(slope[5], method="holm")[1],
+        "p_holm": holm_adjust(slope[5]),
         "mean_diff": mean[0], "mean_diff_ci_low": mean[2], "mean_diff_ci_high": mean[3],
     })
     minute_rows = []

@@ -250,6 +250,33 @@ def participant_conditions(raw_root: Path, participants: pd.DataFrame) -> pd.Dat
     return out
 
 
+def study_folder(*paths: Path) -> Path:
+    """The deepest folder holding every path: the study folder report paths are relative to.
+
+    Examples
+    --------
+    >>> study_folder(Path("/x/study/raw"), Path("/x/study/derivatives/soothe"),
+    ...              Path("/x/study/report")).as_posix()
+    '/x/study'
+    """
+    import os
+
+    return Path(os.path.commonpath([str(Path(p).resolve()) for p in paths]))
+
+
+def relative_to_study(path: Path, study: Path) -> str:
+    """``path`` relative to the study folder, in POSIX form ('.' for the folder itself).
+
+    Examples
+    --------
+    >>> relative_to_study(Path("/x/study/raw"), Path("/x/study"))
+    'raw'
+    """
+    import os
+
+    return Path(os.path.relpath(Path(path).resolve(), study)).as_posix()
+
+
 def software_versions() -> dict[str, str]:
     """Versions of Python and the packages the analysis depends on."""
     import importlib.metadata as md
@@ -317,11 +344,21 @@ def run_analysis(
     phases = read_group_phases(deriv_root)
     result = analyse_tables(windows, responses, participants, items, rules=rules,
                             phases=phases)
+    study = study_folder(raw_root, deriv_root, out_dir)
+    rel = {k: relative_to_study(v, study) for k, v in
+           (("raw", raw_root), ("derivatives", deriv_root), ("out", out_dir))}
+    rules_shown = (relative_to_study(rules_path, study)
+                   if rules_path.resolve().is_relative_to(study)
+                   else f"{rules_path.name} (shipped with soothe)"
+                   if rules_path == Path(__file__).with_name("exclusions.toml")
+                   else rules_path.name)
     result.provenance = {
         "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": f"soothe analyze {raw_root} {deriv_root} --out {out_dir}",
-        "inputs": {"raw": str(raw_root.resolve()), "derivatives": str(deriv_root.resolve()),
-                   "exclusion_rules": str(rules_path.resolve())},
+        "command": f"soothe analyze {rel['raw']} {rel['derivatives']} --out {rel['out']}",
+        "paths_relative_to": "the study folder (the folder that holds the raw data, the "
+                             "derivatives and the report)",
+        "inputs": {"raw": rel["raw"], "derivatives": rel["derivatives"],
+                   "exclusion_rules": rules_shown},
         "input_sha256": input_hashes(raw_root, deriv_root, rules_path),
         "versions": software_versions(),
         # settings, code hash and package versions (incl. neurokit2) of the physiology
