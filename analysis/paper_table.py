@@ -150,7 +150,10 @@ def to_latex(table: pd.DataFrame, caption: str, label: str = "tab:descriptives",
     body = table.astype(str)
     styler = body.style.hide(axis="index").format(escape="latex")
     styler = styler.format_index(escape="latex", axis="columns")
-    tex = styler.to_latex(caption=caption.replace("&", r"\&").replace("%", r"\%"),
+    # Styler escapes cells, not the caption; the caption gets the same treatment here
+    caption_tex = "".join({"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$"}.get(
+        ch, ch) for ch in caption)
+    tex = styler.to_latex(caption=caption_tex,
                           label=label, position="ht", position_float="centering",
                           hrules=True, column_format="ll" + "r" * (body.shape[1] - 2))
     if note:
