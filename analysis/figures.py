@@ -123,9 +123,9 @@ def plot_selfreport_adjusted(adjusted: pd.DataFrame, *, scale: tuple[float, floa
     constructs = [c for c in CONSTRUCTS if c in set(adjusted["construct"])]
     constructs += [c for c in dict.fromkeys(adjusted["construct"]) if c not in constructs]
     n = max(len(constructs), 1)
-    ncols = min(n, 7)
+    ncols = min(n, 4)
     nrows = int(np.ceil(n / ncols))
-    fig = Figure(figsize=(1.9 * ncols + 0.8, 3.2 * nrows))
+    fig = Figure(figsize=(2.6 * ncols + 0.8, 3.3 * nrows))
     axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
     for i, construct in enumerate(constructs):
         ax = axes[i]

@@ -203,7 +203,7 @@ def analyse_tables(
 
 
 def participant_conditions(raw_root: Path, participants: pd.DataFrame) -> pd.DataFrame:
-    """Participants with their unblinded condition, from the allocation record only.
+    r"""Participants with their unblinded condition, from the allocation record only.
 
     ``participants.tsv``'s ``condition`` when it is given; otherwise the unblinded export
     ``sourcedata/allocation_unblinded.tsv`` (``soothe allocation export --unblind``). The

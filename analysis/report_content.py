@@ -331,7 +331,7 @@ def selfreport_sentences(ancova: pd.DataFrame) -> list[str]:
     >>> t = pd.DataFrame([{**row, "condition": "rumination"},
     ...                   {**row, "condition": "kindness_self"}])
     >>> [s.split(",")[1].split()[0] for s in selfreport_sentences(t)]
-    ['kindness', 'rumination']
+    ['Kindness', 'Rumination']
     """
     from analysis.selfreport_ancova import planned_contrasts
 
@@ -464,10 +464,14 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
         wide = wide.pivot_table(index=["m", "label"], columns="minute", values="cell",
                                 aggfunc="first", sort=False).reset_index()
         wide.columns = ["measure", "contrast"] + [f"min {c}" for c in wide.columns[2:]]
-        phys.tables.append(("Difference at each induction minute: estimate [95% CI] "
-                            "(descriptive, no test; tables/physio_minute_contrasts.csv).",
-                            wide))
+        minutes = Section("Physiology per minute (descriptive)", collapsed=True,
+                          anchor="minutes")
+        minutes.tables.append(("Difference at each induction minute: estimate [95% CI] "
+                               "(descriptive, no test; tables/physio_minute_contrasts.csv).",
+                               wide))
     sections.append(phys)
+    if len(mc):
+        sections.append(minutes)
 
     hf = Section("Secondary: HF power per phase, with breathing rate", anchor="hf")
     hf.paragraphs.append(METHODS["hf"])
