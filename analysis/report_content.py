@@ -409,7 +409,8 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
     top.paragraphs.append(
         f"{n_alloc} participants were allocated; {n_sr} were analysed after "
         f"{len(result.exclusions)} exclusion(s); {result.n_partial_windows} partial "
-        "window(s) (shorter than 60 s) were left out of the physiology. "
+        "window(s) of baseline, induction or recovery (a phase's remainder shorter than the "
+        "window length) were left out of the physiology. "
         f"{len(planned)} planned contrasts; {n_sig} with Holm-adjusted p < .05 (Holm within "
         "each physiology measure over its 6 slope contrasts, and within each self-report "
         "construct over its 6 ANCOVA contrasts).")

@@ -147,13 +147,17 @@ def read_group_windows(deriv_root: Path) -> pd.DataFrame:
 
 
 def drop_partial_windows(windows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Leave out the windows the pipeline flagged ``partial``; return (kept, n dropped).
+    """Leave out the windows the pipeline flagged ``partial``.
 
-    A table without the column (older derivatives) keeps every window.
+    Returns the kept windows and how many partial windows of the analysed phases
+    (baseline, induction, recovery) were dropped; partial remainders of other phases
+    (instructions, questionnaires) are never analysed and not counted. A table without the
+    column (older derivatives) keeps every window.
 
     Examples
     --------
-    >>> w = pd.DataFrame({"window": [1, 2, 3], "partial": [False, "true", None]})
+    >>> w = pd.DataFrame({"phase": ["induction", "induction", "recovery", "instructions"],
+    ...                   "window": [1, 2, 3, 1], "partial": [False, "true", None, True]})
     >>> kept, n = drop_partial_windows(w)
     >>> kept["window"].tolist(), n
     ([1, 3], 1)
@@ -161,7 +165,8 @@ def drop_partial_windows(windows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     if "partial" not in windows.columns:
         return windows, 0
     partial = windows["partial"].map(_as_bool)
-    return windows[~partial], int(partial.sum())
+    counted = partial & windows["phase"].isin(PHYSIO_PHASES)
+    return windows[~partial], int(counted.sum())
 
 
 def _as_bool(v: Any) -> bool:
