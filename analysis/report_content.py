@@ -228,6 +228,8 @@ def compact_results(planned: pd.DataFrame, kind: str) -> pd.DataFrame:
     ...     "ci_low": [-0.4], "ci_high": [-0.02], "p": [0.01], "p_holm": [0.03]})
     >>> compact_results(t, "physiology").iloc[0].tolist()
     ['Body scan − Neutral', '−0.21 [−0.40, −0.02] p = .030*']
+    >>> compact_results(t.assign(p_holm=[0.0001]), "physiology").iloc[0, 1]
+    '−0.21 [−0.40, −0.02] p < .001*'
     """
     t = planned[planned["kind"] == kind]
     if t.empty:
@@ -237,8 +239,7 @@ def compact_results(planned: pd.DataFrame, kind: str) -> pd.DataFrame:
     def num(v: float) -> str:
         return f"{v:.{decimals}f}".replace("-", "−")
 
-    cells = [f"{num(e)} [{num(lo)}, {num(hi)}] p = {p_cell(p).replace('< ', '<')}"
-             f"{'*' if p < 0.05 else ''}"
+    cells = [f"{num(e)} [{num(lo)}, {num(hi)}] {format_p(p)}{'*' if p < 0.05 else ''}"
              for e, lo, hi, p in zip(t["estimate"], t["ci_low"], t["ci_high"], t["p_holm"])]
     t = t.assign(cell=cells, column=[f"{o} ({u})" for o, u in zip(t["outcome"], t["unit"])])
     wide = t.pivot_table(index="contrast", columns="column", values="cell", aggfunc="first",
