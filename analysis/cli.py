@@ -34,9 +34,10 @@ def analyze_main(argv: Sequence[str] | None = None) -> int:
     result, paths = run_analysis(args.raw, args.deriv, args.out, rules_path=args.exclusions)
     print(f"analysed {result.analysed['participant_id'].nunique()} participants "
           f"({len(result.exclusions)} exclusion(s)) in {time.perf_counter() - t0:.1f} s")
+    from analysis.report_content import fallback_line
+
     for m, g in result.growth.items():
-        note = f" (fallback: {g.fallback_reason})" if g.fallback_reason else ""
-        print(f"  {m}: {g.structure}{note}")
+        print(f"  {fallback_line(m, g) or f'{m}: {g.structure} (pre-specified)'}")
     print(f"report: {paths['report_html'].resolve()}")
     print(f"markdown: {paths['report_md'].resolve()}")
     return 0

@@ -22,19 +22,21 @@ CONSTRUCTS: tuple[str, ...] = (
 )
 
 #: Physiological measures of the tidy table: name -> (window column, validity column,
-#: label, unit). ``ln_rmssd`` is derived as log(rmssd_ms).
+#: label, unit). ``ln_rmssd`` is the ``lnrmssd`` column (log(rmssd_ms) where that is absent).
 PHYSIO_MEASURES: dict[str, tuple[str, str, str, str]] = {
     "hr_bpm": ("hr_bpm", "ecg_valid", "Heart rate", "bpm"),
     "rmssd_ms": ("rmssd_ms", "ecg_valid", "RMSSD", "ms"),
-    "ln_rmssd": ("rmssd_ms", "ecg_valid", "ln RMSSD", "ln(ms)"),
+    "ln_rmssd": ("lnrmssd", "ecg_valid", "ln RMSSD", "ln(ms)"),
     "sdnn_ms": ("sdnn_ms", "ecg_valid", "SDNN", "ms"),
-    "lnhf": ("lnhf", "hf_valid", "ln HF power", "ln(ms^2)"),
-    "scl_us": ("scl_us", "eda_valid", "Skin conductance level", "uS"),
+    "lnhf": ("lnhf", "hf_valid", "ln HF power", "ln(ms²)"),
+    "scl_us": ("scl_us", "eda_valid", "Skin conductance level", "µS"),
     "scr_rate_per_min": ("scr_rate_per_min", "eda_valid", "SCR rate", "1/min"),
 }
 
-#: Measures modelled minute by minute (issue 6: HR, log RMSSD, log HF, SCL).
-MODEL_MEASURES: tuple[str, ...] = ("hr_bpm", "ln_rmssd", "lnhf", "scl_us")
+#: Measures modelled minute by minute: HR, ln RMSSD (the per-minute vagal index; Laborde et
+#: al., 2017) and SCL. HF needs >= 120 s and breathing in its band, so it is a phase-level
+#: secondary outcome (:mod:`analysis.phase_hf`), not a growth-curve outcome.
+MODEL_MEASURES: tuple[str, ...] = ("hr_bpm", "ln_rmssd", "scl_us")
 
 #: Which signal each measure comes from (for exclusions by invalid windows).
 MEASURE_SIGNAL: dict[str, str] = {
@@ -89,7 +91,7 @@ def display_label(name: str) -> str:
     >>> display_label("kindness_self"), display_label("self_compassion")
     ('Kindness (self)', 'Self-compassion')
     >>> display_label("scl_us"), display_label("new_thing")
-    ('Skin conductance level (uS)', 'New thing')
+    ('Skin conductance level (µS)', 'New thing')
     """
     if name in CONDITION_LABELS:
         return CONDITION_LABELS[name]

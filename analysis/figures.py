@@ -17,6 +17,7 @@ from analysis.constants import (
     MODEL_MEASURES,
     PALETTE,
     PHYSIO_MEASURES,
+    display_label,
     measure_label,
 )
 
@@ -84,7 +85,7 @@ def plot_time_courses(summaries: dict[str, pd.DataFrame], *, show: bool = False)
                     continue
                 x = [window_x(phase, w) for w in p["window"]]
                 ax.plot(x, p["mean_change"], color=PALETTE[cond], lw=1.8, marker="o", ms=3,
-                        label=cond.replace("_", " ") if phase == "induction" else None,
+                        label=display_label(cond) if phase == "induction" else None,
                         zorder=3)
                 ax.fill_between(x, p["ci_low"], p["ci_high"], color=PALETTE[cond], alpha=0.15,
                                 lw=0, zorder=2)
@@ -100,59 +101,112 @@ def plot_time_courses(summaries: dict[str, pd.DataFrame], *, show: bool = False)
     return fig
 
 
-def plot_selfreport_prepost(tidy: pd.DataFrame, *, show: bool = False):
-    """Pre and post construct means ± 95% CI per condition, one panel per construct.
+def plot_selfreport_adjusted(adjusted: pd.DataFrame, *, scale: tuple[float, float] = (0, 100),
+                             show: bool = False):
+    """ANCOVA-adjusted post means ± 95% CI per condition, one panel per construct.
+
+    The means the planned contrasts compare (post score at the sample's mean pre score), on
+    one shared axis (the questionnaire's 0-100 scale), so panels can be compared and a
+    pre-score imbalance does not show up as an effect.
 
     Examples
     --------
-    >>> from analysis.synthetic import synthetic_study_tables
-    >>> from analysis.tidy_table import build_tidy_table, score_responses
-    >>> t = synthetic_study_tables(3, seed=0)
-    >>> tidy = build_tidy_table(t.windows, score_responses(t.responses, t.items),
-    ...                         t.participants)
-    >>> fig = plot_selfreport_prepost(tidy)
-    >>> len(fig.axes) >= 7
-    True
+    >>> am = pd.DataFrame({"construct": ["relaxed"] * 2, "condition": ["neutral", "body_scan"],
+    ...                    "adjusted_mean": [50.0, 60.0], "ci_low": [45.0, 55.0],
+    ...                    "ci_high": [55.0, 65.0]})
+    >>> fig = plot_selfreport_adjusted(am)
+    >>> [float(v) for v in fig.axes[0].get_ylim()]
+    [0.0, 100.0]
     """
     from matplotlib.figure import Figure
-    from scipy import stats
 
-    sr = tidy[(tidy["source"] == "selfreport") & tidy["valid"]]
-    constructs = [c for c in CONSTRUCTS if c in set(sr["measure"])]
-    constructs += [c for c in dict.fromkeys(sr["measure"]) if c not in constructs]
+    constructs = [c for c in CONSTRUCTS if c in set(adjusted["construct"])]
+    constructs += [c for c in dict.fromkeys(adjusted["construct"]) if c not in constructs]
     n = max(len(constructs), 1)
-    ncols = 4
+    ncols = min(n, 4)
     nrows = int(np.ceil(n / ncols))
-    fig = Figure(figsize=(3.4 * ncols, 3.0 * nrows))
-    offsets = np.linspace(-0.12, 0.12, len(CONDITIONS))
+    fig = Figure(figsize=(2.6 * ncols + 0.8, 3.3 * nrows))
+    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
     for i, construct in enumerate(constructs):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        c = sr[sr["measure"] == construct]
-        for k, cond in enumerate(CONDITIONS):
-            means, halves = [], []
-            for phase in ("pre_questionnaire", "post_questionnaire"):
-                v = c.loc[(c["condition"] == cond) & (c["phase"] == phase), "value"].dropna()
-                m = float(v.mean()) if len(v) else np.nan
-                h = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))) \
-                    if len(v) > 1 else np.nan
-                means.append(m)
-                halves.append(h)
-            ax.errorbar(np.array([0.0, 1.0]) + offsets[k], means, yerr=halves,
-                        color=PALETTE[cond], marker="o", ms=4, lw=1.6, capsize=2,
-                        label=cond.replace("_", " "))
-        ax.set_xticks([0, 1])
-        ax.set_xticklabels(["pre", "post"])
-        ax.set_xlim(-0.4, 1.4)
-        ax.set_title(construct.replace("_", " "), fontsize=10)
-        ax.set_ylabel("score (mean ± 95% CI)", fontsize=8)
-    if constructs:
-        handles, labels = fig.axes[0].get_legend_handles_labels()
-        legend_ax = fig.add_subplot(nrows, ncols, nrows * ncols) if n < nrows * ncols else None
-        if legend_ax is not None:
-            legend_ax.axis("off")
-            legend_ax.legend(handles, labels, loc="center", frameon=False, fontsize=9)
-    fig.suptitle("Self-report before and after the induction", fontsize=11)
+        ax = axes[i]
+        c = adjusted[adjusted["construct"] == construct].set_index("condition")
+        conds = [k for k in CONDITIONS if k in c.index]
+        for k, cond in enumerate(conds):
+            row = c.loc[cond]
+            ax.errorbar([k], [row["adjusted_mean"]],
+                        yerr=[[row["adjusted_mean"] - row["ci_low"]],
+                              [row["ci_high"] - row["adjusted_mean"]]],
+                        color=PALETTE[cond], marker="o", ms=5, lw=1.8, capsize=3,
+                        label=display_label(cond))
+        ax.set_xticks(range(len(conds)))
+        ax.set_xticklabels([display_label(k) for k in conds], rotation=55, ha="right",
+                           fontsize=7)
+        ax.set_xlim(-0.6, len(conds) - 0.4)
+        ax.set_ylim(*scale)
+        ax.grid(axis="y", color="#e5e5e5", lw=0.6)
+        ax.set_title(display_label(construct), fontsize=9)
+        if i % ncols == 0:
+            ax.set_ylabel("adjusted post score (0–100)", fontsize=8)
+    for ax in axes[len(constructs):]:
+        ax.axis("off")
+    fig.suptitle("Self-report after the induction: ANCOVA-adjusted means (at the mean pre "
+                 "score) ± 95% CI", fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def plot_forest(contrasts: pd.DataFrame, *, show: bool = False):
+    """Every planned contrast with its 95% CI and Holm p, one panel per outcome.
+
+    ``contrasts`` columns: ``outcome`` (display label with unit), ``contrast`` (display
+    label), ``estimate``, ``ci_low``, ``ci_high``, ``p_holm``. Rows keep their order; a
+    filled marker is Holm p < .05.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"outcome": ["HR (bpm/min)"] * 2, "contrast": ["A − B", "C − B"],
+    ...                   "estimate": [-0.2, 0.1], "ci_low": [-0.4, -0.1],
+    ...                   "ci_high": [0.0, 0.3], "p_holm": [0.04, 0.5]})
+    >>> len(plot_forest(t).axes)
+    1
+    """
+    from matplotlib.figure import Figure
+
+    from analysis.report_content import p_cell
+
+    outcomes = list(dict.fromkeys(contrasts["outcome"]))
+    n = max(len(outcomes), 1)
+    ncols = min(n, 5)
+    nrows = int(np.ceil(n / ncols))
+    labels = list(dict.fromkeys(contrasts["contrast"]))
+    height = 0.32 * len(labels) + 1.1
+    fig = Figure(figsize=(2.75 * ncols + 2.6, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for i, outcome in enumerate(outcomes):
+        ax = axes[i]
+        t = contrasts[contrasts["outcome"] == outcome].set_index("contrast")
+        ax.axvline(0.0, color="#444444", lw=0.8, ls="--")
+        for k, lab in enumerate(labels):
+            if lab not in t.index:
+                continue
+            r = t.loc[lab]
+            y = len(labels) - 1 - k
+            sig = bool(r["p_holm"] < 0.05)
+            ax.plot([r["ci_low"], r["ci_high"]], [y, y], color="#0072B2", lw=1.6)
+            ax.plot([r["estimate"]], [y], marker="o", ms=5, color="#0072B2",
+                    mfc="#0072B2" if sig else "white")
+            ax.annotate(p_cell(r["p_holm"]), xy=(1.0, y), xycoords=("axes fraction", "data"),
+                        xytext=(3, 0), textcoords="offset points", va="center", fontsize=6.5,
+                        fontweight="bold" if sig else "normal")
+        ax.set_ylim(-0.7, len(labels) - 0.3)
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels[::-1] if i % ncols == 0 else [], fontsize=7)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(outcome, fontsize=8)
+    for ax in axes[len(outcomes):]:
+        ax.axis("off")
+    fig.suptitle("Every planned contrast: estimate and 95% CI; Holm-adjusted p at the right "
+                 "(filled = Holm p < .05)", fontsize=9)
     return fig
 
 

@@ -92,31 +92,33 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: LaTeX special characters and their escaped forms (backslash first).
-_LATEX_ESCAPES = (
-    ("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-    ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"),
-    ("^", r"\textasciicircum{}"), ("–", "--"), ("µ", r"$\mu$"),
-)
+def apa_table(descriptives: pd.DataFrame) -> pd.DataFrame:
+    """The manuscript (APA) layout of :func:`descriptive_table`: one n row, M (SD) cells.
 
-
-def latex_escape(text: object) -> str:
-    r"""Escape LaTeX's special characters in a table cell.
+    The n row gives the participants analysed per condition (the largest cell n); a cell
+    based on fewer people (e.g. a participant excluded from one signal) carries its own
+    ``[n = k]``.
 
     Examples
     --------
-    >>> print(latex_escape("ln HF power (ln(ms^2)) & 5% of x_1 {a}"))
-    ln HF power (ln(ms\textasciicircum{}2)) \& 5\% of x\_1 \{a\}
+    >>> d = pd.DataFrame({"Measure": ["HR", "HR"], "Phase": ["baseline", "induction"],
+    ...                   "Neutral M (SD)": ["70.0 (5.0)", "71.0 (5.0)"],
+    ...                   "Neutral n": [4, 3]})
+    >>> apa_table(d).values.tolist()
+    [['n', '', '4'], ['HR', 'baseline', '70.0 (5.0)'], ['', 'induction', '71.0 (5.0) [n = 3]']]
     """
-    out = []
-    for ch in str(text):
-        for raw, escaped in _LATEX_ESCAPES:
-            if ch == raw:
-                out.append(escaped)
-                break
-        else:
-            out.append(ch)
-    return "".join(out)
+    groups = _condition_groups([str(c) for c in descriptives.columns]) or []
+    out = pd.DataFrame({"Measure": descriptives["Measure"].astype(str),
+                        "Phase": descriptives["Phase"].astype(str)})
+    n_row: dict[str, str] = {"Measure": "n", "Phase": ""}
+    for g in groups:
+        n = descriptives[f"{g} n"].astype(int)
+        n_max = int(n.max()) if len(n) else 0
+        n_row[g] = str(n_max)
+        cells = descriptives[f"{g} {MEAN_SD}"].astype(str)
+        out[g] = [c if k == n_max or c == "–" else f"{c} [n = {k}]" for c, k in zip(cells, n)]
+    out.loc[out["Measure"].duplicated(), "Measure"] = ""
+    return pd.concat([pd.DataFrame([n_row]), out], ignore_index=True)
 
 
 def _condition_groups(cols: list[str]) -> list[str] | None:
@@ -133,42 +135,29 @@ def _condition_groups(cols: list[str]) -> list[str] | None:
     return labels
 
 
-def to_latex(table: pd.DataFrame, caption: str, label: str = "tab:descriptives") -> str:
-    r"""A booktabs LaTeX table (every cell escaped; two-level header per condition).
+def to_latex(table: pd.DataFrame, caption: str, label: str = "tab:descriptives",
+             note: str = "") -> str:
+    r"""An APA-style booktabs LaTeX table (horizontal rules only) via ``Styler.to_latex``.
 
     Examples
     --------
-    >>> t = pd.DataFrame({"Measure": ["Self-compassion"], "Phase": ["pre"],
-    ...                   "Kindness (self) M (SD)": ["50.1 (9.9)"], "Kindness (self) n": [3]})
+    >>> t = pd.DataFrame({"Measure": ["n", "Self-compassion"], "Phase": ["", "pre"],
+    ...                   "Kindness (self)": ["3", "50.1 (9.9)"]})
     >>> tex = to_latex(t, "Means & SDs")
-    >>> r"\multicolumn{2}{c}{Kindness (self)}" in tex, r"Means \& SDs" in tex
-    (True, True)
+    >>> r"\toprule" in tex, "|" in tex, r"Means \& SDs" in tex
+    (True, False, True)
     """
-    cols = [str(c) for c in table.columns]
-    groups = _condition_groups(cols)
-    lines = [
-        r"\begin{table}[ht]", r"\centering", r"\small",
-        rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
-        r"\begin{tabular}{ll" + "r" * (len(cols) - 2) + "}", r"\toprule",
-    ]
-    if groups:
-        lines.append(" & ".join(["", ""] + [rf"\multicolumn{{2}}{{c}}{{{latex_escape(g)}}}"
-                                           for g in groups]) + r" \\")
-        lines.append(" ".join(rf"\cmidrule(lr){{{3 + 2 * k}-{4 + 2 * k}}}"
-                              for k in range(len(groups))))
-        lines.append(" & ".join([latex_escape(cols[0]), latex_escape(cols[1])]
-                                + [r"\textit{M} (\textit{SD})", r"\textit{n}"] * len(groups))
-                     + r" \\")
-    else:
-        lines.append(" & ".join(latex_escape(c) for c in cols) + r" \\")
-    lines.append(r"\midrule")
-    previous = None
-    for row in table.itertuples(index=False):
-        cells = [latex_escape(v) for v in row]
-        if cells[0] == previous:
-            cells[0] = ""
-        else:
-            previous = cells[0]
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    body = table.astype(str)
+    styler = body.style.hide(axis="index").format(escape="latex")
+    styler = styler.format_index(escape="latex", axis="columns")
+    # Styler escapes cells, not the caption; the caption gets the same treatment here
+    caption_tex = "".join({"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$"}.get(
+        ch, ch) for ch in caption)
+    tex = styler.to_latex(caption=caption_tex,
+                          label=label, position="ht", position_float="centering",
+                          hrules=True, column_format="ll" + "r" * (body.shape[1] - 2))
+    if note:
+        tex = tex.replace("\\end{tabular}\n", "\\end{tabular}\n\\par\\smallskip\n"
+                          "{\\footnotesize \\textit{Note.} " + note.replace("%", r"\%")
+                          + "}\n")
+    return tex

@@ -1,20 +1,27 @@
 """Minute-by-minute growth-curve models of the physiology (Kirschner et al., 2019).
 
-Per measure (HR, ln RMSSD, ln HF, SCL) a linear mixed model of the induction minutes::
+Per measure (HR, ln RMSSD, SCL) one pre-specified linear mixed model of the induction
+minutes, the same for every measure and in ``soothe power``::
 
     value ~ C(condition, Treatment('neutral')) * minute_c + baseline_c
-            + (1 + minute_c | participant)
+            + (1 | participant) + (0 + minute_c | participant)
 
-``minute_c`` = minute - 6 (minute 1..11 centred at the middle of the induction) and
-``baseline_c`` = the participant's mean over the valid baseline windows, centred at the
-sample mean. Fitted by REML (statsmodels MixedLM; BFGS, then Powell if BFGS fails). When
-the model does not converge, or its random-effects covariance is singular, simpler
-structures are fitted in turn: uncorrelated random intercept and slope, then random
-intercept only; if all fail, OLS with participant-clustered standard errors is used. The
-structure that was used is recorded and stated in the report.
+i.e. a random intercept and a random minute slope, uncorrelated. ``minute_c`` = minute - 6
+(minute 1..11 centred at the middle of the induction) and ``baseline_c`` = the
+participant's mean over the valid baseline windows, centred at the sample mean. Fitted by
+REML (statsmodels MixedLM; BFGS, then Powell if BFGS fails). Only when that model does not
+converge or a variance is estimated at zero is a random intercept alone fitted (then OLS
+with participant-clustered SEs); the fallback is one line in the report and every attempt
+is in ``report.json``.
 
-Contrasts against neutral at minute m combine the condition and condition x minute
-coefficients with the fixed-effect covariance matrix (Wald z, 95% CI).
+Planned contrasts (Kirschner et al., 2019): the slope (condition x minute) of every
+condition against neutral and of kindness_self and body_scan against positive_excitement,
+tested with the fitted result's ``t_test`` and a contrast matrix, Holm-corrected within
+each measure (``statsmodels.stats.multitest.multipletests``). Per-minute differences are
+descriptive (estimate and 95% CI, no p value).
+
+:func:`time_course_sensitivity` refits the chosen structure with quadratic minute terms
+and compares the two by a likelihood-ratio test (ML fits) and AIC.
 """
 
 from __future__ import annotations
@@ -26,17 +33,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.constants import CONDITIONS, REFERENCE
+from analysis.constants import ACTIVE_CONTROL, CONDITIONS, REFERENCE, SELF_COMPASSION_CONDITIONS
 
 MINUTE_CENTRE = 6.0
 N_MINUTES = 11
 
 MINUTE_CONTRAST_COLUMNS = (
-    "measure", "condition", "minute", "estimate", "se", "ci_low", "ci_high", "z", "p",
+    "measure", "contrast", "condition", "versus", "minute", "estimate", "se", "ci_low",
+    "ci_high",
 )
 SLOPE_CONTRAST_COLUMNS = (
-    "measure", "condition", "slope_diff", "se", "ci_low", "ci_high", "z", "p",
-    "mean_diff", "mean_diff_ci_low", "mean_diff_ci_high", "mean_diff_p",
+    "measure", "contrast", "condition", "versus", "slope_diff", "se", "ci_low", "ci_high",
+    "z", "p", "p_holm", "mean_diff", "mean_diff_ci_low", "mean_diff_ci_high",
 )
 
 
@@ -55,6 +63,25 @@ class GrowthModel:
     slope_contrasts: pd.DataFrame
     summary_text: str = ""
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    variances: dict[str, float] = field(default_factory=dict)
+    structure_key: str = ""
+    sensitivity: dict[str, Any] = field(default_factory=dict)
+
+
+def planned_pairs(present: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """(condition, versus) of the planned slope contrasts among the conditions present.
+
+    Examples
+    --------
+    >>> planned_pairs(CONDITIONS)[-2:]
+    [('kindness_self', 'positive_excitement'), ('body_scan', 'positive_excitement')]
+    >>> len(planned_pairs(CONDITIONS))
+    6
+    """
+    pairs = [(c, REFERENCE) for c in present if c != REFERENCE]
+    if ACTIVE_CONTROL in present:
+        pairs += [(c, ACTIVE_CONTROL) for c in SELF_COMPASSION_CONDITIONS if c in present]
+    return pairs
 
 
 def _coef(cond: str) -> str:
@@ -97,31 +124,40 @@ def model_data(tidy: pd.DataFrame, measure: str) -> pd.DataFrame:
 #: relative to the random-effects variance and the gradient methods stall.
 OPTIMIZERS: tuple[tuple[str, ...], ...] = (("bfgs",), ("powell",))
 
-#: Random-effects structures, most to least complex: key -> (label, re_formula, vc_formula).
+#: Random-effects structures: key -> (label, re_formula, vc_formula).
 STRUCTURES: dict[str, tuple[str, str, dict[str, str] | None]] = {
     "correlated": ("random intercept + slope (correlated)", "~minute_c", None),
-    # Same variances without their correlation: the usual first simplification when the
-    # correlation sits at +-1 (e.g. when the baseline covariate absorbs the intercept).
     "uncorrelated": ("random intercept + slope (uncorrelated)", "1",
                      {"slope": "0 + minute_c"}),
     "intercept": ("random intercept", "1", None),
 }
 
+#: The pre-specified model of every measure, and its only fallback, in order. The
+#: correlated structure is not pre-specified: with the baseline covariate absorbing most
+#: intercept variance its correlation sits near +-1 (singular) in samples of this size.
+PRESPECIFIED: tuple[str, ...] = ("uncorrelated", "intercept")
 
-def _fit_mixed(d: pd.DataFrame, structure: str, method: tuple[str, ...] = ("bfgs",)
-               ) -> tuple[Any, str]:
-    """Fit one MixedLM; return (result, problem) where problem is '' when it is usable."""
+FIXED_FORMULA = f"value ~ C(condition, Treatment('{REFERENCE}')) * minute_c + baseline_c"
+QUADRATIC_FORMULA = (f"value ~ C(condition, Treatment('{REFERENCE}')) * (minute_c + "
+                     "I(minute_c ** 2)) + baseline_c")
+
+
+def _fit_mixed(d: pd.DataFrame, structure: str, method: tuple[str, ...] = ("bfgs",), *,
+               formula: str = FIXED_FORMULA, reml: bool = True) -> tuple[Any, str]:
+    """Fit one MixedLM; return (result, problem) where problem is '' when it is usable.
+
+    Every statsmodels warning is captured (never printed) and summarised in ``problem``.
+    """
     import statsmodels.formula.api as smf
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     _, re_formula, vc_formula = STRUCTURES[structure]
-    formula = f"value ~ C(condition, Treatment('{REFERENCE}')) * minute_c + baseline_c"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             model = smf.mixedlm(formula, d, groups=d["participant_id"], re_formula=re_formula,
                                 vc_formula=vc_formula)
-            result = model.fit(reml=True, method=list(method))
+            result = model.fit(reml=reml, method=list(method))
         except (np.linalg.LinAlgError, ValueError) as exc:
             return None, f"fit failed: {exc}"
     # statsmodels' "MLE may be on the boundary" warning uses an absolute variance threshold
@@ -144,38 +180,59 @@ def _fit_mixed(d: pd.DataFrame, structure: str, method: tuple[str, ...] = ("bfgs
         half = np.diag([1.0] + [N_MINUTES // 2] * (cov_re.shape[0] - 1))
         eig = np.linalg.eigvalsh(half @ cov_re @ half) / scale
         rel_vc = vcomp * (N_MINUTES // 2) ** 2 / scale
-        if eig.min() <= 1e-4 or (rel_vc.size and rel_vc.min() <= 1e-4):
-            problems.append("random-effects covariance is singular (a variance near zero "
+        if eig.min() <= 1e-4:
+            problems.append("random-effects covariance is singular (the intercept variance "
+                            "was estimated at 0)" if cov_re.shape[0] == 1 else
+                            "random-effects covariance is singular (a variance near zero "
                             "or a correlation near +-1)")
+        if rel_vc.size and rel_vc.min() <= 1e-4:
+            problems.append("random-effects covariance is singular (the slope variance was "
+                            "estimated at 0)")
     fe_cov = np.asarray(result.cov_params().loc[result.fe_params.index, result.fe_params.index])
     if not np.all(np.isfinite(fe_cov)):
         problems.append("fixed-effect covariance is not finite")
     return result, "; ".join(problems)
 
 
-def _fit_ols_cluster(d: pd.DataFrame) -> Any:
+def _fit_ols_cluster(d: pd.DataFrame, formula: str = FIXED_FORMULA) -> Any:
     import statsmodels.formula.api as smf
 
-    formula = f"value ~ C(condition, Treatment('{REFERENCE}')) * minute_c + baseline_c"
     groups = pd.factorize(d["participant_id"])[0]
     return smf.ols(formula, d).fit(cov_type="cluster", cov_kwds={"groups": groups})
 
 
+def _variances(result: Any) -> dict[str, float]:
+    """Random-effect variances and the residual variance of a MixedLM fit (full precision)."""
+    if not hasattr(result, "cov_re"):
+        return {"residual": float(result.scale)}
+    out = {"intercept": float(np.atleast_2d(np.asarray(result.cov_re))[0, 0])}
+    cov_re = np.atleast_2d(np.asarray(result.cov_re, dtype=float))
+    if cov_re.shape[0] > 1:
+        out["slope"] = float(cov_re[1, 1])
+        out["intercept_slope_cov"] = float(cov_re[0, 1])
+    vcomp = np.asarray(getattr(result, "vcomp", []), dtype=float).ravel()
+    if vcomp.size:
+        out["slope"] = float(vcomp[0])
+    out["residual"] = float(result.scale)
+    return out
+
+
 def fit_growth_model(
-    tidy: pd.DataFrame, measure: str, *,
-    structures: tuple[str, ...] = ("correlated", "uncorrelated", "intercept"),
+    tidy: pd.DataFrame, measure: str, *, structures: tuple[str, ...] = PRESPECIFIED,
 ) -> GrowthModel:
-    """Fit the growth-curve model of one measure with the fallback chain.
+    """Fit the pre-specified growth-curve model of one measure (with its fallback).
+
+    This is the one model function of ``soothe analyze`` and ``soothe power``.
 
     Parameters
     ----------
     tidy : DataFrame
         The tidy long table (after exclusions).
     measure : str
-        ``hr_bpm``, ``ln_rmssd``, ``lnhf`` or ``scl_us`` (any physio measure works).
+        ``hr_bpm``, ``ln_rmssd`` or ``scl_us`` (any physio measure works).
     structures : tuple of str
         Keys of :data:`STRUCTURES` to try in order (each with every optimizer of
-        :data:`OPTIMIZERS`) before the OLS fallback.
+        :data:`OPTIMIZERS`) before the OLS fallback; default :data:`PRESPECIFIED`.
 
     Returns
     -------
@@ -189,9 +246,12 @@ def fit_growth_model(
     >>> tidy = build_tidy_table(t.windows, score_responses(t.responses, t.items),
     ...                         t.participants)
     >>> gm = fit_growth_model(tidy, "hr_bpm")
-    >>> s = gm.slope_contrasts.set_index("condition")
-    >>> bool(s.loc["kindness_self", "slope_diff"] < 0 < s.loc["rumination", "slope_diff"])
+    >>> s = gm.slope_contrasts.set_index("contrast")
+    >>> bool(s.loc["kindness_self - neutral", "slope_diff"] < 0
+    ...      < s.loc["rumination - neutral", "slope_diff"])
     True
+    >>> len(s), bool((s["p_holm"] >= s["p"]).all())
+    (6, True)
     """
     d = model_data(tidy, measure)
     present = [c for c in CONDITIONS if c in set(d["condition"])]
@@ -199,27 +259,27 @@ def fit_growth_model(
         raise ValueError(f"{measure}: need '{REFERENCE}' and one other condition to fit")
     labels = {k: v[0] for k, v in STRUCTURES.items()}
     attempts: list[dict[str, Any]] = []
-    result, structure, reason = None, "", ""
+    result, structure, key_used, reason = None, "", "", ""
     for key in structures:
         for method in OPTIMIZERS:
             res, problem = _fit_mixed(d, key, method)
             attempts.append({"structure": labels[key], "optimizer": "+".join(method),
                              "problem": problem or None})
             if res is not None and not problem:
-                result, structure = res, labels[key]
+                result, structure, key_used = res, labels[key], key
                 break
         if result is not None:
             break
     if result is None:
         result = _fit_ols_cluster(d)
-        structure = "OLS (participant-clustered SE)"
+        structure, key_used = "OLS (participant-clustered SE)", "ols"
     if structure != labels[structures[0]]:
         failed = [a for a in attempts if a["problem"]]
         reason = "; then ".join(f"{a['structure']} ({a['optimizer']}): {a['problem']}"
                                 for a in failed)
     fe = result.fe_params if hasattr(result, "fe_params") else result.params
     cov = result.cov_params().loc[fe.index, fe.index]
-    minute_tab, slope_tab = _contrasts(measure, fe, cov, present)
+    minute_tab, slope_tab = _contrasts(measure, result, list(fe.index), present)
     try:
         summary = str(result.summary())
     except Exception:  # summary formatting must never break the analysis
@@ -228,59 +288,138 @@ def fit_growth_model(
         measure=measure, structure=structure, fallback_reason=reason,
         n_participants=int(d["participant_id"].nunique()), n_observations=len(d),
         fe_params=fe, fe_cov=cov, minute_contrasts=minute_tab, slope_contrasts=slope_tab,
-        summary_text=summary, attempts=attempts,
+        summary_text=summary, attempts=attempts, variances=_variances(result),
+        structure_key=key_used,
     )
 
 
-def _wald(vec: np.ndarray, fe: pd.Series, cov: pd.DataFrame) -> tuple[float, float, float]:
-    from scipy import stats
+def contrast_vector(names: list[str], cond: str, versus: str, minute_weight: float | None
+                    ) -> np.ndarray:
+    """One row of a contrast matrix over the fixed effects ``names``.
 
-    est = float(vec @ fe.to_numpy())
-    se = float(np.sqrt(max(vec @ cov.to_numpy() @ vec, 0.0)))
-    z = est / se if se > 0 else float("nan")
-    p = float(2 * stats.norm.sf(abs(z))) if np.isfinite(z) else float("nan")
-    return est, se, p
+    ``minute_weight`` None: the slope (condition x minute) difference; a number w: the
+    difference at ``minute_c = w`` (main effect + w x interaction).
+
+    Examples
+    --------
+    >>> names = ["Intercept", _coef("body_scan"), _coef("neutral"), "minute_c",
+    ...          f"{_coef('body_scan')}:minute_c"]
+    >>> contrast_vector(names, "body_scan", "neutral", None).tolist()
+    [0.0, 0.0, 0.0, 0.0, 1.0]
+    """
+    vec = np.zeros(len(names))
+    for c, sign in ((cond, 1.0), (versus, -1.0)):
+        if c == REFERENCE:
+            continue
+        if minute_weight is None:
+            vec[names.index(f"{_coef(c)}:minute_c")] += sign
+        else:
+            vec[names.index(_coef(c))] += sign
+            vec[names.index(f"{_coef(c)}:minute_c")] += sign * minute_weight
+    return vec
+
+
+def _test(result: Any, matrix: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Estimates, SEs, 95% CIs, statistics and p of each row of ``matrix`` (``t_test``)."""
+    res = result.t_test(matrix)
+    ci = np.atleast_2d(res.conf_int(alpha=0.05))
+    return (np.atleast_1d(np.squeeze(res.effect)), np.atleast_1d(np.squeeze(res.sd)),
+            ci[:, 0], ci[:, 1], np.atleast_1d(np.squeeze(res.tvalue)),
+            np.atleast_1d(np.squeeze(res.pvalue)))
 
 
 def _contrasts(
-    measure: str, fe: pd.Series, cov: pd.DataFrame, present: list[str]
+    measure: str, result: Any, names: list[str], present: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    names = list(fe.index)
-    minute_rows, slope_rows = [], []
-    for cond in present:
-        if cond == REFERENCE:
-            continue
-        main, inter = _coef(cond), f"{_coef(cond)}:minute_c"
-        for minute in range(1, N_MINUTES + 1):
-            vec = np.zeros(len(names))
-            vec[names.index(main)] = 1.0
-            vec[names.index(inter)] = minute - MINUTE_CENTRE
-            est, se, p = _wald(vec, fe, cov)
-            minute_rows.append({"measure": measure, "condition": cond, "minute": minute,
-                                "estimate": est, "se": se, "ci_low": est - 1.959964 * se,
-                                "ci_high": est + 1.959964 * se, "z": est / se if se else np.nan,
-                                "p": p})
-        vec = np.zeros(len(names))
-        vec[names.index(inter)] = 1.0
-        s_est, s_se, s_p = _wald(vec, fe, cov)
-        vec = np.zeros(len(names))
-        vec[names.index(main)] = 1.0
-        m_est, m_se, m_p = _wald(vec, fe, cov)
-        slope_rows.append({
-            "measure": measure, "condition": cond, "slope_diff": s_est, "se": s_se,
-            "ci_low": s_est - 1.959964 * s_se, "ci_high": s_est + 1.959964 * s_se,
-            "z": s_est / s_se if s_se else np.nan, "p": s_p, "mean_diff": m_est,
-            "mean_diff_ci_low": m_est - 1.959964 * m_se,
-            "mean_diff_ci_high": m_est + 1.959964 * m_se, "mean_diff_p": m_p,
-        })
+    from analysis.selfreport_ancova import holm_adjust
+
+    pairs = planned_pairs(present)
+    labels = [f"{c} - {v}" for c, v in pairs]
+    slope = _test(result, np.vstack([contrast_vector(names, c, v, None) for c, v in pairs]))
+    mean = _test(result, np.vstack([contrast_vector(names, c, v, 0.0) for c, v in pairs]))
+    slope_tab = pd.DataFrame({
+        "measure": measure, "contrast": labels, "condition": [c for c, _ in pairs],
+        "versus": [v for _, v in pairs], "slope_diff": slope[0], "se": slope[1],
+        "ci_low": slope[2], "ci_high": slope[3], "z": slope[4], "p": slope[5],
+        "p_holm": holm_adjust(slope[5]),
+        "mean_diff": mean[0], "mean_diff_ci_low": mean[2], "mean_diff_ci_high": mean[3],
+    })
+    minute_rows = []
+    for minute in range(1, N_MINUTES + 1):
+        mat = np.vstack([contrast_vector(names, c, v, minute - MINUTE_CENTRE) for c, v in pairs])
+        est, se, lo, hi, _, _ = _test(result, mat)
+        for k, (c, v) in enumerate(pairs):
+            minute_rows.append({"measure": measure, "contrast": labels[k], "condition": c,
+                                "versus": v, "minute": minute, "estimate": est[k],
+                                "se": se[k], "ci_low": lo[k], "ci_high": hi[k]})
     return (pd.DataFrame(minute_rows, columns=list(MINUTE_CONTRAST_COLUMNS)),
-            pd.DataFrame(slope_rows, columns=list(SLOPE_CONTRAST_COLUMNS)))
+            slope_tab[list(SLOPE_CONTRAST_COLUMNS)])
+
+
+def time_course_sensitivity(tidy: pd.DataFrame, gm: GrowthModel) -> dict[str, Any]:
+    """Linear against quadratic minute terms, with the random effects of ``gm``.
+
+    Both models are refitted by maximum likelihood (REML likelihoods of models with
+    different fixed effects are not comparable): likelihood-ratio chi2 with df = the added
+    quadratic terms, and AIC of each. The slope contrasts of the quadratic model (the
+    condition x minute terms, i.e. the slope difference at minute 6) sit beside the linear
+    ones.
+
+    Returns
+    -------
+    dict
+        ``lr_chi2, lr_df, lr_p, aic_linear, aic_quadratic, preferred, structure,
+        slope_contrasts`` (list of dicts), or ``{"error": ...}`` when a fit fails.
+    """
+    from scipy import stats
+
+    d = model_data(tidy, gm.measure)
+    key = gm.structure_key
+    fits = {}
+    for name, formula in (("linear", FIXED_FORMULA), ("quadratic", QUADRATIC_FORMULA)):
+        if key in STRUCTURES:
+            res, problem = None, "no fit"
+            for method in OPTIMIZERS:
+                res, problem = _fit_mixed(d, key, method, formula=formula, reml=False)
+                if res is not None and "fit failed" not in problem:
+                    break
+            if res is None:
+                return {"error": f"{name} ML fit failed: {problem}"}
+        else:
+            import statsmodels.formula.api as smf
+
+            res = smf.ols(formula, d).fit()
+        fits[name] = res
+    ll_lin, ll_quad = float(fits["linear"].llf), float(fits["quadratic"].llf)
+    k_lin = len(fits["linear"].params)
+    k_quad = len(fits["quadratic"].params)
+    df = k_quad - k_lin
+    chi2 = max(2.0 * (ll_quad - ll_lin), 0.0)
+    aic_lin, aic_quad = -2 * ll_lin + 2 * k_lin, -2 * ll_quad + 2 * k_quad
+    quad = fits["quadratic"]
+    present = [c for c in CONDITIONS if c in set(d["condition"])]
+    names = list(quad.fe_params.index if hasattr(quad, "fe_params") else quad.params.index)
+    pairs = planned_pairs(present)
+    est, se, lo, hi, _, p = _test(quad, np.vstack([contrast_vector(names, c, v, None)
+                                                    for c, v in pairs]))
+    return {
+        "structure": gm.structure, "fit": "ML (both models)",
+        "quadratic_terms": "I(minute_c ** 2) and its condition interactions",
+        "lr_chi2": chi2, "lr_df": int(df), "lr_p": float(stats.chi2.sf(chi2, df)),
+        "aic_linear": aic_lin, "aic_quadratic": aic_quad,
+        "preferred_by_aic": "quadratic" if aic_quad < aic_lin else "linear",
+        "slope_contrasts": [
+            {"contrast": f"{c} - {v}", "slope_diff_at_minute_6": float(est[k]),
+             "ci_low": float(lo[k]), "ci_high": float(hi[k]), "p": float(p[k])}
+            for k, (c, v) in enumerate(pairs)],
+    }
 
 
 def baseline_change_summary(tidy: pd.DataFrame, measure: str) -> pd.DataFrame:
     """Per condition, phase and window: mean change from each person's baseline, 95% CI.
 
-    The descriptive time course drawn in the figures (not the model).
+    The descriptive time course drawn in the figures (not the model); the t interval is
+    ``scipy.stats.t.interval``.
     """
     from scipy import stats
 
@@ -291,9 +430,11 @@ def baseline_change_summary(tidy: pd.DataFrame, measure: str) -> pd.DataFrame:
     for (cond, phase, window), g in m.groupby(["condition", "phase", "window"]):
         n = len(g)
         mean = float(g["change"].mean())
-        sd = float(g["change"].std(ddof=1)) if n > 1 else float("nan")
-        half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else float("nan")
+        if n > 1:
+            lo, hi = stats.t.interval(0.95, n - 1, loc=mean, scale=stats.sem(g["change"]))
+        else:
+            lo = hi = float("nan")
         rows.append({"measure": measure, "condition": cond, "phase": phase,
                      "window": int(window), "n": n, "mean_change": mean,
-                     "ci_low": mean - half, "ci_high": mean + half})
+                     "ci_low": float(lo), "ci_high": float(hi)})
     return pd.DataFrame(rows)

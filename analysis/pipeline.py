@@ -26,11 +26,18 @@ from analysis.exclusions import (
     load_exclusion_rules,
     participant_flow,
 )
-from analysis.physio_mixed import GrowthModel, baseline_change_summary, fit_growth_model
+from analysis.physio_mixed import (
+    PRESPECIFIED,
+    GrowthModel,
+    baseline_change_summary,
+    fit_growth_model,
+    time_course_sensitivity,
+)
 from analysis.provenance import physio_provenance
-from analysis.selfreport_ancova import change_scores, selfreport_ancova
+from analysis.selfreport_ancova import adjusted_means, change_scores, selfreport_ancova
 from analysis.tidy_table import (
     build_tidy_table,
+    drop_partial_windows,
     file_sha256,
     items_from_responses,
     mark_exclusions,
@@ -56,9 +63,18 @@ class AnalysisResult:
     growth: dict[str, GrowthModel]
     alphas: pd.DataFrame | None = None
     change: pd.DataFrame | None = None
+    adjusted_means: pd.DataFrame | None = None
     precedence: pd.DataFrame | None = None
     descriptives: pd.DataFrame | None = None
     time_courses: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: windows the pipeline flagged partial (shorter than the nominal length), left out
+    n_partial_windows: int = 0
+    #: phase-level HF and breathing rate (secondary): descriptives, ANCOVA, HF NaN reasons
+    phase_descriptives: pd.DataFrame | None = None
+    phase_ancova: pd.DataFrame | None = None
+    hf_reasons: dict[str, int] = field(default_factory=dict)
+    #: per measure: linear vs quadratic minute terms (time_course_sensitivity)
+    sensitivity: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     rules: ExclusionRules | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -84,7 +100,8 @@ def analyse_tables(
     rules: ExclusionRules | None = None,
     measures: tuple[str, ...] = MODEL_MEASURES,
     full: bool = True,
-    structures: tuple[str, ...] = ("correlated", "uncorrelated", "intercept"),
+    structures: tuple[str, ...] = PRESPECIFIED,
+    phases: pd.DataFrame | None = None,
 ) -> AnalysisResult:
     """Run the statistics on in-memory tables.
 
@@ -102,8 +119,11 @@ def analyse_tables(
     full : bool
         False skips descriptives, reliability and precedence (for fast simulations).
     structures : tuple of str
-        Random-effects structures tried in order (see
-        :data:`analysis.physio_mixed.STRUCTURES`).
+        Random-effects structures tried in order; default the pre-specified model
+        (:data:`analysis.physio_mixed.PRESPECIFIED`: random intercept + slope,
+        uncorrelated, then random intercept only). ``soothe power`` uses the default.
+    phases : DataFrame, optional
+        The group phases table (HF per phase, breathing rate): the secondary outcome.
 
     Examples
     --------
@@ -120,6 +140,7 @@ def analyse_tables(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     rules = rules or load_exclusion_rules()
+    windows, n_partial = drop_partial_windows(windows)
     scores = score_responses(responses, items)
     tidy = build_tidy_table(windows, scores, participants)
     exclusions = find_exclusions(tidy, participants, rules)
@@ -127,7 +148,7 @@ def analyse_tables(
     flow = participant_flow(participants, exclusions, CONDITION_NAMES)
     timings["tidy_and_exclusions"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ancova, _ = selfreport_ancova(analysed)
+    ancova, ancova_models = selfreport_ancova(analysed)
     timings["ancova"] = time.perf_counter() - t0
     growth: dict[str, GrowthModel] = {}
     skipped: dict[str, str] = {}
@@ -147,7 +168,7 @@ def analyse_tables(
         timings[f"mixedlm_{measure}"] = time.perf_counter() - t0
     result = AnalysisResult(tidy=tidy, analysed=analysed, exclusions=exclusions, flow=flow,
                             ancova=ancova, growth=growth, rules=rules, timings_s=timings,
-                            skipped=skipped)
+                            skipped=skipped, n_partial_windows=n_partial)
     if full:
         from analysis.paper_table import descriptive_table
 
@@ -156,12 +177,104 @@ def analyse_tables(
         result.alphas = construct_alphas(responses[responses["participant_id"].isin(kept)],
                                          items)
         result.change = change_scores(analysed)
+        result.adjusted_means = adjusted_means(ancova_models)
         result.precedence = temporal_precedence(analysed)
         result.descriptives = descriptive_table(analysed)
         result.time_courses = {m: baseline_change_summary(analysed, m) for m in measures
                                if m in growth}
+        result.sensitivity = {m: time_course_sensitivity(analysed, g)
+                              for m, g in growth.items()}
+        if phases is not None and len(phases):
+            from analysis.phase_hf import (
+                hf_reasons,
+                phase_ancova,
+                phase_descriptives,
+                phase_outcomes,
+            )
+
+            conds = participants.set_index("participant_id")["condition"]
+            kept_phases = phases[phases["participant_id"].astype(str).isin(kept)]
+            long = phase_outcomes(kept_phases, conds)
+            result.phase_descriptives = phase_descriptives(long)
+            result.phase_ancova = phase_ancova(long)
+            result.hf_reasons = hf_reasons(kept_phases)
         timings["descriptives_reliability_precedence"] = time.perf_counter() - t0
     return result
+
+
+def participant_conditions(raw_root: Path, participants: pd.DataFrame) -> pd.DataFrame:
+    r"""Participants with their unblinded condition, from the allocation record only.
+
+    ``participants.tsv``'s ``condition`` when it is given; otherwise the unblinded export
+    ``sourcedata/allocation_unblinded.tsv`` (``soothe allocation export --unblind``). The
+    windows table is never used: a condition must come from the allocation record.
+
+    Raises
+    ------
+    AnalysisError
+        When a participant has no condition in either file, or the export is malformed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "sourcedata").mkdir()
+    >>> _ = (root / "sourcedata" / "allocation_unblinded.tsv").write_text(
+    ...     "participant_id\tcondition\nsub-002\tbody_scan\n")
+    >>> p = pd.DataFrame({"participant_id": ["sub-001", "sub-002"],
+    ...                   "condition": ["neutral", None]})
+    >>> participant_conditions(root, p)["condition"].tolist()
+    ['neutral', 'body_scan']
+    """
+    out = participants.copy()
+    out["participant_id"] = out["participant_id"].astype(str)
+    cond = out["condition"] if "condition" in out.columns else pd.Series(None, index=out.index)
+    blank = cond.astype(str).str.strip().isin(["", "n/a", "nan", "None"])
+    cond = cond.where(cond.notna() & ~blank, None)
+    export = Path(raw_root) / "sourcedata" / "allocation_unblinded.tsv"
+    if cond.isna().any() and export.is_file():
+        table = bids.read_tsv(export)
+        if not {"participant_id", "condition"} <= set(table.columns):
+            raise AnalysisError(f"{export}: expected columns participant_id and condition, "
+                                f"got {list(table.columns)}")
+        unblinded = table.assign(participant_id=table["participant_id"].astype(str)
+                                 ).set_index("participant_id")["condition"]
+        cond = cond.fillna(out["participant_id"].map(unblinded))
+    missing = out.loc[cond.isna(), "participant_id"].tolist()
+    if missing:
+        raise AnalysisError(
+            f"{bids.participants_tsv(raw_root)}: no condition for {', '.join(missing[:10])}"
+            f"{' ...' if len(missing) > 10 else ''} and no unblinded allocation in {export}; "
+            "export it with 'soothe allocation export --unblind' after the last session")
+    out["condition"] = cond.astype(str)
+    return out
+
+
+def study_folder(*paths: Path) -> Path:
+    """The deepest folder holding every path: the study folder report paths are relative to.
+
+    Examples
+    --------
+    >>> study_folder(Path("/x/study/raw"), Path("/x/study/derivatives/soothe"),
+    ...              Path("/x/study/report")).as_posix()
+    '/x/study'
+    """
+    import os
+
+    return Path(os.path.commonpath([str(Path(p).resolve()) for p in paths]))
+
+
+def relative_to_study(path: Path, study: Path) -> str:
+    """``path`` relative to the study folder, in POSIX form ('.' for the folder itself).
+
+    Examples
+    --------
+    >>> relative_to_study(Path("/x/study/raw"), Path("/x/study"))
+    'raw'
+    """
+    import os
+
+    return Path(os.path.relpath(Path(path).resolve(), study)).as_posix()
 
 
 def software_versions() -> dict[str, str]:
@@ -225,17 +338,27 @@ def run_analysis(
     if responses.empty:
         raise AnalysisError(f"{raw_root}: no questionnaire files (*_beh.tsv) found")
     items = items_from_responses(responses)
-    # participants.tsv is the allocation record; fill a concealed 'n/a' from the windows
-    from_windows = windows.drop_duplicates("participant_id").set_index("participant_id")[
-        "condition"]
-    participants["condition"] = participants["condition"].fillna(
-        participants["participant_id"].map(from_windows))
-    result = analyse_tables(windows, responses, participants, items, rules=rules)
+    participants = participant_conditions(raw_root, participants)
+    from analysis.phase_hf import read_group_phases
+
+    phases = read_group_phases(deriv_root)
+    result = analyse_tables(windows, responses, participants, items, rules=rules,
+                            phases=phases)
+    study = study_folder(raw_root, deriv_root, out_dir)
+    rel = {k: relative_to_study(v, study) for k, v in
+           (("raw", raw_root), ("derivatives", deriv_root), ("out", out_dir))}
+    rules_shown = (relative_to_study(rules_path, study)
+                   if rules_path.resolve().is_relative_to(study)
+                   else f"{rules_path.name} (shipped with soothe)"
+                   if rules_path == Path(__file__).with_name("exclusions.toml")
+                   else rules_path.name)
     result.provenance = {
         "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": f"soothe analyze {raw_root} {deriv_root} --out {out_dir}",
-        "inputs": {"raw": str(raw_root.resolve()), "derivatives": str(deriv_root.resolve()),
-                   "exclusion_rules": str(rules_path.resolve())},
+        "command": f"soothe analyze {rel['raw']} {rel['derivatives']} --out {rel['out']}",
+        "paths_relative_to": "the study folder (the folder that holds the raw data, the "
+                             "derivatives and the report)",
+        "inputs": {"raw": rel["raw"], "derivatives": rel["derivatives"],
+                   "exclusion_rules": rules_shown},
         "input_sha256": input_hashes(raw_root, deriv_root, rules_path),
         "versions": software_versions(),
         # settings, code hash and package versions (incl. neurokit2) of the physiology

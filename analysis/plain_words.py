@@ -32,47 +32,43 @@ def _nice(cond: str) -> str:
     return cond.replace("_", " ")
 
 
-def physio_sentence(measure: str, minute_row: pd.Series, slope_row: pd.Series) -> str:
-    """One sentence for a condition's contrast against neutral at the last minute.
+def physio_sentence(measure: str, slope_row: pd.Series, last_row: pd.Series) -> str:
+    """One sentence for a planned slope contrast: the slope difference (Holm p), then the
+    difference at the last induction minute (descriptive, CI only).
 
     Examples
     --------
-    >>> row = pd.Series({"condition": "kindness_self", "minute": 11, "estimate": -2.9,
-    ...                  "ci_low": -4.0, "ci_high": -1.8, "p": 0.0001})
-    >>> slope = pd.Series({"slope_diff": -0.3, "ci_low": -0.4, "ci_high": -0.2, "p": 1e-5})
-    >>> physio_sentence("hr_bpm", row, slope)[:63]
-    'Against neutral, kindness self lowered heart rate by 2.9 bpm at'
+    >>> slope = pd.Series({"condition": "kindness_self", "versus": "positive_excitement",
+    ...                    "slope_diff": -0.3, "ci_low": -0.4, "ci_high": -0.2,
+    ...                    "p_holm": 1e-5})
+    >>> last = pd.Series({"minute": 11, "estimate": -2.9, "ci_low": -4.0, "ci_high": -1.8})
+    >>> physio_sentence("hr_bpm", slope, last)[:80]
+    'Heart rate, Kindness (self) against Positive excitement: the slope was 0.3 bpm/m'
     """
-    cond, minute = _nice(str(minute_row["condition"])), int(minute_row["minute"])
-    est, lo, hi, p = (float(minute_row[k]) for k in ("estimate", "ci_low", "ci_high", "p"))
-    clear = lo > 0 or hi < 0
-    if measure in LOG_MEASURES:
-        name = LOG_MEASURES[measure]
+    from analysis.constants import display_label
 
+    _, _, label, unit = PHYSIO_MEASURES.get(measure, (measure, "", measure, ""))
+    who = f"{display_label(str(slope_row['condition']))} against " \
+          f"{display_label(str(slope_row['versus']))}"
+    s_est, s_lo, s_hi = (float(slope_row[k]) for k in ("slope_diff", "ci_low", "ci_high"))
+    p_holm = float(slope_row["p_holm"])
+    if p_holm < 0.05:
+        how = f"the slope was {abs(s_est):.3g} {unit}/min {'higher' if s_est > 0 else 'lower'}"
+    else:
+        how = f"the slopes did not reliably differ ({s_est:+.3g} {unit}/min)"
+    text = (f"{label}, {who}: {how} (95% CI {s_lo:+.3g} to {s_hi:+.3g}; Holm "
+            f"{format_p(p_holm)})")
+    est, lo, hi = (float(last_row[k]) for k in ("estimate", "ci_low", "ci_high"))
+    minute = int(last_row["minute"])
+    if measure in LOG_MEASURES:
         def pct(x: float) -> float:
             return 100.0 * (math.exp(x) - 1.0)
 
-        amount = f"{abs(pct(est)):.0f}%"
-        ci = f"95% CI {pct(lo):+.0f}% to {pct(hi):+.0f}%"
-        unit_slope = "ln units"
+        text += (f"; at minute {minute} the difference was {pct(est):+.0f}% of "
+                 f"{LOG_MEASURES[measure]} (95% CI {pct(lo):+.0f}% to {pct(hi):+.0f}%).")
     else:
-        _, _, label, unit = PHYSIO_MEASURES.get(measure, (measure, "", measure, ""))
-        name = label.lower() if measure != "scl_us" else "skin conductance level (SCL)"
-        decimals = 1 if measure == "hr_bpm" else 2
-        amount = f"{abs(est):.{decimals}f} {unit}"
-        ci = f"95% CI {lo:+.{decimals}f} to {hi:+.{decimals}f}"
-        unit_slope = f"{unit}"
-    if clear:
-        verb = "raised" if est > 0 else "lowered"
-        text = (f"Against neutral, {cond} {verb} {name} by {amount} at minute {minute} "
-                f"({ci}, {format_p(p)})")
-    else:
-        sign = "+" if est >= 0 else "-"
-        text = (f"Against neutral, {cond} did not reliably change {name} at minute {minute} "
-                f"({sign}{amount}, {ci}, {format_p(p)})")
-    s_est, s_lo, s_hi = (float(slope_row[k]) for k in ("slope_diff", "ci_low", "ci_high"))
-    text += (f"; the difference changed by {s_est:+.3g} {unit_slope} per minute "
-             f"(95% CI {s_lo:+.3g} to {s_hi:+.3g}, {format_p(float(slope_row['p']))}).")
+        text += (f"; at minute {minute} the difference was {est:+.2f} {unit} "
+                 f"(95% CI {lo:+.2f} to {hi:+.2f}).")
     return text
 
 
@@ -89,19 +85,22 @@ def ancova_sentence(row: pd.Series | dict) -> str:
     ...     "versus": "neutral", "estimate": 11.3, "ci_low": 7.1, "ci_high": 15.5,
     ...     "d": 0.95, "d_ci_low": 0.6, "d_ci_high": 1.3, "p_holm": 0.0001})
     >>> ancova_sentence(row)[:60]
-    'Adjusting for the pre score, kindness self raised self compa'
-    >>> ancova_sentence({**row, "p_holm": 0.2})[:74]
-    'Adjusting for the pre score, kindness self did not reliably change self co'
+    'Adjusting for the pre score, Kindness (self) raised self-com'
+    >>> ancova_sentence({**row, "p_holm": 0.2})[:76]
+    'Adjusting for the pre score, Kindness (self) did not reliably change self-co'
     """
     est, lo, hi = float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"])
     p_holm = float(row["p_holm"])
-    construct, versus = _nice(str(row["construct"])), _nice(str(row["versus"]))
+    from analysis.constants import display_label
+
+    construct = display_label(str(row["construct"])).lower()
+    versus = display_label(str(row["versus"]))
     if p_holm < 0.05:
         verb = "raised" if est > 0 else "lowered"
         what = f"{verb} {construct} by {abs(est):.1f} points against {versus}"
     else:
         what = f"did not reliably change {construct} against {versus}: {est:+.1f} points"
-    return (f"Adjusting for the pre score, {_nice(str(row['condition']))} {what} "
+    return (f"Adjusting for the pre score, {display_label(str(row['condition']))} {what} "
             f"(95% CI {lo:+.1f} to {hi:+.1f}; Cohen's d = {float(row['d']):+.2f} "
             f"[{float(row['d_ci_low']):+.2f}, {float(row['d_ci_high']):+.2f}], pooled post "
             f"SD; Holm {format_p(p_holm)}).")

@@ -117,7 +117,7 @@ def estimated_contrasts(result) -> pd.DataFrame:
     for measure, gm in result.growth.items():
         for r in gm.slope_contrasts.itertuples():
             rows.append({"kind": "physio", "measure": measure, "condition": r.condition,
-                         "versus": REFERENCE, "estimate": r.slope_diff, "ci_low": r.ci_low,
+                         "versus": r.versus, "estimate": r.slope_diff, "ci_low": r.ci_low,
                          "ci_high": r.ci_high, "p": r.p})
     for r in result.ancova.itertuples():
         rows.append({"kind": "selfreport", "measure": r.construct, "condition": r.condition,

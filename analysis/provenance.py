@@ -89,7 +89,7 @@ def physio_provenance(raw_root: Path, deriv_root: Path) -> dict[str, Any]:
                             "neurokit2": str(pv.get("neurokit2", "n/a")),
                             "processed_at": block.get("processed_at")}
     return {
-        "source": f"'{key}' block of each *_desc-windows_physio.json in {deriv_root}",
+        "source": f"'{key}' block of each recording's windows sidecar in the derivatives",
         "n_sessions": n_sessions,
         "n_with_provenance": len(recordings),
         "missing": missing,

@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.constants import CONDITIONS, CONSTRUCTS, measure_label
+from analysis.constants import (
+    CONDITIONS,
+    CONSTRUCTS,
+    PHYSIO_MEASURES,
+    display_label,
+    measure_label,
+)
 from analysis.physio_mixed import MINUTE_CENTRE, N_MINUTES
 from analysis.plain_words import ancova_sentence, format_p, physio_sentence
 from analysis.precedence import LIMITS
@@ -22,34 +28,43 @@ METHODS = {
     "self_report": (
         "For each construct, an ANCOVA (OLS) of the post score on condition (treatment-coded, "
         "reference neutral) with the pre score as covariate: post ~ C(condition) + pre. "
-        "Planned contrasts: each condition vs neutral, and kindness_self and body_scan vs "
-        "positive_excitement (6 per construct), Holm-corrected within each construct. Effect "
+        "Planned contrasts: each condition vs neutral, and Kindness (self) and Body scan vs "
+        "Positive excitement (6 per construct), Holm-corrected within each construct. Effect "
         "sizes: adjusted mean difference in scale points with its 95% CI, and Cohen's d = "
         "adjusted difference / pooled SD of the post scores of the two groups compared "
         "(the conventional d; 95% CI by the delta method, including the uncertainty of the "
         "SD). The CSV also has d_resid = difference / residual SD of the ANCOVA (sqrt MSE), "
         "which is larger than the conventional d because the pre score removes variance; it "
-        "is not comparable with d from other studies."
+        "is not comparable with d from other studies. The figure shows the ANCOVA-adjusted "
+        "post means (at the sample's mean pre score), i.e. the means the contrasts compare."
     ),
     "physiology": (
-        "Per measure (HR in bpm, ln RMSSD, ln HF, SCL in µS), a linear mixed model of the 11 "
-        "induction minutes (statsmodels MixedLM, REML; BFGS, then Powell if BFGS fails): value ~ "
-        "C(condition) * minute_c + baseline_c + (1 + minute_c | participant), with minute_c "
-        f"= minute - {MINUTE_CENTRE:g} and baseline_c the participant's mean over the valid "
-        "baseline windows (centred). If that model does not converge or its random-effects "
-        "covariance is singular (a variance near zero or a correlation near ±1), simpler "
-        "structures are fitted in turn: uncorrelated random intercept and slope, then random "
-        "intercept only (which understates the uncertainty of slope differences when slopes "
-        "vary between people); if all fail, OLS with participant-clustered SEs. Contrasts vs "
-        "neutral at each minute m are "
-        "b_condition + (m - 6) * b_condition:minute, with Wald 95% CIs from the fixed-effect "
-        "covariance. Log-scale contrasts are reported as percentage differences."
+        "Per measure (heart rate in bpm, ln RMSSD, SCL in µS), one pre-specified linear "
+        "mixed model of the 11 induction minutes (statsmodels MixedLM, REML; BFGS, then "
+        "Powell): value ~ C(condition) * minute_c + baseline_c + (1 | participant) + "
+        f"(0 + minute_c | participant), i.e. random intercept and slope, uncorrelated; "
+        f"minute_c = minute - {MINUTE_CENTRE:g}, baseline_c = the participant's mean over the "
+        "valid baseline windows (centred). If it does not converge or a variance is estimated "
+        "at 0, a random intercept alone is fitted (then OLS with participant-clustered SEs). "
+        "Planned contrasts: the condition × minute slope of each condition vs neutral and of "
+        "Kindness (self) and Body scan vs Positive excitement (6 per measure), Wald tests from "
+        "the fitted model's t_test with a contrast matrix, Holm-corrected within each measure. "
+        "Per-minute differences are descriptive (estimate and 95% CI, no p value). Windows the "
+        "pipeline flagged partial are left out. A sensitivity model adds quadratic minute terms "
+        "(ML fits of both; likelihood-ratio test and AIC)."
+    ),
+    "hf": (
+        "HF power needs at least 120 s and breathing inside the HF band (9-24 breaths/min); "
+        "it is computed per phase by the physiology pipeline and is NaN when breathing was "
+        "outside the band. Secondary outcome: ln HF and breathing rate per phase, and an "
+        "ANCOVA of the induction value on condition with the baseline value as covariate "
+        "(the same planned contrasts, Holm within outcome)."
     ),
     "descriptives": (
         "Time-course figures show, per condition and window, the mean change from each "
         "participant's own baseline mean with a t-based 95% CI (descriptive, not the model). "
         "The paper table gives each participant's mean per phase, then mean (SD) across "
-        "participants."
+        "participants; the n row is the participants analysed per condition."
     ),
 }
 
@@ -63,6 +78,10 @@ class Section:
     bullets: list[str] = field(default_factory=list)
     figures: list[tuple[str, Path]] = field(default_factory=list)
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    #: shown folded (HTML <details>); the Markdown report always shows it in full
+    collapsed: bool = False
+    #: short anchor id for the HTML page
+    anchor: str = ""
 
 
 def _is_p_column(name: str) -> bool:
@@ -146,15 +165,132 @@ def fallback_summary(attempts: list[dict]) -> str:
     return "; ".join(f"{k}: {', '.join(v)}" for k, v in by_structure.items())
 
 
-def key_findings(result) -> list[str]:
-    """Plain-words sentences: physiology at the last minute, and self-report contrasts."""
+def physio_sentences(result) -> list[str]:
+    """One sentence per planned physiology slope contrast, in the planned order."""
     out = []
     for measure, gm in result.growth.items():
-        last = gm.minute_contrasts[gm.minute_contrasts["minute"] == N_MINUTES]
-        slopes = gm.slope_contrasts.set_index("condition")
-        for _, row in last.iterrows():
-            out.append(physio_sentence(measure, row, slopes.loc[row["condition"]]))
+        last = gm.minute_contrasts[gm.minute_contrasts["minute"] == N_MINUTES].set_index(
+            "contrast")
+        for _, row in gm.slope_contrasts.iterrows():
+            out.append(physio_sentence(measure, row, last.loc[row["contrast"]]))
     return out
+
+
+def contrast_label(condition: str, versus: str) -> str:
+    """Display label of a contrast.
+
+    Examples
+    --------
+    >>> contrast_label("kindness_self", "positive_excitement")
+    'Kindness (self) − Positive excitement'
+    """
+    return f"{display_label(condition)} − {display_label(versus)}"
+
+
+def _unit(measure: str) -> str:
+    return PHYSIO_MEASURES[measure][3] if measure in PHYSIO_MEASURES else ""
+
+
+def planned_contrast_table(result) -> pd.DataFrame:
+    """Every planned contrast (physiology slopes, self-report ANCOVA) in one long table.
+
+    Columns ``kind, outcome, contrast, estimate, ci_low, ci_high, p, p_holm, unit`` with
+    display labels; the forest plot and the compact results table are drawn from it.
+    """
+    rows = []
+    for measure, gm in result.growth.items():
+        for r in gm.slope_contrasts.itertuples():
+            rows.append({"kind": "physiology", "outcome": PHYSIO_MEASURES[measure][2]
+                         if measure in PHYSIO_MEASURES else measure,
+                         "unit": f"{_unit(measure)}/min",
+                         "contrast": contrast_label(r.condition, r.versus),
+                         "estimate": r.slope_diff, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                         "p": r.p, "p_holm": r.p_holm})
+    sr = result.ancova
+    for construct in [c for c in CONSTRUCTS if c in set(sr["construct"])] + [
+            c for c in dict.fromkeys(sr["construct"]) if c not in CONSTRUCTS]:
+        for r in sr[sr["construct"] == construct].itertuples():
+            rows.append({"kind": "self-report", "outcome": display_label(construct),
+                         "unit": "points", "contrast": contrast_label(r.condition, r.versus),
+                         "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                         "p": r.p, "p_holm": r.p_holm})
+    return pd.DataFrame(rows, columns=["kind", "outcome", "unit", "contrast", "estimate",
+                                       "ci_low", "ci_high", "p", "p_holm"])
+
+
+def compact_results(planned: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Contrasts as rows, outcomes as columns: ``estimate [95% CI]`` with the Holm p.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"kind": ["physiology"], "outcome": ["Heart rate"],
+    ...     "unit": ["bpm/min"], "contrast": ["Body scan − Neutral"], "estimate": [-0.21],
+    ...     "ci_low": [-0.4], "ci_high": [-0.02], "p": [0.01], "p_holm": [0.03]})
+    >>> compact_results(t, "physiology").iloc[0].tolist()
+    ['Body scan − Neutral', '−0.21 [−0.40, −0.02] p = .030*']
+    >>> compact_results(t.assign(p_holm=[0.0001]), "physiology").iloc[0, 1]
+    '−0.21 [−0.40, −0.02] p < .001*'
+    """
+    t = planned[planned["kind"] == kind]
+    if t.empty:
+        return pd.DataFrame()
+    decimals = 2 if kind == "physiology" else 1
+
+    def num(v: float) -> str:
+        return f"{v:.{decimals}f}".replace("-", "−")
+
+    cells = [f"{num(e)} [{num(lo)}, {num(hi)}] {format_p(p)}{'*' if p < 0.05 else ''}"
+             for e, lo, hi, p in zip(t["estimate"], t["ci_low"], t["ci_high"], t["p_holm"])]
+    t = t.assign(cell=cells, column=[f"{o} ({u})" for o, u in zip(t["outcome"], t["unit"])])
+    wide = t.pivot_table(index="contrast", columns="column", values="cell", aggfunc="first",
+                         sort=False)
+    wide = wide[list(dict.fromkeys(t["column"]))].reindex(list(dict.fromkeys(t["contrast"])))
+    wide.columns.name = None
+    return wide.reset_index().rename(columns={"contrast": "Contrast"})
+
+
+def fallback_line(measure: str, gm) -> str:
+    """One line for a model that fell back from the pre-specified structure ('' if none).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> gm = SimpleNamespace(fallback_reason="x", structure="random intercept", attempts=[
+    ...     {"structure": "random intercept + slope (uncorrelated)", "optimizer": "bfgs",
+    ...      "problem": "random-effects covariance is singular (the slope variance was "
+    ...                 "estimated at 0)"}])
+    >>> fallback_line("ln_rmssd", gm)
+    'ln RMSSD: random intercept only; the slope variance was estimated at 0.'
+    """
+    if not gm.fallback_reason:
+        return ""
+    label = PHYSIO_MEASURES[measure][2] if measure in PHYSIO_MEASURES else measure
+    problems = " ".join(str(a.get("problem") or "") for a in gm.attempts)
+    if "slope variance was estimated at 0" in problems:
+        why = "the slope variance was estimated at 0"
+    elif "intercept variance was estimated at 0" in problems:
+        why = "the intercept variance was estimated at 0"
+    elif "converge" in problems:
+        why = "the pre-specified model did not converge"
+    else:
+        why = "the pre-specified model was rejected (" + _short_problem(problems) + ")"
+    what = {"random intercept": "random intercept only"}.get(gm.structure, gm.structure)
+    return f"{label}: {what}; {why}."
+
+
+def variance_text(v: float) -> str:
+    """A variance for display: 3 significant digits, never a misleading 0.000.
+
+    Examples
+    --------
+    >>> variance_text(0.0000123), variance_text(2.5), variance_text(0.0)
+    ('1.23e-05', '2.5', '0 (boundary)')
+    """
+    if not np.isfinite(v):
+        return ""
+    if v <= 0:
+        return "0 (boundary)"
+    return f"{v:.3g}"
 
 
 def ancova_display(ancova: pd.DataFrame) -> pd.DataFrame:
@@ -163,6 +299,7 @@ def ancova_display(ancova: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> row = {"construct": "relaxed", "contrast": "rumination - neutral", "n": 40,
+    ...        "condition": "rumination", "versus": "neutral",
     ...        "estimate": -3.21, "ci_low": -6.0, "ci_high": -0.4, "df": 34.0, "p": 0.0036,
     ...        "p_holm": 0.0216, "d": -0.41, "d_ci_low": -0.8, "d_ci_high": -0.02,
     ...        "d_resid": -0.7}
@@ -171,7 +308,9 @@ def ancova_display(ancova: pd.DataFrame) -> pd.DataFrame:
     """
     t = ancova
     return pd.DataFrame({
-        "construct": t["construct"], "contrast": t["contrast"],
+        "construct": t["construct"].map(display_label),
+        "contrast": [contrast_label(c, v) for c, v in zip(t["condition"], t["versus"])]
+        if "condition" in t.columns else t["contrast"],
         "n": t["n"].map(lambda v: f"{v:.0f}"),
         "difference [95% CI]": [f"{e:+.2f} [{lo:+.2f}, {hi:+.2f}]"
                                 for e, lo, hi in zip(t["estimate"], t["ci_low"], t["ci_high"])],
@@ -193,7 +332,7 @@ def selfreport_sentences(ancova: pd.DataFrame) -> list[str]:
     >>> t = pd.DataFrame([{**row, "condition": "rumination"},
     ...                   {**row, "condition": "kindness_self"}])
     >>> [s.split(",")[1].split()[0] for s in selfreport_sentences(t)]
-    ['kindness', 'rumination']
+    ['Kindness', 'Rumination']
     """
     from analysis.selfreport_ancova import planned_contrasts
 
@@ -206,100 +345,170 @@ def selfreport_sentences(ancova: pd.DataFrame) -> list[str]:
     return [ancova_sentence(row) for _, row in t.sort_values(["_c", "_o"]).iterrows()]
 
 
+def _models_table(result) -> pd.DataFrame:
+    rows = []
+    for m, g in result.growth.items():
+        v = g.variances
+        rows.append({"measure": measure_label(m), "structure": g.structure,
+                     "participants": g.n_participants, "observations": g.n_observations,
+                     "intercept variance": variance_text(v.get("intercept", np.nan)),
+                     "slope variance": variance_text(v.get("slope", np.nan)),
+                     "residual variance": variance_text(v.get("residual", np.nan))})
+    return pd.DataFrame(rows)
+
+
+def _sensitivity_table(result) -> pd.DataFrame:
+    rows = []
+    for m, sens in result.sensitivity.items():
+        if "error" in sens:
+            rows.append({"measure": measure_label(m), "LR χ² (df)": sens["error"]})
+            continue
+        lin = result.growth[m].slope_contrasts.set_index("contrast")
+        for q in sens["slope_contrasts"]:
+            c, v = q["contrast"].split(" - ")
+            lr = lin.loc[q["contrast"]]
+            rows.append({
+                "measure": measure_label(m), "contrast": contrast_label(c, v),
+                "linear: slope diff [95% CI]":
+                    f"{lr['slope_diff']:+.3g} [{lr['ci_low']:+.3g}, {lr['ci_high']:+.3g}]",
+                "quadratic: slope diff at min 6 [95% CI]":
+                    f"{q['slope_diff_at_minute_6']:+.3g} [{q['ci_low']:+.3g}, "
+                    f"{q['ci_high']:+.3g}]",
+                "LR χ² (df), p": f"{sens['lr_chi2']:.2f} ({sens['lr_df']}), "
+                                 f"{p_cell(sens['lr_p'])}",
+                "AIC linear / quadratic": f"{sens['aic_linear']:.1f} / "
+                                          f"{sens['aic_quadratic']:.1f}"})
+    return pd.DataFrame(rows)
+
+
+def _slopes_display(result) -> pd.DataFrame:
+    s = result.slope_contrasts
+    if s.empty:
+        return s
+    return pd.DataFrame({
+        "measure": s["measure"].map(measure_label),
+        "contrast": [contrast_label(c, v) for c, v in zip(s["condition"], s["versus"])],
+        "slope diff per min [95% CI]": [f"{e:+.3g} [{lo:+.3g}, {hi:+.3g}]" for e, lo, hi
+                                        in zip(s["slope_diff"], s["ci_low"], s["ci_high"])],
+        "p": s["p"].map(p_cell), "p (Holm)": s["p_holm"].map(p_cell),
+        f"difference at minute {MINUTE_CENTRE:g} [95% CI]": [
+            f"{e:+.3g} [{lo:+.3g}, {hi:+.3g}]" for e, lo, hi in
+            zip(s["mean_diff"], s["mean_diff_ci_low"], s["mean_diff_ci_high"])],
+    })
+
+
 def build_sections(result, figures: dict[str, Path]) -> list[Section]:
-    """All sections of the report, in order."""
+    """All sections of the report, in order (results first, details after)."""
     sections: list[Section] = []
     n_alloc = int(result.flow.loc["allocated", "total"]) if "allocated" in result.flow.index \
         else 0
     n_sr = int(result.flow.loc["analysed (self-report)", "total"]) \
         if "analysed (self-report)" in result.flow.index else 0
-    intro = Section("Summary")
-    intro.paragraphs.append(
+    planned = planned_contrast_table(result)
+    top = Section("Results at a glance", anchor="results")
+    n_sig = int((planned["p_holm"] < 0.05).sum())
+    top.paragraphs.append(
         f"{n_alloc} participants were allocated; {n_sr} were analysed after "
-        f"{len(result.exclusions)} exclusion(s). Every number below is in the CSV tables beside "
-        "this report, and report.json records the methods, parameters, software versions and "
-        "the SHA-256 of every input.")
-    fallbacks = [f"{measure_label(m)} was fitted with {g.structure} because the richer "
-                 f"fit(s) were rejected ({fallback_summary(g.attempts)})"
-                 for m, g in result.growth.items() if g.fallback_reason]
-    if fallbacks:
-        intro.paragraphs.append("Model fallbacks: " + "; ".join(fallbacks) + " (every attempt "
-                                "is listed in the Fitted models table and report.json).")
-    else:
-        intro.paragraphs.append("All growth-curve models converged with correlated random "
-                                "intercepts and minute slopes (no fallback was needed).")
-    intro.bullets = key_findings(result)
-    sr = result.ancova
-    sections.append(intro)
-    if len(sr):
-        # Every planned contrast gets its sentence, significant or not (no selective
-        # reporting): each condition vs neutral, then the self-compassion conditions vs
-        # positive excitement, construct by construct.
-        n_sig = int((sr["p_holm"] < 0.05).sum())
-        planned = Section("Summary: every planned self-report contrast")
-        planned.paragraphs.append(
-            f"All {len(sr)} planned ANCOVA contrasts ({sr['construct'].nunique()} constructs "
-            f"x {len(sr) // max(sr['construct'].nunique(), 1)}), in the planned order; "
-            f"{n_sig} are significant after Holm correction within construct.")
-        planned.bullets = selfreport_sentences(sr)
-        sections.append(planned)
+        f"{len(result.exclusions)} exclusion(s); {result.n_partial_windows} partial "
+        "window(s) of baseline, induction or recovery (a phase's remainder shorter than the "
+        "window length) were left out of the physiology. "
+        f"{len(planned)} planned contrasts; {n_sig} with Holm-adjusted p < .05 (Holm within "
+        "each physiology measure over its 6 slope contrasts, and within each self-report "
+        "construct over its 6 ANCOVA contrasts).")
+    top.paragraphs.append(
+        "Physiology: one pre-specified growth model per measure (random intercept and minute "
+        "slope, uncorrelated); estimates are differences in slope per induction minute. "
+        "Self-report: ANCOVA-adjusted differences in post scores (points on the 0–100 scale).")
+    lines = [fallback_line(m, g) for m, g in result.growth.items()]
+    lines = [x for x in lines if x]
+    if lines:
+        top.paragraphs.append("Model fallbacks: " + " ".join(lines) + " (every attempt in "
+                              "report.json, models).")
+    for m, why in getattr(result, "skipped", {}).items():
+        top.paragraphs.append(f"{measure_label(m)} was not modelled: {why}.")
+    if "forest" in figures:
+        top.figures.append(("Every planned contrast with its 95% CI; Holm-adjusted p at the "
+                            "right of each row (filled marker: Holm p < .05).",
+                            figures["forest"]))
+    for kind, caption in (
+        ("physiology", "Physiology: difference in slope per induction minute [95% CI], "
+                       "Holm-adjusted p (* < .05)."),
+        ("self-report", "Self-report: ANCOVA-adjusted difference in post score, points "
+                        "[95% CI], Holm-adjusted p (* < .05)."),
+    ):
+        table = compact_results(planned, kind)
+        if len(table):
+            top.tables.append((caption, table))
+    sections.append(top)
 
-    flow = Section("Participant flow and exclusions")
-    if "flow" in figures:
-        flow.figures.append(("CONSORT-style participant flow per condition.", figures["flow"]))
-    flow.tables.append(("Participant flow (counts per condition).",
-                        result.flow.reset_index()))
-    if len(result.exclusions):
-        flow.tables.append(("Exclusions, each with its rule and reason.", result.exclusions))
-    else:
-        flow.paragraphs.append("No participant met an exclusion rule.")
-    if result.rules is not None:
-        r = result.rules
-        flow.paragraphs.append(
-            f"Rules from {r.source}: incomplete session {'on' if r.incomplete_session else 'off'}"
-            f"; missing data {'on' if r.missing_data else 'off'}; invalid windows "
-            f"{'on' if r.invalid_windows else 'off'} (more than {r.max_invalid_fraction:.0%} "
-            f"invalid in {'/'.join(r.invalid_phases)}, scope {r.invalid_scope}); manipulation "
-            f"check {'on' if r.manipulation_check else 'off'}.")
-    sections.append(flow)
-
-    phys = Section("Physiology: minute-by-minute growth curves")
+    phys = Section("Physiology: minute-by-minute growth curves", anchor="physiology")
     phys.paragraphs.append(METHODS["physiology"])
     if "time_course" in figures:
         phys.figures.append(("Change from baseline per minute (mean ± 95% CI) by condition; "
                              "grey band = induction.", figures["time_course"]))
-    for m, why in getattr(result, "skipped", {}).items():
-        phys.paragraphs.append(f"{measure_label(m)} was not modelled: {why}.")
-    model_rows = []
-    for m, g in result.growth.items():
-        model_rows.append({"measure": m, "structure": g.structure,
-                           "participants": g.n_participants, "observations": g.n_observations,
-                           "rejected fits (full messages in tables/physio_models.csv)":
-                               fallback_summary(g.attempts) or "none"})
-    phys.tables.append(("Fitted models.", pd.DataFrame(model_rows)))
-    slopes = result.slope_contrasts
-    if len(slopes):
-        phys.tables.append((
-            "Condition × minute interaction against neutral (difference in slope per minute) "
-            f"and the difference at minute {MINUTE_CENTRE:g} (mean_diff).",
-            _round(slopes.drop(columns=["z"]))))
+    phys.tables.append(("Fitted models: structure, sizes and variance components (full "
+                        "precision in report.json).", _models_table(result)))
+    if len(result.slope_contrasts):
+        phys.tables.append(("Planned slope contrasts (condition × minute), Holm within "
+                            f"measure, and the difference at minute {MINUTE_CENTRE:g}.",
+                            _slopes_display(result)))
+    if result.sensitivity:
+        phys.tables.append(("Time-course sensitivity: quadratic minute terms beside the "
+                            "linear model (same random effects, ML fits): likelihood-ratio "
+                            "test and AIC.", _sensitivity_table(result)))
     mc = result.minute_contrasts
     if len(mc):
         wide = mc.assign(cell=[f"{e:+.3g} [{lo:+.3g}, {hi:+.3g}]" for e, lo, hi in
-                               zip(mc["estimate"], mc["ci_low"], mc["ci_high"])])
-        wide = wide.pivot_table(index=["measure", "condition"], columns="minute", values="cell",
-                                aggfunc="first").reset_index()
-        wide.columns = [str(c) if not isinstance(c, int) else f"min {c}" for c in wide.columns]
-        phys.tables.append(("Contrast against neutral at each induction minute: estimate "
-                            "[95% CI] (model scale; full table with p in "
-                            "tables/physio_minute_contrasts.csv).", wide))
+                               zip(mc["estimate"], mc["ci_low"], mc["ci_high"])],
+                         label=[contrast_label(c, v) for c, v in
+                                zip(mc["condition"], mc["versus"])],
+                         m=mc["measure"].map(measure_label))
+        wide = wide.pivot_table(index=["m", "label"], columns="minute", values="cell",
+                                aggfunc="first", sort=False).reset_index()
+        wide.columns = ["measure", "contrast"] + [f"min {c}" for c in wide.columns[2:]]
+        minutes = Section("Physiology per minute (descriptive)", collapsed=True,
+                          anchor="minutes")
+        minutes.tables.append(("Difference at each induction minute: estimate [95% CI] "
+                               "(descriptive, no test; tables/physio_minute_contrasts.csv).",
+                               wide))
     sections.append(phys)
+    if len(mc):
+        sections.append(minutes)
 
-    selfr = Section("Self-report: ANCOVA and manipulation check")
+    hf = Section("Secondary: HF power per phase, with breathing rate", anchor="hf")
+    hf.paragraphs.append(METHODS["hf"])
+    if result.phase_descriptives is None:
+        hf.paragraphs.append("No group phases table (group/desc-phases_physio.tsv) was found "
+                             "in the derivatives, so HF is not reported.")
+    else:
+        if result.hf_reasons:
+            hf.paragraphs.append("Phases without a valid HF value: " + "; ".join(
+                f"{k}: {v}" for k, v in result.hf_reasons.items()) + ".")
+        d = result.phase_descriptives
+        from analysis.phase_hf import PHASE_OUTCOMES
+
+        hf.tables.append(("ln HF power and breathing rate per phase and condition: mean "
+                          "(SD), n valid.", pd.DataFrame({
+                              "outcome": [f"{PHASE_OUTCOMES[o][0]} ({PHASE_OUTCOMES[o][1]})"
+                                          for o in d["outcome"]],
+                              "phase": d["phase"], "condition": d["condition"].map(
+                                  display_label),
+                              "M (SD)": [f"{m:.2f} ({sd:.2f})" for m, sd in
+                                         zip(d["mean"], d["sd"])],
+                              "n": d["n"], "n without a value": d["n_missing"]})))
+        if result.phase_ancova is not None and len(result.phase_ancova):
+            a = result.phase_ancova.rename(columns={"outcome": "construct"})
+            table = ancova_display(a).rename(columns={"construct": "outcome"})
+            hf.tables.append(("Induction value adjusted for the baseline value: planned "
+                              "contrasts, Holm within outcome.", table))
+    sections.append(hf)
+
+    selfr = Section("Self-report: ANCOVA and manipulation check", anchor="selfreport")
     selfr.paragraphs.append(METHODS["self_report"])
     if "selfreport" in figures:
-        selfr.figures.append(("Construct scores before and after the induction (mean ± 95% CI)",
-                              figures["selfreport"]))
+        selfr.figures.append(("ANCOVA-adjusted post means ± 95% CI per condition, shared "
+                              "0–100 axis.", figures["selfreport"]))
+    sr = result.ancova
     if len(sr):
         selfr.tables.append((
             "Planned contrasts: adjusted difference in scale points [95% CI]; d = Cohen's d "
@@ -308,37 +517,73 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
             "conventional d. p unadjusted and Holm-adjusted within construct.",
             ancova_display(sr)))
     if result.change is not None and len(result.change):
+        ch = result.change.assign(construct=result.change["construct"].map(display_label),
+                                  condition=result.change["condition"].map(display_label))
         selfr.tables.append(("Manipulation check: post − pre change per condition.",
-                             _round(result.change, 2)))
+                             _round(ch, 2)))
     if result.alphas is not None and len(result.alphas):
+        al = result.alphas.assign(construct=result.alphas["construct"].map(display_label))
         selfr.tables.append(("Reliability: Cronbach's alpha per construct and phase.",
-                             _round(result.alphas, 2)))
+                             _round(al, 2)))
     sections.append(selfr)
 
+    flow = Section("Participant flow and exclusions", anchor="flow")
+    if "flow" in figures:
+        flow.figures.append(("CONSORT-style participant flow per condition.", figures["flow"]))
+    fl = result.flow.reset_index()
+    fl.columns = [display_label(str(c)) if str(c) in CONDITIONS else str(c)
+                  for c in fl.columns]
+    flow.tables.append(("Participant flow (counts per condition).", fl))
+    if len(result.exclusions):
+        flow.tables.append(("Exclusions, each with its rule and reason.", result.exclusions))
+    else:
+        flow.paragraphs.append("No participant met an exclusion rule.")
+    if result.rules is not None:
+        r = result.rules
+        flow.paragraphs.append(
+            f"Rules from {Path(str(r.source)).name}: incomplete session "
+            f"{'on' if r.incomplete_session else 'off'}"
+            f"; missing data {'on' if r.missing_data else 'off'}; invalid windows "
+            f"{'on' if r.invalid_windows else 'off'} (more than {r.max_invalid_fraction:.0%} "
+            f"invalid in {'/'.join(r.invalid_phases)}, scope {r.invalid_scope}); manipulation "
+            f"check {'on' if r.manipulation_check else 'off'}.")
+    sections.append(flow)
+
     if result.precedence is not None and len(result.precedence):
-        prec = Section("Exploratory: temporal precedence")
+        prec = Section("Exploratory: temporal precedence", anchor="precedence")
         prec.paragraphs.append(
             "Does the early physiological change (induction minutes 1-5 minus baseline, "
-            "standardised) predict post safe_content and connected_secure beyond condition "
+            "standardised) predict post safe/content and connected/secure beyond condition "
             "and the pre score? post ~ C(condition) + pre + early_change_z.")
         sig = result.precedence[result.precedence["p_holm"] < 0.05]
         prec.paragraphs.append(
             f"{len(sig)} of {len(result.precedence)} tests were significant after Holm "
             "correction." + ("" if sig.empty else " " + "; ".join(
-                f"{r.predictor} → {r.outcome}: {r.estimate_per_sd:+.2f} points per SD "
-                f"({format_p(r.p_holm)})" for r in sig.itertuples())))
+                f"{measure_label(r.predictor)} → {display_label(r.outcome)}: "
+                f"{r.estimate_per_sd:+.2f} points per SD ({format_p(r.p_holm)})"
+                for r in sig.itertuples())))
         prec.paragraphs.append("Limits: " + LIMITS)
-        prec.tables.append(("Early change as predictor.", _round(result.precedence, 3)))
+        pr = result.precedence.assign(predictor=result.precedence["predictor"].map(
+            measure_label), outcome=result.precedence["outcome"].map(display_label))
+        prec.tables.append(("Early change as predictor.", _round(pr, 3)))
         sections.append(prec)
 
     if result.descriptives is not None:
-        desc = Section("Descriptive table (manuscript format)")
+        from analysis.paper_table import apa_table
+
+        desc = Section("Descriptive table (manuscript format)", anchor="table1")
         desc.paragraphs.append(METHODS["descriptives"])
-        desc.tables.append(("Mean (SD) per condition (also as paper_table.csv / .md / .tex).",
-                            result.descriptives))
+        desc.tables.append(("Mean (SD) per condition (also paper_table.tex / .md / .csv).",
+                            apa_table(result.descriptives)))
         sections.append(desc)
 
-    prov = Section("Software and inputs")
+    words = Section("Every planned contrast in words", collapsed=True, anchor="words")
+    words.paragraphs.append("One sentence per planned contrast, significant or not, in the "
+                            "planned order (physiology slopes, then self-report).")
+    words.bullets = physio_sentences(result) + (selfreport_sentences(sr) if len(sr) else [])
+    sections.append(words)
+
+    prov = Section("Software and inputs", collapsed=True, anchor="software")
     versions = result.provenance.get("versions", {})
     prov.tables.append(("Software versions.", pd.DataFrame(
         {"package": list(versions), "version": list(versions.values())})))
@@ -355,7 +600,8 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
                 "versions, with the number of recordings each (full values and the "
                 "per-recording list in report.json, physio_derivatives).", table))
     if result.provenance.get("command"):
-        prov.paragraphs.append(f"Command: {result.provenance['command']}")
+        prov.paragraphs.append(f"Command (paths relative to the study folder): "
+                               f"{result.provenance['command']}")
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items())
     prov.paragraphs.append(f"Run times: {timing}.")
     sections.append(prov)
@@ -368,4 +614,4 @@ def condition_order(values) -> list[str]:
     return [c for c in CONDITIONS if c in vals] + [v for v in vals if v not in CONDITIONS]
 
 
-__all__ = ["Section", "build_sections", "key_findings", "METHODS", "condition_order", "np"]
+__all__ = ["Section", "build_sections", "physio_sentences", "METHODS", "condition_order"]

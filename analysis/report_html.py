@@ -3,62 +3,76 @@
 from __future__ import annotations
 
 import base64
-import html
 import json
 from pathlib import Path
 
 import pandas as pd
 
+from analysis.constants import CONDITIONS
+from analysis.physio_mixed import planned_pairs
 from analysis.report_content import METHODS, Section, build_sections
 from analysis.tidy_table import file_sha256
 from conditions import bids
 
 CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1240px;
 margin:24px auto;padding:0 16px;color:#222;line-height:1.45}
-h1{border-bottom:2px solid #0072B2;padding-bottom:6px}h2{color:#0072B2;margin-top:2em}
+h1{border-bottom:2px solid #0072B2;padding-bottom:6px;font-size:26px}
+h2{color:#0072B2;margin-top:1.6em}nav{font-size:13px;margin-bottom:10px}
+nav a{color:#0072B2;text-decoration:none}
 table{border-collapse:collapse;font-size:12px;margin:8px 0 18px 0}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}
-th{background:#f3f6fa}td:first-child,th:first-child{text-align:left}
+th,td{border:none;border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
+thead th{border-top:2px solid #333;border-bottom:1px solid #333}
+tbody tr:last-child td{border-bottom:2px solid #333}
+td:first-child,th:first-child{text-align:left}
 figure{margin:10px 0}figcaption{font-size:13px;color:#555}
-img{max-width:100%;border:1px solid #eee}.caption{font-weight:600;font-size:13px}
+img{max-width:100%}.caption{font-weight:600;font-size:13px}
 li{margin-bottom:4px}.scroll{overflow-x:auto}
+details{margin-top:1.6em}summary{color:#0072B2;font-size:1.4em;font-weight:bold;cursor:pointer}
 """
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=jinja2.select_autoescape(["html", "j2"]))
 
 
 def render_html(sections: list[Section], title: str) -> str:
-    """Render sections to one self-contained HTML page."""
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
-           f"<h1>{html.escape(title)}</h1>"]
-    for sec in sections:
-        out.append(f"<h2>{html.escape(sec.title)}</h2>")
-        for p in sec.paragraphs:
-            out.append(f"<p>{html.escape(p)}</p>")
-        if sec.bullets:
-            out.append("<ul>" + "".join(f"<li>{html.escape(b)}</li>" for b in sec.bullets)
-                       + "</ul>")
-        for caption, path in sec.figures:
-            out.append(f"<figure>{_img(path)}<figcaption>{html.escape(caption)}</figcaption>"
-                       "</figure>")
-        for caption, table in sec.tables:
-            out.append(f'<p class="caption">{html.escape(caption)}</p><div class="scroll">')
-            out.append(table.to_html(index=False, na_rep="", border=0, escape=True))
-            out.append("</div>")
-    out.append("</body></html>")
-    return "\n".join(out)
+    """Render sections to one self-contained HTML page (``templates/report.html.j2``).
+
+    Examples
+    --------
+    >>> s = Section("Results <1>", paragraphs=["a & b"], anchor="r")
+    >>> page = render_html([s], "Report")
+    >>> "Results &lt;1&gt;" in page, "a &amp; b" in page
+    (True, True)
+    """
+    view = [{"title": s.title, "anchor": s.anchor or f"s{k}", "collapsed": s.collapsed,
+             "paragraphs": s.paragraphs, "bullets": s.bullets,
+             "figures": [{"caption": c, "data": base64.b64encode(Path(p).read_bytes()).decode(
+                 "ascii")} for c, p in s.figures],
+             "tables": [{"caption": c, "html": t.to_html(index=False, na_rep="", border=0,
+                                                         escape=True)}
+                        for c, t in s.tables]}
+            for k, s in enumerate(sections)]
+    return _environment().get_template("report.html.j2").render(
+        title=title, css=CSS, sections=view)
 
 
 def write_reports(result, out_dir: Path) -> dict[str, Path]:
     """Write figures, CSV tables, paper table, report.html, report.md and report.json."""
-    from analysis.figures import plot_selfreport_prepost, plot_time_courses, save_figure
+    from analysis.figures import (
+        plot_forest,
+        plot_selfreport_adjusted,
+        plot_time_courses,
+        save_figure,
+    )
     from analysis.flow import plot_participant_flow
-    from analysis.paper_table import to_latex, to_markdown
+    from analysis.paper_table import apa_table, to_latex, to_markdown
+    from analysis.report_content import planned_contrast_table
     from analysis.report_markdown import render_markdown
 
     out_dir = Path(out_dir)
@@ -67,11 +81,16 @@ def write_reports(result, out_dir: Path) -> dict[str, Path]:
     tab_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     figures: dict[str, Path] = {}
+    planned = planned_contrast_table(result)
+    forest = planned.assign(outcome=[f"{o} ({u})" for o, u in
+                                     zip(planned["outcome"], planned["unit"])])
     for key, fig in (
+        ("forest", plot_forest(forest) if len(forest) else None),
         ("flow", plot_participant_flow(result.flow)),
         ("time_course", plot_time_courses(result.time_courses) if result.time_courses
          else None),
-        ("selfreport", plot_selfreport_prepost(result.analysed)),
+        ("selfreport", plot_selfreport_adjusted(result.adjusted_means)
+         if result.adjusted_means is not None and len(result.adjusted_means) else None),
     ):
         if fig is None:
             continue
@@ -85,6 +104,10 @@ def write_reports(result, out_dir: Path) -> dict[str, Path]:
         "selfreport_ancova_contrasts": result.ancova,
         "physio_minute_contrasts": result.minute_contrasts,
         "physio_slope_contrasts": result.slope_contrasts,
+        "planned_contrasts": planned,
+        "selfreport_adjusted_means": result.adjusted_means,
+        "phase_hf_descriptives": result.phase_descriptives,
+        "phase_hf_ancova": result.phase_ancova,
         "selfreport_change_scores": result.change,
         "reliability_alpha": result.alphas,
         "temporal_precedence": result.precedence,
@@ -99,13 +122,23 @@ def write_reports(result, out_dir: Path) -> dict[str, Path]:
         paths[f"table_{name}"] = tab_dir / f"{name}.csv"
         table.to_csv(paths[f"table_{name}"], index=False)
     for m, g in result.growth.items():
-        (tab_dir / f"model_summary_{m}.txt").write_text(g.summary_text + "\n", encoding="utf-8")
+        # statsmodels' summary rounds variances to 3 decimals (0.000 for small units); the
+        # full-precision values follow it
+        full = "\n".join(f"  {k}: {v:.6g}" for k, v in g.variances.items())
+        (tab_dir / f"model_summary_{m}.txt").write_text(
+            f"{g.summary_text}\nVariance components (full precision):\n{full}\n",
+            encoding="utf-8")
     if result.descriptives is not None:
         d = result.descriptives
         d.to_csv(out_dir / "paper_table.csv", index=False)
-        (out_dir / "paper_table.md").write_text(to_markdown(d), encoding="utf-8")
+        apa = apa_table(d)
+        (out_dir / "paper_table.md").write_text(to_markdown(apa), encoding="utf-8")
         (out_dir / "paper_table.tex").write_text(
-            to_latex(d, "Physiology and self-report by condition: mean (SD)."), encoding="utf-8")
+            to_latex(apa, "Physiology and self-report by condition: mean (SD).",
+                     note="The n row gives the participants analysed per condition; a cell "
+                     "based on fewer participants gives its own n. HR in bpm, ln RMSSD in "
+                     "ln(ms), SCL in µS; self-report on the 0–100 scale."),
+            encoding="utf-8")
         paths["paper_table_csv"] = out_dir / "paper_table.csv"
     title = "soothe analysis report: self-compassion induction paradigm"
     sections = build_sections(result, figures)
@@ -118,17 +151,29 @@ def write_reports(result, out_dir: Path) -> dict[str, Path]:
         "methods": METHODS,
         "parameters": {
             "exclusion_rules": result.rules.raw if result.rules else {},
-            "minute_centre": 6, "alpha": 0.05, "multiplicity": "Holm within construct",
+            "minute_centre": 6, "alpha": 0.05,
+            "multiplicity": {
+                "physiology": "Holm within each measure over its planned slope contrasts "
+                              "(statsmodels multipletests, method='holm')",
+                "self_report": "Holm within each construct over its planned ANCOVA contrasts",
+                "per_minute": "none: per-minute differences are descriptive (95% CI only)"},
+            "planned_contrasts": [f"{c} - {v}" for c, v in planned_pairs(CONDITIONS)],
             "mixedlm": {"reml": True, "optimizers": ["bfgs", "powell"],
-                        "fallback_chain": [
-                            "random intercept + slope (correlated)",
-                            "random intercept + slope (uncorrelated)", "random intercept",
-                            "OLS (participant-clustered SE)"]},
+                        "prespecified": "random intercept + slope (uncorrelated)",
+                        "fallback_chain": ["random intercept + slope (uncorrelated)",
+                                           "random intercept",
+                                           "OLS (participant-clustered SE)"]},
+            "partial_windows_excluded": result.n_partial_windows,
         },
+        "physio_contrasts": result.slope_contrasts.to_dict(orient="records"),
+        "selfreport_contrasts": result.ancova.to_dict(orient="records"),
         "models": {m: {"structure": g.structure, "fallback_reason": g.fallback_reason,
                        "attempts": g.attempts, "n_participants": g.n_participants,
-                       "n_observations": g.n_observations}
+                       "n_observations": g.n_observations, "variances": g.variances,
+                       "time_course_sensitivity": result.sensitivity.get(m)}
                    for m, g in result.growth.items()},
+        "phase_hf": {"hf_invalid_reasons": result.hf_reasons,
+                     "present": result.phase_descriptives is not None},
         **result.provenance,
         "timings_s": result.timings_s,
         "outputs_sha256": {str(p.relative_to(out_dir)): file_sha256(p)

@@ -39,25 +39,31 @@ CONTRAST_COLUMNS = (
 
 
 def holm_adjust(p: Sequence[float]) -> np.ndarray:
-    """Holm (1979) step-down adjusted p values; NaN stays NaN.
+    """Holm (1979) step-down adjusted p values (``multipletests(method="holm")``); NaN stays NaN.
 
-    (Written out because statsmodels' ``multipletests`` runs a full garbage collection on
-    every call, which costs seconds inside a large process.)
+    statsmodels' Holm branch ends with ``gc.collect()``, a full garbage collection that
+    costs seconds per call inside a process holding many figures; it is skipped for the
+    call (the result is unchanged; ``tests/test_analysis_models.py`` compares the two).
 
     Examples
     --------
     >>> holm_adjust([0.01, 0.04, 0.03]).round(3).tolist()
     [0.03, 0.06, 0.06]
     """
+    import gc
+
+    from statsmodels.stats.multitest import multipletests
+
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if ok.size == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    m = order.size
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out[order] = np.minimum(adjusted, 1.0)
+    ok = np.isfinite(p)
+    if ok.any():
+        collect = gc.collect
+        gc.collect = lambda *args, **kwargs: 0
+        try:
+            out[ok] = multipletests(p[ok], method="holm")[1]
+        finally:
+            gc.collect = collect
     return out
 
 
@@ -202,6 +208,41 @@ def selfreport_ancova(tidy: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, objec
     return out, models
 
 
+def adjusted_means(models: dict[str, object]) -> pd.DataFrame:
+    """ANCOVA-adjusted post means per construct and condition, at the sample's mean pre score.
+
+    From each construct's fitted OLS model (``get_prediction`` at the mean pre score), with
+    the 95% CI of the adjusted mean. These are the means the planned contrasts compare.
+
+    Examples
+    --------
+    >>> from analysis.synthetic import synthetic_study_tables
+    >>> from analysis.tidy_table import build_tidy_table, score_responses
+    >>> t = synthetic_study_tables(6, seed=2)
+    >>> tidy = build_tidy_table(t.windows, score_responses(t.responses, t.items),
+    ...                         t.participants)
+    >>> _, models = selfreport_ancova(tidy)
+    >>> am = adjusted_means(models)
+    >>> list(am.columns)
+    ['construct', 'condition', 'n', 'pre_mean', 'adjusted_mean', 'ci_low', 'ci_high']
+    """
+    rows = []
+    for construct, model in models.items():
+        data = model.model.data.frame
+        pre = float(data["pre"].mean())
+        conds = [c for c in CONDITIONS if c in set(data["condition"])]
+        grid = pd.DataFrame({"condition": conds, "pre": pre})
+        pred = model.get_prediction(grid).summary_frame(alpha=0.05)
+        counts = data["condition"].value_counts()
+        for k, cond in enumerate(conds):
+            rows.append({"construct": construct, "condition": cond, "n": int(counts[cond]),
+                         "pre_mean": pre, "adjusted_mean": float(pred["mean"].iloc[k]),
+                         "ci_low": float(pred["mean_ci_lower"].iloc[k]),
+                         "ci_high": float(pred["mean_ci_upper"].iloc[k])})
+    return pd.DataFrame(rows, columns=["construct", "condition", "n", "pre_mean",
+                                       "adjusted_mean", "ci_low", "ci_high"])
+
+
 def change_scores(tidy: pd.DataFrame) -> pd.DataFrame:
     """Manipulation check: post - pre change per construct and condition (mean, SD, 95% CI).
 
@@ -224,9 +265,10 @@ def change_scores(tidy: pd.DataFrame) -> pd.DataFrame:
         n = len(g)
         mean = float(g["change"].mean())
         sd = float(g["change"].std(ddof=1)) if n > 1 else float("nan")
-        half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else float("nan")
+        lo, hi = (stats.t.interval(0.95, n - 1, loc=mean, scale=sd / np.sqrt(n)) if n > 1
+                  else (float("nan"), float("nan")))
         rows.append({"construct": construct, "condition": cond, "n": n, "mean_change": mean,
-                     "sd_change": sd, "ci_low": mean - half, "ci_high": mean + half})
+                     "sd_change": sd, "ci_low": float(lo), "ci_high": float(hi)})
     out = pd.DataFrame(rows, columns=["construct", "condition", "n", "mean_change", "sd_change",
                                       "ci_low", "ci_high"])
     order = {c: i for i, c in enumerate(CONDITIONS)}

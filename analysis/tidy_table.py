@@ -146,6 +146,29 @@ def read_group_windows(deriv_root: Path) -> pd.DataFrame:
     return table
 
 
+def drop_partial_windows(windows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Leave out the windows the pipeline flagged ``partial``.
+
+    Returns the kept windows and how many partial windows of the analysed phases
+    (baseline, induction, recovery) were dropped; partial remainders of other phases
+    (instructions, questionnaires) are never analysed and not counted. A table without the
+    column (older derivatives) keeps every window.
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"phase": ["induction", "induction", "recovery", "instructions"],
+    ...                   "window": [1, 2, 3, 1], "partial": [False, "true", None, True]})
+    >>> kept, n = drop_partial_windows(w)
+    >>> kept["window"].tolist(), n
+    ([1, 3], 1)
+    """
+    if "partial" not in windows.columns:
+        return windows, 0
+    partial = windows["partial"].map(_as_bool)
+    counted = partial & windows["phase"].isin(PHYSIO_PHASES)
+    return windows[~partial], int(counted.sum())
+
+
 def _as_bool(v: Any) -> bool:
     if isinstance(v, str):
         return v.strip().lower() == "true"
@@ -200,7 +223,7 @@ def build_tidy_table(
     scores : DataFrame
         Output of :func:`score_responses`.
     participants : DataFrame
-        ``participants.tsv``; its ``condition`` wins over the windows table's.
+        ``participants.tsv`` with the unblinded ``condition`` (the only source of it).
 
     Returns
     -------
@@ -219,10 +242,13 @@ def build_tidy_table(
     parts = []
     w = windows[windows["phase"].isin(PHYSIO_PHASES)]
     for measure, (column, valid_col, _, _) in PHYSIO_MEASURES.items():
-        values = pd.to_numeric(w[column], errors="coerce").astype(float)
+        values = (pd.to_numeric(w[column], errors="coerce").astype(float)
+                  if column in w.columns else pd.Series(np.nan, index=w.index))
         if measure == "ln_rmssd":
+            # the pipeline's lnrmssd column; log(rmssd_ms) where it is absent or NaN
+            rmssd = pd.to_numeric(w["rmssd_ms"], errors="coerce").astype(float)
             with np.errstate(divide="ignore", invalid="ignore"):
-                values = np.log(values.where(values > 0))
+                values = values.fillna(np.log(rmssd.where(rmssd > 0)))
         valid = w[valid_col].astype(bool) & values.notna()
         reason_col = valid_col.replace("_valid", "_reason")
         reason = w[reason_col].fillna("").astype(str).where(~valid, "")
@@ -263,12 +289,9 @@ def build_tidy_table(
     long = pd.concat(parts, ignore_index=True)
     info = participants[["participant_id", "age", "sex", "condition", "status"]].copy()
     info["participant_id"] = info["participant_id"].astype(str)
+    # the condition comes from participants.tsv (or the unblinded allocation export, see
+    # analysis.pipeline.participant_conditions), never from the windows table
     long = long.merge(info, on="participant_id", how="left")
-    if long["condition"].isna().any() and "condition" in windows.columns:
-        from_windows = windows.drop_duplicates("participant_id").set_index("participant_id")[
-            "condition"
-        ]
-        long["condition"] = long["condition"].fillna(long["participant_id"].map(from_windows))
     phase_order = {p: i for i, p in enumerate(
         ("baseline", "pre_questionnaire", "induction", "post_questionnaire", "recovery"))}
     long["_p"] = long["phase"].map(phase_order)

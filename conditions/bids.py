@@ -16,10 +16,12 @@ and the analysis read through it. The layout is BIDS (raw data) and BIDS-Derivat
     DERIV/                                            (BIDS derivatives, GeneratedBy soothe)
       sub-<id>/ses-<n>/beh/
         ..._desc-windows_physio.tsv  (+ .json sidecar: methods, parameters, versions, hash)
-        ..._desc-beats_physio.tsv
+        ..._desc-beats_physio.tsv    ..._desc-phases_physio.tsv
+        ..._events.tsv               (the windows as BIDS events: onset, duration, phase)
       group/desc-windows_physio.tsv  group/desc-windows_physio.parquet
       qc/sub-<id>_ses-<n>_qc.png     qc/index.html
       failures.tsv                   log/
+      dataset_description.json  README  .bidsignore (qc/, group/, log/, failures.tsv, *_desc-*)
 
 Times in ``_events.tsv`` and ``_physio.json`` (``StartTime``) are seconds on one session
 clock whose zero is the first physiology sample.
@@ -333,6 +335,15 @@ class SessionFiles:
     def phases_tsv(self, deriv_root: Path) -> Path:
         return self.derivative(deriv_root, "phases")
 
+    def windows_events_tsv(self, deriv_root: Path) -> Path:
+        """The windows as a BIDS events file in the derivatives (onset, duration, phase).
+
+        BIDS has no suffix for windowed physiology summaries, so the ``_desc-`` tables are
+        listed in the derivatives' ``.bidsignore``; this file is the validator-visible record
+        of which segment each window covers.
+        """
+        return Path(deriv_root) / self._rel_dir() / f"{self.prefix}_events.tsv"
+
     def qc_png(self, deriv_root: Path) -> Path:
         return Path(deriv_root) / "qc" / f"sub-{self.subject}_ses-{self.session}_qc.png"
 
@@ -566,10 +577,27 @@ def _coerce_numeric(table: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 
-def ensure_dataset(root: Path, name: str, task: str, *, generated_by: str = "soothe") -> None:
-    """Create the dataset-level files of a raw dataset if they do not exist yet."""
+def ensure_dataset(root: Path, name: str, task: str, *, generated_by: str = "soothe",
+                   authors: Sequence[str] | None = None) -> None:
+    """Create the dataset-level files of a raw dataset if they do not exist yet.
+
+    ``authors`` (BIDS ``Authors``) default to the ``[study] authors`` of the default protocol
+    (``conditions/protocol.toml``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> ensure_dataset(root, "demo", "induction", authors=["A. Author", "B. Author"])
+    >>> json.loads((root / "dataset_description.json").read_text())["Authors"]
+    ['A. Author', 'B. Author']
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    if authors is None:
+        from conditions.protocol import load_protocol
+
+        authors = load_protocol().authors
     desc = root / "dataset_description.json"
     if not desc.exists():
         write_json(
@@ -579,7 +607,7 @@ def ensure_dataset(root: Path, name: str, task: str, *, generated_by: str = "soo
                 "BIDSVersion": BIDS_VERSION,
                 "DatasetType": "raw",
                 "License": "CC0",
-                "Authors": ["soothe"],
+                "Authors": list(authors),
                 "GeneratedBy": [{"Name": generated_by}],
             },
         )

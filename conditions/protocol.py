@@ -215,6 +215,8 @@ class Protocol:
     randomisation: RandomisationSettings
     audio: AudioSettings
     reference: str = ""
+    #: dataset authors for BIDS dataset_description.json, one person per entry
+    authors: tuple[str, ...] = ()
 
     def phase(self, name: str) -> Phase:
         """Return the phase called ``name``."""
@@ -342,6 +344,11 @@ def load_protocol(path: str | Path | None = None, *, check_audio: bool = False) 
     task = check.string(study, "task", "study")
     if not task.isalnum():
         check.fail("study.task", f"BIDS task label must be alphanumeric, got {task!r}")
+    authors = study.get("authors", [])
+    if not isinstance(authors, list) or not all(
+            isinstance(a, str) and a.strip() for a in authors):
+        check.fail("study.authors", "expected a list of author names (non-empty strings, one "
+                   f"person per entry), got {authors!r}")
 
     questionnaires = _load_questionnaires(check, data)
     phases = _load_phases(check, data, questionnaires)
@@ -360,6 +367,7 @@ def load_protocol(path: str | Path | None = None, *, check_audio: bool = False) 
         randomisation=randomisation,
         audio=audio,
         reference=str(study.get("reference", "")),
+        authors=tuple(a.strip() for a in authors),
     )
 
 

@@ -33,28 +33,115 @@ def session_files(deriv: Path, participant: str, session: str, task: str) -> Ses
     return SessionFiles(Path(deriv), participant, session, task)
 
 
+#: Derivative files BIDS 1.9 has no name for (soothe's own tables, figures and logs); the
+#: validator is told to skip them. The windows are also written as BIDS events per recording.
+DERIVATIVES_BIDSIGNORE = ("qc/", "group/", "log/", "failures.tsv", "*_desc-*")
+
+#: Columns of the per-recording windows events file (BIDS events: onset, duration first).
+WINDOW_EVENTS_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "onset": ("Window start on the session clock (zero = first physiology sample)", "s"),
+    "duration": ("Window length", "s"),
+    "trial_type": ("Protocol phase the window belongs to", None),
+    "window": ("1-based window index within the phase (minute n of the induction)", None),
+    "partial": ("True for a phase's last remainder shorter than the nominal length", None),
+}
+
+DERIVATIVES_README = """soothe physiology derivatives
+=============================
+
+Windowed physiology of the raw dataset beside this folder, written by
+'soothe physio process' (see the soothe README). Per recording, in sub-<id>/ses-<n>/beh/:
+
+  *_desc-windows_physio.tsv/.json  heart rate, RMSSD / ln RMSSD, SDNN, HF (windows >= 120 s),
+                                   breathing rate, SCL, SCRs per window, with validity and
+                                   reasons; the JSON sidecar holds methods, settings,
+                                   package versions and input hashes
+  *_desc-beats_physio.tsv/.json    the corrected R-peak series
+  *_desc-phases_physio.tsv         phase-level values (HF per phase), when written
+  *_events.tsv/.json               the windows as BIDS events (onset, duration, phase)
+
+group/ holds the concatenated tables (TSV and Parquet), qc/ one figure per recording and an
+HTML index, log/ the batch log and failures.tsv the recordings that could not be processed.
+BIDS 1.9 has no suffix for windowed summaries, so the _desc- tables, group/, qc/, log/ and
+failures.tsv are listed in .bidsignore.
+"""
+
+
+def _window_events(windows_tsv: Path) -> pd.DataFrame:
+    table = pd.read_csv(windows_tsv, sep="\t", na_values=["n/a"], keep_default_na=False)
+    start = pd.to_numeric(table["start_s"], errors="coerce")
+    end = pd.to_numeric(table["end_s"], errors="coerce")
+    partial = table["partial"].map(lambda v: str(v).strip().lower() == "true") \
+        if "partial" in table.columns else False
+    return pd.DataFrame({"onset": start.round(6), "duration": (end - start).round(6),
+                         "trial_type": table["phase"].astype(str),
+                         "window": pd.to_numeric(table["window"], errors="coerce"
+                                                 ).astype("Int64"),
+                         "partial": partial})
+
+
+def write_window_events(deriv: Path) -> list[Path]:
+    """Write each recording's windows as a BIDS events file (when missing or out of date).
+
+    One ``..._events.tsv`` (+ ``.json``) beside each ``..._desc-windows_physio.tsv``, named
+    through :meth:`conditions.bids.SessionFiles.windows_events_tsv`. Returns the files written.
+    """
+    from conditions.bids import parse_session_files
+
+    written = []
+    for windows in sorted(Path(deriv).glob("sub-*/ses-*/beh/*_desc-windows_physio.tsv")):
+        files = parse_session_files(windows.with_name(
+            windows.name.replace("_desc-windows_physio.tsv", "_events.tsv")))
+        target = files.windows_events_tsv(deriv)
+        if target.exists() and target.stat().st_mtime >= windows.stat().st_mtime:
+            continue
+        try:
+            events = _window_events(windows)
+        except (OSError, ValueError, KeyError):
+            continue  # a windows table being replaced right now; the batch end redoes it
+        write_tsv(target, events, WINDOW_EVENTS_COLUMNS)
+        write_json(target.with_suffix(".json"), columns_sidecar(WINDOW_EVENTS_COLUMNS))
+        written.append(target)
+    return written
+
+
 def ensure_derivatives_dataset(deriv: Path) -> None:
-    """Write ``dataset_description.json`` of the derivatives folder if absent."""
+    """The dataset-level files of the derivatives folder, and the window events files.
+
+    ``dataset_description.json`` (DatasetType derivative, Authors from the protocol,
+    GeneratedBy soothe with its version), ``README`` and ``.bidsignore`` are written when
+    absent; each recording's windows are written as BIDS events
+    (:func:`write_window_events`), so the folder passes the BIDS validator.
+    """
+    from conditions.bids import atomic_write_text
+    from conditions.protocol import load_protocol
     from physio.sidecar import package_versions
 
-    path = Path(deriv) / "dataset_description.json"
-    if path.exists():
-        return
-    write_json(
-        path,
-        {
-            "Name": "soothe physiology derivatives",
-            "BIDSVersion": BIDS_VERSION,
-            "DatasetType": "derivative",
-            "GeneratedBy": [
-                {
-                    "Name": "soothe",
-                    "Version": package_versions(("soothe",))["soothe"],
-                    "Description": "soothe physio process: windowed HR, HRV, SCL and SCRs",
-                }
-            ],
-        },
-    )
+    deriv = Path(deriv)
+    path = deriv / "dataset_description.json"
+    if not path.exists():
+        write_json(
+            path,
+            {
+                "Name": "soothe physiology derivatives",
+                "BIDSVersion": BIDS_VERSION,
+                "DatasetType": "derivative",
+                "Authors": list(load_protocol().authors),
+                "GeneratedBy": [
+                    {
+                        "Name": "soothe",
+                        "Version": package_versions(("soothe",))["soothe"],
+                        "Description": "soothe physio process: windowed HR, HRV, breathing "
+                                       "rate, SCL and SCRs",
+                    }
+                ],
+            },
+        )
+    if not (deriv / "README").exists():
+        atomic_write_text(deriv / "README", DERIVATIVES_README)
+    if not (deriv / ".bidsignore").exists():
+        atomic_write_text(deriv / ".bidsignore", "\n".join(DERIVATIVES_BIDSIGNORE) + "\n")
+    write_window_events(deriv)
 
 
 def read_provenance(files: SessionFiles, deriv: Path) -> dict[str, Any] | None:

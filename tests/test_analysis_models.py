@@ -130,7 +130,8 @@ def test_growth_model_minute_contrasts_combine_main_and_interaction(tidy12):
     fe, cov = gm.fe_params, gm.fe_cov
     main = "C(condition, Treatment('neutral'))[T.kindness_self]"
     inter = main + ":minute_c"
-    mc = gm.minute_contrasts[gm.minute_contrasts["condition"] == "kindness_self"]
+    mc = gm.minute_contrasts[(gm.minute_contrasts["condition"] == "kindness_self")
+                             & (gm.minute_contrasts["versus"] == "neutral")]
     assert mc["minute"].tolist() == list(range(1, 12))
     for minute in (1, 6, 11):
         row = mc[mc["minute"] == minute].iloc[0]
@@ -139,7 +140,7 @@ def test_growth_model_minute_contrasts_combine_main_and_interaction(tidy12):
         var = cov.loc[main, main] + k * k * cov.loc[inter, inter] + 2 * k * cov.loc[main, inter]
         assert row["se"] == pytest.approx(np.sqrt(var))
         assert row["ci_low"] == pytest.approx(row["estimate"] - 1.959964 * row["se"])
-    slope = gm.slope_contrasts.set_index("condition").loc["kindness_self"]
+    slope = gm.slope_contrasts.set_index("contrast").loc["kindness_self - neutral"]
     assert slope["slope_diff"] == pytest.approx(fe[inter])
     # planted: -0.30 bpm/min for kindness_self vs 0 for neutral (analysis.synthetic)
     assert slope["ci_low"] < -0.30 < slope["ci_high"]
@@ -155,51 +156,52 @@ def test_model_data_uses_each_participants_baseline_mean(tidy12):
     assert set(d["minute"]) == set(range(1, 12))
 
 
-def test_fallback_is_taken_and_said_when_the_full_model_fails(tidy12, monkeypatch):
+def test_fallback_is_taken_and_said_when_the_prespecified_model_fails(tidy12, monkeypatch):
     real = physio_mixed._fit_mixed
 
-    def failing(d, structure, method=("bfgs",)):
-        if structure == "correlated":
+    def failing(d, structure, method=("bfgs",), **kw):
+        if structure == "uncorrelated":
             return None, "fit failed: forced for the test"
-        return real(d, structure, method)
+        return real(d, structure, method, **kw)
 
     monkeypatch.setattr(physio_mixed, "_fit_mixed", failing)
     gm = fit_growth_model(tidy12, "hr_bpm")
-    usable = [a for a in gm.attempts if a["problem"] is None]
-    assert usable and gm.structure == usable[0]["structure"]
-    assert gm.structure in {"random intercept + slope (uncorrelated)", "random intercept"}
-    # the uncorrelated structure is tried right after both correlated attempts fail
-    assert gm.attempts[2]["structure"] == "random intercept + slope (uncorrelated)"
+    # the pre-specified structure (both optimizers), then the random intercept
+    assert [a["structure"] for a in gm.attempts][:3] == [
+        "random intercept + slope (uncorrelated)"] * 2 + ["random intercept"]
+    assert gm.structure == "random intercept"
     assert "forced for the test" in gm.fallback_reason
-    assert [a["structure"] for a in gm.attempts][:2] == [
-        "random intercept + slope (correlated)"] * 2
 
-    def all_fail(d, structure, method=("bfgs",)):
+    def all_fail(d, structure, method=("bfgs",), **kw):
         return None, "fit failed: forced"
 
     monkeypatch.setattr(physio_mixed, "_fit_mixed", all_fail)
     gm = fit_growth_model(tidy12, "hr_bpm")
     assert gm.structure == "OLS (participant-clustered SE)"
-    assert len(gm.attempts) == 6 and gm.fallback_reason.count("forced") == 6
+    assert len(gm.attempts) == 4 and gm.fallback_reason.count("forced") == 4
     assert np.isfinite(gm.slope_contrasts["se"]).all()
+
+
+def test_every_measure_starts_from_the_same_prespecified_model(tidy12):
+    for measure in ("hr_bpm", "ln_rmssd", "scl_us"):
+        gm = fit_growth_model(tidy12, measure)
+        assert gm.attempts[0]["structure"] == "random intercept + slope (uncorrelated)"
 
 
 def test_singular_random_effects_are_detected():
     # No between-person slope variance and no person offset beyond baseline: the
-    # correlated structure is singular and must not be accepted silently.
+    # pre-specified structure is singular and must not be accepted silently.
     t = synthetic_study_tables(6, seed=5, invalid_rate=0.0)
     w = t.windows
-    pid_offset = {p: i * 0.0 for i, p in enumerate(t.participants["participant_id"])}
     rng = np.random.default_rng(0)
     slope = {"kindness_self": -0.3, "rumination": 0.3}
-    w["hr_bpm"] = [70 + pid_offset[p] + (slope.get(c, 0.0) * k if ph == "induction" else 0.0)
+    w["hr_bpm"] = [70 + (slope.get(c, 0.0) * k if ph == "induction" else 0.0)
                    + rng.normal(0, 1.0)
-                   for p, c, ph, k in zip(w["participant_id"], w["condition"], w["phase"],
-                                          w["window"])]
+                   for c, ph, k in zip(w["condition"], w["phase"], w["window"])]
     tidy = build_tidy_table(w, score_responses(t.responses, t.items), t.participants)
     gm = fit_growth_model(tidy, "hr_bpm")
     first = gm.attempts[0]
-    assert first["structure"] == "random intercept + slope (correlated)"
+    assert first["structure"] == "random intercept + slope (uncorrelated)"
     assert first["problem"], "a zero-variance random effect must be reported"
     assert gm.fallback_reason
 

@@ -276,10 +276,17 @@ def test_paper_table_values_and_n_per_signal_match_the_tidy_table():
             assert row[f"{display_label(c)} n"] == n, (measure, c)
     # the ECG-excluded participant counts on EDA and self-report rows, not on ECG rows
     assert tab.loc[("Heart rate (bpm)", "baseline"), "Kindness (self) n"] == 3
-    assert tab.loc[("Skin conductance level (uS)", "baseline"), "Kindness (self) n"] == 4
+    assert tab.loc[("Skin conductance level (µS)", "baseline"), "Kindness (self) n"] == 4
     assert tab.loc[("Self-compassion", "pre"), "Kindness (self) n"] == 4
-    tex = to_latex(tab.reset_index(), "Mean (SD) & n: 100% of x_1")
-    assert r"\multicolumn{2}{c}{Kindness (self)}" in tex
+    from analysis.paper_table import apa_table
+
+    apa = apa_table(tab.reset_index())
+    # one n row; the ECG cells of the excluded participant's condition carry their own n
+    assert apa.iloc[0].tolist()[:3] == ["n", "", "4"]
+    hr = apa[apa["Phase"] == "baseline"].iloc[0]
+    assert hr["Kindness (self)"].endswith("[n = 3]")
+    tex = to_latex(apa, "Mean (SD) & n: 100% of x_1")
+    assert "Kindness (self)" in tex and "|" not in tex
     assert r"Mean (SD) \& n: 100\% of x\_1" in tex
-    assert r"ln(ms\textasciicircum{}2)" in tex and "ms^2" not in tex
-    assert "kindness_self" not in tex
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+    assert "ms^2" not in tex and "kindness_self" not in tex

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from soothe.simulate.cli import main as simulate_main
@@ -73,3 +74,34 @@ def test_simulated_study_passes_bids_validator_full_rate(tmp_path: Path):
     out = tmp_path / "X"
     assert simulate_main(["--participants", "10", "--seed", "1", "--out", str(out), "--quiet"]) == 0
     _check(out)
+
+
+def _issues(root: Path) -> tuple[list[str], list[str]]:
+    report = _validate(root)
+    return ([f"{e.get('key')}: {e.get('reason')}" for e in report["issues"]["errors"]],
+            [f"{w.get('key')}: {w.get('reason')}" for w in report["issues"]["warnings"]])
+
+
+def test_demo_raw_and_derivatives_have_no_errors_and_no_warnings(tmp_path: Path):
+    """The demo's two stages (simulate, physio process) on 5 participants: the raw dataset
+    and the derivatives pass with 0 errors and 0 warnings (Authors from the protocol;
+    README, .bidsignore and the windows as BIDS events in the derivatives)."""
+    from physio.cli import main as physio_main
+
+    _validator()
+    raw, deriv = tmp_path / "study" / "raw", tmp_path / "study" / "derivatives" / "soothe"
+    assert simulate_main(["--participants", "5", "--seed", "2", "--out", str(raw), "--fs",
+                          "250", "--quiet"]) == 0
+    assert physio_main(["process", str(raw), "--out", str(deriv), "--no-progress"]) == 0
+    desc = json.loads((raw / "dataset_description.json").read_text())
+    assert len(desc["Authors"]) >= 2
+    for root in (raw, deriv):
+        errors, warnings = _issues(root)
+        assert errors == [] and warnings == [], (root.name, errors, warnings)
+    events = sorted(deriv.glob("sub-*/ses-*/beh/*_events.tsv"))
+    assert len(events) == 5
+    windows = sorted(deriv.glob("sub-*/ses-*/beh/*_desc-windows_physio.tsv"))
+    w = pd.read_csv(windows[0], sep="\t")
+    e = pd.read_csv(events[0], sep="\t")
+    assert e["onset"].tolist() == pytest.approx(w["start_s"].tolist())
+    assert (e["onset"] + e["duration"]).tolist() == pytest.approx(w["end_s"].tolist())

@@ -32,9 +32,12 @@ def run_demo(out: Path, *options: str) -> subprocess.CompletedProcess:
 def hr_findings(report_md: Path) -> dict[str, str]:
     """condition -> 'raised' | 'lowered' | 'no change', from the report's heart-rate sentences."""
     found = {}
-    pattern = r"Against neutral, ([a-z ]+?) (raised|lowered|did not reliably change) heart rate"
-    for cond, verb in re.findall(pattern, report_md.read_text(encoding="utf-8")):
-        found[cond] = "no change" if verb.startswith("did not") else verb
+    # one sentence per planned slope contrast (analysis.plain_words.physio_sentence)
+    pattern = (r"Heart rate, ([A-Za-z ()]+?) against Neutral: (?:the slope was \S+ bpm/min "
+               r"(higher|lower)|the slopes did not reliably differ)")
+    for label, verb in re.findall(pattern, report_md.read_text(encoding="utf-8")):
+        cond = label.lower().replace("(", "").replace(")", "")
+        found[cond] = {"higher": "raised", "lower": "lowered"}.get(verb, "no change")
     return found
 
 

@@ -15,6 +15,18 @@ from soothe.cli import main as soothe_main
 CODE_A, CODE_B = "a" * 64, "b" * 64
 
 
+def contract_windows(t):
+    """Give the synthetic windows every column of the current data contract (NaN/False for
+    the ones the table-level simulator does not fill)."""
+    from conditions import bids
+
+    for col in bids.WINDOWS_COLUMNS:
+        if col not in t.windows.columns:
+            t.windows[col] = False if col == "partial" else "n/a" if col == "resp_source" \
+                else float("nan")
+    return t
+
+
 def _write_provenance_sidecars(raw, deriv):
     """Windows sidecars as soothe physio process writes them: 20 sessions processed with
     code A, 9 with code B, the last one without a sidecar."""
@@ -34,7 +46,7 @@ def _write_provenance_sidecars(raw, deriv):
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
-    t = synthetic_study_tables(6, seed=8)
+    t = contract_windows(synthetic_study_tables(6, seed=8))
     t.participants.loc[2, "status"] = "incomplete"
     write_synthetic_dataset(t, root / "raw", root / "deriv")
     _write_provenance_sidecars(root / "raw", root / "deriv")
@@ -53,7 +65,7 @@ def test_analyze_writes_every_artefact(analysed):
                 "tables/exclusions.csv", "tables/participant_flow.csv",
                 "tables/reliability_alpha.csv", "tables/temporal_precedence.csv"):
         assert (out / rel).is_file(), rel
-    for fig in ("flow", "time_course", "selfreport"):
+    for fig in ("forest", "flow", "time_course", "selfreport"):
         for ext in ("png", "svg"):
             path = out / "figures" / f"{fig}.{ext}"
             assert path.is_file() and path.stat().st_size > 5000, path
@@ -62,16 +74,18 @@ def test_analyze_writes_every_artefact(analysed):
 def test_html_is_self_contained_and_says_results_in_words(analysed):
     _, out, _ = analysed
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3
+    assert html.count("data:image/png;base64,") == 4
     # nothing is loaded from elsewhere
     assert not re.search(r'src="(?!data:)', html)
     assert "<link" not in html
-    assert "Against neutral, kindness self lowered heart rate" in html
+    assert "Heart rate, Kindness (self) against Neutral: the slope was" in html
     assert "incomplete_session" in html
     assert "statsmodels" in html and "Software versions" in html
     md = (out / "report.md").read_text()
     assert "](figures/time_course.png)" in md
-    assert "Against neutral, kindness self lowered heart rate" in md
+    assert "Heart rate, Kindness (self) against Positive excitement: the slope was" in md
+    # results first: the forest plot and the compact tables come before any method text
+    assert md.index("figures/forest.png") < md.index("## Physiology")
 
 
 def test_sidecar_traces_inputs_methods_versions_and_outputs(analysed):
@@ -81,7 +95,7 @@ def test_sidecar_traces_inputs_methods_versions_and_outputs(analysed):
     assert any(k.startswith("participants") for k in side["input_sha256"])
     assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in side["input_sha256"].values())
     assert "ANCOVA" in side["methods"]["self_report"]
-    assert set(side["models"]) == {"hr_bpm", "ln_rmssd", "lnhf", "scl_us"}
+    assert set(side["models"]) == {"hr_bpm", "ln_rmssd", "scl_us"}
     assert "tables/selfreport_ancova_contrasts.csv" in side["outputs_sha256"]
 
 
@@ -101,12 +115,16 @@ def test_exclusion_and_numbers_in_tables_match_the_data(analysed):
     assert [c for c in paper.columns if c.startswith("Kindness (self)")] == [
         "Kindness (self) M (SD)", "Kindness (self) n"]
     tex = (out / "paper_table.tex").read_text()
-    assert "\\toprule" in tex and "\\textasciicircum{}" in tex  # ln(ms^2), escaped
-    assert "_" not in tex.split("\\midrule")[1]  # display labels, not raw codes
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "|" not in tex  # APA: no vertical
+    body = tex.split("\\midrule")[1]
+    assert "_" not in body  # display labels, not raw codes
+    # one n row (participants analysed per condition), not an n column per condition
+    assert sum(line.startswith("n &") for line in body.splitlines()) == 1
+    assert "Kindness (self) n" not in tex
 
 
 def test_missing_derivatives_is_a_clear_error(tmp_path, capsys):
-    t = synthetic_study_tables(1, seed=1)
+    t = contract_windows(synthetic_study_tables(1, seed=1))
     write_synthetic_dataset(t, tmp_path / "raw", tmp_path / "deriv")
     (tmp_path / "deriv" / "group" / "desc-windows_physio.parquet").unlink()
     (tmp_path / "deriv" / "group" / "desc-windows_physio.tsv").unlink()
@@ -134,18 +152,20 @@ def test_summary_has_one_sentence_per_planned_contrast_significant_or_not(analys
     _, out, _ = analysed
     contrasts = pd.read_csv(out / "tables" / "selfreport_ancova_contrasts.csv")
     md = (out / "report.md").read_text()
-    section = md.split("## Summary: every planned self-report contrast")[1].split("\n## ")[0]
+    section = md.split("## Every planned contrast in words")[1].split("\n## ")[0]
     sentences = [x for x in section.splitlines() if x.startswith("- Adjusting for the pre")]
     assert len(sentences) == len(contrasts) == 42
     assert (contrasts["p_holm"] >= 0.05).any()  # non-significant ones are reported too
     assert sum("did not reliably change" in s for s in sentences) == int(
         (contrasts["p_holm"] >= 0.05).sum())
-    assert sum("against positive excitement" in s for s in sentences) == 14
+    assert sum("against Positive excitement" in s for s in sentences) == 14
+    from analysis.constants import display_label
+
     for row in contrasts.itertuples():
-        who = f"{row.condition.replace('_', ' ')} "
-        what = f"{row.construct.replace('_', ' ')} "
+        who = f"{display_label(row.condition)} "
+        what = f"{display_label(row.construct).lower()} "
         mine = [s for s in sentences if s.startswith(f"- Adjusting for the pre score, {who}")
-                and what in s and f"against {row.versus.replace('_', ' ')}" in s]
+                and what in s and f"against {display_label(row.versus)}" in s]
         assert len(mine) == 1, row.contrast
         assert f"95% CI {row.ci_low:+.1f} to {row.ci_high:+.1f}" in mine[0]
         assert "Holm p" in mine[0] and "pooled post SD" in mine[0]
@@ -165,7 +185,7 @@ def test_ancova_table_uses_apa_p_whole_df_and_names_the_d(analysed):
     csv = pd.read_csv(out / "tables" / "selfreport_ancova_contrasts.csv")
     assert table["df"].iloc[0] == f"{csv['df'].iloc[0]:.0f}"
     # every p in the report's tables is APA-formatted (no "0.00" p values)
-    slopes = _md_table(md, "Condition × minute interaction")
+    slopes = _md_table(md, "Planned slope contrasts")
     assert slopes["p"].str.fullmatch(apa).all(), slopes["p"].tolist()
 
 
@@ -173,7 +193,10 @@ def test_fallbacks_are_summarised_readably(analysed):
     _, out, _ = analysed
     md = (out / "report.md").read_text()
     models = _md_table(md, "Fitted models")
-    assert not models.iloc[:, -1].str.contains("grad|mle_retvals|Check", regex=True).any()
+    assert len(models) == 3
+    assert not re.search("grad|mle_retvals|Check", md)
+    # variances are never shown as a rounded 0.000
+    assert not models[["intercept variance", "slope variance"]].isin(["0.000", "0"]).any().any()
     assert "was singular and a richer structure was singular" not in md
     assert "did not converge and a richer structure" not in md
 
