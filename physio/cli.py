@@ -28,8 +28,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep a last partial window covering at least this fraction (0.5)")
     p.add_argument("--ecg-channel", help="name of the ECG channel (default: detected)")
     p.add_argument("--eda-channel", help="name of the EDA channel (default: detected)")
-    p.add_argument("--scr-min-us", type=float, default=None,
-                   help="SCR amplitude threshold in µS (default 0.01)")
+    p.add_argument("--scr-threshold", "--scr-min-us", dest="scr_threshold", type=float,
+                   default=None, help="SCR amplitude criterion in µS, measured on the 1 Hz "
+                   "smoothed signal (default 0.05); recorded in the sidecar")
     p.add_argument("--eda-method", choices=("troughs", "median", "highpass"), default=None,
                    help="tonic/phasic method (default troughs)")
     p.add_argument("--overrides", help="phase override file (TSV: [recording,] phase, start_s, "
@@ -39,12 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--session", help="session label (single non-BIDS input)")
     p.add_argument("--sampling-rate", type=float, help="for CSV files without a time column")
     p.add_argument("--column-map", action="append", default=None, metavar="KEY=COL[,KEY=COL]",
-                   help="CSV/TSV columns: time=COL,ecg=COL,eda=COL,marker=COL (keys optional; "
+                   help="CSV/TSV columns: time=COL,ecg=COL,eda=COL,rsp=COL,marker=COL "
+                        "(keys optional; "
                         "repeatable)")
     p.add_argument("--ecg-units", help="units of the ECG channel (V, mV, uV) when the file "
                    "does not carry them or carries wrong ones")
     p.add_argument("--eda-units", help="units of the EDA channel (uS, kOhm...) when the file "
                    "does not carry them (a plain CSV header)")
+    p.add_argument("--rsp-channel", help="name of the respiration belt channel (default: "
+                   "detected by name: resp, rsp, breath, belt, pneumo)")
+    p.add_argument("--rsp-units", help="units of the respiration belt (V, mV, uV, a.u., %%, "
+                   "mm, cm) when the file does not carry them or carries wrong ones")
     p.add_argument("--scheduler", help="'local' for a Dask LocalCluster with --jobs workers, "
                    "or a Dask scheduler address tcp://HOST:PORT")
     p.add_argument("--force", action="store_true",
@@ -114,9 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "ecg_channel": args.ecg_channel, "eda_channel": args.eda_channel,
                 "protocol_path": args.protocol, "participant": args.participant,
                 "session": args.session, "ecg_units": args.ecg_units,
-                "eda_units": args.eda_units}
-    if args.scr_min_us is not None:
-        settings["scr_min_amplitude_us"] = args.scr_min_us
+                "eda_units": args.eda_units, "rsp_channel": args.rsp_channel,
+                "rsp_units": args.rsp_units}
+    if args.scr_threshold is not None:
+        if not args.scr_threshold > 0:
+            ap.error(f"--scr-threshold {args.scr_threshold}: expected a positive µS value")
+        settings["scr_min_amplitude_us"] = args.scr_threshold
     if args.eda_method:
         settings["eda_method"] = args.eda_method
     if (args.participant or args.session) and len(args.inputs) > 1:

@@ -12,10 +12,12 @@ import pandas as pd
 from conditions.bids import (
     BEATS_COLUMNS,
     BIDS_VERSION,
+    PHASES_COLUMNS,
     WINDOWS_COLUMNS,
     SessionFiles,
     atomic_write_bytes,
     columns_sidecar,
+    group_phases_paths,
     group_windows_paths,
     read_tsv,
     write_json,
@@ -67,7 +69,7 @@ def read_provenance(files: SessionFiles, deriv: Path) -> dict[str, Any] | None:
 def write_recording_outputs(
     result: Any, files: SessionFiles, deriv: Path, provenance: dict[str, Any]
 ) -> dict[str, Path]:
-    """Write windows TSV, beats TSV, and the windows JSON sidecar (last, as the commit mark).
+    """Write windows, beats, phases TSVs and the windows JSON sidecar (last: the commit mark).
 
     Every file is written atomically; the sidecar, which carries the input and settings
     hashes used by the up-to-date check, is written last, so an interrupted run is
@@ -81,6 +83,25 @@ def write_recording_outputs(
     }
     windows = result.windows.copy()
     write_tsv(paths["windows"], windows, WINDOWS_COLUMNS)
+    provenance = _with_methods(provenance, getattr(result, "info", {}) or {})
+    phases = getattr(result, "phases", None)
+    if phases is not None and len(phases.columns):
+        paths["phases"] = files.phases_tsv(deriv)
+        write_tsv(paths["phases"], phases, PHASES_COLUMNS)
+        methods = provenance.get("methods", {})
+        write_json(paths["phases"].with_suffix(".json"), {
+            **columns_sidecar(PHASES_COLUMNS),
+            "Description": "Phase-level HR, ln RMSSD, HF (with the breathing rule), breathing "
+                           "rate and EDA; HF is reported here, not per minute",
+            PROVENANCE_KEY: {
+                "windows_sidecar": files.windows_json(deriv).name,
+                "vagal_index": methods.get("vagal_index"),
+                "hrv": methods.get("hrv"),
+                "rsp": methods.get("rsp"),
+                "eda_columns": methods.get("eda_columns"),
+                "settings_sha256": provenance.get("settings_sha256"),
+            },
+        })
     write_tsv(paths["beats"], result.beats, BEATS_COLUMNS)
     write_json(
         files.beats_tsv(deriv).with_suffix(".json"),
@@ -93,6 +114,20 @@ def write_recording_outputs(
     }
     write_json(paths["sidecar"], sidecar)
     return paths
+
+
+def _with_methods(provenance: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """Provenance plus the respiration, vagal-index and EDA column definitions."""
+    from physio.eda.eda_process import eda_window_methods
+
+    methods = dict(provenance.get("methods") or {})
+    if info.get("rsp") is not None:
+        methods["rsp"] = info["rsp"]
+    if info.get("vagal_index") is not None:
+        methods["vagal_index"] = info["vagal_index"]
+    eda_defs = eda_window_methods()
+    methods["eda_columns"] = {k: eda_defs[k] for k in ("scl_us", "sc_mean_us")}
+    return {**provenance, "methods": methods}
 
 
 _TEXT_COLUMNS = ("participant_id", "session", "condition", "phase", "ecg_reason", "hf_reason",
@@ -119,7 +154,11 @@ def _read_windows(path: Path) -> pd.DataFrame:
 
 
 def write_group_table(deriv: Path, tables: list[Path]) -> tuple[Path, Path]:
-    """Concatenate per-recording windows tables into the group TSV and Parquet (atomic)."""
+    """Concatenate per-recording windows tables into the group TSV and Parquet (atomic).
+
+    The phases tables next to them (``..._desc-phases_physio.tsv``) go into the group
+    phases table (:func:`write_group_phases`) at the same time.
+    """
     frames = [_read_windows(p) for p in sorted(tables)]
     if frames:
         group = pd.concat(frames, ignore_index=True)[list(WINDOWS_COLUMNS)]
@@ -137,4 +176,42 @@ def write_group_table(deriv: Path, tables: list[Path]) -> tuple[Path, Path]:
     group.to_parquet(buf, index=False)
     atomic_write_bytes(parquet, buf.getvalue())
     write_json(tsv.with_suffix(".json"), columns_sidecar(WINDOWS_COLUMNS))
+    write_group_phases(deriv, [Path(str(p).replace("_desc-windows_physio.tsv",
+                                                   "_desc-phases_physio.tsv"))
+                               for p in tables])
+    return tsv, parquet
+
+
+_PHASE_TEXT = ("participant_id", "session", "condition", "phase", "ecg_reason", "hf_reason",
+               "resp_source", "eda_reason")
+
+
+def write_group_phases(deriv: Path, tables: list[Path]) -> tuple[Path, Path]:
+    """Concatenate per-recording phases tables into the group TSV and Parquet (atomic).
+
+    Tables that do not exist (a recording processed by an older soothe) are left out.
+    """
+    frames = []
+    for path in sorted(p for p in tables if Path(p).is_file()):
+        read_tsv(path, PHASES_COLUMNS)  # schema check with a clear error
+        frames.append(pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False,
+                                  dtype={c: "string" for c in _PHASE_TEXT}))
+    cols = list(PHASES_COLUMNS)
+    group = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    for col in cols:
+        if col in _PHASE_TEXT:
+            group[col] = group[col].astype("string")
+        elif col in ("ecg_valid", "hf_valid", "eda_valid"):
+            group[col] = group[col].map(
+                lambda v: pd.NA if pd.isna(v) else str(v).lower() == "true").astype("boolean")
+        else:
+            group[col] = pd.to_numeric(group[col], errors="coerce").astype("float64")
+    group = group.sort_values(["participant_id", "session", "start_s"], kind="stable")
+    group = group.reset_index(drop=True)
+    tsv, parquet = group_phases_paths(deriv)
+    write_tsv(tsv, group.astype(object).where(group.notna(), None), PHASES_COLUMNS)
+    buf = io.BytesIO()
+    group.to_parquet(buf, index=False)
+    atomic_write_bytes(parquet, buf.getvalue())
+    write_json(tsv.with_suffix(".json"), columns_sidecar(PHASES_COLUMNS))
     return tsv, parquet

@@ -30,6 +30,7 @@ from physio.phases import (
     phases_from_markers,
 )
 from physio.recording import Recording
+from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD
 
 ECG_KEYS = ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2", "lnhf", "n_beats", "corrected_pct",
             "ecg_valid", "ecg_reason", "hf_valid", "hf_reason")
@@ -41,7 +42,8 @@ DEFAULT_CHUNK_S = 1800.0
 #: seconds and Lipponen-Tarvainen correction looks at +-45 beats, so beats kept from the
 #: chunk core are those an unchunked run finds.
 CHUNK_OVERLAP_S = 120.0
-EDA_KEYS = ("scl_us", "scr_count", "scr_rate_per_min", "scr_amp_us", "eda_valid", "eda_reason")
+EDA_KEYS = ("scl_us", "sc_mean_us", "scr_count", "scr_rate_per_min", "scr_amp_us", "eda_valid",
+            "eda_reason")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class PipelineSettings:
     eda_channel: str | None = None
     ecg_units: str | None = None
     eda_units: str | None = None
+    rsp_channel: str | None = None
+    rsp_units: str | None = None
+    edr_method: str = DEFAULT_EDR_METHOD
     eda_method: str = DEFAULT_DECOMPOSE_METHOD
     scr_min_amplitude_us: float = DEFAULT_SCR_MIN_AMPLITUDE_US
     protocol_path: str | None = None
@@ -90,6 +95,11 @@ class RecordingResult:
     ecg_excerpt: dict[str, Any] | None
     info: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: one row per phase (conditions.bids.PHASES_COLUMNS): HF lives here
+    phases: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: breaths of the belt (or None) and of the ECG-derived trace (or None), for the QC
+    rsp_belt: Any = None
+    rsp_ecg: Any = None
 
     def quality(self) -> dict[str, Any]:
         """Quality flags for the sidecar and the QC index."""
@@ -154,7 +164,7 @@ def _pick(rec: Recording, kind: str, name: str | None):
         return rec.channels[name]
     if not rec.by_kind(kind):
         return None
-    return rec.ecg() if kind == "ecg" else rec.eda()
+    return rec._one(kind)
 
 
 def _ecg_beats(channel, warnings: list[str], settings: PipelineSettings):
@@ -310,6 +320,15 @@ def process_recording(
         ecg = dataclasses.replace(ecg, units=settings.ecg_units)
     if eda_ch is not None and settings.eda_units:
         eda_ch = dataclasses.replace(eda_ch, units=settings.eda_units)
+    belts = rec.by_kind("rsp") if not settings.rsp_channel else []
+    if len(belts) > 1:
+        # two belts (chest and abdomen) are common: use the first, say so, keep going
+        warnings.append(f"{where}: {len(belts)} respiration channels "
+                        f"{[c.name for c in belts]}; used {belts[0].name!r} (choose one with "
+                        "--rsp-channel NAME)")
+    rsp_ch = belts[0] if belts else _pick(rec, "rsp", settings.rsp_channel)
+    if rsp_ch is not None and settings.rsp_units:
+        rsp_ch = dataclasses.replace(rsp_ch, units=settings.rsp_units)
     ecg_why = "no ECG channel" if ecg is None else ""
     eda_why = "no EDA channel" if eda_ch is None else ""
     if ecg is None and eda_ch is None:
@@ -377,7 +396,7 @@ def process_recording(
             hint = " (give its units, e.g. --eda-units uS)" if "units" in str(exc) else ""
             warnings.append(f"{where}: EDA unusable, SCL and SCRs are NaN: {exc}{hint}")
             eda_why = f"EDA unusable: {exc}{hint}"
-    if eda is not None and len(eda.scr_amp_us) == 0:
+        if eda is not None and len(eda.scr_amp_us) == 0:
             warnings.append(
                 f"{where}: no SCR >= {settings.scr_min_amplitude_us} uS in the whole "
                 "recording: non-responder (SCR counts are 0, not missing)"
@@ -385,6 +404,13 @@ def process_recording(
     else:
         warnings.append(f"{where}: no EDA channel; SCL and SCRs are NaN")
     timings["eda_s"] = time.perf_counter() - t0
+
+    from physio.hrv_phase import VAGAL_INDEX, phase_table
+    from physio.rsp import apply_breathing_rule, rsp_methods
+
+    t0 = time.perf_counter()
+    belt, edr = _breathing(rec, rsp_ch, ecg, beats, windows, settings, warnings)
+    timings["rsp_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     rows = []
@@ -408,6 +434,8 @@ def process_recording(
         else:
             row.update({k: np.nan for k in ECG_KEYS})
             row.update(ecg_valid=False, ecg_reason=ecg_why, hf_valid=False, hf_reason=ecg_why)
+        row.update(_rsp_span(belt, edr, w.start_s, w.end_s))
+        apply_breathing_rule(row, row["resp_rate_bpm"])
         if eda is not None:
             row.update(eda_window(eda, w.start_s, w.end_s))
             if row["eda_valid"] and len(eda.scr_amp_us) == 0:
@@ -430,6 +458,17 @@ def process_recording(
             table[col] = "n/a" if col == "resp_source" else np.nan
     table = table[list(WINDOWS_COLUMNS)]
     timings["windows_s"] = time.perf_counter() - t0
+    phases = phase_table(
+        plan.phases,
+        {"participant_id": f"sub-{participant}", "session": session,
+         "condition": plan.condition},
+        hrv=(lambda a, b: hrv_window(beats, a - ecg.start_s, b - ecg.start_s))
+        if beats is not None else None,
+        rsp=(lambda a, b: _rsp_span(belt, edr, a, b))
+        if belt is not None or edr is not None else None,
+        eda=(lambda a, b: eda_window(eda, a, b)) if eda is not None else None,
+        ecg_reason=ecg_why, eda_reason=eda_why,
+    )
 
     if beats is not None:
         peaks = np.asarray(beats.peaks_s, dtype=float) + ecg.start_s
@@ -461,6 +500,10 @@ def process_recording(
             "bad_segments_s": [list(map(float, s[:2])) + list(s[2:])
                                for s in (getattr(beats, "bad_segments_s", None) or [])],
         }
+    info["rsp"] = {"belt": belt.info if belt is not None else None,
+                   "ecg_derived": edr.info if edr is not None else None,
+                   "rules": rsp_methods()}
+    info["vagal_index"] = VAGAL_INDEX
     if eda is not None:
         info["eda"] = {**eda.info, "channel": eda_ch.name,
                        "bad_segments_s": [[a, b, r] for a, b, r in eda.bad_segments_s]}
@@ -479,4 +522,55 @@ def process_recording(
         ecg_excerpt=excerpt,
         info=info,
         warnings=warnings,
+        phases=phases,
+        rsp_belt=belt,
+        rsp_ecg=edr,
     )
+
+
+def _rsp_span(belt, edr, start_s: float, end_s: float) -> dict[str, Any]:
+    """Breathing of a window or phase: from the belt, else from the ECG, else n/a."""
+    from physio.rsp import rsp_window
+
+    r = rsp_window(belt, start_s, end_s) if belt is not None else None
+    if (r is None or not np.isfinite(r["resp_rate_bpm"])) and edr is not None:
+        r = rsp_window(edr, start_s, end_s)
+    r = r or rsp_window(None, start_s, end_s)
+    return {k: r[k] for k in ("resp_rate_bpm", "resp_amplitude", "resp_source")}
+
+
+def _breathing(rec: Recording, rsp_ch, ecg, beats, windows: pd.DataFrame,
+               settings: PipelineSettings, warnings: list[str]):
+    """(belt breaths or None, ECG-derived breaths or None) of one recording.
+
+    A belt in units it cannot have is an error (ChannelError naming file and channel); a
+    belt too short or flat is noted and the ECG-derived estimate fills in. The ECG-derived
+    trace is computed only when some window lacks a belt rate.
+    """
+    from physio.rsp import ecg_rsp, rsp_belt, rsp_check_units, rsp_window
+
+    where = Path(rec.source).name
+    belt = None
+    if rsp_ch is not None:
+        rsp_check_units(rsp_ch.units, name=rsp_ch.name, source=str(rec.source))
+        try:
+            belt = rsp_belt(rsp_ch.data, rsp_ch.sampling_rate, units=rsp_ch.units,
+                            name=rsp_ch.name, start_s=rsp_ch.start_s, source=str(rec.source))
+        except SignalQualityError as exc:
+            warnings.append(f"{where}: respiration belt unusable, breathing from the ECG "
+                            f"where possible: {exc}")
+    need_edr = belt is None or any(
+        not np.isfinite(rsp_window(belt, a, b)["resp_rate_bpm"])
+        for a, b in zip(windows["start_s"], windows["end_s"], strict=True))
+    edr = None
+    if need_edr and beats is not None and ecg is not None:
+        try:
+            edr = ecg_rsp(beats.peaks_s, beats.rr_ms, beats.corrected, ecg=ecg.data,
+                          sampling_rate=ecg.sampling_rate, method=settings.edr_method,
+                          start_s=ecg.start_s)
+        except SignalQualityError as exc:
+            warnings.append(f"{where}: no ECG-derived breathing rate: {exc}")
+    if belt is None and edr is None:
+        warnings.append(f"{where}: no breathing rate (no usable belt or ECG); "
+                        "resp_source is n/a and the HF breathing rule cannot be applied")
+    return belt, edr

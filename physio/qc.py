@@ -109,6 +109,8 @@ def plot_recording_qc(result: Any, *, show: bool = False):
             ax.set_xlim(lo, hi)
     axes[0].tick_params(labelsize=7)
     fig.tight_layout()
+    from physio.qc_rsp import add_rsp_panel  # respiration panel (physio/qc_rsp.py)
+    add_rsp_panel(fig, result)
     return fig
 
 

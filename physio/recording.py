@@ -35,7 +35,7 @@ class Channel:
     units : str
         Physical units as given by the source (``mV``, ``V``, ``uS``, ``kOhm``...).
     kind : str
-        ``ecg``, ``eda``, ``digital`` or ``other``.
+        ``ecg``, ``eda``, ``rsp`` (respiration belt), ``digital`` or ``other``.
     start_s : float
         Time of the first sample on the recording clock (seconds).
     """

@@ -85,7 +85,7 @@ def test_both_channels_unusable_is_one_failure_naming_both(tmp_path, capsys):
 
 @pytest.mark.parametrize("spec, match", [
     (["ecg"], "expected KEY=COLUMN"),
-    (["pulse=x"], "one of ecg, eda, time, marker"),
+    (["pulse=x"], "one of ecg, eda, rsp, time, marker"),
     (["ecg=a", "ecg=b"], "given twice"),
 ])
 def test_column_map_spec_errors(spec, match):

@@ -52,14 +52,54 @@ def test_clean_decimates_and_removes_mains():
 
 
 def test_scr_detection_amplitude_and_threshold():
-    t, x = bumps([20, 50, 80], [0.3, 0.05, 0.005])
+    t, x = bumps([20, 50, 80], [0.3, 0.08, 0.005])
     clean, fs = eda_clean(x, FS)
     scr = eda_scr(clean, fs)
-    assert len(scr["peak_idx"]) == 2  # the 0.005 uS bump is below the 0.01 default
-    assert scr["amp_us"] == pytest.approx([0.3, 0.05], rel=0.1)
+    assert len(scr["peak_idx"]) == 2  # the 0.005 uS bump is below the 0.05 default
+    assert scr["amp_us"] == pytest.approx([0.3, 0.08], rel=0.1)
     assert abs(scr["onset_idx"][0] / fs - 20) < 0.5
     assert len(eda_scr(clean, fs, amplitude_min=0.003)["peak_idx"]) == 3
     assert len(eda_scr(clean, fs, amplitude_min=0.1)["peak_idx"]) == 1
+
+
+def _planted(amps, *, noise_us=0.0, seed=0):
+    """SCRs every 12 s with the given amplitudes, plus 1.3-2.7 Hz noise (sum of tones)."""
+    onsets = 10 + 12 * np.arange(len(amps))
+    t, x = bumps(onsets, amps, duration=float(onsets[-1] + 15))
+    rng = np.random.default_rng(seed)
+    for f in (1.3, 1.9, 2.7):
+        x += noise_us / 3 * np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3))
+    return eda_clean(x, FS)
+
+
+def test_scr_default_criterion_is_0_05_us_on_planted_responses():
+    # planted just above (0.056) and just below (0.044) the 0.05 uS criterion, alternating
+    clean, fs = _planted([0.056, 0.044] * 6)
+    scr = eda_scr(clean, fs)
+    assert len(scr["amp_us"]) == 6
+    assert scr["amp_us"] == pytest.approx(np.full(6, 0.056), rel=0.05)
+    peaks_s = scr["peak_idx"] / fs
+    assert np.allclose((peaks_s - 10) // 12 % 2, 0)  # exactly the "above" ones
+
+
+def test_scr_amplitude_is_measured_on_the_smoothed_signal():
+    # noise above 1 Hz (0.03 uS peak to peak, as on the shared lab recording) must not
+    # lift a 0.044 uS response over the 0.05 criterion, nor sink a 0.056 one below it
+    clean, fs = _planted([0.056, 0.044] * 6, noise_us=0.03, seed=4)
+    assert np.ptp(clean[: int(8 * fs)]) > 0.02  # the noise is really there
+    scr = eda_scr(clean, fs)
+    peaks_s = scr["peak_idx"] / fs
+    assert len(peaks_s) == 6 and np.allclose((peaks_s - 10) // 12 % 2, 0)
+
+
+def test_scl_and_mean_skin_conductance():
+    t, x = bumps([20, 50, 80], [0.3, 0.3, 0.3])
+    res = eda_process(x, FS)
+    w = eda_window(res, 0, 120)
+    # the mean includes the responses, the tonic level does not
+    assert w["scl_us"] == pytest.approx(5.0, abs=0.02)
+    assert w["sc_mean_us"] == pytest.approx(float(np.mean(x)), abs=0.005)
+    assert w["sc_mean_us"] > w["scl_us"] + 0.02
 
 
 def test_trough_tonic_beats_the_filters_on_simulated_eda():

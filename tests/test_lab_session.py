@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conditions.bids import WINDOWS_COLUMNS, read_tsv
+from conditions.bids import PHASES_COLUMNS, WINDOWS_COLUMNS, read_tsv
 from physio.cli import main
 from physio.pipeline import PipelineSettings, process_recording
 from physio.recording import Channel, Recording
@@ -108,6 +108,16 @@ def test_lab_session_through_the_batch_command(lab_csv, tmp_path):
     # the 60 s HF needs (Task Force 1996), so NaN with that reason -- the only NaN
     full = w.iloc[:25]
     assert full.hf_valid.astype(bool).all() and full.lnhf.notna().all()
+    # no belt in this recording: every window has an ECG-derived breathing rate, in the
+    # adult resting range, and the HF breathing rule could be applied to every window
+    assert (w.resp_source == "ecg").all() and w.resp_rate_bpm.notna().all()
+    assert w.resp_rate_bpm.between(6, 30).all(), w.resp_rate_bpm.describe()
+    assert w.resp_amplitude.isna().all()  # depth only from a belt
+    # the phase table: one row for the one phase, HF and breathing beside it
+    (phases,) = deriv.rglob("sub-lab01_*_desc-phases_physio.tsv")
+    p = read_tsv(phases, PHASES_COLUMNS)
+    assert len(p) == 1 and p.phase[0] == "recording" and p.resp_source[0] == "ecg"
+    assert 9 <= p.resp_rate_bpm[0] <= 24 and p.hf_valid[0] and p.lnhf[0] > 0
     last = w.iloc[25]
     assert not last.hf_valid and np.isnan(last.hf_ms2)
     assert "< 60 s needed for HF" in last.hf_reason

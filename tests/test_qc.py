@@ -37,8 +37,9 @@ def test_figure_has_every_panel_and_thins_long_traces(result, tmp_path):
     save_figure(fig, path)
     elapsed = time.perf_counter() - t0
     axes = fig.get_axes()
-    assert len(axes) == 5
+    assert len(axes) == 7  # 5 panels + the breathing panel and its rate axis (qc_rsp.py)
     assert axes[0].get_title(loc="left") == "ECG excerpt"
+    assert axes[5].get_title(loc="left").startswith("breathing: ECG-derived")
     labels = [t.get_text() for t in axes[4].get_legend().get_texts()]
     assert labels[:2] == ["EDA", "tonic"] and labels[2].startswith("SCR")
     # a 28-min 1000 Hz recording: no trace holds more than a few thousand points

@@ -30,7 +30,7 @@ from physio.recording import Channel
         ("EDA filtered, differentiated", "microsiemens", "other"), ("CH3", "microsiemens", "eda"),
         ("EMG (30 - 500 Hz)", "mV", "other"), ("CH4 Input", "mV", "other"),
         ("D0", "", "digital"), ("Digital input", "Volts", "digital"), ("trigger", "", "digital"),
-        ("RESP - RSP100C", "Volts", "other"),
+        ("RESP - RSP100C", "Volts", "rsp"),
     ],
 )
 def test_classify_channel(name, units, kind):

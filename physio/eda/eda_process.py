@@ -133,7 +133,8 @@ def eda_process(
             "working_rate_hz": fs,
             "lowpass_hz": lowpass_hz,
             "decompose_method": method,
-            "scr_method": "trough-to-peak on 1 Hz smoothed signal",
+            "scr_method": "trough-to-peak on the 1 Hz smoothed signal; the amplitude "
+                          "criterion is measured on that same smoothed signal",
             "scr_min_amplitude_us": scr_min_amplitude_us,
             "valid_range_us": [min_us, max_us],
             "n_scr": int(len(scr["amp_us"])),
@@ -151,7 +152,11 @@ def eda_window_methods() -> dict[str, Any]:
     """
     return {
         "max_bad_fraction": MAX_BAD_FRACTION,
-        "scl": "mean tonic level (uS) over the window's finite samples",
+        "scl_us": "tonic skin conductance level: mean of the tonic (SCR-free) component "
+                  "(uS) over the window's finite samples",
+        "sc_mean_us": "mean raw skin conductance: mean of the unit-converted, low-passed "
+                      "signal including SCRs (uS) over the window's finite samples, the "
+                      "per-minute SCL of most studies; it exceeds scl_us by the SCRs' area",
         "scr_assignment": "an SCR belongs to the window holding its peak",
         "scr_amp": "mean amplitude of the window's SCRs (uS); NaN when there is none",
     }
@@ -160,7 +165,7 @@ def eda_window_methods() -> dict[str, Any]:
 def eda_window(
     eda: EdaResult, start_s: float, end_s: float, *, max_bad_fraction: float | None = None
 ) -> dict[str, Any]:
-    """Per-window EDA metrics: SCL, SCR count, rate and mean amplitude, validity.
+    """Per-window EDA metrics: SCL, mean SC, SCR count, rate and mean amplitude, validity.
 
     An SCR belongs to the window holding its peak. Values are NaN with a reason when the
     window is not covered by the recording or too much of it is signal loss.
@@ -176,6 +181,7 @@ def eda_window(
         max_bad_fraction = MAX_BAD_FRACTION
     nan_out = {
         "scl_us": np.nan,
+        "sc_mean_us": np.nan,
         "scr_count": np.nan,
         "scr_rate_per_min": np.nan,
         "scr_amp_us": np.nan,
@@ -199,8 +205,10 @@ def eda_window(
     in_win = (eda.scr_peak_s >= start_s) & (eda.scr_peak_s < end_s)
     count = int(in_win.sum())
     minutes = (end_s - start_s) / 60.0
+    raw = eda.clean[max(0, i0) : max(0, min(len(eda.clean), i1))]
     return {
         "scl_us": float(np.mean(seg[finite])),
+        "sc_mean_us": float(np.nanmean(raw)) if np.isfinite(raw).any() else np.nan,
         "scr_count": count,
         "scr_rate_per_min": count / minutes if minutes > 0 else np.nan,
         "scr_amp_us": float(np.mean(eda.scr_amp_us[in_win])) if count else np.nan,

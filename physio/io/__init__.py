@@ -6,7 +6,7 @@ CSV/TSV (pandas) and BIDS physio (the project's contract, ``conditions/bids.py``
 Conventions shared by all readers
 ---------------------------------
 - Each channel keeps its own sampling rate and units; nothing is resampled.
-- ``channel.kind`` is ``ecg``, ``eda``, ``digital`` or ``other`` (by name and units, see
+- ``channel.kind`` is ``ecg``, ``eda``, ``rsp``, ``digital`` or ``other`` (by name and units, see
   :mod:`physio.io.channel_kinds`); ``ecg_channel=``/``eda_channel=`` override the guess.
 - Markers: ``onset_s`` relative to the recording's first sample, integer ``code``
   (``NO_CODE`` = -1 for text-only markers such as "Segment 1"), ``label``.
@@ -197,6 +197,7 @@ def read_recording(
     fmt: str | None = None,
     ecg_channel: str | None = None,
     eda_channel: str | None = None,
+    rsp_channel: str | None = None,
     column_map: dict[str, str] | None = None,
     sampling_rate: float | None = None,
     marker_channel: str | None = None,
@@ -208,10 +209,10 @@ def read_recording(
     path : file (or a BIDS session folder)
     fmt : str, optional
         Skip detection: one of :data:`FORMATS`.
-    ecg_channel, eda_channel : str, optional
+    ecg_channel, eda_channel, rsp_channel : str, optional
         Channel names chosen by the user over the automatic choice.
     column_map : dict, optional
-        CSV/TSV only: ``{"ecg": col, "eda": col, "time": col, "marker": col}``.
+        CSV/TSV only: ``{"ecg": col, "eda": col, "rsp": col, "time": col, "marker": col}``.
     sampling_rate : float, optional
         CSV/TSV only: the rate when there is no time column.
     marker_channel : str, optional
@@ -245,6 +246,7 @@ def read_recording(
     column_map = dict(column_map or {})
     ecg_channel = ecg_channel or column_map.get("ecg")
     eda_channel = eda_channel or column_map.get("eda")
+    rsp_channel = rsp_channel or column_map.get("rsp")
     try:
         # Library warnings become reader notes: the read is the same whether or not the
         # caller turns warnings into errors (pytest does).
@@ -253,7 +255,7 @@ def read_recording(
             rec = _read(path, fmt, column_map, sampling_rate)
             rec = finish_recording(
                 rec, ecg_channel=ecg_channel, eda_channel=eda_channel,
-                marker_channel=marker_channel,
+                rsp_channel=rsp_channel, marker_channel=marker_channel,
             )
         notes = rec.meta.setdefault("reader_notes", [])
         notes += [f"warning: {w.message}" for w in caught[:5]]

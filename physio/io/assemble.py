@@ -142,6 +142,7 @@ def finish_recording(
     *,
     ecg_channel: str | None = None,
     eda_channel: str | None = None,
+    rsp_channel: str | None = None,
     marker_channel: str | None = None,
     decode_digital: bool = True,
     keep_kinds: bool = False,
@@ -158,7 +159,7 @@ def finish_recording(
             )
     assign_kinds(
         recording.channels, source, ecg_channel=ecg_channel, eda_channel=eda_channel,
-        keep_existing=keep_kinds,
+        rsp_channel=rsp_channel, keep_existing=keep_kinds,
     )
     parts = [recording.markers] if len(recording.markers) else []
     if decode_digital or marker_channel is not None:

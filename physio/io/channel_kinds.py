@@ -1,8 +1,9 @@
-"""Decide what each channel is (ECG, EDA, digital input or other) from its name and units.
+"""Decide what each channel is (ECG, EDA, respiration, digital or other) from name and units.
 
 Lab exports name channels freely ("EKG - ERS100C", "ECG (.05 - 150 Hz)", "GSR100C",
 "Skin conductance", "D0"...), so the choice is a small set of name patterns checked
-against the units. The user can always override it (``ecg_channel=``/``eda_channel=``).
+against the units. The user can always override it (``ecg_channel=``/``eda_channel=``/
+``rsp_channel=``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ _ECG_NAME = re.compile(r"(ecg|ekg|cardiac|electrocardio|ers100c|ecg100c)", re.IG
 _EDA_NAME = re.compile(
     r"(eda|gsr|\bscl\b|skin[ _-]*conduct|electrodermal|galvanic|\bsc\b)", re.IGNORECASE
 )
+# Respiration belt (BIOPAC RSP100C, "Resp", "breathing belt", pneumograph...); not a
+# "Response" button.
+_RSP_NAME = re.compile(r"(resp(?!ons)|rsp|respirat|breath|belt|pneumo)", re.IGNORECASE)
 # Channels computed from another one (AcqKnowledge calculation channels, exported
 # derivatives): never the raw signal, even if they carry the raw signal's name.
 _DERIVED_NAME = re.compile(
@@ -39,6 +43,12 @@ EDA_UNITS = {
     "kohm", "kω", "kΩ".lower(), "kiloohm", "kiloohms", "ohm", "ω", "mho", "umho", "µmho",
     "",
 }  # fmt: skip
+#: Units a respiration belt is recorded in (strain-gauge/piezo voltage, arbitrary units,
+#: percent of a calibration, chest excursion). Anything else is refused by the pipeline.
+RSP_UNITS = {
+    "v", "mv", "uv", "volt", "volts", "millivolt", "millivolts", "microvolt", "microvolts",
+    "a.u.", "au", "a.u", "arbitrary units", "%", "mm", "cm", "",
+}  # fmt: skip
 
 
 def normalise_units(units: str) -> str:
@@ -54,7 +64,7 @@ def normalise_units(units: str) -> str:
 
 
 def classify_channel(name: str, units: str = "") -> str:
-    """Return ``'ecg'``, ``'eda'``, ``'digital'`` or ``'other'`` for one channel.
+    """Return ``'ecg'``, ``'eda'``, ``'rsp'``, ``'digital'`` or ``'other'`` for one channel.
 
     The name decides; the units can veto (an "ECG" channel in bpm is a derived heart-rate
     channel, not the signal) and can decide on their own for skin conductance (µS or kΩ
@@ -70,6 +80,8 @@ def classify_channel(name: str, units: str = "") -> str:
     'eda'
     >>> classify_channel("D2", "")
     'digital'
+    >>> classify_channel("RESP - RSP100C", "Volts"), classify_channel("Resp rate", "bpm")
+    ('rsp', 'other')
     """
     text = str(name or "")
     u = normalise_units(units)
@@ -81,6 +93,10 @@ def classify_channel(name: str, units: str = "") -> str:
         return "ecg" if u in {normalise_units(x) for x in ECG_UNITS} else "other"
     if _EDA_NAME.search(text):
         return "eda" if u in {normalise_units(x) for x in EDA_UNITS} else "other"
+    if _RSP_NAME.search(text):
+        # any units: a belt in units it cannot be in is refused later with a clear error
+        # (physio.rsp.rsp_units), not silently ignored as "other"
+        return "rsp"
     if u in {"us", "microsiemens", "microsiemen", "micro siemens", "kohm", "umho"}:
         return "eda"
     return "other"
@@ -92,6 +108,7 @@ def assign_kinds(
     *,
     ecg_channel: str | None = None,
     eda_channel: str | None = None,
+    rsp_channel: str | None = None,
     keep_existing: bool = False,
 ) -> None:
     """Set ``channel.kind`` on every channel (in place), then apply the user's overrides.
@@ -100,7 +117,7 @@ def assign_kinds(
     ----------
     channels : mapping of name to Channel
     source : path used in error messages
-    ecg_channel, eda_channel : str, optional
+    ecg_channel, eda_channel, rsp_channel : str, optional
         Names chosen by the user. The named channel becomes the only one of that kind.
     keep_existing : bool
         Keep kinds a reader already set (e.g. from a BIDS sidecar) instead of guessing.
@@ -121,7 +138,7 @@ def assign_kinds(
     for ch in channels.values():
         if not (keep_existing and ch.kind != "other"):
             ch.kind = classify_channel(ch.name, ch.units)
-    for kind, chosen in (("ecg", ecg_channel), ("eda", eda_channel)):
+    for kind, chosen in (("ecg", ecg_channel), ("eda", eda_channel), ("rsp", rsp_channel)):
         if chosen is None:
             continue
         if chosen not in channels:

@@ -20,7 +20,7 @@ from physio.io.assemble import NO_CODE, code_from_text, library_errors, make_mar
 from physio.io.markers_digital import code_to_markers
 from physio.recording import Channel, Recording, empty_markers
 
-COLUMN_MAP_KEYS = ("ecg", "eda", "time", "marker")
+COLUMN_MAP_KEYS = ("ecg", "eda", "rsp", "time", "marker")
 
 _TIME_NAME = re.compile(
     r"^(time|t|times|timestamp|timestamps|seconds|secs?|elapsed|time_?s|time_?ms|"
@@ -133,7 +133,7 @@ def read_csv(
     ----------
     path : path to ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``)
     column_map : dict, optional
-        Keys among ``ecg``, ``eda``, ``time``, ``marker``; values are header names.
+        Keys among ``ecg``, ``eda``, ``rsp``, ``time``, ``marker``; values are header names.
     sampling_rate : float, optional
         In Hz. Without it, a time column is required.
 
@@ -229,7 +229,7 @@ def read_csv(
     markers = empty_markers()
     if marker_col is not None:
         markers = _markers_from_column(table[marker_col], rate, path, marker_col)
-    for key in ("ecg", "eda"):
+    for key in ("ecg", "eda", "rsp"):
         col = column_map.get(key)
         if col is not None and col in (time_col, marker_col):
             raise ChannelError(f"{path}: column {col!r} cannot be both {key} and time/marker")
