@@ -42,6 +42,8 @@ DEFAULT_CHUNK_S = 1800.0
 #: seconds and Lipponen-Tarvainen correction looks at +-45 beats, so beats kept from the
 #: chunk core are those an unchunked run finds.
 CHUNK_OVERLAP_S = 120.0
+#: Signal-processing engines: soothe's own, or neurokit2's functions (same windows and rules).
+ENGINES = ("soothe", "neurokit2")
 EDA_KEYS = ("scl_us", "sc_mean_us", "scr_count", "scr_rate_per_min", "scr_amp_us", "eda_valid",
             "eda_reason")
 
@@ -64,6 +66,8 @@ class PipelineSettings:
     eda_units: str | None = None
     rsp_channel: str | None = None
     rsp_units: str | None = None
+    #: ``soothe`` (default) or ``neurokit2`` (physio.engine_neurokit2: neurokit2's functions)
+    engine: str = "soothe"
     edr_method: str = DEFAULT_EDR_METHOD
     eda_method: str = DEFAULT_DECOMPOSE_METHOD
     scr_min_amplitude_us: float = DEFAULT_SCR_MIN_AMPLITUDE_US
@@ -74,6 +78,8 @@ class PipelineSettings:
     chunk_above_s: float = CHUNK_ABOVE_S
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
         object.__setattr__(self, "window_s", float(self.window_s))
         object.__setattr__(self, "min_partial", float(self.min_partial))
         object.__setattr__(self, "scr_min_amplitude_us", float(self.scr_min_amplitude_us))
@@ -183,6 +189,10 @@ def _ecg_beats(channel, warnings: list[str], settings: PipelineSettings):
             return data
         return to_millivolts(dataclasses.replace(channel, data=data))
 
+    if settings.engine == "neurokit2":
+        from physio.engine_neurokit2 import nk_beat_series
+
+        return nk_beat_series(millivolts(channel.data), channel.sampling_rate)
     if channel.duration_s <= settings.chunk_above_s:
         return ecg_beats(millivolts(channel.data), channel.sampling_rate)
     return ecg_beats_chunked(channel.data, channel.sampling_rate, convert=millivolts,
@@ -374,17 +384,24 @@ def process_recording(
 
         long = eda_ch.duration_s > settings.chunk_above_s
         try:
-            eda = eda_process(
-                eda_ch.data,
-                eda_ch.sampling_rate,
-                units=eda_ch.units,
-                start_s=eda_ch.start_s,
-                name=eda_ch.name,
-                method=settings.eda_method,
-                scr_min_amplitude_us=settings.scr_min_amplitude_us,
-                convert=microsiemens,
-                chunk_samples=int(settings.chunk_s * eda_ch.sampling_rate) if long else None,
-            )
+            if settings.engine == "neurokit2":
+                from physio.engine_neurokit2 import nk_eda_process
+
+                eda = nk_eda_process(microsiemens(eda_ch.data), eda_ch.sampling_rate,
+                                     start_s=eda_ch.start_s,
+                                     scr_min_amplitude_us=settings.scr_min_amplitude_us)
+            else:
+                eda = eda_process(
+                    eda_ch.data,
+                    eda_ch.sampling_rate,
+                    units=eda_ch.units,
+                    start_s=eda_ch.start_s,
+                    name=eda_ch.name,
+                    method=settings.eda_method,
+                    scr_min_amplitude_us=settings.scr_min_amplitude_us,
+                    convert=microsiemens,
+                    chunk_samples=int(settings.chunk_s * eda_ch.sampling_rate) if long else None,
+                )
         except (SignalQualityError, ChannelError) as exc:
             if beats is None:
                 if ecg_why.startswith("ECG unusable"):
@@ -416,6 +433,8 @@ def process_recording(
     rows = []
     from physio.hrv import hrv_window
 
+    if settings.engine == "neurokit2":
+        from physio.engine_neurokit2 import nk_hrv_window as hrv_window
     for w in windows.itertuples(index=False):
         row: dict[str, Any] = {
             "participant_id": f"sub-{participant}",
@@ -554,7 +573,10 @@ def _breathing(rec: Recording, rsp_ch, ecg, beats, windows: pd.DataFrame,
     if rsp_ch is not None:
         rsp_check_units(rsp_ch.units, name=rsp_ch.name, source=str(rec.source))
         try:
-            belt = rsp_belt(rsp_ch.data, rsp_ch.sampling_rate, units=rsp_ch.units,
+            belt_fn = rsp_belt
+            if settings.engine == "neurokit2":
+                from physio.engine_neurokit2 import nk_rsp_belt as belt_fn
+            belt = belt_fn(rsp_ch.data, rsp_ch.sampling_rate, units=rsp_ch.units,
                             name=rsp_ch.name, start_s=rsp_ch.start_s, source=str(rec.source))
         except SignalQualityError as exc:
             warnings.append(f"{where}: respiration belt unusable, breathing from the ECG "
