@@ -19,6 +19,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -29,7 +30,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-MITDB = REPO.parent / "shared" / "data" / "mitdb"
+SHARED = Path(os.environ.get("SOOTHE_SHARED_DATA") or REPO.parent / "shared" / "data")
+MITDB = SHARED / "mitdb"
 RECORDS = ["100", "106", "108", "113", "121", "223"]
 SINUS = ["100", "113", "121"]
 BEAT_SYMBOLS = set("N L R B A a J S V r F e j n E / f Q ?".split())

@@ -40,7 +40,7 @@ from physio.ecg.ecg_clean import ecg_clean, ecg_detection_signal
 from physio.ecg.ecg_fixpeaks import ecg_fixpeaks
 from physio.ecg.ecg_peaks import detect_qrs
 from physio.ecg.ecg_polarity import ecg_polarity
-from physio.ecg.ecg_segments import ecg_bad_segments
+from physio.ecg.ecg_segments import ecg_bad_segments, ecg_unusable
 
 __all__ = [
     "BeatSeries",
@@ -51,4 +51,5 @@ __all__ = [
     "ecg_detection_signal",
     "ecg_fixpeaks",
     "ecg_polarity",
+    "ecg_unusable",
 ]
