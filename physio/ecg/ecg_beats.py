@@ -151,6 +151,34 @@ class BeatSeries:
         if len(self.beat_class) != n or len(self.reason) != n:
             raise ValueError("beat_class and reason need one entry per beat")
 
+    def subset(self, keep: np.ndarray, offset_s: float,
+               core_s: tuple[float, float]) -> dict[str, np.ndarray]:
+        """Labels of the kept beats and the removed beats in ``core_s`` (after adding
+        ``offset_s``): one chunk's share for :meth:`join_labels` (chunked processing)."""
+        gone = np.asarray(self.removed_s, dtype=float) + offset_s
+        inside = (gone >= core_s[0]) & (gone < core_s[1])
+        return {"beat_class": np.asarray(self.beat_class, dtype=object)[keep],
+                "reason": np.asarray(self.reason, dtype=object)[keep],
+                "removed_s": gone[inside],
+                "removed_reason": np.asarray(self.removed_reason, dtype=object)[inside]}
+
+    @staticmethod
+    def join_labels(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Concatenate :meth:`subset` outputs into ``BeatSeries`` keyword arguments.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> b = BeatSeries(np.array([1.0, 2.0, 3.0]), np.full(3, 800.0), np.zeros(3, bool))
+        >>> parts = [b.subset(np.array([True, True, False]), 0.0, (0.0, 2.5)),
+        ...          b.subset(np.array([False, False, True]), 0.0, (2.5, 5.0))]
+        >>> BeatSeries.join_labels(parts)["beat_class"].tolist()
+        ['normal', 'normal', 'normal']
+        """
+        if not parts:
+            return {}
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
     def table(self, offset_s: float = 0.0) -> pd.DataFrame:
         """The beats table (``conditions.bids.BEATS_COLUMNS``), removed beats included.
 

@@ -81,7 +81,7 @@ def quiet_runs(x: np.ndarray, fs: float, fraction: float, min_s: float,
     for a, e in _runs(quiet):
         lo, hi = a * b, min(e * b, len(x))
         if hi - lo >= min_s * fs:
-            out.append((lo, hi))
+            out.append((int(lo), int(hi)))
     return out
 
 

@@ -130,7 +130,7 @@ def hrv_methods() -> dict[str, Any]:
     --------
     >>> m = hrv_methods()
     >>> m["validity"]["max_excluded_diff_pct"], m["hf"]["interpolation_hz"]
-    (20.0, 4.0)
+    (25.0, 4.0)
     """
     return {
         "time_domain": "mean HR = 60000 / mean RR (flagged intervals interpolated); RMSSD over "
@@ -164,6 +164,9 @@ def hrv_methods() -> dict[str, Any]:
             "min_hf_window_s": MIN_HF_WINDOW_S,
             "min_window_s": MIN_WINDOW_S,
             "length_tolerance_s": LENGTH_TOLERANCE_S,
+            "partial_windows": (f"a phase's last remainder shorter than the nominal window is "
+                                f"flagged partial and left out of the analysis; below "
+                                f"{MIN_WINDOW_S:g} s it has no HR/HRV value (NaN, reason given)"),
             "reference": "Task Force of the ESC and NASPE (1996), Circulation 93(5); Laborde, "
                          "Mosley & Thayer (2017), Front Psychol 8:213",
         },
