@@ -95,7 +95,7 @@ def render(beat_s: np.ndarray, label: np.ndarray, duration_s: float, fs: float,
     --------
     >>> x = render(np.array([1.0, 2.0]), np.array(["N", "V"]), 3.0, 500.0)
     >>> int(np.argmax(x)) / 500.0, round(float(x.max()), 2)
-    (2.0, 1.7)
+    (2.0, 1.65)
     """
     n = int(round(duration_s * fs))
     x = np.zeros(n)
