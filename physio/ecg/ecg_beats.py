@@ -69,8 +69,8 @@ CORRECTION_RULE = (
     "Lipponen & Tarvainen (2019) classification; flagged (corrected=True, RR interpolated for "
     "HR/HF, excluded from RMSSD/SDNN) are only: the premature interval and the compensatory "
     "interval of an ectopic beat (when the premature one is >= 15 % shorter than the running "
-    "11-beat median), both intervals of an extra beat, and a premature interval "
-    "without compensatory pause (>= 15 % short), and a missed-beat interval that equals the sum "
+    "11-beat median), both intervals of an extra beat, a premature interval without "
+    "compensatory pause (>= 15 % short) and the interval that starts at that beat, and a missed-beat interval that equals the sum "
     "of its two neighbours within 20 %. A missed-beat interval is first searched again for a "
     "QRS at a lower threshold; a beat found there is added at its true time; any other long "
     "interval (pause, block, respiratory swing) is rhythm and kept. No neighbour is flagged "
@@ -266,7 +266,9 @@ def _pair_flags(rr: np.ndarray, cls: dict[str, np.ndarray], klass: np.ndarray,
       is the one before it; when it shrank (premature) the compensatory one is the one after.
       Both are flagged when the premature one is >= PREMATURE_FRACTION short of the median.
     * extra: the split interval's two halves (the second ends the beat after the extra one).
-    * longshort: a short one (>= PREMATURE_FRACTION below the running median) alone.
+    * longshort: a short one (>= PREMATURE_FRACTION below the running median) and the
+      interval that starts at its (premature) beat, which is not normal-to-normal either.
+    * missed: only when the interval spans two beats (:data:`MISSED_SUM_TOLERANCE`).
     """
     last = len(rr) - 1
 
@@ -304,6 +306,8 @@ def _pair_flags(rr: np.ndarray, cls: dict[str, np.ndarray], klass: np.ndarray,
     short = rr[j] < (1.0 - PREMATURE_FRACTION) * med[j]
     mark(j[short], ECTOPIC, "premature interval without compensatory pause "
                             "(Lipponen-Tarvainen short beat)")
+    # the interval that starts at that premature beat is not normal-to-normal either
+    mark(j[short] + 1, ECTOPIC, "interval after a premature beat (not normal-to-normal)")
 
 
 def _correct_run(p: np.ndarray, recover: Callable[[float, float], float | None],
