@@ -70,9 +70,10 @@ CORRECTION_RULE = (
     "HR/HF, excluded from RMSSD/SDNN) are only: the premature interval and the compensatory "
     "interval of an ectopic beat (when the premature one is >= 15 % shorter than the running "
     "11-beat median), both intervals of an extra beat, a premature interval without "
-    "compensatory pause (>= 15 % short) and the interval that starts at that beat, and a missed-beat interval that equals the sum "
-    "of its two neighbours within 20 %. A missed-beat interval is first searched again for a "
-    "QRS at a lower threshold; a beat found there is added at its true time; any other long "
+    "compensatory pause (>= 15 % short) and the interval that starts at that beat, and a "
+    "missed-beat interval that equals the sum of its two neighbours within 20 %. A "
+    "missed-beat interval is first searched again for a QRS at a lower threshold; a beat "
+    "found there is added at its true time; any other long "
     "interval (pause, block, respiratory swing) is rhythm and kept. No neighbour is flagged "
     "for being a neighbour; no detected beat is moved or deleted.")
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -104,7 +105,8 @@ def render(beat_s: np.ndarray, label: np.ndarray, duration_s: float, fs: float,
         groups.append((np.asarray(extra_p_s, float), "P"))
     for times, kind in groups:
         for c, w, a in TEMPLATES[kind]:
-            offs = np.arange(int(np.floor((c - 5 * w) * fs)) - 1, int(np.ceil((c + 5 * w) * fs)) + 2)
+            offs = np.arange(int(np.floor((c - 5 * w) * fs)) - 1,
+                             int(np.ceil((c + 5 * w) * fs)) + 2)
             r = np.floor(times * fs).astype(np.int64)
             frac = times * fs - r
             idx = r[:, None] + offs[None, :]
@@ -338,13 +340,12 @@ SCENARIOS: dict[str, Callable[..., StressCase]] = {
     "atrial_fibrillation": atrial_fibrillation,
     "baseline_wander": baseline_wander,
     "electrode_motion": electrode_motion,
-    "mains_50hz": lambda **k: mains(50.0, **k),
-    "mains_60hz": lambda **k: mains(60.0, **k),
+    "mains_50hz": partial(mains, 50.0),
+    "mains_60hz": partial(mains, 60.0),
     "amplitude_0.1mV": low_amplitude,
     "inverted_lead": inverted_lead,
     "quantised_12bit": quantised_12bit,
-    **{f"rate_{r}hz": (lambda r: lambda fs=None, **k: rate(float(r), **k))(r)
-       for r in (100, 250, 500, 1000, 2000)},
+    **{f"rate_{r}hz": partial(rate, float(r)) for r in (100, 250, 500, 1000, 2000)},
 }
 #: F1 target per scenario (issue 10): 0.998, atrial fibrillation 0.995.
 F1_TARGET = {name: (0.995 if name == "atrial_fibrillation" else 0.998) for name in SCENARIOS}
