@@ -284,6 +284,8 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
     bad_d = ~np.isfinite(d)
     if rmssd_exclude_corrected:
         bad_d |= corr[1:] | corr[:-1]
+    if lo == 0 and len(d):  # the recording's first beat has no interval: nothing excluded
+        d, bad_d = d[1:], bad_d[1:]
     n_d = len(d)
     epct = 100.0 * float(bad_d.sum()) / n_d if n_d else nan
     out["excluded_diff_pct"] = epct
