@@ -33,7 +33,7 @@ from physio.recording import Recording
 from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD
 
 ECG_KEYS = ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2", "lnhf", "n_beats", "corrected_pct",
-            "ecg_valid", "ecg_reason", "hf_valid", "hf_reason")
+            "excluded_diff_pct", "ecg_valid", "ecg_reason", "hf_valid", "hf_reason")
 #: Recordings longer than this are processed in chunks of ``chunk_s`` (bounded memory).
 CHUNK_ABOVE_S = 3600.0
 #: Chunk length for long recordings (30 min of 1000 Hz ECG needs ~150 MB of work arrays).
@@ -232,7 +232,7 @@ def ecg_beats_chunked(
     n = len(signal)
     core = max(1, int(chunk_s * fs))
     ctx = int(overlap_s * fs)
-    peaks, rrs, flags, bad = [], [], [], []
+    peaks, rrs, flags, bad, parts = [], [], [], [], []
     info: dict[str, Any] = {}
     for a in range(0, n, core):
         b = min(n, a + core)
@@ -247,6 +247,7 @@ def ecg_beats_chunked(
         peaks.append(t[keep])
         rrs.append(np.asarray(beats.rr_ms)[keep])
         flags.append(np.asarray(beats.corrected, dtype=bool)[keep])
+        parts.append(beats.subset(keep, lo / fs, (a / fs, b / fs)))
         for s, e in beats.bad_segments_s:
             s, e = max(s + lo / fs, a / fs), min(e + lo / fs, b / fs)
             if e > s:
@@ -262,7 +263,8 @@ def ecg_beats_chunked(
                          "n_chunks": int(np.ceil(n / core))},
                 n_corrected=int(corrected.sum()))
     return BeatSeries(peaks_s=peaks_s, rr_ms=np.concatenate(rrs) if rrs else np.zeros(0),
-                      corrected=corrected, bad_segments_s=bad, info=info)
+                      corrected=corrected, bad_segments_s=bad, info=info,
+                      **BeatSeries.join_labels(parts))
 
 
 def _ecg_excerpt(channel, beats, start_s: float, seconds: float = 10.0) -> dict[str, Any]:
@@ -489,17 +491,8 @@ def process_recording(
         ecg_reason=ecg_why, eda_reason=eda_why,
     )
 
-    if beats is not None:
-        peaks = np.asarray(beats.peaks_s, dtype=float) + ecg.start_s
-        beats_table = pd.DataFrame(
-            {
-                "r_peak_s": peaks,
-                "rr_ms": np.asarray(beats.rr_ms, dtype=float),
-                "corrected": np.asarray(beats.corrected, dtype=bool),
-            }
-        )
-        beats_table["beat_class"] = np.where(beats_table["corrected"], "corrected", "normal")
-        beats_table["reason"] = ""
+    if beats is not None:  # beat_class / reason / removed beats come from physio.ecg
+        beats_table = beats.table(offset_s=ecg.start_s)
     else:
         beats_table = pd.DataFrame(
             {"r_peak_s": [], "rr_ms": [], "corrected": [], "beat_class": [], "reason": []}
