@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scr-threshold", "--scr-min-us", dest="scr_threshold", type=float,
                    default=None, help="SCR amplitude criterion in µS, measured on the 1 Hz "
                    "smoothed signal (default 0.05); recorded in the sidecar")
+    p.add_argument("--engine", choices=("soothe", "neurokit2"), default="soothe",
+                   help="signal processing: soothe's own (default) or neurokit2's functions "
+                        "(ecg_peaks, signal_fixpeaks, hrv_time/hrv_frequency, eda_phasic/"
+                        "eda_peaks, rsp_process); same phases, windows, rules and outputs")
     p.add_argument("--eda-method", choices=("troughs", "median", "highpass"), default=None,
                    help="tonic/phasic method (default troughs)")
     p.add_argument("--overrides", help="phase override file (TSV: [recording,] phase, start_s, "
@@ -121,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "protocol_path": args.protocol, "participant": args.participant,
                 "session": args.session, "ecg_units": args.ecg_units,
                 "eda_units": args.eda_units, "rsp_channel": args.rsp_channel,
-                "rsp_units": args.rsp_units}
+                "rsp_units": args.rsp_units, "engine": args.engine}
     if args.scr_threshold is not None:
         if not args.scr_threshold > 0:
             ap.error(f"--scr-threshold {args.scr_threshold}: expected a positive µS value")

@@ -18,10 +18,13 @@ Decisions (documented here and recorded in every sidecar):
 - **No phase markers at all** (e.g. a lab recording with stimulus codes only): the whole
   recording is one phase called ``recording``.
 - A phase that runs past the end of the recording is cut at the end.
-- **Windows**: ``window_s`` (60 s) windows from the phase onset; a last partial window is
-  kept when it covers at least ``min_partial`` (50 %) of ``window_s`` and flagged
-  ``partial``; shorter remainders are dropped (too short for HR/HRV per the Task Force,
-  1996, which asks for ~1 min for HF).
+- **Windows**: ``window_s`` (60 s) windows from the phase onset, each cut at
+  ``onset + k * window_s`` (never accumulated, so no rounding drift); a phase that is a whole
+  number of windows within :data:`LENGTH_TOLERANCE_S` (1 ms) has no remainder. A last
+  remainder is kept when it covers at least ``min_partial`` (50 %) of ``window_s`` and is
+  flagged ``partial`` (shorter than the nominal length): the analysis leaves partial windows
+  out, and ``physio.hrv.hrv_window`` gives no HR/HRV value (NaN with the reason) to a window
+  shorter than 50 s. Shorter remainders are dropped.
 Every assumption adds a sentence to ``PhasePlan.warnings``.
 """
 
@@ -40,6 +43,9 @@ from physio.errors import PhaseError
 WHOLE_RECORDING = "recording"
 DEFAULT_WINDOW_S = 60.0
 DEFAULT_MIN_PARTIAL = 0.5
+#: Lengths within this tolerance (s) are equal: a window cut at a non-integer marker time is
+#: 59.99999... s long in floating point and must still be a full window.
+LENGTH_TOLERANCE_S = 1e-3
 
 
 @dataclass(frozen=True)
@@ -367,17 +373,20 @@ def phase_windows(
     >>> w = phase_windows([PhaseSpan("baseline", 10.0, 150.0)], 60.0)
     >>> w[["window", "start_s", "end_s", "partial"]].values.tolist()
     [[1, 10.0, 70.0, False], [2, 70.0, 130.0, False]]
+    >>> w = phase_windows([PhaseSpan("induction", 3.7, 3.7 + 180 - 1e-7)], 60.0)
+    >>> w["partial"].tolist(), [round(e - s, 6) for s, e in zip(w.start_s, w.end_s)]
+    ([False, False, False], [60.0, 60.0, 60.0])
     """
     if not window_s > 0:
         raise PhaseError(f"window length must be > 0 s, got {window_s}")
     rows = []
     for p in phases:
-        n_full = int(np.floor(p.duration_s / window_s + 1e-9))
+        n_full = int(np.floor((p.duration_s + LENGTH_TOLERANCE_S) / window_s))
         for k in range(n_full):
             s = p.start_s + k * window_s
-            rows.append((p.name, k + 1, s, s + window_s, False))
+            rows.append((p.name, k + 1, s, p.start_s + (k + 1) * window_s, False))
         rest = p.duration_s - n_full * window_s
-        if rest > 1e-9 and rest >= min_partial * window_s:
+        if rest > LENGTH_TOLERANCE_S and rest >= min_partial * window_s:
             s = p.start_s + n_full * window_s
             rows.append((p.name, n_full + 1, s, p.end_s, True))
     return pd.DataFrame(rows, columns=["phase", "window", "start_s", "end_s", "partial"])

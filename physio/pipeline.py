@@ -33,7 +33,7 @@ from physio.recording import Recording
 from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD
 
 ECG_KEYS = ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2", "lnhf", "n_beats", "corrected_pct",
-            "ecg_valid", "ecg_reason", "hf_valid", "hf_reason")
+            "excluded_diff_pct", "ecg_valid", "ecg_reason", "hf_valid", "hf_reason")
 #: Recordings longer than this are processed in chunks of ``chunk_s`` (bounded memory).
 CHUNK_ABOVE_S = 3600.0
 #: Chunk length for long recordings (30 min of 1000 Hz ECG needs ~150 MB of work arrays).
@@ -42,6 +42,8 @@ DEFAULT_CHUNK_S = 1800.0
 #: seconds and Lipponen-Tarvainen correction looks at +-45 beats, so beats kept from the
 #: chunk core are those an unchunked run finds.
 CHUNK_OVERLAP_S = 120.0
+#: Signal-processing engines: soothe's own, or neurokit2's functions (same windows and rules).
+ENGINES = ("soothe", "neurokit2")
 EDA_KEYS = ("scl_us", "sc_mean_us", "scr_count", "scr_rate_per_min", "scr_amp_us", "eda_valid",
             "eda_reason")
 
@@ -64,6 +66,8 @@ class PipelineSettings:
     eda_units: str | None = None
     rsp_channel: str | None = None
     rsp_units: str | None = None
+    #: ``soothe`` (default) or ``neurokit2`` (physio.engine_neurokit2: neurokit2's functions)
+    engine: str = "soothe"
     edr_method: str = DEFAULT_EDR_METHOD
     eda_method: str = DEFAULT_DECOMPOSE_METHOD
     scr_min_amplitude_us: float = DEFAULT_SCR_MIN_AMPLITUDE_US
@@ -74,6 +78,8 @@ class PipelineSettings:
     chunk_above_s: float = CHUNK_ABOVE_S
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
         object.__setattr__(self, "window_s", float(self.window_s))
         object.__setattr__(self, "min_partial", float(self.min_partial))
         object.__setattr__(self, "scr_min_amplitude_us", float(self.scr_min_amplitude_us))
@@ -183,6 +189,10 @@ def _ecg_beats(channel, warnings: list[str], settings: PipelineSettings):
             return data
         return to_millivolts(dataclasses.replace(channel, data=data))
 
+    if settings.engine == "neurokit2":
+        from physio.engine_neurokit2 import nk_beat_series
+
+        return nk_beat_series(millivolts(channel.data), channel.sampling_rate)
     if channel.duration_s <= settings.chunk_above_s:
         return ecg_beats(millivolts(channel.data), channel.sampling_rate)
     return ecg_beats_chunked(channel.data, channel.sampling_rate, convert=millivolts,
@@ -222,7 +232,7 @@ def ecg_beats_chunked(
     n = len(signal)
     core = max(1, int(chunk_s * fs))
     ctx = int(overlap_s * fs)
-    peaks, rrs, flags, bad = [], [], [], []
+    peaks, rrs, flags, bad, parts = [], [], [], [], []
     info: dict[str, Any] = {}
     for a in range(0, n, core):
         b = min(n, a + core)
@@ -237,6 +247,7 @@ def ecg_beats_chunked(
         peaks.append(t[keep])
         rrs.append(np.asarray(beats.rr_ms)[keep])
         flags.append(np.asarray(beats.corrected, dtype=bool)[keep])
+        parts.append(beats.subset(keep, lo / fs, (a / fs, b / fs)))
         for s, e in beats.bad_segments_s:
             s, e = max(s + lo / fs, a / fs), min(e + lo / fs, b / fs)
             if e > s:
@@ -252,7 +263,8 @@ def ecg_beats_chunked(
                          "n_chunks": int(np.ceil(n / core))},
                 n_corrected=int(corrected.sum()))
     return BeatSeries(peaks_s=peaks_s, rr_ms=np.concatenate(rrs) if rrs else np.zeros(0),
-                      corrected=corrected, bad_segments_s=bad, info=info)
+                      corrected=corrected, bad_segments_s=bad, info=info,
+                      **BeatSeries.join_labels(parts))
 
 
 def _ecg_excerpt(channel, beats, start_s: float, seconds: float = 10.0) -> dict[str, Any]:
@@ -374,17 +386,24 @@ def process_recording(
 
         long = eda_ch.duration_s > settings.chunk_above_s
         try:
-            eda = eda_process(
-                eda_ch.data,
-                eda_ch.sampling_rate,
-                units=eda_ch.units,
-                start_s=eda_ch.start_s,
-                name=eda_ch.name,
-                method=settings.eda_method,
-                scr_min_amplitude_us=settings.scr_min_amplitude_us,
-                convert=microsiemens,
-                chunk_samples=int(settings.chunk_s * eda_ch.sampling_rate) if long else None,
-            )
+            if settings.engine == "neurokit2":
+                from physio.engine_neurokit2 import nk_eda_process
+
+                eda = nk_eda_process(microsiemens(eda_ch.data), eda_ch.sampling_rate,
+                                     start_s=eda_ch.start_s,
+                                     scr_min_amplitude_us=settings.scr_min_amplitude_us)
+            else:
+                eda = eda_process(
+                    eda_ch.data,
+                    eda_ch.sampling_rate,
+                    units=eda_ch.units,
+                    start_s=eda_ch.start_s,
+                    name=eda_ch.name,
+                    method=settings.eda_method,
+                    scr_min_amplitude_us=settings.scr_min_amplitude_us,
+                    convert=microsiemens,
+                    chunk_samples=int(settings.chunk_s * eda_ch.sampling_rate) if long else None,
+                )
         except (SignalQualityError, ChannelError) as exc:
             if beats is None:
                 if ecg_why.startswith("ECG unusable"):
@@ -416,6 +435,8 @@ def process_recording(
     rows = []
     from physio.hrv import hrv_window
 
+    if settings.engine == "neurokit2":
+        from physio.engine_neurokit2 import nk_hrv_window as hrv_window
     for w in windows.itertuples(index=False):
         row: dict[str, Any] = {
             "participant_id": f"sub-{participant}",
@@ -470,17 +491,8 @@ def process_recording(
         ecg_reason=ecg_why, eda_reason=eda_why,
     )
 
-    if beats is not None:
-        peaks = np.asarray(beats.peaks_s, dtype=float) + ecg.start_s
-        beats_table = pd.DataFrame(
-            {
-                "r_peak_s": peaks,
-                "rr_ms": np.asarray(beats.rr_ms, dtype=float),
-                "corrected": np.asarray(beats.corrected, dtype=bool),
-            }
-        )
-        beats_table["beat_class"] = np.where(beats_table["corrected"], "corrected", "normal")
-        beats_table["reason"] = ""
+    if beats is not None:  # beat_class / reason / removed beats come from physio.ecg
+        beats_table = beats.table(offset_s=ecg.start_s)
     else:
         beats_table = pd.DataFrame(
             {"r_peak_s": [], "rr_ms": [], "corrected": [], "beat_class": [], "reason": []}
@@ -554,7 +566,10 @@ def _breathing(rec: Recording, rsp_ch, ecg, beats, windows: pd.DataFrame,
     if rsp_ch is not None:
         rsp_check_units(rsp_ch.units, name=rsp_ch.name, source=str(rec.source))
         try:
-            belt = rsp_belt(rsp_ch.data, rsp_ch.sampling_rate, units=rsp_ch.units,
+            belt_fn = rsp_belt
+            if settings.engine == "neurokit2":
+                from physio.engine_neurokit2 import nk_rsp_belt as belt_fn
+            belt = belt_fn(rsp_ch.data, rsp_ch.sampling_rate, units=rsp_ch.units,
                             name=rsp_ch.name, start_s=rsp_ch.start_s, source=str(rec.source))
         except SignalQualityError as exc:
             warnings.append(f"{where}: respiration belt unusable, breathing from the ECG "

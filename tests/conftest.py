@@ -10,7 +10,8 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+#: ``../shared/data`` beside the repository, or $SOOTHE_SHARED_DATA (e.g. from a git worktree)
+SHARED_DATA = Path(os.environ.get("SOOTHE_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

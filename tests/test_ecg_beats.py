@@ -90,13 +90,15 @@ def test_ectopic_beats_are_flagged_and_do_not_inflate_rmssd():
     # the ectopic beats keep their true time and are flagged
     k = np.searchsorted(out.peaks_s, truth[ect] - 0.01)
     assert out.corrected[k].all()
-    assert out.info["n_corrected"] <= 3 * len(ect)
+    # exactly the premature and the compensatory interval of each, no neighbour
+    assert out.info["n_corrected"] == 2 * len(ect)
+    assert set(np.flatnonzero(out.corrected)) == set(k) | set(k + 1)
     true_rr = np.r_[np.nan, np.diff(truth) * 1000]
     ok = np.ones(len(truth), bool)
     ok[ect] = ok[ect + 1] = False
     d = np.diff(true_rr)[ok[1:] & ok[:-1]]
     true_rmssd = float(np.sqrt(np.nanmean(d * d)))
-    w = hrv_window(out, 0.0, 300.0, max_corrected_pct=10.0)
+    w = hrv_window(out, 0.0, 300.0)
     assert w["ecg_valid"], w["ecg_reason"]
     assert abs(w["rmssd_ms"] - true_rmssd) / true_rmssd < 0.05
     assert rmssd(np.r_[np.nan, np.diff(out.peaks_s) * 1000]) > 2 * true_rmssd  # raw inflated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from physio.ecg import ecg_beats
 from physio.hrv import hrv_window
 
-MITDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "mitdb"
+MITDB = Path(os.environ.get("SOOTHE_SHARED_DATA")
+             or Path(__file__).resolve().parents[2] / "shared" / "data") / "mitdb"
 RECORDS = ["100", "106", "108", "113", "121", "223"]
 BEATS = set("N L R B A a J S V r F e j n E / f Q ?".split())
 NORMAL = set("N L R e j".split())
@@ -52,33 +54,54 @@ def f1(tp: int, fp: int, fn: int) -> float:
 
 
 @pytest.mark.parametrize("rec", RECORDS)
-def test_record_f1_at_least_099(rec):
+def test_record_f1_at_least_0995(rec):
     beats, ref, _ = detect(rec)
     score = f1(*counts(beats.peaks_s, ref))
-    assert score >= 0.99, f"record {rec}: F1 {score:.4f}"
+    assert score >= 0.995, f"record {rec}: F1 {score:.4f}"
 
 
-def test_overall_f1_at_least_0997():
+def test_overall_f1_at_least_0999():
     tot = np.zeros(3, int)
     for rec in RECORDS:
         beats, ref, _ = detect(rec)
         tot += counts(beats.peaks_s, ref)
-    assert f1(*tot) >= 0.997, f"overall F1 {f1(*tot):.4f}"
+    assert f1(*tot) >= 0.999, f"overall F1 {f1(*tot):.4f}"
 
 
-def test_rmssd_matches_reference_on_sinus_records():
+def nn_flagged(rec: str) -> int:
+    """Flagged beats whose detected interval is an annotated normal-to-normal interval."""
+    beats, ref, normal = detect(rec)
+    j = np.clip(np.searchsorted(ref, beats.peaks_s), 1, len(ref) - 1)
+    j = np.where(np.abs(ref[j - 1] - beats.peaks_s) < np.abs(ref[j] - beats.peaks_s), j - 1, j)
+    hit = np.abs(ref[j] - beats.peaks_s) <= 0.15
+    prev_hit = np.r_[False, (j[1:] == j[:-1] + 1) & hit[:-1]]
+    nn = hit & prev_hit & normal[j] & normal[np.maximum(j - 1, 0)]
+    return int((beats.corrected & nn).sum())
+
+
+@pytest.mark.parametrize("rec", ["100", "113", "121"])
+def test_no_annotated_normal_interval_is_flagged(rec):
+    # problem 2 of issue 10: 36 of 104 flags on 100 and 7 of 18 on 113 were normal beats
+    assert nn_flagged(rec) == 0
+
+
+def test_rmssd_per_minute_matches_annotated_nn_intervals():
+    # problems 2 and 3 of issue 10: max error 32.7 ms (113, flagged sinus beats), and 8 of 30
+    # minutes of 100 voided by two premature beats under a 5 % corrected-beat rule
     errors = []
     for rec in ("100", "113", "121"):
         beats, ref, normal = detect(rec)
         rr = np.diff(ref) * 1000.0
         nn = normal[1:] & normal[:-1]
-        for a in np.arange(0.0, 1500.0 + 1, 300.0):
-            w = hrv_window(beats, a, a + 300.0)
+        valid = 0
+        for a in np.arange(0.0, 1740.0 + 1, 60.0):
+            w = hrv_window(beats, a, a + 60.0)
             if not w["ecg_valid"]:
-                assert "corrected" in w["ecg_reason"]
+                assert "excluded" in w["ecg_reason"], w["ecg_reason"]
                 continue
-            sel = (ref[1:] >= a) & (ref[1:] < a + 300.0) & nn
+            valid += 1
+            sel = (ref[1:] >= a) & (ref[1:] < a + 60.0) & nn
             d = np.diff(rr)[sel[1:] & sel[:-1]]
             errors.append(abs(w["rmssd_ms"] - np.sqrt(np.mean(d * d))))
-    assert len(errors) >= 12
-    assert np.median(errors) <= 1.0, np.round(errors, 2)
+        assert valid >= 29, f"record {rec}: {valid} of 30 minutes valid"
+    assert np.median(errors) <= 0.5 and max(errors) <= 5.0, np.round(errors, 2)

@@ -98,18 +98,22 @@ def test_lab_session_through_the_batch_command(lab_csv, tmp_path):
     (table,) = deriv.rglob("sub-lab01_*_desc-windows_physio.tsv")
     w = read_tsv(table, WINDOWS_COLUMNS)
     assert len(w) == 26 and set(w.phase) == {"recording"}
-    # the ECG and EDA are clean from start to end: every window is valid, with no
-    # corrected beat anywhere
-    assert w.ecg_valid.astype(bool).all(), w.loc[~w.ecg_valid.astype(bool), "ecg_reason"]
+    # the ECG and EDA are clean from start to end: every full window is valid, with no
+    # corrected beat anywhere; the last window is a 37-s remainder: partial, and below 50 s
+    # it has no HR/HRV value (issue 10: it must not enter the model as a minute)
+    full, last = w.iloc[:25], w.iloc[25]
+    assert full.ecg_valid.astype(bool).all(), full.loc[~full.ecg_valid.astype(bool),
+                                                       "ecg_reason"]
     assert w.eda_valid.astype(bool).all(), w.loc[~w.eda_valid.astype(bool), "eda_reason"]
-    assert (w.corrected_pct == 0).all()
-    assert w.hr_bpm.between(65, 95).all() and w.rmssd_ms.between(10, 60).all()
-    # HF: valid in the 25 full minutes; the last window is a 37-s remainder, shorter than
-    # the 60 s HF needs (Task Force 1996), so NaN with that reason -- the only NaN
-    full = w.iloc[:25]
-    assert full.hf_valid.astype(bool).all() and full.lnhf.notna().all()
+    assert (w.corrected_pct == 0).all() and (full.excluded_diff_pct == 0).all()
+    assert full.hr_bpm.between(65, 95).all() and full.rmssd_ms.between(10, 60).all()
+    assert bool(last.partial) and not last.ecg_valid and np.isnan(last.rmssd_ms)
+    assert "shorter than 50 s" in last.ecg_reason
+    # HF needs >= 120 s (Laborde et al. 2017): NaN with that reason in every 60-s window
+    assert not w.hf_valid.astype(bool).any() and w.lnhf.isna().all()
+    assert full.hf_reason.str.startswith("window shorter than 120 s").all()
     # no belt in this recording: every window has an ECG-derived breathing rate, in the
-    # adult resting range, and the HF breathing rule could be applied to every window
+    # adult resting range
     assert (w.resp_source == "ecg").all() and w.resp_rate_bpm.notna().all()
     assert w.resp_rate_bpm.between(6, 30).all(), w.resp_rate_bpm.describe()
     assert w.resp_amplitude.isna().all()  # depth only from a belt
@@ -118,6 +122,3 @@ def test_lab_session_through_the_batch_command(lab_csv, tmp_path):
     p = read_tsv(phases, PHASES_COLUMNS)
     assert len(p) == 1 and p.phase[0] == "recording" and p.resp_source[0] == "ecg"
     assert 9 <= p.resp_rate_bpm[0] <= 24 and p.hf_valid[0] and p.lnhf[0] > 0
-    last = w.iloc[25]
-    assert not last.hf_valid and np.isnan(last.hf_ms2)
-    assert "< 60 s needed for HF" in last.hf_reason

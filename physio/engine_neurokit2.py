@@ -1,0 +1,245 @@
+"""A second engine: the same windows table computed with neurokit2's own functions.
+
+``soothe physio process --engine neurokit2`` runs this instead of soothe's own ECG, HRV, EDA
+and respiration code. Everything around the numbers is shared with the default engine: the
+channel choice, the phases and windows (:mod:`physio.phases`), the validity thresholds
+(:mod:`physio.hrv.hrv_window`), the output tables and the sidecar. Only the signal processing
+differs, and each step is one named neurokit2 function:
+
+=============  =========================================================================
+step           neurokit2
+=============  =========================================================================
+ECG clean      ``ecg_clean(method=ecg_method)``
+R peaks        ``ecg_peaks(method=ecg_method)``
+correction     ``signal_fixpeaks(method="kubios")`` (Lipponen & Tarvainen, 2019)
+HR, RMSSD      ``hrv_time`` on the corrected peaks of the window
+HF             ``hrv_frequency(psd_method="welch")``, windows >= the HF minimum only
+EDA            ``eda_phasic(method=eda_method)`` + ``eda_peaks``, SCRs kept when their
+               amplitude reaches the same absolute criterion as the default engine
+respiration    ``rsp_process`` on a belt; without a belt, no breathing rate (``n/a``)
+=============  =========================================================================
+
+The engine exists to cross-check the default one (``bench/bench_engines.py`` prints the
+agreement per window) and for labs whose methods section must name neurokit2. It is slower
+and uses more memory than the default engine.
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from typing import Any
+
+import numpy as np
+
+from physio.ecg.ecg_beats import BeatSeries
+from physio.eda.eda_process import EdaResult
+from physio.rsp.rsp_peaks import BreathSeries
+
+#: neurokit2 method names used by this engine (recorded in the sidecar).
+NK_ECG_METHOD = "neurokit"
+NK_FIXPEAKS_METHOD = "kubios"
+NK_EDA_PHASIC_METHOD = "highpass"
+NK_EDA_PEAKS_METHOD = "neurokit"
+NK_RSP_METHOD = "khodadad2018"
+#: EDA and respiration are low-frequency signals; neurokit2 gets them at this rate.
+NK_SLOW_RATE_HZ = 50.0
+
+
+def engine_methods() -> dict[str, Any]:
+    """The neurokit2 functions, methods and version this engine uses (for the sidecar).
+
+    Examples
+    --------
+    >>> engine_methods()["engine"]
+    'neurokit2'
+    """
+    import neurokit2 as nk
+
+    return {
+        "engine": "neurokit2",
+        "neurokit2_version": nk.__version__,
+        "ecg": {"ecg_clean": NK_ECG_METHOD, "ecg_peaks": NK_ECG_METHOD,
+                "signal_fixpeaks": NK_FIXPEAKS_METHOD, "hrv_time": "default",
+                "hrv_frequency": "welch"},
+        "eda": {"eda_phasic": NK_EDA_PHASIC_METHOD, "eda_peaks": NK_EDA_PEAKS_METHOD,
+                "resampled_hz": NK_SLOW_RATE_HZ},
+        "rsp": {"rsp_process": NK_RSP_METHOD, "resampled_hz": NK_SLOW_RATE_HZ},
+    }
+
+
+def _resample(x: np.ndarray, fs: float, target: float) -> tuple[np.ndarray, float]:
+    """Polyphase resampling to ``target`` Hz (anti-aliased); slower signals are kept."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    if fs <= target:
+        return np.asarray(x, float), float(fs)
+    ratio = Fraction(target / fs).limit_denominator(1000)
+    y = resample_poly(np.asarray(x, float), ratio.numerator, ratio.denominator)
+    return y, fs * ratio.numerator / ratio.denominator
+
+
+def nk_beat_series(ecg_mv: np.ndarray, sampling_rate: float) -> BeatSeries:
+    """R peaks by ``nk.ecg_peaks``, corrected by ``nk.signal_fixpeaks(method="kubios")``.
+
+    The result is a :class:`physio.ecg.BeatSeries` on the ECG channel's clock, so the rest of
+    the pipeline (windows, validity, beats table, QC) treats it like the default engine's.
+    Beats that neurokit2's correction classified (ectopic, missed, extra, long/short) are
+    ``corrected``; their class is in ``beat_class``.
+
+    Examples
+    --------
+    >>> import neurokit2 as nk
+    >>> ecg = nk.ecg_simulate(duration=30, sampling_rate=250, heart_rate=70, random_state=1)
+    >>> b = nk_beat_series(ecg, 250)
+    >>> 30 <= len(b.peaks_s) <= 40, b.info["engine"]
+    (True, 'neurokit2')
+    """
+    import neurokit2 as nk
+
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        cleaned = nk.ecg_clean(ecg_mv, sampling_rate=sampling_rate, method=NK_ECG_METHOD)
+        _, info = nk.ecg_peaks(cleaned, sampling_rate=sampling_rate, method=NK_ECG_METHOD)
+    peaks = np.asarray(info["ECG_R_Peaks"], dtype=int)
+    classes = np.full(len(peaks), "normal", dtype=object)
+    if len(peaks) >= 4:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            fix_info, fixed = nk.signal_fixpeaks(
+                peaks, sampling_rate=sampling_rate, iterative=True, method=NK_FIXPEAKS_METHOD
+            )
+        peaks = np.asarray(fixed, dtype=int)
+        classes = np.full(len(peaks), "normal", dtype=object)
+        for key, label in (("ectopic", "ectopic"), ("longshort", "ectopic"),
+                           ("missed", "missed"), ("extra", "extra")):
+            idx = np.asarray(np.atleast_1d(fix_info.get(key, [])), dtype=int)
+            idx = idx[(idx >= 0) & (idx < len(peaks))]
+            classes[idx] = label
+    corrected = classes != "normal"
+    t = peaks / float(sampling_rate)
+    rr = np.r_[np.nan, np.diff(t) * 1000.0] if len(t) else np.zeros(0)
+    reason = np.where(corrected, "neurokit2 signal_fixpeaks (kubios): " + classes.astype(str),
+                      "").astype(object)
+    return BeatSeries(
+        peaks_s=t, rr_ms=rr, corrected=corrected,
+        info={**engine_methods(), "sampling_rate": float(sampling_rate),
+              "n_corrected": int(corrected.sum())},
+        beat_class=classes, reason=reason,
+    )
+
+
+def nk_hrv_window(beats: BeatSeries, start_s: float, end_s: float) -> dict[str, Any]:
+    """HR, RMSSD, SDNN (``nk.hrv_time``) and HF (``nk.hrv_frequency``) of one window.
+
+    Validity is decided exactly as in the default engine: :func:`physio.hrv.hrv_window` runs
+    on the same beats and its verdicts, counts and reasons are kept; where a value is valid,
+    neurokit2's value replaces soothe's.
+    """
+    import neurokit2 as nk
+
+    from physio.hrv import hrv_window
+
+    out = hrv_window(beats, start_s, end_s)
+    inside = (beats.peaks_s >= start_s) & (beats.peaks_s < end_s)
+    peaks_idx = np.round(beats.peaks_s[inside] * beats.info["sampling_rate"]).astype(int)
+    fs = float(beats.info["sampling_rate"])
+    if len(peaks_idx) < 3:
+        return out
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        if out.get("ecg_valid") and np.isfinite(out.get("rmssd_ms", np.nan)):
+            ht = nk.hrv_time(peaks_idx, sampling_rate=fs)
+            out["rmssd_ms"] = float(ht["HRV_RMSSD"].iloc[0])
+            out["sdnn_ms"] = float(ht["HRV_SDNN"].iloc[0])
+            out["hr_bpm"] = 60000.0 / float(ht["HRV_MeanNN"].iloc[0])
+        if out.get("hf_valid") and np.isfinite(out.get("hf_ms2", np.nan)):
+            hf = nk.hrv_frequency(peaks_idx, sampling_rate=fs, psd_method="welch")
+            hf_ms2 = float(hf["HRV_HF"].iloc[0])
+            if np.isfinite(hf_ms2) and hf_ms2 > 0:
+                out.update(hf_ms2=hf_ms2, lnhf=float(np.log(hf_ms2)))
+            else:
+                out.update(hf_ms2=np.nan, lnhf=np.nan, hf_valid=False,
+                           hf_reason="neurokit2 hrv_frequency gave no HF power")
+    return out
+
+
+def nk_eda_process(eda_us: np.ndarray, sampling_rate: float, *, start_s: float = 0.0,
+                   scr_min_amplitude_us: float) -> EdaResult:
+    """``nk.eda_clean`` + ``nk.eda_phasic`` + ``nk.eda_peaks`` as a :class:`EdaResult`.
+
+    neurokit2's own ``amplitude_min`` is relative (a fraction of the largest response); the
+    engine keeps neurokit2's detection and applies the default engine's absolute amplitude
+    criterion, so the two count the same thing.
+
+    Examples
+    --------
+    >>> import neurokit2 as nk
+    >>> eda = 4 + nk.eda_simulate(duration=60, sampling_rate=50, scr_number=3, random_state=2)
+    >>> r = nk_eda_process(eda, 50, scr_min_amplitude_us=0.05)
+    >>> len(r.scr_amp_us) <= 6, r.info["engine"]
+    (True, 'neurokit2')
+    """
+    import neurokit2 as nk
+
+    x, fs = _resample(eda_us, sampling_rate, NK_SLOW_RATE_HZ)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        cleaned = np.asarray(nk.eda_clean(x, sampling_rate=fs), dtype=float)
+        phasic = nk.eda_phasic(cleaned, sampling_rate=fs, method=NK_EDA_PHASIC_METHOD)
+        _, info = nk.eda_peaks(phasic["EDA_Phasic"].to_numpy(), sampling_rate=fs,
+                               method=NK_EDA_PEAKS_METHOD, amplitude_min=0.0)
+    amp = np.asarray(info.get("SCR_Amplitude", []), dtype=float)
+    onsets = np.asarray(info.get("SCR_Onsets", []), dtype=float)
+    peaks = np.asarray(info.get("SCR_Peaks", []), dtype=float)
+    keep = np.isfinite(amp) & (amp >= scr_min_amplitude_us) & np.isfinite(peaks)
+    return EdaResult(
+        sampling_rate=fs, start_s=float(start_s), clean=cleaned,
+        tonic=phasic["EDA_Tonic"].to_numpy(float),
+        scr_onset_s=start_s + onsets[keep] / fs, scr_peak_s=start_s + peaks[keep] / fs,
+        scr_amp_us=amp[keep],
+        info={**engine_methods(), "scr_min_amplitude_us": float(scr_min_amplitude_us),
+              "scr_amplitude_from": "neurokit2 eda_peaks SCR_Amplitude (phasic component)"},
+    )
+
+
+def nk_rsp_belt(signal: np.ndarray, sampling_rate: float, *, units: str, name: str = "RSP",
+                start_s: float = 0.0, source: str = "") -> BreathSeries:
+    """Breaths of a belt from ``nk.rsp_process``, as a :class:`physio.rsp.BreathSeries`.
+
+    A breath runs from one inspiration onset (neurokit2's trough) to the next; its depth is
+    the following peak minus the trough, in the belt's units.
+
+    Examples
+    --------
+    >>> t = np.arange(0, 120, 0.02)
+    >>> b = nk_rsp_belt(0.2 * np.sin(2 * np.pi * 0.25 * t), 50.0, units="V")
+    >>> round(float(np.median(b.rate_bpm)))
+    15
+    """
+    import neurokit2 as nk
+
+    from physio.rsp import rsp_check_units
+
+    rsp_check_units(units, name=name, source=source)
+    x, fs = _resample(signal, sampling_rate, NK_SLOW_RATE_HZ)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        sig, info = nk.rsp_process(x, sampling_rate=fs, method=NK_RSP_METHOD)
+    troughs = np.asarray(info.get("RSP_Troughs", []), dtype=int)
+    peaks = np.asarray(info.get("RSP_Peaks", []), dtype=int)
+    clean = sig["RSP_Clean"].to_numpy(float)
+    onset = start_s + troughs / fs
+    amp = np.full(max(len(troughs) - 1, 0), np.nan)
+    for k in range(len(amp)):
+        after = peaks[(peaks > troughs[k]) & (peaks < troughs[k + 1])]
+        if len(after):
+            amp[k] = clean[after[0]] - clean[troughs[k]]
+    rate = 60.0 / np.diff(onset) if len(onset) > 1 else np.zeros(0)
+    return BreathSeries(
+        onset_s=onset, rate_bpm=rate, amplitude=amp, source="belt",
+        trace_t=start_s + np.arange(len(clean)) / fs, trace_y=clean,
+        info={**engine_methods(), "source": "belt", "channel": name, "units": units,
+              "sampling_rate_hz": float(fs)},
+    )
