@@ -14,7 +14,7 @@ from conditions.bids import WINDOWS_COLUMNS, read_tsv
 from physio.cli import main, parse_column_map
 
 RATE = 250.0
-SECONDS = 150.0
+SECONDS = 180.0  # no remainder shorter than 50 s (such a window has no HR: issue 10)
 HR_BPM = 66.0
 
 
@@ -117,22 +117,22 @@ def test_sidecar_records_the_thresholds_in_force(tmp_path, monkeypatch):
     res = process_file(str(csv), str(tmp_path / "d1"), {"eda_units": "uS"})
     assert res["status"] == "ok", res
     m = _methods(tmp_path / "d1")
-    assert m["hrv"]["validity"]["max_corrected_pct"] == hrv_mod.MAX_CORRECTED_PCT == 5.0
-    assert m["hrv"]["validity"]["min_hf_window_s"] == 60.0
+    assert m["hrv"]["validity"]["max_excluded_diff_pct"] == hrv_mod.MAX_EXCLUDED_DIFF_PCT == 25.0
+    assert m["hrv"]["validity"]["min_hf_window_s"] == 120.0
     assert m["hrv"]["hf"]["interpolation_hz"] == 4.0
     assert m["hrv"]["hf"]["welch_segment_s"] == 120.0
     assert m["eda_windows"]["max_bad_fraction"] == 0.2
     corr = m["ecg"]["method"]["correction_parameters"]
     assert (corr["alpha"], corr["window_beats"], corr["min_threshold_fraction_of_median_rr"]) \
         == (5.2, 91, 0.12)
-    monkeypatch.setattr(hrv_mod, "MAX_CORRECTED_PCT", 2.5)
+    monkeypatch.setattr(hrv_mod, "MAX_EXCLUDED_DIFF_PCT", 12.5)
     monkeypatch.setattr(hrv_mod, "MIN_BEATS", 12)
     monkeypatch.setattr(hrv_mod, "RR_RESAMPLE_HZ", 8.0)
     monkeypatch.setattr(eda_mod, "MAX_BAD_FRACTION", 0.1)
     res = process_file(str(csv), str(tmp_path / "d2"), {"eda_units": "uS"})
     assert res["status"] == "ok", res
     m = _methods(tmp_path / "d2")
-    assert m["hrv"]["validity"]["max_corrected_pct"] == 2.5
+    assert m["hrv"]["validity"]["max_excluded_diff_pct"] == 12.5
     assert m["hrv"]["validity"]["min_beats"] == 12
     assert m["hrv"]["hf"]["interpolation_hz"] == 8.0
     assert m["eda_windows"]["max_bad_fraction"] == 0.1

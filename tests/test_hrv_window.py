@@ -75,6 +75,8 @@ def test_excluded_differences_rule():
     strict = hrv_window(b, 60.0, 120.0, max_excluded_diff_pct=10.0)
     assert not strict["ecg_valid"] and np.isnan(strict["rmssd_ms"])
     assert np.isfinite(strict["hr_bpm"]) and "excluded" in strict["ecg_reason"]
+    by_beats = hrv_window(b, 60.0, 120.0, max_corrected_pct=5.0)  # the old, optional rule
+    assert not by_beats["ecg_valid"] and "flagged beats > 5%" in by_beats["ecg_reason"]
     b.corrected[sel[::3]] = True  # ~33 % of beats: HR goes too
     worse = hrv_window(b, 60.0, 120.0)
     assert np.isnan(worse["hr_bpm"]) and "flagged" in worse["ecg_reason"]

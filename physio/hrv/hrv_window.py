@@ -190,7 +190,7 @@ def _coverage(beats: BeatSeries, rr_t: np.ndarray, rr: np.ndarray, start_s: floa
 
 def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
                max_excluded_diff_pct: float | None = None,
-               min_nn_pairs: int | None = None,
+               min_nn_pairs: int | None = None, max_corrected_pct: float | None = None,
                max_corrected_hr_pct: float | None = None,
                min_hf_window_s: float | None = None, min_window_s: float | None = None,
                min_coverage: float | None = None,
@@ -210,6 +210,9 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
         (default ``MAX_EXCLUDED_DIFF_PCT``, 20).
     min_nn_pairs : int, optional
         Fewest normal-to-normal successive differences (``MIN_NN_PAIRS``, 20).
+    max_corrected_pct : float, optional
+        An extra, beat-count rule (the one before issue 10): RMSSD, SDNN and HF are also NaN
+        above this percentage of flagged beats. Not applied by default.
     max_corrected_hr_pct : float, optional
         Above this percentage of flagged beats the mean HR is NaN too
         (``MAX_CORRECTED_HR_PCT``, 20).
@@ -311,6 +314,11 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
         return out
     out["hr_bpm"] = float(60000.0 / np.mean(rr[ok]))
     n_nn = int(n_d - bad_d.sum())
+    if max_corrected_pct is not None and cpct > max_corrected_pct:
+        out["ecg_reason"] = out["hf_reason"] = (
+            f"RMSSD/SDNN/HF not computed: {cpct:.1f}% flagged beats > {max_corrected_pct:g}%; "
+            "HR kept")
+        return out
     if n_nn < min_nn_pairs or epct > max_excl:
         why = (f"{epct:.1f}% of successive differences excluded > {max_excl:g}%"
                if epct > max_excl else
