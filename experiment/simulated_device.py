@@ -11,6 +11,17 @@ effect):
 - **EDA**: a tonic level of 5 µS with slow drift, plus a skin-conductance response about
   every 20 s (bi-exponential shape, rise 0.7 s, recovery 3 s, 0.1-0.4 µS).
 
+- **Respiration** (with ``resp=True``, a third channel ``resp`` in V, as a belt bridged to
+  LSL): 15 breaths/min (in step with the sinus arrhythmia) and, on a deep breath, one breath
+  three times as deep.
+- **Deep breath on request**: :meth:`PhysioGenerator.deep_breath` plants, 1.5-2.5 s after the
+  request, a skin-conductance response of ``breath_response_us`` (0 for a non-responder).
+  The device listens for the signal check's cue stream (``soothe_breath_cue``, source id
+  ``soothe_breath_cue_<parent pid>``) and breathes when asked.
+
+``--scenario NAME`` streams one of the signal check's known faults
+(:mod:`experiment.signals.scenarios`) with all three channels.
+
 Run it as ``python -m experiment.simulated_device --rate 500`` (it stops on SIGTERM or
 after ``--duration`` seconds).
 """
@@ -45,14 +56,39 @@ class PhysioGenerator:
     True
     """
 
-    def __init__(self, rate: float = 500.0, seed: int = 0, hr_bpm: float = 70.0) -> None:
+    def __init__(self, rate: float = 500.0, seed: int = 0, hr_bpm: float = 70.0, *,
+                 resp: bool = False, spontaneous_scr: bool = True,
+                 breath_response_us: float = 0.3, tonic_us: float = 5.0) -> None:
         self.rate = float(rate)
         self.rng = np.random.default_rng(seed)
         self.mean_rr = 60.0 / hr_bpm
         self.n = 0
         self.beats: list[float] = [0.3]
         self.scrs: list[tuple[float, float]] = []
-        self.next_scr = 5.0
+        self.next_scr = 5.0 if spontaneous_scr else float("inf")
+        self.resp = resp
+        self.breath_response_us = float(breath_response_us)
+        self.tonic_us = float(tonic_us)
+        self.deep_breaths: list[float] = []
+
+    def deep_breath(self, t: float) -> None:
+        """The participant takes one deep breath at ``t`` (s on this generator's clock).
+
+        A skin-conductance response of ``breath_response_us`` follows 1.5-2.5 s later (skin
+        conductance responds to an inspiratory gasp after 1-3 s); the belt shows one breath
+        three times as deep.
+
+        Examples
+        --------
+        >>> gen = PhysioGenerator(rate=50, seed=2, resp=True, spontaneous_scr=False)
+        >>> gen.deep_breath(1.0)
+        >>> x = gen.next_chunk(400)
+        >>> bool(x[300:, 1].max() - x[:50, 1].min() > 0.1)
+        True
+        """
+        self.deep_breaths.append(float(t))
+        if self.breath_response_us > 0:
+            self.scrs.append((float(t) + self.rng.uniform(1.5, 2.5), self.breath_response_us))
 
     def _extend_beats(self, until: float) -> None:
         while self.beats[-1] < until + 1.0:
@@ -61,7 +97,8 @@ class PhysioGenerator:
             self.beats.append(t + max(rr, 0.3))
 
     def next_chunk(self, n: int) -> np.ndarray:
-        """The next ``n`` samples as an (n, 2) array: columns ecg (mV), eda (µS)."""
+        """The next ``n`` samples as an (n, 2) array: columns ecg (mV), eda (µS) (and a third,
+        resp (V), with ``resp=True``)."""
         t = (self.n + np.arange(n)) / self.rate
         self.n += n
         self._extend_beats(t[-1])
@@ -75,7 +112,7 @@ class PhysioGenerator:
         while self.next_scr < t[-1] + 30:
             self.scrs.append((self.next_scr, self.rng.uniform(0.1, 0.4)))
             self.next_scr += self.rng.uniform(12, 28)
-        eda = 5.0 + 0.3 * np.sin(2 * np.pi * t / 300.0)
+        eda = self.tonic_us + 0.3 * np.sin(2 * np.pi * t / 300.0)
         for onset, amp in self.scrs:
             if onset > t[-1] or onset < t[0] - 40:
                 continue
@@ -83,7 +120,13 @@ class PhysioGenerator:
             eda += amp * 1.35 * (np.exp(-x / 3.0) - np.exp(-x / 0.7)) * (t >= onset)
         eda += self.rng.normal(0, 0.002, n)
         self.beats = [b for b in self.beats if b > t[-1] - 2]
-        return np.column_stack([ecg, eda]).astype(np.float32)
+        if not self.resp:
+            return np.column_stack([ecg, eda]).astype(np.float32)
+        resp = np.sin(2 * np.pi * 0.25 * t + 0.3 * np.sin(2 * np.pi * t / 37.0))
+        for b in self.deep_breaths:
+            resp += 2.0 * np.exp(-0.5 * ((t - b - 1.0) / 0.9) ** 2)
+        resp += self.rng.normal(0, 0.01, n)
+        return np.column_stack([ecg, eda, resp]).astype(np.float32)
 
 
 def make_outlet(rate: float, name: str = STREAM_NAME, source_id: str | None = None):
