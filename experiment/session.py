@@ -64,6 +64,9 @@ class SessionOptions:
     abort_at: str | None = None
     screenshots: Path | None = None
     min_free_mb: float = 500.0
+    # the signal check before the baseline (experiment/signals): "live" page, or "skip"
+    # (recorded); --simulate always checks automatically
+    signal_check: str = "live"
     out: object = field(default=sys.stdout, repr=False)
 
 
@@ -99,6 +102,7 @@ class Session:
         self._condition: str | None = None  # concealed: never printed or logged
         self._db = None
         self.warnings: list[str] = []
+        self.signal_check: dict | None = None  # set by the signal check (experiment/signals)
 
     # ================================================================== helpers
     def say(self, message: str) -> None:
@@ -236,6 +240,11 @@ class Session:
             f"{v['sha256']} {str(v['pilot_placeholder']).lower()}" for v in checked))
         if pilot_note:
             self.log(f"warning\t{pilot_note}")
+        # ---- signal check before the baseline (issue 15; experiment/signals/session_hook.py)
+        from experiment.signals.session_hook import signal_check_step
+
+        signal_check_step(self)
+        # ---- end of signal check
 
         # audio (only now does the condition pick a file; nothing about it is shown)
         backend = choose_backend("ptb")

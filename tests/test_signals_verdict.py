@@ -146,6 +146,12 @@ def test_faults_change_only_their_channel() -> None:
             {"EDA"} if name == "eda_nonresponder" else set())
 
 
+def test_scenario_statuses_are_the_verdict_statuses() -> None:
+    from experiment.signals import scenarios
+
+    assert (scenarios.GOOD, scenarios.CHECK, scenarios.NO_SIGNAL) == (GOOD, CHECK, NO_SIGNAL)
+
+
 def test_verdict_json_has_no_nan() -> None:
     import json
 

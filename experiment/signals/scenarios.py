@@ -30,7 +30,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from experiment.signals.verdict import CHECK, GOOD, NO_SIGNAL
+# the verdict statuses (as in experiment.signals.verdict; not imported from there, so the
+# simulated device starts without loading scipy.signal, which takes seconds on a busy machine)
+GOOD, CHECK, NO_SIGNAL = "good", "check electrodes", "no signal"
 
 SCENARIOS: dict[str, str] = {
     "good": "good signals on every channel",

@@ -65,6 +65,7 @@ EDA_FLAT_US = 1e-4
 CLIP_RUN_S = 0.5
 SCR_MIN_US = 0.05
 BREATH_WINDOW_S = 5.0
+TONIC_DRIFT_MAX_US_S = 0.01
 RESP_SNR_MIN = 3.0
 RESP_RANGE_BPM = (4.0, 40.0)
 
@@ -214,6 +215,8 @@ def breath_response(x: np.ndarray, fs: float, cue_s: float) -> float:
     The rise is measured from the lowest point before it in the window (so a falling tonic
     level counts as no response), on the signal smoothed over 0.25 s, after removing the
     tonic trend of the 2 s before the cue (so a slowly rising level is no response either).
+    Only a rise of at most :data:`TONIC_DRIFT_MAX_US_S` (0.01 µS/s, i.e. 0.05 µS over the
+    window) is taken as tonic drift; a steeper one is a response already under way.
 
     Examples
     --------
@@ -232,6 +235,9 @@ def breath_response(x: np.ndarray, fs: float, cue_s: float) -> float:
     pre = x[max(a - int(round(2 * fs)), 0):max(a, 0)]
     if len(pre) >= 0.5 * fs:  # the tonic trend before the cue, carried on through the window
         slope = np.polyfit(np.arange(len(pre)) / fs, pre, 1)[0]
+        # only a slow rise is tonic drift; a steeper one is a response already under way,
+        # and a fall needs no correction (the rise is measured from the lowest point)
+        slope = float(np.clip(slope, 0.0, TONIC_DRIFT_MAX_US_S))
         seg = seg - slope * np.arange(len(seg)) / fs
     width = max(int(round(0.25 * fs)), 1)
     seg = np.convolve(seg, np.ones(width) / width, mode="valid") if len(seg) > width else seg
