@@ -23,9 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from experiment.signals import verdict as vd
-from experiment.signals.monitor import Frame, SignalMonitor, judge_frame
+from experiment.signals.monitor import JUDGE_S, Frame, SignalMonitor, judge_frame
 
-DISPLAY_HZ = 250.0  # plotted samples per second (an R peak stays sharp at 250 Hz)
+#: plotted samples per second: a QRS (80-120 ms) still spans 10-15 points at 125 Hz, and the
+#: browser draws half as much as at 250 Hz (measured: the page kept up on a loaded machine)
+DISPLAY_HZ = 125.0
 TICK_MS = 50  # the page's update period: 20 updates per second
 JUDGE_EVERY_S = 0.5
 WINDOW_S = 10.0
@@ -69,6 +71,9 @@ class CheckState:
     lags_ms: list[float] = field(default_factory=list)
     render_wall_ms: list[float] = field(default_factory=list)
     verdicts: dict[str, vd.Verdict] = field(default_factory=dict)
+    #: the judge thread's latest (frame, verdicts), and how many it has made
+    latest: tuple | None = None
+    n_judged: int = 0
 
     def finish(self, outcome: str) -> None:
         self.outcome = outcome
@@ -232,9 +237,9 @@ class CheckView:
         for kind, v in verdicts.items():
             if kind not in self.cards:
                 continue
-            self.cards[kind].text = verdict_html(v)
+            _set_if_changed(self.cards[kind], verdict_html(v))
             t, x, fs = frame.channels[kind]
-            n = min(len(t), int(frame_judge_s(fs) * fs))
+            n = min(len(t), int(JUDGE_S * fs))
             seg_t, seg_x = t[-n:], x[-n:]
             if v.marks and len(seg_t):
                 idx = np.clip(np.round(np.asarray(v.marks) * fs).astype(int), 0, len(seg_t) - 1)
@@ -242,15 +247,16 @@ class CheckView:
             else:
                 self.marks[kind].data = {"t": [], "y": []}
         cues = np.asarray(frame.cues, dtype=float)
-        self.cues.data = {"x": self._rel(cues), "x1": self._rel(cues) + vd.BREATH_WINDOW_S}
-        self.header.text = header_html(vd.overall(list(verdicts.values())) if verdicts
-                                       else vd.NO_SIGNAL)
+        if len(cues) != len(self.cues.data["x"]):
+            self.cues.data = {"x": self._rel(cues), "x1": self._rel(cues) + vd.BREATH_WINDOW_S}
+        _set_if_changed(self.header, header_html(vd.overall(list(verdicts.values()))
+                                                 if verdicts else vd.NO_SIGNAL))
 
 
-def frame_judge_s(_fs: float) -> float:
-    from experiment.signals.monitor import JUDGE_S
-
-    return JUDGE_S
+def _set_if_changed(div, text: str) -> None:
+    """A Div's text changes only when it differs (each change re-lays out the page)."""
+    if div.text != text:
+        div.text = text
 
 
 # ====================================================================== live server
@@ -276,7 +282,7 @@ def serve(monitor: SignalMonitor, state: CheckState, port: int = 0
         view = CheckView(sorted(monitor.channels), controls=True, state=state,
                          t0=t0["value"] if t0["value"] is not None else frame.lsl_now)
         view.monitor_cue = monitor.cue_deep_breath
-        last_judge = {"t": 0.0}
+        shown = {"n": 0}
 
         def tick() -> None:
             import pylsl
@@ -285,38 +291,63 @@ def serve(monitor: SignalMonitor, state: CheckState, port: int = 0
             if view.push_samples(frame):
                 lag = pylsl.local_clock() - frame.newest
                 view.meta.data = {"wall_ms": [(time.time() - lag) * 1000.0]}
-            if time.monotonic() - last_judge["t"] >= JUDGE_EVERY_S:
-                last_judge["t"] = time.monotonic()
-                view.show_verdicts(frame, judge_frame(frame, inverted_ok=state.inverted_ok))
+            if state.latest is not None and state.n_judged != shown["n"]:
+                shown["n"] = state.n_judged
+                view.show_verdicts(*state.latest)
 
         doc.add_root(view.layout)
+        doc.add_root(view.meta)  # the latency probe's source is in no layout
         doc.title = "soothe signal check"
         doc.add_periodic_callback(tick, TICK_MS)
 
     ready = threading.Event()
-    box: dict = {}
+    box: dict = {"stop": threading.Event()}
+
+    def judge_loop() -> None:  # off the page's event loop, so a judgement never delays a tick
+        while not box["stop"].wait(JUDGE_EVERY_S):
+            frame = monitor.frame(seconds=JUDGE_S + 1.0)
+            verdicts = judge_frame(frame, inverted_ok=state.inverted_ok)
+            state.latest = (frame, verdicts)
+            state.n_judged += 1
+
+    threading.Thread(target=judge_loop, name="soothe-signal-judge", daemon=True).start()
+
+    if not port:  # a free port now: Bokeh's websocket allow-list needs the number
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
 
     def run() -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        loop = IOLoop.current()
-        server = Server({"/": Application(FunctionHandler(make_doc))}, io_loop=loop,
-                        address="127.0.0.1", port=port,
-                        allow_websocket_origin=["127.0.0.1:*", "localhost:*"])
-        server.start()
-        box["server"], box["loop"] = server, loop
-        box["port"] = server.port
+        try:
+            asyncio.set_event_loop(asyncio.new_event_loop())
+            loop = IOLoop.current()
+            server = Server({"/": Application(FunctionHandler(make_doc))}, io_loop=loop,
+                            address="127.0.0.1", port=port,
+                            allow_websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"])
+            server.start()
+            box["server"], box["loop"] = server, loop
+        except Exception as exc:  # reported by the caller
+            box["error"] = exc
+            ready.set()
+            return
         ready.set()
         loop.start()
 
     thread = threading.Thread(target=run, name="soothe-signal-page", daemon=True)
     thread.start()
-    if not ready.wait(20):
-        raise RuntimeError("the signal-check page did not start within 20 s")
-    return box, int(box["port"]), thread
+    if not ready.wait(30):
+        raise RuntimeError("the signal-check page did not start within 30 s")
+    if "error" in box:
+        raise RuntimeError(f"the signal-check page could not start on 127.0.0.1:{port}: "
+                           f"{box['error']}")
+    return box, int(port), thread
 
 
 def stop_server(box: dict, thread: threading.Thread) -> None:
     """Stop a server started by :func:`serve`."""
+    box["stop"].set()
     loop = box["loop"]
 
     def _stop() -> None:
