@@ -56,3 +56,15 @@ def test_judge_frame_uses_the_cue_on_the_lsl_clock():
     sig_nr = scenario_signals("eda_nonresponder", 10.0, fs, cues_s=[2.0], seed=2)
     frame.channels["EDA"] = (t, sig_nr["EDA"].astype(float), fs)
     assert judge_frame(frame)["EDA"].reason.startswith("no response to a deep breath")
+
+
+def test_breath_result_stays_while_the_frame_holds_the_cue():
+    """30 s after the cue the 10-s window no longer holds it; the result must remain."""
+    fs, t0 = 100.0, 50.0
+    sig = scenario_signals("good", 40.0, fs, cues_s=[5.0], seed=4)
+    t = t0 + np.arange(len(sig["EDA"])) / fs
+    frame = Frame(t[-1], {"EDA": (t, sig["EDA"].astype(float), fs)}, [t0 + 5.0])
+    assert "responds to a deep breath" in judge_frame(frame)["EDA"].reason
+    sig_nr = scenario_signals("eda_nonresponder", 40.0, fs, cues_s=[5.0], seed=4)
+    frame.channels["EDA"] = (t, sig_nr["EDA"].astype(float), fs)
+    assert judge_frame(frame)["EDA"].reason.startswith("no response")

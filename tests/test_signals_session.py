@@ -199,3 +199,46 @@ def test_run_simulate_checks_signals_before_the_baseline(tmp_path, session_env, 
     # the events sidecar explains every marker code
     levels = json.loads((root / "task-induction_events.json").read_text())["value"]["Levels"]
     assert set(levels) == {str(c) for c in protocol.markers.all_codes()}
+
+
+def test_live_check_records_the_experimenters_decision(lsl_env, monkeypatch, tmp_path):
+    """run_live (what `soothe signals` and `soothe run` use): the deep-breath button, then
+    "Signals OK: continue"; the verdict file keeps the decision and the breath result."""
+    import io
+    import threading
+
+    monkeypatch.setenv("LSLAPICFG", lsl_env["LSLAPICFG"])
+    from experiment.signals.cli import run_live, start_simulated_device, stop_device
+    from experiment.signals.monitor import SignalMonitor
+    from experiment.signals.page import CheckState
+
+    device, sid = start_simulated_device("good", 250.0, 5)
+    monitor = SignalMonitor([sid], warn=print)
+    monitor.start()
+    state = CheckState()
+
+    def experimenter() -> None:  # presses the buttons the page's callbacks press
+        deadline = time.monotonic() + 90
+        while monitor.seconds_of_data() < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        monitor.wait_for_cue_listener(10)
+        monitor.cue_deep_breath()
+        while time.monotonic() < deadline and not (
+                state.verdicts.get("EDA") and "responds" in state.verdicts["EDA"].reason):
+            time.sleep(0.2)
+        time.sleep(12)  # past the 10-s window: the result must stay
+        state.finish("continue")
+
+    clicker = threading.Thread(target=experimenter, daemon=True)
+    clicker.start()
+    out = io.StringIO()
+    try:
+        code = run_live(monitor, browser=False, verdict_path=tmp_path / "v.json", state=state,
+                        out=out)
+    finally:
+        monitor.stop()
+        stop_device(device)
+    record = json.loads((tmp_path / "v.json").read_text())
+    assert record["outcome"] == "continue" and code == 0, record
+    assert "responds to a deep breath" in record["channels"]["EDA"]["reason"]
+    assert "http://127.0.0.1:" in out.getvalue()

@@ -233,6 +233,8 @@ def run_live(monitor, *, port: int = 0, browser: bool = True, verdict_path: Path
     from experiment.signals.page import CheckState, serve, stop_server
 
     state = state or CheckState()
+    # the page lays out the channels it finds when it opens: give the streams a moment
+    monitor.found.wait(FIND_TIMEOUT_S / 3)
     box, port, thread = serve(monitor, state, port)
     url = f"http://127.0.0.1:{port}/"
     print(f"[soothe] signal check: {url} (experimenter's screen only). Ctrl-C ends it.",

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # verdict loads scipy.signal (seconds on a busy machine): onl
     from experiment.signals import verdict as vd
 
 PHYSIO_TYPES: tuple[str, ...] = ("ECG", "EDA", "GSR", "Physio", "ExG")
-KEEP_S = 30.0
+KEEP_S = 60.0  # the deep-breath test stays judged for a minute after its cue
 JUDGE_S = 10.0
 CUE_STREAM = "soothe_breath_cue"
 RESP_PATTERN = re.compile(r"resp|rsp|respirat|breath|belt|pneumo", re.I)
@@ -155,6 +155,11 @@ def judge_frame(frame: Frame, *, inverted_ok: bool = False, judge_s: float = JUD
     out: dict[str, vd.Verdict] = {}
     for kind, (t, x, fs) in frame.channels.items():
         n = int(judge_s * fs)
+        if kind == "EDA" and len(t) and frame.cues:
+            # reach back to the latest deep-breath cue (and 2 s before it, for the tonic
+            # trend), so the test's result stays on screen while the frame holds it
+            start = min(t[-1] - judge_s, frame.cues[-1] - 2.0)
+            n = max(n, int(np.count_nonzero(t >= start)))
         t, x = t[-n:], x[-n:]
         if kind == "ECG":
             out[kind] = vd.judge_ecg(x, fs, inverted_ok=inverted_ok)

@@ -305,9 +305,10 @@ def serve(monitor: SignalMonitor, state: CheckState, port: int = 0
 
     def judge_loop() -> None:  # off the page's event loop, so a judgement never delays a tick
         while not box["stop"].wait(JUDGE_EVERY_S):
-            frame = monitor.frame(seconds=JUDGE_S + 1.0)
+            frame = monitor.frame()
             verdicts = judge_frame(frame, inverted_ok=state.inverted_ok)
             state.latest = (frame, verdicts)
+            state.verdicts = verdicts
             state.n_judged += 1
 
     threading.Thread(target=judge_loop, name="soothe-signal-judge", daemon=True).start()
