@@ -46,6 +46,13 @@ def test_each_scenario_gets_its_verdict(name: str, seed: int) -> None:
     assert got == EXPECTED[name], {ch: v.reason for ch, v in _judge_all(sig, FS).items()}
 
 
+@pytest.mark.parametrize("fs", [250.0, 1000.0])
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_each_scenario_at_other_rates(name: str, fs: float) -> None:
+    sig = scenario_signals(name, 10.0, fs, cues_s=[CUE_S], seed=11)
+    assert {ch: v.status for ch, v in _judge_all(sig, fs).items()} == EXPECTED[name]
+
+
 @pytest.mark.parametrize(("name", "channel", "words"), [
     ("ecg_lead_off", "ECG", "flat line"),
     ("ecg_inverted", "ECG", "inverted ECG: swap the leads or tick 'inverted'"),
@@ -109,8 +116,10 @@ def test_eda_breath_test_states() -> None:
     t = np.arange(int(10 * FS)) / FS
     x = 3.0 + 0.3 * (t > 4) * (1 - np.exp(-np.clip(t - 4, 0, None) / 0.5))
     assert breath_response(x, FS, 2.0) == pytest.approx(0.3 * (1 - np.exp(-3 / 0.5)), abs=0.01)
-    # a rising tonic level alone is no response
-    assert breath_response(3.0 + 0.02 * t, FS, 4.0) < 0.005
+    # a slowly rising tonic level (up to 0.01 µS/s) alone is no response
+    assert breath_response(3.0 + 0.008 * t, FS, 4.0) < 0.005
+    # a steeper rise is not taken as tonic: only 0.01 µS/s of it is removed
+    assert breath_response(3.0 + 0.03 * t, FS, 4.0) == pytest.approx(0.02 * 5, abs=0.01)
 
 
 def test_eda_amplifier_maximum_given() -> None:

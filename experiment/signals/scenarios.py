@@ -14,7 +14,7 @@ ecg_mains           2.5 mV of 50 Hz hum (+ harmonics) on a 1 mV ECG             
 eda_off             EDA reads 0 µS (open circuit) with 1 nS of noise               EDA: no signal
 eda_saturated       EDA level 45 µS on an amplifier whose rail is 40 µS            EDA: check
 eda_nonresponder    low tonic level (1.5 µS), no SCR at all, none to a deep breath  EDA: check
-resp_loose          belt moves 3 % of normal, under 0.1 V of sensor noise          RESP: check
+resp_loose          belt moves 3 % of normal, under 1-8 Hz rubbing (0.08 V each)  RESP: check
 ==================  =============================================================  =========
 
 Examples
@@ -58,6 +58,7 @@ EXPECTED["eda_nonresponder"]["EDA"] = CHECK
 EXPECTED["resp_loose"]["RESP"] = CHECK
 
 EDA_RAIL_US = 40.0
+_RUB = ((1.3, 0.2), (2.1, 1.9), (3.7, 0.7), (5.3, 2.8), (7.9, 4.1))  # Hz, phase
 
 
 def check_scenario(name: str) -> str:
@@ -105,7 +106,10 @@ def apply_fault(name: str, t: np.ndarray, chunk: np.ndarray, rng: np.random.Gene
     elif name == "eda_saturated":
         out[:, 1] = np.minimum(out[:, 1] + 40.0, EDA_RAIL_US)
     elif name == "resp_loose":
-        out[:, 2] = 0.03 * out[:, 2] + rng.normal(0, 0.1, n)
+        # the belt barely follows the chest; rubbing and slipping add 1-8 Hz movement (a
+        # function of time only, so it looks the same at any sampling rate)
+        rub = sum(0.08 * np.sin(2 * np.pi * f * t + ph) for f, ph in _RUB)
+        out[:, 2] = 0.03 * out[:, 2] + rub + rng.normal(0, 0.01, n)
     return out.astype(np.float32)
 
 
