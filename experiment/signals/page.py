@@ -267,12 +267,15 @@ def serve(monitor: SignalMonitor, state: CheckState, port: int = 0
     Stop it with :func:`stop_server`.
     """
     import asyncio
+    import logging
 
     from bokeh.application import Application
     from bokeh.application.handlers.function import FunctionHandler
     from bokeh.server.server import Server
     from tornado.ioloop import IOLoop
 
+    # a closed browser tab is normal here, not a warning for the experimenter's console
+    logging.getLogger("bokeh.server.views.ws").setLevel(logging.ERROR)
     t0 = {"value": None}
 
     def make_doc(doc) -> None:
