@@ -106,6 +106,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-device", action="store_true",
                    help="with --simulate: do not start the simulated physiology device "
                         "(implies --no-physio)")
+    p.add_argument("--skip-signal-check", action="store_true",
+                   help="do not run the live signal check before the baseline (recorded)")
     return p
 
 
@@ -221,6 +223,7 @@ def run_main(argv: list[str]) -> int:
         fullscreen=not (args.windowed or args.simulate), screen=args.screen,
         speed=args.speed, simulate=args.simulate, seed=args.seed, abort_at=args.abort_at,
         screenshots=args.screenshots, min_free_mb=args.min_free_mb,
+        signal_check="skip" if args.skip_signal_check else "live",
     )
     try:
         return Session(options).execute()

@@ -7,7 +7,7 @@ session code is shown), opens the marker back ends, starts the LSL recorder, and
 window. Run walks the protocol's timeline; every response and marker is appended and
 flushed as it happens. Save always runs (complete, Escape, disk full, error): trigger lines
 to 0, the recorder's raw signal to BIDS physio, ``participants.tsv``, the allocation's
-session status, the ExperimentHandler CSV.
+session status, the ExperimentHandler CSV (saved after every row; psychopy_records).
 
 Concealment: the condition is used only to pick the audio file. It is never printed,
 logged, drawn or written to a file: ``participants.tsv`` has no condition column, and by
@@ -70,6 +70,9 @@ class SessionOptions:
     abort_at: str | None = None
     screenshots: Path | None = None
     min_free_mb: float = 500.0
+    # the signal check before the baseline (experiment/signals): "live" page, or "skip"
+    # (recorded); --simulate always checks automatically
+    signal_check: str = "live"
     out: object = field(default=sys.stdout, repr=False)
 
 
@@ -109,6 +112,8 @@ class Session:
         self._physio_note = "recorded"
         self._marker_source_id: str | None = None
         self._restart_phases: set[str] = set()  # inductions interrupted by a kill
+        self.signal_check: dict | None = None  # set by the signal check (experiment/signals)
+        self.records = None  # experiment.psychopy_records.PsychopyRecords
 
     # ================================================================== helpers
     def say(self, message: str) -> None:
@@ -259,6 +264,11 @@ class Session:
             f"{v['sha256']} {str(v['pilot_placeholder']).lower()}" for v in checked))
         if pilot_note:
             self.log(f"warning\t{pilot_note}")
+        # ---- signal check before the baseline (issue 15; experiment/signals/session_hook.py)
+        from experiment.signals.session_hook import signal_check_step
+
+        signal_check_step(self)
+        # ---- end of signal check
 
         # audio (only now does the condition pick a file; nothing about it is shown)
         backend = choose_backend("ptb")
@@ -424,14 +434,12 @@ class Session:
         self.display.after_flip = self.markers.write_held
         if opt.simulate:
             self.display.frame_sleep_s = 0.005
-        from psychopy import data as psydata
+        # ---- PsychoPy records (issue 15; experiment/psychopy_records.py): frame rate,
+        # {participant}_soothe_{date}.csv/.psydat in the data folder, saved after every row
+        from experiment.psychopy_records import open_for_session
 
-        self.exp = psydata.ExperimentHandler(
-            name="soothe", extraInfo={"participant": self.state.subject,
-                                      "session": self.state.session,
-                                      "session_code": self.state.session_code},
-            savePickle=False, saveWideText=False, dataFileName="", autoLog=False,
-        )
+        self.records = open_for_session(self)
+        self.exp = self.records.exp
 
     # ================================================================== run
     def run(self) -> None:
@@ -450,7 +458,10 @@ class Session:
             self.markers.send_on_flip(self.win, self.protocol.markers.phase_onset(step.name),
                                       f"{step.name}_onset")
             self.log(f"phase {step.name} ({step.kind}) started")
+            self.records.routine_started(step.name)
             runner(step)
+            if step.kind != "questionnaire":  # a questionnaire has a row per item
+                self.records.routine_ended(step.name)
             self.markers.send(self.protocol.markers.phase_offset(step.name), f"{step.name}_offset")
             self.state.completed_phases.append(step.name)
             self.data.save_state()
@@ -511,10 +522,8 @@ class Session:
                     "response_time": round(result.response_time, 6),
                     "scale_min": item.min, "scale_max": item.max,
                 }
+                self.records.item_row(row, step.name)  # first: the CSV never lacks a row
                 self.data.write_response(row)
-                for key, value in row.items():
-                    self.exp.addData(key, value)
-                self.exp.nextEntry()
 
     def _run_induction(self, step: Step) -> None:
         from psychopy import core
@@ -619,11 +628,8 @@ class Session:
         })
 
     def _save_psychopy_csv(self) -> None:
-        if self.exp is None or self.data is None:
-            return
-        path = self.data.psychopy_csv_path()
-        self.exp.saveAsWideText(str(path), delim=",")
-        self.exp.abort()  # no further automatic saving by PsychoPy at exit
+        if self.records is not None:  # saved after every row already; final save and close
+            self.records.close()
 
     def _close_window(self) -> None:
         if self.participant is not None:

@@ -11,6 +11,17 @@ effect):
 - **EDA**: a tonic level of 5 µS with slow drift, plus a skin-conductance response about
   every 20 s (bi-exponential shape, rise 0.7 s, recovery 3 s, 0.1-0.4 µS).
 
+- **Respiration** (with ``resp=True``, a third channel ``resp`` in V, as a belt bridged to
+  LSL): 15 breaths/min (in step with the sinus arrhythmia) and, on a deep breath, one breath
+  three times as deep.
+- **Deep breath on request**: :meth:`PhysioGenerator.deep_breath` plants, 1.5-2.5 s after the
+  request, a skin-conductance response of ``breath_response_us`` (0 for a non-responder).
+  The device listens for the signal check's cue stream (``soothe_breath_cue``, source id
+  ``soothe_breath_cue_<parent pid>``) and breathes when asked.
+
+``--scenario NAME`` streams one of the signal check's known faults
+(:mod:`experiment.signals.scenarios`) with all three channels.
+
 Run it as ``python -m experiment.simulated_device --rate 500`` (it stops on SIGTERM or
 after ``--duration`` seconds).
 """
@@ -21,6 +32,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -45,14 +57,39 @@ class PhysioGenerator:
     True
     """
 
-    def __init__(self, rate: float = 500.0, seed: int = 0, hr_bpm: float = 70.0) -> None:
+    def __init__(self, rate: float = 500.0, seed: int = 0, hr_bpm: float = 70.0, *,
+                 resp: bool = False, spontaneous_scr: bool = True,
+                 breath_response_us: float = 0.5, tonic_us: float = 5.0) -> None:
         self.rate = float(rate)
         self.rng = np.random.default_rng(seed)
         self.mean_rr = 60.0 / hr_bpm
         self.n = 0
         self.beats: list[float] = [0.3]
         self.scrs: list[tuple[float, float]] = []
-        self.next_scr = 5.0
+        self.next_scr = 5.0 if spontaneous_scr else float("inf")
+        self.resp = resp
+        self.breath_response_us = float(breath_response_us)
+        self.tonic_us = float(tonic_us)
+        self.deep_breaths: list[float] = []
+
+    def deep_breath(self, t: float) -> None:
+        """The participant takes one deep breath at ``t`` (s on this generator's clock).
+
+        A skin-conductance response of ``breath_response_us`` follows 1.5-2.5 s later (skin
+        conductance responds to an inspiratory gasp after 1-3 s); the belt shows one breath
+        three times as deep.
+
+        Examples
+        --------
+        >>> gen = PhysioGenerator(rate=50, seed=2, resp=True, spontaneous_scr=False)
+        >>> gen.deep_breath(1.0)
+        >>> x = gen.next_chunk(400)
+        >>> bool(x[300:, 1].max() - x[:50, 1].min() > 0.1)
+        True
+        """
+        self.deep_breaths.append(float(t))
+        if self.breath_response_us > 0:
+            self.scrs.append((float(t) + self.rng.uniform(1.5, 2.5), self.breath_response_us))
 
     def _extend_beats(self, until: float) -> None:
         while self.beats[-1] < until + 1.0:
@@ -61,7 +98,8 @@ class PhysioGenerator:
             self.beats.append(t + max(rr, 0.3))
 
     def next_chunk(self, n: int) -> np.ndarray:
-        """The next ``n`` samples as an (n, 2) array: columns ecg (mV), eda (µS)."""
+        """The next ``n`` samples as an (n, 2) array: columns ecg (mV), eda (µS) (and a third,
+        resp (V), with ``resp=True``)."""
         t = (self.n + np.arange(n)) / self.rate
         self.n += n
         self._extend_beats(t[-1])
@@ -75,7 +113,7 @@ class PhysioGenerator:
         while self.next_scr < t[-1] + 30:
             self.scrs.append((self.next_scr, self.rng.uniform(0.1, 0.4)))
             self.next_scr += self.rng.uniform(12, 28)
-        eda = 5.0 + 0.3 * np.sin(2 * np.pi * t / 300.0)
+        eda = self.tonic_us + 0.3 * np.sin(2 * np.pi * t / 300.0)
         for onset, amp in self.scrs:
             if onset > t[-1] or onset < t[0] - 40:
                 continue
@@ -83,16 +121,28 @@ class PhysioGenerator:
             eda += amp * 1.35 * (np.exp(-x / 3.0) - np.exp(-x / 0.7)) * (t >= onset)
         eda += self.rng.normal(0, 0.002, n)
         self.beats = [b for b in self.beats if b > t[-1] - 2]
-        return np.column_stack([ecg, eda]).astype(np.float32)
+        if not self.resp:
+            return np.column_stack([ecg, eda]).astype(np.float32)
+        resp = np.sin(2 * np.pi * 0.25 * t + 0.3 * np.sin(2 * np.pi * t / 37.0))
+        for b in self.deep_breaths:  # one 4-s breath, 0.5 s after the request
+            x = np.clip((t - b - 0.5) / 4.0, 0.0, 1.0)
+            resp += 2.0 * np.sin(np.pi * x) ** 2
+        resp += self.rng.normal(0, 0.01, n)
+        return np.column_stack([ecg, eda, resp]).astype(np.float32)
 
 
-def make_outlet(rate: float, name: str = STREAM_NAME, source_id: str | None = None):
+def make_outlet(rate: float, name: str = STREAM_NAME, source_id: str | None = None,
+                resp: bool = False):
     """An LSL outlet with channel labels, types and units in its description."""
     import pylsl
 
-    info = pylsl.StreamInfo(name, "Physio", 2, rate, pylsl.cf_float32, source_id or name)
+    chans_spec = [("ecg", "mV", "ECG"), ("eda", "uS", "EDA")]
+    if resp:
+        chans_spec.append(("resp", "V", "RESP"))
+    info = pylsl.StreamInfo(name, "Physio", len(chans_spec), rate, pylsl.cf_float32,
+                            source_id or name)
     chans = info.desc().append_child("channels")
-    for label, unit, kind in (("ecg", "mV", "ECG"), ("eda", "uS", "EDA")):
+    for label, unit, kind in chans_spec:
         ch = chans.append_child("channel")
         ch.append_child_value("label", label)
         ch.append_child_value("unit", unit)
@@ -101,14 +151,51 @@ def make_outlet(rate: float, name: str = STREAM_NAME, source_id: str | None = No
     return pylsl.StreamOutlet(info, chunk_size=10)
 
 
-def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
-           name: str = STREAM_NAME, parent_pid: int | None = None,
-           source_id: str | None = None) -> None:
-    """Stream until ``duration_s`` has passed (0: until SIGTERM/SIGINT)."""
+def listen_for_cues(source_id: str, on_cue, stop: dict) -> threading.Thread:
+    """Call ``on_cue(lsl_time)`` for every deep-breath cue on the stream ``source_id``."""
     import pylsl
 
-    outlet = make_outlet(rate, name, source_id)
-    gen = PhysioGenerator(rate, seed)
+    def loop() -> None:
+        inlet = None
+        while not stop["flag"]:
+            if inlet is None:
+                found = pylsl.resolve_byprop("source_id", source_id, timeout=1.0)
+                if found:
+                    inlet = pylsl.StreamInlet(found[0], processing_flags=pylsl.proc_clocksync)
+                continue
+            sample, ts = inlet.pull_sample(timeout=0.2)
+            if sample is not None:
+                on_cue(ts)
+
+    thread = threading.Thread(target=loop, name="cue-listener", daemon=True)
+    thread.start()
+    return thread
+
+
+def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
+           name: str = STREAM_NAME, parent_pid: int | None = None,
+           scenario: str | None = None, source_id: str | None = None) -> None:
+    """Stream until ``duration_s`` has passed (0: until SIGTERM/SIGINT).
+
+    With ``scenario`` (see :mod:`experiment.signals.scenarios`) the stream has a belt
+    channel too and carries that scenario's fault.
+    """
+    import pylsl
+
+    from experiment.signals.monitor import cue_source_id
+
+    options, fault = {}, None
+    if scenario:
+        from experiment.signals.scenarios import apply_fault, generator_options
+
+        options = generator_options(scenario)
+        fault_rng = np.random.default_rng(seed + 1)
+
+        def fault(t, chunk):
+            return apply_fault(scenario, t, chunk, fault_rng)
+
+    outlet = make_outlet(rate, name, source_id, resp=bool(options.get("resp")))
+    gen = PhysioGenerator(rate, seed, **options)
     stop = {"flag": False}
 
     def _stop(*_):
@@ -121,6 +208,8 @@ def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
     # the session that started us: given explicitly, because a session killed before this
     # line runs would leave getppid() == 1 here and the device would stream on for ever
     parent = parent_pid if parent_pid else os.getppid()
+    # the simulated participant takes a deep breath when the signal check asks for one
+    listen_for_cues(cue_source_id(parent), lambda ts: gen.deep_breath(ts - start), stop)
     print(f"streaming {name} at {rate:g} Hz", flush=True)
     while not stop["flag"]:
         now = pylsl.local_clock()
@@ -131,6 +220,8 @@ def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
         due = int((now - start) * rate) - sent
         if due > 0:
             chunk = gen.next_chunk(due)
+            if fault is not None:
+                chunk = fault((sent + np.arange(due)) / rate, chunk)
             sent += due
             # timestamp of the last sample on the LSL clock
             outlet.push_chunk(chunk.tolist(), start + (sent - 1) / rate)
@@ -145,13 +236,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=STREAM_NAME)
     parser.add_argument("--parent-pid", type=int, default=None,
                         help="stop when this process is gone (default: the parent process)")
-    parser.add_argument("--source-id", default=None,
-                        help="LSL source_id (soothe run --simulate gives each session its own)")
+    parser.add_argument("--scenario", default=None,
+                        help="a signal-check fault to stream (experiment.signals.scenarios); "
+                             "adds a respiration belt channel")
+    parser.add_argument("--source-id", default=None, help="LSL source id (default: --name)")
     args = parser.parse_args(argv)
+    if args.scenario:
+        from experiment.signals.scenarios import check_scenario
+
+        try:
+            check_scenario(args.scenario)
+        except ValueError as exc:
+            parser.error(str(exc))
     from experiment.lsl_config import keep_lsl_on_machine
 
     keep_lsl_on_machine()
-    stream(args.rate, args.duration, args.seed, args.name, args.parent_pid, args.source_id)
+    stream(args.rate, args.duration, args.seed, args.name, args.parent_pid, args.scenario,
+           args.source_id)
     return 0
 
 

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audio": ("conditions.audio_cli:main", "render, check and loudness-normalise induction audio"),
     "run": ("experiment.cli:run_main", "run a session (PsychoPy)"),
     "check": ("experiment.cli:check_main", "hardware check before the first participant"),
+    "signals": ("experiment.signals.cli:main", "live signal check of ECG, EDA and respiration"),
     "allocation": (
         "experiment.allocation_cli:main",
         "allocation database: init, status, export, verify",

@@ -103,9 +103,10 @@ def test_full_session_completes_with_all_phases_in_order(full_session):
     # audio lasted as long as the file
     t = events.set_index("trial_type")["onset"]
     assert t["audio_offset"] - t["audio_onset"] == pytest.approx(3.0, abs=0.1)
-    # the PsychoPy ExperimentHandler CSV is kept as well
-    csvs = list(files.sourcedata_dir.glob("*_psychopy.csv"))
-    assert len(csvs) == 1 and len(pd.read_csv(csvs[0])) == 2 * N_ITEMS
+    # the PsychoPy ExperimentHandler CSV is kept as well (in the data folder, PsychoPy's name)
+    csvs = list(full_session["root"].glob("full1_soothe_*.csv"))
+    assert len(csvs) == 1
+    assert (pd.read_csv(csvs[0])["slider.response"].notna()).sum() == 2 * N_ITEMS
 
 
 def test_full_session_passes_bids_validator(full_session):
@@ -173,7 +174,7 @@ def test_condition_stays_concealed_until_the_end(full_session):
     files = full_session["files"]
     for path in [files.sourcedata_dir / "session_log.txt",
                  files.sourcedata_dir / "session_state.json",
-                 *files.sourcedata_dir.glob("*_psychopy.csv"), files.beh_tsv]:
+                 *root.glob("full1_soothe_*.csv"), files.beh_tsv]:
         assert _leaks(path.read_text(), words) == [], path
     assert "session code S-" in proc.stdout
     import json
@@ -259,6 +260,13 @@ def test_kill9_mid_questionnaire_then_resume(tmp_path, session_env, short_protoc
     proc.wait(10)
     before = bids.read_tsv(files.beh_tsv, bids.BEH_COLUMNS)
     assert len(before) >= 2 and before["rating"].notna().all()
+    # the PsychoPy CSV, saved after every row, kept every answered item (and opens in pandas)
+    (csv,) = root.glob("kill1_soothe_*.csv")
+    table = pd.read_csv(csv)
+    items = table[table["slider.response"].notna()]
+    for _, row in before.iterrows():
+        hit = items[(items["item_id"] == row["item_id"]) & (items["phase"] == row["phase"])]
+        assert len(hit) == 1 and hit["slider.response"].iloc[0] == pytest.approx(row["rating"])
     # mid-session, nothing an experimenter can open names the condition
     words = _condition_words(short_protocol)
     for name, text in _experimenter_visible_text(root).items():

@@ -1,0 +1,359 @@
+"""Per-channel verdicts of the signal check: signal in, verdict out (pure, no I/O).
+
+Each ``judge_*`` function takes the last few seconds of one channel and returns a
+:class:`Verdict`: ``good``, ``check electrodes`` or ``no signal`` (``waiting`` while there
+are fewer than :data:`MIN_SECONDS` of samples), with the reason in plain words for the
+experimenter. The rules, in the order they are tried, and why each constant is what it is:
+
+ECG (mV)
+    1. **flat line** (no signal): the 0.5-99.5 % range is below :data:`ECG_FLAT_MV`. A
+       limb-lead R wave is 0.5-2.5 mV, so 0.05 mV is ten times below the smallest one.
+    2. **mains hum** (check electrodes): the 50/60 Hz amplitude exceeds
+       :data:`MAINS_RATIO` x the ECG's own range once the hum is notched out. Pick-up that
+       large means a high-impedance electrode or a loose reference lead; the R peak can then
+       no longer be placed to the millisecond.
+    3. **no heartbeat** (check electrodes): fewer than 2 beats found by the pipeline's own QRS
+       detector (:func:`physio.ecg.ecg_peaks.detect_qrs`).
+    4. **implausible rate** (check electrodes): the median-RR heart rate is outside
+       :data:`HR_RANGE_BPM` (30-200 bpm: a seated adult's sinus rhythm), e.g. "HR 240: noise,
+       not beats".
+    5. **inverted** (check electrodes): the dominant QRS deflection is negative
+       (:func:`physio.ecg.ecg_polarity.ecg_polarity`), unless the experimenter ticked
+       "inverted" for this lead placement.
+EDA (µS)
+    1. **electrode off** (no signal): median below :data:`EDA_OFF_US` (an open circuit; skin
+       conductance at rest is rarely below 0.5 µS).
+    2. **saturated** (check electrodes): the signal sits on its maximum for at least
+       :data:`CLIP_RUN_S` (a real EDA never repeats one value that long, an amplifier at its
+       rail does), or above the amplifier's stated maximum.
+    3. **flat line** (no signal): standard deviation below :data:`EDA_FLAT_US`.
+    4. **deep-breath test** (check electrodes when failed): after the experimenter's cue the
+       largest rise within :data:`BREATH_WINDOW_S` must reach :data:`SCR_MIN_US` (0.05 µS,
+       the usual minimum SCR amplitude).
+Respiration belt (any unit)
+    1. **flat line** (no signal): 0.5-99.5 % range below ``flat`` (default 1 mV).
+    2. **belt loose** (check electrodes): the breathing band (0.1-1 Hz, 6-60 breaths/min)
+       is less than :data:`RESP_SNR_MIN` x the rest (1-10 Hz): the belt does not follow the
+       chest.
+    3. **implausible rate** (check electrodes): outside :data:`RESP_RANGE_BPM`.
+
+Examples
+--------
+>>> import numpy as np
+>>> judge_ecg(np.zeros(5000), 500.0).reason
+'flat line: lead off or cable unplugged'
+>>> judge_eda(np.full(5000, 0.01), 500.0).status
+'no signal'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import signal as sps
+
+GOOD, CHECK, NO_SIGNAL, WAITING = "good", "check electrodes", "no signal", "waiting"
+
+MIN_SECONDS = 3.0
+ECG_FLAT_MV = 0.05
+MAINS_RATIO = 0.5
+HR_RANGE_BPM = (30.0, 200.0)
+EDA_OFF_US = 0.1
+EDA_FLAT_US = 1e-4
+CLIP_RUN_S = 0.5
+SCR_MIN_US = 0.05
+BREATH_WINDOW_S = 5.0
+TONIC_DRIFT_MAX_US_S = 0.01
+RESP_SNR_MIN = 3.0
+RESP_RANGE_BPM = (4.0, 40.0)
+
+
+@dataclass
+class Verdict:
+    """The check's verdict on one channel.
+
+    ``value`` is the headline number (HR in bpm, EDA level in µS, breaths per minute) or
+    NaN; ``marks`` are event times in seconds from the segment's first sample (R peaks for
+    ECG, breaths for respiration); ``metrics`` the numbers behind the decision.
+    """
+
+    channel: str
+    status: str
+    reason: str
+    value: float = float("nan")
+    unit: str = ""
+    marks: list[float] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready (NaN becomes None, marks are left out)."""
+        out = asdict(self)
+        out.pop("marks")
+        for key in ("value",):
+            out[key] = None if not np.isfinite(out[key]) else round(float(out[key]), 4)
+        out["metrics"] = {k: (None if not np.isfinite(v) else round(float(v), 4))
+                          for k, v in out["metrics"].items()}
+        return out
+
+
+def _prepare(x: Sequence[float], fs: float, channel: str) -> tuple[np.ndarray, Verdict | None]:
+    """Finite float array, or an early verdict (too short, nothing finite)."""
+    if not np.isfinite(fs) or fs <= 0:
+        raise ValueError(f"{channel}: sampling rate must be > 0 Hz, got {fs}")
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if len(x) < MIN_SECONDS * fs:
+        return x, Verdict(channel, WAITING, f"waiting for data ({len(x) / fs:.1f} s of "
+                                             f"{MIN_SECONDS:g} s)")
+    finite = np.isfinite(x)
+    if finite.mean() < 0.5:
+        return x, Verdict(channel, NO_SIGNAL, "no samples arriving (gaps)")
+    if not finite.all():
+        x = np.interp(np.arange(len(x)), np.flatnonzero(finite), x[finite])
+    return x, None
+
+
+def _robust_range(x: np.ndarray) -> float:
+    lo, hi = np.percentile(x, [0.5, 99.5])
+    return float(hi - lo)
+
+
+def _mains(x: np.ndarray, fs: float) -> tuple[float, float, np.ndarray]:
+    """(mains frequency, its amplitude, the signal with 50/60 Hz and harmonics notched)."""
+    if fs < 2 * 62:
+        return float("nan"), 0.0, x
+    spec_f, spec = sps.periodogram(x - x.mean(), fs, window="hann", scaling="density")
+    df = spec_f[1] - spec_f[0]
+    amp = {}
+    for f0 in (50.0, 60.0):
+        band = (spec_f > f0 - 1.5) & (spec_f < f0 + 1.5)
+        amp[f0] = float(np.sqrt(2 * spec[band].sum() * df))  # sine amplitude from its power
+    f0 = max(amp, key=amp.get)
+    y = x
+    for k in (1, 2, 3):
+        if k * f0 < 0.45 * fs:
+            b, a = sps.iirnotch(k * f0, 10.0, fs)
+            y = sps.filtfilt(b, a, y)
+    return f0, amp[f0], y
+
+
+def judge_ecg(x: Sequence[float], fs: float, *, inverted_ok: bool = False) -> Verdict:
+    """Verdict on an ECG segment in mV (a few seconds; 10 s is plenty).
+
+    Parameters
+    ----------
+    x : array_like
+        ECG samples in mV.
+    fs : float
+        Sampling rate (Hz).
+    inverted_ok : bool
+        The experimenter ticked "inverted": a negative QRS is expected for this placement.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = 250.0; t = np.arange(int(10 * fs)) / fs
+    >>> beats = np.arange(0.5, 10, 0.8)                  # 75 bpm
+    >>> ecg = sum(np.exp(-0.5 * ((t - b) / 0.012) ** 2) for b in beats)
+    >>> v = judge_ecg(ecg, fs); (v.status, round(v.value))
+    ('good', 75)
+    >>> judge_ecg(-ecg, fs).reason
+    "inverted ECG: swap the leads or tick 'inverted'"
+    """
+    from physio.ecg.ecg_clean import ecg_clean, ecg_detection_signal
+    from physio.ecg.ecg_peaks import detect_qrs
+    from physio.ecg.ecg_polarity import ecg_polarity, refine_peaks
+
+    x, early = _prepare(x, fs, "ECG")
+    if early:
+        return early
+    span = _robust_range(x - np.median(x))
+    metrics = {"range_mv": span}
+    if span < ECG_FLAT_MV:
+        return Verdict("ECG", NO_SIGNAL, "flat line: lead off or cable unplugged",
+                       unit="bpm", metrics=metrics)
+    f0, mains_amp, notched = _mains(x, fs)
+    cleaned = ecg_clean(notched, fs)
+    ecg_range = _robust_range(cleaned)
+    metrics.update(mains_hz=f0, mains_mv=mains_amp, ecg_range_mv=ecg_range)
+    if mains_amp > MAINS_RATIO * ecg_range:
+        return Verdict("ECG", CHECK, f"mains hum ({f0:.0f} Hz, {mains_amp:.2f} mV) drowns the "
+                       "ECG: press the electrodes on, check the reference lead",
+                       unit="bpm", metrics=metrics)
+    band, fs_d = ecg_detection_signal(cleaned, fs)
+    approx = np.round(detect_qrs(band, fs_d) * fs / fs_d).astype(np.int64)
+    approx = approx[(approx >= 0) & (approx < len(x))]
+    if len(approx) < 2:
+        return Verdict("ECG", CHECK, "no heartbeat found", unit="bpm", metrics=metrics)
+    inverted = ecg_polarity(cleaned, approx, fs)
+    peaks = refine_peaks(cleaned, approx, fs, inverted)
+    rr = np.diff(peaks) / fs
+    hr = 60.0 / float(np.median(rr))
+    metrics.update(n_beats=float(len(peaks)), inverted=float(inverted))
+    marks = [float(p / fs) for p in peaks]
+    lo, hi = HR_RANGE_BPM
+    if not lo <= hr <= hi:
+        return Verdict("ECG", CHECK, f"HR {hr:.0f}: noise, not beats", hr, "bpm", marks,
+                       metrics)
+    if inverted and not inverted_ok:
+        return Verdict("ECG", CHECK, "inverted ECG: swap the leads or tick 'inverted'", hr,
+                       "bpm", marks, metrics)
+    return Verdict("ECG", GOOD, f"HR {hr:.0f} bpm, clear R peaks", hr, "bpm", marks, metrics)
+
+
+def _longest_run(mask: np.ndarray) -> int:
+    if not mask.any():
+        return 0
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+
+
+def breath_response(x: np.ndarray, fs: float, cue_s: float) -> float:
+    """Largest rise (µS) of the EDA within :data:`BREATH_WINDOW_S` after a cue at ``cue_s``.
+
+    The rise is measured from the lowest point before it in the window (so a falling tonic
+    level counts as no response), on the signal smoothed over 0.25 s, after removing the
+    tonic trend of the 2 s before the cue (so a slowly rising level is no response either).
+    Only a rise of at most :data:`TONIC_DRIFT_MAX_US_S` (0.01 µS/s, i.e. 0.05 µS over the
+    window) is taken as tonic drift; a steeper one is a response already under way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = 100.0; t = np.arange(1000) / fs
+    >>> x = 2.0 + 0.3 * (t > 4) * (1 - np.exp(-(t - 4) / 0.7))   # a response 2 s after the cue
+    >>> round(breath_response(x, fs, 2.0), 2)
+    0.3
+    """
+    a = int(round(cue_s * fs))
+    b = int(round((cue_s + BREATH_WINDOW_S) * fs))
+    x = np.asarray(x, dtype=np.float64)
+    seg = x[max(a, 0):b]
+    if len(seg) < 2:
+        return float("nan")
+    pre = x[max(a - int(round(2 * fs)), 0):max(a, 0)]
+    if len(pre) >= 0.5 * fs:  # the tonic trend before the cue, carried on through the window
+        slope = np.polyfit(np.arange(len(pre)) / fs, pre, 1)[0]
+        # only a slow rise is tonic drift; a steeper one is a response already under way,
+        # and a fall needs no correction (the rise is measured from the lowest point)
+        slope = float(np.clip(slope, 0.0, TONIC_DRIFT_MAX_US_S))
+        seg = seg - slope * np.arange(len(seg)) / fs
+    width = max(int(round(0.25 * fs)), 1)
+    seg = np.convolve(seg, np.ones(width) / width, mode="valid") if len(seg) > width else seg
+    return float(np.max(seg - np.minimum.accumulate(seg)))
+
+
+def judge_eda(x: Sequence[float], fs: float, *, cues_s: Sequence[float] = (),
+              amplifier_max_us: float | None = None) -> Verdict:
+    """Verdict on an EDA segment in µS, with the deep-breath test when a cue was given.
+
+    Parameters
+    ----------
+    x : array_like
+        Skin conductance (µS).
+    fs : float
+        Sampling rate (Hz).
+    cues_s : sequence of float
+        Times (s from the segment's first sample) the participant was asked for a deep
+        breath; the latest one whose 5-s window is complete decides the test.
+    amplifier_max_us : float, optional
+        The amplifier's upper range, when known.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = 100.0; t = np.arange(1000) / fs
+    >>> x = 5.0 + 0.001 * np.sin(t) + 0.2 * (t > 4) * (1 - np.exp(-(t - 4) / 0.7))
+    >>> judge_eda(x, fs, cues_s=[2.0]).reason
+    'level 5.2 µS; responds to a deep breath (+0.20 µS)'
+    >>> judge_eda(np.minimum(x + 40, 45.0), fs).reason
+    'EDA above the amplifier range'
+    """
+    x, early = _prepare(x, fs, "EDA")
+    if early:
+        return early
+    level = float(np.median(x[-int(MIN_SECONDS * fs):]))
+    metrics: dict[str, float] = {"level_us": level}
+    if level < EDA_OFF_US:
+        return Verdict("EDA", NO_SIGNAL, f"EDA {level:.2f} µS: electrode off or no skin "
+                       "contact", level, "µS", metrics=metrics)
+    top = float(np.max(x))
+    on_top = np.abs(x - top) <= 1e-6 * max(abs(top), 1.0)
+    clip_s = _longest_run(on_top) / fs
+    metrics["at_max_s"] = clip_s
+    if clip_s >= CLIP_RUN_S or (amplifier_max_us is not None and level >= amplifier_max_us):
+        return Verdict("EDA", CHECK, "EDA above the amplifier range", level, "µS",
+                       metrics=metrics)
+    if float(np.std(x)) < EDA_FLAT_US:
+        return Verdict("EDA", NO_SIGNAL, "flat line", level, "µS", metrics=metrics)
+    end_s = len(x) / fs
+    done = [c for c in cues_s if 0 <= c and c + BREATH_WINDOW_S <= end_s]
+    waiting = [c for c in cues_s if 0 <= c and c + BREATH_WINDOW_S > end_s]
+    if done:
+        rise = breath_response(x, fs, done[-1])
+        metrics["breath_rise_us"] = rise
+        if not rise >= SCR_MIN_US:
+            return Verdict("EDA", CHECK, f"no response to a deep breath (+{rise:.2f} µS in "
+                           f"{BREATH_WINDOW_S:g} s; want >= {SCR_MIN_US} µS)", level, "µS",
+                           metrics=metrics)
+        return Verdict("EDA", GOOD, f"level {level:.1f} µS; responds to a deep breath "
+                       f"(+{rise:.2f} µS)", level, "µS", metrics=metrics)
+    if waiting:
+        left = waiting[-1] + BREATH_WINDOW_S - end_s
+        return Verdict("EDA", GOOD, f"level {level:.1f} µS; deep-breath test: watching for "
+                       f"{left:.0f} s more", level, "µS", metrics=metrics)
+    return Verdict("EDA", GOOD, f"level {level:.1f} µS; deep-breath test not done yet",
+                   level, "µS", metrics=metrics)
+
+
+def judge_resp(x: Sequence[float], fs: float, *, flat: float = 1e-3) -> Verdict:
+    """Verdict on a respiration-belt segment (any unit; 10 s or more gives a rate).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = 50.0; t = np.arange(int(20 * fs)) / fs
+    >>> v = judge_resp(np.sin(2 * np.pi * 0.25 * t), fs); (v.status, round(v.value))
+    ('good', 15)
+    """
+    x, early = _prepare(x, fs, "RESP")
+    if early:
+        return early
+    span = _robust_range(x)
+    metrics = {"range": span}
+    if span < flat:
+        return Verdict("RESP", NO_SIGNAL, "flat line: belt unplugged", unit="/min",
+                       metrics=metrics)
+    nyq = 0.5 * fs
+    breath = sps.sosfiltfilt(sps.butter(2, [0.1, 1.0], "bandpass", fs=fs, output="sos"), x)
+    rest = (sps.sosfiltfilt(sps.butter(2, [1.0, min(10.0, 0.9 * nyq)], "bandpass", fs=fs,
+                                       output="sos"), x) if nyq > 2 else np.zeros_like(x))
+    snr = float(np.std(breath) / max(np.std(rest), 1e-12))
+    metrics["breath_snr"] = snr
+    if snr < RESP_SNR_MIN:
+        return Verdict("RESP", CHECK, "breathing barely visible: tighten the belt", unit="/min",
+                       metrics=metrics)
+    peaks, _ = sps.find_peaks(breath, distance=max(int(1.5 * fs), 1),
+                              prominence=0.5 * float(np.std(breath)))
+    if len(peaks) < 2:
+        return Verdict("RESP", WAITING, "waiting for two breaths", unit="/min", metrics=metrics)
+    rate = 60.0 / float(np.median(np.diff(peaks) / fs))
+    marks = [float(p / fs) for p in peaks]
+    lo, hi = RESP_RANGE_BPM
+    if not lo <= rate <= hi:
+        return Verdict("RESP", CHECK, f"{rate:.0f} breaths/min: not breathing, check the belt",
+                       rate, "/min", marks, metrics)
+    return Verdict("RESP", GOOD, f"{rate:.0f} breaths/min", rate, "/min", marks, metrics)
+
+
+def overall(verdicts: Sequence[Verdict]) -> str:
+    """The worst status over the channels (good < waiting < check electrodes < no signal).
+
+    Examples
+    --------
+    >>> overall([Verdict("ECG", GOOD, ""), Verdict("EDA", CHECK, "")])
+    'check electrodes'
+    """
+    order = [GOOD, WAITING, CHECK, NO_SIGNAL]
+    return max((v.status for v in verdicts), key=order.index, default=NO_SIGNAL)
