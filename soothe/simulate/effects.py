@@ -79,8 +79,8 @@ DRIVE_SLOPES: dict[str, dict[str, float]] = {
 #: Between-participant SD of each drive's slope (per minute), of the person-level step at
 #: induction onset, and the within-person minute-to-minute wander (OU process: SD, tau s).
 DRIVE_VARIABILITY: dict[str, dict[str, float]] = {
-    "vagal": {"slope_sd": 0.025, "onset_sd": 0.05, "wander_sd": 0.04, "wander_tau_s": 60.0},
-    "sympathetic": {"slope_sd": 0.040, "onset_sd": 0.10, "wander_sd": 0.06,
+    "vagal": {"slope_sd": 0.025, "onset_sd": 0.05, "wander_sd": 0.15, "wander_tau_s": 60.0},
+    "sympathetic": {"slope_sd": 0.040, "onset_sd": 0.10, "wander_sd": 0.25,
                     "wander_tau_s": 60.0},
 }
 
