@@ -3,10 +3,12 @@
 Run: ``.venv/bin/python bench/bench_simulate.py [--fs 1000] [--reps 3] [--ecgsyn-s 60]``
 
 Prints, for one whole simulated session (the protocol's timeline, about 28 min):
-the time to simulate it in memory (timeline, true beats, ECG, EDA, answers, truth), the
-ECG and EDA rendering alone, the time to write it through the data contract, and the
-same figures scaled to one simulated hour and to a 40-minute session. Then it times
-``nk.ecg_simulate(method="ecgsyn")`` and soothe's ECG on the same short stretch.
+the time to simulate it in memory (timeline, latent drives, true beats, ECG, EDA,
+respiration belt, answers, truth through the pipeline's HRV estimator), the ECG and belt
+rendering alone, the time to write it through the data contract, and the same figures
+scaled to one simulated hour and to a 40-minute session. It then times a real 40-minute
+session (6 min of recording before and after the protocol) against the target of 2 s,
+and ``nk.ecg_simulate(method="ecgsyn")`` against soothe's ECG on the same short stretch.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def main() -> None:
     from conditions import bids
     from conditions.protocol import load_protocol
     from soothe.simulate.ecg_synth import ecg_render
+    from soothe.simulate.respiration import belt_render
     from soothe.simulate.study import simulate_session, write_session
 
     protocol = load_protocol()
@@ -53,6 +56,18 @@ def main() -> None:
     n = len(session.ecg_mv)
     rng = np.random.default_rng(0)
     t_ecg = _best(lambda: ecg_render(session.beats, args.fs, n, rng), args.reps)
+    t_belt = _best(
+        lambda: belt_render(session.model, session.timeline, args.fs, n, rng), args.reps
+    )
+    t_40 = _best(
+        lambda: simulate_session(
+            protocol, "001", "kindness_self", record_margin_s=(360.0, 360.0), **kw
+        ),
+        args.reps,
+    )
+    dur_40 = simulate_session(
+        protocol, "001", "kindness_self", record_margin_s=(360.0, 360.0), signals=False, **kw
+    ).timeline.duration_s
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         write_session(Path(tmp), protocol, session)
@@ -66,19 +81,25 @@ def main() -> None:
         f"numpy {np.__version__})"
     )
     print(
-        f"session: {dur_s / 60:.1f} simulated min at {args.fs:g} Hz, {n} samples x 2 channels,"
+        f"session: {dur_s / 60:.1f} simulated min at {args.fs:g} Hz, {n} samples x 3 channels,"
         f" {len(session.beats)} beats; best of {args.reps}"
     )
     print(f"{'step':44s} {'session':>9s} {'per sim. hour':>14s} {'per 40 min':>11s}")
     rows = [
-        ("simulate in memory (all: beats, ECG, EDA, truth)", t_sim),
+        ("simulate in memory (drives, beats, signals, truth)", t_sim),
         ("  of which tables only (no signals)", t_nosig),
         ("  of which ECG template rendering", t_ecg),
+        ("  of which respiration belt", t_belt),
         ("write BIDS physio.tsv.gz + tsv (conditions.bids)", t_write),
     ]
     for name, t in rows:
         print(f"{name:44s} {t:8.2f}s {t * per_hour:13.2f}s {t * per_hour * 40 / 60:10.2f}s")
     print(f"(physio.tsv.gz is {size_mb:.1f} MB)")
+    verdict = "meets" if t_40 <= 2.0 else "MISSES"
+    print(
+        f"\nreal {dur_40 / 60:.1f}-min session at {args.fs:g} Hz, simulated in memory: "
+        f"{t_40:.2f} s (best of {args.reps}; {verdict} the 2 s target)"
+    )
 
     import neurokit2 as nk
 
