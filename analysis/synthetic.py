@@ -117,7 +117,7 @@ def _draw_person(condition: str, rng: np.random.Generator) -> dict[str, Any]:
         "slope": {d: effects.drive_slope(d, condition) + rng.normal(0, var[d]["slope_sd"])
                   for d in var},
         "onset": {d: rng.normal(0, var[d]["onset_sd"]) for d in var},
-        "wander_sd": {d: var[d]["wander_sd"] for d in var},
+        "wander_sd": {d: effects.minute_mean_sd(d) for d in var},
         "coupling": 1.0 if responder else scr["non_responder_coupling"],
         "scr_rate0": scr["base_rate_per_min"]["mean"] if responder else scr[
             "non_responder_rate_per_min"],
@@ -140,8 +140,8 @@ def _window_values(person: dict[str, Any], phase: str, w: int,
             x = end * np.exp(-tau * 60.0 / effects.RECOVERY_TAU_S)
         else:
             x = 0.0
-        # minute mean of the OU wander: about 0.86 of its SD (tau 60 s averaged over 60 s)
-        drive[d] = x + rng.normal(0.0, 0.86 * person["wander_sd"][d])
+        # the minute mean of the drive's OU wander (effects.minute_mean_sd)
+        drive[d] = x + rng.normal(0.0, person["wander_sd"][d])
     slowing = (effects.MEDITATION_BREATHING.get(person["condition"], 0.0)
                * float(effects.time_course(tau)) if phase == "induction" else 0.0)
     br = float(phys.breathing_rate(person["br0"], slowing))

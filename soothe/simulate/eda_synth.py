@@ -80,6 +80,7 @@ def draw_scrs(
     amps = cfg["amplitude_min_us"] + rng.exponential(cfg["amplitude_mean_extra_us"], len(onsets))
     s_at = np.interp(onsets, grid, s)
     amps = amps * np.exp(effects.COUPLING["scr_amp_gain"] * gain * np.clip(s_at, 0.0, None))
+    amps = np.minimum(amps, cfg["amplitude_max_us"])
     rise, decay = cfg["rise_tau_s"], cfg["decay_tau_s"]
     t_peak = np.log(decay / rise) * rise * decay / (decay - rise)
     return pd.DataFrame({"onset_s": onsets, "peak_s": onsets + t_peak, "amplitude_us": amps})

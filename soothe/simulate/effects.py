@@ -79,9 +79,9 @@ DRIVE_SLOPES: dict[str, dict[str, float]] = {
 #: Between-participant SD of each drive's slope (per minute), of the person-level step at
 #: induction onset, and the within-person minute-to-minute wander (OU process: SD, tau s).
 DRIVE_VARIABILITY: dict[str, dict[str, float]] = {
-    "vagal": {"slope_sd": 0.025, "onset_sd": 0.05, "wander_sd": 0.15, "wander_tau_s": 60.0},
-    "sympathetic": {"slope_sd": 0.040, "onset_sd": 0.10, "wander_sd": 0.25,
-                    "wander_tau_s": 60.0},
+    "vagal": {"slope_sd": 0.025, "onset_sd": 0.05, "wander_sd": 0.12, "wander_tau_s": 120.0},
+    "sympathetic": {"slope_sd": 0.040, "onset_sd": 0.10, "wander_sd": 0.15,
+                    "wander_tau_s": 120.0},
 }
 
 #: How the drives reach the body (units per unit of drive).
@@ -111,6 +111,8 @@ QUESTIONNAIRE_DRIVE: dict[str, float] = {"vagal": -0.05, "sympathetic": 0.20}
 
 #: After audio offset the induction offset decays as exp(-dt / tau).
 RECOVERY_TAU_S = 150.0
+#: The person-level step at induction onset builds up as 1 - exp(-dt / tau) (no jump).
+ONSET_TAU_S = 30.0
 
 #: Heart-rate variability besides the RSA (see ``soothe.simulate.rr``).
 HRV_STRUCTURE: dict[str, float] = {
@@ -127,6 +129,7 @@ SCR_MODEL: dict[str, Any] = {
     "questionnaire_rate_factor": 1.5,
     "amplitude_min_us": 0.05,
     "amplitude_mean_extra_us": 0.15,  # amplitude = (min + Exponential(mean_extra)) * gain
+    "amplitude_max_us": 1.0,  # typical SCRs are 0.1-1.0 uS (Dawson et al., 2017)
     "rise_tau_s": 0.75,
     "decay_tau_s": 2.0,
     # EDA non-responders: low, flat SCL, almost no SCRs, no drive coupling
@@ -224,6 +227,19 @@ def time_course(tau_min: np.ndarray | float, course: str = "linear") -> np.ndarr
         k = SATURATING_TAU_MIN
         return INDUCTION_MIN * (1 - np.exp(-tau / k)) / (1 - np.exp(-INDUCTION_MIN / k))
     raise ValueError(f"unknown time course {course!r}; expected one of {TIME_COURSES}")
+
+
+def minute_mean_sd(drive: str, window_s: float = 60.0) -> float:
+    """SD of a window mean of a drive's Ornstein-Uhlenbeck wander (exact for OU).
+
+    Examples
+    --------
+    >>> round(minute_mean_sd("sympathetic") / DRIVE_VARIABILITY["sympathetic"]["wander_sd"], 2)
+    0.92
+    """
+    spec = DRIVE_VARIABILITY[drive]
+    r = spec["wander_tau_s"] / window_s
+    return float(spec["wander_sd"] * np.sqrt(2 * r * (1 - r * (1 - np.exp(-1 / r)))))
 
 
 def selfreport_shift(condition: str, construct: str) -> float:

@@ -121,17 +121,19 @@ def induction_course(model: ParticipantModel, timeline: SessionTimeline, t: np.n
     >>> rng = np.random.default_rng(0)
     >>> tl = build_timeline(load_protocol(), "kindness_self", rng)
     >>> m = draw_participant("kindness_self", rng)
-    >>> float(induction_course(m, tl, np.array([tl.audio_onset_s + 330.0]), 0.1)[0])
+    >>> round(float(induction_course(m, tl, np.array([tl.audio_onset_s + 330.0]), 0.1)[0]), 6)
     0.55
     """
     t = np.asarray(t, dtype=float)
     on, off = timeline.audio_onset_s, timeline.audio_offset_s
     out = np.zeros_like(t)
     during = (t >= on) & (t < off)
-    out[during] = onset + slope * effects.time_course((t[during] - on) / 60.0,
-                                                      model.time_course)
+    dt = t[during] - on
+    step = onset * (1.0 - np.exp(-dt / effects.ONSET_TAU_S))
+    out[during] = step + slope * effects.time_course(dt / 60.0, model.time_course)
     after = t >= off
-    end = onset + slope * float(effects.time_course((off - on) / 60.0, model.time_course))
+    end = onset * (1.0 - np.exp(-(off - on) / effects.ONSET_TAU_S)) + slope * float(
+        effects.time_course((off - on) / 60.0, model.time_course))
     out[after] = end * np.exp(-(t[after] - off) / effects.RECOVERY_TAU_S)
     return out
 
