@@ -120,7 +120,7 @@ def hf_expected(rsa_amp_ms: np.ndarray | float, breathing_bpm: np.ndarray | floa
     Examples
     --------
     >>> round(float(hf_expected(20.0, 15.0)))      # 0.25 Hz: in the band (200 + white jitter)
-    201
+    204
     >>> float(hf_expected(20.0, 6.0)) < 5          # 0.10 Hz: below the band
     True
     """
