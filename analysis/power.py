@@ -34,7 +34,7 @@ from analysis.constants import REFERENCE
 POWER_MEASURES: tuple[str, ...] = ("hr_bpm", "ln_rmssd", "lnhf", "scl_us")
 SIMULATORS: tuple[str, ...] = ("synthetic", "beats")
 #: Defaults of ``soothe power``: sized to finish within 5 minutes on 2 cores.
-DEFAULT_REPS = 8
+DEFAULT_REPS = 20
 DEFAULT_JOBS = 2
 
 #: Contrasts drawn in the power figure (all are in the CSV).

@@ -95,7 +95,7 @@ def test_power_defaults_are_sized_for_five_minutes_on_two_cores():
     from analysis import power
 
     assert power.DEFAULT_JOBS == 2
-    assert power.DEFAULT_REPS * len(power.DEFAULT_N_GRID.split(",")) <= 40
+    assert power.DEFAULT_REPS * len(power.DEFAULT_N_GRID.split(",")) <= 80
     # the estimate scales with n and divides over the workers
     assert power.estimate_seconds([10, 40], 2, 2, pilot_s=5.0, pilot_n=10) == pytest.approx(
         (5 + 20) * 2 / 2)

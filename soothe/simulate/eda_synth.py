@@ -77,6 +77,17 @@ def draw_scrs(
         rate[(grid >= span.onset_s) & (grid < span.offset_s)] *= cfg["questionnaire_rate_factor"]
     hits = rng.random(len(grid)) < rate / 60.0 * step
     onsets = grid[hits] + rng.uniform(0, step, hits.sum())
+    # a new response is not triggered while the previous one is still rising: onsets
+    # closer than the SCR rise (rise to peak ~1.2 s, plus latency jitter) merge into one
+    if len(onsets) > 1:
+        keep = np.ones(len(onsets), dtype=bool)
+        last = onsets[0]
+        for i in range(1, len(onsets)):
+            if onsets[i] - last < cfg["min_interval_s"]:
+                keep[i] = False
+            else:
+                last = onsets[i]
+        onsets = onsets[keep]
     amps = cfg["amplitude_min_us"] + rng.exponential(cfg["amplitude_mean_extra_us"], len(onsets))
     s_at = np.interp(onsets, grid, s)
     amps = amps * np.exp(effects.COUPLING["scr_amp_gain"] * gain * np.clip(s_at, 0.0, None))

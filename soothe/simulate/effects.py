@@ -130,6 +130,7 @@ SCR_MODEL: dict[str, Any] = {
     "amplitude_min_us": 0.05,
     "amplitude_mean_extra_us": 0.15,  # amplitude = (min + Exponential(mean_extra)) * gain
     "amplitude_max_us": 1.0,  # typical SCRs are 0.1-1.0 uS (Dawson et al., 2017)
+    "min_interval_s": 3.0,  # a response is not re-triggered during the previous one's rise
     "rise_tau_s": 0.75,
     "decay_tau_s": 2.0,
     # EDA non-responders: low, flat SCL, almost no SCRs, no drive coupling
