@@ -117,8 +117,8 @@ def planted_contrasts(planted: dict[str, Any], measures: Sequence[str] = POWER_M
     --------
     >>> from soothe.simulate.effects import implied_index_slopes
     >>> t = planted_contrasts({"slopes": implied_index_slopes(), "shifts": {}})
-    >>> t.set_index(["measure", "condition", "versus"]).loc[
-    ...     ("hr_bpm", "kindness_self", "positive_excitement"), "truth"]
+    >>> float(t.set_index(["measure", "condition", "versus"]).loc[
+    ...     ("hr_bpm", "kindness_self", "positive_excitement"), "truth"])
     -0.6
     """
     from analysis.selfreport_ancova import planned_contrasts
