@@ -131,6 +131,36 @@ def main() -> None:
         f"({t_syn / max(t_ours, 1e-9):.0f}x faster)"
     )
 
+    sensitivity()
+
+
+def sensitivity() -> None:
+    """How the implied excitement slopes move with the model constants that set them."""
+    from dataclasses import dataclass
+
+    from soothe.simulate import effects
+    from soothe.simulate import physiology as phys
+
+    @dataclass
+    class Case:
+        name: str
+        hr0: float = effects.BASELINE["hr_bpm"]["mean"]
+        br0: float = effects.BASELINE["breathing_rate_bpm"]["mean"]
+        rmssd0: float = float(np.exp(effects.BASELINE["ln_rmssd"]["mean"]))
+
+    minutes = np.arange(1, 12) - 0.5
+    s = effects.drive_slope("sympathetic", "positive_excitement") * minutes
+    print("\nsensitivity: implied positive-excitement slope of ln RMSSD (per minute; no vagal "
+          "change planted) for the population-mean participant and others")
+    for case in (Case("mean participant"), Case("resting HR 60", hr0=60.0),
+                 Case("resting HR 90", hr0=90.0), Case("breathing 11/min", br0=11.0),
+                 Case("breathing 20/min", br0=20.0), Case("RMSSD 20 ms", rmssd0=20.0),
+                 Case("RMSSD 80 ms", rmssd0=80.0)):
+        a0 = phys.rsa_amplitude_at_rest(case.rmssd0, case.hr0, case.br0)
+        hr = phys.heart_rate(case.hr0, 0.0, s)
+        ln = np.log(phys.rmssd_expected(a0, hr, case.br0))
+        print(f"  {case.name:18s} {np.polyfit(minutes, ln, 1)[0]:+.4f}")
+
 
 if __name__ == "__main__":
     main()
