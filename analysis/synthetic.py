@@ -1,10 +1,14 @@
-"""Small synthetic study tables with planted effects, for tests and docstring examples.
+"""Small synthetic study tables from the simulator's generative model, for tests and examples.
 
-This is not the project's simulator (``soothe.simulate``); it writes no signals and no
-files. It makes the three tables the analysis reads -- participants, questionnaire
-responses and per-window physiology -- with effects that are linear in the induction
-minute, so the analysis can be checked against a known truth without waiting for a
-simulated recording to be processed.
+This is not the signal simulator (``soothe.simulate``); it writes no signals and no files.
+It makes the three tables the analysis reads -- participants, questionnaire responses and
+per-window physiology -- from the same generative model and the same planted effects
+(:mod:`soothe.simulate.effects`, the one source): per participant and minute, latent
+vagal and sympathetic drives (planted condition slope plus the person's own slope, an onset
+step and a minute-to-minute wander), mapped to HR, ln RMSSD, ln HF, SCL and breathing rate
+by the model's analytic expectations (:mod:`soothe.simulate.physiology`) instead of beats
+and samples. So it is fast (about 1 ms per participant) and its planted index slopes are
+:func:`soothe.simulate.effects.implied_index_slopes`.
 """
 
 from __future__ import annotations
@@ -18,46 +22,27 @@ import pandas as pd
 from analysis.constants import CONDITIONS, CONSTRUCTS
 from conditions.questionnaire_items import Item
 
-#: Planted slope per induction minute relative to baseline (value at minute m is
-#: baseline + slope * m). ``ln_rmssd`` is planted on the log scale.
-DEFAULT_SLOPES: dict[str, dict[str, float]] = {
-    "hr_bpm": {
-        "kindness_self": -0.30, "body_scan": -0.25, "positive_excitement": 0.30,
-        "rumination": 0.25, "neutral": 0.0,
-    },
-    "ln_rmssd": {
-        "kindness_self": 0.020, "body_scan": 0.018, "positive_excitement": -0.005,
-        "rumination": -0.018, "neutral": 0.0,
-    },
-    "lnhf": {
-        "kindness_self": 0.035, "body_scan": 0.030, "positive_excitement": -0.010,
-        "rumination": -0.030, "neutral": 0.0,
-    },
-    "scl_us": {
-        "kindness_self": -0.040, "body_scan": -0.035, "positive_excitement": 0.0,
-        "rumination": 0.040, "neutral": 0.0,
-    },
-}
 
-#: Planted post - pre shift per construct and condition, in VAS points (0-100).
-DEFAULT_SHIFTS: dict[str, dict[str, float]] = {
-    "kindness_self": {"self_compassion": 12, "self_criticism": -8, "safe_content": 10,
-                      "connected_secure": 10, "relaxed": 8},
-    "body_scan": {"self_compassion": 10, "self_criticism": -6, "safe_content": 9,
-                  "connected_secure": 8, "relaxed": 10},
-    "positive_excitement": {"self_compassion": 6, "drive_activation": 12, "relaxed": -2},
-    "rumination": {"self_compassion": -8, "self_criticism": 10, "safe_content": -8,
-                   "connected_secure": -6, "threat": 10, "relaxed": -8},
-    "neutral": {},
-}
+def _default_slopes() -> dict[str, dict[str, float]]:
+    from soothe.simulate.effects import implied_index_slopes
 
-_BASE: dict[str, tuple[float, float, float, float]] = {
-    # measure: (population mean, between-person SD, random-slope SD, window noise SD)
-    "hr_bpm": (72.0, 8.0, 0.10, 1.8),
-    "ln_rmssd": (3.6, 0.45, 0.008, 0.12),
-    "lnhf": (6.0, 0.9, 0.012, 0.30),
-    "scl_us": (5.0, 2.0, 0.012, 0.10),
-}
+    s = implied_index_slopes()
+    return {m: s[m] for m in ("hr_bpm", "ln_rmssd", "lnhf", "scl_us")}
+
+
+def _default_shifts() -> dict[str, dict[str, float]]:
+    from soothe.simulate.effects import SELFREPORT_SHIFTS
+
+    return {c: dict(v) for c, v in SELFREPORT_SHIFTS.items()}
+
+
+#: Planted index slopes per induction minute (implied by the generative model) and
+#: self-report shifts: both read from ``soothe.simulate.effects``.
+DEFAULT_SLOPES: dict[str, dict[str, float]] = _default_slopes()
+DEFAULT_SHIFTS: dict[str, dict[str, float]] = _default_shifts()
+
+#: Measurement noise per window on top of the model (a pipeline's estimation error).
+_MEASUREMENT_SD = {"hr_bpm": 0.3, "ln_rmssd": 0.05, "lnhf": 0.15, "scl_us": 0.03}
 
 
 @dataclass
@@ -106,6 +91,73 @@ def synthetic_items(per_construct: int = 3) -> list[Item]:
                 )
             )
     return items
+
+
+def _draw_person(condition: str, rng: np.random.Generator) -> dict[str, Any]:
+    """Resting traits and drive slopes of one participant (``soothe.simulate.effects``)."""
+    from soothe.simulate import effects
+    from soothe.simulate.physiology import rsa_amplitude_at_rest
+
+    b = effects.BASELINE
+
+    def draw(key: str) -> float:
+        spec = b[key]
+        return float(np.clip(rng.normal(spec["mean"], spec["sd"]), spec["min"], spec["max"]))
+
+    hr0, ln_rmssd0, ln_scl0, br0, depth0 = (draw(k) for k in (
+        "hr_bpm", "ln_rmssd", "ln_scl_us", "breathing_rate_bpm", "belt_depth_v"))
+    var = effects.DRIVE_VARIABILITY
+    scr = effects.SCR_MODEL
+    responder = bool(rng.random() >= scr["non_responder_fraction"])
+    return {
+        "condition": condition,
+        "hr0": hr0, "scl0": float(np.exp(ln_scl0)) if responder else scr[
+            "non_responder_scl_us"], "br0": br0, "depth0": depth0,
+        "a0": rsa_amplitude_at_rest(float(np.exp(ln_rmssd0)), hr0, br0),
+        "slope": {d: effects.drive_slope(d, condition) + rng.normal(0, var[d]["slope_sd"])
+                  for d in var},
+        "onset": {d: rng.normal(0, var[d]["onset_sd"]) for d in var},
+        "wander_sd": {d: effects.minute_mean_sd(d) for d in var},
+        "coupling": 1.0 if responder else scr["non_responder_coupling"],
+        "scr_rate0": scr["base_rate_per_min"]["mean"] if responder else scr[
+            "non_responder_rate_per_min"],
+    }
+
+
+def _window_values(person: dict[str, Any], phase: str, w: int,
+                   rng: np.random.Generator) -> dict[str, float]:
+    """Expected indices of one minute from the drives (analytic, ``soothe.simulate``)."""
+    from soothe.simulate import effects
+    from soothe.simulate import physiology as phys
+
+    tau = w - 0.5
+    drive = {}
+    for d in ("vagal", "sympathetic"):
+        if phase == "induction":
+            x = person["onset"][d] + person["slope"][d] * float(effects.time_course(tau))
+        elif phase == "recovery":  # exponential return after the 11-minute induction
+            end = person["onset"][d] + person["slope"][d] * effects.INDUCTION_MIN
+            x = end * np.exp(-tau * 60.0 / effects.RECOVERY_TAU_S)
+        else:
+            x = 0.0
+        # the minute mean of the drive's OU wander (effects.minute_mean_sd)
+        drive[d] = x + rng.normal(0.0, person["wander_sd"][d])
+    slowing = (effects.MEDITATION_BREATHING.get(person["condition"], 0.0)
+               * float(effects.time_course(tau)) if phase == "induction" else 0.0)
+    br = float(phys.breathing_rate(person["br0"], slowing))
+    hr = float(phys.heart_rate(person["hr0"], drive["vagal"], drive["sympathetic"]))
+    amp = person["a0"] * np.exp(drive["vagal"])
+    s = drive["sympathetic"]
+    return {
+        "hr_bpm": hr,
+        "ln_rmssd": float(np.log(phys.rmssd_expected(amp, hr, br))),
+        "lnhf": float(np.log(phys.hf_expected(amp, br, hr))),
+        "scl_us": float(phys.skin_conductance(person["scl0"], s, person["coupling"])),
+        "scr_rate": person["scr_rate0"] * float(np.exp(
+            effects.COUPLING["scr_rate_gain"] * person["coupling"] * s)),
+        "breathing_rate_bpm": br,
+        "belt_depth_v": person["depth0"] * float(np.sqrt(person["br0"] / br)),
+    }
 
 
 def synthetic_study_tables(
@@ -157,44 +209,45 @@ def synthetic_study_tables(
     win_rows: list[dict[str, Any]] = []
     resp_rows: list[dict[str, Any]] = []
     layout = (("baseline", 5, 0.0), ("induction", 11, 360.0), ("recovery", 5, 1080.0))
+    implied = _default_slopes()
     for pid, cond in zip(pids, conditions):
-        person = {m: rng.normal(mu, sd) for m, (mu, sd, _, _) in _BASE.items()}
-        rslope = {m: rng.normal(0.0, s) for m, (_, _, s, _) in _BASE.items()}
-        # person-specific level shift during the induction (people differ in how the
-        # listening situation itself moves them), independent of their slope
-        onset = {m: rng.normal(0.0, 1.5 * noise) for m, (_, _, _, noise) in _BASE.items()}
+        person = _draw_person(cond, rng)
+        # a custom plan adds (its slope - the model's implied slope) on the index itself
+        extra = {m: slopes.get(m, {}).get(cond, 0.0) - implied.get(m, {}).get(cond, 0.0)
+                 for m in _MEASUREMENT_SD}
         for phase, n_win, t0 in layout:
             for w in range(1, n_win + 1):
-                vals: dict[str, float] = {}
-                for m, (_, _, _, noise) in _BASE.items():
-                    slope = slopes.get(m, {}).get(cond, 0.0)
-                    if phase == "induction":
-                        shift = onset[m] + (slope + rslope[m]) * w
-                    elif phase == "recovery":
-                        shift = 0.3 * (slope + rslope[m]) * 11  # partial return to baseline
-                    else:
-                        shift = 0.0
-                    vals[m] = person[m] + shift + rng.normal(0.0, noise)
+                vals = _window_values(person, phase, w, rng)
+                if phase == "induction":
+                    for m, e in extra.items():
+                        vals[m] += e * (w - 0.5)
+                for m, sd in _MEASUREMENT_SD.items():
+                    vals[m] += rng.normal(0.0, sd)
                 ecg_ok = rng.random() >= invalid_rate
                 eda_ok = rng.random() >= invalid_rate
                 hr = vals["hr_bpm"] if ecg_ok else np.nan
                 rmssd = float(np.exp(vals["ln_rmssd"])) if ecg_ok else np.nan
                 lnhf = vals["lnhf"] if ecg_ok else np.nan
                 scl = max(vals["scl_us"], 0.05) if eda_ok else np.nan
+                scr_n = int(rng.poisson(vals["scr_rate"])) if eda_ok else np.nan
                 win_rows.append(
                     {
                         "participant_id": pid, "session": "1", "condition": cond,
                         "phase": phase, "window": w, "start_s": t0 + 60.0 * (w - 1),
-                        "end_s": t0 + 60.0 * w, "hr_bpm": hr, "rmssd_ms": rmssd,
+                        "end_s": t0 + 60.0 * w, "partial": False, "hr_bpm": hr,
+                        "rmssd_ms": rmssd, "lnrmssd": vals["ln_rmssd"] if ecg_ok else np.nan,
                         "sdnn_ms": rmssd * 1.3 if ecg_ok else np.nan,
                         "hf_ms2": float(np.exp(lnhf)) if ecg_ok else np.nan, "lnhf": lnhf,
                         "n_beats": int(round(hr)) if ecg_ok else 0,
                         "corrected_pct": 0.5 if ecg_ok else np.nan,
+                        "excluded_diff_pct": 1.0 if ecg_ok else np.nan,
                         "ecg_valid": ecg_ok, "ecg_reason": "" if ecg_ok else "too many artefacts",
                         "hf_valid": ecg_ok, "hf_reason": "" if ecg_ok else "ECG invalid",
-                        "scl_us": scl,
-                        "scr_count": int(rng.poisson(3)) if eda_ok else np.nan,
-                        "scr_rate_per_min": float(rng.poisson(3)) if eda_ok else np.nan,
+                        "resp_rate_bpm": vals["breathing_rate_bpm"],
+                        "resp_amplitude": vals["belt_depth_v"], "resp_source": "belt",
+                        "scl_us": scl, "sc_mean_us": scl,
+                        "scr_count": scr_n,
+                        "scr_rate_per_min": float(scr_n) if eda_ok else np.nan,
                         "scr_amp_us": 0.2 if eda_ok else np.nan,
                         "eda_valid": eda_ok, "eda_reason": "" if eda_ok else "saturated",
                     }
@@ -217,8 +270,9 @@ def synthetic_study_tables(
                     }
                 )
     planted = {
-        "description": "analysis.synthetic: physiology linear in induction minute relative "
-        "to baseline (slope per minute); self-report post - pre shift in scale points",
+        "description": "analysis.synthetic: the soothe.simulate generative model at table "
+        "level (analytic expectations of the drives); slopes = implied index slope per "
+        "induction minute relative to baseline; self-report post - pre shift in scale points",
         "slopes": slopes,
         "shifts": {c: {k: shifts.get(c, {}).get(k, 0.0) for k in CONSTRUCTS} for c in CONDITIONS},
     }

@@ -29,12 +29,16 @@ def test_power_counts_only_significant_hits_in_the_planted_direction():
 
 
 def test_planted_contrasts_follow_the_simulator_effect_model():
-    from soothe.simulate.effects import PHYSIO_SLOPES, SELFREPORT_SHIFTS
+    from soothe.simulate.effects import SELFREPORT_SHIFTS, implied_index_slopes
 
-    truth = planted_contrasts({"slopes": PHYSIO_SLOPES, "shifts": SELFREPORT_SHIFTS})
+    slopes = implied_index_slopes()
+    truth = planted_contrasts({"slopes": slopes, "shifts": SELFREPORT_SHIFTS})
     t = truth.set_index(["kind", "measure", "condition", "versus"])["truth"]
-    assert t[("physio", "hr_bpm", "kindness_self", "neutral")] == PHYSIO_SLOPES["hr_bpm"][
+    assert t[("physio", "hr_bpm", "kindness_self", "neutral")] == slopes["hr_bpm"][
         "kindness_self"]
+    # the paper's key contrast: self-compassion against positive excitement
+    assert t[("physio", "lnhf", "body_scan", "positive_excitement")] == pytest.approx(
+        slopes["lnhf"]["body_scan"] - slopes["lnhf"]["positive_excitement"])
     expected = SELFREPORT_SHIFTS["kindness_self"]["self_compassion"] - SELFREPORT_SHIFTS[
         "positive_excitement"]["self_compassion"]
     assert t[("selfreport", "self_compassion", "kindness_self", "positive_excitement")] == \
@@ -45,19 +49,24 @@ def test_planted_contrasts_follow_the_simulator_effect_model():
 def test_power_cli_writes_table_figure_and_sidecar(tmp_path, capsys):
     out = tmp_path / "power"
     code = soothe_main(["power", "--n-per-group", "4", "--reps", "1", "--n-grid", "3",
-                        "--seed", "2", "--out", str(out)])
+                        "--seed", "2", "--out", str(out), "--jobs", "1", "--quiet"])
     assert code == 0
     table = pd.read_csv(out / "power.csv")
     assert sorted(table["n_per_group"].unique()) == [3, 4]
     assert table["power"].between(0, 1).all()
     phys = table[table["kind"] == "physio"]
-    assert set(phys["measure"]) == {"hr_bpm", "ln_rmssd", "scl_us"}
+    assert set(phys["measure"]) == {"hr_bpm", "ln_rmssd", "lnhf", "scl_us"}
     side = json.loads((out / "power.json").read_text())
-    assert side["simulator"] == ["soothe.simulate"]
+    assert side["simulator"] == ["analysis.synthetic"]
     assert side["parameters"]["reps"] == 1
+    assert side["parameters"]["structures"] == ["uncorrelated", "intercept"]
+    from soothe.simulate.effects import implied_index_slopes
+
+    assert side["effect_model"]["slopes_per_minute"] == implied_index_slopes()
     assert (out / "power.png").stat().st_size > 5000 and (out / "power.svg").is_file()
     printed = capsys.readouterr().out
-    assert "power at n = 4 per group" in printed
+    # the run-time estimate comes first, before any result
+    assert printed.index("estimated run time") < printed.index("power at n = 4 per group")
     assert np.isfinite(table["mean_estimate"]).all()
 
 
@@ -80,3 +89,29 @@ def test_power_cli_defaults_to_a_power_vs_n_curve(monkeypatch, tmp_path):
     with pytest.raises(SystemExit):
         soothe_main(["power", "--n-grid", "", "--reps", "1", "--out", str(tmp_path)])
     assert seen["grid"] == [27]
+
+
+def test_power_defaults_are_sized_for_five_minutes_on_two_cores():
+    from analysis import power
+
+    assert power.DEFAULT_JOBS == 2
+    assert power.DEFAULT_REPS * len(power.DEFAULT_N_GRID.split(",")) <= 80
+    # the estimate scales with n and divides over the workers
+    assert power.estimate_seconds([10, 40], 2, 2, pilot_s=5.0, pilot_n=10) == pytest.approx(
+        (5 + 20) * 2 / 2)
+
+
+def test_power_cli_refuses_a_saturating_course_on_the_synthetic_simulator(tmp_path):
+    with pytest.raises(SystemExit):
+        soothe_main(["power", "--reps", "1", "--time-course", "saturating",
+                     "--out", str(tmp_path)])
+
+
+def test_beats_simulator_replicate_joins_truth_and_estimates():
+    from analysis.power import one_replicate
+
+    r = one_replicate(3, seed=4, measures=("hr_bpm",), simulator="beats")
+    phys = r[r["kind"] == "physio"]
+    assert set(phys["versus"]) >= {"neutral"}
+    assert (phys["simulator"] == "soothe.simulate").all()
+    assert phys["estimate"].notna().all()

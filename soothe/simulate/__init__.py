@@ -1,11 +1,17 @@
 """The simulated study: the CI test mode of soothe.
 
+One generative model (``soothe.simulate.effects``: latent vagal and sympathetic drives,
+breathing; ``soothe.simulate.physiology``: how they reach HR, RMSSD, HF, SCL, SCRs) feeds
+the signals (ECG, EDA, respiration belt), the ground truth, the table-level generators and
+``soothe power``. See docs/simulation.md.
+
 Public entry points::
 
-    simulate_study(out, n_participants, seed, fs=1000.0, noise=None, formats=("bids",))
+    simulate_study(out, n_participants, seed, fs=1000.0, noise=None, formats=("bids",),
+                   time_course="linear")
     simulate_session(protocol, participant_id, condition, seed=..., index=..., fs=...)
     simulate_study_tables(n_per_group, seed, measurement_noise=False)
-    planted_effects()                       # the effect model (soothe.simulate.effects)
+    planted_effects()                       # the model as data (soothe.simulate.effects)
     PhysioStream / iter_physio_chunks        # chunked ECG/EDA for a simulated LSL device
 
 Heavy modules are imported lazily, so ``import soothe.simulate`` stays fast.

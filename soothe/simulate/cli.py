@@ -21,6 +21,7 @@ NOISE_SWITCHES = {
     "ectopic": "ectopic_beats",
     "motion": "motion_artefacts",
     "sensor-noise": "sensor_noise",
+    "bursts": "electrode_bursts",
 }
 
 
@@ -39,8 +40,9 @@ def _margin_kw(minutes: list[float] | None) -> dict:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="soothe simulate",
-        description="Simulate a study: allocation, events, questionnaires, ECG and EDA with "
-        "planted condition effects, written as a raw BIDS dataset plus ground truth.",
+        description="Simulate a study: allocation, events, questionnaires, ECG, EDA and a "
+        "respiration belt from one generative model (latent vagal and sympathetic drives), "
+        "written as a raw BIDS dataset plus ground truth.",
     )
     p.add_argument("--participants", type=int, required=True, help="number of participants")
     p.add_argument("--seed", type=int, required=True, help="study seed (fixes every draw)")
@@ -59,6 +61,34 @@ def _parser() -> argparse.ArgumentParser:
     for flag, attr in NOISE_SWITCHES.items():
         p.add_argument(f"--no-{flag}", action="store_true", help=f"turn off {attr}")
     p.add_argument("--mains-hz", type=float, default=50.0, help="mains frequency (50 or 60)")
+    p.add_argument(
+        "--ectopic-per-min",
+        type=float,
+        default=NoiseOptions.ectopic_per_min,
+        help="population mean of premature beats per minute (each person: this x Gamma(1,1); "
+        f"default {NoiseOptions.ectopic_per_min})",
+    )
+    p.add_argument(
+        "--bursts-per-hour",
+        type=float,
+        default=NoiseOptions.bursts_per_hour,
+        help=f"ECG electrode-noise bursts per hour (default {NoiseOptions.bursts_per_hour})",
+    )
+    p.add_argument(
+        "--non-responders",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="chance that a participant is an EDA non-responder (default "
+        "soothe.simulate.effects.SCR_MODEL: 0.12)",
+    )
+    p.add_argument(
+        "--time-course",
+        choices=["linear", "saturating"],
+        default="linear",
+        help="shape of the planted drive changes during the induction: linear (default) or "
+        "saturating (most of the effect by minute 5)",
+    )
     p.add_argument(
         "--jobs",
         type=int,
@@ -82,7 +112,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def noise_from_args(args: argparse.Namespace) -> NoiseOptions:
     """Build the noise switches from parsed arguments."""
+    from dataclasses import replace
+
+    for name in ("ectopic_per_min", "bursts_per_hour"):
+        if getattr(args, name) < 0:
+            from soothe.simulate.study import SimulationError
+
+            raise SimulationError(f"--{name.replace('_', '-')} must be >= 0")
     noise = NoiseOptions.none() if args.no_noise else NoiseOptions(mains_hz=args.mains_hz)
+    noise = replace(
+        noise, ectopic_per_min=args.ectopic_per_min, bursts_per_hour=args.bursts_per_hour
+    )
     off = [
         attr
         for flag, attr in NOISE_SWITCHES.items()
@@ -109,6 +149,8 @@ def main(argv: list[str]) -> int:
         protocol=load_protocol(args.protocol),
         progress=not args.quiet,
         jobs=max(1, args.jobs),
+        time_course=args.time_course,
+        non_responder_fraction=args.non_responders,
         **_margin_kw(args.record_margin_min),
     )
     elapsed = time.perf_counter() - t0

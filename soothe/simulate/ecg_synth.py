@@ -103,16 +103,27 @@ def ecg_add_noise(
 ) -> np.ndarray:
     """Add baseline wander, mains hum, sensor noise and motion artefacts (in place)."""
     n = len(ecg)
-    t = np.arange(n) / fs
     if noise.baseline_wander:
-        wander = noise.wander_amp_mv * np.sin(2 * np.pi * resp_hz * t + rng.uniform(0, 6.3))
+        # slow (< 0.5 Hz): computed on a 20 Hz grid and interpolated, which keeps it cheap
+        tg = np.arange(int(n / fs * 20.0) + 2) / 20.0
+        wander = noise.wander_amp_mv * np.sin(2 * np.pi * resp_hz * tg + rng.uniform(0, 6.3))
         for f in rng.uniform(0.01, 0.08, 3):
-            wander += noise.wander_amp_mv * 0.7 * np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3))
-        ecg += wander
+            wander += noise.wander_amp_mv * 0.7 * np.sin(2 * np.pi * f * tg + rng.uniform(0, 6.3))
+        ecg += np.interp(np.arange(n) / fs, tg, wander)
     if noise.mains_hum and fs > 2 * noise.mains_hz:
-        ecg += noise.mains_amp_mv * np.sin(2 * np.pi * noise.mains_hz * t + rng.uniform(0, 6.3))
+        # one exact period repeated (the hum is periodic at mains_hz when fs/mains_hz is whole)
+        phase0 = rng.uniform(0, 6.3)
+        k = np.arange(n)
+        ecg += noise.mains_amp_mv * np.sin(2 * np.pi * noise.mains_hz / fs * k + phase0)
     if noise.sensor_noise:
         ecg += rng.normal(0.0, noise.ecg_noise_sd_mv, n)
+    if noise.electrode_bursts:
+        n_bursts = rng.poisson(noise.bursts_per_hour * n / fs / 3600.0)
+        for start in rng.uniform(0.0, max(n / fs - 3.0, 0.0), n_bursts):
+            i0 = int(start * fs)
+            i1 = min(i0 + int(rng.uniform(0.5, 3.0) * fs), n)
+            amp = noise.burst_amp_mv * rng.uniform(0.5, 1.5)
+            ecg[i0:i1] += amp * rng.normal(0.0, 1.0, i1 - i0) * np.hanning(i1 - i0)
     for start in motion_times_s:
         dur = rng.uniform(0.5, 2.0)
         i0, i1 = int(start * fs), min(int((start + dur) * fs), n)

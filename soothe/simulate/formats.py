@@ -1,16 +1,18 @@
 """Write a simulated session's physiology in the lab formats the readers must handle.
 
-- **EDF** (EDF+C through ``edfio``): channels ``ECG`` (mV) and ``EDA`` (uS), markers as
-  annotations whose text is the marker code (``"20"``) — the form most lab amplifiers
-  export.
-- **CSV**: ``time_s, ecg_mV, eda_uS, trigger`` with the marker code on the sample nearest
-  each marker and 0 elsewhere (a digital-input/trigger channel export).
+- **EDF** (EDF+C through ``edfio``): channels ``ECG`` (mV), ``EDA`` (uS) and ``Resp``
+  (respiration belt, V), markers as annotations whose text is the marker code (``"20"``)
+  — the form most lab amplifiers export.
+- **CSV**: ``time_s, ecg_mV, eda_uS, rsp, trigger`` with the marker code on the sample
+  nearest each marker and 0 elsewhere (a digital-input/trigger channel export); ``rsp`` is
+  the belt in V.
 - **XDF**: written by hand following the XDF 1.0 specification
   (https://github.com/sccn/xdf/wiki/Specifications): magic ``XDF:``, a FileHeader chunk,
   one StreamHeader per stream, Samples chunks, ClockOffset chunks, a Boundary chunk and
-  StreamFooters. Stream 1 ``SimPhysio`` (type ``ExG``, 2 float32 channels ECG and EDA at
-  the nominal rate), stream 2 ``SootheMarkers`` (type ``Markers``, string channel, the
-  integer codes as strings, irregular rate). The physiology stream's device clock runs
+  StreamFooters. Stream 1 ``SimPhysio`` (type ``ExG``, 3 float32 channels ``ECG`` (mV),
+  ``EDA`` (uS) and ``RESP`` (V) at the nominal rate), stream 2 ``SootheMarkers`` (type
+  ``Markers``, string channel, the integer codes as strings, irregular rate). The physiology
+  stream's device clock runs
   ``XDF_DEVICE_CLOCK_OFFSET_S`` behind the recorder; its ClockOffset chunks carry that
   offset, so only a reader that applies clock synchronisation lines the two streams up.
 
@@ -60,14 +62,21 @@ def write_format(fmt: str, root: Path, protocol: Protocol, session: SimulatedSes
     path.parent.mkdir(parents=True, exist_ok=True)
     markers = [(float(o), int(c)) for o, c in session.timeline.events]
     writer = {"edf": write_edf, "csv": write_csv, "xdf": write_xdf}[fmt]
-    writer(path, session.ecg_mv, session.eda_us, session.fs, markers)
+    resp = session.resp_v if len(session.resp_v) == len(session.ecg_mv) else None
+    writer(path, session.ecg_mv, session.eda_us, session.fs, markers, resp=resp)
     return path
 
 
 def write_edf(
-    path: Path, ecg: np.ndarray, eda: np.ndarray, fs: float, markers: list[tuple[float, int]]
+    path: Path,
+    ecg: np.ndarray,
+    eda: np.ndarray,
+    fs: float,
+    markers: list[tuple[float, int]],
+    *,
+    resp: np.ndarray | None = None,
 ) -> None:
-    """EDF+ with ECG (mV), EDA (uS) and one annotation per marker (text = code)."""
+    """EDF+ with ECG (mV), EDA (uS), optionally Resp (V), one annotation per marker."""
     import datetime
 
     from edfio import Edf, EdfAnnotation, EdfSignal
@@ -91,8 +100,11 @@ def write_edf(
             physical_range=(lo - margin, hi + margin),
         )
 
+    signals = [signal(ecg, "ECG", "mV"), signal(eda, "EDA", "uS")]
+    if resp is not None:
+        signals.append(signal(resp, "Resp", "V"))
     edf = Edf(
-        [signal(ecg, "ECG", "mV"), signal(eda, "EDA", "uS")],
+        signals,
         starttime=datetime.time(9, 0, 0),
         annotations=[EdfAnnotation(onset, None, str(code)) for onset, code in markers],
     )
@@ -100,9 +112,15 @@ def write_edf(
 
 
 def write_csv(
-    path: Path, ecg: np.ndarray, eda: np.ndarray, fs: float, markers: list[tuple[float, int]]
+    path: Path,
+    ecg: np.ndarray,
+    eda: np.ndarray,
+    fs: float,
+    markers: list[tuple[float, int]],
+    *,
+    resp: np.ndarray | None = None,
 ) -> None:
-    """CSV with a time column, the two signals and an integer trigger column."""
+    """CSV with a time column, the signals (``rsp`` in V when given) and a trigger column."""
     n = len(ecg)
     trigger = np.zeros(n, dtype=np.int64)
     for onset, code in markers:
@@ -113,13 +131,11 @@ def write_csv(
             trigger[i] = code
     t = np.arange(n) / fs
     buf = io.StringIO()
-    buf.write("time_s,ecg_mV,eda_uS,trigger\n")
-    np.savetxt(
-        buf,
-        np.column_stack([t, ecg, eda, trigger]),
-        fmt=["%.4f", "%.5f", "%.5f", "%d"],
-        delimiter=",",
-    )
+    cols, names, fmts = [t, ecg, eda], ["time_s", "ecg_mV", "eda_uS"], ["%.4f", "%.5f", "%.5f"]
+    if resp is not None:
+        cols, names, fmts = cols + [resp], names + ["rsp"], fmts + ["%.5f"]
+    buf.write(",".join(names + ["trigger"]) + "\n")
+    np.savetxt(buf, np.column_stack(cols + [trigger]), fmt=fmts + ["%d"], delimiter=",")
     bids.atomic_write_text(path, buf.getvalue())
 
 
@@ -172,16 +188,26 @@ def _footer_xml(first: float, last: float, count: int, offsets: list[tuple[float
 
 
 def write_xdf(
-    path: Path, ecg: np.ndarray, eda: np.ndarray, fs: float, markers: list[tuple[float, int]]
+    path: Path,
+    ecg: np.ndarray,
+    eda: np.ndarray,
+    fs: float,
+    markers: list[tuple[float, int]],
+    *,
+    resp: np.ndarray | None = None,
 ) -> None:
-    """Write an XDF 1.0 file with a physiology stream and a marker stream."""
+    """Write an XDF 1.0 file with a physiology stream (ECG, EDA[, RESP]) and markers."""
     out = io.BytesIO()
     out.write(b"XDF:")
     out.write(_chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>'))
     phys_id, mark_id = 1, 2
-    phys_xml = _stream_header_xml(
-        "SimPhysio", "ExG", 2, fs, "float32", [("ECG", "mV", "ECG"), ("EDA", "uS", "EDA")]
-    )
+    chans = [("ECG", "mV", "ECG"), ("EDA", "uS", "EDA")]
+    columns = [ecg, eda]
+    if resp is not None:
+        chans.append(("RESP", "V", "RESP"))
+        columns.append(resp)
+    n_ch = len(chans)
+    phys_xml = _stream_header_xml("SimPhysio", "ExG", n_ch, fs, "float32", chans)
     mark_xml = _stream_header_xml(
         "SootheMarkers", "Markers", 1, 0.0, "string", [("code", "", "Markers")]
     )
@@ -191,8 +217,8 @@ def write_xdf(
     n = len(ecg)
     # device clock = recorder clock - offset; the ClockOffset chunks say +offset
     device_t0 = XDF_LSL_ZERO_S - XDF_DEVICE_CLOCK_OFFSET_S
-    data = np.column_stack([ecg, eda]).astype("<f4")
-    sample_dtype = np.dtype([("flag", "u1"), ("values", "<f4", (2,))])
+    data = np.column_stack(columns).astype("<f4")
+    sample_dtype = np.dtype([("flag", "u1"), ("values", "<f4", (n_ch,))])
     phys_offsets: list[tuple[float, float]] = []
     mark_offsets: list[tuple[float, float]] = []
     mi = 0

@@ -23,13 +23,19 @@ class NoiseOptions:
     ectopic_beats: bool = True
     motion_artefacts: bool = True
     sensor_noise: bool = True
+    electrode_bursts: bool = True
     mains_hz: float = 50.0
     mains_amp_mv: float = 0.02
     wander_amp_mv: float = 0.12
     ecg_noise_sd_mv: float = 0.01
     eda_noise_sd_us: float = 0.003
-    ectopic_per_min: float = 0.15  # premature beats per minute (about 6 in a 40-min session)
+    #: population mean of premature beats per minute; each person's own rate is this times
+    #: a Gamma(1, 1) draw (most have none or a few, some many): docs/simulation.md
+    ectopic_per_min: float = 0.05
     motion_per_hour: float = 4.0
+    #: electrode-noise bursts (EMG / contact noise, 0.5-3 s of broadband noise) per hour
+    bursts_per_hour: float = 3.0
+    burst_amp_mv: float = 0.1
 
     @classmethod
     def none(cls) -> NoiseOptions:
@@ -40,6 +46,7 @@ class NoiseOptions:
             ectopic_beats=False,
             motion_artefacts=False,
             sensor_noise=False,
+            electrode_bursts=False,
         )
 
     def without(self, *names: str) -> NoiseOptions:

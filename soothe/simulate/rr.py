@@ -1,16 +1,15 @@
-"""The true beat series: RR intervals beat by beat, with planted trends, RSA and ectopics.
+"""The true beat series: RR intervals beat by beat, driven by the latent drives.
 
 Each RR interval is drawn at the time its beat occurs from
 
     RR = T(t) + A(t) sin(phi_resp(t)) + B sin(2 pi f_LF t) + sigma e,
 
-where ``T = 60000 / HR(t)`` follows the planted heart-rate course, the respiratory sinus
-arrhythmia (HF, the participant's breathing rate of 0.2-0.3 Hz) has its amplitude ``A(t)``
-solved so the expected RMSSD equals the planted RMSSD(t), ``B`` is a Mayer-wave (LF, 0.1
-Hz) oscillation and ``e`` white jitter. For a sinusoid of amplitude A sampled once per
-beat, successive differences have RMS ``sqrt(2) A sin(pi f T)``, which gives
-
-    RMSSD^2 = 2 A^2 sin^2(pi f_HF T) + 2 B^2 sin^2(pi f_LF T) + 2 sigma^2.
+where ``T = 60000 / HR(t)`` with HR set by the sympathetic drive and vagal withdrawal,
+``A(t) = A0 exp(v(t))`` is the respiratory sinus arrhythmia whose amplitude only the vagal
+drive sets and whose phase follows the participant's breathing (``phi_resp``, the same
+phase the respiration belt shows), ``B`` a Mayer-wave (LF, 0.1 Hz) oscillation and ``e``
+white jitter. RMSSD and HF are *measured* on these beats, never planted; see
+:mod:`soothe.simulate.physiology` for their expected values.
 
 Premature (ectopic) beats are inserted by moving a sinus beat earlier (55-70 % of its
 interval), the classic full compensatory pause; they are flagged in the truth.
@@ -24,7 +23,8 @@ import numpy as np
 
 from soothe.simulate import effects
 from soothe.simulate.noise import NoiseOptions
-from soothe.simulate.participant import ParticipantModel, planted_level
+from soothe.simulate.participant import ParticipantModel, breathing, drives
+from soothe.simulate.physiology import heart_rate
 from soothe.simulate.timeline import SessionTimeline
 
 GRID_HZ = 20.0
@@ -66,19 +66,12 @@ def generate_beats(
     hrv = effects.HRV_STRUCTURE
     n_grid = int(np.ceil((timeline.duration_s + 3.0) * GRID_HZ)) + 1
     grid = np.arange(n_grid) / GRID_HZ
-    period_ms = 60000.0 / planted_level(model, timeline, grid, "hr_bpm")
-    rmssd_ms = np.exp(planted_level(model, timeline, grid, "ln_rmssd"))
-    resp_hz = model.resp_hz + hrv["resp_hz_wander"] * np.sin(
-        2 * np.pi * grid / 90.0 + model.resp_wander_phase
-    )
-    resp_phase = 2 * np.pi * np.cumsum(resp_hz) / GRID_HZ
+    d = drives(model, timeline, grid)
+    period_ms = 60000.0 / heart_rate(model.baseline["hr_bpm"], d["vagal"], d["sympathetic"])
+    resp_phase = respiration_phase(model, timeline, grid)
     lf_amp, sigma = hrv["lf_amp_ms"], hrv["white_sd_ms"]
     lf = lf_amp * np.sin(2 * np.pi * hrv["lf_hz"] * grid + model.lf_phase)
-    t_s = period_ms / 1000.0
-    lf_part = 2 * lf_amp**2 * np.sin(np.pi * hrv["lf_hz"] * t_s) ** 2
-    hf_sq = np.maximum(rmssd_ms**2 - lf_part - 2 * sigma**2, (0.3 * rmssd_ms) ** 2)
-    rsa_amp = np.sqrt(hf_sq / 2.0) / np.abs(np.sin(np.pi * resp_hz * t_s))
-    rsa = rsa_amp * np.sin(resp_phase)
+    rsa = model.rsa_amp_ms * np.exp(d["vagal"]) * np.sin(resp_phase)
 
     n_max = int(timeline.duration_s * 220 / 60) + 10
     jitter = rng.normal(0.0, sigma, n_max)
@@ -98,7 +91,10 @@ def generate_beats(
     times, phases = times[:k], phases[:k]
     ectopic = np.zeros(k, dtype=bool)
     if noise.ectopic_beats and k > 10:
-        expected = noise.ectopic_per_min * timeline.duration_s / 60.0
+        # people differ a lot in how many premature beats they have: a gamma-distributed
+        # personal rate (shape 1) around the population mean
+        rate = noise.ectopic_per_min * float(rng.gamma(1.0, 1.0))
+        expected = rate * timeline.duration_s / 60.0
         n_ect = int(rng.poisson(expected))
         candidates = rng.permutation(np.arange(3, k - 3))
         chosen: list[int] = []
@@ -128,3 +124,14 @@ def rmssd_valid_intervals(beats: BeatSeries) -> np.ndarray:
     valid[ect] = False
     valid[np.minimum(ect + 1, len(valid) - 1)] = False
     return valid
+
+
+def respiration_phase(model: ParticipantModel, timeline: SessionTimeline,
+                      grid: np.ndarray) -> np.ndarray:
+    """Breathing phase (rad) on a regular ``grid`` (s): the integral of the breathing rate.
+
+    The RSA and the respiration belt share it, so the heart follows the breath.
+    """
+    rate, _ = breathing(model, timeline, grid)
+    dt = grid[1] - grid[0] if len(grid) > 1 else 1.0
+    return 2 * np.pi * np.cumsum(rate / 60.0) * dt

@@ -24,9 +24,10 @@ from conditions.protocol import Protocol, load_protocol
 from conditions.questionnaire_items import Item
 from soothe.simulate import effects
 from soothe.simulate.ecg_synth import ecg_add_noise, ecg_render
-from soothe.simulate.eda_synth import draw_scrs, eda_add_noise, eda_render, eda_tonic
+from soothe.simulate.eda_synth import draw_scrs, eda_add_noise, eda_render
 from soothe.simulate.noise import NoiseOptions
 from soothe.simulate.participant import ParticipantModel, draw_participant
+from soothe.simulate.respiration import belt_render
 from soothe.simulate.rr import BeatSeries, generate_beats
 from soothe.simulate.selfreport import item_biases, latent_states, simulate_beh
 from soothe.simulate.timeline import (
@@ -35,12 +36,20 @@ from soothe.simulate.timeline import (
     build_timeline,
     protocol_items,
 )
-from soothe.simulate.truth import truth_beats, truth_windows
+from soothe.simulate.truth import (
+    TRUTH_METHODS,
+    truth_beats,
+    truth_curves,
+    truth_phases,
+    truth_windows,
+)
 
 #: Where the allocation clock of a simulated study starts (fixed, for reproducible files).
 SIM_DATE = "2026-01-05T09:00:00+00:00"
 SESSION = "1"
-TONIC_TRUTH_HZ = 100.0
+TONIC_TRUTH_HZ = 10.0
+#: Units of the respiration-belt channel in every format the simulator writes.
+RESP_UNITS = "V"
 
 
 class SimulationError(SootheError, ValueError):
@@ -61,10 +70,12 @@ class SimulatedSession:
     beats: BeatSeries
     ecg_mv: np.ndarray
     eda_us: np.ndarray
+    resp_v: np.ndarray
     scrs: pd.DataFrame
     motion_s: np.ndarray
     beh: pd.DataFrame
     truth: pd.DataFrame
+    truth_phases: pd.DataFrame = field(default_factory=pd.DataFrame)
     session_code: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -100,6 +111,8 @@ def simulate_session(
     biases: dict[str, float] | None = None,
     signals: bool = True,
     record_margin_s: tuple[float, float] = RECORD_MARGIN_S,
+    time_course: str = "linear",
+    non_responder_fraction: float | None = None,
 ) -> SimulatedSession:
     """Simulate one participant session (signals at ``fs`` Hz) in memory.
 
@@ -121,11 +134,15 @@ def simulate_session(
         False skips the ECG/EDA rendering (the truth and answers are still made).
     record_margin_s : tuple of float
         Seconds of physiology before session start and after session end.
+    time_course : {'linear', 'saturating'}
+        Shape of the planted drive changes during the induction (``effects.time_course``).
+    non_responder_fraction : float, optional
+        Chance of being an EDA non-responder (default ``effects.SCR_MODEL``, 0.12).
 
     Examples
     --------
     >>> s = simulate_session(load_protocol(), "001", "neutral", seed=1, index=1, fs=100.0)
-    >>> s.ecg_mv.shape == s.eda_us.shape
+    >>> s.ecg_mv.shape == s.eda_us.shape == s.resp_v.shape
     True
     """
     fs = _check_fs(fs)
@@ -140,7 +157,20 @@ def simulate_session(
     timeline = build_timeline(
         protocol, condition, participant_rng(seed, index, 1), items, record_margin_s
     )
-    model = draw_participant(condition, participant_rng(seed, index, 2))
+    if time_course not in effects.TIME_COURSES:
+        raise SimulationError(
+            f"unknown time course {time_course!r}; expected one of {list(effects.TIME_COURSES)}"
+        )
+    if non_responder_fraction is not None and not 0 <= non_responder_fraction <= 1:
+        raise SimulationError(
+            f"non_responder_fraction must be in [0, 1], got {non_responder_fraction}"
+        )
+    model = draw_participant(
+        condition,
+        participant_rng(seed, index, 2),
+        time_course=time_course,
+        non_responder_fraction=non_responder_fraction,
+    )
     beats = generate_beats(model, timeline, participant_rng(seed, index, 3), noise)
     rng_sr = participant_rng(seed, index, 4)
     beh = simulate_beh(
@@ -149,10 +179,10 @@ def simulate_session(
     rng_eda = participant_rng(seed, index, 5)
     drift_phase = float(rng_eda.uniform(0, 2 * np.pi))
     scrs = draw_scrs(model, timeline, rng_eda)
-    t_truth = np.arange(int(timeline.duration_s * TONIC_TRUTH_HZ)) / TONIC_TRUTH_HZ
-    truth = truth_windows(
-        participant_id, timeline, beats, t_truth, eda_tonic(model, timeline, t_truth, drift_phase)
-    )
+    curves = truth_curves(model, timeline, grid_hz=TONIC_TRUTH_HZ, drift_phase=drift_phase)
+    onsets = scrs["onset_s"].to_numpy()
+    truth = truth_windows(participant_id, timeline, beats, curves, onsets)
+    phases = truth_phases(participant_id, timeline, beats, curves, onsets)
     rng_sig = participant_rng(seed, index, 6)
     n_motion = (
         rng_sig.poisson(noise.motion_per_hour * timeline.duration_s / 3600.0)
@@ -164,11 +194,13 @@ def simulate_session(
     if signals:
         ecg = ecg_render(beats, fs, n, rng_sig, amplitude_scale=float(rng_sig.uniform(0.7, 1.4)))
         ecg_add_noise(ecg, fs, rng_sig, noise, model.resp_hz, motion)
-        t = np.arange(n) / fs
-        eda = eda_render(eda_tonic(model, timeline, t, drift_phase), scrs, fs)
+        # the tonic level is slow: the truth's 10 Hz curve, interpolated to fs
+        tonic = np.interp(np.arange(n) / fs, curves["t"], curves["scl"])
+        eda = eda_render(tonic, scrs, fs)
         eda_add_noise(eda, fs, rng_sig, noise, motion)
+        resp = belt_render(model, timeline, fs, n, participant_rng(seed, index, 7), noise)
     else:
-        ecg = eda = np.empty(0)
+        ecg = eda = resp = np.empty(0)
     return SimulatedSession(
         participant_id=participant_id,
         condition=condition,
@@ -180,10 +212,12 @@ def simulate_session(
         beats=beats,
         ecg_mv=ecg,
         eda_us=eda,
+        resp_v=resp,
         scrs=scrs,
         motion_s=motion,
         beh=beh,
         truth=truth,
+        truth_phases=phases,
     )
 
 
@@ -217,18 +251,24 @@ def write_session(root: Path, protocol: Protocol, session: SimulatedSession) -> 
     bids.write_tsv(files.events_tsv, session.events_table(protocol), bids.EVENTS_COLUMNS)
     bids.write_physio(
         files,
-        {bids.PHYSIO_ECG: session.ecg_mv, bids.PHYSIO_EDA: session.eda_us},
+        {
+            bids.PHYSIO_ECG: session.ecg_mv,
+            bids.PHYSIO_EDA: session.eda_us,
+            bids.PHYSIO_RSP: session.resp_v,
+        },
         session.fs,
-        {bids.PHYSIO_ECG: "mV", bids.PHYSIO_EDA: "uS"},
+        {bids.PHYSIO_ECG: "mV", bids.PHYSIO_EDA: "uS", bids.PHYSIO_RSP: RESP_UNITS},
         start_time=0.0,
         descriptions={
             bids.PHYSIO_ECG: "Electrocardiogram, lead II-like (simulated)",
             bids.PHYSIO_EDA: "Electrodermal activity, skin conductance (simulated)",
+            bids.PHYSIO_RSP: "Respiration belt, chest expansion (simulated)",
         },
         extra={"Manufacturer": "soothe simulator", "SoftwareVersions": _version()},
     )
     bids.write_tsv(files.ground_truth("beats"), truth_beats(session.beats))
     bids.write_tsv(files.ground_truth("minutes"), session.truth)
+    bids.write_tsv(files.ground_truth("phases"), session.truth_phases)
     bids.write_tsv(files.ground_truth("scrs"), session.scrs.round(4))
     bids.write_json(
         files.ground_truth("participant").with_suffix(".json"),
@@ -237,8 +277,11 @@ def write_session(root: Path, protocol: Protocol, session: SimulatedSession) -> 
             "condition": session.condition,
             "fs": session.fs,
             "baseline": session.model.baseline,
-            "slopes_per_minute": session.model.slopes,
-            "resp_hz": session.model.resp_hz,
+            "drive_slopes_per_minute": session.model.drive_slopes,
+            "drive_onset_step": session.model.drive_onset,
+            "rsa_amplitude_at_rest_ms": session.model.rsa_amp_ms,
+            "time_course": session.model.time_course,
+            "eda_responder": session.model.eda_responder,
             "scr_rate_per_min": session.model.scr_rate_per_min,
             "audio_onset_s": session.timeline.audio_onset_s,
             "audio_offset_s": session.timeline.audio_offset_s,
@@ -274,6 +317,8 @@ def simulate_study(
     progress: bool = False,
     jobs: int = 1,
     record_margin_s: tuple[float, float] = RECORD_MARGIN_S,
+    time_course: str = "linear",
+    non_responder_fraction: float | None = None,
 ) -> pd.DataFrame:
     """Simulate and write a whole study; return the participants table.
 
@@ -284,7 +329,8 @@ def simulate_study(
     sessions in that many processes (allocation stays sequential, in participant order, so
     the output is identical to a one-process run). ``record_margin_s`` is the physiology
     recorded before session start and after session end (s), e.g. ``(360, 360)`` turns the
-    default ~28-min protocol into ~40-min recordings.
+    default ~28-min protocol into ~40-min recordings. ``time_course`` and
+    ``non_responder_fraction`` are passed to :func:`simulate_session`.
     """
     from experiment.allocation import AllocationDB
 
@@ -306,7 +352,14 @@ def simulate_study(
     items = protocol_items(protocol)
     biases = item_biases([it for lst in items.values() for it in lst], seed)
     truth_dir = out / "sourcedata" / "ground_truth"
-    bids.write_json(truth_dir / "planted_effects.json", planted_effects_document(seed, fs, noise))
+    if time_course not in effects.TIME_COURSES:
+        raise SimulationError(
+            f"unknown time course {time_course!r}; expected one of {list(effects.TIME_COURSES)}"
+        )
+    bids.write_json(
+        truth_dir / "planted_effects.json",
+        planted_effects_document(seed, fs, noise, time_course, non_responder_fraction),
+    )
     base_minutes = pd.Timestamp(SIM_DATE)
     jobs_args = []
     for i in range(1, n_participants + 1):
@@ -342,6 +395,8 @@ def simulate_study(
                 biases,
                 formats,
                 record_margin_s,
+                time_course,
+                non_responder_fraction,
             )
         )
     rows = []
@@ -396,6 +451,8 @@ def _simulate_and_write(
     biases: dict[str, float],
     formats: tuple[str, ...],
     record_margin_s: tuple[float, float] = RECORD_MARGIN_S,
+    time_course: str = "linear",
+    non_responder_fraction: float | None = None,
 ) -> pd.DataFrame:
     """Simulate one session and write it in every requested format; return its truth."""
     from soothe.simulate import formats as fmt
@@ -413,6 +470,8 @@ def _simulate_and_write(
         items=items,
         biases=biases,
         record_margin_s=record_margin_s,
+        time_course=time_course,
+        non_responder_fraction=non_responder_fraction,
     )
     if "bids" in formats:
         write_session(out, protocol, session)
@@ -422,22 +481,38 @@ def _simulate_and_write(
     return session.truth
 
 
-def planted_effects_document(seed: int, fs: float, noise: NoiseOptions | None) -> dict[str, Any]:
-    """``planted_effects.json``: the effect model plus the run's settings."""
+def planted_effects_document(
+    seed: int,
+    fs: float,
+    noise: NoiseOptions | None,
+    time_course: str = "linear",
+    non_responder_fraction: float | None = None,
+) -> dict[str, Any]:
+    """``planted_effects.json``: the generative model plus the run's settings."""
     from dataclasses import asdict
 
-    doc = effects.planted_effects()
+    doc = effects.planted_effects(time_course)
     doc["simulation"] = {
         "seed": int(seed),
         "sampling_rate_hz": float(fs),
         "noise": asdict(noise or NoiseOptions()),
+        "time_course": time_course,
+        "non_responder_fraction": effects.SCR_MODEL["non_responder_fraction"]
+        if non_responder_fraction is None
+        else float(non_responder_fraction),
+        "channels": {
+            bids.PHYSIO_ECG: "mV",
+            bids.PHYSIO_EDA: "uS",
+            bids.PHYSIO_RSP: RESP_UNITS + " (respiration belt)",
+        },
         "truth_files": {
             "beats": "sub-X_ses-1_task-T_truth-beats.tsv: r_peak_s, rr_ms, ectopic",
-            "minutes": "sub-X_ses-1_task-T_truth-minutes.tsv: per-window true hr_bpm, "
-            "rmssd_ms, sdnn_ms, hf_ms2, lnhf, scl_us for every phase window "
-            "(see soothe.simulate.truth)",
+            "minutes": "sub-X_ses-1_task-T_truth-minutes.tsv: per-window truth "
+            "(soothe.simulate.truth.TRUTH_WINDOW_COLUMNS)",
+            "phases": "sub-X_ses-1_task-T_truth-phases.tsv: the same per phase (HF per phase)",
             "scrs": "sub-X_ses-1_task-T_truth-scrs.tsv: onset_s, peak_s, amplitude_us",
         },
+        "truth_methods": TRUTH_METHODS,
     }
     return doc
 
@@ -454,7 +529,8 @@ def simulate_study_tables(
     measurement_noise: bool = False,
     protocol: Protocol | None = None,
     noise: NoiseOptions | None = None,
-) -> dict[str, pd.DataFrame]:
+    time_course: str = "linear",
+) -> dict[str, Any]:
     """A balanced simulated study as tables: participants, true windows, answers.
 
     The same effect model and the same true-series computations as the full simulator,
@@ -468,20 +544,24 @@ def simulate_study_tables(
         Study seed.
     measurement_noise : bool
         Add pipeline-like measurement error to the windowed values (HR sd 0.3 bpm, RMSSD
-        5 % and HF 15 % multiplicative, SCL sd 0.03 uS) instead of the exact truth.
+        5 % and HF 15 % multiplicative, SCL sd 0.03 uS, breathing sd 0.2/min) instead of
+        the exact truth.
+    time_course : {'linear', 'saturating'}
+        Shape of the planted drive changes (``soothe.simulate.effects.time_course``).
 
     Returns
     -------
     dict
-        ``participants`` (PARTICIPANTS_COLUMNS), ``windows`` (WINDOWS_COLUMNS, true values;
-        HF power from the true RR series; SCR columns need the signal and are NaN)
-        and ``beh`` (BEH_COLUMNS plus ``participant_id`` and ``session``).
+        ``participants`` (PARTICIPANTS_COLUMNS), ``windows`` (WINDOWS_COLUMNS, true values
+        from ``soothe.simulate.truth``; ``scr_amp_us`` needs the signal and is NaN),
+        ``beh`` (BEH_COLUMNS plus ``participant_id`` and ``session``) and ``planted``
+        (``slopes``: the implied index slopes, ``shifts``: self-report, ``time_course``).
 
     Examples
     --------
     >>> t = simulate_study_tables(1, seed=3)
     >>> sorted(t)
-    ['beh', 'participants', 'windows']
+    ['beh', 'participants', 'planted', 'windows']
     >>> t["participants"]["condition"].nunique()
     5
     """
@@ -513,6 +593,7 @@ def simulate_study_tables(
             items=items,
             biases=biases,
             signals=False,
+            time_course=time_course,
         )
         participants.append(
             {
@@ -534,6 +615,11 @@ def simulate_study_tables(
         "participants": pd.DataFrame(participants, columns=list(bids.PARTICIPANTS_COLUMNS)),
         "windows": pd.concat(windows, ignore_index=True),
         "beh": pd.concat(behs, ignore_index=True),
+        "planted": {
+            "slopes": effects.implied_index_slopes(time_course),
+            "shifts": effects.SELFREPORT_SHIFTS,
+            "time_course": time_course,
+        },
     }
 
 
@@ -552,44 +638,61 @@ def _windows_from_truth(
         "end_s",
         "hr_bpm",
         "rmssd_ms",
-        "sdnn_ms",
-        "hf_ms2",
-        "lnhf",
-        "scl_us",
-        "n_beats",
-    ):
-        out[col] = truth[col].to_numpy()
-    out["corrected_pct"] = 100.0 * truth["n_ectopic"] / truth["n_beats"].clip(lower=1)
-    if measurement_noise:
-        n = len(out)
-        out["hr_bpm"] = truth["hr_bpm"].to_numpy() + rng.normal(0, 0.3, n)
-        out["rmssd_ms"] = truth["rmssd_ms"].to_numpy() * np.exp(rng.normal(0, 0.05, n))
-        out["scl_us"] = truth["scl_us"].to_numpy() + rng.normal(0, 0.03, n)
-        out["hf_ms2"] = truth["hf_ms2"].to_numpy() * np.exp(rng.normal(0, 0.15, n))
-        out["lnhf"] = np.log(out["hf_ms2"].astype(float))
-    ok_ecg = np.isfinite(out["hr_bpm"].astype(float)) & np.isfinite(out["rmssd_ms"].astype(float))
-    out["ecg_valid"] = ok_ecg
-    out["ecg_reason"] = np.where(ok_ecg, "", "too few beats in window")
-    ok_hf = np.isfinite(out["hf_ms2"].astype(float))
-    out["hf_valid"] = ok_hf
-    out["hf_reason"] = np.where(ok_hf, "", "window shorter than 50 s (Task Force, 1996)")
-    out["eda_valid"] = np.isfinite(out["scl_us"].astype(float))
-    out["eda_reason"] = np.where(out["eda_valid"], "scr_* not simulated at table level", "")
-    for col in (
-        "hr_bpm",
-        "rmssd_ms",
+        "lnrmssd",
         "sdnn_ms",
         "hf_ms2",
         "lnhf",
         "scl_us",
         "scr_count",
         "scr_rate_per_min",
+        "n_beats",
+    ):
+        out[col] = truth[col].to_numpy()
+    out["resp_rate_bpm"] = truth["breathing_rate_bpm"].to_numpy()
+    out["resp_amplitude"] = truth["resp_amplitude"].to_numpy()
+    out["resp_source"] = "belt"
+    out["sc_mean_us"] = truth["scl_us"].to_numpy()
+    out["partial"] = (truth["end_s"] - truth["start_s"]).to_numpy() < 60.0 - 1e-6
+    out["corrected_pct"] = 100.0 * truth["n_ectopic"] / truth["n_beats"].clip(lower=1)
+    out["excluded_diff_pct"] = 200.0 * truth["n_ectopic"] / truth["n_beats"].clip(lower=1)
+    if measurement_noise:
+        n = len(out)
+        out["hr_bpm"] = truth["hr_bpm"].to_numpy() + rng.normal(0, 0.3, n)
+        out["rmssd_ms"] = truth["rmssd_ms"].to_numpy() * np.exp(rng.normal(0, 0.05, n))
+        out["lnrmssd"] = np.log(out["rmssd_ms"].astype(float))
+        out["scl_us"] = truth["scl_us"].to_numpy() + rng.normal(0, 0.03, n)
+        out["hf_ms2"] = truth["hf_ms2"].to_numpy() * np.exp(rng.normal(0, 0.15, n))
+        out["lnhf"] = np.log(out["hf_ms2"].astype(float))
+        out["resp_rate_bpm"] = truth["breathing_rate_bpm"].to_numpy() + rng.normal(0, 0.2, n)
+    ok_ecg = np.isfinite(out["hr_bpm"].astype(float)) & np.isfinite(out["rmssd_ms"].astype(float))
+    out["ecg_valid"] = ok_ecg
+    out["ecg_reason"] = np.where(ok_ecg, "", "too few beats in window")
+    ok_hf = np.isfinite(out["hf_ms2"].astype(float))
+    out["hf_valid"] = ok_hf
+    out["hf_reason"] = np.where(ok_hf, "", "window shorter than 60 s (Task Force, 1996)")
+    out["eda_valid"] = np.isfinite(out["scl_us"].astype(float))
+    out["eda_reason"] = np.where(out["eda_valid"], "scr_amp_us not simulated at table level", "")
+    for col in (
+        "hr_bpm",
+        "rmssd_ms",
+        "lnrmssd",
+        "sdnn_ms",
+        "hf_ms2",
+        "lnhf",
+        "scl_us",
+        "sc_mean_us",
+        "scr_count",
+        "scr_rate_per_min",
         "scr_amp_us",
+        "resp_rate_bpm",
+        "resp_amplitude",
         "start_s",
         "end_s",
         "corrected_pct",
+        "excluded_diff_pct",
     ):
         out[col] = out[col].astype(float)
+    out["partial"] = out["partial"].astype(bool)
     out["window"] = out["window"].astype(int)
     out["n_beats"] = out["n_beats"].astype(int)
     return out
