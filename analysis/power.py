@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.constants import REFERENCE
+from analysis.physio_mixed import PRESPECIFIED
 
 POWER_MEASURES: tuple[str, ...] = ("hr_bpm", "ln_rmssd", "lnhf", "scl_us")
 SIMULATORS: tuple[str, ...] = ("synthetic", "beats")
@@ -49,7 +50,8 @@ PLOTTED_SELFREPORT = (
 
 #: The pre-specified random-effects structure of every growth model (issue 13): random
 #: intercept + slope, uncorrelated; random intercept only when the slope variance is 0.
-PRESPECIFIED_STRUCTURES = ("uncorrelated", "intercept")
+#: One definition, shared with ``soothe analyze``.
+PRESPECIFIED_STRUCTURES = PRESPECIFIED
 #: Kept for callers of the old name: the same pre-specified model.
 FULL_STRUCTURES = PRESPECIFIED_STRUCTURES
 FAST_STRUCTURES = PRESPECIFIED_STRUCTURES
