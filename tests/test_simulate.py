@@ -45,7 +45,10 @@ def test_independent_detector_recovers_planted_minute_hr():
         errors.append(60000.0 / window_rr.mean() - truth.hr_bpm)
     errors = np.abs(np.array(errors))
     assert len(errors) == len(s.truth) >= 25
-    assert errors.max() < 1.0, errors
+    # the truth has no HR in a phase's last remainder shorter than 50 s (the pipeline's rule)
+    short = np.array([end - start < 50.0 for _p, _w, start, end in window_spans(s.timeline)])
+    assert np.isnan(errors[short]).all() and np.isfinite(errors[~short]).all()
+    assert errors[~short].max() < 1.0, errors
     # beats are where the truth says (within 10 ms) and none is missed
     nearest = np.abs(peaks_s[:, None] - s.beats.times_s[None, :]).min(axis=0)
     assert np.mean(nearest < 0.010) > 0.995
