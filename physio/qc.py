@@ -79,6 +79,7 @@ def minmax_decimate(
     if not np.isfinite(width) or width <= 0:
         return t, y
     col = np.floor((t - lo) / width).astype(np.int64)
+    col[(col == n_columns) & (t <= hi)] = n_columns - 1  # the right edge belongs to the last
     # first sample of every column (t increasing, so columns are runs)
     starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
     import warnings
