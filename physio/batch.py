@@ -155,6 +155,7 @@ def process_file(
     force: bool = False,
     sampling_rate: float | None = None,
     column_map: dict[str, str] | None = None,
+    labels: tuple[str, str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Read, process and write one recording; never raises on bad input.
 
@@ -175,6 +176,10 @@ def process_file(
         For CSV inputs without a time column.
     column_map : dict, optional
         For CSV inputs: ``{"time": col, "ecg": col, "eda": col, "marker": col}``.
+    labels : (participant, session, task), optional
+        Labels the batch planned for this input (:func:`plan_labels`); they name the
+        outputs. Without them the labels come from the file (``physio.naming``). A task of
+        None is the protocol's task.
 
     Returns
     -------
@@ -185,7 +190,7 @@ def process_file(
     src = Path(path)
     try:
         return _process_file(src, Path(deriv), settings or {}, overrides, force, sampling_rate,
-                             column_map)
+                             column_map, labels)
     except SootheError as exc:
         return _failure(src, exc)
     except MemoryError as exc:
@@ -220,12 +225,14 @@ def release_memory() -> None:
             pass
 
 
-def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, column_map=None):
+def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, column_map=None,
+                  labels=None):
     from conditions.protocol import load_protocol
     from physio.eda.eda_process import eda_window_methods
     from physio.errors import ReaderError
     from physio.hrv.hrv_window import hrv_methods
     from physio.io import detect_format, read_recording
+    from physio.naming import recording_labels
     from physio.outputs import (
         ensure_derivatives_dataset,
         read_provenance,
@@ -239,6 +246,12 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
     from physio.sidecar import code_hash, input_hashes, package_versions, settings_hash
 
     t_start = time.perf_counter()
+    task = None
+    if labels is not None:
+        part_l, ses_l, task = labels
+        settings_dict = {**settings_dict,
+                         "participant": settings_dict.get("participant") or part_l,
+                         "session": settings_dict.get("session") or ses_l}
     settings = PipelineSettings(**settings_dict)
     if not src.is_file():
         raise ReaderError(f"{src}: file not found")
@@ -253,9 +266,12 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
             hashes[f"override:{f.name}"] = sha256_file(f)
     s_hash = settings_hash({**settings.as_dict(), "sampling_rate": sampling_rate,
                             "column_map": column_map})
+    if labels is None:
+        task = recording_labels(src).task
+    task = task or protocol.task
     part, ses = recording_ids(Recording({}, src, "unknown"), settings)
-    files = session_files(deriv, part, ses, protocol.task)
-    key = f"sub-{part}_ses-{ses}"
+    files = session_files(deriv, part, ses, task)
+    key = _output_key(part, ses, task, protocol.task)
     if not force:
         prov = read_provenance(files, deriv)
         if (
@@ -279,7 +295,7 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
         sampling_rate=sampling_rate if fmt == "csv" else None,
         column_map=column_map if fmt == "csv" else None,
     )
-    keys = (src.name, src.stem, key, f"sub-{part}")
+    keys = (src.name, src.stem, key, f"sub-{part}_ses-{ses}", f"sub-{part}")
     hand: dict[str, tuple[float, float]] = {}
     for f in override_files:
         hand.update(read_overrides(f, keys))
@@ -287,12 +303,13 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
     if (result.participant, result.session) != (part, ses):
         # metadata named another participant than the file name: trust the metadata
         part, ses = result.participant, result.session
-        files = session_files(deriv, part, ses, protocol.task)
-        key = f"sub-{part}_ses-{ses}"
+        files = session_files(deriv, part, ses, task)
+        key = _output_key(part, ses, task, protocol.task)
     ensure_derivatives_dataset(deriv)
-    fig = plot_recording_qc(result)
+    # one figure per worker process, cleared and redrawn for each recording
+    fig = plot_recording_qc(result, reuse=True)
     save_figure(fig, files.qc_png(deriv))
-    fig.clear()  # break the figure's artist cycles now, not at the next collection
+    fig.clear()  # break the artists' cycles now, not at the next collection
     del fig
     quality = result.quality()
     provenance = {
@@ -328,6 +345,62 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
             "seconds": round(time.perf_counter() - t_start, 3),
             "recording_s": round(float(rec.duration_s), 1),
             "worker_peak_rss_mb": _peak_rss_mb(), **quality}
+
+
+def _output_key(part: str, ses: str, task: str, protocol_task: str) -> str:
+    """The recording's name in the batch: ``sub-X_ses-Y`` (``_task-Z`` for another task)."""
+    key = f"sub-{part}_ses-{ses}"
+    return key if task == protocol_task else f"{key}_task-{task}"
+
+
+def plan_labels(
+    files: Sequence[Path],
+    settings: dict[str, Any] | None = None,
+    participant_from: str = "auto",
+    pattern: str | None = None,
+) -> dict[str, tuple[str, str, str | None]]:
+    """The labels every input will be written under, checked for collisions up front.
+
+    Parameters
+    ----------
+    files : the inputs (:func:`find_inputs`)
+    settings : the batch settings (an explicit ``participant``/``session`` wins)
+    participant_from, pattern : see :func:`physio.naming.recording_labels`
+
+    Returns
+    -------
+    dict
+        ``{str(file): (participant, session, task)}``.
+
+    Raises
+    ------
+    physio.naming.LabelError
+        Two inputs would write the same outputs (the message names them and the
+        options), or the pattern does not match an input's path.
+
+    Examples
+    --------
+    >>> plan_labels([Path("a/physio-4.2.0-c.acq"), Path("b/physio-4.3.0-a.acq")])
+    {'a/physio-4.2.0-c.acq': ('physio420c', '1', None),
+     'b/physio-4.3.0-a.acq': ('physio430a', '1', None)}
+    """
+    from physio.naming import (
+        LabelError,
+        collision_message,
+        label_collisions,
+        recording_labels,
+    )
+
+    settings = settings or {}
+    planned = {}
+    for f in files:
+        planned[str(f)] = recording_labels(
+            f, participant=settings.get("participant"), session=settings.get("session"),
+            participant_from=participant_from, pattern=pattern)
+    collisions = label_collisions(planned)
+    if collisions:
+        raise LabelError(collision_message(collisions))
+    return {k: (v.participant, v.session, v.task) for k, v in planned.items()}
 
 
 def _peak_rss_mb() -> float | None:
@@ -399,6 +472,8 @@ def run_batch(
     sampling_rate: float | None = None,
     column_map: dict[str, str] | None = None,
     progress: bool = True,
+    participant_from: str = "auto",
+    participant_pattern: str | None = None,
 ) -> dict[str, Any]:
     """Process many recordings; failures are recorded and the batch goes on.
 
@@ -414,6 +489,16 @@ def run_batch(
         executor changes.
     sampling_rate, column_map : optional
         For CSV/TSV inputs (see :func:`physio.io.read_csv.read_csv`).
+    progress : bool
+        A bar on a terminal; elsewhere one line per finished recording.
+    participant_from, participant_pattern : str
+        Where participant labels come from (``auto``, ``stem``, ``parent``, ``pattern``
+        with a regular expression; :mod:`physio.naming`).
+
+    Raises
+    ------
+    physio.naming.LabelError
+        Before anything is processed: two inputs would write the same outputs.
 
     Returns
     -------
@@ -422,42 +507,47 @@ def run_batch(
         ``not_recordings`` (files in the folders that were passed over), and the
         paths of the group table, failures table and QC index.
     """
-    from tqdm import tqdm
-
     from physio.outputs import ensure_derivatives_dataset, write_group_table
+    from physio.progress import BatchProgress
     from physio.qc import write_qc_index
 
+    not_recordings: list[Path] = []
+    files = find_inputs(inputs, skipped=not_recordings)
+    settings = dict(settings or {})
+    # every input's output name, before any work: a collision is reported now, naming both
+    labels = plan_labels(files, settings, participant_from, participant_pattern)
     deriv = Path(deriv)
     deriv.mkdir(parents=True, exist_ok=True)
     _setup_log(deriv)
     stale = remove_stale_temporaries(deriv)
     if stale:
         log.warning("removed %d temporary file(s) left by an interrupted run", stale)
-    not_recordings: list[Path] = []
-    files = find_inputs(inputs, skipped=not_recordings)
-    settings = dict(settings or {})
-    calls = [(str(f), str(deriv), settings, overrides, force, sampling_rate, column_map)
-             for f in files]
+    calls = [(str(f), str(deriv), settings, overrides, force, sampling_rate, column_map,
+              labels.get(str(f))) for f in files]
     log.info("batch start: %d recording(s), jobs=%s, scheduler=%s", len(calls), jobs, scheduler)
     results: list[dict[str, Any]] = []
     seen_keys: dict[str, str] = {}
-    bar = tqdm(total=len(calls), desc="physio", unit="rec", disable=not progress)
+    bar = BatchProgress(len(calls), "physio", enabled=progress)
+    n_failed = 0
     for res in _executor_map(jobs, scheduler, calls):
         if res["status"] != "failed":
             prior = seen_keys.get(res["key"])
             if prior and prior != res["source"]:
+                # only when a file's own metadata names the participant another file's
+                # name gives: the names were checked for collisions at the start
                 res = {**_failure(Path(res["source"]), SootheError(
-                    f"{res['source']}: writes the same outputs ({res['key']}) as {prior}; "
-                    "give each recording its own participant/session")), "key": res["key"]}
+                    f"{res['source']}: writes the same outputs ({res['key']}) as {prior} "
+                    "(the participant named in the file); give each recording its own "
+                    "label with --participant / --participant-from")), "key": res["key"]}
             else:
                 seen_keys[res["key"]] = res["source"]
         results.append(res)
         if res["status"] == "failed":
+            n_failed += 1
             log.error("FAILED %s: %s: %s", res["source"], res["error_type"], res["message"])
         else:
             log.info("%s %s", res["status"], res["source"])
-        bar.update(1)
-        bar.set_postfix_str(f"failed={sum(r['status'] == 'failed' for r in results)}")
+        bar.update(f"{res['status']} {res.get('key') or res['source']}", failed=n_failed)
     bar.close()
     results.sort(key=lambda r: r["source"])
     failures = [r for r in results if r["status"] == "failed"]

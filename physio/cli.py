@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Process recordings into windowed HR, HRV, SCL and SCRs, with QC figures, "
         "a group table and a failures table. Up-to-date recordings are skipped.",
     )
-    p.add_argument("inputs", nargs="+", help="recording files or folders (a BIDS root: all "
+    p.add_argument("inputs", nargs="*", help="recording files or folders (a BIDS root: all "
                    "sessions' physio)")
     p.add_argument("--out", required=True, help="derivatives folder")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", help="protocol TOML (default: the shipped protocol)")
     p.add_argument("--participant", help="participant label (single non-BIDS input)")
     p.add_argument("--session", help="session label (single non-BIDS input)")
+    p.add_argument("--participant-from", nargs="+", metavar="stem|parent|pattern REGEX",
+                   help="participant labels from the file name without its format suffixes "
+                        "(stem), the folder holding the file (parent), or a regular "
+                        "expression's first group or group named 'participant' searched in "
+                        "the path (pattern REGEX; a group named 'session' gives the session). "
+                        "Default: a sub-X entity in the name or folders, else the stem")
     p.add_argument("--sampling-rate", type=float, help="for CSV files without a time column")
     p.add_argument("--column-map", action="append", default=None, metavar="KEY=COL[,KEY=COL]",
                    help="CSV/TSV columns: time=COL,ecg=COL,eda=COL,marker=COL (keys optional; "
@@ -105,6 +111,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
     from physio.batch import run_batch
 
+    participant_from, pattern = "auto", None
+    if args.participant_from:
+        words = list(args.participant_from)
+        participant_from = words.pop(0)
+        if participant_from not in ("stem", "parent", "pattern"):
+            ap.error(f"--participant-from {participant_from!r}: expected stem, parent or "
+                     "pattern REGEX")
+        if participant_from == "pattern":
+            if not words:
+                ap.error("--participant-from pattern needs a regular expression")
+            pattern = words.pop(0)
+        args.inputs = [*args.inputs, *words]  # inputs written after the option
+    if not args.inputs:
+        ap.error("give at least one recording file or folder")
+
     try:
         column_map = parse_column_map(args.column_map)
     except ValueError as exc:
@@ -134,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sampling_rate=args.sampling_rate,
         column_map=column_map,
         progress=not args.no_progress,
+        participant_from=participant_from,
+        participant_pattern=pattern,
     )
     print(
         f"physio: {summary['ok']} processed, {summary['skipped']} up to date, "

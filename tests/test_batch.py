@@ -135,17 +135,26 @@ def test_one_bad_file_fails_alone_and_exit_code_is_nonzero(raw, tmp_path, capsys
     assert no_partial_files(deriv)
 
 
-def test_same_outputs_from_two_inputs_is_a_failure_not_an_overwrite(raw, tmp_path):
+def test_same_outputs_from_two_inputs_is_reported_at_the_start_not_an_overwrite(raw, tmp_path):
+    from physio.naming import LabelError
+
     session = next(iter_sessions(raw))
     a, b = tmp_path / "a", tmp_path / "b"
     for d in (a, b):
         d.mkdir()
         for f in (session.physio_tsv_gz, session.physio_json, session.events_tsv):
             shutil.copy(f, d / f.name)
-    summary = run_batch([a, b], tmp_path / "deriv", progress=False)
-    assert (summary["ok"], summary["failed"]) == (1, 1)
-    fail = next(r for r in summary["results"] if r["status"] == "failed")
-    assert "same outputs" in fail["message"]
+    with pytest.raises(LabelError) as err:
+        run_batch([a, b], tmp_path / "deriv", progress=False)
+    message = str(err.value)
+    assert "same outputs" in message and "--participant-from" in message
+    assert str(a / session.physio_tsv_gz.name) in message
+    assert str(b / session.physio_tsv_gz.name) in message
+    assert not (tmp_path / "deriv").exists()  # nothing was processed
+    # the folder names tell them apart
+    summary = run_batch([a, b], tmp_path / "deriv", progress=False, participant_from="parent")
+    assert (summary["ok"], summary["failed"]) == (2, 0)
+    assert sorted(r["key"] for r in summary["results"]) == ["sub-a_ses-1", "sub-b_ses-1"]
 
 
 def test_two_worker_processes_give_the_same_tables(raw, first_run, tmp_path):
