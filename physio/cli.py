@@ -6,7 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from physio.phases import DEFAULT_MIN_PARTIAL, DEFAULT_WINDOW_S
+#: Shown in --help only; the values used are the pipeline's own defaults
+#: (physio.phases.DEFAULT_WINDOW_S / DEFAULT_MIN_PARTIAL), which are not imported here so
+#: that ``soothe physio --help`` loads no numerical library.
+_HELP_WINDOW_S, _HELP_MIN_PARTIAL = 60, 0.5
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,10 +25,11 @@ def _parser() -> argparse.ArgumentParser:
                    "sessions' physio)")
     p.add_argument("--out", required=True, help="derivatives folder")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
-    p.add_argument("--window-s", type=float, default=DEFAULT_WINDOW_S,
-                   help="window length in seconds (default 60)")
-    p.add_argument("--min-partial", type=float, default=DEFAULT_MIN_PARTIAL,
-                   help="keep a last partial window covering at least this fraction (0.5)")
+    p.add_argument("--window-s", type=float, default=None,
+                   help=f"window length in seconds (default {_HELP_WINDOW_S})")
+    p.add_argument("--min-partial", type=float, default=None,
+                   help="keep a last partial window covering at least this fraction "
+                        f"({_HELP_MIN_PARTIAL})")
     p.add_argument("--ecg-channel", help="name of the ECG channel (default: detected)")
     p.add_argument("--eda-channel", help="name of the EDA channel (default: detected)")
     p.add_argument("--scr-min-us", type=float, default=None,
@@ -131,7 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         ap.error(str(exc))
 
-    settings = {"window_s": args.window_s, "min_partial": args.min_partial,
+    from physio.phases import DEFAULT_MIN_PARTIAL, DEFAULT_WINDOW_S
+
+    settings = {"window_s": DEFAULT_WINDOW_S if args.window_s is None else args.window_s,
+                "min_partial": (DEFAULT_MIN_PARTIAL if args.min_partial is None
+                                else args.min_partial),
                 "ecg_channel": args.ecg_channel, "eda_channel": args.eda_channel,
                 "protocol_path": args.protocol, "participant": args.participant,
                 "session": args.session, "ecg_units": args.ecg_units,
