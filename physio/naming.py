@@ -182,6 +182,9 @@ def _from_pattern(path: Path, pattern: str | re.Pattern[str] | None) -> tuple[st
 def label_collisions(labels: Mapping[str, RecordingLabels]) -> list[tuple[str, list[str]]]:
     """Groups of inputs whose labels name the same outputs: ``[(key, [input, ...]), ...]``.
 
+    Labels that differ only in letter case collide too: on macOS and Windows they are the
+    same file names.
+
     Examples
     --------
     >>> a = RecordingLabels("physio3", "1")
@@ -190,9 +193,12 @@ def label_collisions(labels: Mapping[str, RecordingLabels]) -> list[tuple[str, l
     [('sub-physio3_ses-1', ['x/physio-3.1.acq', 'y/physio-3.2.acq'])]
     """
     by_key: dict[str, list[str]] = {}
+    shown: dict[str, str] = {}
     for source, lab in labels.items():
-        by_key.setdefault(lab.key, []).append(str(source))
-    return [(key, sorted(srcs)) for key, srcs in sorted(by_key.items()) if len(srcs) > 1]
+        by_key.setdefault(lab.key.lower(), []).append(str(source))
+        shown.setdefault(lab.key.lower(), lab.key)
+    return [(shown[key], sorted(srcs)) for key, srcs in sorted(by_key.items())
+            if len(srcs) > 1]
 
 
 def collision_message(collisions: Iterable[tuple[str, list[str]]]) -> str:

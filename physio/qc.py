@@ -58,8 +58,8 @@ def minmax_decimate(
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
-        Times and values of at most ``2 * n`` points, ``n`` the number of columns the
-        trace covers.
+        Times and values of at most ``2 * (n_columns + 2)`` points (samples left and right
+        of ``span`` make one column each, just outside it).
 
     Examples
     --------
@@ -80,6 +80,9 @@ def minmax_decimate(
         return t, y
     col = np.floor((t - lo) / width).astype(np.int64)
     col[(col == n_columns) & (t <= hi)] = n_columns - 1  # the right edge belongs to the last
+    # samples outside the visible span: one column on each side, just outside it, so the
+    # line still runs to the edges and the point count stays bounded
+    np.clip(col, -1, n_columns, out=col)
     # first sample of every column (t increasing, so columns are runs)
     starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
     import warnings

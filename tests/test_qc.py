@@ -89,3 +89,62 @@ def test_index_lists_flagged_recordings_first(tmp_path):
     assert "bad.acq" in html and "truncated" in html
     assert "1 failures" in html
     assert np.char.count(html, "<tr class='bad'>") == 2
+
+
+def test_decimated_traces_keep_a_single_sample_spike_visible(result):
+    """Min/max per pixel column: one sample far above its neighbours is still drawn."""
+    import dataclasses
+
+    from physio.qc import FIG_DPI, minmax_decimate
+
+    eda = result.eda
+    clean = eda.clean.copy()
+    i = len(clean) // 2 + 137  # not on any regular thinning grid
+    base = float(np.nanmax(clean))
+    spike = base + 3.0
+    clean[i] = spike
+    res = dataclasses.replace(result, eda=dataclasses.replace(eda, clean=clean))
+    fig = plot_recording_qc(res)
+    ax = fig.get_axes()[-1]
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == "EDA")
+    width_px = ax.get_position().width * fig.get_figwidth() * FIG_DPI
+    assert len(line.get_xdata()) <= 2 * (width_px + 3)  # decimated to the screen
+    assert float(np.nanmax(line.get_ydata())) == spike
+
+    # and in the pixels: the column of the spike is inked half-way up to it
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    t_spike = float(eda.times_s[i])
+    x, y = ax.transData.transform((t_spike, (spike + float(np.nanmedian(clean))) / 2))
+    row, col = rgba.shape[0] - int(round(y)), int(round(x))
+    patch = rgba[row - 1:row + 2, col - 2:col + 3, :3].astype(int)
+    assert patch.sum(axis=2).min() < 3 * 170, "no trace drawn where the spike is"
+
+    # the same trace, thinned to every n-th sample as before, loses the spike
+    step = max(1, len(clean) // 4000)
+    assert i % step and float(np.nanmax(clean[::step])) < spike
+    tt, yy = minmax_decimate(eda.times_s, clean, 800)
+    assert len(tt) <= 2 * 802 and float(np.nanmax(yy)) == spike
+
+
+def test_reused_figure_redraws_for_each_recording(result):
+    first = plot_recording_qc(result, reuse=True)
+    n_lines = sum(len(ax.get_lines()) for ax in first.get_axes())
+    second = plot_recording_qc(result, reuse=True)
+    assert second is first
+    assert len(second.get_axes()) == 5  # cleared, not stacked
+    assert sum(len(ax.get_lines()) for ax in second.get_axes()) == n_lines
+
+
+def test_extra_panel_row_above_eda(result):
+    drawn = []
+
+    def panel(ax, res):
+        drawn.append(res)
+        ax.set_ylabel("resp (a.u.)")
+
+    fig = plot_recording_qc(result, extra_panels=[(1.0, panel)])
+    axes = fig.get_axes()
+    assert len(axes) == 6 and drawn == [result]
+    assert axes[4].get_ylabel() == "resp (a.u.)" and axes[5].get_ylabel() == "EDA (uS)"
+    assert {"baseline", "induction"} <= {t.get_text() for t in axes[4].texts}  # phases
