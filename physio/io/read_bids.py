@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -119,21 +120,77 @@ def _read_sidecar(json_path: Path) -> dict:
     return meta
 
 
-def _decompressed(tsv: Path) -> bytes:
-    """The whole text of a (gzipped) table, read and inflated in one go.
+#: Inflated text parsed at a time. The table is read piece by piece, so a 40-min 1000 Hz
+#: session (45 MB of text) never sits in memory whole next to its parsed copy: the peak
+#: is the float64 result plus a few pieces (measured: +91-100 MB of peak RSS for a 39 MB
+#: result with 2-8 MB pieces, +145 MB when the whole text was inflated first).
+_PIECE_BYTES = 4 << 20
+#: pyarrow parse block: a piece splits into blocks parsed on all cores.
+_BLOCK_BYTES = 1 << 20
 
-    zlib inflating the whole file and pyarrow parsing the buffer in parallel blocks is
-    ~1.5-2x faster than pyarrow's own streaming decompression of the same file (measured on
-    a 28-min 1000 Hz session: 0.12 s + 0.18 s against 0.40-0.52 s, bench/bench_readers.py).
+
+def _text_pieces(tsv: Path, piece_bytes: int = _PIECE_BYTES) -> Iterator[bytes]:
+    """The (inflated) text of a table in pieces of about ``piece_bytes`` whole lines.
+
+    Inflating with zlib ahead of pyarrow is ~1.5-2x faster than pyarrow's own streaming
+    decompression of the same file (0.12 s + 0.18 s against 0.40-0.52 s for a 28-min
+    session, bench/bench_readers.py). Concatenated gzip members are read as one stream, as
+    gzip does; a stream cut short is an error, never a silently shorter recording.
     """
-    import gzip
+    import zlib
 
     with library_errors(tsv, "reading"):
-        raw = tsv.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    with library_errors(tsv, "decompressing (gzip)"):
-        return gzip.decompress(raw)
+        fh = open(tsv, "rb")  # noqa: SIM115 - closed below
+    with fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+        fh.seek(0)
+        inflater = zlib.decompressobj(wbits=31) if gzipped else None
+        mid_member = False
+        carry = b""
+        while True:
+            with library_errors(tsv, "reading"):
+                block = fh.read(piece_bytes // 4 if gzipped else piece_bytes)
+            if not block:
+                break
+            if inflater is not None:
+                parts = []
+                with library_errors(tsv, "decompressing (gzip)"):
+                    while block:
+                        parts.append(inflater.decompress(block))
+                        mid_member = not inflater.eof
+                        if inflater.eof:  # another gzip member may follow
+                            block = inflater.unused_data
+                            inflater = zlib.decompressobj(wbits=31)
+                            if block and block[:2] != b"\x1f\x8b":
+                                raise ReaderError(f"{tsv}: data after the end of the gzip "
+                                                  "stream is not gzip")
+                        else:
+                            block = b""
+                text = carry + b"".join(parts) if carry else b"".join(parts)
+            else:
+                text = carry + block if carry else block
+            cut = text.rfind(b"\n") + 1
+            if cut:
+                yield text[:cut] if cut < len(text) else text
+                carry = text[cut:]
+            else:
+                carry = text
+            del text
+        if mid_member:
+            raise ReaderError(f"{tsv}: the gzip stream is truncated (the file ends before the "
+                              "compressed data does); the recording is incomplete")
+    if carry.strip():
+        yield carry
+
+
+def _expected_text_bytes(tsv: Path) -> int:
+    """Size of the text: the file's, or the gzip trailer's (ISIZE, the last member's)."""
+    size = tsv.stat().st_size
+    with open(tsv, "rb") as fh:
+        if fh.read(2) != b"\x1f\x8b" or size < 18:
+            return size
+        fh.seek(-4, 2)
+        return int.from_bytes(fh.read(4), "little")
 
 
 def _count_fields(tsv: Path, text: bytes) -> int:
@@ -142,11 +199,6 @@ def _count_fields(tsv: Path, text: bytes) -> int:
     if not line.strip():
         raise ReaderError(f"{tsv}: no data (the first line is empty)")
     return len(line.rstrip("\r\n").split("\t"))
-
-
-#: pyarrow parse block: small enough that a session's table splits into blocks for all
-#: cores, large enough that per-block overhead stays negligible.
-_BLOCK_BYTES = 1 << 20
 
 
 def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
@@ -165,40 +217,57 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
     >>> read_physio_table(p, ["ecg", "eda"]).tolist()
     [[0.5, 1.0], [nan, 2.0]]
     """
-    text = _decompressed(tsv)
-    n_fields = _count_fields(tsv, text)
-    if n_fields != len(columns):
-        raise ReaderError(
-            f"{tsv}: has {n_fields} column(s) but the sidecar's Columns lists "
-            f"{len(columns)} ({columns}); they must agree"
-        )
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     names = [f"c{i}" for i in range(len(columns))]
-    with library_errors(tsv, f"parsing {len(columns)} tab-separated numeric columns {columns}"):
-        table = pacsv.read_csv(
-            pa.BufferReader(text),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(delimiter="\t"),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.float64() for n in names},
-                null_values=["n/a"], strings_can_be_null=False,
-            ),
-        )
+    read_options = pacsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES)
+    parse_options = pacsv.ParseOptions(delimiter="\t")
+    convert_options = pacsv.ConvertOptions(column_types={n: pa.float64() for n in names},
+                                           null_values=["n/a"], strings_can_be_null=False)
+    data = np.empty((0, len(names)), dtype=np.float64, order="F")
+    n_rows = 0
+    for k, text in enumerate(_text_pieces(tsv, _PIECE_BYTES)):
+        if k == 0:
+            n_fields = _count_fields(tsv, text)
+            if n_fields != len(columns):
+                raise ReaderError(
+                    f"{tsv}: has {n_fields} column(s) but the sidecar's Columns lists "
+                    f"{len(columns)} ({columns}); they must agree"
+                )
+            # rows expected from the text size and the first piece's bytes per row, so the
+            # result is allocated once (2% spare; it grows if the estimate falls short)
+            bytes_per_row = max(1.0, len(text) / max(1, text.count(b"\n")))
+            expected = int(_expected_text_bytes(tsv) / bytes_per_row * 1.02) + 16
+            data = np.empty((expected, len(names)), dtype=np.float64, order="F")
+        with library_errors(tsv, f"parsing {len(columns)} tab-separated numeric columns "
+                                 f"{columns} (rows after {n_rows})"):
+            # the system allocator: freed parse buffers go back to the C heap at once
+            # (mimalloc, pyarrow's default, keeps ~30 MB more at the peak of a 40-min read)
+            table = pacsv.read_csv(pa.BufferReader(text), read_options=read_options,
+                                   parse_options=parse_options,
+                                   convert_options=convert_options,
+                                   memory_pool=pa.system_memory_pool())
         del text
-        data = np.empty((table.num_rows, len(names)), dtype=np.float64, order="F")
+        if n_rows + table.num_rows > data.shape[0]:
+            grown = np.empty((int(1.25 * (n_rows + table.num_rows)) + 16, len(names)),
+                             np.float64, order="F")
+            grown[:n_rows] = data[:n_rows]
+            data = grown
         for i, name in enumerate(names):
-            column = table.column(name)
-            row = 0
-            for chunk in column.chunks:
-                n = len(chunk)
-                data[row:row + n, i] = chunk.to_numpy(zero_copy_only=False)
-                row += n
-    del table
-    # pyarrow's allocator keeps the parse buffers (~50 MB for a 40-min session) unless
-    # asked; a batch worker would carry them into the next recording
+            row = n_rows
+            for chunk in table.column(name).chunks:
+                data[row:row + len(chunk), i] = chunk.to_numpy(zero_copy_only=False)
+                row += len(chunk)
+        n_rows += table.num_rows
+        del table
+    if n_rows == 0:
+        raise ReaderError(f"{tsv}: no data (no rows)")
+    # pyarrow's allocator keeps the parse buffers unless asked; a batch worker would carry
+    # them into the next recording
     pa.default_memory_pool().release_unused()
+    # a view: each column stays contiguous (column-major), the few spare rows are not copied
+    data = data[:n_rows]
     return data
 
 
