@@ -306,11 +306,9 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
         files = session_files(deriv, part, ses, task)
         key = _output_key(part, ses, task, protocol.task)
     ensure_derivatives_dataset(deriv)
-    # one figure per worker process, cleared and redrawn for each recording
-    fig = plot_recording_qc(result, reuse=True)
-    save_figure(fig, files.qc_png(deriv))
-    fig.clear()  # break the artists' cycles now, not at the next collection
-    del fig
+    # one figure per worker process, emptied and redrawn for each recording (its axes and
+    # ticks are built once); what it holds between recordings is the decimated traces only
+    save_figure(plot_recording_qc(result, reuse=True), files.qc_png(deriv))
     quality = result.quality()
     provenance = {
         "source": str(src),

@@ -126,16 +126,43 @@ def _new_figure(ratios: Sequence[float], show: bool):
 _REUSED: dict[tuple[float, ...], Any] = {}
 
 
-def _figure(ratios: Sequence[float], show: bool, reuse: bool):
-    if show or not reuse:
-        return _new_figure(ratios, show)
+def _figure_and_axes(ratios: Sequence[float], show: bool, reuse: bool):
+    """A figure with one axes per row; with ``reuse``, this process's cached one, emptied.
+
+    Emptying removes what was drawn (lines, spans, texts, legends, titles, labels) but keeps
+    the axes and their tick objects: building the axes and their ticks is most of what
+    drawing a new figure costs.
+    """
     key = tuple(ratios)
-    fig = _REUSED.get(key)
-    if fig is None:
-        fig = _REUSED[key] = _new_figure(ratios, show)
-    else:
-        fig.clear()
-    return fig
+    if reuse and not show and key in _REUSED:
+        fig = _REUSED[key]
+        for ax in fig.axes:
+            _empty_axes(ax)
+        return fig, list(fig.axes)
+    fig = _new_figure(ratios, show)
+    height = fig.get_figheight()
+    axes = fig.subplots(len(ratios), 1, gridspec_kw={
+        "height_ratios": ratios, "hspace": 0.38, "left": _LEFT, "right": _RIGHT,
+        "top": 1 - _TOP_IN / height, "bottom": _BOTTOM_IN / height})
+    if reuse and not show:
+        _REUSED[key] = fig
+    return fig, list(np.atleast_1d(axes))
+
+
+def _empty_axes(ax) -> None:
+    for artist in [*ax.lines, *ax.patches, *ax.texts, *ax.collections, *ax.images]:
+        artist.remove()
+    legend = ax.get_legend()
+    if legend is not None:
+        legend.remove()
+    for loc in ("left", "center", "right"):
+        ax.set_title("", loc=loc)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_label("")
+    ax.relim()
+    ax.set_autoscale_on(True)
+    ax.autoscale_view()
 
 
 def _columns(ax) -> int:
@@ -183,12 +210,7 @@ def plot_recording_qc(
     True
     """
     ratios = [*_ROW_RATIOS[:4], *(float(r) for r, _ in extra_panels), _ROW_RATIOS[4]]
-    fig = _figure(ratios, show, reuse)
-    height = fig.get_figheight()
-    axes = fig.subplots(len(ratios), 1, gridspec_kw={
-        "height_ratios": ratios, "hspace": 0.38, "left": _LEFT, "right": _RIGHT,
-        "top": 1 - _TOP_IN / height, "bottom": _BOTTOM_IN / height})
-    axes = list(np.atleast_1d(axes))
+    fig, axes = _figure_and_axes(ratios, show, reuse)
     w = result.windows
     title = f"sub-{result.participant} ses-{result.session} condition: {result.plan.condition}"
     q = result.quality()

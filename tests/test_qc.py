@@ -127,13 +127,30 @@ def test_decimated_traces_keep_a_single_sample_spike_visible(result):
     assert len(tt) <= 2 * 802 and float(np.nanmax(yy)) == spike
 
 
-def test_reused_figure_redraws_for_each_recording(result):
-    first = plot_recording_qc(result, reuse=True)
-    n_lines = sum(len(ax.get_lines()) for ax in first.get_axes())
+def test_reused_figure_draws_exactly_what_a_new_figure_draws(result):
+    import dataclasses
+    import io
+
+    from PIL import Image
+
+    from physio.qc import figure_png
+
+    fresh = figure_png(plot_recording_qc(result))
+    # draw another recording first (other beats, no EDA), then this one again
+    other = dataclasses.replace(result, eda=None, beats=result.beats.iloc[: len(result.beats)
+                                                                         // 3])
+    first = plot_recording_qc(other, reuse=True)
+    n_lines_other = sum(len(ax.get_lines()) for ax in first.get_axes())
+    figure_png(first)
     second = plot_recording_qc(result, reuse=True)
     assert second is first
-    assert len(second.get_axes()) == 5  # cleared, not stacked
-    assert sum(len(ax.get_lines()) for ax in second.get_axes()) == n_lines
+    assert len(second.get_axes()) == 5  # emptied, not stacked
+    assert sum(len(ax.get_lines()) for ax in second.get_axes()) > n_lines_other
+    assert [ax.get_label() for ax in second.get_axes()][1] == "tachogram"
+    reused = np.asarray(Image.open(io.BytesIO(figure_png(second))))
+    new = np.asarray(Image.open(io.BytesIO(fresh)))
+    assert reused.shape == new.shape
+    assert (reused != new).any(axis=2).mean() < 0.001  # the same picture
 
 
 def test_extra_panel_row_above_eda(result):
