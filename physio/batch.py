@@ -14,6 +14,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -351,13 +352,38 @@ def _output_key(part: str, ses: str, task: str, protocol_task: str) -> str:
     return key if task == protocol_task else f"{key}_task-{task}"
 
 
+@dataclass
+class LabelPlan:
+    """The output labels of a batch's inputs, planned before any work.
+
+    ``labels`` maps each input to its (participant, session, task); ``refused`` maps the
+    inputs that cannot be written safely to the reason (two inputs would write the same
+    outputs, or a ``--participant-from pattern`` that does not match the path);
+    ``collisions`` lists the colliding groups as ``(key, [inputs])``.
+    """
+
+    labels: dict[str, tuple[str, str, str | None]]
+    refused: dict[str, str]
+    collisions: list[tuple[str, list[str]]]
+
+    def message(self) -> str | None:
+        """What the batch says at the start, or None when every input has its own outputs."""
+        from physio.naming import collision_message
+
+        return collision_message(self.collisions) if self.collisions else None
+
+
 def plan_labels(
     files: Sequence[Path],
     settings: dict[str, Any] | None = None,
     participant_from: str = "auto",
     pattern: str | None = None,
-) -> dict[str, tuple[str, str, str | None]]:
+) -> LabelPlan:
     """The labels every input will be written under, checked for collisions up front.
+
+    Inputs that would write the same outputs are all refused (none of them is written, so
+    nothing is overwritten and no choice between them is made silently); every other input
+    is processed. The batch prints :meth:`LabelPlan.message` at the start.
 
     Parameters
     ----------
@@ -365,40 +391,52 @@ def plan_labels(
     settings : the batch settings (an explicit ``participant``/``session`` wins)
     participant_from, pattern : see :func:`physio.naming.recording_labels`
 
-    Returns
-    -------
-    dict
-        ``{str(file): (participant, session, task)}``.
-
     Raises
     ------
     physio.naming.LabelError
-        Two inputs would write the same outputs (the message names them and the
-        options), or the pattern does not match an input's path.
+        An unknown ``participant_from`` or a pattern that is not a regular expression.
 
     Examples
     --------
-    >>> plan_labels([Path("a/physio-4.2.0-c.acq"), Path("b/physio-4.3.0-a.acq")])
-    {'a/physio-4.2.0-c.acq': ('physio420c', '1', None),
-     'b/physio-4.3.0-a.acq': ('physio430a', '1', None)}
+    >>> plan = plan_labels([Path("a/physio-4.2.0-c.acq"), Path("b/physio-4.3.0-a.acq")])
+    >>> plan.labels["a/physio-4.2.0-c.acq"], plan.refused
+    (('physio420c', '1', None), {})
     """
-    from physio.naming import (
-        LabelError,
-        collision_message,
-        label_collisions,
-        recording_labels,
-    )
+    import re
 
+    from physio.naming import PARTICIPANT_FROM, LabelError, label_collisions, recording_labels
+
+    if participant_from not in PARTICIPANT_FROM:
+        raise LabelError(f"participant_from={participant_from!r}: expected one of "
+                         f"{', '.join(PARTICIPANT_FROM)}")
+    if participant_from == "pattern":
+        try:
+            re.compile(pattern or "")
+        except re.error as exc:
+            raise LabelError(f"participant pattern {pattern!r} is not a regular expression: "
+                             f"{exc}") from None
+        if not pattern:
+            raise LabelError("participant_from='pattern' needs a regular expression")
     settings = settings or {}
     planned = {}
+    refused: dict[str, str] = {}
     for f in files:
-        planned[str(f)] = recording_labels(
-            f, participant=settings.get("participant"), session=settings.get("session"),
-            participant_from=participant_from, pattern=pattern)
+        try:
+            planned[str(f)] = recording_labels(
+                f, participant=settings.get("participant"), session=settings.get("session"),
+                participant_from=participant_from, pattern=pattern)
+        except LabelError as exc:
+            refused[str(f)] = str(exc)
     collisions = label_collisions(planned)
-    if collisions:
-        raise LabelError(collision_message(collisions))
-    return {k: (v.participant, v.session, v.task) for k, v in planned.items()}
+    for key, sources in collisions:
+        for src in sources:
+            others = " and ".join(o for o in sources if o != src)
+            refused[src] = (f"{src}: would write the same outputs ({key}) as {others}, so "
+                            "neither is written; give each its own participant label with "
+                            "--participant-from stem|parent|pattern REGEX")
+    labels = {k: (v.participant, v.session, v.task) for k, v in planned.items()
+              if k not in refused}
+    return LabelPlan(labels, refused, collisions)
 
 
 def _peak_rss_mb() -> float | None:
@@ -493,10 +531,15 @@ def run_batch(
         Where participant labels come from (``auto``, ``stem``, ``parent``, ``pattern``
         with a regular expression; :mod:`physio.naming`).
 
+    Inputs that would write the same outputs are reported at the start (naming them and
+    the ``--participant-from`` options) and recorded as failures; nothing is written for
+    them and every other input is processed (:func:`plan_labels`).
+
     Raises
     ------
     physio.naming.LabelError
-        Before anything is processed: two inputs would write the same outputs.
+        Before anything is processed: an unknown ``participant_from`` or a pattern that is
+        not a regular expression.
 
     Returns
     -------
@@ -513,20 +556,32 @@ def run_batch(
     files = find_inputs(inputs, skipped=not_recordings)
     settings = dict(settings or {})
     # every input's output name, before any work: a collision is reported now, naming both
-    labels = plan_labels(files, settings, participant_from, participant_pattern)
+    plan = plan_labels(files, settings, participant_from, participant_pattern)
     deriv = Path(deriv)
     deriv.mkdir(parents=True, exist_ok=True)
     _setup_log(deriv)
     stale = remove_stale_temporaries(deriv)
     if stale:
         log.warning("removed %d temporary file(s) left by an interrupted run", stale)
+    said = plan.message()
+    if said:
+        print(f"physio: {said}", file=sys.stderr, flush=True)
+        log.warning(said)
     calls = [(str(f), str(deriv), settings, overrides, force, sampling_rate, column_map,
-              labels.get(str(f))) for f in files]
+              plan.labels[str(f)]) for f in files if str(f) not in plan.refused]
     log.info("batch start: %d recording(s), jobs=%s, scheduler=%s", len(calls), jobs, scheduler)
     results: list[dict[str, Any]] = []
     seen_keys: dict[str, str] = {}
-    bar = BatchProgress(len(calls), "physio", enabled=progress)
+    bar = BatchProgress(len(files), "physio", enabled=progress)
     n_failed = 0
+    for src, reason in plan.refused.items():
+        from physio.naming import LabelError
+
+        res = _failure(Path(src), LabelError(reason))
+        results.append(res)
+        n_failed += 1
+        log.error("FAILED %s: %s", src, reason)
+        bar.update(f"refused {src}", failed=n_failed)
     for res in _executor_map(jobs, scheduler, calls):
         if res["status"] != "failed":
             prior = seen_keys.get(res["key"])

@@ -204,8 +204,8 @@ def label_collisions(labels: Mapping[str, RecordingLabels]) -> list[tuple[str, l
 def collision_message(collisions: Iterable[tuple[str, list[str]]]) -> str:
     """The message that names every pair of inputs that would write the same outputs."""
     collisions = list(collisions)
-    lines = [f"{sum(len(s) for _, s in collisions)} inputs would write the same outputs "
-             "(nothing was processed):"]
+    lines = [f"{sum(len(s) for _, s in collisions)} inputs would write the same outputs, so "
+             "none of them is written (the others are processed):"]
     for key, sources in collisions:
         lines.append(f"  {key}: " + " and ".join(sources))
     lines.append(

@@ -43,7 +43,9 @@ def test_participant_label_is_the_file_name_without_format_suffixes(name, label)
 
 def test_acqknowledge_style_folder_gives_every_recording_its_own_outputs():
     files = [Path("/lab/exports") / n for n in ACQ_NAMES]
-    labels = plan_labels(files)
+    plan = plan_labels(files)
+    assert plan.refused == {} and plan.message() is None
+    labels = plan.labels
     assert len({v for v in labels.values()}) == len(files)
     assert labels["/lab/exports/physio-4.2.0-c.acq"] == ("physio420c", "1", None)
     assert "physio4" not in {v[0] for v in labels.values()}
@@ -52,8 +54,9 @@ def test_acqknowledge_style_folder_gives_every_recording_its_own_outputs():
 @pytest.mark.parametrize("pair", [("run.03.csv", "run.03.tsv.gz"),
                                   ("P12 session.acq", "p12-session.edf")])
 def test_same_label_or_same_label_up_to_case_is_a_collision(pair):
-    with pytest.raises(LabelError, match="same outputs"):
-        plan_labels([Path("/lab") / n for n in pair])
+    plan = plan_labels([Path("/lab") / n for n in pair])
+    assert sorted(plan.refused) == sorted(str(Path("/lab") / n) for n in pair)
+    assert plan.labels == {} and "same outputs" in plan.message()
 
 
 def test_sub_ses_pattern_takes_precedence_and_session_and_task_come_from_the_input():
@@ -91,19 +94,29 @@ def test_participant_from_stem_parent_and_pattern():
 
 def test_collision_message_names_both_inputs_and_the_options():
     a, b = Path("/x/day1/export.acq"), Path("/x/day2/export.acq")
-    with pytest.raises(LabelError) as err:
-        plan_labels([a, b, Path("/x/day2/other.acq")])
-    msg = str(err.value)
+    plan = plan_labels([a, b, Path("/x/day2/other.acq")])
+    msg = plan.message()
     assert "sub-export_ses-1" in msg and str(a) in msg and str(b) in msg
     assert "other.acq" not in msg
     for option in ("--participant-from stem", "--participant-from parent",
                    "--participant-from pattern REGEX"):
         assert option in msg
-    assert plan_labels([a, b], participant_from="parent") == {
-        str(a): ("day1", "1", None), str(b): ("day2", "1", None)}
+    assert set(plan.refused) == {str(a), str(b)}
+    assert str(b) in plan.refused[str(a)] and str(a) in plan.refused[str(b)]
+    assert plan.labels == {"/x/day2/other.acq": ("other", "1", None)}
+    plan = plan_labels([a, b], participant_from="parent")
+    assert plan.labels == {str(a): ("day1", "1", None), str(b): ("day2", "1", None)}
+    assert plan.message() is None
+    # a pattern that misses one input refuses that input only, with the reason
+    plan = plan_labels([a, Path("/x/P7/rec.acq")], participant_from="pattern",
+                       pattern=r"/P(\d+)/")
+    assert plan.labels == {"/x/P7/rec.acq": ("7", "1", None)}
+    assert "does not match" in plan.refused[str(a)]
+    with pytest.raises(LabelError, match="not a regular expression"):
+        plan_labels([a], participant_from="pattern", pattern="P(")
 
 
-def test_cli_reports_a_collision_before_processing_and_offers_the_option(tmp_path, capsys):
+def test_cli_reports_a_collision_at_the_start_and_offers_the_option(tmp_path, capsys):
     from soothe.cli import main
 
     for day in ("day1", "day2"):
@@ -112,18 +125,20 @@ def test_cli_reports_a_collision_before_processing_and_offers_the_option(tmp_pat
     deriv = tmp_path / "deriv"
     code = main(["physio", "process", str(tmp_path / "day1"), str(tmp_path / "day2"),
                  "--out", str(deriv), "--no-progress"])
-    err = capsys.readouterr().err
+    out = capsys.readouterr()
     assert code == 1
-    assert "same outputs" in err and "--participant-from" in err
-    assert str(tmp_path / "day1" / "export.acq") in err
-    assert str(tmp_path / "day2" / "export.acq") in err
-    assert not deriv.exists()
-    # with the option, both are processed (and fail here only because they are not .acq)
+    first = out.err.splitlines()[0]
+    assert first.startswith("physio: 2 inputs would write the same outputs"), out.err
+    assert "--participant-from" in out.err
+    assert str(tmp_path / "day1" / "export.acq") in out.err
+    assert str(tmp_path / "day2" / "export.acq") in out.err
+    assert "0 processed, 0 up to date, 2 failed" in out.out
+    # with the option, both are read (and fail here only because they are not .acq)
     code = main(["physio", "process", "--participant-from", "parent", str(tmp_path / "day1"),
                  str(tmp_path / "day2"), "--out", str(deriv), "--no-progress"])
     out = capsys.readouterr()
     assert "0 processed, 0 up to date, 2 failed" in out.out
-    assert "same outputs" not in out.err
+    assert "same outputs" not in out.err and "acq" in out.err
 
 
 def test_task_label_comes_from_the_input(tmp_path):
@@ -153,19 +168,18 @@ def test_help_defaults_match_the_pipeline():
 
 
 def test_copies_of_one_bids_session_in_two_folders(tmp_path):
-    """Same sub/ses/task in two folders: reported at the start; --participant-from parent."""
-    from conditions.protocol import load_protocol
-    from soothe.simulate import simulate_session
+    """Same sub/ses/task in two folders: both refused, named; --participant-from parent."""
+    from tests.readers_fixtures import write_bids_session
 
-    pytest.importorskip("pyarrow")
-    s = simulate_session(load_protocol(), "001", "neutral", seed=3, index=1, fs=250.0)
-    from conditions import bids
-
-    src = bids.SessionFiles(tmp_path / "raw", "001", "1", "induction")
-    bids.write_physio(src, {"ecg": s.ecg_mv, "eda": s.eda_us}, 250.0, {"ecg": "mV", "eda": "uS"})
+    src = write_bids_session(tmp_path / "raw", seconds=150.0)
     for d in ("siteA", "siteB"):
         (tmp_path / d).mkdir()
-        for f in (src.physio_tsv_gz, src.physio_json):
+        for f in (src.physio_tsv_gz, src.physio_json, src.events_tsv):
             shutil.copy(f, tmp_path / d / f.name)
-    with pytest.raises(LabelError, match="siteA.*siteB"):
-        run_batch([tmp_path / "siteA", tmp_path / "siteB"], tmp_path / "d", progress=False)
+    summary = run_batch([tmp_path / "siteA", tmp_path / "siteB"], tmp_path / "d",
+                        progress=False)
+    assert (summary["ok"], summary["failed"]) == (0, 2)
+    summary = run_batch([tmp_path / "siteA", tmp_path / "siteB"], tmp_path / "d",
+                        progress=False, participant_from="parent")
+    assert sorted(r["key"] for r in summary["results"]) == ["sub-siteA_ses-1",
+                                                             "sub-siteB_ses-1"]
