@@ -36,9 +36,10 @@ FORMAT_SUFFIXES = (".tsv.gz", ".csv.gz", ".txt.gz", ".tsv", ".csv", ".txt", ".ac
                    ".xdf", ".edf", ".bdf", ".vhdr", ".vmrk", ".eeg", ".json", ".gz")
 PARTICIPANT_FROM = ("auto", "stem", "parent", "pattern")
 
-_SUB = re.compile(r"(?:^|[_/\\])sub-([A-Za-z0-9]+)")
-_SES = re.compile(r"(?:^|[_/\\])ses-([A-Za-z0-9]+)")
-_TASK = re.compile(r"(?:^|[_/\\])task-([A-Za-z0-9]+)")
+# an entity starts the name or follows a non-alphanumeric character ("x_sub-01", "a.sub-01")
+_SUB = re.compile(r"(?:^|[^A-Za-z0-9])sub-([A-Za-z0-9]+)")
+_SES = re.compile(r"(?:^|[^A-Za-z0-9])ses-([A-Za-z0-9]+)")
+_TASK = re.compile(r"(?:^|[^A-Za-z0-9])task-([A-Za-z0-9]+)")
 
 
 class LabelError(PhysioError):

@@ -183,3 +183,9 @@ def test_copies_of_one_bids_session_in_two_folders(tmp_path):
                         progress=False, participant_from="parent")
     assert sorted(r["key"] for r in summary["results"]) == ["sub-siteA_ses-1",
                                                              "sub-siteB_ses-1"]
+
+
+@pytest.mark.parametrize("name", ["physio-sub-01.acq", "x.sub-01_ses-2.edf", "sub-01.acq"])
+def test_sub_entity_after_any_separator(name):
+    assert recording_labels(Path("/d") / name).participant == "01"
+    assert recording_labels(Path("/d/misub-01.acq")).participant == "misub01"
