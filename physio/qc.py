@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+#: Name the phases on every time-course panel, not only the top one (slower to draw).
+SHADE_NAMES_EVERY_PANEL = False
 _PHASE_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
 #: Figure size (inches) and resolution (dots per inch) of the saved PNG.
 FIG_WIDTH_IN = 11.0
@@ -239,12 +241,15 @@ def plot_recording_qc(
         draw(axes[4 + k], result)
     _plot_eda(axes[-1], result.eda, span)
     axes[-1].set_xlabel("session time (s)", fontsize=8)
-    for ax in axes[1:]:
+    for row, ax in enumerate(axes[1:]):
         trans = ax.get_xaxis_transform()
         for k, p in enumerate(phases):
             ax.axvspan(p.start_s, p.end_s, color=_PHASE_COLOURS[k % len(_PHASE_COLOURS)],
                        alpha=0.12, lw=0)
-            ax.text(p.start_s, 1.0, p.name, transform=trans, fontsize=6, va="top")
+            if row == 0 or SHADE_NAMES_EVERY_PANEL:
+                # named once, on the top time-course panel; the panels below share its x
+                # axis and its colours (text is most of what a figure costs to draw)
+                ax.text(p.start_s, 1.0, p.name, transform=trans, fontsize=6, va="top")
         if span is not None:
             ax.set_xlim(*span)
     from matplotlib.ticker import MaxNLocator

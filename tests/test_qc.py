@@ -164,4 +164,4 @@ def test_extra_panel_row_above_eda(result):
     axes = fig.get_axes()
     assert len(axes) == 6 and drawn == [result]
     assert axes[4].get_ylabel() == "resp (a.u.)" and axes[5].get_ylabel() == "EDA (uS)"
-    assert {"baseline", "induction"} <= {t.get_text() for t in axes[4].texts}  # phases
+    assert len(axes[4].patches) >= len(result.plan.phases)  # phases shaded
