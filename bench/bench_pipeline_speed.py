@@ -201,8 +201,8 @@ def whole_process(n_sessions: int, folder: Path) -> None:
     for k, f in enumerate(files):
         w, c = timed([sys.executable, "-c", BASELINE_SCRIPT, str(f)])
         base_wall, base_cpu = base_wall + w, base_cpu + c
-        for label, env in modes:
-            deriv = folder / f"deriv-{label[:6]}-{k}"
+        for m, (label, env) in enumerate(modes):
+            deriv = folder / f"deriv-{m}-{k}"  # a fresh folder: nothing is up to date
             runs[label].append(timed([str(soothe), "physio", "process", str(raw), "--out",
                                       str(deriv), "--jobs", "1", "--no-progress"], env))
     help_s = min(timed([str(soothe), "--help"])[0] for _ in range(5))
