@@ -71,3 +71,25 @@ def test_empty_tables(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(ReaderError, match="no data"):
         rb.read_physio_table(path, ["a", "b"])
+
+
+def test_a_failed_threaded_parse_is_retried_on_one_thread(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    want, text = _table(3000, seed=4)
+    path = tmp_path / "x_physio.tsv.gz"
+    path.write_bytes(gzip.compress(text))
+    real = pacsv.read_csv
+    calls = []
+
+    def flaky(source, read_options=None, **kw):
+        calls.append(read_options.use_threads)
+        if read_options.use_threads:
+            raise pa.ArrowException("Unknown error: a chunk failed converting for an "
+                                     "unknown reason")
+        return real(source, read_options=read_options, **kw)
+
+    monkeypatch.setattr(pacsv, "read_csv", flaky)
+    np.testing.assert_array_equal(rb.read_physio_table(path, ["a", "b", "c"]), want)
+    assert calls[:2] == [True, False]

@@ -240,14 +240,25 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
             bytes_per_row = max(1.0, len(text) / max(1, text.count(b"\n")))
             expected = int(_expected_text_bytes(tsv) / bytes_per_row * 1.02) + 16
             data = np.empty((expected, len(names)), dtype=np.float64, order="F")
-        with library_errors(tsv, f"parsing {len(columns)} tab-separated numeric columns "
-                                 f"{columns} (rows after {n_rows})"):
+        try:
             # the system allocator: freed parse buffers go back to the C heap at once
             # (mimalloc, pyarrow's default, keeps ~30 MB more at the peak of a 40-min read)
             table = pacsv.read_csv(pa.BufferReader(text), read_options=read_options,
                                    parse_options=parse_options,
                                    convert_options=convert_options,
                                    memory_pool=pa.system_memory_pool())
+        except Exception:  # noqa: BLE001 - parsed again on one thread, which reports it
+            # pyarrow's multi-threaded reader failed once in ~50 reads of a valid file on a
+            # heavily loaded machine ("a chunk failed converting for an unknown reason");
+            # the single-threaded parse of the same piece either succeeds or gives the
+            # real parse error
+            with library_errors(tsv, f"parsing {len(columns)} tab-separated numeric "
+                                     f"columns {columns} (rows after {n_rows})"):
+                table = pacsv.read_csv(
+                    pa.BufferReader(text),
+                    read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
+                                                   block_size=_BLOCK_BYTES),
+                    parse_options=parse_options, convert_options=convert_options)
         del text
         if n_rows + table.num_rows > data.shape[0]:
             grown = np.empty((int(1.25 * (n_rows + table.num_rows)) + 16, len(names)),
