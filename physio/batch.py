@@ -384,6 +384,9 @@ def _read_input(src: Path, settings_dict: dict[str, Any], sampling_rate, column_
     )
 
 
+#: Inputs larger than this are not read ahead: two of them would sit in memory at once
+#: (48 MB is ~1 h of 1000 Hz ECG + EDA as _physio.tsv.gz, ~60 MB once read).
+READ_AHEAD_MAX_BYTES = 48 << 20
 #: In-process batches (--jobs 1): the next input read on a thread while this one is
 #: processed. {path: (file stamp, future)}; at most one entry.
 _PREFETCH: dict[str, tuple[tuple[int, int], Any]] = {}
@@ -422,6 +425,8 @@ def _in_process_with_prefetch(calls: list[tuple]):
         path, deriv, settings, _, force, _, _, labels = args
         if labels is None or not Path(path).is_file():
             return False
+        if Path(path).stat().st_size > READ_AHEAD_MAX_BYTES:
+            return False  # a long recording is not held twice (it is processed in chunks)
         if force:
             return True
         from physio.outputs import session_files

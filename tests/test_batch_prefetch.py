@@ -54,3 +54,15 @@ def test_a_file_changed_after_the_read_ahead_is_read_again(tmp_path):
 
 def _fail():
     raise OSError("disk went away")
+
+
+def test_large_inputs_are_not_read_ahead(tmp_path, monkeypatch):
+    for subject in ("001", "002"):
+        write_bids_session(tmp_path / "raw", subject=subject, seconds=30.0)
+    monkeypatch.setattr(batch, "READ_AHEAD_MAX_BYTES", 100)  # every file is "large"
+    taken = []
+    real_take = batch._take_prefetched
+    monkeypatch.setattr(batch, "_take_prefetched",
+                        lambda src: taken.append(real_take(src) is not None))
+    summary = batch.run_batch([tmp_path / "raw"], tmp_path / "d", progress=False)
+    assert summary["ok"] == 2 and taken == [False, False]
