@@ -189,3 +189,17 @@ def test_copies_of_one_bids_session_in_two_folders(tmp_path):
 def test_sub_entity_after_any_separator(name):
     assert recording_labels(Path("/d") / name).participant == "01"
     assert recording_labels(Path("/d/misub-01.acq")).participant == "misub01"
+
+
+def test_real_acqknowledge_file_names_get_their_own_labels(shared_data):
+    files = sorted((shared_data / "biopac").glob("*.acq"))
+    if not files:
+        pytest.skip("no .acq files in the shared data")
+    plan = plan_labels(files)
+    assert plan.refused == {}
+    labels = {Path(k).name: v[0] for k, v in plan.labels.items()}
+    if "physio-5.0.1-c.acq" in labels:
+        assert labels["physio-5.0.1-c.acq"] == "physio501c"
+    if "physio-4.4.0.acq" in labels:
+        assert labels["physio-4.4.0.acq"] == "physio440"
+    assert len(set(labels.values())) == len(files)
