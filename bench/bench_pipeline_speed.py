@@ -10,6 +10,10 @@ per-minute HR and RMSSD error against the simulator's true beats.
     .venv/bin/python bench/bench_pipeline_speed.py --scaling      # + ours at 10/40/160 min
     .venv/bin/python bench/bench_pipeline_speed.py --long-hours 24 --skip-baseline
         # a 24-h recording from memory-mapped float64 files, processed in 30-min chunks
+    .venv/bin/python bench/bench_pipeline_speed.py --whole-process 3
+        # as a user meets it: `soothe physio process --jobs 1` on 3 simulated sessions (QC
+        # figures included), whole processes, with and without PYTHONDONTWRITEBYTECODE=1,
+        # against the neurokit2 baseline run as one process per file
 """
 
 from __future__ import annotations
@@ -137,6 +141,83 @@ def child_long(folder: str) -> None:
     }))
 
 
+BASELINE_SCRIPT = """
+import sys, warnings
+import numpy as np, pandas as pd, json
+import neurokit2 as nk
+warnings.simplefilter("ignore")
+tsv = sys.argv[1]
+meta = json.load(open(tsv.replace(".tsv.gz", ".json")))
+fs = int(meta["SamplingFrequency"])
+data = pd.read_csv(tsv, sep="\\t", header=None, names=meta["Columns"])
+_, info = nk.ecg_process(data["ecg"].to_numpy(), sampling_rate=fs)
+nk.eda_process(data["eda"].to_numpy(), sampling_rate=fs)
+peaks = np.asarray(info["ECG_R_Peaks"])
+for k in range(len(data) // (60 * fs)):
+    sel = peaks[(peaks >= k * 60 * fs) & (peaks < (k + 1) * 60 * fs)]
+    nk.hrv_time(sel, sampling_rate=fs)
+    nk.hrv_frequency(sel, sampling_rate=fs)
+"""
+
+
+def whole_process(n_sessions: int, folder: Path) -> None:
+    """Whole processes as a user runs them: ours with QC, and the neurokit2 baseline."""
+    import os
+
+    raw = folder / "raw"
+    subprocess.run([sys.executable, "-m", "soothe", "simulate", "--participants",
+                    str(n_sessions), "--seed", "1", "--out", str(raw), "--quiet"],
+                   cwd=REPO, check=True, capture_output=True)
+    files = sorted(raw.glob("sub-*/ses-*/beh/*_physio.tsv.gz"))
+    soothe = Path(sys.executable).with_name("soothe")
+    minutes = []
+    for f in files:
+        meta = json.loads(f.with_name(f.name.replace(".tsv.gz", ".json")).read_text())
+        with subprocess.Popen(["zcat", str(f)], stdout=subprocess.PIPE) as zc:
+            rows = sum(1 for _ in zc.stdout)
+        minutes.append(rows / meta["SamplingFrequency"] / 60)
+    print(f"{len(files)} simulated sessions of {min(minutes):.1f}-{max(minutes):.1f} min at "
+          f"1000 Hz; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+    def timed(cmd, env_extra=None) -> tuple[float, float]:
+        """(wall, CPU) seconds of one whole process; CPU (user + sys, all threads) is the
+        figure that a loaded, shared machine disturbs least."""
+        env = {**os.environ, **(env_extra or {})}
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if out.returncode:
+            raise SystemExit(f"{cmd[:3]} failed:\n{out.stderr[-3000:]}")
+        return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+    modes = (("soothe", {}), ("soothe, PYTHONDONTWRITEBYTECODE=1",
+                              {"PYTHONDONTWRITEBYTECODE": "1"}))
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in modes}
+    base_wall = base_cpu = 0.0
+    # interleaved, so a change in the machine's load hits both sides alike: each baseline
+    # file (one process each) is followed by one run of ours in each mode
+    for k, f in enumerate(files):
+        w, c = timed([sys.executable, "-c", BASELINE_SCRIPT, str(f)])
+        base_wall, base_cpu = base_wall + w, base_cpu + c
+        for m, (label, env) in enumerate(modes):
+            deriv = folder / f"deriv-{m}-{k}"  # a fresh folder: nothing is up to date
+            runs[label].append(timed([str(soothe), "physio", "process", str(raw), "--out",
+                                      str(deriv), "--jobs", "1", "--no-progress"], env))
+    help_s = min(timed([str(soothe), "--help"])[0] for _ in range(5))
+    print(f"{'run (whole processes)':38s} {'wall s':>8s} {'x':>6s} {'CPU s':>8s} {'x':>6s}")
+    print(f"{'neurokit2 baseline, 1 process/file':38s} {base_wall:8.2f} {'1.0':>6s} "
+          f"{base_cpu:8.2f} {'1.0':>6s}")
+    for label, _ in modes:
+        wall = float(np.median([w for w, _ in runs[label]]))
+        cpu = float(np.median([c for _, c in runs[label]]))
+        target = 12 if "DONTWRITE" in label else 15
+        print(f"{label:38s} {wall:8.2f} {base_wall / wall:6.1f} {cpu:8.2f} "
+              f"{base_cpu / cpu:6.1f}  (target >= {target}x; median of {len(runs[label])})")
+    print(f"soothe --help: {help_s:.3f} s (best of 5; target < 0.3 s)")
+
+
 def child(mode: str, path: str) -> None:
     if mode == "long":
         child_long(path)
@@ -188,9 +269,15 @@ def main() -> None:
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--long-hours", type=float, default=0,
                     help="also a recording of this many hours, memory-mapped, chunked")
+    ap.add_argument("--whole-process", type=int, default=0, metavar="N",
+                    help="only the whole-process comparison on N simulated sessions")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.whole_process:
+        with tempfile.TemporaryDirectory() as tmp:
+            whole_process(args.whole_process, Path(tmp))
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -14,6 +14,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,7 @@ def process_file(
     force: bool = False,
     sampling_rate: float | None = None,
     column_map: dict[str, str] | None = None,
+    labels: tuple[str, str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Read, process and write one recording; never raises on bad input.
 
@@ -175,6 +177,10 @@ def process_file(
         For CSV inputs without a time column.
     column_map : dict, optional
         For CSV inputs: ``{"time": col, "ecg": col, "eda": col, "marker": col}``.
+    labels : (participant, session, task), optional
+        Labels the batch planned for this input (:func:`plan_labels`); they name the
+        outputs. Without them the labels come from the file (``physio.naming``). A task of
+        None is the protocol's task.
 
     Returns
     -------
@@ -185,7 +191,7 @@ def process_file(
     src = Path(path)
     try:
         return _process_file(src, Path(deriv), settings or {}, overrides, force, sampling_rate,
-                             column_map)
+                             column_map, labels)
     except SootheError as exc:
         return _failure(src, exc)
     except MemoryError as exc:
@@ -220,12 +226,43 @@ def release_memory() -> None:
             pass
 
 
-def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, column_map=None):
+_FROZEN = False
+#: Freeze only in processes that belong to the batch (its pool workers, the ``soothe``
+#: command); a program that calls :func:`run_batch` in-process keeps its own collector.
+FREEZE_AFTER_IMPORTS = False
+
+
+def _worker_init() -> None:
+    global FREEZE_AFTER_IMPORTS
+    FREEZE_AFTER_IMPORTS = True
+
+
+def _freeze_imported_objects() -> None:
+    """Move everything the imports created out of the cyclic collector's sight, once.
+
+    :func:`release_memory` runs a full collection after every recording; with pandas,
+    scipy and matplotlib loaded that walks ~1 million long-lived objects (~70 ms a time).
+    Frozen (``gc.freeze``), they are skipped: a collection then costs a few ms. Only
+    import-time objects are frozen (before the first recording), so nothing a recording
+    creates can be kept alive by it.
+    """
+    global _FROZEN
+    if FREEZE_AFTER_IMPORTS and not _FROZEN:
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        _FROZEN = True
+
+
+def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, column_map=None,
+                  labels=None):
     from conditions.protocol import load_protocol
     from physio.eda.eda_process import eda_window_methods
     from physio.errors import ReaderError
     from physio.hrv.hrv_window import hrv_methods
-    from physio.io import detect_format, read_recording
+    from physio.io import detect_format
+    from physio.naming import recording_labels
     from physio.outputs import (
         ensure_derivatives_dataset,
         read_provenance,
@@ -238,7 +275,14 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
     from physio.recording import Recording
     from physio.sidecar import code_hash, input_hashes, package_versions, settings_hash
 
+    _freeze_imported_objects()
     t_start = time.perf_counter()
+    task = None
+    if labels is not None:
+        part_l, ses_l, task = labels
+        settings_dict = {**settings_dict,
+                         "participant": settings_dict.get("participant") or part_l,
+                         "session": settings_dict.get("session") or ses_l}
     settings = PipelineSettings(**settings_dict)
     if not src.is_file():
         raise ReaderError(f"{src}: file not found")
@@ -253,9 +297,12 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
             hashes[f"override:{f.name}"] = sha256_file(f)
     s_hash = settings_hash({**settings.as_dict(), "sampling_rate": sampling_rate,
                             "column_map": column_map})
+    if labels is None:
+        task = recording_labels(src).task
+    task = task or protocol.task
     part, ses = recording_ids(Recording({}, src, "unknown"), settings)
-    files = session_files(deriv, part, ses, protocol.task)
-    key = f"sub-{part}_ses-{ses}"
+    files = session_files(deriv, part, ses, task)
+    key = _output_key(part, ses, task, protocol.task)
     if not force:
         prov = read_provenance(files, deriv)
         if (
@@ -271,15 +318,8 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
                     "png": str(files.qc_png(deriv))}
 
     fmt = detect_format(src)
-    rec = read_recording(
-        src,
-        fmt=fmt,
-        ecg_channel=settings.ecg_channel,
-        eda_channel=settings.eda_channel,
-        sampling_rate=sampling_rate if fmt == "csv" else None,
-        column_map=column_map if fmt == "csv" else None,
-    )
-    keys = (src.name, src.stem, key, f"sub-{part}")
+    rec = _take_prefetched(src) or _read_input(src, settings_dict, sampling_rate, column_map)
+    keys = (src.name, src.stem, key, f"sub-{part}_ses-{ses}", f"sub-{part}")
     hand: dict[str, tuple[float, float]] = {}
     for f in override_files:
         hand.update(read_overrides(f, keys))
@@ -287,13 +327,12 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
     if (result.participant, result.session) != (part, ses):
         # metadata named another participant than the file name: trust the metadata
         part, ses = result.participant, result.session
-        files = session_files(deriv, part, ses, protocol.task)
-        key = f"sub-{part}_ses-{ses}"
+        files = session_files(deriv, part, ses, task)
+        key = _output_key(part, ses, task, protocol.task)
     ensure_derivatives_dataset(deriv)
-    fig = plot_recording_qc(result)
-    save_figure(fig, files.qc_png(deriv))
-    fig.clear()  # break the figure's artist cycles now, not at the next collection
-    del fig
+    # one figure per worker process, emptied and redrawn for each recording (its axes and
+    # ticks are built once); what it holds between recordings is the decimated traces only
+    save_figure(plot_recording_qc(result, reuse=True), files.qc_png(deriv))
     quality = result.quality()
     provenance = {
         "source": str(src),
@@ -330,6 +369,192 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
             "worker_peak_rss_mb": _peak_rss_mb(), **quality}
 
 
+def _read_input(src: Path, settings_dict: dict[str, Any], sampling_rate, column_map):
+    """Read one input exactly as :func:`process_file` does."""
+    from physio.io import detect_format, read_recording
+
+    fmt = detect_format(src)
+    return read_recording(
+        src,
+        fmt=fmt,
+        ecg_channel=settings_dict.get("ecg_channel"),
+        eda_channel=settings_dict.get("eda_channel"),
+        sampling_rate=sampling_rate if fmt == "csv" else None,
+        column_map=column_map if fmt == "csv" else None,
+    )
+
+
+#: Inputs larger than this are not read ahead: two of them would sit in memory at once
+#: (48 MB is ~1 h of 1000 Hz ECG + EDA as _physio.tsv.gz, ~60 MB once read).
+READ_AHEAD_MAX_BYTES = 48 << 20
+#: In-process batches (--jobs 1): the next input read on a thread while this one is
+#: processed. {path: (file stamp, future)}; at most one entry.
+_PREFETCH: dict[str, tuple[tuple[int, int], Any]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _take_prefetched(src: Path):
+    """The recording read ahead for ``src``, if the file has not changed since; else None
+    (also when the read-ahead failed: the caller reads again and reports the error)."""
+    entry = _PREFETCH.pop(str(src), None)
+    if entry is None:
+        return None
+    stamp, future = entry
+    try:
+        rec = future.result()
+        return rec if _stamp(src) == stamp else None
+    except Exception:  # noqa: BLE001 - read again by the caller, which reports it
+        return None
+
+
+def _in_process_with_prefetch(calls: list[tuple]):
+    """``process_file`` for each call in this process, reading the next input meanwhile.
+
+    Decompressing and parsing release the GIL, so on two cores the next recording's read
+    (~0.25 s for a 26-min session) overlaps this one's processing, and the first read
+    overlaps the imports. Only inputs whose outputs do not exist yet are read ahead (an
+    up-to-date input is usually skipped without reading).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def worth_reading(args) -> bool:
+        path, deriv, settings, _, force, _, _, labels = args
+        if labels is None or not Path(path).is_file():
+            return False
+        if Path(path).stat().st_size > READ_AHEAD_MAX_BYTES:
+            return False  # a long recording is not held twice (it is processed in chunks)
+        if force:
+            return True
+        from physio.outputs import session_files
+
+        part, ses, task = labels
+        if task is None:
+            from conditions.protocol import load_protocol
+
+            task = load_protocol(settings.get("protocol_path")).task
+        return not session_files(Path(deriv), part, ses, task).windows_tsv(
+            Path(deriv)).is_file()
+
+    def read_ahead(pool, args) -> None:
+        try:
+            if worth_reading(args):
+                src = Path(args[0])
+                _PREFETCH[str(src)] = (_stamp(src), pool.submit(
+                    _read_input, src, args[2], args[5], args[6]))
+        except Exception:  # noqa: BLE001 - no read-ahead; process_file reads it
+            pass
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="soothe-read") as pool:
+        try:
+            if calls:
+                read_ahead(pool, calls[0])
+            for k, args in enumerate(calls):
+                if k + 1 < len(calls):
+                    read_ahead(pool, calls[k + 1])
+                yield process_file(*args)
+        finally:
+            for _, future in _PREFETCH.values():
+                future.cancel()
+            _PREFETCH.clear()
+
+
+def _output_key(part: str, ses: str, task: str, protocol_task: str) -> str:
+    """The recording's name in the batch: ``sub-X_ses-Y`` (``_task-Z`` for another task)."""
+    key = f"sub-{part}_ses-{ses}"
+    return key if task == protocol_task else f"{key}_task-{task}"
+
+
+@dataclass
+class LabelPlan:
+    """The output labels of a batch's inputs, planned before any work.
+
+    ``labels`` maps each input to its (participant, session, task); ``refused`` maps the
+    inputs that cannot be written safely to the reason (two inputs would write the same
+    outputs, or a ``--participant-from pattern`` that does not match the path);
+    ``collisions`` lists the colliding groups as ``(key, [inputs])``.
+    """
+
+    labels: dict[str, tuple[str, str, str | None]]
+    refused: dict[str, str]
+    collisions: list[tuple[str, list[str]]]
+
+    def message(self) -> str | None:
+        """What the batch says at the start, or None when every input has its own outputs."""
+        from physio.naming import collision_message
+
+        return collision_message(self.collisions) if self.collisions else None
+
+
+def plan_labels(
+    files: Sequence[Path],
+    settings: dict[str, Any] | None = None,
+    participant_from: str = "auto",
+    pattern: str | None = None,
+) -> LabelPlan:
+    """The labels every input will be written under, checked for collisions up front.
+
+    Inputs that would write the same outputs are all refused (none of them is written, so
+    nothing is overwritten and no choice between them is made silently); every other input
+    is processed. The batch prints :meth:`LabelPlan.message` at the start.
+
+    Parameters
+    ----------
+    files : the inputs (:func:`find_inputs`)
+    settings : the batch settings (an explicit ``participant``/``session`` wins)
+    participant_from, pattern : see :func:`physio.naming.recording_labels`
+
+    Raises
+    ------
+    physio.naming.LabelError
+        An unknown ``participant_from`` or a pattern that is not a regular expression.
+
+    Examples
+    --------
+    >>> plan = plan_labels([Path("a/physio-4.2.0-c.acq"), Path("b/physio-4.3.0-a.acq")])
+    >>> plan.labels["a/physio-4.2.0-c.acq"], plan.refused
+    (('physio420c', '1', None), {})
+    """
+    import re
+
+    from physio.naming import PARTICIPANT_FROM, LabelError, label_collisions, recording_labels
+
+    if participant_from not in PARTICIPANT_FROM:
+        raise LabelError(f"participant_from={participant_from!r}: expected one of "
+                         f"{', '.join(PARTICIPANT_FROM)}")
+    if participant_from == "pattern":
+        try:
+            re.compile(pattern or "")
+        except re.error as exc:
+            raise LabelError(f"participant pattern {pattern!r} is not a regular expression: "
+                             f"{exc}") from None
+        if not pattern:
+            raise LabelError("participant_from='pattern' needs a regular expression")
+    settings = settings or {}
+    planned = {}
+    refused: dict[str, str] = {}
+    for f in files:
+        try:
+            planned[str(f)] = recording_labels(
+                f, participant=settings.get("participant"), session=settings.get("session"),
+                participant_from=participant_from, pattern=pattern)
+        except LabelError as exc:
+            refused[str(f)] = str(exc)
+    collisions = label_collisions(planned)
+    for key, sources in collisions:
+        for src in sources:
+            others = " and ".join(o for o in sources if o != src)
+            refused[src] = (f"{src}: would write the same outputs ({key}) as {others}, so "
+                            "neither is written; give each its own participant label with "
+                            "--participant-from stem|parent|pattern REGEX")
+    labels = {k: (v.participant, v.session, v.task) for k, v in planned.items()
+              if k not in refused}
+    return LabelPlan(labels, refused, collisions)
+
+
 def _peak_rss_mb() -> float | None:
     """Peak resident memory of this (worker) process so far, in MB."""
     try:
@@ -364,8 +589,7 @@ def _executor_map(jobs: int, scheduler: str | None, calls: list[tuple]):
                 cluster.close()
         return
     if jobs <= 1:
-        for args in calls:
-            yield process_file(*args)
+        yield from _in_process_with_prefetch(calls)
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -378,7 +602,8 @@ def _executor_map(jobs: int, scheduler: str | None, calls: list[tuple]):
     # No max_tasks_per_child: with it, CPython 3.11's pool hung for good after the first
     # worker replacement (135 recordings, 2 workers: the parent waited with no workers left).
     # The per-recording clean-up in process_file (gc, pyarrow pool, malloc_trim) bounds memory.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                             initializer=_worker_init) as pool:
         futures = {pool.submit(process_file, *args): args for args in calls}
         for fut in as_completed(futures):
             try:
@@ -399,6 +624,8 @@ def run_batch(
     sampling_rate: float | None = None,
     column_map: dict[str, str] | None = None,
     progress: bool = True,
+    participant_from: str = "auto",
+    participant_pattern: str | None = None,
 ) -> dict[str, Any]:
     """Process many recordings; failures are recorded and the batch goes on.
 
@@ -414,6 +641,21 @@ def run_batch(
         executor changes.
     sampling_rate, column_map : optional
         For CSV/TSV inputs (see :func:`physio.io.read_csv.read_csv`).
+    progress : bool
+        A bar on a terminal; elsewhere one line per finished recording.
+    participant_from, participant_pattern : str
+        Where participant labels come from (``auto``, ``stem``, ``parent``, ``pattern``
+        with a regular expression; :mod:`physio.naming`).
+
+    Inputs that would write the same outputs are reported at the start (naming them and
+    the ``--participant-from`` options) and recorded as failures; nothing is written for
+    them and every other input is processed (:func:`plan_labels`).
+
+    Raises
+    ------
+    physio.naming.LabelError
+        Before anything is processed: an unknown ``participant_from`` or a pattern that is
+        not a regular expression.
 
     Returns
     -------
@@ -422,42 +664,59 @@ def run_batch(
         ``not_recordings`` (files in the folders that were passed over), and the
         paths of the group table, failures table and QC index.
     """
-    from tqdm import tqdm
-
     from physio.outputs import ensure_derivatives_dataset, write_group_table
+    from physio.progress import BatchProgress
     from physio.qc import write_qc_index
 
+    not_recordings: list[Path] = []
+    files = find_inputs(inputs, skipped=not_recordings)
+    settings = dict(settings or {})
+    # every input's output name, before any work: a collision is reported now, naming both
+    plan = plan_labels(files, settings, participant_from, participant_pattern)
     deriv = Path(deriv)
     deriv.mkdir(parents=True, exist_ok=True)
     _setup_log(deriv)
     stale = remove_stale_temporaries(deriv)
     if stale:
         log.warning("removed %d temporary file(s) left by an interrupted run", stale)
-    not_recordings: list[Path] = []
-    files = find_inputs(inputs, skipped=not_recordings)
-    settings = dict(settings or {})
-    calls = [(str(f), str(deriv), settings, overrides, force, sampling_rate, column_map)
-             for f in files]
+    said = plan.message()
+    if said:
+        print(f"physio: {said}", file=sys.stderr, flush=True)
+        log.warning(said)
+    calls = [(str(f), str(deriv), settings, overrides, force, sampling_rate, column_map,
+              plan.labels[str(f)]) for f in files if str(f) not in plan.refused]
     log.info("batch start: %d recording(s), jobs=%s, scheduler=%s", len(calls), jobs, scheduler)
     results: list[dict[str, Any]] = []
     seen_keys: dict[str, str] = {}
-    bar = tqdm(total=len(calls), desc="physio", unit="rec", disable=not progress)
+    bar = BatchProgress(len(files), "physio", enabled=progress)
+    n_failed = 0
+    for src, reason in plan.refused.items():
+        from physio.naming import LabelError
+
+        res = _failure(Path(src), LabelError(reason))
+        results.append(res)
+        n_failed += 1
+        log.error("FAILED %s: %s", src, reason)
+        bar.update(f"refused {src}", failed=n_failed)
     for res in _executor_map(jobs, scheduler, calls):
         if res["status"] != "failed":
             prior = seen_keys.get(res["key"])
             if prior and prior != res["source"]:
+                # only when a file's own metadata names the participant another file's
+                # name gives: the names were checked for collisions at the start
                 res = {**_failure(Path(res["source"]), SootheError(
-                    f"{res['source']}: writes the same outputs ({res['key']}) as {prior}; "
-                    "give each recording its own participant/session")), "key": res["key"]}
+                    f"{res['source']}: writes the same outputs ({res['key']}) as {prior} "
+                    "(the participant named in the file); give each recording its own "
+                    "label with --participant / --participant-from")), "key": res["key"]}
             else:
                 seen_keys[res["key"]] = res["source"]
         results.append(res)
         if res["status"] == "failed":
+            n_failed += 1
             log.error("FAILED %s: %s: %s", res["source"], res["error_type"], res["message"])
         else:
             log.info("%s %s", res["status"], res["source"])
-        bar.update(1)
-        bar.set_postfix_str(f"failed={sum(r['status'] == 'failed' for r in results)}")
+        bar.update(f"{res['status']} {res.get('key') or res['source']}", failed=n_failed)
     bar.close()
     results.sort(key=lambda r: r["source"])
     failures = [r for r in results if r["status"] == "failed"]

@@ -6,7 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from physio.phases import DEFAULT_MIN_PARTIAL, DEFAULT_WINDOW_S
+#: Shown in --help only; the values used are the pipeline's own defaults
+#: (physio.phases.DEFAULT_WINDOW_S / DEFAULT_MIN_PARTIAL), which are not imported here so
+#: that ``soothe physio --help`` loads no numerical library.
+_HELP_WINDOW_S, _HELP_MIN_PARTIAL = 60, 0.5
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,14 +21,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Process recordings into windowed HR, HRV, SCL and SCRs, with QC figures, "
         "a group table and a failures table. Up-to-date recordings are skipped.",
     )
-    p.add_argument("inputs", nargs="+", help="recording files or folders (a BIDS root: all "
+    p.add_argument("inputs", nargs="*", help="recording files or folders (a BIDS root: all "
                    "sessions' physio)")
     p.add_argument("--out", required=True, help="derivatives folder")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
-    p.add_argument("--window-s", type=float, default=DEFAULT_WINDOW_S,
-                   help="window length in seconds (default 60)")
-    p.add_argument("--min-partial", type=float, default=DEFAULT_MIN_PARTIAL,
-                   help="keep a last partial window covering at least this fraction (0.5)")
+    p.add_argument("--window-s", type=float, default=None,
+                   help=f"window length in seconds (default {_HELP_WINDOW_S})")
+    p.add_argument("--min-partial", type=float, default=None,
+                   help="keep a last partial window covering at least this fraction "
+                        f"({_HELP_MIN_PARTIAL})")
     p.add_argument("--ecg-channel", help="name of the ECG channel (default: detected)")
     p.add_argument("--eda-channel", help="name of the EDA channel (default: detected)")
     p.add_argument("--scr-threshold", "--scr-min-us", dest="scr_threshold", type=float,
@@ -42,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", help="protocol TOML (default: the shipped protocol)")
     p.add_argument("--participant", help="participant label (single non-BIDS input)")
     p.add_argument("--session", help="session label (single non-BIDS input)")
+    p.add_argument("--participant-from", nargs="+", metavar="stem|parent|pattern REGEX",
+                   help="participant labels from the file name without its format suffixes "
+                        "(stem), the folder holding the file (parent), or a regular "
+                        "expression's first group or group named 'participant' searched in "
+                        "the path (pattern REGEX; a group named 'session' gives the session). "
+                        "Default: a sub-X entity in the name or folders, else the stem")
     p.add_argument("--sampling-rate", type=float, help="for CSV files without a time column")
     p.add_argument("--column-map", action="append", default=None, metavar="KEY=COL[,KEY=COL]",
                    help="CSV/TSV columns: time=COL,ecg=COL,eda=COL,rsp=COL,marker=COL "
@@ -115,12 +125,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
     from physio.batch import run_batch
 
+    participant_from, pattern = "auto", None
+    if args.participant_from:
+        words = list(args.participant_from)
+        participant_from = words.pop(0)
+        if participant_from not in ("stem", "parent", "pattern"):
+            ap.error(f"--participant-from {participant_from!r}: expected stem, parent or "
+                     "pattern REGEX")
+        if participant_from == "pattern":
+            if not words:
+                ap.error("--participant-from pattern needs a regular expression")
+            pattern = words.pop(0)
+        args.inputs = [*args.inputs, *words]  # inputs written after the option
+    if not args.inputs:
+        ap.error("give at least one recording file or folder")
+
     try:
         column_map = parse_column_map(args.column_map)
     except ValueError as exc:
         ap.error(str(exc))
 
-    settings = {"window_s": args.window_s, "min_partial": args.min_partial,
+    from physio.phases import DEFAULT_MIN_PARTIAL, DEFAULT_WINDOW_S
+
+    settings = {"window_s": DEFAULT_WINDOW_S if args.window_s is None else args.window_s,
+                "min_partial": (DEFAULT_MIN_PARTIAL if args.min_partial is None
+                                else args.min_partial),
                 "ecg_channel": args.ecg_channel, "eda_channel": args.eda_channel,
                 "protocol_path": args.protocol, "participant": args.participant,
                 "session": args.session, "ecg_units": args.ecg_units,
@@ -147,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sampling_rate=args.sampling_rate,
         column_map=column_map,
         progress=not args.no_progress,
+        participant_from=participant_from,
+        participant_pattern=pattern,
     )
     print(
         f"physio: {summary['ok']} processed, {summary['skipped']} up to date, "

@@ -134,7 +134,8 @@ def recording_ids(rec: Recording, settings: PipelineSettings | None = None) -> t
     """(participant label, session label) without prefixes.
 
     Order: explicit settings, the recording's metadata (BIDS), a ``sub-X_ses-Y`` pattern in
-    the file name, else the file stem with everything but letters and digits removed.
+    the file name (or its folders), else the file name without its format suffixes, letters
+    and digits only (rules: :func:`physio.naming.recording_labels`).
 
     Examples
     --------
@@ -143,21 +144,15 @@ def recording_ids(rec: Recording, settings: PipelineSettings | None = None) -> t
     ('07', '2')
     >>> recording_ids(Recording({}, Path("/x/P 12-a.acq"), "acq"))
     ('P12a', '1')
+    >>> recording_ids(Recording({}, Path("/x/physio-4.2.0-c.acq"), "acq"))
+    ('physio420c', '1')
     """
+    from physio.naming import recording_labels
+
     settings = settings or PipelineSettings()
-    meta = rec.meta or {}
-    part = settings.participant or meta.get("participant_id")
-    ses = settings.session or meta.get("session")
-    m = _SUB_SES.search(Path(rec.source).name)
-    if not part and m:
-        part = m.group(1)
-        ses = ses or m.group(2)
-    if not part:
-        stem = Path(rec.source).name.split(".")[0]
-        part = re.sub(r"[^A-Za-z0-9]", "", stem) or "unknown"
-    part = str(part).removeprefix("sub-")
-    ses = str(ses or "1").removeprefix("ses-")
-    return re.sub(r"[^A-Za-z0-9]", "", part), re.sub(r"[^A-Za-z0-9]", "", ses) or "1"
+    labels = recording_labels(rec.source, rec.meta, participant=settings.participant,
+                              session=settings.session)
+    return labels.participant, labels.session
 
 
 def _pick(rec: Recording, kind: str, name: str | None):

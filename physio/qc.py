@@ -1,46 +1,215 @@
-"""Quality-control figure per recording and an HTML index of a batch."""
+"""Quality-control figure per recording and an HTML index of a batch.
+
+The figure is drawn for speed on the Agg canvas (no GUI backend, no pyplot) with a fixed
+layout (no ``tight_layout`` text measuring), and every long trace is decimated to the
+screen: for each pixel column of its axes the minimum and the maximum of the samples that
+fall in it (:func:`minmax_decimate`). A trace of 1.7 million samples becomes ~1600 points
+that draw exactly the same picture, and a single-sample spike, which a plain
+every-n-th-sample thinning would drop, stays visible.
+"""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-#: Points per trace in the QC figure: enough to see the shape, cheap to draw.
-MAX_PLOT_POINTS = 4000
+#: Name the phases on every time-course panel, not only the top one (slower to draw).
+SHADE_NAMES_EVERY_PANEL = False
 _PHASE_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+#: Figure size (inches) and resolution (dots per inch) of the saved PNG.
+FIG_WIDTH_IN = 11.0
+FIG_DPI = 80
+#: Height of one panel row (inches) and of the title and axis-label margins.
+ROW_HEIGHT_IN = 1.8
+_TOP_IN, _BOTTOM_IN = 0.75, 0.5
+_LEFT, _RIGHT = 0.075, 0.985
+#: The five standard rows: ECG excerpt, RR tachogram, HR, RMSSD, EDA.
+_ROW_RATIOS = (1.0, 1.2, 1.0, 1.0, 1.3)
+
+#: An extra time-course panel: (height ratio, draw(ax, result)). It is drawn in a row of its
+#: own just above the EDA row, with the phases shaded like the other time-course panels
+#: (e.g. a respiration panel from ``physio.qc_rsp``).
+ExtraPanel = tuple[float, Callable[[Any, Any], None]]
 
 
-def _thin(t: np.ndarray, y: np.ndarray, n: int = MAX_PLOT_POINTS):
-    step = max(1, len(t) // n)
-    return t[::step], y[::step]
+def minmax_decimate(
+    t: np.ndarray, y: np.ndarray, n_columns: int, span: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decimate a trace to the screen: the min and the max of every pixel column.
+
+    The samples are binned by time into columns of width ``(span[1] - span[0]) /
+    n_columns`` (``span`` defaults to the trace's own time range); each non-empty column
+    contributes two points, its minimum and its maximum, so the line drawn through them
+    covers exactly the pixels the full trace covers. NaN samples are ignored within a
+    column; a column with only NaN stays NaN (a gap). Traces shorter than two points per
+    column are returned unchanged.
+
+    Parameters
+    ----------
+    t, y : numpy.ndarray
+        Sample times (increasing) and values.
+    n_columns : int
+        Pixel columns across ``span``.
+    span : (float, float), optional
+        The visible time range (the axes' x limits).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Times and values of at most ``2 * (n_columns + 2)`` points (samples left and right
+        of ``span`` make one column each, just outside it).
+
+    Examples
+    --------
+    >>> t = np.arange(100_000) / 1000.0
+    >>> y = np.zeros_like(t); y[51_234] = 5.0          # one-sample spike
+    >>> tt, yy = minmax_decimate(t, y, 200)
+    >>> len(tt) <= 400, float(yy.max())
+    (True, 5.0)
+    """
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = len(t)
+    if n == 0 or n <= 2 * n_columns:
+        return t, y
+    lo, hi = span if span is not None else (float(t[0]), float(t[-1]))
+    width = (hi - lo) / max(1, n_columns)
+    if not np.isfinite(width) or width <= 0:
+        return t, y
+    col = np.floor((t - lo) / width).astype(np.int64)
+    col[(col == n_columns) & (t <= hi)] = n_columns - 1  # the right edge belongs to the last
+    # samples outside the visible span: one column on each side, just outside it, so the
+    # line still runs to the edges and the point count stays bounded
+    np.clip(col, -1, n_columns, out=col)
+    # first sample of every column (t increasing, so columns are runs)
+    starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column -> NaN (a gap)
+        mn = np.fmin.reduceat(y, starts)
+        mx = np.fmax.reduceat(y, starts)
+    xc = lo + (col[starts] + 0.5) * width
+    # min then max in every column: the vertical stroke covers the column's pixels, and the
+    # stroke to the next column stays inside the two columns' ranges, so the order of the
+    # extremes in time does not change the picture at this resolution
+    return np.repeat(xc, 2), np.column_stack([mn, mx]).ravel()
 
 
-def plot_recording_qc(result: Any, *, show: bool = False):
+def _new_figure(ratios: Sequence[float], show: bool):
+    height = _TOP_IN + _BOTTOM_IN + ROW_HEIGHT_IN * sum(ratios)
+    if show:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(FIG_WIDTH_IN, height), dpi=FIG_DPI)
+    else:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(FIG_WIDTH_IN, height), dpi=FIG_DPI)
+        FigureCanvasAgg(fig)
+    return fig
+
+
+_REUSED: dict[tuple[float, ...], Any] = {}
+
+
+def _figure_and_axes(ratios: Sequence[float], show: bool, reuse: bool):
+    """A figure with one axes per row; with ``reuse``, this process's cached one, emptied.
+
+    Emptying removes what was drawn (lines, spans, texts, legends, titles, labels) but keeps
+    the axes and their tick objects: building the axes and their ticks is most of what
+    drawing a new figure costs.
+    """
+    key = tuple(ratios)
+    if reuse and not show and key in _REUSED:
+        fig, axes = _REUSED[key]
+        for ax in fig.axes:  # the rows and any twin axes a panel added
+            _empty_axes(ax)
+        return fig, list(axes)
+    fig = _new_figure(ratios, show)
+    height = fig.get_figheight()
+    axes = fig.subplots(len(ratios), 1, gridspec_kw={
+        "height_ratios": ratios, "hspace": 0.38, "left": _LEFT, "right": _RIGHT,
+        "top": 1 - _TOP_IN / height, "bottom": _BOTTOM_IN / height})
+    axes = list(np.atleast_1d(axes))
+    if reuse and not show:
+        _REUSED[key] = (fig, axes)
+    return fig, axes
+
+
+def _empty_axes(ax) -> None:
+    for artist in [*ax.lines, *ax.patches, *ax.texts, *ax.collections, *ax.images]:
+        artist.remove()
+    legend = ax.get_legend()
+    if legend is not None:
+        legend.remove()
+    for loc in ("left", "center", "right"):
+        ax.set_title("", loc=loc)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_label("")
+    ax.relim()
+    ax.set_autoscale_on(True)
+    ax.autoscale_view()
+
+
+def _columns(ax) -> int:
+    """Pixel columns of an axes (its width on the canvas)."""
+    pos = ax.get_position()
+    return max(16, int(round(pos.width * FIG_WIDTH_IN * FIG_DPI)))
+
+
+def plot_recording_qc(
+    result: Any,
+    *,
+    show: bool = False,
+    reuse: bool = False,
+    extra_panels: Sequence[ExtraPanel] | None = None,
+):
     """One figure: ECG excerpt with R-peaks, the whole-recording RR tachogram with every
     corrected beat marked, HR and RMSSD per window, EDA with tonic and SCRs.
 
-    Phases are shaded on the time-course panels. Long traces are thinned to
-    ``MAX_PLOT_POINTS`` so a 40-min recording plots in well under a second; corrected
-    beats are never thinned (they are what the reader of the figure looks for). The
-    tachogram axis has the label ``"tachogram"`` and its corrected-beat markers the gid
-    ``"corrected_beats"``.
+    Phases are shaded and named on the time-course panels. Traces are decimated to the
+    screen with :func:`minmax_decimate` (min and max per pixel column); corrected beats
+    and SCR peaks are never decimated (they are what the reader of the figure looks
+    for). The tachogram axes has the label ``"tachogram"`` and its corrected-beat markers
+    the gid ``"corrected_beats"``.
+
+    Parameters
+    ----------
+    result : physio.pipeline.RecordingResult
+    show : bool
+        Draw with pyplot (an interactive window) instead of a bare Agg canvas.
+    reuse : bool
+        Draw into this process's one cached figure (cleared first) instead of a new one: a
+        batch worker draws recording after recording without building a figure each time.
+        The figure returned is then only valid until the next call.
+    extra_panels : sequence of (height ratio, draw(ax, result)), optional
+        More time-course rows, drawn above the EDA row. Default: the breathing row
+        (:func:`physio.qc_rsp.draw_rsp_panel`: the belt trace or the ECG-derived estimate,
+        with the breathing rate per window).
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> t = np.arange(0, 60, 0.001)
+    >>> minmax_decimate(t, np.sin(t), 100)[0].size <= 200
+    True
     """
-    if show:
-        import matplotlib.pyplot as plt
+    if extra_panels is None:
+        from physio.qc_rsp import RSP_PANEL
 
-        fig = plt.figure(figsize=(11, 11))
-    else:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(11, 11))
-    axes = fig.subplots(5, 1, gridspec_kw={"height_ratios": [1, 1.2, 1, 1, 1.3]})
+        extra_panels = (RSP_PANEL,)
+    ratios = [*_ROW_RATIOS[:4], *(float(r) for r, _ in extra_panels), _ROW_RATIOS[4]]
+    fig, axes = _figure_and_axes(ratios, show, reuse)
     w = result.windows
     title = f"sub-{result.participant} ses-{result.session} condition: {result.plan.condition}"
     q = result.quality()
@@ -50,26 +219,14 @@ def plot_recording_qc(result: Any, *, show: bool = False):
         f"  SCRs {q['n_scr']}{'  NON-RESPONDER' if q['non_responder'] else ''}",
         fontsize=10,
     )
-    ax = axes[0]
-    ex = result.ecg_excerpt
-    if ex is not None and len(ex["t"]):
-        ax.plot(ex["t"], ex["y"], lw=0.7, color="0.2")
-        if len(ex["peaks_s"]):
-            yp = np.interp(ex["peaks_s"], ex["t"], ex["y"])
-            ok = ~ex["corrected"]
-            ax.plot(ex["peaks_s"][ok], yp[ok], "v", color="#0072B2", ms=5, label="R-peak")
-            ax.plot(ex["peaks_s"][~ok], yp[~ok], "x", color="#D55E00", ms=7, label="corrected")
-            ax.legend(loc="upper right", fontsize=7)
-        ax.set_title("ECG excerpt", fontsize=9, loc="left")
-    else:
-        ax.text(0.5, 0.5, "no ECG", ha="center", transform=ax.transAxes)
-    _plot_tachogram(axes[1], result.beats)
-    mid = (w["start_s"] + w["end_s"]) / 2 if len(w) else np.zeros(0)
-    panels = [
-        (axes[2], "hr_bpm", "HR (bpm)", "#0072B2"),
-        (axes[3], "rmssd_ms", "RMSSD (ms)", "#009E73"),
-    ]
-    for ax, col, label, colour in panels:
+    phases = list(result.plan.phases)
+    span = ((min(p.start_s for p in phases), max(p.end_s for p in phases)) if phases
+            else None)
+    _plot_ecg_excerpt(axes[0], result.ecg_excerpt)
+    _plot_tachogram(axes[1], result.beats, span)
+    mid = (w["start_s"] + w["end_s"]).to_numpy(float) / 2 if len(w) else np.zeros(0)
+    for ax, col, label, colour in ((axes[2], "hr_bpm", "HR (bpm)", "#0072B2"),
+                                   (axes[3], "rmssd_ms", "RMSSD (ms)", "#009E73")):
         y = w[col].astype(float).to_numpy() if len(w) else np.zeros(0)
         ax.plot(mid, y, "o-", ms=3, color=colour)
         invalid = ~w["ecg_valid"].astype(bool).to_numpy() if len(w) else np.zeros(0, bool)
@@ -77,44 +234,51 @@ def plot_recording_qc(result: Any, *, show: bool = False):
             ax.plot(mid[invalid], np.full(invalid.sum(), np.nanmin(y) if np.isfinite(y).any()
                                           else 0), "|", color="#D55E00", ms=10)
         ax.set_ylabel(label, fontsize=8)
-    ax = axes[4]
-    eda = result.eda
-    if eda is not None and len(eda.clean):
-        t = eda.times_s
-        tt, yy = _thin(t, eda.clean)
-        ax.plot(tt, yy, lw=0.6, color="0.4", label="EDA")
-        tt, yy = _thin(t, eda.tonic)
-        ax.plot(tt, yy, lw=1.2, color="#CC79A7", label="tonic")
-        if len(eda.scr_peak_s):
-            ax.plot(eda.scr_peak_s, np.interp(eda.scr_peak_s, t, np.nan_to_num(eda.clean)),
-                    "^", ms=3, color="#E69F00", label=f"SCR ({len(eda.scr_peak_s)})")
-        for a, b, _ in eda.bad_segments_s:
-            ax.axvspan(a, b, color="red", alpha=0.25, lw=0)
-        ax.legend(loc="upper right", fontsize=7)
-    else:
-        ax.text(0.5, 0.5, "no EDA", ha="center", transform=ax.transAxes)
-    ax.set_ylabel("EDA (uS)", fontsize=8)
-    ax.set_xlabel("session time (s)")
-    for ax in axes[1:]:
-        for k, p in enumerate(result.plan.phases):
+    for k, (_, draw) in enumerate(extra_panels):
+        draw(axes[4 + k], result)
+    _plot_eda(axes[-1], result.eda, span)
+    axes[-1].set_xlabel("session time (s)", fontsize=8)
+    for row, ax in enumerate(axes[1:]):
+        trans = ax.get_xaxis_transform()
+        for k, p in enumerate(phases):
             ax.axvspan(p.start_s, p.end_s, color=_PHASE_COLOURS[k % len(_PHASE_COLOURS)],
                        alpha=0.12, lw=0)
-            ax.text(p.start_s, 1.0, p.name, transform=ax.get_xaxis_transform(), fontsize=6,
-                    va="top")
+            if row == 0 or SHADE_NAMES_EVERY_PANEL:
+                # named once, on the top time-course panel; the panels below share its x
+                # axis and its colours (text is most of what a figure costs to draw)
+                ax.text(p.start_s, 1.0, p.name, transform=trans, fontsize=6, va="top")
+        if span is not None:
+            ax.set_xlim(*span)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes:
         ax.tick_params(labelsize=7)
-    if len(axes) > 2 and result.plan.phases:
-        lo = min(p.start_s for p in result.plan.phases)
-        hi = max(p.end_s for p in result.plan.phases)
-        for ax in axes[1:]:
-            ax.set_xlim(lo, hi)
-    axes[0].tick_params(labelsize=7)
-    fig.tight_layout()
-    from physio.qc_rsp import add_rsp_panel  # respiration panel (physio/qc_rsp.py)
-    add_rsp_panel(fig, result)
+        # few y ticks: each tick label is text to lay out and render
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+    for ax in axes[1:-1]:
+        # the time-course panels share one x range: its numbers are printed once, under EDA
+        ax.tick_params(labelbottom=False)
     return fig
 
 
-def _plot_tachogram(ax, beats) -> None:
+def _plot_ecg_excerpt(ax, ex: dict[str, Any] | None) -> None:
+    if ex is None or not len(ex["t"]):
+        ax.text(0.5, 0.5, "no ECG", ha="center", transform=ax.transAxes)
+        return
+    t, y = np.asarray(ex["t"], float), np.asarray(ex["y"], float)
+    tt, yy = minmax_decimate(t, y, _columns(ax))
+    ax.plot(tt, yy, lw=0.7, color="0.2")
+    if len(ex["peaks_s"]):
+        yp = np.interp(ex["peaks_s"], t, y)
+        ok = ~ex["corrected"]
+        ax.plot(ex["peaks_s"][ok], yp[ok], "v", color="#0072B2", ms=5, label="R-peak")
+        ax.plot(ex["peaks_s"][~ok], yp[~ok], "x", color="#D55E00", ms=7, label="corrected")
+        ax.legend(loc="upper right", fontsize=7)
+    ax.set_xlim(t[0], t[-1])
+    ax.set_title("ECG excerpt", fontsize=9, loc="left")
+
+
+def _plot_tachogram(ax, beats, span: tuple[float, float] | None) -> None:
     """RR interval at every beat over the whole recording; corrected beats as red crosses."""
     ax.set_label("tachogram")
     ax.set_ylabel("RR (ms)", fontsize=8)
@@ -124,7 +288,7 @@ def _plot_tachogram(ax, beats) -> None:
     t = beats["r_peak_s"].to_numpy(dtype=float)
     rr = beats["rr_ms"].to_numpy(dtype=float)
     corrected = beats["corrected"].to_numpy(dtype=bool)
-    tt, yy = _thin(t, rr)
+    tt, yy = minmax_decimate(t, rr, _columns(ax), span)
     ax.plot(tt, yy, lw=0.5, color="0.3", label="RR")
     ax.plot(t[corrected], rr[corrected], "x", color="#D55E00", ms=5, gid="corrected_beats",
             label=f"corrected ({int(corrected.sum())})")
@@ -138,15 +302,48 @@ def _plot_tachogram(ax, beats) -> None:
     ax.set_title("RR tachogram (whole recording)", fontsize=9, loc="left")
 
 
-def save_figure(fig, path: Path) -> None:
-    """Save a figure as PNG atomically."""
+def _plot_eda(ax, eda, span: tuple[float, float] | None) -> None:
+    ax.set_ylabel("EDA (uS)", fontsize=8)
+    if eda is None or not len(eda.clean):
+        ax.text(0.5, 0.5, "no EDA", ha="center", transform=ax.transAxes)
+        return
+    t = eda.times_s
+    n = _columns(ax)
+    ax.plot(*minmax_decimate(t, eda.clean, n, span), lw=0.6, color="0.4", label="EDA")
+    ax.plot(*minmax_decimate(t, eda.tonic, n, span), lw=1.2, color="#CC79A7", label="tonic")
+    if len(eda.scr_peak_s):
+        ax.plot(eda.scr_peak_s, np.interp(eda.scr_peak_s, t, np.nan_to_num(eda.clean)),
+                "^", ms=3, color="#E69F00", label=f"SCR ({len(eda.scr_peak_s)})")
+    for a, b, _ in eda.bad_segments_s:
+        ax.axvspan(a, b, color="red", alpha=0.25, lw=0)
+    ax.legend(loc="upper right", fontsize=7)
+
+
+def figure_png(fig) -> bytes:
+    """The figure as PNG bytes, rendered on the Agg canvas at :data:`FIG_DPI`.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> figure_png(Figure(figsize=(1, 1)))[:4]
+    b'\\x89PNG'
+    """
     import io
 
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    # zlib level 1: a QC thumbnail of flat colours compresses almost as well, much faster
+    canvas.print_png(buf, pil_kwargs={"compress_level": 1})
+    return buf.getvalue()
+
+
+def save_figure(fig, path: Path) -> None:
+    """Save a figure as PNG atomically."""
     from conditions.bids import atomic_write_bytes
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), figure_png(fig))
 
 
 def write_qc_index(path: Path, rows: list[dict[str, Any]], failures: list[dict[str, Any]]) -> None:

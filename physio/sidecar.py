@@ -90,6 +90,13 @@ def settings_hash(settings: dict[str, Any]) -> str:
 
 def package_versions(names: tuple[str, ...] = PROVENANCE_PACKAGES) -> dict[str, str]:
     """Installed versions of ``names`` (``'not installed'`` when absent)."""
+    return dict(_package_versions(tuple(names)))
+
+
+@functools.lru_cache(maxsize=8)
+def _package_versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    # looked up once per process: importlib.metadata scans site-packages (~70 ms each
+    # time), and a batch worker writes a sidecar for every recording
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
@@ -98,4 +105,4 @@ def package_versions(names: tuple[str, ...] = PROVENANCE_PACKAGES) -> dict[str, 
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = "not installed"
-    return out
+    return tuple(out.items())

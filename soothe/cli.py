@@ -72,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         raise
     func = getattr(module, func_name)
+    if argv is None and name == "physio":
+        # the soothe command's own process runs the batch's recordings itself (--jobs 1):
+        # let it freeze its import-time objects (physio.batch._freeze_imported_objects)
+        from physio import batch
+
+        batch.FREEZE_AFTER_IMPORTS = True
     try:
         return int(func(rest) or 0)
     except SootheError as exc:

@@ -86,10 +86,26 @@ def prepare_demo_folder(out: Path, keep: bool = False) -> Path:
     return out
 
 
-def _stage(title: str, func: Callable[[list[str]], int], argv: list[str]) -> tuple[int, float]:
-    print(f"\n=== {title}\n$ soothe {' '.join(argv[:1])} ... {' '.join(argv[1:])}", flush=True)
+def echo_command(command: str, argv: Sequence[str]) -> str:
+    """The command line a user would type for one stage, quoted for a POSIX shell.
+
+    Examples
+    --------
+    >>> echo_command("analyze", ["demo/raw", "demo/deriv", "--out", "my report"])
+    "soothe analyze demo/raw demo/deriv --out 'my report'"
+    """
+    import shlex
+
+    return shlex.join(["soothe", *command.split(), *map(str, argv)])
+
+
+def _stage(title: str, command: str, func: Callable[[list[str]], int],
+           argv: list[str]) -> tuple[int, float]:
+    """Run one stage and echo the real sub-command (``$ soothe analyze RAW DERIV ...``)."""
+    words = command.split()[1:]  # "physio process": the function takes "process ..."
+    print(f"\n=== {title}\n$ {echo_command(command, argv)}", flush=True)
     t0 = time.perf_counter()
-    code = int(func(argv) or 0)
+    code = int(func([*words, *argv]) or 0)
     elapsed = time.perf_counter() - t0
     print(f"--- {title}: exit code {code}, {elapsed:.1f} s", flush=True)
     return code, elapsed
@@ -143,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     timings: dict[str, float] = {}
     code, timings["simulate"] = _stage(
         "1/3 simulate the study",
+        "simulate",
         simulate_main,
         [
             "--participants", str(args.participants), "--seed", str(args.seed),
@@ -156,8 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     code, timings["physio"] = _stage(
         "2/3 process the physiology",
+        "physio process",
         physio_main,
-        ["process", str(raw), "--out", str(deriv), "--jobs", str(args.jobs)],
+        [str(raw), "--out", str(deriv), "--jobs", str(args.jobs)],
     )
     if code:
         print("physiology batch reported failures; see", deriv / "failures.tsv")
@@ -165,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from analysis.cli import analyze_main
 
     code_an, timings["analyze"] = _stage(
-        "3/3 statistics and report", analyze_main, [str(raw), str(deriv), "--out", str(report)]
+        "3/3 statistics and report", "analyze", analyze_main,
+        [str(raw), str(deriv), "--out", str(report)],
     )
     total = sum(timings.values())
     print(f"\n=== soothe demo finished in {total:.0f} s")

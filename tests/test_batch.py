@@ -135,17 +135,38 @@ def test_one_bad_file_fails_alone_and_exit_code_is_nonzero(raw, tmp_path, capsys
     assert no_partial_files(deriv)
 
 
-def test_same_outputs_from_two_inputs_is_a_failure_not_an_overwrite(raw, tmp_path):
+def test_same_outputs_from_two_inputs_is_reported_at_the_start_not_an_overwrite(
+    raw, tmp_path, capsys
+):
     session = next(iter_sessions(raw))
-    a, b = tmp_path / "a", tmp_path / "b"
-    for d in (a, b):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for d in (a, b, c):
         d.mkdir()
+    for d in (a, b):
         for f in (session.physio_tsv_gz, session.physio_json, session.events_tsv):
             shutil.copy(f, d / f.name)
-    summary = run_batch([a, b], tmp_path / "deriv", progress=False)
-    assert (summary["ok"], summary["failed"]) == (1, 1)
-    fail = next(r for r in summary["results"] if r["status"] == "failed")
-    assert "same outputs" in fail["message"]
+    other = next(s for s in iter_sessions(raw) if s.subject != session.subject)
+    for f in (other.physio_tsv_gz, other.physio_json, other.events_tsv):
+        shutil.copy(f, c / f.name)
+    summary = run_batch([a, b, c], tmp_path / "deriv", progress=False)
+    err = capsys.readouterr().err
+    first_line = err.splitlines()[0]
+    assert first_line.startswith("physio: 2 inputs would write the same outputs"), err
+    assert str(a / session.physio_tsv_gz.name) in err
+    assert str(b / session.physio_tsv_gz.name) in err
+    assert "--participant-from" in err
+    # neither copy is written (no overwrite, no silent choice); the third one is processed
+    assert (summary["ok"], summary["failed"]) == (1, 2)
+    assert {r["key"] for r in summary["results"] if r["status"] == "ok"} == {
+        f"sub-{other.subject}_ses-1"}
+    for r in summary["results"]:
+        if r["status"] == "failed":
+            assert "same outputs" in r["message"] and "--participant-from" in r["message"]
+    assert not list((tmp_path / "deriv").glob(f"sub-{session.subject}/**/*_physio.tsv"))
+    # the folder names tell them apart
+    summary = run_batch([a, b], tmp_path / "deriv2", progress=False, participant_from="parent")
+    assert (summary["ok"], summary["failed"]) == (2, 0)
+    assert sorted(r["key"] for r in summary["results"]) == ["sub-a_ses-1", "sub-b_ses-1"]
 
 
 def test_two_worker_processes_give_the_same_tables(raw, first_run, tmp_path):

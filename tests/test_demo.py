@@ -47,6 +47,9 @@ def check_demo_output(out: Path, proc: subprocess.CompletedProcess) -> dict[str,
     report = out / "report" / "report.html"
     assert report.is_file() and report.stat().st_size > 10_000
     assert f"report:                  {report.resolve()}" in proc.stdout
+    # each stage echoes the real sub-command a user would type
+    for command in ("$ soothe simulate ", "$ soothe physio process ", "$ soothe analyze "):
+        assert command in proc.stdout, command
     assert (out / "raw" / "dataset_description.json").is_file()
     assert (out / demo.DEMO_MARKER).is_file()
     findings = hr_findings(out / "report" / "report.md")

@@ -37,10 +37,10 @@ def test_figure_has_every_panel_and_thins_long_traces(result, tmp_path):
     save_figure(fig, path)
     elapsed = time.perf_counter() - t0
     axes = fig.get_axes()
-    assert len(axes) == 7  # 5 panels + the breathing panel and its rate axis (qc_rsp.py)
+    assert len(axes) == 7  # 6 rows (breathing above EDA, qc_rsp.py) + the rate axis
     assert axes[0].get_title(loc="left") == "ECG excerpt"
-    assert axes[5].get_title(loc="left").startswith("breathing: ECG-derived")
-    labels = [t.get_text() for t in axes[4].get_legend().get_texts()]
+    assert axes[4].get_title(loc="left").startswith("breathing: ECG-derived")
+    labels = [t.get_text() for t in axes[5].get_legend().get_texts()]
     assert labels[:2] == ["EDA", "tonic"] and labels[2].startswith("SCR")
     # a 28-min 1000 Hz recording: no trace holds more than a few thousand points
     assert max(len(line.get_xdata()) for ax in axes for line in ax.get_lines()) <= 5000
@@ -90,3 +90,79 @@ def test_index_lists_flagged_recordings_first(tmp_path):
     assert "bad.acq" in html and "truncated" in html
     assert "1 failures" in html
     assert np.char.count(html, "<tr class='bad'>") == 2
+
+
+def test_decimated_traces_keep_a_single_sample_spike_visible(result):
+    """Min/max per pixel column: one sample far above its neighbours is still drawn."""
+    import dataclasses
+
+    from physio.qc import FIG_DPI, minmax_decimate
+
+    eda = result.eda
+    clean = eda.clean.copy()
+    i = len(clean) // 2 + 137  # not on any regular thinning grid
+    base = float(np.nanmax(clean))
+    spike = base + 3.0
+    clean[i] = spike
+    res = dataclasses.replace(result, eda=dataclasses.replace(eda, clean=clean))
+    fig = plot_recording_qc(res)
+    ax = next(a for a in fig.get_axes() if a.get_ylabel() == "EDA (uS)")
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == "EDA")
+    width_px = ax.get_position().width * fig.get_figwidth() * FIG_DPI
+    assert len(line.get_xdata()) <= 2 * (width_px + 3)  # decimated to the screen
+    assert float(np.nanmax(line.get_ydata())) == spike
+
+    # and in the pixels: the column of the spike is inked half-way up to it
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    t_spike = float(eda.times_s[i])
+    x, y = ax.transData.transform((t_spike, (spike + float(np.nanmedian(clean))) / 2))
+    row, col = rgba.shape[0] - int(round(y)), int(round(x))
+    patch = rgba[row - 1:row + 2, col - 2:col + 3, :3].astype(int)
+    assert patch.sum(axis=2).min() < 3 * 170, "no trace drawn where the spike is"
+
+    # the same trace, thinned to every n-th sample as before, loses the spike
+    step = max(1, len(clean) // 4000)
+    assert i % step and float(np.nanmax(clean[::step])) < spike
+    tt, yy = minmax_decimate(eda.times_s, clean, 800)
+    assert len(tt) <= 2 * 802 and float(np.nanmax(yy)) == spike
+
+
+def test_reused_figure_draws_exactly_what_a_new_figure_draws(result):
+    import dataclasses
+    import io
+
+    from PIL import Image
+
+    from physio.qc import figure_png
+
+    fresh = figure_png(plot_recording_qc(result))
+    # draw another recording first (other beats, no EDA), then this one again
+    other = dataclasses.replace(result, eda=None, beats=result.beats.iloc[: len(result.beats)
+                                                                         // 3])
+    first = plot_recording_qc(other, reuse=True)
+    n_lines_other = sum(len(ax.get_lines()) for ax in first.get_axes())
+    figure_png(first)
+    second = plot_recording_qc(result, reuse=True)
+    assert second is first
+    assert len(second.get_axes()) == 7  # emptied, not stacked (6 rows + breathing rate)
+    assert sum(len(ax.get_lines()) for ax in second.get_axes()) > n_lines_other
+    assert [ax.get_label() for ax in second.get_axes()][1] == "tachogram"
+    reused = np.asarray(Image.open(io.BytesIO(figure_png(second))))
+    new = np.asarray(Image.open(io.BytesIO(fresh)))
+    assert reused.shape == new.shape
+    assert (reused != new).any(axis=2).mean() < 0.001  # the same picture
+
+
+def test_extra_panel_row_above_eda(result):
+    drawn = []
+
+    def panel(ax, res):
+        drawn.append(res)
+        ax.set_ylabel("resp (a.u.)")
+
+    fig = plot_recording_qc(result, extra_panels=[(1.0, panel)])
+    axes = fig.get_axes()
+    assert len(axes) == 6 and drawn == [result]
+    assert axes[4].get_ylabel() == "resp (a.u.)" and axes[5].get_ylabel() == "EDA (uS)"
+    assert len(axes[4].patches) >= len(result.plan.phases)  # phases shaded

@@ -213,3 +213,42 @@ def test_ci_fetches_a_supported_python_when_the_image_has_only_a_newer_one(
     assert any(c.endswith(f"-m pip install --quiet uv=={uv_version}") for c in calls), calls
     assert any(c.startswith("uv python install") and "3.11" in c for c in calls), calls
     assert calls[-1] == "run tests CI=true PYTHON=/opt/managed/cpython-3.11/bin/python3.11"
+
+
+# --- bytecode: compiled at install, so no run compiles anything ------------------------------
+
+
+def test_install_compiles_bytecode_and_the_project_when_its_sources_change(
+    checkout: Checkout,
+) -> None:
+    (checkout.root / "physio").mkdir()
+    source = checkout.root / "physio" / "x.py"
+    source.write_text("X = 1\n")
+    code, calls = checkout.call("demo")
+    assert code == 0
+    lock_install = next(c for c in calls if "-r locks/core.txt" in c)
+    assert "--compile-bytecode" in lock_install.split()
+    compiles = [c for c in calls if c.startswith("python -m compileall")]
+    # the venv was just installed with bytecode: only the editable project is compiled
+    assert len(compiles) == 1 and str(checkout.root / "physio") in compiles[0]
+    assert calls[-1] == "soothe demo"
+
+    # nothing changed: no compilation at all on the next run
+    assert checkout.call("demo")[1] == ["soothe demo"]
+
+    # an edited source is compiled before the run, once
+    stamp = checkout.venv / ".compiled-project"
+    os.utime(source, (stamp.stat().st_mtime + 5, stamp.stat().st_mtime + 5))
+    calls = checkout.call("demo")[1]
+    assert [c for c in calls if "compileall" in c] and calls[-1] == "soothe demo"
+    os.utime(stamp, (source.stat().st_mtime + 5, source.stat().st_mtime + 5))
+    assert checkout.call("demo")[1] == ["soothe demo"]
+
+
+def test_a_venv_installed_before_bytecode_is_compiled_once(checkout: Checkout) -> None:
+    assert checkout.call("demo")[0] == 0
+    (checkout.venv / ".compiled-site-packages").unlink()  # as an older ./run left it
+    calls = checkout.call("demo")[1]
+    assert installed_locks(calls) == []
+    assert calls == [f"python -m compileall -q -j 0 {checkout.venv / 'lib'}", "soothe demo"]
+    assert checkout.call("demo")[1] == ["soothe demo"]

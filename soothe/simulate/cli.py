@@ -133,10 +133,10 @@ def noise_from_args(args: argparse.Namespace) -> NoiseOptions:
 
 def main(argv: list[str]) -> int:
     """Entry point of ``soothe simulate``."""
+    args = _parser().parse_args(argv)  # first: --help loads no numerical library
     from conditions.protocol import load_protocol
     from soothe.simulate.study import simulate_study
 
-    args = _parser().parse_args(argv)
     fmts = tuple(dict.fromkeys(["bids", *args.format]))  # the BIDS dataset is always written
     t0 = time.perf_counter()
     table = simulate_study(
