@@ -8,7 +8,6 @@ top-level function of plain arguments, so any executor (a process pool, Dask) ca
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,9 +124,6 @@ class RecordingResult:
             "non_responder": bool(self.eda is not None and n_scr == 0),
             "n_warnings": len(self.warnings),
         }
-
-
-_SUB_SES = re.compile(r"sub-([A-Za-z0-9]+)(?:_ses-([A-Za-z0-9]+))?")
 
 
 def recording_ids(rec: Recording, settings: PipelineSettings | None = None) -> tuple[str, str]:
