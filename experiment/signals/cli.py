@@ -29,6 +29,8 @@ from experiment.errors import SessionError
 from experiment.signals import verdict as vd
 
 EXIT_GOOD, EXIT_NOT_GOOD = 0, 5
+#: Extra signal (s) collected while a channel still says 'waiting' after ``seconds``.
+WAITING_GRACE_S = 10.0
 FIND_TIMEOUT_S = 30.0
 
 
@@ -124,7 +126,7 @@ def run_headless(monitor, seconds: float, *, cue_at: float | None) -> dict:
     wait_for_streams(monitor)
     first_good = None
     cued = cue_at is None
-    deadline = time.monotonic() + seconds + FIND_TIMEOUT_S
+    deadline = time.monotonic() + seconds + WAITING_GRACE_S + FIND_TIMEOUT_S
     while True:
         have = monitor.seconds_of_data()
         if not cued and have >= cue_at:
@@ -134,9 +136,14 @@ def run_headless(monitor, seconds: float, *, cue_at: float | None) -> dict:
             cued = True
         frame = monitor.frame()
         verdicts = judge_frame(frame)
-        if first_good is None and vd.overall(list(verdicts.values())) == vd.GOOD:
+        state = vd.overall(list(verdicts.values()))
+        if first_good is None and state == vd.GOOD:
             first_good = round(have, 2)
-        if have >= seconds or time.monotonic() > deadline:
+        # "waiting" means not enough signal yet (e.g. fewer than two breaths since the deep
+        # breath): a loaded machine delivers the cue late, so wait a little longer for it
+        if have >= seconds and state != vd.WAITING:
+            break
+        if have >= seconds + WAITING_GRACE_S or time.monotonic() > deadline:
             break
         time.sleep(0.25)
     record = verdict_record(frame, verdicts, seconds_of_data=have, first_good_s=first_good)
