@@ -156,16 +156,24 @@ def listen_for_cues(source_id: str, on_cue, stop: dict) -> threading.Thread:
     import pylsl
 
     def loop() -> None:
-        inlet = None
+        # every cue stream with this source id, found again every second: a process that
+        # made a cue outlet earlier (and has not closed it) must not hide the current one
+        inlets: dict[str, object] = {}
+        next_resolve = 0.0
         while not stop["flag"]:
-            if inlet is None:
-                found = pylsl.resolve_byprop("source_id", source_id, timeout=1.0)
-                if found:
-                    inlet = pylsl.StreamInlet(found[0], processing_flags=pylsl.proc_clocksync)
+            if time.monotonic() >= next_resolve:
+                for info in pylsl.resolve_streams(wait_time=0.5):
+                    if info.source_id() == source_id and info.uid() not in inlets:
+                        inlets[info.uid()] = pylsl.StreamInlet(
+                            info, processing_flags=pylsl.proc_clocksync)
+                next_resolve = time.monotonic() + 1.0
+            if not inlets:
                 continue
-            sample, ts = inlet.pull_sample(timeout=0.2)
-            if sample is not None:
-                on_cue(ts)
+            for inlet in list(inlets.values()):
+                sample, ts = inlet.pull_sample(timeout=0.0)
+                if sample is not None:
+                    on_cue(ts)
+            time.sleep(0.05)
 
     thread = threading.Thread(target=loop, name="cue-listener", daemon=True)
     thread.start()

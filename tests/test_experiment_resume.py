@@ -75,10 +75,14 @@ def test_kill9_mid_induction_then_resume_restarts_it_and_keeps_every_csv(
     assert off - on == pytest.approx(SHORT["induction"], abs=0.15)
     assert kinds.count("induction_offset") == 1
     assert kinds.count("audio_onset") == 2
-    # every run's PsychoPy CSV: the killed run's (rebuilt) and the resumed run's
-    csvs = sorted(files.sourcedata_dir.glob("*_psychopy.csv"))
-    assert len(csvs) == 2, csvs
-    killed = [p for p in csvs if "killed" in p.name]
+    # every run's PsychoPy CSV: PsychoPy's own file per run (saved row by row, so the
+    # killed run's file is kept as it was), and the killed run's answers rebuilt from
+    # _beh.tsv beside the session state
+    runs = sorted(root.glob("ind1_soothe_*.csv"))
+    assert len(runs) == 2, runs
+    routines = [pd.read_csv(p)["routine"].tolist() for p in runs]
+    assert any("induction" in r for r in routines)
+    killed = sorted(files.sourcedata_dir.glob("*-killed_psychopy.csv"))
     assert len(killed) == 1 and len(pd.read_csv(killed[0])) == N_ITEMS
     state = json.loads((files.sourcedata_dir / "session_state.json").read_text())
     assert state["runs"][0]["outcome"] == "killed"

@@ -136,12 +136,12 @@ def run_headless(monitor, seconds: float, *, cue_at: float | None) -> dict:
             cued = True
         frame = monitor.frame()
         verdicts = judge_frame(frame)
-        state = vd.overall(list(verdicts.values()))
-        if first_good is None and state == vd.GOOD:
+        if first_good is None and vd.overall(list(verdicts.values())) == vd.GOOD:
             first_good = round(have, 2)
         # "waiting" means not enough signal yet (e.g. fewer than two breaths since the deep
         # breath): a loaded machine delivers the cue late, so wait a little longer for it
-        if have >= seconds and state != vd.WAITING:
+        waiting = any(v.status == vd.WAITING for v in verdicts.values())
+        if have >= seconds and not waiting:
             break
         if have >= seconds + WAITING_GRACE_S or time.monotonic() > deadline:
             break

@@ -283,6 +283,9 @@ class SignalMonitor(threading.Thread):
         self._stop_event.set()
         if self.is_alive():
             self.join(2.0)
+        # close the cue stream: its source id is the process's, and a later check in the
+        # same process must be the only cue stream a simulated participant can hear
+        self._cue_outlet = None
 
     # ------------------------------------------------------------------ use
     def cue_deep_breath(self) -> float:
