@@ -16,8 +16,9 @@ effect):
   three times as deep.
 - **Deep breath on request**: :meth:`PhysioGenerator.deep_breath` plants, 1.5-2.5 s after the
   request, a skin-conductance response of ``breath_response_us`` (0 for a non-responder).
-  The device listens for the signal check's cue stream (``soothe_breath_cue``, source id
-  ``soothe_breath_cue_<parent pid>``) and breathes when asked.
+  The device listens for the cue stream of the signal check that reads it
+  (``soothe_breath_cue``, source id ``soothe_breath_cue_for_<this stream's source id>``) and
+  breathes when asked.
 
 ``--scenario NAME`` streams one of the signal check's known faults
 (:mod:`experiment.signals.scenarios`) with all three channels.
@@ -152,29 +153,51 @@ def make_outlet(rate: float, name: str = STREAM_NAME, source_id: str | None = No
 
 
 def listen_for_cues(source_id: str, on_cue, stop: dict) -> threading.Thread:
-    """Call ``on_cue(lsl_time)`` for every deep-breath cue on the stream ``source_id``."""
+    """Call ``on_cue(lsl_time)`` for every deep-breath cue on the stream(s) ``source_id``.
+
+    A background thread asks LSL for exactly this source id (``resolve_byprop``, which keeps
+    querying until its timeout, so the answer does not depend on which stream on the machine
+    happens to answer first) and opens every such stream it finds; the listening loop drops a
+    stream whose outlet has closed, and a check started later is found again.
+    """
+    import queue
+
     import pylsl
+    from pylsl.util import LostError
+
+    found: queue.Queue = queue.Queue()
+
+    def resolve_loop() -> None:
+        while not stop["flag"]:
+            for info in pylsl.resolve_byprop("source_id", source_id, 1, 1.0):
+                found.put(info)
+            time.sleep(0.5)
 
     def loop() -> None:
-        # every cue stream with this source id, found again every second: a process that
-        # made a cue outlet earlier (and has not closed it) must not hide the current one
         inlets: dict[str, object] = {}
-        next_resolve = 0.0
         while not stop["flag"]:
-            if time.monotonic() >= next_resolve:
-                for info in pylsl.resolve_streams(wait_time=0.5):
-                    if info.source_id() == source_id and info.uid() not in inlets:
-                        inlets[info.uid()] = pylsl.StreamInlet(
-                            info, processing_flags=pylsl.proc_clocksync)
-                next_resolve = time.monotonic() + 1.0
-            if not inlets:
-                continue
-            for inlet in list(inlets.values()):
-                sample, ts = inlet.pull_sample(timeout=0.0)
+            while not found.empty():
+                info = found.get_nowait()
+                if info.uid() in inlets:
+                    continue
+                inlet = pylsl.StreamInlet(info, recover=False,
+                                          processing_flags=pylsl.proc_clocksync)
+                try:
+                    inlet.open_stream(timeout=5.0)  # the check sees its listener at once
+                except Exception:  # noqa: BLE001  (gone already: found again if it returns)
+                    continue
+                inlets[info.uid()] = inlet
+            for uid, inlet in list(inlets.items()):
+                try:
+                    sample, ts = inlet.pull_sample(timeout=0.0)
+                except LostError:  # that check has ended
+                    del inlets[uid]
+                    continue
                 if sample is not None:
                     on_cue(ts)
-            time.sleep(0.05)
+            time.sleep(0.02)
 
+    threading.Thread(target=resolve_loop, name="cue-resolver", daemon=True).start()
     thread = threading.Thread(target=loop, name="cue-listener", daemon=True)
     thread.start()
     return thread
@@ -216,8 +239,10 @@ def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
     # the session that started us: given explicitly, because a session killed before this
     # line runs would leave getppid() == 1 here and the device would stream on for ever
     parent = parent_pid if parent_pid else os.getppid()
-    # the simulated participant takes a deep breath when the signal check asks for one
-    listen_for_cues(cue_source_id(parent), lambda ts: gen.deep_breath(ts - start), stop)
+    # the simulated participant takes a deep breath when the signal check reading this
+    # stream asks for one
+    listen_for_cues(cue_source_id(source_id or name), lambda ts: gen.deep_breath(ts - start),
+                    stop)
     print(f"streaming {name} at {rate:g} Hz", flush=True)
     while not stop["flag"]:
         now = pylsl.local_clock()

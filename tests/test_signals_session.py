@@ -141,6 +141,58 @@ def test_live_page_streams_to_a_browser_without_internet(lsl_env, monkeypatch, t
     assert judged["ECG"].reason == "inverted ECG: swap the leads or tick 'inverted'"
 
 
+def test_each_check_cues_only_the_device_it_reads(lsl_env, monkeypatch):
+    """Two checks in one process, each reading its own simulated device: a deep breath asked
+    by one reaches that device only (its cue stream is named after the stream it reads), and
+    the device hears it however many other LSL streams the machine holds."""
+    monkeypatch.setenv("LSLAPICFG", lsl_env["LSLAPICFG"])
+    from experiment.signals.cli import start_simulated_device, stop_device, wait_for_streams
+    from experiment.signals.monitor import SignalMonitor, cue_source_id
+
+    devices, monitors = [], []
+    try:
+        for seed in (11, 12):
+            device, sid = start_simulated_device("good", 100.0, seed)
+            devices.append(device)
+            monitors.append(SignalMonitor([sid], warn=print))
+            monitors[-1].start()
+        ours, other = monitors
+        for monitor in monitors:
+            wait_for_streams(monitor)
+            assert monitor.wait_for_cue_listener(60), "the device never heard its cue stream"
+        import pylsl
+
+        for monitor in monitors:  # one cue stream per check, named after the stream it reads
+            found = pylsl.resolve_byprop("source_id", cue_source_id(monitor.source_ids[0]), 2,
+                                         3.0)
+            assert len(found) == 1 and found[0].name() == "soothe_breath_cue"
+        cue = ours.cue_deep_breath()
+        deadline = time.monotonic() + 60
+
+        def newest(monitor) -> float:
+            t = monitor.frame().channels["RESP"][0]
+            return float(t[-1]) if len(t) else float("-inf")
+
+        while time.monotonic() < deadline and min(map(newest, monitors)) < cue + 5.0:
+            time.sleep(0.2)
+        lifts = []
+        for monitor in monitors:
+            # the belt: normal breathing (0.25 Hz, +-1 V) averages to 0 over 4 s; the deep
+            # breath (0.5-4.5 s after the cue) adds 2 sin^2, i.e. +1 V on average
+            t, x, _ = monitor.frame().channels["RESP"]
+            window = (t >= cue + 0.5) & (t < cue + 4.5)
+            assert window.sum() > 3.5 * 100, "not 4 s of belt signal after the cue"
+            lifts.append(float(x[window].mean()))
+    finally:
+        for monitor in monitors:
+            monitor.stop()
+        for device in devices:
+            stop_device(device)
+    print("belt lift after the cue (V):", lifts)
+    assert lifts[0] > 0.7, f"the cued device did not take the deep breath: {lifts}"
+    assert abs(lifts[1]) < 0.3, f"a device nobody cued took a deep breath: {lifts}"
+
+
 # ====================================================================== in soothe run
 def test_skip_is_recorded_without_opening_anything(tmp_path):
     from experiment.datafiles import SessionData, SessionState

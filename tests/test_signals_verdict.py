@@ -110,8 +110,16 @@ def test_inverted_tick_accepts_a_negative_qrs() -> None:
 def test_eda_breath_test_states() -> None:
     sig = scenario_signals("good", 10.0, FS, cues_s=[CUE_S], seed=5)
     assert "not done yet" in judge_eda(sig["EDA"], FS).reason
-    # cue 8 s in: the window is still open at 10 s
-    assert "watching" in judge_eda(sig["EDA"], FS, cues_s=[8.0]).reason
+    # cue 8 s in: the window is still open at 10 s, so the channel is not judged yet (a
+    # 'good' here would let a check end before the response could arrive)
+    watching = judge_eda(sig["EDA"], FS, cues_s=[8.0])
+    assert watching.status == WAITING and "watching for 3.0 s more" in watching.reason
+    assert "breath_rise_us" not in watching.metrics
+    # the window counts samples received: with the last 0.5 s of the window missing it still
+    # waits, with them in it judges (the response of this good scenario)
+    late = scenario_signals("good", 12.0, FS, cues_s=[6.0], seed=5)["EDA"]
+    assert judge_eda(late[:int(10.5 * FS)], FS, cues_s=[6.0]).status == WAITING
+    assert "responds to a deep breath" in judge_eda(late[:int(11 * FS)], FS, cues_s=[6.0]).reason
     # a response of exactly known size: 0.3 µS step, 2 s after a cue at 2 s
     t = np.arange(int(10 * FS)) / FS
     x = 3.0 + 0.3 * (t > 4) * (1 - np.exp(-np.clip(t - 4, 0, None) / 0.5))

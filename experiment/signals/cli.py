@@ -31,6 +31,8 @@ from experiment.signals import verdict as vd
 EXIT_GOOD, EXIT_NOT_GOOD = 0, 5
 #: Extra signal (s) collected while a channel still says 'waiting' after ``seconds``.
 WAITING_GRACE_S = 10.0
+#: How long a headless check waits for the simulated participant to hear its cue stream.
+CUE_LISTENER_WAIT_S = 15.0
 FIND_TIMEOUT_S = 30.0
 
 
@@ -130,8 +132,11 @@ def run_headless(monitor, seconds: float, *, cue_at: float | None) -> dict:
     while True:
         have = monitor.seconds_of_data()
         if not cued and have >= cue_at:
-            # the simulated participant must be listening before it is asked
-            monitor.wait_for_cue_listener(5.0)
+            # the simulated participant must be listening before it is asked (a cue sent to
+            # nobody is lost); a late cue only delays the verdict (see WAITING_GRACE_S)
+            if not monitor.wait_for_cue_listener(CUE_LISTENER_WAIT_S):
+                monitor.warn(f"nothing listened to the deep-breath cue within "
+                             f"{CUE_LISTENER_WAIT_S:g} s; asking anyway")
             monitor.cue_deep_breath()
             cued = True
         frame = monitor.frame()

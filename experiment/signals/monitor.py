@@ -6,12 +6,13 @@ their channels into ECG, EDA and respiration by the channel metadata, converts u
 mV, EDA to µS) and keeps the last :data:`KEEP_S` seconds of each. A background thread
 pulls every few milliseconds; :meth:`SignalMonitor.frame` hands a consistent copy to the
 page and to the verdict functions. The deep-breath cue is an LSL marker (stream
-``soothe_breath_cue``) so that its time is on the same clock as the samples.
+``soothe_breath_cue``) so that its time is on the same clock as the samples: one cue stream
+per physiology stream read, whose source id names that stream (:func:`cue_source_id`), so a
+simulated device hears the check that reads it and no other.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -33,17 +34,20 @@ _ECG_UNITS = {"mv": 1.0, "millivolts": 1.0, "v": 1000.0, "volts": 1000.0, "uv": 
               "µv": 1e-3, "microvolts": 1e-3}
 
 
-def cue_source_id(pid: int | None = None) -> str:
-    """Source id of the cue stream of the process ``pid`` (default: this one).
+def cue_source_id(data_source_id: str) -> str:
+    """Source id of the deep-breath cue stream for the physiology stream ``data_source_id``.
 
-    The simulated device started by that process listens for exactly this id.
+    The check opens one cue stream per physiology stream it reads; the simulated device with
+    that source id listens for exactly this one. Tied to the data stream (not to a process),
+    so two checks never share a cue stream, and a cue stream left open by an earlier check
+    cannot be mistaken for the current one.
 
     Examples
     --------
-    >>> cue_source_id(42)
-    'soothe_breath_cue_42'
+    >>> cue_source_id("soothe_sim-42-ab12")
+    'soothe_breath_cue_for_soothe_sim-42-ab12'
     """
-    return f"{CUE_STREAM}_{os.getpid() if pid is None else pid}"
+    return f"{CUE_STREAM}_for_{data_source_id}"
 
 
 def channel_kind(label: str, ctype: str) -> str | None:
@@ -197,7 +201,7 @@ class SignalMonitor(threading.Thread):
         self._stop_event = threading.Event()
         self.cues: list[float] = []
         self.found = threading.Event()
-        self._cue_outlet = None
+        self._cue_outlets: dict[str, object] = {}
 
     # ------------------------------------------------------------------ discovery
     def _wanted(self, info) -> bool:
@@ -234,6 +238,11 @@ class SignalMonitor(threading.Thread):
             self.channels[kind] = chan
             picks.append((i, chan))
         if picks:
+            # the deep-breath cue for this stream's device (a simulated participant listens)
+            cue = pylsl.StreamInfo(CUE_STREAM, "Markers", 1, 0, pylsl.cf_string,
+                                   cue_source_id(info.source_id()))
+            with self._lock:
+                self._cue_outlets[info.source_id()] = pylsl.StreamOutlet(cue)
             self._inlets.append((inlet, picks))
             self.found.set()
 
@@ -255,10 +264,6 @@ class SignalMonitor(threading.Thread):
 
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
-        import pylsl
-
-        info = pylsl.StreamInfo(CUE_STREAM, "Markers", 1, 0, pylsl.cf_string, cue_source_id())
-        self._cue_outlet = pylsl.StreamOutlet(info)
         last_look = 0.0
         while not self._stop_event.is_set():
             if not self._inlets and time.monotonic() - last_look > 0.5:
@@ -283,30 +288,39 @@ class SignalMonitor(threading.Thread):
         self._stop_event.set()
         if self.is_alive():
             self.join(2.0)
-        # close the cue stream: its source id is the process's, and a later check in the
-        # same process must be the only cue stream a simulated participant can hear
-        self._cue_outlet = None
+        # close the cue streams (and the inlets): nothing of this check stays on the network
+        with self._lock:
+            self._cue_outlets.clear()
+        self._inlets.clear()
 
     # ------------------------------------------------------------------ use
     def cue_deep_breath(self) -> float:
-        """Mark 'deep breath now' (LSL time) and send it on the cue stream."""
+        """Mark 'deep breath now' (LSL time) and send it on the cue streams."""
         import pylsl
 
         now = pylsl.local_clock()
         with self._lock:
             self.cues.append(now)
-        if self._cue_outlet is not None:
-            self._cue_outlet.push_sample(["deep_breath"], now)
+            outlets = list(self._cue_outlets.values())
+        for outlet in outlets:
+            outlet.push_sample(["deep_breath"], now)
         return now
 
     def wait_for_cue_listener(self, timeout_s: float = 5.0) -> bool:
-        """Wait until something listens to the cue stream (the simulated participant)."""
+        """Wait until something listens to a cue stream (the simulated participant).
+
+        A cue sent before the listener is connected is lost (an LSL inlet gets only the
+        samples pushed after it connects): ask for the deep breath after this returns True.
+        """
         deadline = time.monotonic() + timeout_s
-        while self._cue_outlet is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self._cue_outlet is None:
-            return False
-        return bool(self._cue_outlet.wait_for_consumers(max(deadline - time.monotonic(), 0)))
+        while True:
+            with self._lock:
+                outlets = list(self._cue_outlets.values())
+            if any(o.have_consumers() for o in outlets):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
     def seconds_of_data(self) -> float:
         """Seconds of signal held for the channel with the least (0 when none)."""

@@ -29,7 +29,9 @@ EDA (µS)
     3. **flat line** (no signal): standard deviation below :data:`EDA_FLAT_US`.
     4. **deep-breath test** (check electrodes when failed): after the experimenter's cue the
        largest rise within :data:`BREATH_WINDOW_S` must reach :data:`SCR_MIN_US` (0.05 µS,
-       the usual minimum SCR amplitude).
+       the usual minimum SCR amplitude). The window is counted in samples received after
+       the cue (the data's own timeline, not the wall clock): until they are all in, the
+       channel is ``waiting``, so a slow machine delays the verdict and never changes it.
 Respiration belt (any unit)
     1. **flat line** (no signal): 0.5-99.5 % range below ``flat`` (default 1 mV).
     2. **belt loose** (check electrodes): the breathing band (0.1-1 Hz, 6-60 breaths/min)
@@ -256,7 +258,8 @@ def judge_eda(x: Sequence[float], fs: float, *, cues_s: Sequence[float] = (),
         Sampling rate (Hz).
     cues_s : sequence of float
         Times (s from the segment's first sample) the participant was asked for a deep
-        breath; the latest one whose 5-s window is complete decides the test.
+        breath; the latest one whose 5-s window is complete decides the test. While a
+        later cue's window is still filling, the channel is ``waiting``.
     amplifier_max_us : float, optional
         The amplifier's upper range, when known.
 
@@ -267,6 +270,8 @@ def judge_eda(x: Sequence[float], fs: float, *, cues_s: Sequence[float] = (),
     >>> x = 5.0 + 0.001 * np.sin(t) + 0.2 * (t > 4) * (1 - np.exp(-(t - 4) / 0.7))
     >>> judge_eda(x, fs, cues_s=[2.0]).reason
     'level 5.2 µS; responds to a deep breath (+0.20 µS)'
+    >>> judge_eda(x[:600], fs, cues_s=[2.0]).status   # 1 s of the 5-s window still to come
+    'waiting'
     >>> judge_eda(np.minimum(x + 40, 45.0), fs).reason
     'EDA above the amplifier range'
     """
@@ -301,8 +306,10 @@ def judge_eda(x: Sequence[float], fs: float, *, cues_s: Sequence[float] = (),
                        f"(+{rise:.2f} µS)", level, "µS", metrics=metrics)
     if waiting:
         left = waiting[-1] + BREATH_WINDOW_S - end_s
-        return Verdict("EDA", GOOD, f"level {level:.1f} µS; deep-breath test: watching for "
-                       f"{left:.0f} s more", level, "µS", metrics=metrics)
+        # not judged until the window's samples are in: a late sample delays the verdict,
+        # it never changes it
+        return Verdict("EDA", WAITING, f"level {level:.1f} µS; deep-breath test: watching for "
+                       f"{max(left, 0.1):.1f} s more", level, "µS", metrics=metrics)
     return Verdict("EDA", GOOD, f"level {level:.1f} µS; deep-breath test not done yet",
                    level, "µS", metrics=metrics)
 
