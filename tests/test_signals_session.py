@@ -56,11 +56,6 @@ def _signals(env, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=240)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect (issue 15 left open): after the rest of the suite has run in this pytest "
-    "process, the simulated participant's deep-breath response is sometimes not seen in "
-    "time (passes run alone or with this file); a deep-breath verdict that says 'watching' "
-    "is then judged too early"))
 @pytest.mark.parametrize(("scenario", "code", "channel", "status", "words"), [
     ("good", 0, "EDA", "good", "responds to a deep breath"),
     ("eda_nonresponder", 5, "EDA", "check electrodes", "no response to a deep breath"),
@@ -258,11 +253,6 @@ def test_run_simulate_checks_signals_before_the_baseline(tmp_path, session_env, 
     assert set(levels) == {str(c) for c in protocol.markers.all_codes()}
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect (issue 15 left open): after the rest of the suite has run in this pytest "
-    "process, the simulated participant's deep-breath response is sometimes not seen in "
-    "time (passes run alone or with this file); a deep-breath verdict that says 'watching' "
-    "is then judged too early"))
 def test_live_check_records_the_experimenters_decision(lsl_env, monkeypatch, tmp_path):
     """run_live (what `soothe signals` and `soothe run` use): the deep-breath button, then
     "Signals OK: continue"; the verdict file keeps the decision and the breath result."""
