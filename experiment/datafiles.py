@@ -7,7 +7,11 @@ under ``sourcedata/sub-<id>/ses-<n>/`` (ignored by the BIDS validator):
   ``--resume`` knows where to continue. It never names the condition.
 - ``session_log.txt``: a timestamped log (screens shown, warnings), flushed per line.
 - ``physio_raw/``: the raw LSL chunks the recorder appends while the session runs.
-- ``*_psychopy.csv``: PsychoPy's ExperimentHandler wide CSV, one per run, never overwritten.
+
+PsychoPy's own records (ExperimentHandler wide CSV and ``.psydat``, one pair per run, saved
+after every row) are not here but in the data folder itself, where PsychoPy puts them:
+``{participant}_soothe_{date}.csv`` (see :mod:`experiment.psychopy_records`); each run's
+entry in ``session_state.json`` names its CSV.
 
 The session clock is the LSL clock minus ``lsl_zero`` (the LSL time at the first session
 start). The LSL clock is monotonic and shared by every process on the machine, so a resumed
@@ -232,8 +236,3 @@ class SessionData:
         table = bids.read_tsv(self.files.beh_tsv, bids.BEH_COLUMNS)
         rows = table[table["phase"] == phase]
         return {(str(q), str(i)) for q, i in zip(rows["questionnaire"], rows["item_id"])}
-
-    def psychopy_csv_path(self) -> Path:
-        """A fresh path for this run's ExperimentHandler CSV (never overwrites)."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        return unique_path(self.source_dir / f"{self.files.prefix}_run-{stamp}_psychopy.csv")

@@ -218,6 +218,8 @@ def open_for_session(session) -> PsychopyRecords:
     records = PsychopyRecords(session.opt.data_root, session.state.subject,
                               session.state.session, session.state.session_code, rate)
     run = session.state.runs[-1]
+    run["psychopy_csv"] = records.csv_path.name  # in --data; --close and --resume name it
+    session.data.save_state()
     records.add_row("dialog", {"dialog.age": session.state.age, "dialog.sex": session.state.sex,
                                "dialog.initials": session.state.initials,
                                "dialog.resumed": bool(run.get("resumed")),

@@ -341,7 +341,7 @@ class Session:
 
         data, state = self.data, self.state
         if killed_run is not None:
-            self._keep_killed_run_csv(killed_run)
+            self._note_killed_run(killed_run)
         if not data.files.events_tsv.is_file():
             return
         events = bids.read_tsv(data.files.events_tsv, bids.EVENTS_COLUMNS)
@@ -370,24 +370,15 @@ class Session:
             self.log(f"{phase.name} interrupted at session time {at:.3f} s "
                      f"(lsl {last_lsl:.6f}); restarting it from its start")
 
-    def _keep_killed_run_csv(self, killed_run: dict) -> None:
-        """The killed run's ExperimentHandler data died with it: rebuild its CSV from
-        ``_beh.tsv`` (every response on disk at the kill) under a name of its own."""
-        data, state = self.data, self.state
-        if not data.files.beh_tsv.is_file():
-            return
-        from experiment.datafiles import unique_path
-
-        beh = bids.read_tsv(data.files.beh_tsv, bids.BEH_COLUMNS)
-        csv = beh.assign(participant=state.subject, session=state.session,
-                         session_code=state.session_code)
-        run = killed_run.get("run", len(state.runs))
-        path = unique_path(data.source_dir /
-                           f"{data.files.prefix}_run-{run}-killed_psychopy.csv")
-        csv.to_csv(path, index=False, na_rep="")
-        killed_run.update({"ended": None, "outcome": "killed",
-                           "psychopy_csv": f"{path.name} (rebuilt from _beh.tsv at resume)"})
-        self.log(f"run {run} was killed; its PsychoPy CSV rebuilt from _beh.tsv: {path.name}")
+    def _note_killed_run(self, killed_run: dict) -> None:
+        """Mark the killed run as such. Its PsychoPy CSV needs no rebuilding: the
+        ExperimentHandler file was saved after every row, each row before its ``_beh.tsv``
+        line, so it holds every answer on disk at the kill."""
+        run = killed_run.get("run", len(self.state.runs))
+        killed_run.update({"ended": None, "outcome": "killed"})
+        kept = killed_run.get("psychopy_csv")
+        self.log(f"run {run} was killed; its PsychoPy CSV is kept as saved row by row"
+                 + (f": {kept}" if kept else " (none: killed before its window opened)"))
 
     def _refusal(self, info: StartInfo) -> str | None:
         """Why this start must be refused (None when it may go ahead)."""
@@ -691,10 +682,10 @@ def close_session(
     """Close a session that was killed (``kill -9``, power cut) and will not be resumed.
 
     Without opening a window: cuts torn last rows, assembles the BIDS physio from the raw LSL
-    files, writes a PsychoPy-style CSV rebuilt from ``_beh.tsv`` (the ExperimentHandler's
-    in-memory data died with the process), and marks the session ``incomplete`` in the session
-    state, ``participants.tsv`` and the allocation database. Everything recorded is kept; the
-    session can still be continued later with ``--resume``.
+    files, names each run's PsychoPy CSV (the ExperimentHandler saved it after every row, so
+    it already holds every answer in ``_beh.tsv``), and marks the session ``incomplete`` in
+    the session state, ``participants.tsv`` and the allocation database. Everything recorded
+    is kept; the session can still be continued later with ``--resume``.
 
     Returns
     -------
@@ -735,14 +726,10 @@ def close_session(
             say("no physiology was recorded in this session")
     except Exception as exc:  # keep closing: the raw files stay in sourcedata
         problems.append(f"physio: {type(exc).__name__}: {exc}")
-    if data.files.beh_tsv.is_file():
-        beh = bids.read_tsv(data.files.beh_tsv, bids.BEH_COLUMNS)
-        csv = beh.assign(participant=state.subject, session=state.session,
-                         session_code=state.session_code)
-        path = data.psychopy_csv_path()
-        path = path.with_name(path.name.replace("_psychopy.csv", "_closed_psychopy.csv"))
-        csv.to_csv(path, index=False, na_rep="")
-        say(f"PsychoPy-style CSV rebuilt from {data.files.beh_tsv.name}: {path.name}")
+    for run in state.runs:  # PsychoPy's own CSVs, saved row by row (nothing to rebuild)
+        if run.get("psychopy_csv"):
+            say(f"run {run.get('run')}: PsychoPy CSV kept as saved row by row: "
+                f"{root / run['psychopy_csv']}")
     state.status = "incomplete"
     if state.runs and not {"ended", "closed"} & set(state.runs[-1]):
         state.runs[-1].update({"ended": None, "outcome": "killed"})

@@ -492,9 +492,14 @@ def test_killed_session_closed_without_resuming_keeps_everything(tmp_path, sessi
     from experiment.allocation import AllocationDB
 
     assert AllocationDB(bids.allocation_db_path(root)).session_status("close1") == "incomplete"
-    csvs = list(files.sourcedata_dir.glob("*_closed_psychopy.csv"))
-    assert len(csvs) == 1 and len(pd.read_csv(csvs[0])) == len(beh_before)
     state = json.loads((files.sourcedata_dir / "session_state.json").read_text())
+    # the killed run's own PsychoPy CSV (saved row by row, each row before its _beh.tsv line)
+    # holds every answer on disk; --close names it and rebuilds nothing
+    (csv,) = root.glob("close1_soothe_*.csv")
+    assert state["runs"][0]["psychopy_csv"] == csv.name and csv.name in closed.stdout
+    answered = pd.read_csv(csv)["slider.response"].notna().sum()
+    assert len(beh_before) <= answered <= len(beh_before) + 1
+    assert not list(files.sourcedata_dir.glob("*psychopy*.csv"))
     assert state["status"] == "incomplete" and state["runs"][0]["outcome"] == "killed"
     # audio provenance: every file's SHA-256 and pilot flag; the played file stays concealed
     hashes = sorted(hashlib.sha256(wav.read_bytes()).hexdigest()

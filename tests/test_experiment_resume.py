@@ -76,15 +76,14 @@ def test_kill9_mid_induction_then_resume_restarts_it_and_keeps_every_csv(
     assert kinds.count("induction_offset") == 1
     assert kinds.count("audio_onset") == 2
     # every run's PsychoPy CSV: PsychoPy's own file per run (saved row by row, so the
-    # killed run's file is kept as it was), and the killed run's answers rebuilt from
-    # _beh.tsv beside the session state
+    # killed run's file is kept as it was, with every answer given before the kill)
     runs = sorted(root.glob("ind1_soothe_*.csv"))
     assert len(runs) == 2, runs
     routines = [pd.read_csv(p)["routine"].tolist() for p in runs]
     assert any("induction" in r for r in routines)
-    killed = sorted(files.sourcedata_dir.glob("*-killed_psychopy.csv"))
-    assert len(killed) == 1 and len(pd.read_csv(killed[0])) == N_ITEMS
     state = json.loads((files.sourcedata_dir / "session_state.json").read_text())
+    killed = pd.read_csv(root / state["runs"][0]["psychopy_csv"])
+    assert killed["slider.response"].notna().sum() == N_ITEMS
     assert state["runs"][0]["outcome"] == "killed"
     assert state["runs"][1]["induction_restarted"]["phase"] == "induction"
     log = (files.sourcedata_dir / "session_log.txt").read_text()

@@ -231,6 +231,7 @@ def test_run_simulate_checks_signals_before_the_baseline(tmp_path, session_env, 
     # the PsychoPy records: one CSV per run in the data folder, a row per routine
     (csv,) = root.glob("sig1_soothe_*.csv")
     assert csv.with_suffix(".psydat").is_file()
+    assert state["runs"][0]["psychopy_csv"] == csv.name
     table = pd.read_csv(csv)
     for column in ("thisRow.t", "notes", "participant", "date", "expName", "psychopyVersion",
                    "frameRate", "expStart", "slider.response", "slider.rt"):
