@@ -180,8 +180,9 @@ def listen_for_cues(source_id: str, on_cue, stop: dict) -> threading.Thread:
                 info = found.get_nowait()
                 if info.uid() in inlets:
                     continue
-                inlet = pylsl.StreamInlet(info, recover=False,
-                                          processing_flags=pylsl.proc_clocksync)
+                # no clock sync: the check runs on this machine (LSL clock shared by every
+                # process), and a first offset measurement would hold the first cue ~0.6 s
+                inlet = pylsl.StreamInlet(info, recover=False)
                 try:
                     inlet.open_stream(timeout=5.0)  # the check sees its listener at once
                 except Exception:  # noqa: BLE001  (gone already: found again if it returns)
