@@ -116,7 +116,8 @@ SEEDS = {
     "xdf": _seed_xdf(),
     "csv": _seed_csv(),
 }
-ACQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "biopac" / "r42_test.acq"
+ACQ = Path(os.environ.get("SOOTHE_SHARED_DATA")
+           or Path(__file__).resolve().parents[2] / "shared" / "data") / "biopac" / "r42_test.acq"
 
 
 # ---- targets ------------------------------------------------------------------------
