@@ -41,12 +41,41 @@ def ecg_amplitude(data: np.ndarray) -> float:
     >>> round(ecg_amplitude(np.r_[np.zeros(990), np.ones(10)]), 3)
     1.0
     """
-    x = np.asarray(data, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return float("nan")
-    lo, hi = np.percentile(x, [0.1, 99.9])
+    lo, hi = percentiles(data, (0.1, 99.9))
     return float(hi - lo)
+
+
+def percentiles(data: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
+    """``np.percentile`` of the finite samples (linear interpolation), in one partition.
+
+    The same numbers as ``np.percentile(x[np.isfinite(x)], q)``, about twice as fast on
+    a long channel: one ``np.partition`` places every order statistic the percentiles
+    need, instead of one selection per call. NaN for each ``q`` when no sample is finite.
+
+    Examples
+    --------
+    >>> x = np.array([3.0, np.nan, 1.0, 2.0, 10.0])
+    >>> percentiles(x, (0, 25, 50, 100)).tolist()
+    [1.0, 1.75, 2.5, 10.0]
+    """
+    x = np.asarray(data, dtype=np.float64)
+    finite = np.isfinite(x)
+    x = x[finite] if not finite.all() else x.copy()
+    n = x.size
+    if n == 0:
+        return np.full(len(q), np.nan)
+    pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    x.partition(np.unique(np.r_[lo, hi]))
+    frac = pos - lo
+    # numpy's own "linear" formula (_lerp), so the results are bit-identical
+    a, b = x[lo], x[hi]
+    diff = b - a
+    out = a + diff * frac
+    high = frac >= 0.5
+    out[high] = (b - diff * (1 - frac))[high]
+    return out
 
 
 def guess_ecg_units(data: np.ndarray) -> str | None:
@@ -64,14 +93,13 @@ def guess_ecg_units(data: np.ndarray) -> str | None:
     >>> guess_ecg_units(0.0015 * (np.sin(2 * np.pi * 1.2 * t) > 0.99))
     'V'
     """
-    amp = ecg_amplitude(data)
+    p01, q1, q3, p999 = percentiles(data, (0.1, 25, 75, 99.9))
+    amp = float(p999 - p01)
     if not np.isfinite(amp) or amp <= 0:
         return None
     # Only judge traces shaped like an ECG: narrow baseline, tall QRS spikes. Gaussian
     # noise (a disconnected lead) has range/IQR ~4.6, an ECG usually > 6; anything less
     # spiky gets no guess, so a flat or noisy stretch is never called "volts".
-    x = np.asarray(data, dtype=np.float64)
-    q1, q3 = np.percentile(x[np.isfinite(x)], [25, 75])
     if q3 - q1 > 0 and amp / (q3 - q1) < 6.0:
         return None
     if amp < 1e-4:  # below 0.1 mV even in volts' terms: a flat line, not an ECG
