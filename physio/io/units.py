@@ -141,7 +141,8 @@ def ecg_units_problem(channel: Channel) -> str | None:
 
 
 def to_millivolts(
-    channel: Channel, *, units: str | None = None, check_amplitude: bool = True
+    channel: Channel, *, units: str | None = None, check_amplitude: bool = True,
+    copy: bool = True,
 ) -> np.ndarray:
     """The channel's samples in millivolts.
 
@@ -154,6 +155,9 @@ def to_millivolts(
         Refuse (ChannelError) when the amplitude contradicts the units, e.g. volts
         labelled mV (see :func:`ecg_units_problem`). With no units at all, the amplitude
         decides when it is unambiguous.
+    copy : bool
+        With False, a channel already in mV (float64) is returned as it is, not copied:
+        for callers that only read it (a 40-min 1000 Hz ECG is 19 MB).
 
     Raises
     ------
@@ -188,7 +192,10 @@ def to_millivolts(
         problem = ecg_units_problem(probe)
         if problem:
             raise ChannelError(problem + "; pass the correct units explicitly")
-    return channel.data * _TO_MV[key]
+    factor = _TO_MV[key]
+    if not copy and factor == 1.0:
+        return np.asarray(channel.data, dtype=np.float64)
+    return channel.data * factor
 
 
 def to_microsiemens(channel: Channel, *, units: str | None = None) -> np.ndarray:
