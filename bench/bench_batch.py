@@ -40,6 +40,7 @@ def child(jobs: int, raw: str, deriv: str) -> None:
     print(json.dumps({
         "jobs": jobs, "wall_s": wall, "ok": summary["ok"], "failed": summary["failed"],
         "per_recording_s": [r.get("seconds") for r in res],
+        "per_recording_cpu_s": [r.get("cpu_seconds") for r in res],
         "recording_min": [r.get("recording_s", 0) / 60 for r in res],
         "worker_peak_rss_mb": max((r.get("worker_peak_rss_mb") or 0) for r in res),
     }))
@@ -79,19 +80,21 @@ def main() -> None:
         print(f"{n} recordings at 1000 Hz; {os.cpu_count()} cores; load average "
               f"{os.getloadavg()[0]:.1f}")
         print(f"{'workers':>8s} {'wall s':>8s} {'rec/min':>8s} {'s/rec (worker)':>15s} "
-              f"{'peak RSS/worker MB':>19s}")
+              f"{'CPU s/rec':>10s} {'peak RSS/worker MB':>19s}")
         walls, peaks = {}, {}
         for jobs in args.workers:
             r = run(jobs, raw, Path(tmp) / f"deriv{jobs}")
             walls[jobs] = r["wall_s"]
             peaks[jobs] = r["worker_peak_rss_mb"]
             per = [x for x in r["per_recording_s"] if x]
+            cpu = [x for x in r.get("per_recording_cpu_s", []) if x]
             if jobs == args.workers[0]:
                 mins = sorted(m for m in r["recording_min"] if m)
                 print(f"recording length {mins[0]:.1f}-{mins[-1]:.1f} min "
                       f"(median {mins[len(mins) // 2]:.1f})")
             print(f"{jobs:8d} {r['wall_s']:8.1f} {60 * r['ok'] / r['wall_s']:8.1f} "
-                  f"{sum(per) / max(1, len(per)):15.2f} {r['worker_peak_rss_mb']:19.0f}"
+                  f"{sum(per) / max(1, len(per)):15.2f} {sum(cpu) / max(1, len(cpu)):10.2f} "
+                  f"{r['worker_peak_rss_mb']:19.0f}"
                   + (f"  ({r['failed']} failed)" if r["failed"] else ""))
         if 1 in walls and 2 in walls:
             print(f"speed-up 1 -> 2 workers: {walls[1] / walls[2]:.2f}x")

@@ -34,3 +34,18 @@ def test_unit_guess_unchanged_on_a_spiky_trace():
     assert ecg_amplitude(mv) == pytest.approx(float(np.diff(np.percentile(mv, [0.1, 99.9]))[0]))
     assert [guess_ecg_units(mv * k) for k in (1, 1e-3, 1e3)] == ["mV", "V", "uV"]
     assert percentiles(np.full(5, np.nan), (50,)).tolist() != [0.0]
+
+
+def test_unit_check_reuses_percentiles_only_for_the_same_unchanged_array(monkeypatch):
+    import physio.io.units as u
+
+    calls = []
+    real = u.percentiles
+    monkeypatch.setattr(u, "percentiles", lambda x, q: calls.append(1) or real(x, q))
+    t = np.arange(100_000) / 1000
+    x = 1.5 * (np.sin(2 * np.pi * 1.2 * t) > 0.99)
+    assert guess_ecg_units(x) == guess_ecg_units(x) == "mV"
+    assert len(calls) == 1
+    x *= 1e-3  # changed in place: judged again
+    assert guess_ecg_units(x) == "V" and len(calls) == 2
+    assert guess_ecg_units(x.copy()) == "V" and len(calls) == 3
