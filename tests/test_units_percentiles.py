@@ -49,3 +49,18 @@ def test_unit_check_reuses_percentiles_only_for_the_same_unchanged_array(monkeyp
     x *= 1e-3  # changed in place: judged again
     assert guess_ecg_units(x) == "V" and len(calls) == 2
     assert guess_ecg_units(x.copy()) == "V" and len(calls) == 3
+
+
+def test_unit_check_reuse_follows_views_of_the_same_memory(monkeypatch):
+    import physio.io.units as u
+
+    calls = []
+    real = u.percentiles
+    monkeypatch.setattr(u, "percentiles", lambda x, q: calls.append(1) or real(x, q))
+    t = np.arange(100_000) / 1000
+    table = np.asfortranarray(np.column_stack([1.5 * (np.sin(2 * np.pi * 1.2 * t) > 0.99),
+                                               np.ones_like(t)]))
+    assert guess_ecg_units(table[:, 0]) == guess_ecg_units(table[:, 0].ravel()) == "mV"
+    assert len(calls) == 1  # two view objects of the same column: judged once
+    guess_ecg_units(table[:, 1])
+    assert len(calls) == 2  # another column

@@ -88,27 +88,37 @@ _LAST: list[Any] = [None, None, None]
 
 
 def _ecg_percentiles(data: np.ndarray) -> np.ndarray:
-    """(0.1, 25, 75, 99.9) percentiles of ``data``, reused for the same unchanged array."""
+    """(0.1, 25, 75, 99.9) percentiles of ``data``, reused for the same unchanged samples.
+
+    "The same" means: a view of the same memory (its owning array is still alive, so the
+    memory was not reused), the same address, shape and strides, and the same values at
+    4096 spread-out samples (an in-place change is seen).
+    """
     ref, stamp, value = _LAST
     arr = data if isinstance(data, np.ndarray) else None
-    if arr is not None and ref is not None and ref() is arr:
-        # same object; a cheap fingerprint catches an in-place change since
-        if stamp == _fingerprint(arr):
-            return value
+    if arr is not None and ref is not None and ref() is _owner(arr) and stamp == _stamp(arr):
+        return value
     value = percentiles(data, (0.1, 25, 75, 99.9))
+    _LAST[:] = [None, None, None]
     if arr is not None:
         try:
-            _LAST[:] = [weakref.ref(arr), _fingerprint(arr), value]
+            _LAST[:] = [weakref.ref(_owner(arr)), _stamp(arr), value]
         except TypeError:  # not weak-referenceable: no reuse
-            _LAST[:] = [None, None, None]
+            pass
     return value
 
 
-def _fingerprint(arr: np.ndarray) -> tuple:
+def _owner(arr: np.ndarray) -> np.ndarray:
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr
+
+
+def _stamp(arr: np.ndarray) -> tuple:
     step = max(1, arr.size // 4096)
-    flat = arr.reshape(-1) if arr.flags.c_contiguous or arr.ndim == 1 else arr.ravel()
-    return (arr.shape, arr.dtype.str, arr.__array_interface__["data"][0],
-            float(np.nansum(flat[::step])))
+    sample = arr.reshape(-1)[::step] if arr.ndim == 1 else arr.ravel()[::step]
+    return (arr.shape, arr.strides, arr.dtype.str, arr.__array_interface__["data"][0],
+            sample.tobytes())
 
 
 def guess_ecg_units(data: np.ndarray) -> str | None:
