@@ -16,7 +16,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from scipy import signal as sps
+
+from physio.scipy_signal import signal as sps
 
 #: Detection runs at this rate whatever the input rate (100-2000 Hz): QRS energy sits below
 #: ~40 Hz, so 250 Hz loses nothing for detection, and it makes the cost independent of the
