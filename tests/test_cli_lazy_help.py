@@ -28,7 +28,9 @@ def _loaded_after(words: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("words", [["--help"], ["physio", "--help"],
-                                   ["physio", "process", "--help"], ["simulate", "--help"]])
+                                   ["physio", "process", "--help"], ["simulate", "--help"],
+                                   ["conditions", "--help"], ["conditions", "check", "--help"],
+                                   ["audio", "--help"], ["audio", "check", "--help"]])
 def test_help_loads_no_numerical_library(words):
     assert _loaded_after(words) == []
 
