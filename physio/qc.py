@@ -248,15 +248,18 @@ def plot_recording_qc(
                 ax.text(p.start_s, 1.0, p.name, transform=trans, fontsize=6, va="top")
         if span is not None:
             ax.set_xlim(*span)
-    from matplotlib.ticker import MaxNLocator
+    if not getattr(fig, "_soothe_ticks_set", False):
+        # tick settings stay with the axes: a reused figure has them from its first use
+        from matplotlib.ticker import MaxNLocator
 
-    for ax in axes:
-        ax.tick_params(labelsize=7)
-        # few y ticks: each tick label is text to lay out and render
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
-    for ax in axes[1:-1]:
-        # the time-course panels share one x range: its numbers are printed once, under EDA
-        ax.tick_params(labelbottom=False)
+        for ax in axes:
+            ax.tick_params(labelsize=7)
+            # few y ticks: each tick label is text to lay out and render
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+        for ax in axes[1:-1]:
+            # the time-course panels share one x range: its numbers are printed once, under EDA
+            ax.tick_params(labelbottom=False)
+        fig._soothe_ticks_set = True
     return fig
 
 
