@@ -644,14 +644,57 @@ def _executor_map(jobs: int, scheduler: str | None, calls: list[tuple]):
     # No max_tasks_per_child: with it, CPython 3.11's pool hung for good after the first
     # worker replacement (135 recordings, 2 workers: the parent waited with no workers left).
     # The per-recording clean-up in process_file (gc, pyarrow pool, malloc_trim) bounds memory.
+    # The workers take the inputs in this order; the kernel is asked to read the next ones
+    # into the page cache while the workers compute (no CPU of theirs, no memory of theirs).
+    paths = [args[0] for args in calls]
+    for path in paths[:jobs + READ_AHEAD_FILES]:
+        will_need(path)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
                              initializer=_worker_init) as pool:
         futures = {pool.submit(process_file, *args): args for args in calls}
-        for fut in as_completed(futures):
+        for done, fut in enumerate(as_completed(futures), start=1):
+            nxt = done + jobs + READ_AHEAD_FILES - 1
+            if nxt < len(paths):
+                will_need(paths[nxt])
             try:
                 yield fut.result()
             except Exception as exc:  # noqa: BLE001 - a worker died (e.g. killed, OOM)
                 yield _failure(Path(futures[fut][0]), exc, internal=True)
+
+
+#: Inputs beyond those being processed that the kernel is asked to read ahead (batch pool).
+READ_AHEAD_FILES = 2
+
+
+def will_need(path: str | os.PathLike) -> bool:
+    """Ask the kernel to read a file into the page cache in the background.
+
+    ``posix_fadvise(POSIX_FADV_WILLNEED)``: the call returns once the reads are queued, so
+    a worker that opens the file later finds it in memory instead of waiting for the disk
+    (a 135-session study is 3.7 GB of ``_physio.tsv.gz``, more than stays cached). Returns
+    False where the system has no such call or the file cannot be opened; nothing else
+    changes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = tempfile.NamedTemporaryFile(delete=False); _ = f.write(b"x" * 10); f.close()
+    >>> will_need(f.name) in (True, False)
+    True
+    """
+    if not hasattr(os, "posix_fadvise"):
+        return False
+    try:
+        fd = os.open(os.fspath(path), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def run_batch(
