@@ -45,3 +45,25 @@ def test_falls_back_to_the_ordinary_import():
         "print(signal.__name__, 'scipy.stats' in sys.modules, callable(signal.butter))\n"
     )
     assert _run(code) == ["scipy.signal", "True", "True"]
+
+
+def test_only_the_expected_name_is_deferred():
+    # a scipy upgrade whose signal package takes more from scipy.stats at import time (or
+    # holds the module itself) fails here, before anything could call a placeholder
+    code = (
+        "import sys, types\n"
+        "import physio.scipy_signal\n"
+        "found = []\n"
+        "for name, mod in list(sys.modules.items()):\n"
+        "    try:\n        items = list(vars(mod).items())\n"
+        "    except TypeError:\n        continue\n"
+        "    for key, value in items:\n"
+        "        if isinstance(value, types.ModuleType) and value.__name__ == 'scipy.stats' "
+        "and not hasattr(value, '__file__'):\n"
+        "            found.append(name + ':' + key + ':module')\n"
+        "        doc = getattr(value, '__doc__', None)\n"
+        "        if isinstance(doc, str) and '(physio.scipy_signal)' in doc:\n"
+        "            found.append(name + ':' + key)\n"
+        "print(' '.join(sorted(found)))\n"
+    )
+    assert _run(code) == ["scipy.signal._peak_finding:scoreatpercentile"]
