@@ -17,10 +17,12 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from conditions.protocol import load_protocol
+
+if TYPE_CHECKING:  # pandas is imported where used: `--help` loads no numerical library
+    import pandas as pd
 
 
 def format_audio_table(table: pd.DataFrame) -> str:
@@ -105,6 +107,8 @@ def _check(args: argparse.Namespace) -> int:
         f"{a.loudness_max_spread_lu:g} LU (target {a.loudness_target_lufs:g} LUFS)"
     )
     print(format_audio_table(table))
+    import pandas as pd
+
     lufs = pd.to_numeric(table["lufs"], errors="coerce").dropna()
     if len(lufs):
         print(f"loudness spread: {lufs.max() - lufs.min():.2f} LU")

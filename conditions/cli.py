@@ -17,8 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from conditions.protocol import Protocol, load_protocol
 from conditions.script_metrics import (
@@ -30,6 +29,9 @@ from conditions.script_metrics import (
     parse_script,
     script_metrics,
 )
+
+if TYPE_CHECKING:  # pandas is imported where used: `--help` loads no numerical library
+    import pandas as pd
 
 
 def _audio_durations(protocol: Protocol) -> dict[str, float]:
@@ -88,6 +90,8 @@ def duration_problems(
     >>> duration_problems(t, audio_tolerance_s=20.0)[0]
     'c: estimated 660 s is 8.3% from the median 720 s (allowed 3%)'
     """
+    import pandas as pd
+
     audio = pd.to_numeric(table["audio_s"], errors="coerce").astype(float)
     has_audio = audio.map(math.isfinite)
     used = audio.where(has_audio, table["est_duration_s"].astype(float))
@@ -143,6 +147,8 @@ def format_script_table(table: pd.DataFrame) -> str:
         f"estimated duration {dur.min():.1f}-{dur.max():.1f} s "
         f"({(dur.max() - dur.min()) / dur.median():.1%} of median)"
     )
+    import pandas as pd
+
     audio = pd.to_numeric(table["audio_s"], errors="coerce").dropna()
     if len(audio):
         lines.append(

@@ -30,10 +30,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from conditions.errors import SootheError
+
+if TYPE_CHECKING:  # pandas is imported where used: `--help` loads no numerical library
+    import pandas as pd
 
 #: Speech rate of the duration model (words per minute), a calm recorded-meditation pace.
 SPEECH_RATE_WPM: float = 110.0
@@ -295,6 +297,8 @@ def script_metrics(
                 == _normalised(ref.sections["closing"]),
             }
         )
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 #: (physio.phases.DEFAULT_WINDOW_S / DEFAULT_MIN_PARTIAL), which are not imported here so
 #: that ``soothe physio --help`` loads no numerical library.
 _HELP_WINDOW_S, _HELP_MIN_PARTIAL = 60, 0.5
+#: Set by the ``soothe`` command when this process is the batch's own (passed on to
+#: ``physio.batch.FREEZE_AFTER_IMPORTS`` when the batch is imported).
+FREEZE_AFTER_IMPORTS = False
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,7 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     ap = _parser()
     args = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
+    from physio import batch
     from physio.batch import run_batch
+
+    if FREEZE_AFTER_IMPORTS:
+        batch.FREEZE_AFTER_IMPORTS = True
 
     participant_from, pattern = "auto", None
     if args.participant_from:

@@ -74,10 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     func = getattr(module, func_name)
     if argv is None and name == "physio":
         # the soothe command's own process runs the batch's recordings itself (--jobs 1):
-        # let it freeze its import-time objects (physio.batch._freeze_imported_objects)
-        from physio import batch
-
-        batch.FREEZE_AFTER_IMPORTS = True
+        # let it freeze its import-time objects (physio.batch._freeze_imported_objects).
+        # Said to physio.cli, which tells physio.batch once it has imported it: importing
+        # the batch here would load pandas for `soothe physio --help` too.
+        module.FREEZE_AFTER_IMPORTS = True
     try:
         return int(func(rest) or 0)
     except SootheError as exc:

@@ -70,7 +70,8 @@ def test_tachogram_marks_every_corrected_beat_and_shades_phases(result):
     trace = [ln for ln in ax.get_lines() if ln.get_label() == "RR"][0]
     x = trace.get_xdata()
     assert x.min() <= beats.r_peak_s.min() + 5 and x.max() >= beats.r_peak_s.max() - 5
-    assert len(ax.patches) >= len(result.plan.phases) >= 3  # phase spans
+    spans = [c for c in ax.collections if c.get_gid() == "phase_spans"]
+    assert len(spans) == 1 and len(spans[0].get_paths()) == len(result.plan.phases) >= 3
     assert {"baseline", "induction", "recovery"} <= {t.get_text() for t in ax.texts}
 
 
@@ -165,4 +166,5 @@ def test_extra_panel_row_above_eda(result):
     axes = fig.get_axes()
     assert len(axes) == 6 and drawn == [result]
     assert axes[4].get_ylabel() == "resp (a.u.)" and axes[5].get_ylabel() == "EDA (uS)"
-    assert len(axes[4].patches) >= len(result.plan.phases)  # phases shaded
+    spans = [c for c in axes[4].collections if c.get_gid() == "phase_spans"]  # phases shaded
+    assert len(spans) == 1 and len(spans[0].get_paths()) == len(result.plan.phases)

@@ -135,9 +135,11 @@ def _text_pieces(tsv: Path, piece_bytes: int = _PIECE_BYTES) -> Iterator[bytes]:
     Inflating with zlib ahead of pyarrow is ~1.5-2x faster than pyarrow's own streaming
     decompression of the same file (0.12 s + 0.18 s against 0.40-0.52 s for a 28-min
     session, bench/bench_readers.py). Concatenated gzip members are read as one stream, as
-    gzip does; a stream cut short is an error, never a silently shorter recording.
+    gzip does; a stream cut short is an error, never a silently shorter recording. The
+    inflater is ISA-L's (``isal``, the same DEFLATE output ~1.8x faster than zlib: 0.13 s
+    against 0.23 s for a 40-min session) when installed, else zlib's.
     """
-    import zlib
+    zlib = _inflate_module()
 
     with library_errors(tsv, "reading"):
         fh = open(tsv, "rb")  # noqa: SIM115 - closed below
@@ -181,6 +183,25 @@ def _text_pieces(tsv: Path, piece_bytes: int = _PIECE_BYTES) -> Iterator[bytes]:
                               "compressed data does); the recording is incomplete")
     if carry.strip():
         yield carry
+
+
+def _inflate_module():
+    """``isal.isal_zlib`` (faster, same results) when installed, else the standard ``zlib``.
+
+    Examples
+    --------
+    >>> import zlib
+    >>> _inflate_module().decompress(zlib.compress(b"abc"))
+    b'abc'
+    """
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib
+    except ImportError:  # no wheel for this platform: zlib gives the same bytes
+        import zlib
+
+        return zlib
 
 
 def _expected_text_bytes(tsv: Path) -> int:

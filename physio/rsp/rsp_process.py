@@ -7,7 +7,14 @@ from typing import Any
 import numpy as np
 
 from physio.rsp.hf_rule import HF_BREATHING_BPM
-from physio.rsp.rsp_clean import MIN_RSP_DURATION_S, RSP_BAND_HZ, rsp_check_units, rsp_clean
+from physio.rsp.rsp_clean import (
+    MIN_RSP_DURATION_S,
+    RSP_BAND_HZ,
+    RSP_PROCESS_HZ,
+    rsp_check_units,
+    rsp_clean,
+    rsp_decimate,
+)
 from physio.rsp.rsp_peaks import HYSTERESIS_FRACTION, PERIOD_RANGE_S, BreathSeries, rsp_breaths
 from physio.rsp.rsp_rate import MIN_BREATHS, MIN_RSP_COVERAGE
 
@@ -20,8 +27,13 @@ def rsp_belt(
     name: str = "RSP",
     start_s: float = 0.0,
     source: str = "",
+    process_hz: float | None = RSP_PROCESS_HZ,
 ) -> BreathSeries:
     """Check a belt's units, clean its trace and find its breaths.
+
+    A belt sampled faster than ``2 x process_hz`` is first brought to about
+    ``process_hz`` (block means, :func:`physio.rsp.rsp_decimate`); ``process_hz=None``
+    processes it at its own rate. Breath onsets are on the session clock either way.
 
     Raises
     ------
@@ -38,10 +50,16 @@ def rsp_belt(
     (18.0, 'V')
     """
     rsp_check_units(units, name=name, source=source)
-    clean = rsp_clean(signal, sampling_rate, name=name)
-    breaths = rsp_breaths(clean, sampling_rate, start_s=start_s, source="belt")
+    trace, fs, delay_s = rsp_decimate(signal, sampling_rate, target_hz=process_hz)
+    clean = rsp_clean(trace, fs, name=name)
+    del trace
+    breaths = rsp_breaths(clean, fs, start_s=start_s + delay_s, source="belt")
+    q = int(round(float(sampling_rate) / fs))
     breaths.info = {"source": "belt", "channel": name, "units": units,
-                    "sampling_rate_hz": float(sampling_rate), "band_hz": list(RSP_BAND_HZ),
+                    "sampling_rate_hz": float(sampling_rate), "processed_rate_hz": fs,
+                    "decimation": (f"mean of each {q} samples (boxcar anti-alias filter, "
+                                   "sample at the block middle)") if q > 1 else "none",
+                    "band_hz": list(RSP_BAND_HZ),
                     "filter": "linear detrend + Butterworth order 2 band-pass, zero phase",
                     **breaths.info}
     return breaths

@@ -410,14 +410,15 @@ def simulate_study(
 
     bar = None
     if progress:
-        from tqdm import tqdm
+        # a live bar on a terminal; one plain line per participant in a log or a pipe
+        from physio.progress import BatchProgress
 
-        bar = tqdm(total=n_participants, desc="simulate", unit="participant")
+        bar = BatchProgress(n_participants, "simulate", unit="participant")
     if jobs <= 1 or n_participants == 1:
         for job in jobs_args:
             finish(job[2], job[3], _simulate_and_write(*job))
             if bar is not None:
-                bar.update()
+                bar.update(f"sub-{job[2]}")
     else:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
@@ -427,7 +428,7 @@ def simulate_study(
             for job, future in zip(jobs_args, futures):
                 finish(job[2], job[3], future.result())
                 if bar is not None:
-                    bar.update()
+                    bar.update(f"sub-{job[2]}")
     if bar is not None:
         bar.close()
     if rows:
