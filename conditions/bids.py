@@ -479,7 +479,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def _format_value(value: Any) -> str:
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return "n/a"
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
@@ -504,9 +504,38 @@ def write_tsv(path: Path, table: pd.DataFrame, schema: Mapping[str, Any] | None 
             raise DatasetError(f"{path}: table is missing column(s) {missing}")
         table = table[list(schema)]
     lines = ["\t".join(map(str, table.columns))]
-    for row in table.itertuples(index=False, name=None):
-        lines.append("\t".join(_format_value(v) for v in row))
+    lines.extend(map("\t".join, zip(*(_format_column(table.iloc[:, i])
+                                      for i in range(table.shape[1])))))
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _format_column(column: pd.Series) -> list[str]:
+    """Each value of ``column`` as :func:`_format_value` writes it, a column at a time.
+
+    Float and integer columns (the bulk of the beats and windows tables) are formatted
+    without a per-value type check; anything else goes through :func:`_format_value`.
+
+    Examples
+    --------
+    >>> _format_column(pd.Series([0.1, np.nan, np.inf, 2.0]))
+    ['0.1', 'n/a', 'n/a', '2.0']
+    >>> _format_column(pd.Series([1, 2])), _format_column(pd.Series([True, False]))
+    (['1', '2'], ['true', 'false'])
+    """
+    if not isinstance(column.dtype, np.dtype):  # pandas extension types (Int64, string...)
+        return [_format_value(v) for v in column.tolist()]
+    kind = column.dtype.kind
+    values = column.to_numpy()
+    if kind == "f":
+        finite = np.isfinite(values)
+        out = list(map(repr, values.tolist()))
+        if not finite.all():
+            for i in np.flatnonzero(~finite).tolist():
+                out[i] = "n/a"
+        return out
+    if kind in "iu":
+        return list(map(str, values.tolist()))
+    return [_format_value(v) for v in values.tolist()]
 
 
 def append_tsv_row(path: Path, columns: Sequence[str], row: Mapping[str, Any]) -> None:
