@@ -26,7 +26,8 @@ FIG_DPI = 80
 #: Height of one panel row (inches) and of the title and axis-label margins.
 ROW_HEIGHT_IN = 1.8
 _TOP_IN, _BOTTOM_IN = 0.75, 0.5
-_LEFT, _RIGHT = 0.075, 0.985
+#: The right margin leaves room for the breathing panel's rate axis (ticks and label).
+_LEFT, _RIGHT = 0.075, 0.93
 #: The five standard rows: ECG excerpt, RR tachogram, HR, RMSSD, EDA.
 _ROW_RATIOS = (1.0, 1.2, 1.0, 1.0, 1.3)
 
