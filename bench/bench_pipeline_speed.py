@@ -15,7 +15,8 @@ per-minute HR and RMSSD error against the simulator's true beats.
         # figures included), whole processes, with and without PYTHONDONTWRITEBYTECODE=1,
         # against the neurokit2 baseline run as one process per file
         # (measured at load average 0.9: 2.93 s against 45.3 s, 15.4x in wall time; 15.3x
-        # with PYTHONDONTWRITEBYTECODE=1; 12.2x in CPU time; 14.6-14.9x at load 1.1)
+        # with PYTHONDONTWRITEBYTECODE=1; 12.2x in CPU time; 14.6-14.9x at load 1.1;
+        # 14.7x (15.3x) at load 0.8: the 15x target is inside the run-to-run spread)
 """
 
 from __future__ import annotations
