@@ -139,7 +139,10 @@ class PsychopyRecords:
         self.clock = core.Clock()  # Builder's globalClock: 0 at the start of this run
         self.exp = data.ExperimentHandler(
             name=EXP_NAME, extraInfo=self.info, savePickle=False, saveWideText=False,
-            dataFileName="", autoLog=False,
+            # named (PsychoPy warns in the session log that "no data will be saved in the
+            # event of a crash" otherwise), but PsychoPy itself saves nothing: save() writes
+            # the CSV and .psydat after every row
+            dataFileName=str(self.csv_path.with_suffix("")), autoLog=False,
         )
         self._started: dict[str, float] = {}
         self.closed = False

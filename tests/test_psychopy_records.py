@@ -119,3 +119,30 @@ def test_events_sidecar_levels_cover_every_marker_code(tmp_path):
     assert sidecar["trial_type"]["Levels"]["baseline_onset"] == "the baseline phase starts"
     assert sidecar["onset"]["Description"]  # the column descriptions are kept
     assert marker_levels(protocol.markers)["201"].startswith("induction_minute_1")
+
+
+_EXITER = """
+import sys
+from experiment.psychopy_records import PsychopyRecords
+rec = PsychopyRecords(sys.argv[1], "e1", "1", "S-E")
+rec.add_row("dialog", {})
+raise SystemExit(3)  # a crash-like exit without close()
+"""
+
+
+def test_no_crash_warning_and_psychopy_writes_nothing_of_its_own(tmp_path):
+    """The session log must not tell the experimenter that "no data will be saved in the
+    event of a crash" (the CSV is saved after every row), and PsychoPy's own exit-time save
+    must not add files beside ours."""
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    data = tmp_path / "data"
+    proc = subprocess.run([sys.executable, "-c", _EXITER, str(data)], env=env,
+                          capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "no dataFileName" not in proc.stdout + proc.stderr
+    names = sorted(p.name for p in data.iterdir())
+    assert [n for n in names if not n.startswith(".")] == sorted(
+        [n for n in names if n.endswith((".csv", ".psydat")) and not n.startswith(".")])
+    assert sum(n.endswith(".csv") for n in names) == 1
+    assert sum(n.endswith(".psydat") for n in names) == 1
