@@ -46,9 +46,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # numpy and pandas are imported where used: `--help` stays instant
+    import pandas as pd
 
 from conditions.errors import SootheError
 
@@ -303,6 +304,7 @@ def block_sequence(
     >>> len(seq), sorted(c for c, _ in seq[:2]) == ["a", "b"] or seq[0][1] == seq[3][1]
     (4, True)
     """
+    import numpy as np
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), _stable_int(stratum)]))
     out: list[tuple[str, int]] = []
     block = 0
@@ -324,6 +326,7 @@ def arm_labels(seed: int, conditions: tuple[str, ...]) -> dict[str, str]:
     >>> sorted(arm_labels(3, ("x", "y", "z")).values())
     ['A', 'B', 'C']
     """
+    import numpy as np
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), _stable_int("arm-labels")]))
     order = rng.permutation(len(conditions))
     return {conditions[i]: chr(ord("A") + j) for j, i in enumerate(order)}
@@ -688,6 +691,7 @@ class _AllocationStore:
     def _table(self) -> pd.DataFrame:
         with self._read() as tx:
             names, rows = tx.columns(f"SELECT {_TABLE_COLUMNS} FROM allocations ORDER BY id")
+        import pandas as pd
         table = pd.DataFrame(rows, columns=names)
         for col in ("id", "slot", "block"):
             table[col] = table[col].astype("int64")
@@ -714,6 +718,7 @@ class _AllocationStore:
         table = self._table()
         strata = sorted(table["stratum"].unique()) if len(table) else []
         rows = []
+        import pandas as pd
         if blinded:
             total_blocks = 0
             open_any = False
@@ -787,6 +792,7 @@ class _AllocationStore:
         table = self.export(unblind=True, confirmed_by=confirmed_by, reason=reason)
         path = Path(out) if out is not None else bids.allocation_unblinded_tsv(raw_root)
         path.parent.mkdir(parents=True, exist_ok=True)
+        import pandas as pd
         copy = pd.DataFrame({"participant_id": "sub-" + table["participant_id"].astype(str),
                              "condition": table["condition"]})
         bids.write_tsv(path, copy, bids.ALLOCATION_UNBLINDED_COLUMNS)
@@ -803,6 +809,7 @@ class _AllocationStore:
         """The audit table (init, exports, unblindings)."""
         with self._read() as tx:
             names, rows = tx.columns("SELECT * FROM audit ORDER BY id")
+        import pandas as pd
         return pd.DataFrame(rows, columns=names)
 
     def verify(self) -> list[str]:

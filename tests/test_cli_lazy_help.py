@@ -30,7 +30,9 @@ def _loaded_after(words: list[str]) -> list[str]:
 @pytest.mark.parametrize("words", [["--help"], ["physio", "--help"],
                                    ["physio", "process", "--help"], ["simulate", "--help"],
                                    ["conditions", "--help"], ["conditions", "check", "--help"],
-                                   ["audio", "--help"], ["audio", "check", "--help"]])
+                                   ["audio", "--help"], ["audio", "check", "--help"],
+                                   ["allocation", "--help"], ["allocation", "init", "--help"],
+                                   ["allocation", "status", "--help"]])
 def test_help_loads_no_numerical_library(words):
     assert _loaded_after(words) == []
 
