@@ -22,7 +22,7 @@ using the MIT/BIH arrhythmia database. IEEE Transactions on Biomedical Engineeri
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
+from scipy.ndimage import median_filter, uniform_filter1d
 
 from physio.scipy_signal import signal as sps
 
@@ -82,12 +82,17 @@ def detect_qrs(qrs_band: np.ndarray, fs: float) -> np.ndarray:
     cand, _ = sps.find_peaks(feat, distance=refr)
     if len(cand) == 0:
         return np.zeros(0, dtype=np.int64)
-    heights = feat[cand]
     half = max(int(round(0.075 * fs)), 1)
-    cand_slope = maximum_filter1d(slope, 2 * half + 1, mode="nearest")[cand]
+    # the steepest slope within +-75 ms of each candidate (= maximum_filter1d(slope, 2 * half
+    # + 1, mode="nearest")[cand], computed at the candidates only)
+    around = np.clip(cand[:, None] + np.arange(-half, half + 1), 0, len(slope) - 1)
+    # the per-candidate loop below runs on Python lists: the same IEEE doubles as numpy's
+    # scalars (identical results) without the cost of indexing numpy arrays one by one
+    cand_slope = slope[around].max(axis=1).tolist()
+    top = np.sort(feat[cand[cand < cand[0] + int(8 * fs)]])
+    heights = feat[cand].tolist()
+    cand = cand.tolist()
 
-    init = cand < cand[0] + int(8 * fs)
-    top = np.sort(heights[init])
     spk = float(np.median(top[-max(3, len(top) // 3):]))
     npk = float(np.median(top)) * 0.5
     beats: list[int] = []
@@ -100,21 +105,21 @@ def detect_qrs(qrs_band: np.ndarray, fs: float) -> np.ndarray:
 
     def accept(k: int, weight: float) -> None:
         nonlocal spk
-        idx = int(cand[k])
+        idx = cand[k]
         if beats:
             rr_hist.append(idx - beats[-1])
             if len(rr_hist) > 8:
                 rr_hist.pop(0)
         beats.append(idx)
-        beat_slope.append(float(cand_slope[k]))
-        beat_height.append(float(heights[k]))
+        beat_slope.append(cand_slope[k])
+        beat_height.append(heights[k])
         # a beat counts at most SPK_CAP x the current level: one huge ectopic complex must
         # not lift the threshold above the normal beats that follow it
-        spk = weight * min(float(heights[k]), SPK_CAP * spk) + (1 - weight) * spk
+        spk = weight * min(heights[k], SPK_CAP * spk) + (1 - weight) * spk
 
     for k in range(len(cand)):
-        i = int(cand[k])
-        h = float(heights[k])
+        i = cand[k]
+        h = heights[k]
         # searchback: a beat was probably missed between the last beat and this candidate
         if beats and rr_hist:
             rr_avg = sum(rr_hist) / len(rr_hist)
@@ -134,7 +139,7 @@ def detect_qrs(qrs_band: np.ndarray, fs: float) -> np.ndarray:
         # relearn: nothing accepted for RELEARN_S (the signal level dropped, e.g. a lead was
         # re-attached, or a huge artefact inflated the initial level): restart the signal
         # level from the largest recent candidate instead of waiting forever
-        since = i - (beats[-1] if beats else int(cand[0]))
+        since = i - (beats[-1] if beats else cand[0])
         if since > relearn and h <= npk + 0.25 * (spk - npk):
             recent = [heights[j] for j in pending if i - cand[j] <= relearn] + [h]
             spk = max(recent)
