@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from physio.ecg.ecg_clean import DETECTION_RATE_HZ, ecg_clean, ecg_detection_signal
+from physio.ecg.ecg_clean import (
+    DETECTION_RATE_HZ,
+    DETECTION_RESAMPLING,
+    ecg_clean,
+    ecg_detection_signal,
+)
 from physio.ecg.ecg_fixpeaks import ecg_fixpeaks
 from physio.ecg.ecg_peaks import detect_qrs, qrs_feature
 from physio.ecg.ecg_polarity import ecg_polarity, refine_peaks
@@ -362,7 +367,8 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
 
     Steps: 1) unusable stretches of the raw signal (missing, flat, clipped; see
     :mod:`physio.ecg.ecg_segments`) are found and bridged by a straight line; 2) resample to
-    250 Hz and band-pass to the QRS band; 3) adaptive-threshold QRS detection with
+    250 Hz (a cubic B-spline FIR decimator for integer rate ratios, ``resample_poly``
+    otherwise) and band-pass to the QRS band; 3) adaptive-threshold QRS detection with
     searchback, T-wave and P-wave rejection (:mod:`physio.ecg.ecg_peaks`); 4) polarity
     decided once per recording and every beat placed, with sub-sample precision, on the
     extreme of the 0.5-45 Hz cleaned ECG at the original rate; 5) detections inside unusable
@@ -486,6 +492,7 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
         "method": "soothe adaptive-threshold QRS detector + Lipponen-Tarvainen classification",
         "detector": "Pan-Tompkins/Hamilton-style, searchback, T- and P-wave rejection",
         "detection_rate_hz": DETECTION_RATE_HZ,
+        "detection_resampling": DETECTION_RESAMPLING,
         "cleaning": "Butterworth band-pass 0.5-45 Hz (order 2, zero phase) at original rate",
         "segment_rule": SEGMENT_RULE,
         "segment_parameters": _segment_parameters(),

@@ -209,9 +209,11 @@ def ecg_detection_signal(signal: np.ndarray, sampling_rate: float) -> tuple[np.n
     An integer rate ratio (500, 750, 1000, 2000 Hz ...) is decimated with
     :func:`decimate_bspline` (four times cheaper than ``resample_poly`` at 1000 Hz, and it
     rejects what folds into 5-20 Hz better); any other ratio (MIT-BIH's 360 Hz, 100 Hz) goes
-    through :func:`resample_to`. The band-pass removes the signal's offset exactly (its
-    gain at 0 Hz is zero and ``sosfiltfilt`` starts from the steady state of the first
-    sample), so no median is subtracted first.
+    through :func:`resample_to` and has its median subtracted, as before. After the
+    decimator no median is needed: the band-pass removes an offset exactly (its gain at 0 Hz
+    is zero and ``sosfiltfilt`` starts from the steady state of the first sample), and the
+    decimator's odd reflection leaves no step at the ends (``resample_poly`` pads with
+    zeros, so there a large offset still leaves a step at the first and last samples).
 
     Returns
     -------
@@ -231,6 +233,9 @@ def ecg_detection_signal(signal: np.ndarray, sampling_rate: float) -> tuple[np.n
         x = decimate_bspline(signal, factor)
     else:
         x = resample_to(signal, sampling_rate, fs_d)
+        # as before issue 16 (the band-pass below removes a constant anyway; kept so that
+        # these rates give the same values bit for bit)
+        x = x - np.median(x) if len(x) else x
     sos = sps.butter(3, [5.0, 20.0], btype="bandpass", fs=fs_d, output="sos")
     return sps.sosfiltfilt(sos, x), fs_d
 
