@@ -7,24 +7,41 @@ and by ``nk.ecg_process`` (+ ``nk.hrv_time`` per window) for the 10- and 40-minu
 Time is the best of two untraced runs; peak memory is the tracemalloc peak of the
 numpy/scipy/pandas allocations during the call.
 
+A first section (issue 16) is about the 250 Hz detection copy: for 500, 750, 1000 and
+2000 Hz it prints, measured on sinusoids, the gain of the B-spline decimator
+(``physio.ecg.ecg_clean.decimate_bspline``) and of ``scipy.signal.resample_poly`` in the
+5-20 Hz QRS band and at every input frequency that folds into 5-20 Hz (0.5 Hz grid), and
+the time of ``ecg_detection_signal`` and ``detect_qrs`` before (the modules as of
+``--before``, loaded from git) and now, interleaved in one process on the same 40-min ECG,
+with whether the two give the same detections.
+
 Run::
 
     .venv/bin/python bench/bench_ecg_speed.py            # ~1 min (nk on 10 and 40 min)
     .venv/bin/python bench/bench_ecg_speed.py --no-nk
+    .venv/bin/python bench/bench_ecg_speed.py --detection-only   # the first section, ~15 s
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+#: The last commit before issue 16 (resample_poly for every rate, numpy-indexed QRS loop).
+BEFORE_REV = "bded9c0"
 
 
 def synthetic_ecg(minutes: float, fs: float = 1000.0, seed: int = 0) -> tuple[np.ndarray,
@@ -92,12 +109,107 @@ def measure(fn, x, fs) -> tuple[float, float, int]:
     return dt, peak / 2**20, n
 
 
+def amplitude(y: np.ndarray, f: float, fs: float, trim: int = 50) -> float:
+    """Amplitude of the sinusoid at ``f`` in ``y`` (least squares, ends trimmed)."""
+    t = np.arange(len(y)) / fs
+    a = np.c_[np.sin(2 * np.pi * f * t), np.cos(2 * np.pi * f * t)][trim:-trim]
+    return float(np.hypot(*np.linalg.lstsq(a, y[trim:-trim], rcond=None)[0]))
+
+
+def response_table() -> None:
+    """Pass-band gain and folding-band rejection, B-spline decimator vs resample_poly."""
+    from scipy.signal import resample_poly
+
+    from physio.ecg.ecg_clean import DETECTION_RATE_HZ, decimate_bspline
+
+    fd = DETECTION_RATE_HZ
+    print(f"== Detection copy at {fd:g} Hz: gain measured on 20-s sinusoids ==")
+    print(f"{'rate Hz':>8} {'method':>14} {'gain 5 Hz':>9} {'10 Hz':>7} {'15 Hz':>7} "
+          f"{'20 Hz':>7}   {'worst folding into 5-20 Hz':>26}  {'240 Hz':>8}")
+    for fs in (500.0, 750.0, 1000.0, 2000.0):
+        m = int(fs / fd)
+        t = np.arange(int(20 * fs)) / fs
+        fold = [k * fd + s * d for k in range(1, m // 2 + 1) for s in (-1, 1)
+                for d in np.arange(5.0, 20.01, 0.5) if k * fd + s * d < fs / 2]
+        for name, dec in (("B-spline", lambda x, m=m: decimate_bspline(x, m)),
+                          ("resample_poly", lambda x, m=m: resample_poly(x, 1, m))):
+            def gain(f: float, dec=dec, t=t) -> float:
+                alias = abs(f - fd * round(f / fd))
+                return amplitude(dec(np.sin(2 * np.pi * f * t)), alias, fd)
+            passband = [gain(f) for f in (5.0, 10.0, 15.0, 20.0)]
+            rej = [gain(f) for f in fold]
+            k = int(np.argmax(rej))
+            print(f"{fs:8.0f} {name:>14} " + " ".join(f"{g:7.4f}" for g in passband)
+                  + f"   {20 * np.log10(rej[k]):8.1f} dB at {fold[k]:5.1f} Hz"
+                  + f"        {20 * np.log10(gain(240.0)):6.1f} dB")
+    print("  (every frequency k*250 +- 5..20 Hz below fs/2 folds into 5-20 Hz; 240 Hz, the 4th "
+          "60-Hz harmonic, folds to 10 Hz)")
+
+
+def load_before(module: str, rev: str):
+    """``physio/ecg/<module>.py`` as of git revision ``rev``, imported under another name."""
+    src = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:physio/ecg/{module}.py"],
+                         capture_output=True, text=True, check=True).stdout
+    path = Path(tempfile.mkdtemp()) / f"before_{module}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(f"before_{module}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def detection_speed(rev: str, repeats: int = 7) -> None:
+    """ecg_detection_signal and detect_qrs, before vs now, interleaved, best of ``repeats``."""
+    from physio.ecg.ecg_clean import ecg_detection_signal
+    from physio.ecg.ecg_peaks import detect_qrs
+
+    old_clean, old_peaks = load_before("ecg_clean", rev), load_before("ecg_peaks", rev)
+    print(f"\n== Detection speed, 40 min, before ({rev}) vs now, best of {repeats} "
+          "interleaved ==")
+    print(f"{'rate Hz':>8} {'step':>22} {'before ms':>9} {'now ms':>7}  same detections")
+    for fs in (500.0, 1000.0, 2000.0):
+        x, _ = synthetic_ecg(40, fs)
+        q_old, fs_d = old_clean.ecg_detection_signal(x, fs)
+        q_new, _ = ecg_detection_signal(x, fs)
+        steps = {"ecg_detection_signal": (partial(old_clean.ecg_detection_signal, x, fs),
+                                          partial(ecg_detection_signal, x, fs)),
+                 "detect_qrs (same input)": (partial(old_peaks.detect_qrs, q_new, fs_d),
+                                             partial(detect_qrs, q_new, fs_d))}
+        for step, (before, now) in steps.items():
+            tb, tn = np.inf, np.inf
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                before()
+                t1 = time.perf_counter()
+                now()
+                tb, tn = min(tb, t1 - t0), min(tn, time.perf_counter() - t1)
+            if step.startswith("detect_qrs"):
+                same = np.array_equal(old_peaks.detect_qrs(q_new, fs_d), detect_qrs(q_new, fs_d))
+                what = "identical" if same else "DIFFERENT"
+            else:
+                a, b = old_peaks.detect_qrs(q_old, fs_d), detect_qrs(q_new, fs_d)
+                moved = np.abs(b - a) if len(a) == len(b) else None
+                what = (f"{len(a)} vs {len(b)} QRS" + (
+                    f", {int((moved > 0).sum())} moved <= {int(moved.max())} samples at 250 Hz"
+                    if moved is not None and len(moved) else ""))
+            print(f"{fs:8.0f} {step:>22} {1e3 * tb:9.1f} {1e3 * tn:7.1f}  {what}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-nk", action="store_true")
     ap.add_argument("--fs", type=float, default=1000.0)
+    ap.add_argument("--detection-only", action="store_true",
+                    help="only the detection-copy section (issue 16)")
+    ap.add_argument("--before", default=BEFORE_REV,
+                    help=f"git revision for the 'before' timing (default {BEFORE_REV})")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
+    response_table()
+    detection_speed(args.before)
+    if args.detection_only:
+        return
+    print()
     fs = args.fs
     run_soothe(synthetic_ecg(1, fs)[0], fs)  # warm imports
     print(f"{'minutes':>8} {'method':>16} {'time s':>8} {'peak MB':>8} {'beats':>7} "
