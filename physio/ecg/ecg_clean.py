@@ -110,18 +110,6 @@ def bspline_kernel(factor: int, stages: int = BSPLINE_STAGES) -> np.ndarray:
     return h
 
 
-def _odd_extended(x: np.ndarray, a: int, b: int) -> np.ndarray:
-    """``x[a:b]`` of ``x`` extended by odd reflection (``2 x[0] - x[-i]``) on both sides."""
-    i = np.arange(a, b)
-    n = len(x)
-    lo, hi = i < 0, i >= n
-    j = np.where(lo, -i, np.where(hi, 2 * (n - 1) - i, i))
-    out = x[j]
-    out[lo] = 2 * x[0] - out[lo]
-    out[hi] = 2 * x[-1] - out[hi]
-    return out
-
-
 def decimate_bspline(signal: np.ndarray, factor: int,
                      stages: int = BSPLINE_STAGES) -> np.ndarray:
     """Decimate by an integer ``factor`` with a symmetric cubic B-spline FIR (zero phase).
@@ -136,9 +124,9 @@ def decimate_bspline(signal: np.ndarray, factor: int,
     an odd number of taps, so output sample ``n`` is centred on input sample
     ``n * factor`` (the time grid of ``resample_poly``), and there are
     ``ceil(len / factor)`` outputs, like ``resample_poly``. The ends are extended by odd
-    reflection (as ``scipy.signal.filtfilt``), not by zeros. Only the outputs are computed:
-    ``stages`` matrix-vector products over the signal viewed as ``factor``-sample rows (no
-    copy of the signal).
+    reflection (as ``scipy.signal.filtfilt``), not by zeros. It runs as
+    ``scipy.signal.resample_poly`` with this kernel as its filter (polyphase: 13 taps at
+    1000 Hz instead of the default 81).
 
     Parameters
     ----------
@@ -174,33 +162,12 @@ def decimate_bspline(signal: np.ndarray, factor: int,
                          f"got factor {factor}, stages {stages}")
     x = np.asarray(signal, dtype=np.float64)
     h = bspline_kernel(m, stages)
-    c = (len(h) - 1) // 2  # centre tap
-    z = (-c) % m  # zeros in front of the kernel so that its first tap starts a row
-    nrow = -(-(len(h) + z) // m)  # rows (of m input samples) under the kernel
-    hp = np.zeros(nrow * m)
-    hp[z:z + len(h)] = h
-    taps = hp.reshape(nrow, m)
-    q = (c + z) // m  # output n starts at row n - q
-    n = len(x)
-    n_out = -(-n // m)
-    if n <= (nrow + q + 1) * m:  # too short to reflect the ends: not worth it
-        return resample_to(x, m, 1)
-
-    def fir(e: np.ndarray, count: int) -> np.ndarray:
-        """Outputs from ``e`` (starting at the first row of the first output's kernel)."""
-        rows = e[:(count - 1 + nrow) * m].reshape(-1, m)
-        y = rows[0:count] @ taps[0]
-        for k in range(1, nrow):
-            y += rows[k:k + count] @ taps[k]
-        return y
-
-    n0 = min(q, n_out)  # outputs before n0 reach left of x[0]
-    n1 = max(n0, min(n_out, n // m + q - nrow + 1))  # ... after n1, beyond x[-1]
-    head = fir(_odd_extended(x, -q * m, (n0 - 1 + nrow - q) * m), n0) if n0 else np.zeros(0)
-    body = fir(x[(n0 - q) * m:], n1 - n0) if n1 > n0 else np.zeros(0)
-    tail = (fir(_odd_extended(x, (n1 - q) * m, (n_out - 1 + nrow - q) * m), n_out - n1)
-            if n_out > n1 else np.zeros(0))
-    return np.concatenate([head, body, tail])
+    # resample_poly with our kernel as its filter: polyphase (only the kept outputs are
+    # computed), delay-compensated (odd symmetric kernel: exactly centred), 'antireflect'
+    # is the odd reflection 2 x[0] - x[i]; a signal shorter than the kernel is extended by
+    # its end values instead (scipy's antireflect fails on a single sample)
+    return sps.resample_poly(x, 1, m, window=h,
+                             padtype="antireflect" if len(x) >= len(h) else "edge")
 
 
 def ecg_detection_signal(signal: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, float]:
