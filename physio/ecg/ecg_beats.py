@@ -418,7 +418,8 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
     segs = [(a / fs, b / fs, k) for a, b, k in unusable]
     segs += [(a / fs_d, b / fs_d, "no QRS") for a, b in ecg_no_qrs(qrs, fs_d)]
     segs = merge_segments(segs)
-    idx_d = detect_qrs(qrs, fs_d)
+    feat, slope_d = qrs_feature(qrs, fs_d)
+    idx_d = detect_qrs(qrs, fs_d, feature=(feat, slope_d))
     approx = np.minimum(np.round(idx_d * fs / fs_d).astype(np.int64), len(x) - 1)
     cleaned = ecg_clean(x, fs)
     inverted = ecg_polarity(cleaned, approx, fs)
@@ -451,7 +452,6 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
     peaks, rrs, classes, reasons = [], [], [], []
     counts = {"recovered": 0, "extra": 0, "missed": 0, "ectopic": 0, "longshort": 0,
               "long_kept": 0}
-    feat, _ = qrs_feature(qrs, fs_d)
     beat_feat = feat[np.minimum(np.round(t * fs_d).astype(np.int64), len(feat) - 1)]
     min_feat = RECOVER_FRACTION * float(np.median(beat_feat)) if len(t) else np.inf
     xs = -cleaned if inverted else cleaned

@@ -60,7 +60,8 @@ def qrs_feature(qrs_band: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray
     return uniform_filter1d(slope * slope, width, mode="nearest"), slope
 
 
-def detect_qrs(qrs_band: np.ndarray, fs: float) -> np.ndarray:
+def detect_qrs(qrs_band: np.ndarray, fs: float, *,
+               feature: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Indices (at ``fs``) of QRS complexes in a QRS-band signal.
 
     Parameters
@@ -69,13 +70,29 @@ def detect_qrs(qrs_band: np.ndarray, fs: float) -> np.ndarray:
         Output of :func:`physio.ecg.ecg_clean.ecg_detection_signal`.
     fs : float
         Its sampling rate.
+    feature : (numpy.ndarray, numpy.ndarray), optional
+        ``qrs_feature(qrs_band, fs)`` when the caller has it already (it is not recomputed).
 
     Returns
     -------
     numpy.ndarray
         Sorted integer indices of detected QRS complexes (feature maxima).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from physio.ecg.ecg_clean import ecg_detection_signal
+    >>> fs = 500.0
+    >>> t = np.arange(int(30 * fs)) / fs
+    >>> ecg = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in np.arange(0.5, 30, 0.8))
+    >>> band, fs_d = ecg_detection_signal(ecg, fs)
+    >>> idx = detect_qrs(band, fs_d)
+    >>> len(idx), (idx[:3] / fs_d).tolist()
+    (37, [0.5, 1.3, 2.1])
+    >>> bool(np.array_equal(idx, detect_qrs(band, fs_d, feature=qrs_feature(band, fs_d))))
+    True
     """
-    feat, slope = qrs_feature(qrs_band, fs)
+    feat, slope = qrs_feature(qrs_band, fs) if feature is None else feature
     if len(feat) < 3 or not np.any(feat > 0):
         return np.zeros(0, dtype=np.int64)
     refr = int(round(REFRACTORY_S * fs))
