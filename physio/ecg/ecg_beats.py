@@ -331,16 +331,19 @@ def _correct_run(p: np.ndarray, recover: Callable[[float, float], float | None],
     """
     counts = {"recovered": 0, "extra": 0, "missed": 0, "ectopic": 0, "longshort": 0,
               "long_kept": 0}
+    cls = None  # the classification of the current p, once computed
     for _ in range(CORRECTION_ROUNDS):
         if len(p) < 6:
             break
-        missed = np.flatnonzero(ecg_fixpeaks(np.diff(p))["missed"]) + 1
+        cls = ecg_fixpeaks(np.diff(p))
+        missed = np.flatnonzero(cls["missed"]) + 1
         found = [recover(p[m - 1], p[m]) for m in missed]
         found = [f for f in found if f is not None]
         if not found:
             break
         counts["recovered"] += len(found)
         p = np.sort(np.concatenate([p, found]))
+        cls = None
     rr = np.full(len(p), np.nan)
     klass = np.full(len(p), NORMAL, dtype=object)
     reason = np.full(len(p), "", dtype=object)
@@ -348,7 +351,8 @@ def _correct_run(p: np.ndarray, recover: Callable[[float, float], float | None],
         return p, rr, klass, reason, counts
     rr[1:] = np.diff(p) * 1000.0
     if len(p) >= 6:
-        cls = ecg_fixpeaks(np.diff(p))
+        if cls is None:  # unchanged since the last round: the same classification
+            cls = ecg_fixpeaks(np.diff(p))
         for kind in ("extra", "ectopic", "longshort"):
             counts[kind] += int(cls[kind].sum())
         _pair_flags(rr, cls, klass, reason)
