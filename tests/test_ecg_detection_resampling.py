@@ -149,3 +149,15 @@ def test_short_signal_and_bad_arguments() -> None:
     for factor, stages in ((1, 4), (0, 4), (4, 3), (4, 0)):
         with pytest.raises(ValueError, match="factor must be >= 2 and stages even"):
             decimate_bspline(np.zeros(1000), factor, stages)
+
+
+def test_sidecar_names_the_resampler() -> None:
+    from physio.ecg import ecg_beats
+
+    fs = 500.0
+    t = np.arange(int(20 * fs)) / fs
+    ecg = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in np.arange(0.5, 20, 0.8))
+    info = ecg_beats(ecg, fs).info
+    assert info["detection_rate_hz"] == DETECTION_RATE_HZ
+    text = info["detection_resampling"]
+    assert "B-spline" in text and "resample_poly" in text and "5-20 Hz" in text
