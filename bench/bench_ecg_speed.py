@@ -144,6 +144,21 @@ def response_table() -> None:
                   + f"        {20 * np.log10(gain(240.0)):6.1f} dB")
     print("  (every frequency k*250 +- 5..20 Hz below fs/2 folds into 5-20 Hz; 240 Hz, the 4th "
           "60-Hz harmonic, folds to 10 Hz)")
+    print("  sensitivity to BSPLINE_STAGES (closed form |sin(pi f M/fs) / (M sin(pi f/fs))|^S; "
+          "S must be even for a kernel centred on a sample):")
+    for stages in (2, 4, 6):
+        cells = []
+        for fs in (500.0, 1000.0, 2000.0):
+            m = int(fs / fd)
+
+            def g(f: float, m=m, fs=fs, stages=stages) -> float:
+                w = np.pi * f / fs
+                return abs(np.sin(m * w) / (m * np.sin(w))) ** stages
+            worst = max(g(k * fd + d) for k in range(1, m // 2 + 1)
+                        for d in np.arange(-20.0, 20.01, 0.5)
+                        if abs(d) >= 5 and k * fd + d < fs / 2)
+            cells.append(f"{fs:.0f} Hz: {20 * np.log10(worst):6.1f} dB, gain@20 Hz {g(20.0):.3f}")
+        print(f"    S={stages}  " + "   ".join(cells))
 
 
 def load_before(module: str, rev: str):
