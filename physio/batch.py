@@ -253,8 +253,13 @@ FREEZE_AFTER_IMPORTS = False
 
 
 def _worker_init() -> None:
+    """A pool worker: freeze its imports (:func:`_freeze_imported_objects`), and parse
+    tables on one thread (the workers are the parallelism: ``assemble.PARSE_THREADS``)."""
     global FREEZE_AFTER_IMPORTS
     FREEZE_AFTER_IMPORTS = True
+    from physio.io import assemble
+
+    assemble.PARSE_THREADS = False
 
 
 def _freeze_imported_objects() -> None:
