@@ -130,11 +130,16 @@ def saturation_note(channel: Channel, min_fraction: float = 0.01) -> str | None:
     >>> "clipped" in saturation_note(Channel("EDA", x, 10.0, "uS"))
     True
     """
-    x = channel.data[np.isfinite(channel.data)]
-    if x.size < 10 or np.ptp(x) == 0:
+    data = np.asarray(channel.data)
+    finite = np.isfinite(data)
+    x = data if finite.all() else data[finite]  # no copy of a channel without gaps
+    if x.size < 10:
         return None
-    for name, value in (("maximum", x.max()), ("minimum", x.min())):
-        share = float(np.mean(x == value))
+    top, bottom = x.max(), x.min()
+    if top == bottom:
+        return None
+    for name, value in (("maximum", top), ("minimum", bottom)):
+        share = np.count_nonzero(x == value) / x.size
         if share >= min_fraction:
             return (
                 f"channel {channel.name!r} looks clipped: {100 * share:.1f}% of samples sit "
