@@ -253,8 +253,13 @@ FREEZE_AFTER_IMPORTS = False
 
 
 def _worker_init() -> None:
+    """A pool worker: freeze its imports (:func:`_freeze_imported_objects`), and parse
+    tables on one thread (the workers are the parallelism: ``assemble.PARSE_THREADS``)."""
     global FREEZE_AFTER_IMPORTS
     FREEZE_AFTER_IMPORTS = True
+    from physio.io import assemble
+
+    assemble.PARSE_THREADS = False
 
 
 def _freeze_imported_objects() -> None:
@@ -292,6 +297,7 @@ def _freeze_imported_objects() -> None:
 _WORKER_MODULES = ("physio.pipeline", "physio.ecg", "physio.eda", "physio.rsp", "physio.hrv",
                    "physio.hrv_phase", "physio.qc", "physio.qc_rsp", "physio.outputs",
                    "physio.io.read_bids", "matplotlib.figure", "matplotlib.backends.backend_agg",
+                   "physio.qc_canvas", "physio.png_write",
                    "pyarrow.csv")
 
 

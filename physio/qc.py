@@ -108,11 +108,12 @@ def _new_figure(ratios: Sequence[float], show: bool):
 
         fig = plt.figure(figsize=(FIG_WIDTH_IN, height), dpi=FIG_DPI)
     else:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
+        from physio.qc_canvas import QCCanvas
+
         fig = Figure(figsize=(FIG_WIDTH_IN, height), dpi=FIG_DPI)
-        FigureCanvasAgg(fig)
+        QCCanvas(fig)  # Agg, with each string's text layout kept for the next drawing
     return fig
 
 
@@ -342,7 +343,10 @@ def _plot_eda(ax, eda, span: tuple[float, float] | None) -> None:
 
 
 def figure_png(fig) -> bytes:
-    """The figure as PNG bytes, rendered on the Agg canvas at :data:`FIG_DPI`.
+    """The figure as PNG bytes, rendered on the Agg canvas at the figure's resolution.
+
+    The pixels are Agg's, as ``savefig`` would write them; the file is encoded by
+    :func:`physio.png_write.png_bytes` (the same image as Pillow's PNG, ~4x faster).
 
     Examples
     --------
@@ -350,15 +354,13 @@ def figure_png(fig) -> bytes:
     >>> figure_png(Figure(figsize=(1, 1)))[:4]
     b'\\x89PNG'
     """
-    import io
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    from physio.png_write import png_bytes
+
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    # zlib level 1: a QC thumbnail of flat colours compresses almost as well, much faster
-    canvas.print_png(buf, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
+    canvas.draw()
+    return png_bytes(np.asarray(canvas.buffer_rgba()), dpi=fig.dpi)
 
 
 def save_figure(fig, path: Path) -> None:

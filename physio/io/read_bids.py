@@ -242,7 +242,10 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
     import pyarrow.csv as pacsv
 
     names = [f"c{i}" for i in range(len(columns))]
-    read_options = pacsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES)
+    from physio.io import assemble
+
+    read_options = pacsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES,
+                                     use_threads=assemble.PARSE_THREADS)
     parse_options = pacsv.ParseOptions(delimiter="\t")
     convert_options = pacsv.ConvertOptions(column_types={n: pa.float64() for n in names},
                                            null_values=["n/a"], strings_can_be_null=False)

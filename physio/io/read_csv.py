@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from physio.errors import ChannelError, ReaderError
+from physio.io import assemble
 from physio.io.assemble import NO_CODE, code_from_text, library_errors, make_markers
 from physio.io.markers_digital import code_to_markers
 from physio.recording import Channel, Recording, empty_markers
@@ -267,7 +268,8 @@ def _parse_with_pyarrow(text: bytes, sep: str, has_header: bool) -> pd.DataFrame
         table = pacsv.read_csv(
             pa.BufferReader(text),
             read_options=pacsv.ReadOptions(autogenerate_column_names=not has_header,
-                                           block_size=1 << 20),
+                                           block_size=1 << 20,
+                                           use_threads=assemble.PARSE_THREADS),
             parse_options=pacsv.ParseOptions(delimiter=sep, ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(null_values=_NA_VALUES,
                                                  strings_can_be_null=True),
