@@ -10,12 +10,15 @@ when electrodes settle and the participant is debriefed).
 
 Targets (issue 16): 135 sessions in at most 55 s on 2 workers, at most 350 MB per worker.
 Besides wall time it prints CPU seconds per recording (the worker's own, all threads), the
-figure a shared machine disturbs least. Measured on the idle 2-core machine (load average
-0.3), 135 sessions of 37-40 min, 2 workers: 59.7 s, 0.80 CPU s per recording, peak 324 MB
-per worker (99.2 s and 455 MB before the belt was processed at ~50 Hz, gzip inflated with
-ISA-L, the ECG filtered with one working copy, EDA converted block-wise, the heap trimmed
-after each read and the inputs read ahead by the kernel). Loaded by other jobs: 65.8 s
-(load 1.9) and 89.6 s (load 0.7 rising to 2.3).
+figure a shared machine disturbs least. Measured on the 2-core machine, 135 sessions of
+37-40 min, 2 workers, four runs (two of them interleaved with the code before the last
+round of issue 16, bded9c0): 49.5-51.4 s, 0.68-0.70 CPU s per recording, peak 312-319 MB
+per worker, against 56.5-57.7 s and 0.77-0.78 CPU s for bded9c0 (0.88x). The same bded9c0
+code took 59.7 s the day before and 65.6 s early the same morning, idle: the machine's
+speed drifts by +-10 % from hour to hour, so compare runs made side by side (99.2 s and 455
+MB before the belt was processed at ~50 Hz, gzip inflated with ISA-L, the ECG filtered with
+one working copy, EDA converted block-wise, the heap trimmed after each read and the inputs
+read ahead).
 """
 
 from __future__ import annotations

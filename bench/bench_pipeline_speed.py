@@ -14,9 +14,9 @@ per-minute HR and RMSSD error against the simulator's true beats.
         # as a user meets it: `soothe physio process --jobs 1` on 3 simulated sessions (QC
         # figures included), whole processes, with and without PYTHONDONTWRITEBYTECODE=1,
         # against the neurokit2 baseline run as one process per file
-        # (measured at load average 0.9: 2.93 s against 45.3 s, 15.4x in wall time; 15.3x
-        # with PYTHONDONTWRITEBYTECODE=1; 12.2x in CPU time; 14.6-14.9x at load 1.1;
-        # 14.7x (15.3x) at load 0.8: the 15x target is inside the run-to-run spread)
+        # (measured at load average 2.2: 2.62 s against 41.0 s, 15.6x in wall time; 16.5x
+        # with PYTHONDONTWRITEBYTECODE=1; 12.0x in CPU time; a second run 15.3x (15.8x).
+        # Before the QC PNG/text-layout and ECG-decimation changes: 14.6-15.4x)
 """
 
 from __future__ import annotations

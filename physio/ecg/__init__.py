@@ -35,9 +35,10 @@ Method, and why (figures from ``bench/bench_ecg_accuracy.py`` on the shared MIT-
 * **HRV honesty.** RMSSD uses only successive differences of two unflagged intervals (the NN
   definition): over the 60-s windows of 100/113/121 median |error| 0.27 ms, max 2.3 ms
   against RMSSD of the annotated normal beats. See ``docs/ecg-hrv.md``.
-* **Speed.** 40 min at 1000 Hz with 40 one-minute HRV windows: 0.26-0.34 s and 60 MB
-  (nk.ecg_process + nk.hrv_time: 50 s, 1.1 GB), linear in length: 1.4 s for 160 min
-  (``bench/bench_ecg_speed.py``).
+* **Speed.** 40 min at 1000 Hz with 40 one-minute HRV windows: 0.09 s and 41 MB
+  (nk.ecg_process + nk.hrv_time: ~50 s, 1.1 GB), linear in length: 0.37 s for 160 min
+  (``bench/bench_ecg_speed.py --no-nk``, idle 2-core machine, after issue 16; 0.26-0.34 s
+  and 60 MB before issues 15-16).
 """
 
 from physio.ecg.ecg_beats import BeatSeries, ecg_beats
