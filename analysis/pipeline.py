@@ -38,7 +38,6 @@ from analysis.selfreport_ancova import adjusted_means, change_scores, selfreport
 from analysis.tidy_table import (
     build_tidy_table,
     drop_partial_windows,
-    file_sha256,
     items_from_responses,
     mark_exclusions,
     read_group_windows,
@@ -47,6 +46,7 @@ from analysis.tidy_table import (
     write_tidy_table,
 )
 from conditions import bids
+from conditions.checksum import sha256_file
 from conditions.protocol import CONDITION_NAMES
 from conditions.questionnaire_items import Item
 
@@ -298,13 +298,13 @@ def input_hashes(raw_root: Path, deriv_root: Path, rules_path: Path) -> dict[str
                         ("group windows (parquet)", parquet), ("group windows (tsv)", tsv),
                         ("exclusion rules", rules_path)):
         if Path(path).is_file():
-            out[label] = file_sha256(Path(path))
+            out[label] = sha256_file(Path(path))
     digest = hashlib.sha256()
     n = 0
     for files in bids.iter_sessions(raw_root):
         if files.beh_tsv.is_file():
             digest.update(files.beh_tsv.name.encode())
-            digest.update(file_sha256(files.beh_tsv).encode())
+            digest.update(sha256_file(files.beh_tsv).encode())
             n += 1
     out[f"questionnaire files ({n} _beh.tsv, combined)"] = digest.hexdigest()
     return out

@@ -11,8 +11,8 @@ import pandas as pd
 from analysis.constants import CONDITIONS
 from analysis.physio_mixed import planned_pairs
 from analysis.report_content import METHODS, Section, build_sections
-from analysis.tidy_table import file_sha256
 from conditions import bids
+from conditions.checksum import sha256_file
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1240px;
@@ -176,7 +176,7 @@ def write_reports(result, out_dir: Path) -> dict[str, Path]:
                      "present": result.phase_descriptives is not None},
         **result.provenance,
         "timings_s": result.timings_s,
-        "outputs_sha256": {str(p.relative_to(out_dir)): file_sha256(p)
+        "outputs_sha256": {str(p.relative_to(out_dir)): sha256_file(p)
                            for k, p in sorted(paths.items()) if k.startswith("table_")},
     }
     paths["report_json"] = out_dir / "report.json"

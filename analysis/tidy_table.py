@@ -8,7 +8,6 @@ have one row per questionnaire phase (``window`` = 1). Invalid windows keep thei
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -328,15 +327,6 @@ def mark_exclusions(tidy: pd.DataFrame, exclusions: pd.DataFrame) -> pd.DataFram
     out["excluded"] = rules != ""
     out["exclusion_rule"] = rules
     return out
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file (hex), for sidecars."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_tidy_table(

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from conditions.checksum import sha256_file
 from conditions.errors import SootheError
 from conditions.protocol import Protocol
 from conditions.script_metrics import DURATION_TOLERANCE
@@ -131,15 +132,6 @@ def protocol_audio_paths(
     return {name: Path(audio_dir) / f"{name}.wav" for name in protocol.condition_names}
 
 
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks (audio files are tens of MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def is_pilot_placeholder(wav: str | Path) -> bool:
     """True when ``wav`` is a pilot placeholder written by ``soothe audio render``.
 
@@ -164,7 +156,7 @@ def is_pilot_placeholder(wav: str | Path) -> bool:
         if not (isinstance(meta, dict) and meta.get("PilotPlaceholder") is True):
             return False
         if meta.get("AudioSHA256"):
-            return meta["AudioSHA256"] == file_sha256(wav)
+            return meta["AudioSHA256"] == sha256_file(wav)
         if "DurationS" in meta:
             return abs(float(sf.info(str(wav)).duration) - float(meta["DurationS"])) < 0.01
     except (OSError, ValueError, TypeError, RuntimeError):

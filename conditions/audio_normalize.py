@@ -12,7 +12,6 @@ with a ``manifest.json``. ``update_protocol_audio`` points the protocol at the c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from conditions.audio_check import AudioError, integrated_loudness, peak_dbfs, read_audio
+from conditions.checksum import sha256_file
 from conditions.protocol import Protocol, load_protocol
 
 #: Highest sample peak a normalised file may have (dBFS).
@@ -87,15 +87,6 @@ def apply_gain(data: np.ndarray, gain_db: float) -> np.ndarray:
     array([0.25])
     """
     return np.asarray(data, dtype=np.float64) * 10 ** (gain_db / 20)
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def normalize_audio_files(

@@ -21,7 +21,6 @@ How a script becomes audio:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -35,12 +34,12 @@ import numpy as np
 
 from conditions.audio_check import (
     AudioError,
-    file_sha256,
     integrated_loudness,
     is_pilot_placeholder,
     peak_dbfs,
 )
 from conditions.audio_normalize import PEAK_CEILING_DBFS, apply_gain, plan_loudness
+from conditions.checksum import sha256_file
 from conditions.script_metrics import SPEECH_RATE_WPM, InductionScript, parse_script
 
 #: Bump when the rendering method changes (it is written into every sidecar).
@@ -264,10 +263,6 @@ def render_script(
     )
 
 
-def _sha256_text(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_rendered(
     rendered: RenderedScript,
     wav_path: str | Path,
@@ -301,7 +296,7 @@ def write_rendered(
         "Description": PLACEHOLDER_NOTE,
         "Condition": condition,
         "Script": str(script_path),
-        "ScriptSHA256": _sha256_text(script_path),
+        "ScriptSHA256": sha256_file(script_path),
         "Renderer": RENDERER_VERSION,
         "SootheVersion": __version__,
         "EspeakVersion": espeak_version(),
@@ -312,7 +307,7 @@ def write_rendered(
         "PausesS": rendered.pauses_s,
         "DurationS": round(rendered.duration_s, 3),
         # lets a later render tell this file from a recording saved over it
-        "AudioSHA256": file_sha256(wav_path),
+        "AudioSHA256": sha256_file(wav_path),
         "GainDB": round(gain_db, 4),
         "LoudnessLUFS": round(lufs + gain_db, 3),
         "PeakDBFS": round(peak_dbfs(data), 3),

@@ -14,13 +14,13 @@ system library fixes it: ``LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjack.so.0``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from conditions.checksum import sha256_file
 from experiment.errors import AudioPreflightError
 
 LEAD_S = 0.15  # schedule audio this far ahead so the driver can start it on time
@@ -99,15 +99,6 @@ PILOT_NOTE = ("synthetic-speech PILOT PLACEHOLDER from 'soothe audio render' (it
               "PilotPlaceholder); record a human voice before collecting real data")
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of a file's bytes, read in 1 MB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def audio_provenance(path: str | Path) -> dict:
     """What was (or will be) played: file, SHA-256, and whether it is a pilot placeholder.
 
@@ -139,7 +130,7 @@ def audio_provenance(path: str | Path) -> dict:
         except (OSError, ValueError) as exc:
             raise AudioPreflightError(f"{sidecar}: audio sidecar unreadable: {exc}") from None
         pilot = bool(meta.get("PilotPlaceholder", False)) if isinstance(meta, dict) else False
-    return {"file": str(path), "sha256": file_sha256(path), "pilot_placeholder": pilot,
+    return {"file": str(path), "sha256": sha256_file(path), "pilot_placeholder": pilot,
             "sidecar": sidecar.name if sidecar.is_file() else None}
 
 

@@ -339,7 +339,7 @@ def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, co
     hashes = input_hashes(src)
     for f in override_files:
         if f.is_file():
-            from physio.sidecar import sha256_file
+            from conditions.checksum import sha256_file
 
             hashes[f"override:{f.name}"] = sha256_file(f)
     s_hash = settings_hash({**settings.as_dict(), "sampling_rate": sampling_rate,

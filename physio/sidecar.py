@@ -9,27 +9,11 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from conditions.checksum import sha256_file
+
 #: Packages whose versions go into every sidecar.
 PROVENANCE_PACKAGES = ("soothe", "numpy", "scipy", "pandas", "neurokit2", "bioread", "pyxdf",
                        "mne", "edfio", "matplotlib")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file, read in chunks.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> p = Path(tempfile.mkdtemp()) / "x"
-    >>> _ = p.write_bytes(b"abc")
-    >>> sha256_file(p)[:12]
-    'ba7816bf8f01'
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def input_files(path: Path) -> list[Path]:
