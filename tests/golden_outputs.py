@@ -2,7 +2,7 @@
 
 Run as a script to print or refresh the committed digests::
 
-    .venv/bin/python tests/golden_outputs.py            # compare with tests/data/golden_outputs.json
+    .venv/bin/python tests/golden_outputs.py            # compare with the committed digests
     .venv/bin/python tests/golden_outputs.py --update   # after a *deliberate* change of output
     .venv/bin/python tests/golden_outputs.py --keep DIR # keep the tables, to diff two versions
 
