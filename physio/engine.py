@@ -6,17 +6,18 @@ missing or unusable, the output tables and the sidecar. An engine owns only the 
 processing, one method per stage, each called once per recording (the HRV stage once per
 window and phase):
 
-==============  =================================  =======================================
-stage           method                             returns
-==============  =================================  =======================================
-ECG beats       ``ecg_beats(ecg, millivolts)``     :class:`physio.ecg.BeatSeries`, on the
-                                                   ECG channel's clock (first sample = 0)
-HRV of a span   ``hrv_window(beats, start, end)``  dict with every key of
-                                                   :data:`physio.hrv.KEYS`
-EDA             ``eda_process(eda, microsiemens)``  :class:`physio.eda.EdaResult`
-belt breathing  ``rsp_belt(rsp, source=...)``      :class:`physio.rsp.BreathSeries`
-ECG breathing   ``ecg_breathing(beats, ecg)``      :class:`physio.rsp.BreathSeries`
-==============  =================================  =======================================
+==============  ===================================  =====================================
+stage           method                               returns
+==============  ===================================  =====================================
+ECG beats       ``ecg_beats(ecg, millivolts)``       :class:`physio.ecg.BeatSeries`, on
+                                                     the ECG channel's clock (first
+                                                     sample = 0)
+HRV of a span   ``hrv_window(beats, start, end)``    dict with every key of
+                                                     :data:`physio.hrv.KEYS`
+EDA             ``eda_process(eda, microsiemens)``   :class:`physio.eda.EdaResult`
+belt breathing  ``rsp_belt(rsp, source=...)``        :class:`physio.rsp.BreathSeries`
+ECG breathing   ``ecg_breathing(beats, ecg)``        :class:`physio.rsp.BreathSeries`
+==============  ===================================  =====================================
 
 A stage that cannot use its signal at all raises :class:`~physio.errors.SignalQualityError`
 (or :class:`~physio.errors.ChannelError`); the pipeline then keeps the other signals and
@@ -34,8 +35,9 @@ Where things go
 - **A new engine**: a frozen dataclass with the methods of :class:`Engine` in its own
   module ``physio/engine_<name>.py`` (fields named as the settings it reads; a new
   setting goes into ``PipelineSettings`` too, so that it is hashed into the sidecar),
-  added to :data:`ENGINES` below. ``PipelineSettings(engine=
-  "<name>")`` then accepts it; the ``--engine`` choices of :mod:`physio.cli` list it too.
+  added to :data:`ENGINES` below; ``PipelineSettings(engine="<name>")`` then accepts it.
+  Its name also goes into the ``--engine`` choices of :mod:`physio.cli`, written out there
+  so that ``soothe physio --help`` loads no numerical library (a test checks the two agree).
 - **A new stage or a new per-window quality index** computed from the signals: a method
   here on :class:`Engine`, implemented by every engine (an engine without its own method
   calls soothe's function, as :meth:`NeuroKit2Engine.ecg_breathing` does). The pipeline

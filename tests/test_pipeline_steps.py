@@ -72,6 +72,12 @@ def test_every_engine_has_every_stage_of_the_interface():
             assert callable(getattr(cls, stage)), (name, stage)
 
 
+def test_the_cli_offers_every_engine():
+    for name in ENGINES:
+        args = _parser().parse_args(["process", "x", "--out", "o", "--engine", name])
+        assert PipelineSettings(engine=args.engine).engine == name
+
+
 def test_make_engine_takes_its_fields_from_the_settings():
     engine = make_engine(PipelineSettings(chunk_s=600.0, eda_method="highpass",
                                           scr_min_amplitude_us=0.1))
