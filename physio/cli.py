@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 #: Shown in --help only; the values used are the pipeline's own defaults
 #: (physio.phases.DEFAULT_WINDOW_S / DEFAULT_MIN_PARTIAL), which are not imported here so
@@ -92,6 +93,7 @@ def parse_column_map(specs: Sequence[str] | None) -> dict[str, str] | None:
     >>> parse_column_map(None) is None
     True
     """
+    # lazy: physio.io loads numpy and pandas; ``soothe physio --help`` must not
     from physio.io.read_csv import COLUMN_MAP_KEYS
 
     if not specs:
@@ -114,44 +116,33 @@ def parse_column_map(specs: Sequence[str] | None) -> dict[str, str] | None:
     return out or None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``soothe physio``; returns 0 when every recording succeeded.
+def participant_source(ap: argparse.ArgumentParser,
+                       words: Sequence[str] | None) -> tuple[str, str | None, list[str]]:
+    """``--participant-from`` as (source, regular expression or None, inputs given after it).
 
     Examples
     --------
-    >>> main(["process", "/nonexistent/x.acq", "--out", "/tmp/soothe-doctest-deriv",
-    ...       "--no-progress"])  # doctest: +ELLIPSIS
-    physio: 0 processed, 0 up to date, 1 failed...
-    1
+    >>> participant_source(_parser(), ["pattern", "P(\\\\d+)", "a.acq"])
+    ('pattern', 'P(\\\\d+)', ['a.acq'])
+    >>> participant_source(_parser(), None)
+    ('auto', None, [])
     """
-    ap = _parser()
-    args = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
-    from physio import batch
-    from physio.batch import run_batch
+    if not words:
+        return "auto", None, []
+    words = list(words)
+    source, pattern = words.pop(0), None
+    if source not in ("stem", "parent", "pattern"):
+        ap.error(f"--participant-from {source!r}: expected stem, parent or pattern REGEX")
+    if source == "pattern":
+        if not words:
+            ap.error("--participant-from pattern needs a regular expression")
+        pattern = words.pop(0)
+    return source, pattern, words
 
-    if FREEZE_AFTER_IMPORTS:
-        batch.FREEZE_AFTER_IMPORTS = True
 
-    participant_from, pattern = "auto", None
-    if args.participant_from:
-        words = list(args.participant_from)
-        participant_from = words.pop(0)
-        if participant_from not in ("stem", "parent", "pattern"):
-            ap.error(f"--participant-from {participant_from!r}: expected stem, parent or "
-                     "pattern REGEX")
-        if participant_from == "pattern":
-            if not words:
-                ap.error("--participant-from pattern needs a regular expression")
-            pattern = words.pop(0)
-        args.inputs = [*args.inputs, *words]  # inputs written after the option
-    if not args.inputs:
-        ap.error("give at least one recording file or folder")
-
-    try:
-        column_map = parse_column_map(args.column_map)
-    except ValueError as exc:
-        ap.error(str(exc))
-
+def pipeline_settings(ap: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """The ``PipelineSettings`` fields given on the command line (defaults filled in)."""
+    # lazy: physio.phases loads numpy and pandas; ``soothe physio --help`` must not
     from physio.phases import DEFAULT_MIN_PARTIAL, DEFAULT_WINDOW_S
 
     settings = {"window_s": DEFAULT_WINDOW_S if args.window_s is None else args.window_s,
@@ -168,27 +159,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings["scr_min_amplitude_us"] = args.scr_threshold
     if args.eda_method:
         settings["eda_method"] = args.eda_method
-    if (args.participant or args.session) and len(args.inputs) > 1:
-        print("soothe physio: --participant/--session apply to a single input file",
-              file=sys.stderr)
-        return 2
-    summary = run_batch(
-        args.inputs,
-        args.out,
-        settings=settings,
-        jobs=args.jobs,
-        scheduler=args.scheduler,
-        overrides=args.overrides,
-        force=args.force,
-        sampling_rate=args.sampling_rate,
-        column_map=column_map,
-        progress=not args.no_progress,
-        participant_from=participant_from,
-        participant_pattern=pattern,
-    )
+    return settings
+
+
+def print_summary(summary: dict[str, Any], out: str) -> int:
+    """Print the batch summary (failures on stderr); 1 when a recording failed, else 0."""
     print(
         f"physio: {summary['ok']} processed, {summary['skipped']} up to date, "
-        f"{summary['failed']} failed; derivatives in {args.out}"
+        f"{summary['failed']} failed; derivatives in {out}"
     )
     passed = summary.get("not_recordings", [])
     if passed:
@@ -203,3 +181,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  failures: {summary['failures_tsv']}", file=sys.stderr)
     print(f"  QC index: {summary['qc_index']}")
     return 1 if summary["failed"] else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``soothe physio``; returns 0 when every recording succeeded.
+
+    Examples
+    --------
+    >>> main(["process", "/nonexistent/x.acq", "--out", "/tmp/soothe-doctest-deriv",
+    ...       "--no-progress"])  # doctest: +ELLIPSIS
+    physio: 0 processed, 0 up to date, 1 failed...
+    1
+    """
+    ap = _parser()
+    args = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
+    # lazy: the batch loads pandas and the pipeline; ``soothe physio --help`` must not
+    from physio import batch
+
+    if FREEZE_AFTER_IMPORTS:
+        batch.FREEZE_AFTER_IMPORTS = True
+    participant_from, pattern, more = participant_source(ap, args.participant_from)
+    args.inputs = [*args.inputs, *more]  # inputs written after --participant-from
+    if not args.inputs:
+        ap.error("give at least one recording file or folder")
+    try:
+        column_map = parse_column_map(args.column_map)
+    except ValueError as exc:
+        ap.error(str(exc))
+    settings = pipeline_settings(ap, args)
+    if (args.participant or args.session) and len(args.inputs) > 1:
+        print("soothe physio: --participant/--session apply to a single input file",
+              file=sys.stderr)
+        return 2
+    summary = batch.run_batch(
+        args.inputs,
+        args.out,
+        settings=settings,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        overrides=args.overrides,
+        force=args.force,
+        sampling_rate=args.sampling_rate,
+        column_map=column_map,
+        progress=not args.no_progress,
+        participant_from=participant_from,
+        participant_pattern=pattern,
+    )
+    return print_summary(summary, args.out)

@@ -16,9 +16,11 @@ HR, RMSSD      ``hrv_time`` on the corrected peaks of the window
 HF             ``hrv_frequency(psd_method="welch")``, windows >= the HF minimum only
 EDA            ``eda_phasic(method=eda_method)`` + ``eda_peaks``, SCRs kept when their
                amplitude reaches the same absolute criterion as the default engine
-respiration    ``rsp_process`` on a belt; without a belt, no breathing rate (``n/a``)
+respiration    ``rsp_process`` on a belt; where the belt gives no rate, soothe's ECG-derived
+               estimate (:func:`physio.rsp.ecg_rsp`) from neurokit2's R peaks
 =============  =========================================================================
 
+:class:`NeuroKit2Engine` puts these steps behind the stages of :class:`physio.engine.Engine`.
 The engine exists to cross-check the default one (``bench/bench_engines.py`` prints the
 agreement per window) and for labs whose methods section must name neurokit2. It is slower
 and uses more memory than the default engine.
@@ -27,13 +29,22 @@ and uses more memory than the default engine.
 from __future__ import annotations
 
 import warnings as _warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from physio.ecg.ecg_beats import BeatSeries
 from physio.eda.eda_process import EdaResult
+from physio.eda.eda_scr import DEFAULT_SCR_MIN_AMPLITUDE_US
+from physio.hrv import hrv_window
+from physio.recording import Channel
+from physio.rsp import ecg_rsp, rsp_check_units
+from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD
 from physio.rsp.rsp_peaks import BreathSeries
+from physio.scipy_signal import signal as sps
 
 #: neurokit2 method names used by this engine (recorded in the sidecar).
 NK_ECG_METHOD = "neurokit"
@@ -53,6 +64,7 @@ def engine_methods() -> dict[str, Any]:
     >>> engine_methods()["engine"]
     'neurokit2'
     """
+    # lazy: neurokit2 is slow to import and only this engine needs it
     import neurokit2 as nk
 
     return {
@@ -69,14 +81,10 @@ def engine_methods() -> dict[str, Any]:
 
 def _resample(x: np.ndarray, fs: float, target: float) -> tuple[np.ndarray, float]:
     """Polyphase resampling to ``target`` Hz (anti-aliased); slower signals are kept."""
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
     if fs <= target:
         return np.asarray(x, float), float(fs)
     ratio = Fraction(target / fs).limit_denominator(1000)
-    y = resample_poly(np.asarray(x, float), ratio.numerator, ratio.denominator)
+    y = sps.resample_poly(np.asarray(x, float), ratio.numerator, ratio.denominator)
     return y, fs * ratio.numerator / ratio.denominator
 
 
@@ -96,6 +104,7 @@ def nk_beat_series(ecg_mv: np.ndarray, sampling_rate: float) -> BeatSeries:
     >>> 30 <= len(b.peaks_s) <= 40, b.info["engine"]
     (True, 'neurokit2')
     """
+    # lazy: neurokit2 is slow to import and only this engine needs it
     import neurokit2 as nk
 
     with _warnings.catch_warnings():
@@ -137,9 +146,8 @@ def nk_hrv_window(beats: BeatSeries, start_s: float, end_s: float) -> dict[str, 
     on the same beats and its verdicts, counts and reasons are kept; where a value is valid,
     neurokit2's value replaces soothe's.
     """
+    # lazy: neurokit2 is slow to import and only this engine needs it
     import neurokit2 as nk
-
-    from physio.hrv import hrv_window
 
     out = hrv_window(beats, start_s, end_s)
     inside = (beats.peaks_s >= start_s) & (beats.peaks_s < end_s)
@@ -181,6 +189,7 @@ def nk_eda_process(eda_us: np.ndarray, sampling_rate: float, *, start_s: float =
     >>> len(r.scr_amp_us) <= 6, r.info["engine"]
     (True, 'neurokit2')
     """
+    # lazy: neurokit2 is slow to import and only this engine needs it
     import neurokit2 as nk
 
     x, fs = _resample(eda_us, sampling_rate, NK_SLOW_RATE_HZ)
@@ -218,9 +227,8 @@ def nk_rsp_belt(signal: np.ndarray, sampling_rate: float, *, units: str, name: s
     >>> round(float(np.median(b.rate_bpm)))
     15
     """
+    # lazy: neurokit2 is slow to import and only this engine needs it
     import neurokit2 as nk
-
-    from physio.rsp import rsp_check_units
 
     rsp_check_units(units, name=name, source=source)
     x, fs = _resample(signal, sampling_rate, NK_SLOW_RATE_HZ)
@@ -243,3 +251,51 @@ def nk_rsp_belt(signal: np.ndarray, sampling_rate: float, *, units: str, name: s
         info={**engine_methods(), "source": "belt", "channel": name, "units": units,
               "sampling_rate_hz": float(fs)},
     )
+
+
+@dataclass(frozen=True)
+class NeuroKit2Engine:
+    """neurokit2's functions behind the stages of :class:`physio.engine.Engine`.
+
+    Parameters
+    ----------
+    scr_min_amplitude_us : float
+        The default engine's absolute SCR amplitude criterion (see :func:`nk_eda_process`).
+    edr_method : str
+        ECG-derived breathing method (:func:`physio.rsp.ecg_rsp`, soothe's).
+
+    Examples
+    --------
+    >>> NeuroKit2Engine().name
+    'neurokit2'
+    """
+
+    name = "neurokit2"
+
+    scr_min_amplitude_us: float = DEFAULT_SCR_MIN_AMPLITUDE_US
+    edr_method: str = DEFAULT_EDR_METHOD
+
+    def ecg_beats(self, ecg: Channel, millivolts: Callable[..., np.ndarray]) -> BeatSeries:
+        """:func:`nk_beat_series` of the whole ECG in mV."""
+        return nk_beat_series(millivolts(ecg.data), ecg.sampling_rate)
+
+    def hrv_window(self, beats: BeatSeries, start_s: float, end_s: float) -> dict[str, Any]:
+        """:func:`nk_hrv_window`."""
+        return nk_hrv_window(beats, start_s, end_s)
+
+    def eda_process(self, eda: Channel, microsiemens: Callable[..., np.ndarray]) -> EdaResult:
+        """:func:`nk_eda_process` of the whole EDA in microsiemens."""
+        return nk_eda_process(microsiemens(eda.data), eda.sampling_rate, start_s=eda.start_s,
+                              scr_min_amplitude_us=self.scr_min_amplitude_us)
+
+    def rsp_belt(self, rsp: Channel, *, source: str) -> BreathSeries:
+        """:func:`nk_rsp_belt`."""
+        return nk_rsp_belt(rsp.data, rsp.sampling_rate, units=rsp.units, name=rsp.name,
+                           start_s=rsp.start_s, source=source)
+
+    def ecg_breathing(self, beats: BeatSeries, ecg: Channel) -> BreathSeries:
+        """soothe's :func:`physio.rsp.ecg_rsp` on neurokit2's beats (this engine has no
+        neurokit2 step for ECG-derived breathing)."""
+        return ecg_rsp(beats.peaks_s, beats.rr_ms, beats.corrected, ecg=ecg.data,
+                       sampling_rate=ecg.sampling_rate, method=self.edr_method,
+                       start_s=ecg.start_s)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from conditions.bids import PHASES_COLUMNS
+from physio.rsp.hf_rule import apply_breathing_rule
 
 #: What the sidecar says about the vagal indices.
 VAGAL_INDEX = {
@@ -62,8 +63,6 @@ def phase_table(
     >>> t.loc[0, "phase"], t.loc[0, "ecg_reason"], t.loc[0, "resp_source"]
     ('baseline', 'no ECG channel', 'n/a')
     """
-    from physio.rsp.hf_rule import apply_breathing_rule
-
     rows = []
     for p in phases:
         a, b = float(p.start_s), float(p.end_s)

@@ -16,12 +16,18 @@ from conditions.bids import (
     WINDOWS_COLUMNS,
     SessionFiles,
     atomic_write_bytes,
+    atomic_write_text,
     columns_sidecar,
     group_phases_paths,
     group_windows_paths,
+    parse_session_files,
     write_json,
     write_tsv,
 )
+from conditions.errors import DatasetError
+from conditions.protocol import load_protocol
+from physio.eda.eda_process import eda_window_methods
+from physio.sidecar import package_versions
 
 #: Top-level key of the windows sidecar that holds soothe's provenance.
 PROVENANCE_KEY = "SootheProvenance"
@@ -85,8 +91,6 @@ def write_window_events(deriv: Path) -> list[Path]:
     One ``..._events.tsv`` (+ ``.json``) beside each ``..._desc-windows_physio.tsv``, named
     through :meth:`conditions.bids.SessionFiles.windows_events_tsv`. Returns the files written.
     """
-    from conditions.bids import parse_session_files
-
     written = []
     for windows in sorted(Path(deriv).glob("sub-*/ses-*/beh/*_desc-windows_physio.tsv")):
         files = parse_session_files(windows.with_name(
@@ -112,10 +116,6 @@ def ensure_derivatives_dataset(deriv: Path) -> None:
     absent; each recording's windows are written as BIDS events
     (:func:`write_window_events`), so the folder passes the BIDS validator.
     """
-    from conditions.bids import atomic_write_text
-    from conditions.protocol import load_protocol
-    from physio.sidecar import package_versions
-
     deriv = Path(deriv)
     path = deriv / "dataset_description.json"
     if not path.exists():
@@ -204,8 +204,6 @@ def write_recording_outputs(
 
 def _with_methods(provenance: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
     """Provenance plus the respiration, vagal-index and EDA column definitions."""
-    from physio.eda.eda_process import eda_window_methods
-
     methods = dict(provenance.get("methods") or {})
     if info.get("rsp") is not None:
         methods["rsp"] = info["rsp"]
@@ -225,22 +223,17 @@ def _check_header(path: Path, schema) -> None:
     """The schema check of ``conditions.bids.read_tsv`` from the header line alone.
 
     The group tables read every recording's tables once each (typed); a full
-    ``read_tsv`` first, only to check the columns, cost ~30 ms per recording, over 4 s at
-    the end of a 135-session batch.
+    ``read_tsv`` first, only to check the columns, would parse each table twice.
     """
     try:
         with open(path, "rb") as fh:
             header = fh.readline()
     except FileNotFoundError:
-        from conditions.errors import DatasetError
-
         raise DatasetError(f"{path}: file not found") from None
     _header_columns(path, header, schema)
 
 
 def _header_columns(path: Path, header: bytes, schema) -> list[str]:
-    from conditions.errors import DatasetError
-
     text = header.decode("utf-8", errors="replace")
     if not text.strip():
         raise DatasetError(f"{path}: file is empty; expected a header line")
@@ -257,12 +250,9 @@ def _read_tables(paths: list[Path], schema, text_columns) -> list[pd.DataFrame]:
     Each file's header is checked against ``schema`` (a clear error naming the file). The
     bodies of consecutive files with the same header line are parsed together, in one
     ``pandas.read_csv`` (the same parser and options as one file at a time, so the same
-    values): a 135-session batch's windows and phases tables took ~1 s read one by one at
-    the end of the batch, and ~0.1 s this way. Should a joint parse fail, each file is
-    parsed alone, so that the error names the file.
+    values), which is much faster than one parse per file. Should a joint parse fail, each
+    file is parsed alone, so that the error names the file.
     """
-    from conditions.errors import DatasetError
-
     runs: list[tuple[bytes, list[tuple[Path, bytes]]]] = []
     for path in paths:
         try:

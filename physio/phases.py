@@ -18,13 +18,14 @@ Decisions (documented here and recorded in every sidecar):
 - **No phase markers at all** (e.g. a lab recording with stimulus codes only): the whole
   recording is one phase called ``recording``.
 - A phase that runs past the end of the recording is cut at the end.
-- **Windows**: ``window_s`` (60 s) windows from the phase onset, each cut at
-  ``onset + k * window_s`` (never accumulated, so no rounding drift); a phase that is a whole
-  number of windows within :data:`LENGTH_TOLERANCE_S` (1 ms) has no remainder. A last
-  remainder is kept when it covers at least ``min_partial`` (50 %) of ``window_s`` and is
-  flagged ``partial`` (shorter than the nominal length): the analysis leaves partial windows
-  out, and ``physio.hrv.hrv_window`` gives no HR/HRV value (NaN with the reason) to a window
-  shorter than 50 s. Shorter remainders are dropped.
+- **Windows**: ``window_s`` (default :data:`DEFAULT_WINDOW_S`) windows from the phase
+  onset, each cut at ``onset + k * window_s`` (never accumulated, so no rounding drift); a
+  phase that is a whole number of windows within :data:`LENGTH_TOLERANCE_S` has no
+  remainder. A last remainder is kept when it covers at least ``min_partial`` (default
+  :data:`DEFAULT_MIN_PARTIAL`) of ``window_s`` and is flagged ``partial`` (shorter than the
+  nominal length): the analysis leaves partial windows out, and ``physio.hrv.hrv_window``
+  gives no HR/HRV value (NaN with the reason) to a window shorter than its
+  ``MIN_WINDOW_S``. Shorter remainders are dropped.
 Every assumption adds a sentence to ``PhasePlan.warnings``.
 """
 
@@ -81,12 +82,36 @@ class PhasePlan:
         }
 
 
-def _decode(markers: pd.DataFrame, protocol: Any, where: str):
-    onsets: dict[str, list[float]] = {}
-    offsets: dict[str, list[float]] = {}
-    events: dict[str, list[float]] = {}
-    conditions: list[str] = []
-    unknown: set[int] = set()
+@dataclass
+class MarkerTimes:
+    """The protocol's markers of one recording, decoded: times on the session clock."""
+
+    #: phase name -> onset / offset marker times, in time order
+    onsets: dict[str, list[float]] = field(default_factory=dict)
+    offsets: dict[str, list[float]] = field(default_factory=dict)
+    #: event name (``audio_onset``, ``induction_minute_<n>``...) -> times
+    events: dict[str, list[float]] = field(default_factory=dict)
+    #: condition markers' conditions, in time order
+    conditions: list[str] = field(default_factory=list)
+    #: codes not in the protocol's marker table
+    unknown: set[int] = field(default_factory=set)
+
+
+def decode_markers(markers: pd.DataFrame, protocol: Any) -> MarkerTimes:
+    """Sort each marker into phase onsets/offsets, events and conditions by its code.
+
+    Codes that are not integers or not positive (a trigger line back to 0) are skipped;
+    codes the protocol does not know are collected in ``unknown``.
+
+    Examples
+    --------
+    >>> from conditions.protocol import load_protocol
+    >>> m = pd.DataFrame({"onset_s": [10.0, 12.0, 310.0], "code": [20, 999, 21]})
+    >>> times = decode_markers(m, load_protocol())
+    >>> times.onsets, times.offsets, times.unknown
+    ({'baseline': [10.0]}, {'baseline': [310.0]}, {999})
+    """
+    times = MarkerTimes()
     for t, code in zip(markers["onset_s"].to_numpy(float), markers["code"].to_numpy()):
         try:
             code = int(code)
@@ -97,19 +122,182 @@ def _decode(markers: pd.DataFrame, protocol: Any, where: str):
         try:
             kind, name = protocol.markers.decode(code)
         except KeyError:
-            unknown.add(code)
+            times.unknown.add(code)
             continue
         if kind == "phase_onset":
-            onsets.setdefault(name, []).append(float(t))
+            times.onsets.setdefault(name, []).append(float(t))
         elif kind == "phase_offset":
-            offsets.setdefault(name, []).append(float(t))
+            times.offsets.setdefault(name, []).append(float(t))
         elif kind == "condition":
-            conditions.append(name)
+            times.conditions.append(name)
         elif kind == "event":
-            events.setdefault(name, []).append(float(t))
+            times.events.setdefault(name, []).append(float(t))
         elif kind == "induction_minute":
-            events.setdefault(f"induction_minute_{name}", []).append(float(t))
-    return onsets, offsets, events, conditions, unknown
+            times.events.setdefault(f"induction_minute_{name}", []).append(float(t))
+    return times
+
+
+def markers_in_time_order(markers: pd.DataFrame, where: str,
+                          warnings: list[str]) -> pd.DataFrame:
+    """The markers sorted by onset (stable), with a warning when they were not."""
+    if len(markers) and not np.all(np.diff(markers["onset_s"].to_numpy(float)) >= 0):
+        warnings.append(f"{where}: markers were not in time order; sorted by onset")
+        return markers.sort_values("onset_s", kind="stable")
+    return markers
+
+
+def plan_condition(condition: str | None, markers: list[str], where: str,
+                   warnings: list[str]) -> str:
+    """The condition: from the metadata first, then the first condition marker, else n/a.
+
+    Examples
+    --------
+    >>> w = []
+    >>> plan_condition(None, ["calm", "calm"], "x", w), w
+    ('calm', [])
+    >>> plan_condition("calm", ["sad"], "x", w), len(w)
+    ('calm', 1)
+    """
+    cond = condition if condition and condition != "n/a" else None
+    if markers:
+        if len(set(markers)) > 1:
+            warnings.append(
+                f"{where}: several condition markers {sorted(set(markers))}; first kept"
+            )
+        if cond is None:
+            cond = markers[0]
+        elif cond != markers[0]:
+            warnings.append(
+                f"{where}: condition marker says {markers[0]!r} but metadata says "
+                f"{cond!r}; metadata kept"
+            )
+    return cond or "n/a"
+
+
+def phase_starts(protocol: Any, times: MarkerTimes, where: str,
+                 warnings: list[str]) -> dict[str, float]:
+    """Onset of each phase that has one: its first onset marker, else (a timed phase with
+    an offset marker) offset - protocol duration; phases with neither are left out."""
+    durations = {p.name: float(p.duration_s) for p in protocol.phases}
+    starts: dict[str, float] = {}
+    for name in (p.name for p in protocol.phases):
+        duration = durations[name]
+        onsets, offsets = times.onsets.get(name), times.offsets.get(name)
+        if onsets:
+            if len(onsets) > 1:
+                warnings.append(
+                    f"{where}: phase {name!r} has {len(onsets)} onset markers "
+                    f"(at {', '.join(f'{t:.1f}' for t in onsets)} s); first kept"
+                )
+            starts[name] = onsets[0]
+        elif offsets and duration > 0:
+            starts[name] = offsets[0] - duration
+            warnings.append(
+                f"{where}: phase {name!r} has no onset marker; assumed offset - "
+                f"{duration:.0f} s = {starts[name]:.1f} s"
+            )
+        elif offsets:
+            warnings.append(
+                f"{where}: phase {name!r} has an offset but no onset marker; phase left out"
+            )
+    return starts
+
+
+def phase_end(name: str, start: float, offsets: list[float], next_onsets: list[float],
+              protocol_duration_s: float, duration_s: float, where: str,
+              warnings: list[str]) -> float:
+    """End of a phase: its first offset marker after the onset; without one, the earlier of
+    the next phase's onset and onset + protocol duration, else the end of the recording.
+
+    Raises
+    ------
+    PhaseError
+        Offset markers, all before the onset.
+    """
+    later = [t for t in offsets if t >= start]
+    if offsets and not later:
+        raise PhaseError(
+            f"{where}: phase {name!r} offset marker at {offsets[0]:.3f} s comes "
+            f"before its onset at {start:.3f} s; fix the markers or give an override file"
+        )
+    if later:
+        if len(offsets) > 1:
+            warnings.append(
+                f"{where}: phase {name!r} has {len(offsets)} offset markers; "
+                f"first after the onset kept ({later[0]:.1f} s)"
+            )
+        return later[0]
+    candidates = []
+    if next_onsets:
+        candidates.append((min(next_onsets), "the next phase's onset"))
+    if protocol_duration_s > 0:
+        candidates.append((start + protocol_duration_s, "onset + protocol duration"))
+    if candidates:
+        end, how = min(candidates)
+    else:
+        end, how = duration_s, "the end of the recording"
+    warnings.append(
+        f"{where}: phase {name!r} has no offset marker; assumed it ends at {how} "
+        f"({end:.1f} s)"
+    )
+    return end
+
+
+def induction_start(start: float, end: float, events: dict[str, list[float]]) -> float:
+    """The induction starts at its first ``induction_minute`` 1 marker, else at the audio
+    onset event inside ``[start, end)``, else at ``start`` (window n = minute n of audio).
+
+    Examples
+    --------
+    >>> induction_start(100.0, 400.0, {"audio_onset": [50.0, 102.5]})
+    102.5
+    """
+    for ev in ("induction_minute_1", "audio_onset"):
+        inside = [t for t in events.get(ev, []) if start <= t < end]
+        if inside:
+            return inside[0]
+    return start
+
+
+def marker_phases(protocol: Any, times: MarkerTimes, duration_s: float, where: str,
+                  warnings: list[str]) -> list[PhaseSpan]:
+    """The protocol's phases found in the markers, in protocol order, cut at the end of
+    the recording (a phase starting after it is left out)."""
+    order = [p.name for p in protocol.phases]
+    induction = next((p.name for p in protocol.phases if p.kind == "induction"), None)
+    durations = {p.name: float(p.duration_s) for p in protocol.phases}
+    starts = phase_starts(protocol, times, where, warnings)
+    phases: list[PhaseSpan] = []
+    for i, name in enumerate(order):
+        if name not in starts:
+            continue
+        start = starts[name]
+        next_onsets = [starts[n] for n in order[i + 1 :] if n in starts and starts[n] > start]
+        end = phase_end(name, start, times.offsets.get(name, []), next_onsets,
+                        durations[name], duration_s, where, warnings)
+        if name == induction:
+            start = induction_start(start, end, times.events)
+        if end > duration_s:
+            warnings.append(
+                f"{where}: recording ends at {duration_s:.1f} s, before phase {name!r} "
+                f"ends ({end:.1f} s); phase cut at the end of the recording"
+            )
+            end = duration_s
+        if end > start:
+            phases.append(PhaseSpan(name, start, end, "markers"))
+        else:
+            warnings.append(f"{where}: phase {name!r} starts after the recording ends; left out")
+    return phases
+
+
+def warn_overlaps(phases: list[PhaseSpan], where: str, warnings: list[str]) -> None:
+    """A warning for each pair of consecutive phases (sorted by start) that overlap."""
+    for a, b in zip(phases, phases[1:]):
+        if b.start_s < a.end_s - 1e-6:
+            warnings.append(
+                f"{where}: phases {a.name!r} and {b.name!r} overlap by "
+                f"{a.end_s - b.start_s:.1f} s"
+            )
 
 
 def phases_from_markers(
@@ -121,7 +309,7 @@ def phases_from_markers(
     overrides: dict[str, tuple[float, float]] | None = None,
     where: str = "recording",
 ) -> PhasePlan:
-    """Map markers to the protocol's phases.
+    """Map markers to the protocol's phases (the rules: see the module).
 
     Parameters
     ----------
@@ -153,106 +341,17 @@ def phases_from_markers(
     [('baseline', 10.0, 310.0)]
     """
     warnings: list[str] = []
-    if len(markers) and not np.all(np.diff(markers["onset_s"].to_numpy(float)) >= 0):
-        warnings.append(f"{where}: markers were not in time order; sorted by onset")
-        markers = markers.sort_values("onset_s", kind="stable")
-    onsets, offsets, events, cond_codes, unknown = _decode(markers, protocol, where)
-    if unknown:
+    times = decode_markers(markers_in_time_order(markers, where, warnings), protocol)
+    if times.unknown:
         warnings.append(
-            f"{where}: marker codes {sorted(unknown)} are not in the protocol's table; ignored"
+            f"{where}: marker codes {sorted(times.unknown)} are not in the protocol's table; "
+            "ignored"
         )
-    order = [p.name for p in protocol.phases]
-    induction = next((p.name for p in protocol.phases if p.kind == "induction"), None)
-    durations = {p.name: float(p.duration_s) for p in protocol.phases}
-
-    # condition: metadata first, then the condition marker
-    cond = condition if condition and condition != "n/a" else None
-    if cond_codes:
-        if len(set(cond_codes)) > 1:
-            warnings.append(
-                f"{where}: several condition markers {sorted(set(cond_codes))}; first kept"
-            )
-        if cond is None:
-            cond = cond_codes[0]
-        elif cond != cond_codes[0]:
-            warnings.append(
-                f"{where}: condition marker says {cond_codes[0]!r} but metadata says "
-                f"{cond!r}; metadata kept"
-            )
-
-    starts: dict[str, float] = {}
-    for name in order:
-        if name in onsets:
-            if len(onsets[name]) > 1:
-                warnings.append(
-                    f"{where}: phase {name!r} has {len(onsets[name])} onset markers "
-                    f"(at {', '.join(f'{t:.1f}' for t in onsets[name])} s); first kept"
-                )
-            starts[name] = onsets[name][0]
-        elif name in offsets and durations[name] > 0:
-            starts[name] = offsets[name][0] - durations[name]
-            warnings.append(
-                f"{where}: phase {name!r} has no onset marker; assumed offset - "
-                f"{durations[name]:.0f} s = {starts[name]:.1f} s"
-            )
-        elif name in offsets:
-            warnings.append(
-                f"{where}: phase {name!r} has an offset but no onset marker; phase left out"
-            )
-    phases: list[PhaseSpan] = []
-    for i, name in enumerate(order):
-        if name not in starts:
-            continue
-        start = starts[name]
-        later = [t for t in offsets.get(name, []) if t >= start]
-        if offsets.get(name) and not later:
-            raise PhaseError(
-                f"{where}: phase {name!r} offset marker at {offsets[name][0]:.3f} s comes "
-                f"before its onset at {start:.3f} s; fix the markers or give an override file"
-            )
-        next_onsets = [starts[n] for n in order[i + 1 :] if n in starts and starts[n] > start]
-        if later:
-            end = later[0]
-            if len(offsets[name]) > 1:
-                warnings.append(
-                    f"{where}: phase {name!r} has {len(offsets[name])} offset markers; "
-                    f"first after the onset kept ({end:.1f} s)"
-                )
-        else:
-            candidates = []
-            if next_onsets:
-                candidates.append((min(next_onsets), "the next phase's onset"))
-            if durations[name] > 0:
-                candidates.append((start + durations[name], "onset + protocol duration"))
-            if candidates:
-                end, how = min(candidates)
-            else:
-                end, how = duration_s, "the end of the recording"
-            warnings.append(
-                f"{where}: phase {name!r} has no offset marker; assumed it ends at {how} "
-                f"({end:.1f} s)"
-            )
-        if name == induction:
-            for ev in ("induction_minute_1", "audio_onset"):
-                inside = [t for t in events.get(ev, []) if start <= t < end]
-                if inside:
-                    start = inside[0]
-                    break
-        if end > duration_s:
-            warnings.append(
-                f"{where}: recording ends at {duration_s:.1f} s, before phase {name!r} "
-                f"ends ({end:.1f} s); phase cut at the end of the recording"
-            )
-            end = duration_s
-        if end > start:
-            phases.append(PhaseSpan(name, start, end, "markers"))
-        else:
-            warnings.append(f"{where}: phase {name!r} starts after the recording ends; left out")
-
+    cond = plan_condition(condition, times.conditions, where, warnings)
+    phases = marker_phases(protocol, times, duration_s, where, warnings)
     if overrides:
         phases = apply_overrides(phases, overrides, protocol, where=where)
         warnings.append(f"{where}: phase times set by hand for {sorted(overrides)}")
-
     if not phases:
         warnings.append(
             f"{where}: no protocol phase markers found; the whole recording "
@@ -260,13 +359,8 @@ def phases_from_markers(
         )
         phases = [PhaseSpan(WHOLE_RECORDING, 0.0, float(duration_s), "whole_recording")]
     phases.sort(key=lambda p: p.start_s)
-    for a, b in zip(phases, phases[1:]):
-        if b.start_s < a.end_s - 1e-6:
-            warnings.append(
-                f"{where}: phases {a.name!r} and {b.name!r} overlap by "
-                f"{a.end_s - b.start_s:.1f} s"
-            )
-    return PhasePlan(phases=phases, condition=cond or "n/a", warnings=warnings)
+    warn_overlaps(phases, where, warnings)
+    return PhasePlan(phases=phases, condition=cond, warnings=warnings)
 
 
 def apply_overrides(

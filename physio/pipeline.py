@@ -1,14 +1,21 @@
-"""Process one recording: phases, windows, ECG beats and HRV, EDA, all on the session clock.
+"""Process one recording: phases, windows, ECG beats and HRV, EDA and breathing, all on the
+session clock.
 
-:func:`process_recording` is the pure core (a Recording in, tables out);
-:func:`process_file` reads one input file, processes it and writes its derivatives. It is a
-top-level function of plain arguments, so any executor (a process pool, Dask) can run it.
+:func:`process_recording` is the pure core (a :class:`~physio.recording.Recording` in,
+tables out), a short sequence of named steps, each a public function that can be called and
+tested on its own: :func:`recording_channels`, :func:`ecg_stage`, :func:`eda_stage`,
+:func:`breathing_stage`, :func:`windows_table`, :func:`phases_table`, :func:`beats_table`,
+:func:`recording_info` and :func:`ecg_excerpt`. The signal processing of each stage is the
+engine's (:mod:`physio.engine`), chosen once from :attr:`PipelineSettings.engine`; reading
+files and writing derivatives are :mod:`physio.batch` and :mod:`physio.outputs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,34 +24,36 @@ import numpy as np
 import pandas as pd
 
 from conditions.bids import WINDOWS_COLUMNS
-from physio.eda import EdaResult, eda_process, eda_window
+from conditions.protocol import load_protocol
+from physio.ecg import BeatSeries
+from physio.eda import EdaResult, eda_window
 from physio.eda.eda_decompose import DEFAULT_DECOMPOSE_METHOD
 from physio.eda.eda_scr import DEFAULT_SCR_MIN_AMPLITUDE_US
+from physio.engine import ENGINES, Engine, make_engine
+from physio.engine_soothe import CHUNK_ABOVE_S, DEFAULT_CHUNK_S
 from physio.errors import ChannelError, SignalQualityError
+from physio.hrv import KEYS as HRV_KEYS
+from physio.hrv_phase import VAGAL_INDEX, phase_table
+from physio.io.units import require_ecg_rate, to_microsiemens, to_millivolts
+from physio.naming import recording_labels
 from physio.phases import (
     DEFAULT_MIN_PARTIAL,
     DEFAULT_WINDOW_S,
     PhasePlan,
+    PhaseSpan,
     phase_windows,
     phases_from_markers,
 )
-from physio.recording import Recording
+from physio.recording import Channel, Recording
+from physio.rsp import (
+    BreathSeries,
+    apply_breathing_rule,
+    rsp_check_units,
+    rsp_methods,
+    rsp_window,
+)
 from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD
 
-ECG_KEYS = ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2", "lnhf", "n_beats", "corrected_pct",
-            "excluded_diff_pct", "ecg_valid", "ecg_reason", "hf_valid", "hf_reason")
-#: Recordings longer than this are processed in chunks of ``chunk_s`` (bounded memory).
-CHUNK_ABOVE_S = 3600.0
-#: Chunk length for long recordings (30 min of 1000 Hz ECG needs ~150 MB of work arrays).
-DEFAULT_CHUNK_S = 1800.0
-#: ECG context on each side of a chunk: the QRS detector's thresholds settle within a few
-#: seconds and Lipponen-Tarvainen correction looks at +-45 beats, so beats kept from the
-#: chunk core are those an unchunked run finds.
-CHUNK_OVERLAP_S = 120.0
-#: EDA of any length is converted and decimated in blocks of this many seconds (memory).
-EDA_BLOCK_S = 300.0
-#: Signal-processing engines: soothe's own, or neurokit2's functions (same windows and rules).
-ENGINES = ("soothe", "neurokit2")
 EDA_KEYS = ("scl_us", "sc_mean_us", "scr_count", "scr_rate_per_min", "scr_amp_us", "eda_valid",
             "eda_reason")
 
@@ -67,7 +76,7 @@ class PipelineSettings:
     eda_units: str | None = None
     rsp_channel: str | None = None
     rsp_units: str | None = None
-    #: ``soothe`` (default) or ``neurokit2`` (physio.engine_neurokit2: neurokit2's functions)
+    #: a name of :data:`physio.engine.ENGINES`: ``soothe`` (default) or ``neurokit2``
     engine: str = "soothe"
     edr_method: str = DEFAULT_EDR_METHOD
     eda_method: str = DEFAULT_DECOMPOSE_METHOD
@@ -80,7 +89,7 @@ class PipelineSettings:
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
-            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+            raise ValueError(f"engine must be one of {tuple(ENGINES)}, got {self.engine!r}")
         object.__setattr__(self, "window_s", float(self.window_s))
         object.__setattr__(self, "min_partial", float(self.min_partial))
         object.__setattr__(self, "scr_min_amplitude_us", float(self.scr_min_amplitude_us))
@@ -145,15 +154,95 @@ def recording_ids(rec: Recording, settings: PipelineSettings | None = None) -> t
     >>> recording_ids(Recording({}, Path("/x/physio-4.2.0-c.acq"), "acq"))
     ('physio420c', '1')
     """
-    from physio.naming import recording_labels
-
     settings = settings or PipelineSettings()
     labels = recording_labels(rec.source, rec.meta, participant=settings.participant,
                               session=settings.session)
     return labels.participant, labels.session
 
 
-def _pick(rec: Recording, kind: str, name: str | None):
+@dataclass
+class RecordingNotes:
+    """What the steps of one recording say about it: warnings and the time of each stage.
+
+    Examples
+    --------
+    >>> notes = RecordingNotes(Path("/x/sub-1_ecg.csv"))
+    >>> notes.where
+    'sub-1_ecg.csv'
+    >>> with notes.timed("ecg_s"):
+    ...     pass
+    >>> sorted(notes.timings_s)
+    ['ecg_s']
+    """
+
+    #: the recording's source file, as given (named in error messages)
+    source: Any
+    warnings: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        """The file name that starts each warning."""
+        return Path(self.source).name
+
+    @contextmanager
+    def timed(self, key: str) -> Iterator[None]:
+        """Time the block into ``timings_s[key]`` (seconds)."""
+        t0 = time.perf_counter()
+        yield
+        self.timings_s[key] = time.perf_counter() - t0
+
+
+@dataclass
+class RecordingChannels:
+    """The channels one recording is processed from (None: absent), units as settled."""
+
+    ecg: Channel | None
+    eda: Channel | None
+    rsp: Channel | None
+
+
+@dataclass
+class EcgStage:
+    """The ECG channel and its beats, or None for both with the reason in ``reason``."""
+
+    channel: Channel | None
+    beats: BeatSeries | None
+    reason: str = ""
+
+
+@dataclass
+class EdaStage:
+    """The EDA channel and its result (None when absent or unusable: see ``reason``)."""
+
+    channel: Channel | None
+    result: EdaResult | None
+    reason: str = ""
+
+
+@dataclass
+class Breathing:
+    """Breaths of the belt and of the ECG-derived trace (either may be None)."""
+
+    belt: BreathSeries | None
+    edr: BreathSeries | None
+
+
+def pick_channel(rec: Recording, kind: str, name: str | None) -> Channel | None:
+    """The channel named ``name``, else the only channel of ``kind``, else None.
+
+    Raises
+    ------
+    ChannelError
+        No channel called ``name``, or several channels of ``kind`` and no name.
+
+    Examples
+    --------
+    >>> rec = Recording({"GSR": Channel("GSR", np.ones(10), 10.0, "uS", "eda")},
+    ...                 Path("x.csv"), "csv")
+    >>> pick_channel(rec, "eda", None).name, pick_channel(rec, "ecg", None)
+    ('GSR', None)
+    """
     if name:
         if name not in rec.channels:
             raise ChannelError(
@@ -163,114 +252,334 @@ def _pick(rec: Recording, kind: str, name: str | None):
         return rec.channels[name]
     if not rec.by_kind(kind):
         return None
-    return rec._one(kind)
+    return rec.one_channel(kind)
 
 
-def _ecg_beats(channel, warnings: list[str], settings: PipelineSettings):
-    from physio.ecg import ecg_beats
-    from physio.io.units import require_ecg_rate, to_millivolts
+def recording_channels(rec: Recording, settings: PipelineSettings,
+                       notes: RecordingNotes) -> RecordingChannels:
+    """The ECG, EDA and respiration channels, with the units the user gave.
 
-    require_ecg_rate(channel)
-    if not channel.units.strip():
-        warnings.append(
-            f"ECG channel {channel.name!r} has no units; processed in arbitrary units "
-            "(R-peak timing does not depend on the amplitude scale)"
+    Units given by the user win over the file's (a CSV header rarely carries them). With
+    two belts (chest and abdomen are common) the first is used and a warning says so.
+
+    Raises
+    ------
+    ChannelError
+        A named channel that does not exist, two channels of a kind and no name, or
+        neither an ECG nor an EDA channel.
+    """
+    ecg = pick_channel(rec, "ecg", settings.ecg_channel)
+    eda = pick_channel(rec, "eda", settings.eda_channel)
+    if ecg is not None and settings.ecg_units:
+        ecg = dataclasses.replace(ecg, units=settings.ecg_units)
+    if eda is not None and settings.eda_units:
+        eda = dataclasses.replace(eda, units=settings.eda_units)
+    belts = rec.by_kind("rsp") if not settings.rsp_channel else []
+    if len(belts) > 1:
+        notes.warnings.append(f"{notes.where}: {len(belts)} respiration channels "
+                              f"{[c.name for c in belts]}; used {belts[0].name!r} (choose "
+                              "one with --rsp-channel NAME)")
+    rsp = belts[0] if belts else pick_channel(rec, "rsp", settings.rsp_channel)
+    if rsp is not None and settings.rsp_units:
+        rsp = dataclasses.replace(rsp, units=settings.rsp_units)
+    if ecg is None and eda is None:
+        raise ChannelError(
+            f"{rec.source}: neither an ECG nor an EDA channel; channels are "
+            f"{ {n: c.kind for n, c in rec.channels.items()} }"
         )
-
-    def millivolts(data: np.ndarray, copy: bool = True) -> np.ndarray:
-        if not channel.units.strip():
-            return data
-        return to_millivolts(dataclasses.replace(channel, data=data), copy=copy)
-
-    if settings.engine == "neurokit2":
-        from physio.engine_neurokit2 import nk_beat_series
-
-        return nk_beat_series(millivolts(channel.data), channel.sampling_rate)
-    if channel.duration_s <= settings.chunk_above_s:
-        # ecg_beats only reads its input: an ECG already in mV is not copied
-        return ecg_beats(millivolts(channel.data, copy=False), channel.sampling_rate)
-    return ecg_beats_chunked(channel.data, channel.sampling_rate, convert=millivolts,
-                             chunk_s=settings.chunk_s)
+    return RecordingChannels(ecg, eda, rsp)
 
 
-def ecg_beats_chunked(
-    signal: np.ndarray,
-    sampling_rate: float,
-    *,
-    chunk_s: float = DEFAULT_CHUNK_S,
-    overlap_s: float = CHUNK_OVERLAP_S,
-    convert=None,
-):
-    """``physio.ecg.ecg_beats`` on a long ECG, chunk by chunk with overlapping context.
-
-    Each chunk is processed with ``overlap_s`` of signal on either side; only the beats in
-    its core are kept, with the RR intervals and correction flags computed with that
-    context. Memory is bounded by the chunk length, whatever the recording length.
+def ecg_millivolts(ecg: Channel) -> Callable[..., np.ndarray]:
+    """``convert(data, copy=True)``: samples of ``ecg`` in mV (as they are without units).
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from physio.ecg import ecg_beats
-    >>> fs = 250.0
-    >>> t = np.arange(0, 600, 1 / fs)
-    >>> ecg = np.exp(-(((t % 0.8) - 0.4) ** 2) / 2e-4)
-    >>> a = ecg_beats(ecg, fs)
-    >>> b = ecg_beats_chunked(ecg, fs, chunk_s=200, overlap_s=30)
-    >>> len(a.peaks_s) == len(b.peaks_s), bool(np.allclose(a.peaks_s, b.peaks_s))
-    (True, True)
+    >>> to_mv = ecg_millivolts(Channel("ECG", np.zeros(3), 250.0, "V", "ecg"))
+    >>> to_mv(np.array([0.001, 0.002])).tolist()
+    [1.0, 2.0]
     """
-    from physio.ecg import BeatSeries, ecg_beats
-    from physio.eda.eda_quality import release_pages
 
-    fs = float(sampling_rate)
-    n = len(signal)
-    core = max(1, int(chunk_s * fs))
-    ctx = int(overlap_s * fs)
-    peaks, rrs, flags, bad, parts = [], [], [], [], []
-    info: dict[str, Any] = {}
-    for a in range(0, n, core):
-        b = min(n, a + core)
-        lo, hi = max(0, a - ctx), min(n, b + ctx)
-        seg = np.array(signal[lo:hi], dtype=np.float64)
-        release_pages(signal)
-        if convert is not None:
-            seg = convert(seg)
-        beats = ecg_beats(seg, fs)
-        t = np.asarray(beats.peaks_s) + lo / fs
-        keep = (t >= a / fs) & (t < b / fs)
-        peaks.append(t[keep])
-        rrs.append(np.asarray(beats.rr_ms)[keep])
-        flags.append(np.asarray(beats.corrected, dtype=bool)[keep])
-        parts.append(beats.subset(keep, lo / fs, (a / fs, b / fs)))
-        for s, e in beats.bad_segments_s:
-            s, e = max(s + lo / fs, a / fs), min(e + lo / fs, b / fs)
-            if e > s:
-                if bad and abs(bad[-1][1] - s) < 1e-9:
-                    bad[-1] = (bad[-1][0], e)
-                else:
-                    bad.append((s, e))
-        info = info or dict(beats.info)
-        del seg, beats
-    peaks_s = np.concatenate(peaks) if peaks else np.zeros(0)
-    corrected = np.concatenate(flags) if flags else np.zeros(0, bool)
-    info.update(chunked={"chunk_s": chunk_s, "overlap_s": overlap_s,
-                         "n_chunks": int(np.ceil(n / core))},
-                n_corrected=int(corrected.sum()))
-    return BeatSeries(peaks_s=peaks_s, rr_ms=np.concatenate(rrs) if rrs else np.zeros(0),
-                      corrected=corrected, bad_segments_s=bad, info=info,
-                      **BeatSeries.join_labels(parts))
+    def millivolts(data: np.ndarray, copy: bool = True) -> np.ndarray:
+        if not ecg.units.strip():
+            return data
+        return to_millivolts(dataclasses.replace(ecg, data=data), copy=copy)
+
+    return millivolts
 
 
-def _ecg_excerpt(channel, beats, start_s: float, seconds: float = 10.0) -> dict[str, Any]:
-    """A short ECG stretch with its beats, for the QC figure."""
+def eda_microsiemens(eda: Channel) -> Callable[[np.ndarray], np.ndarray]:
+    """``convert(data)``: samples of ``eda`` in microsiemens (from its units)."""
+
+    def microsiemens(data: np.ndarray) -> np.ndarray:
+        return to_microsiemens(dataclasses.replace(eda, data=data))
+
+    return microsiemens
+
+
+def ecg_stage(ecg: Channel | None, engine: Engine, notes: RecordingNotes, *,
+              eda_present: bool) -> EcgStage:
+    """The engine's beats of the ECG; an unusable ECG is a warning while there is an EDA.
+
+    Raises
+    ------
+    SignalQualityError, ChannelError
+        An unusable ECG (flat, too short, too slow, unknown units) and no EDA channel.
+    """
+    if ecg is None:
+        notes.warnings.append(f"{notes.where}: no ECG channel; HR and HRV are NaN")
+        return EcgStage(None, None, "no ECG channel")
+    try:
+        require_ecg_rate(ecg)
+        if not ecg.units.strip():
+            notes.warnings.append(
+                f"ECG channel {ecg.name!r} has no units; processed in arbitrary units "
+                "(R-peak timing does not depend on the amplitude scale)"
+            )
+        beats = engine.ecg_beats(ecg, ecg_millivolts(ecg))
+    except (SignalQualityError, ChannelError) as exc:
+        if not eda_present:
+            raise
+        # the ECG as a whole is unusable: keep the EDA, and say why in every window
+        notes.warnings.append(f"{notes.where}: ECG unusable, HR and HRV are NaN: {exc}")
+        return EcgStage(None, None, f"ECG unusable: {exc}")
+    return EcgStage(ecg, beats)
+
+
+def eda_stage(eda: Channel | None, engine: Engine, notes: RecordingNotes, ecg: EcgStage, *,
+              scr_min_amplitude_us: float) -> EdaStage:
+    """The engine's EDA result; an unusable EDA is a warning while the ECG gave beats.
+
+    A recording without any SCR of at least ``scr_min_amplitude_us`` is noted as a
+    non-responder (its SCR counts are 0, not missing).
+
+    Raises
+    ------
+    SignalQualityError, ChannelError
+        An unusable EDA and no ECG beats (a ChannelError naming both reasons when the ECG
+        was unusable too).
+    """
+    if eda is None:
+        notes.warnings.append(f"{notes.where}: no EDA channel; SCL and SCRs are NaN")
+        return EdaStage(None, None, "no EDA channel")
+    try:
+        result = engine.eda_process(eda, eda_microsiemens(eda))
+    except (SignalQualityError, ChannelError) as exc:
+        if ecg.beats is None:
+            if ecg.reason.startswith("ECG unusable"):
+                raise ChannelError(
+                    f"{notes.source}: neither channel is usable; {ecg.reason}; EDA: {exc}"
+                ) from None
+            raise
+        # the EDA as a whole is unusable (unknown units...): keep the ECG
+        hint = " (give its units, e.g. --eda-units uS)" if "units" in str(exc) else ""
+        notes.warnings.append(f"{notes.where}: EDA unusable, SCL and SCRs are NaN: "
+                              f"{exc}{hint}")
+        return EdaStage(eda, None, f"EDA unusable: {exc}{hint}")
+    if len(result.scr_amp_us) == 0:
+        notes.warnings.append(
+            f"{notes.where}: no SCR >= {scr_min_amplitude_us} uS in the whole "
+            "recording: non-responder (SCR counts are 0, not missing)"
+        )
+    return EdaStage(eda, result)
+
+
+def breathing_stage(rsp: Channel | None, ecg: EcgStage, windows: pd.DataFrame,
+                    engine: Engine, notes: RecordingNotes) -> Breathing:
+    """Breaths of the belt, and of the ECG when some window lacks a belt rate.
+
+    A belt in units it cannot have is an error; a belt too short or flat is noted and the
+    ECG-derived estimate fills in.
+
+    Raises
+    ------
+    ChannelError
+        A belt whose units cannot be a respiration signal (naming file and channel).
+    """
+    belt = None
+    if rsp is not None:
+        rsp_check_units(rsp.units, name=rsp.name, source=str(notes.source))
+        try:
+            belt = engine.rsp_belt(rsp, source=str(notes.source))
+        except SignalQualityError as exc:
+            notes.warnings.append(f"{notes.where}: respiration belt unusable, breathing from "
+                                  f"the ECG where possible: {exc}")
+    need_edr = belt is None or any(
+        not np.isfinite(rsp_window(belt, a, b)["resp_rate_bpm"])
+        for a, b in zip(windows["start_s"], windows["end_s"], strict=True))
+    edr = None
+    if need_edr and ecg.beats is not None and ecg.channel is not None:
+        try:
+            edr = engine.ecg_breathing(ecg.beats, ecg.channel)
+        except SignalQualityError as exc:
+            notes.warnings.append(f"{notes.where}: no ECG-derived breathing rate: {exc}")
+    if belt is None and edr is None:
+        notes.warnings.append(f"{notes.where}: no breathing rate (no usable belt or ECG); "
+                              "resp_source is n/a and the HF breathing rule cannot be applied")
+    return Breathing(belt, edr)
+
+
+@dataclass
+class RecordingSignals:
+    """The processed signals of one recording, measured over any span of the session clock.
+
+    Each measure returns the columns of its signal for ``[start_s, end_s)``; a window or a
+    phase is one such span (:func:`window_row`, :func:`phases_table`).
+    """
+
+    engine: Engine
+    ecg: EcgStage
+    eda: EdaStage
+    breathing: Breathing
+
+    def hrv_span(self, start_s: float, end_s: float) -> dict[str, Any]:
+        """The engine's HR and HRV (beats are on the ECG channel's clock: first sample 0)."""
+        offset = self.ecg.channel.start_s
+        return self.engine.hrv_window(self.ecg.beats, start_s - offset, end_s - offset)
+
+    def rsp_span(self, start_s: float, end_s: float) -> dict[str, Any]:
+        """Breathing rate and depth: from the belt, else from the ECG, else n/a."""
+        belt, edr = self.breathing.belt, self.breathing.edr
+        r = rsp_window(belt, start_s, end_s) if belt is not None else None
+        if (r is None or not np.isfinite(r["resp_rate_bpm"])) and edr is not None:
+            r = rsp_window(edr, start_s, end_s)
+        r = r or rsp_window(None, start_s, end_s)
+        return {k: r[k] for k in ("resp_rate_bpm", "resp_amplitude", "resp_source")}
+
+    def eda_span(self, start_s: float, end_s: float) -> dict[str, Any]:
+        """SCL and SCRs (:func:`physio.eda.eda_window`)."""
+        return eda_window(self.eda.result, start_s, end_s)
+
+
+def window_row(w: Any, ids: dict[str, str], signals: RecordingSignals) -> dict[str, Any]:
+    """One row of the windows table: ids, the window, and every signal's values.
+
+    ``w`` has ``phase``, ``window``, ``start_s``, ``end_s`` and ``partial`` (a row of
+    :func:`physio.phases.phase_windows`). A missing signal gives NaN with its reason; a
+    partial window says so in its reasons.
+    """
+    row: dict[str, Any] = {
+        **ids,
+        "phase": w.phase,
+        "window": int(w.window),
+        "start_s": float(w.start_s),
+        "end_s": float(w.end_s),
+        "partial": bool(w.partial),
+    }
+    ecg, eda = signals.ecg, signals.eda
+    if ecg.beats is not None:
+        vals = signals.hrv_span(w.start_s, w.end_s)
+        row.update({k: vals.get(k, np.nan) for k in HRV_KEYS})
+    else:
+        row.update({k: np.nan for k in HRV_KEYS})
+        row.update(ecg_valid=False, ecg_reason=ecg.reason, hf_valid=False,
+                   hf_reason=ecg.reason)
+    row.update(signals.rsp_span(w.start_s, w.end_s))
+    apply_breathing_rule(row, row["resp_rate_bpm"])
+    if eda.result is not None:
+        row.update(signals.eda_span(w.start_s, w.end_s))
+        if row["eda_valid"] and len(eda.result.scr_amp_us) == 0:
+            row["eda_reason"] = "non_responder"
+    else:
+        row.update({k: np.nan for k in EDA_KEYS})
+        row.update(eda_valid=False, eda_reason=eda.reason)
+    if w.partial:
+        note = f"partial window {w.end_s - w.start_s:.0f} s"
+        for key in ("ecg_reason", "eda_reason"):
+            row[key] = "; ".join(r for r in (row.get(key) or "", note) if r)
+    return row
+
+
+def windows_table(windows: pd.DataFrame, ids: dict[str, str],
+                  signals: RecordingSignals) -> pd.DataFrame:
+    """The windows table: :func:`window_row` for each window, in the contract's columns.
+
+    ``lnrmssd`` is computed from ``rmssd_ms``; columns of ``conditions.bids.WINDOWS_COLUMNS``
+    no stage computed stay NaN (``resp_source``: ``n/a``).
+    """
+    table = pd.DataFrame([window_row(w, ids, signals)
+                          for w in windows.itertuples(index=False)])
+    if "rmssd_ms" in table:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["lnrmssd"] = np.log(table["rmssd_ms"].astype(float))
+    for col in WINDOWS_COLUMNS:
+        if col not in table:
+            table[col] = "n/a" if col == "resp_source" else np.nan
+    return table[list(WINDOWS_COLUMNS)]
+
+
+def phases_table(phases: list[PhaseSpan], ids: dict[str, str],
+                 signals: RecordingSignals) -> pd.DataFrame:
+    """One row per phase (:func:`physio.hrv_phase.phase_table`) from the same signals."""
+    breathing = signals.breathing
+    return phase_table(
+        phases,
+        ids,
+        hrv=signals.hrv_span if signals.ecg.beats is not None else None,
+        rsp=signals.rsp_span if breathing.belt is not None or breathing.edr is not None else None,
+        eda=signals.eda_span if signals.eda.result is not None else None,
+        ecg_reason=signals.ecg.reason,
+        eda_reason=signals.eda.reason,
+    )
+
+
+def beats_table(ecg: EcgStage) -> pd.DataFrame:
+    """The beats table on the session clock (empty without beats).
+
+    Examples
+    --------
+    >>> list(beats_table(EcgStage(None, None, "no ECG channel")).columns)
+    ['r_peak_s', 'rr_ms', 'corrected', 'beat_class', 'reason']
+    """
+    if ecg.beats is not None:  # beat_class / reason / removed beats come from physio.ecg
+        return ecg.beats.table(offset_s=ecg.channel.start_s)
+    return pd.DataFrame(
+        {"r_peak_s": [], "rr_ms": [], "corrected": [], "beat_class": [], "reason": []}
+    )
+
+
+def recording_info(signals: RecordingSignals, timings_s: dict[str, float]) -> dict[str, Any]:
+    """Methods, channels and bad segments of each stage, for the sidecar."""
+    ecg, eda, breathing = signals.ecg, signals.eda, signals.breathing
+    info: dict[str, Any] = {"ecg": None, "eda": None,
+                            "timings_s": {k: round(v, 3) for k, v in timings_s.items()}}
+    if ecg.beats is not None:
+        info["ecg"] = {
+            "channel": ecg.channel.name,
+            "sampling_rate_hz": ecg.channel.sampling_rate,
+            "units": ecg.channel.units,
+            "method": dict(getattr(ecg.beats, "info", {}) or {}),
+            "bad_segments_s": [list(map(float, s[:2])) + list(s[2:])
+                               for s in (getattr(ecg.beats, "bad_segments_s", None) or [])],
+        }
+    info["rsp"] = {"belt": breathing.belt.info if breathing.belt is not None else None,
+                   "ecg_derived": breathing.edr.info if breathing.edr is not None else None,
+                   "rules": rsp_methods()}
+    info["vagal_index"] = VAGAL_INDEX
+    if eda.result is not None:
+        info["eda"] = {**eda.result.info, "channel": eda.channel.name,
+                       "bad_segments_s": [[a, b, r] for a, b, r in eda.result.bad_segments_s]}
+    return info
+
+
+def ecg_excerpt(plan: PhasePlan, ecg: EcgStage, seconds: float = 10.0) -> dict[str, Any] | None:
+    """A short ECG stretch with its beats, for the QC figure (None without beats).
+
+    The stretch starts in the middle of the first phase (not before the ECG starts).
+    """
+    if ecg.beats is None:
+        return None
+    channel, beats = ecg.channel, ecg.beats
+    first = plan.phases[0].start_s if plan.phases else 0.0
+    mid = first + 0.5 * (plan.phases[0].duration_s if plan.phases else 0)
     fs = channel.sampling_rate
-    i0 = max(0, int((start_s - channel.start_s) * fs))
+    i0 = max(0, int((max(channel.start_s, mid) - channel.start_s) * fs))
     i1 = min(len(channel.data), i0 + int(seconds * fs))
     step = max(1, int(fs // 250))  # 250 Hz is plenty for a 10-s plot
     t = channel.start_s + np.arange(i0, i1, step) / fs
-    pk = np.asarray(beats.peaks_s) + channel.start_s if beats is not None else np.zeros(0)
+    pk = np.asarray(beats.peaks_s) + channel.start_s
     sel = (pk >= t[0]) & (pk <= t[-1]) if len(t) else np.zeros(0, dtype=bool)
-    corrected = np.asarray(beats.corrected, dtype=bool) if beats is not None else sel
+    corrected = np.asarray(beats.corrected, dtype=bool)
     return {
         "t": t,
         "y": channel.data[i0:i1:step],
@@ -286,7 +595,7 @@ def process_recording(
     protocol: Any = None,
     overrides: dict[str, tuple[float, float]] | None = None,
 ) -> RecordingResult:
-    """Windowed HR, HRV, SCL and SCRs of one recording.
+    """Windowed HR, HRV, breathing, SCL and SCRs of one recording, step by step.
 
     Parameters
     ----------
@@ -294,296 +603,50 @@ def process_recording(
         From :func:`physio.io.read_recording` or built by hand.
     settings : PipelineSettings
     protocol : conditions.protocol.Protocol, optional
-        The marker table and phase order (default: the shipped protocol).
+        The marker table and phase order (default: the settings' or the shipped protocol).
     overrides : dict, optional
         ``{phase: (start_s, end_s)}`` set by hand.
 
     Returns
     -------
     RecordingResult
-        ``windows`` has every column of ``conditions.bids.WINDOWS_COLUMNS`` (+ ``partial``).
+        ``windows`` has every column of ``conditions.bids.WINDOWS_COLUMNS``.
 
     Raises
     ------
     ChannelError
-        Neither an ECG nor an EDA channel, or an ECG below 100 Hz.
+        Neither an ECG nor an EDA channel (or neither usable), or an ECG below 100 Hz.
     PhaseError
         Markers that contradict each other (see :mod:`physio.phases`).
     """
-    from conditions.protocol import load_protocol
-
     settings = settings or PipelineSettings()
     protocol = protocol or load_protocol(settings.protocol_path)
-    where = Path(rec.source).name
+    engine = make_engine(settings)
+    notes = RecordingNotes(rec.source, [f"reader: {n}" for n in (rec.meta or {}).get(
+        "reader_notes", [])])
     participant, session = recording_ids(rec, settings)
-    warnings: list[str] = [f"reader: {n}" for n in (rec.meta or {}).get("reader_notes", [])]
-    timings: dict[str, float] = {}
-
-    ecg = _pick(rec, "ecg", settings.ecg_channel)
-    eda_ch = _pick(rec, "eda", settings.eda_channel)
-    # units given by the user win over the file's (a CSV header rarely carries them)
-    if ecg is not None and settings.ecg_units:
-        ecg = dataclasses.replace(ecg, units=settings.ecg_units)
-    if eda_ch is not None and settings.eda_units:
-        eda_ch = dataclasses.replace(eda_ch, units=settings.eda_units)
-    belts = rec.by_kind("rsp") if not settings.rsp_channel else []
-    if len(belts) > 1:
-        # two belts (chest and abdomen) are common: use the first, say so, keep going
-        warnings.append(f"{where}: {len(belts)} respiration channels "
-                        f"{[c.name for c in belts]}; used {belts[0].name!r} (choose one with "
-                        "--rsp-channel NAME)")
-    rsp_ch = belts[0] if belts else _pick(rec, "rsp", settings.rsp_channel)
-    if rsp_ch is not None and settings.rsp_units:
-        rsp_ch = dataclasses.replace(rsp_ch, units=settings.rsp_units)
-    ecg_why = "no ECG channel" if ecg is None else ""
-    eda_why = "no EDA channel" if eda_ch is None else ""
-    if ecg is None and eda_ch is None:
-        raise ChannelError(
-            f"{rec.source}: neither an ECG nor an EDA channel; channels are "
-            f"{ {n: c.kind for n, c in rec.channels.items()} }"
-        )
-    plan = phases_from_markers(
-        rec.markers,
-        protocol,
-        duration_s=rec.duration_s,
-        condition=(rec.meta or {}).get("condition"),
-        overrides=overrides,
-        where=where,
-    )
-    warnings += plan.warnings
+    channels = recording_channels(rec, settings, notes)
+    plan = phases_from_markers(rec.markers, protocol, duration_s=rec.duration_s,
+                               condition=(rec.meta or {}).get("condition"),
+                               overrides=overrides, where=notes.where)
+    notes.warnings += plan.warnings
     windows = phase_windows(plan.phases, settings.window_s, min_partial=settings.min_partial)
-
-    t0 = time.perf_counter()
-    beats = None
-    if ecg is not None:
-        try:
-            beats = _ecg_beats(ecg, warnings, settings)
-        except (SignalQualityError, ChannelError) as exc:
-            if eda_ch is None:
-                raise
-            # the ECG as a whole is unusable (flat, too short, too slow, unknown units):
-            # keep the EDA, and say why in every window
-            warnings.append(f"{where}: ECG unusable, HR and HRV are NaN: {exc}")
-            ecg_why = f"ECG unusable: {exc}"
-            ecg = None
-    else:
-        warnings.append(f"{where}: no ECG channel; HR and HRV are NaN")
-    timings["ecg_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    eda = None
-    if eda_ch is not None:
-        from physio.io.units import to_microsiemens
-
-        def microsiemens(data: np.ndarray) -> np.ndarray:
-            return to_microsiemens(dataclasses.replace(eda_ch, data=data))
-
-        # EDA is converted and decimated block by block at any length: the blocks hold
-        # whole decimation blocks, so the result is the one of the whole signal at once,
-        # without three full-rate copies of it in memory (a 40-min 1000 Hz session: 57 MB)
-        long = eda_ch.duration_s > settings.chunk_above_s
-        chunk_s = settings.chunk_s if long else EDA_BLOCK_S
-        try:
-            if settings.engine == "neurokit2":
-                from physio.engine_neurokit2 import nk_eda_process
-
-                eda = nk_eda_process(microsiemens(eda_ch.data), eda_ch.sampling_rate,
-                                     start_s=eda_ch.start_s,
-                                     scr_min_amplitude_us=settings.scr_min_amplitude_us)
-            else:
-                eda = eda_process(
-                    eda_ch.data,
-                    eda_ch.sampling_rate,
-                    units=eda_ch.units,
-                    start_s=eda_ch.start_s,
-                    name=eda_ch.name,
-                    method=settings.eda_method,
-                    scr_min_amplitude_us=settings.scr_min_amplitude_us,
-                    convert=microsiemens,
-                    chunk_samples=int(chunk_s * eda_ch.sampling_rate),
-                )
-        except (SignalQualityError, ChannelError) as exc:
-            if beats is None:
-                if ecg_why.startswith("ECG unusable"):
-                    raise ChannelError(
-                        f"{rec.source}: neither channel is usable; {ecg_why}; EDA: {exc}"
-                    ) from None
-                raise
-            # the EDA as a whole is unusable (unknown units...): keep the ECG
-            hint = " (give its units, e.g. --eda-units uS)" if "units" in str(exc) else ""
-            warnings.append(f"{where}: EDA unusable, SCL and SCRs are NaN: {exc}{hint}")
-            eda_why = f"EDA unusable: {exc}{hint}"
-        if eda is not None and len(eda.scr_amp_us) == 0:
-            warnings.append(
-                f"{where}: no SCR >= {settings.scr_min_amplitude_us} uS in the whole "
-                "recording: non-responder (SCR counts are 0, not missing)"
-            )
-    else:
-        warnings.append(f"{where}: no EDA channel; SCL and SCRs are NaN")
-    timings["eda_s"] = time.perf_counter() - t0
-
-    from physio.hrv_phase import VAGAL_INDEX, phase_table
-    from physio.rsp import apply_breathing_rule, rsp_methods
-
-    t0 = time.perf_counter()
-    belt, edr = _breathing(rec, rsp_ch, ecg, beats, windows, settings, warnings)
-    timings["rsp_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    rows = []
-    from physio.hrv import hrv_window
-
-    if settings.engine == "neurokit2":
-        from physio.engine_neurokit2 import nk_hrv_window as hrv_window
-    for w in windows.itertuples(index=False):
-        row: dict[str, Any] = {
-            "participant_id": f"sub-{participant}",
-            "session": session,
-            "condition": plan.condition,
-            "phase": w.phase,
-            "window": int(w.window),
-            "start_s": float(w.start_s),
-            "end_s": float(w.end_s),
-            "partial": bool(w.partial),
-        }
-        if beats is not None:
-            # beats are on the ECG channel's clock (first sample = 0)
-            vals = hrv_window(beats, w.start_s - ecg.start_s, w.end_s - ecg.start_s)
-            row.update({k: vals.get(k, np.nan) for k in ECG_KEYS})
-        else:
-            row.update({k: np.nan for k in ECG_KEYS})
-            row.update(ecg_valid=False, ecg_reason=ecg_why, hf_valid=False, hf_reason=ecg_why)
-        row.update(_rsp_span(belt, edr, w.start_s, w.end_s))
-        apply_breathing_rule(row, row["resp_rate_bpm"])
-        if eda is not None:
-            row.update(eda_window(eda, w.start_s, w.end_s))
-            if row["eda_valid"] and len(eda.scr_amp_us) == 0:
-                row["eda_reason"] = "non_responder"
-        else:
-            row.update({k: np.nan for k in EDA_KEYS})
-            row.update(eda_valid=False, eda_reason=eda_why)
-        if w.partial:
-            note = f"partial window {w.end_s - w.start_s:.0f} s"
-            for key in ("ecg_reason", "eda_reason"):
-                row[key] = "; ".join(r for r in (row.get(key) or "", note) if r)
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    # columns of the contract this engine does not compute yet stay NaN / n/a
-    if "rmssd_ms" in table:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            table["lnrmssd"] = np.log(table["rmssd_ms"].astype(float))
-    for col in WINDOWS_COLUMNS:
-        if col not in table:
-            table[col] = "n/a" if col == "resp_source" else np.nan
-    table = table[list(WINDOWS_COLUMNS)]
-    timings["windows_s"] = time.perf_counter() - t0
-    phases = phase_table(
-        plan.phases,
-        {"participant_id": f"sub-{participant}", "session": session,
-         "condition": plan.condition},
-        hrv=(lambda a, b: hrv_window(beats, a - ecg.start_s, b - ecg.start_s))
-        if beats is not None else None,
-        rsp=(lambda a, b: _rsp_span(belt, edr, a, b))
-        if belt is not None or edr is not None else None,
-        eda=(lambda a, b: eda_window(eda, a, b)) if eda is not None else None,
-        ecg_reason=ecg_why, eda_reason=eda_why,
-    )
-
-    if beats is not None:  # beat_class / reason / removed beats come from physio.ecg
-        beats_table = beats.table(offset_s=ecg.start_s)
-    else:
-        beats_table = pd.DataFrame(
-            {"r_peak_s": [], "rr_ms": [], "corrected": [], "beat_class": [], "reason": []}
-        )
-
-    info: dict[str, Any] = {
-        "ecg": None,
-        "eda": eda.info if eda is not None else None,
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-    }
-    if ecg is not None:
-        info["ecg"] = {
-            "channel": ecg.name,
-            "sampling_rate_hz": ecg.sampling_rate,
-            "units": ecg.units,
-            "method": dict(getattr(beats, "info", {}) or {}),
-            "bad_segments_s": [list(map(float, s[:2])) + list(s[2:])
-                               for s in (getattr(beats, "bad_segments_s", None) or [])],
-        }
-    info["rsp"] = {"belt": belt.info if belt is not None else None,
-                   "ecg_derived": edr.info if edr is not None else None,
-                   "rules": rsp_methods()}
-    info["vagal_index"] = VAGAL_INDEX
-    if eda is not None:
-        info["eda"] = {**eda.info, "channel": eda_ch.name,
-                       "bad_segments_s": [[a, b, r] for a, b, r in eda.bad_segments_s]}
-    excerpt = None
-    if ecg is not None:
-        first = plan.phases[0].start_s if plan.phases else 0.0
-        mid = first + 0.5 * (plan.phases[0].duration_s if plan.phases else 0)
-        excerpt = _ecg_excerpt(ecg, beats, max(ecg.start_s, mid))
+    with notes.timed("ecg_s"):
+        ecg = ecg_stage(channels.ecg, engine, notes, eda_present=channels.eda is not None)
+    with notes.timed("eda_s"):
+        eda = eda_stage(channels.eda, engine, notes, ecg,
+                        scr_min_amplitude_us=settings.scr_min_amplitude_us)
+    with notes.timed("rsp_s"):
+        breathing = breathing_stage(channels.rsp, ecg, windows, engine, notes)
+    signals = RecordingSignals(engine, ecg, eda, breathing)
+    ids = {"participant_id": f"sub-{participant}", "session": session,
+           "condition": plan.condition}
+    with notes.timed("windows_s"):
+        windows = windows_table(windows, ids, signals)
     return RecordingResult(
-        participant=participant,
-        session=session,
-        windows=table,
-        beats=beats_table,
-        plan=plan,
-        eda=eda,
-        ecg_excerpt=excerpt,
-        info=info,
-        warnings=warnings,
-        phases=phases,
-        rsp_belt=belt,
-        rsp_ecg=edr,
+        participant=participant, session=session, windows=windows, beats=beats_table(ecg),
+        plan=plan, eda=eda.result, ecg_excerpt=ecg_excerpt(plan, ecg),
+        info=recording_info(signals, notes.timings_s), warnings=notes.warnings,
+        phases=phases_table(plan.phases, ids, signals), rsp_belt=breathing.belt,
+        rsp_ecg=breathing.edr,
     )
-
-
-def _rsp_span(belt, edr, start_s: float, end_s: float) -> dict[str, Any]:
-    """Breathing of a window or phase: from the belt, else from the ECG, else n/a."""
-    from physio.rsp import rsp_window
-
-    r = rsp_window(belt, start_s, end_s) if belt is not None else None
-    if (r is None or not np.isfinite(r["resp_rate_bpm"])) and edr is not None:
-        r = rsp_window(edr, start_s, end_s)
-    r = r or rsp_window(None, start_s, end_s)
-    return {k: r[k] for k in ("resp_rate_bpm", "resp_amplitude", "resp_source")}
-
-
-def _breathing(rec: Recording, rsp_ch, ecg, beats, windows: pd.DataFrame,
-               settings: PipelineSettings, warnings: list[str]):
-    """(belt breaths or None, ECG-derived breaths or None) of one recording.
-
-    A belt in units it cannot have is an error (ChannelError naming file and channel); a
-    belt too short or flat is noted and the ECG-derived estimate fills in. The ECG-derived
-    trace is computed only when some window lacks a belt rate.
-    """
-    from physio.rsp import ecg_rsp, rsp_belt, rsp_check_units, rsp_window
-
-    where = Path(rec.source).name
-    belt = None
-    if rsp_ch is not None:
-        rsp_check_units(rsp_ch.units, name=rsp_ch.name, source=str(rec.source))
-        try:
-            belt_fn = rsp_belt
-            if settings.engine == "neurokit2":
-                from physio.engine_neurokit2 import nk_rsp_belt as belt_fn
-            belt = belt_fn(rsp_ch.data, rsp_ch.sampling_rate, units=rsp_ch.units,
-                            name=rsp_ch.name, start_s=rsp_ch.start_s, source=str(rec.source))
-        except SignalQualityError as exc:
-            warnings.append(f"{where}: respiration belt unusable, breathing from the ECG "
-                            f"where possible: {exc}")
-    need_edr = belt is None or any(
-        not np.isfinite(rsp_window(belt, a, b)["resp_rate_bpm"])
-        for a, b in zip(windows["start_s"], windows["end_s"], strict=True))
-    edr = None
-    if need_edr and beats is not None and ecg is not None:
-        try:
-            edr = ecg_rsp(beats.peaks_s, beats.rr_ms, beats.corrected, ecg=ecg.data,
-                          sampling_rate=ecg.sampling_rate, method=settings.edr_method,
-                          start_s=ecg.start_s)
-        except SignalQualityError as exc:
-            warnings.append(f"{where}: no ECG-derived breathing rate: {exc}")
-    if belt is None and edr is None:
-        warnings.append(f"{where}: no breathing rate (no usable belt or ECG); "
-                        "resp_source is n/a and the HF breathing rule cannot be applied")
-    return belt, edr

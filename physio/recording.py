@@ -96,7 +96,22 @@ class Recording:
     def by_kind(self, kind: str) -> list[Channel]:
         return [c for c in self.channels.values() if c.kind == kind]
 
-    def _one(self, kind: str) -> Channel:
+    def one_channel(self, kind: str) -> Channel:
+        """The only channel of ``kind`` (``ecg``, ``eda``, ``rsp``...).
+
+        Raises
+        ------
+        ChannelError
+            No channel of that kind, or several (the message names the option that
+            chooses one).
+
+        Examples
+        --------
+        >>> rec = Recording({"GSR": Channel("GSR", np.ones(10), 10.0, "uS", "eda")},
+        ...                 Path("x.csv"), "csv")
+        >>> rec.one_channel("eda").name
+        'GSR'
+        """
         found = self.by_kind(kind)
         if not found:
             names = {n: c.kind for n, c in self.channels.items()}
@@ -113,11 +128,11 @@ class Recording:
 
     def ecg(self) -> Channel:
         """The ECG channel (error if none or ambiguous)."""
-        return self._one("ecg")
+        return self.one_channel("ecg")
 
     def eda(self) -> Channel:
         """The EDA channel (error if none or ambiguous)."""
-        return self._one("eda")
+        return self.one_channel("eda")
 
     @property
     def duration_s(self) -> float:
