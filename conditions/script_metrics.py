@@ -327,6 +327,7 @@ def script_metrics(
                 == _normalised(ref.sections["closing"]),
             }
         )
+    # lazy: pandas is a numerical library; `soothe conditions --help` loads none
     import pandas as pd
 
     return pd.DataFrame(rows)

@@ -19,6 +19,7 @@ Heavy modules are imported lazily, so ``import soothe.simulate`` stays fast.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __all__ = [
@@ -44,7 +45,5 @@ _WHERE = {
 
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
-        import importlib
-
         return getattr(importlib.import_module(_WHERE[name]), name)
     raise AttributeError(f"module 'soothe.simulate' has no attribute {name!r}")

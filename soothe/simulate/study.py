@@ -384,8 +384,7 @@ def allocate_participants(
     allocated condition. Returns the open database (for ``mark_session``) and the
     participants.
     """
-    # lazy: the allocation database sits in the session runner's package, a layer above the
-    # simulator; it is named here only, where a study is allocated
+    # lazy: the allocation database is in the session runner's layer; named here alone
     from experiment.allocation import AllocationDB
 
     db_path = bids.allocation_db_path(out)
