@@ -14,7 +14,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from conditions.protocol import load_protocol
 from soothe.simulate.errors import SimulationError
 from soothe.simulate.noise import NoiseOptions
 
@@ -131,7 +130,8 @@ def noise_from_args(args: argparse.Namespace) -> NoiseOptions:
 def main(argv: list[str]) -> int:
     """Entry point of ``soothe simulate``."""
     args = _parser().parse_args(argv)
-    # lazy: the simulator loads numpy, pandas and scipy; `soothe simulate --help` must not
+    # lazy: the simulator (numpy, pandas, scipy) and the protocol parser slow `--help` down
+    from conditions.protocol import load_protocol
     from soothe.simulate.study import simulate_study
 
     fmts = tuple(dict.fromkeys(["bids", *args.format]))  # the BIDS dataset is always written
