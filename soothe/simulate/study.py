@@ -74,6 +74,20 @@ def check_fs(fs: float) -> float:
     return fs
 
 
+def check_condition(protocol: Protocol, condition: str) -> None:
+    """Raise :class:`SimulationError` unless ``condition`` is one of the protocol's.
+
+    Examples
+    --------
+    >>> check_condition(load_protocol(), "neutral") is None
+    True
+    """
+    if condition not in protocol.conditions:
+        raise SimulationError(
+            f"unknown condition {condition!r}; expected one of {list(protocol.conditions)}"
+        )
+
+
 def check_model_options(time_course: str, non_responder_fraction: float | None) -> None:
     """Raise :class:`SimulationError` for an unknown time course or a fraction outside [0, 1].
 
@@ -225,10 +239,7 @@ def simulate_session(
     True
     """
     fs = check_fs(fs)
-    if condition not in protocol.conditions:
-        raise SimulationError(
-            f"unknown condition {condition!r}; expected one of {list(protocol.conditions)}"
-        )
+    check_condition(protocol, condition)
     check_model_options(time_course, non_responder_fraction)
     noise = noise or NoiseOptions()
     items = protocol_items(protocol) if items is None else items
