@@ -247,7 +247,6 @@ def audio_problems(
     Examples
     --------
     >>> import pandas as pd
-import soundfile as sf
     >>> from conditions.protocol import load_protocol
     >>> t = pd.DataFrame({"condition": ["a", "b"], "lufs": [-23.0, -21.5], "problems": ""})
     >>> audio_problems(t, load_protocol())
