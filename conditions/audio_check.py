@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import soundfile as sf
 
 from conditions.checksum import sha256_file
 from conditions.errors import SootheError
@@ -63,8 +64,6 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     AudioError
         When the file is missing or not a readable sound file.
     """
-    import soundfile as sf
-
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
@@ -86,6 +85,7 @@ def integrated_loudness(data: np.ndarray, sample_rate_hz: int) -> float:
     >>> round(integrated_loudness(tone, 44100), 1)
     -23.0
     """
+    # lazy: pyloudnorm imports scipy.signal, slow to load; only a loudness measure needs it
     import pyloudnorm as pyln
 
     x = np.asarray(data, dtype=np.float64)
@@ -147,8 +147,6 @@ def is_pilot_placeholder(wav: str | Path) -> bool:
     >>> is_pilot_placeholder(Path(tempfile.mkdtemp()) / "none.wav")
     False
     """
-    import soundfile as sf
-
     wav = Path(wav)
     sidecar = wav.with_suffix(".json")
     try:

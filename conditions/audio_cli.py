@@ -52,6 +52,7 @@ def format_audio_table(table: pd.DataFrame) -> str:
 
 
 def _render(args: argparse.Namespace) -> int:
+    # lazy: the audio modules load numpy and pandas; `soothe audio --help` loads neither
     from conditions.audio_render import PLACEHOLDER_NOTE, render_conditions
 
     protocol = load_protocol(args.protocol)
@@ -90,6 +91,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    # lazy: the audio modules load numpy and pandas; `soothe audio --help` loads neither
     from conditions.audio_check import (
         audio_problems,
         audio_report,
@@ -107,6 +109,7 @@ def _check(args: argparse.Namespace) -> int:
         f"{a.loudness_max_spread_lu:g} LU (target {a.loudness_target_lufs:g} LUFS)"
     )
     print(format_audio_table(table))
+    # lazy: pandas is a numerical library; `soothe audio --help` loads none
     import pandas as pd
 
     lufs = pd.to_numeric(table["lufs"], errors="coerce").dropna()
@@ -131,6 +134,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _normalize(args: argparse.Namespace) -> int:
+    # lazy: the audio modules load numpy and pandas; `soothe audio --help` loads neither
     from conditions.audio_check import protocol_audio_paths
     from conditions.audio_normalize import normalize_audio_files, update_protocol_audio
 

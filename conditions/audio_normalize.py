@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from conditions.audio_check import AudioError, integrated_loudness, peak_dbfs, read_audio
 from conditions.checksum import sha256_file
 from conditions.protocol import Protocol, load_protocol
+from conditions.soothe_version import soothe_version
 
 #: Highest sample peak a normalised file may have (dBFS).
 PEAK_CEILING_DBFS: float = -1.0
@@ -117,53 +119,18 @@ def normalize_audio_files(
     AudioError
         When a copy would overwrite an original, or a source is unreadable or silent.
     """
-    import soundfile as sf
-
-    from soothe import __version__
-
     out_dir = Path(out_dir)
-    targets = {name: (out_dir / f"{name}.wav").resolve() for name in sources}
-    originals = {Path(p).resolve() for p in sources.values()}
-    clash = [str(t) for t in targets.values() if t in originals]
-    if clash:
-        raise AudioError(
-            f"{clash[0]}: normalising would overwrite an original; choose another out_dir"
-        )
-    # one file in memory at a time: measure all, then write all
-    measures = {}
-    for name, path in sources.items():
-        data, rate = read_audio(path)
-        measures[name] = (integrated_loudness(data, rate), peak_dbfs(data))
-        del data
+    targets = normalized_targets(sources, out_dir)
+    measures = measure_loudness(sources)
     plan = plan_loudness(measures, target_lufs, ceiling_dbfs)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for name in sources:
-        data, rate = read_audio(sources[name])
-        out = apply_gain(data, plan.gains_db[name])
-        info = sf.info(str(sources[name]))
-        subtype = info.subtype if info.subtype in ("PCM_16", "PCM_24", "FLOAT") else "PCM_16"
-        sf.write(str(targets[name]), out, rate, subtype=subtype)
-        src_sidecar = Path(sources[name]).with_suffix(".json")
-        sidecar = json.loads(src_sidecar.read_text()) if src_sidecar.is_file() else {}
-        sidecar["LoudnessNormalization"] = {
-            "Source": str(sources[name]),
-            "SourceSHA256": sha256_file(sources[name]),
-            "GainDB": plan.gains_db[name],
-            "TargetLUFS": plan.target_lufs,
-        }
-        targets[name].with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
-        files[name] = {
-            "source": str(sources[name]),
-            "source_sha256": sidecar["LoudnessNormalization"]["SourceSHA256"],
-            "output": str(targets[name]),
-            "lufs_before": round(measures[name][0], 3),
-            "peak_dbfs_before": round(measures[name][1], 3),
-            "gain_db": plan.gains_db[name],
-            # a static gain shifts integrated loudness by exactly the gain
-            "lufs_after": round(measures[name][0] + plan.gains_db[name], 3),
-            "peak_dbfs_after": round(peak_dbfs(out), 3),
-        }
+    files = {
+        name: write_normalized_copy(
+            sources[name], targets[name], plan.gains_db[name], plan.target_lufs,
+            measures[name],
+        )
+        for name in sources
+    }
     manifest = {
         "method": "static gain to a common integrated loudness (ITU-R BS.1770-4, pyloudnorm); "
         "target lowered for all files if any would peak above the ceiling",
@@ -171,11 +138,81 @@ def normalize_audio_files(
         "target_lufs": plan.target_lufs,
         "peak_ceiling_dbfs": ceiling_dbfs,
         "note": plan.note,
-        "soothe_version": __version__,
+        "soothe_version": soothe_version(),
         "files": files,
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def normalized_targets(sources: dict[str, Path], out_dir: Path) -> dict[str, Path]:
+    """Where each copy goes (``out_dir/<condition>.wav``); refuses to overwrite an original.
+
+    Examples
+    --------
+    >>> normalized_targets({"neutral": Path("/a/neutral.wav")}, Path("/a/normalized"))
+    {'neutral': PosixPath('/a/normalized/neutral.wav')}
+    """
+    targets = {name: (out_dir / f"{name}.wav").resolve() for name in sources}
+    originals = {Path(p).resolve() for p in sources.values()}
+    clash = [str(t) for t in targets.values() if t in originals]
+    if clash:
+        raise AudioError(
+            f"{clash[0]}: normalising would overwrite an original; choose another out_dir"
+        )
+    return targets
+
+
+def measure_loudness(sources: dict[str, Path]) -> dict[str, tuple[float, float]]:
+    """Name -> ``(integrated loudness LUFS, sample peak dBFS)`` of each file, read one at a
+    time so only one file is in memory."""
+    measures = {}
+    for name, path in sources.items():
+        data, rate = read_audio(path)
+        measures[name] = (integrated_loudness(data, rate), peak_dbfs(data))
+        del data
+    return measures
+
+
+def write_normalized_copy(
+    source: str | Path,
+    target: Path,
+    gain_db: float,
+    target_lufs: float,
+    measure: tuple[float, float],
+) -> dict:
+    """Write ``source`` scaled by ``gain_db`` to ``target`` with its sidecar; return the
+    manifest entry.
+
+    The copy keeps the source's sample format (16-bit, 24-bit or float; anything else is
+    written as 16-bit), and its sidecar is the source's (if any) plus a
+    ``LoudnessNormalization`` record. ``measure`` is the source's ``(LUFS, peak dBFS)``.
+    """
+    data, rate = read_audio(source)
+    out = apply_gain(data, gain_db)
+    info = sf.info(str(source))
+    subtype = info.subtype if info.subtype in ("PCM_16", "PCM_24", "FLOAT") else "PCM_16"
+    sf.write(str(target), out, rate, subtype=subtype)
+    src_sidecar = Path(source).with_suffix(".json")
+    sidecar = json.loads(src_sidecar.read_text()) if src_sidecar.is_file() else {}
+    sidecar["LoudnessNormalization"] = {
+        "Source": str(source),
+        "SourceSHA256": sha256_file(source),
+        "GainDB": gain_db,
+        "TargetLUFS": target_lufs,
+    }
+    target.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    return {
+        "source": str(source),
+        "source_sha256": sidecar["LoudnessNormalization"]["SourceSHA256"],
+        "output": str(target),
+        "lufs_before": round(measure[0], 3),
+        "peak_dbfs_before": round(measure[1], 3),
+        "gain_db": gain_db,
+        # a static gain shifts integrated loudness by exactly the gain
+        "lufs_after": round(measure[0] + gain_db, 3),
+        "peak_dbfs_after": round(peak_dbfs(out), 3),
+    }
 
 
 def update_protocol_audio(protocol_path: str | Path, new_paths: dict[str, Path]) -> Protocol:

@@ -21,6 +21,7 @@ How a script becomes audio:
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -31,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
 
 from conditions.audio_check import (
     AudioError,
@@ -40,7 +43,8 @@ from conditions.audio_check import (
 )
 from conditions.audio_normalize import PEAK_CEILING_DBFS, apply_gain, plan_loudness
 from conditions.checksum import sha256_file
-from conditions.script_metrics import SPEECH_RATE_WPM, InductionScript, parse_script
+from conditions.script_metrics import SPEECH_RATE_WPM, InductionScript, Segment, parse_script
+from conditions.soothe_version import soothe_version
 
 #: Bump when the rendering method changes (it is written into every sidecar).
 RENDERER_VERSION: str = "soothe-espeak-render 1"
@@ -110,8 +114,6 @@ def synthesize_text(
     >>> rate, 0.2 < audio.size / rate < 2.0
     (22050, True)
     """
-    import soundfile as sf
-
     exe = exe or find_espeak()
     cmd = [exe, "-v", voice, "-s", str(int(round(speed_wpm))), "-g", str(int(word_gap))]
     cmd += ["--stdout", text]
@@ -119,8 +121,6 @@ def synthesize_text(
     if proc.returncode != 0 or not proc.stdout:
         message = proc.stderr.decode(errors="replace").strip()
         raise AudioError(f"espeak-ng: failed for voice {voice!r}: {message or 'no output'}")
-    import io
-
     data, rate = sf.read(io.BytesIO(proc.stdout), dtype="float64")
     return _trim(np.asarray(data, dtype=np.float64).reshape(-1), rate), int(rate)
 
@@ -204,11 +204,68 @@ def render_script(
     -------
     RenderedScript
     """
-    from scipy.signal import resample_poly
-
     exe = find_espeak()
     texts = [s.text for s in script.segments if not s.is_pause]
     target = script.words / model_rate_wpm * 60.0
+    speech = calibrate_speech(texts, script.words, target, voice=voice, speed_wpm=speed_wpm,
+                              max_iterations=max_iterations, exe=exe)
+    mono = assemble_speech(script.segments, speech.chunks, speech.rate, sample_rate_hz)
+    data = np.repeat(mono[:, None], channels, axis=1)
+    return RenderedScript(
+        data=data,
+        sample_rate_hz=sample_rate_hz,
+        speed_wpm=round(speech.speed_wpm),
+        speech_s=speech.speech_s,
+        pauses_s=script.pauses_s,
+        target_speech_s=target,
+        iterations=speech.iterations,
+        settings={
+            "voice": voice,
+            "espeak_speed_wpm": round(speech.speed_wpm),
+            "espeak_word_gap": speech.word_gap,
+            "speed_calibrated": speed_wpm is None,
+            "model_rate_wpm": model_rate_wpm,
+            "sample_rate_hz": sample_rate_hz,
+            "channels": channels,
+            "trim_level_dbfs": -50.0,
+        },
+    )
+
+
+@dataclass
+class CalibratedSpeech:
+    """The synthesised text chunks at the speed and word gap the calibration settled on."""
+
+    chunks: list[np.ndarray]
+    rate: int
+    speed_wpm: float
+    word_gap: int
+    iterations: int
+
+    @property
+    def speech_s(self) -> float:
+        """Duration of all the speech, silences between chunks not counted."""
+        return sum(c.size for c in self.chunks) / self.rate
+
+
+def calibrate_speech(
+    texts: list[str],
+    words: int,
+    target_s: float,
+    *,
+    voice: str = DEFAULT_VOICE,
+    speed_wpm: float | None = None,
+    max_iterations: int = 5,
+    exe: str | None = None,
+) -> CalibratedSpeech:
+    """Synthesise ``texts``, adjusting espeak-ng's speed until the speech lasts ``target_s``.
+
+    A fixed ``speed_wpm`` synthesises once. Otherwise the speed is scaled by the ratio of
+    measured to target duration until within :data:`CALIBRATION_TOLERANCE`, the speed stops
+    changing, or ``max_iterations`` rounds are done. Below :data:`SLOWEST_SPEED_WPM`
+    espeak-ng hardly slows down, so the gaps between the ``words`` are lengthened instead.
+    """
+    exe = exe or find_espeak()
     speed = float(speed_wpm) if speed_wpm else START_SPEED_WPM
     gap = 0
     iterations = 0
@@ -216,23 +273,38 @@ def render_script(
         iterations += 1
         chunks, rate = _synthesize_chunks(texts, voice, speed, gap, exe)
         speech_s = sum(c.size for c in chunks) / rate
-        if speed_wpm or target <= 0 or iterations >= max_iterations:
+        if speed_wpm or target_s <= 0 or iterations >= max_iterations:
             break
-        if abs(speech_s - target) / target <= CALIBRATION_TOLERANCE:
+        if abs(speech_s - target_s) / target_s <= CALIBRATION_TOLERANCE:
             break
-        new = speed * speech_s / target
-        if new < SLOWEST_SPEED_WPM and speech_s < target:
+        new = speed * speech_s / target_s
+        if new < SLOWEST_SPEED_WPM and speech_s < target_s:
             # espeak-ng hardly slows down below ~88: lengthen the gaps between words instead
             # (about 20 ms per word and gap unit), then let the speed fine-tune again
-            gap += max(1, math.ceil((target - speech_s) / (0.02 * script.words)))
+            gap += max(1, math.ceil((target_s - speech_s) / (0.02 * words)))
             continue
         new = min(max(new, SPEED_RANGE[0]), SPEED_RANGE[1])
         if round(new) == round(speed):
             break
         speed = new
+    return CalibratedSpeech(chunks, rate, speed, gap, iterations)
+
+
+def assemble_speech(
+    segments: tuple[Segment, ...], chunks: list[np.ndarray], rate: int, sample_rate_hz: int
+) -> np.ndarray:
+    """The script's mono audio at ``sample_rate_hz``: the spoken ``chunks`` (one per
+    spoken segment, in order) with each pause as silence, resampled (polyphase).
+
+    Examples
+    --------
+    >>> segs = (Segment("intro", text="Hi."), Segment("intro", pause_s=0.5))
+    >>> assemble_speech(segs, [np.ones(100)], 1000, 2000).shape
+    (1200,)
+    """
     pieces: list[np.ndarray] = []
     it = iter(chunks)
-    for seg in script.segments:
+    for seg in segments:
         if seg.is_pause:
             pieces.append(np.zeros(int(round(seg.pause_s * rate))))
         else:
@@ -241,26 +313,7 @@ def render_script(
     g = math.gcd(sample_rate_hz, rate)
     if sample_rate_hz != rate:
         mono = resample_poly(mono, sample_rate_hz // g, rate // g)
-    data = np.repeat(mono[:, None], channels, axis=1)
-    return RenderedScript(
-        data=data,
-        sample_rate_hz=sample_rate_hz,
-        speed_wpm=round(speed),
-        speech_s=speech_s,
-        pauses_s=script.pauses_s,
-        target_speech_s=target,
-        iterations=iterations,
-        settings={
-            "voice": voice,
-            "espeak_speed_wpm": round(speed),
-            "espeak_word_gap": gap,
-            "speed_calibrated": speed_wpm is None,
-            "model_rate_wpm": model_rate_wpm,
-            "sample_rate_hz": sample_rate_hz,
-            "channels": channels,
-            "trim_level_dbfs": -50.0,
-        },
-    )
+    return mono
 
 
 def write_rendered(
@@ -278,10 +331,6 @@ def write_rendered(
     ``lufs_before_gain`` (the rendered audio's loudness, if already measured) saves measuring
     again: a static gain shifts integrated loudness by exactly the gain.
     """
-    import soundfile as sf
-
-    from soothe import __version__
-
     wav_path = Path(wav_path)
     wav_path.parent.mkdir(parents=True, exist_ok=True)
     data = apply_gain(rendered.data, gain_db)
@@ -298,7 +347,7 @@ def write_rendered(
         "Script": str(script_path),
         "ScriptSHA256": sha256_file(script_path),
         "Renderer": RENDERER_VERSION,
-        "SootheVersion": __version__,
+        "SootheVersion": soothe_version(),
         "EspeakVersion": espeak_version(),
         "Settings": rendered.settings,
         "CalibrationIterations": rendered.iterations,
@@ -400,25 +449,11 @@ def render_conditions(
         )
         for name, path in scripts.items()
     }
-    gains = {name: 0.0 for name in rendered}
-    note = ""
     measures = {
         name: (integrated_loudness(r.data, r.sample_rate_hz), peak_dbfs(r.data))
         for name, r in rendered.items()
     }
-    if target_lufs is not None:
-        plan = plan_loudness(measures, target_lufs, ceiling_dbfs)
-        gains, note = plan.gains_db, plan.note
-    else:
-        # espeak-ng's own level, except that resampling can overshoot full scale: never
-        # write a clipped file, pull any such file down to the ceiling instead
-        gains = {n: round(min(0.0, ceiling_dbfs - peak), 4) for n, (_, peak) in measures.items()}
-        pulled = [n for n, g in gains.items() if g < 0]
-        if pulled:
-            note = (
-                f"espeak-ng level kept except {', '.join(pulled)}, lowered to peak at "
-                f"{ceiling_dbfs:g} dBFS to avoid clipping"
-            )
+    gains, note = loudness_gains(measures, target_lufs, ceiling_dbfs)
     summary = {}
     for name, r in rendered.items():
         path = write_rendered(
@@ -440,3 +475,38 @@ def render_conditions(
             "note": note,
         }
     return summary
+
+
+def loudness_gains(
+    measures: dict[str, tuple[float, float]],
+    target_lufs: float | None,
+    ceiling_dbfs: float = PEAK_CEILING_DBFS,
+) -> tuple[dict[str, float], str]:
+    """Each file's gain (dB) and a note: matched to ``target_lufs``, or (``None``) the
+    level kept except where a file would peak above ``ceiling_dbfs``.
+
+    ``measures`` maps name -> ``(integrated loudness LUFS, sample peak dBFS)``.
+
+    Examples
+    --------
+    >>> gains, note = loudness_gains({"a": (-20.0, 0.5), "b": (-22.0, -3.0)}, None)
+    >>> gains
+    {'a': -1.5, 'b': 0.0}
+    >>> note
+    'espeak-ng level kept except a, lowered to peak at -1 dBFS to avoid clipping'
+
+    """
+    if target_lufs is not None:
+        plan = plan_loudness(measures, target_lufs, ceiling_dbfs)
+        return plan.gains_db, plan.note
+    # espeak-ng's own level, except that resampling can overshoot full scale: never
+    # write a clipped file, pull any such file down to the ceiling instead
+    gains = {n: round(min(0.0, ceiling_dbfs - peak), 4) for n, (_, peak) in measures.items()}
+    pulled = [n for n, g in gains.items() if g < 0]
+    note = ""
+    if pulled:
+        note = (
+            f"espeak-ng level kept except {', '.join(pulled)}, lowered to peak at "
+            f"{ceiling_dbfs:g} dBFS to avoid clipping"
+        )
+    return gains, note

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from conditions.errors import DatasetError
+from conditions.protocol import load_protocol
 
 BIDS_VERSION = "1.9.0"
 LABEL_RE = re.compile(r"^[A-Za-z0-9]+$")
@@ -624,8 +625,6 @@ def ensure_dataset(root: Path, name: str, task: str, *, generated_by: str = "soo
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     if authors is None:
-        from conditions.protocol import load_protocol
-
         authors = load_protocol().authors
     desc = root / "dataset_description.json"
     if not desc.exists():
@@ -705,6 +704,7 @@ def upsert_participant(root: Path, row: Mapping[str, Any]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".participants.tsv.lock", "a+b") as lock:
         if os.name == "nt":  # pragma: no cover - Windows only
+            # lazy: msvcrt exists on Windows only
             import msvcrt
 
             lock.seek(0)
@@ -715,6 +715,7 @@ def upsert_participant(root: Path, row: Mapping[str, Any]) -> None:
                 except OSError:
                     continue
         else:
+            # lazy: fcntl exists on POSIX only
             import fcntl
 
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
@@ -805,10 +806,11 @@ def write_physio(
     missing_units = [n for n in names if n not in units]
     if missing_units:
         raise DatasetError(f"{files.physio_tsv_gz}: no units for column(s) {missing_units}")
+    # lazy: pyarrow is heavy to import, and of this module only the physiology writer needs it
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    # Arrow's CSV writer is ~3x faster than np.savetxt on a 40-min, 1000 Hz session.
+    # Arrow's CSV writer is much faster than np.savetxt on long sessions.
     # Values are rounded to `decimals` places so the text stays short (1e-6 mV / uS is far
     # below any amplifier's resolution).
     columns = {

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from conditions.protocol import Protocol, load_protocol
+from conditions.questionnaire_items import item_bank_problems, load_items
 from conditions.script_metrics import (
     DURATION_TOLERANCE,
     MIN_SECOND_PERSON_RATIO,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # pandas is imported where used: `--help` loads no numerical 
 
 
 def _audio_durations(protocol: Protocol) -> dict[str, float]:
+    # lazy: soundfile loads numpy; `soothe conditions --help` loads no numerical library
     import soundfile as sf
 
     out = {}
@@ -90,6 +92,7 @@ def duration_problems(
     >>> duration_problems(t, audio_tolerance_s=20.0)[0]
     'c: estimated 660 s is 8.3% from the median 720 s (allowed 3%)'
     """
+    # lazy: pandas is a numerical library; `soothe conditions --help` loads none
     import pandas as pd
 
     audio = pd.to_numeric(table["audio_s"], errors="coerce").astype(float)
@@ -147,6 +150,7 @@ def format_script_table(table: pd.DataFrame) -> str:
         f"estimated duration {dur.min():.1f}-{dur.max():.1f} s "
         f"({(dur.max() - dur.min()) / dur.median():.1%} of median)"
     )
+    # lazy: pandas is a numerical library; `soothe conditions --help` loads none
     import pandas as pd
 
     audio = pd.to_numeric(table["audio_s"], errors="coerce").dropna()
@@ -170,8 +174,6 @@ def questionnaire_problems(protocol: Protocol) -> list[str]:
     >>> questionnaire_problems(load_protocol())
     []
     """
-    from conditions.questionnaire_items import item_bank_problems, load_items
-
     return [
         f"questionnaires.{name} ({ref.file.name}): {problem}"
         for name, ref in protocol.questionnaires.items()
@@ -182,7 +184,7 @@ def questionnaire_problems(protocol: Protocol) -> list[str]:
 def format_questionnaire_table(protocol: Protocol) -> str:
     """One line per questionnaire construct: items, reversed items, scale, and how many items
     may be missing before the score is NaN (:data:`conditions.scoring.MAX_MISSING_FRACTION`)."""
-    from conditions.questionnaire_items import load_items
+    # lazy: conditions.scoring loads pandas; `soothe conditions --help` loads none
     from conditions.scoring import MAX_MISSING_FRACTION
 
     lines = [

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conditions.errors import ProtocolError
+from conditions.questionnaire_items import load_items
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -287,7 +288,7 @@ class _Checker:
 
     def file(self, data: dict[str, Any], name: str, key: str, *, must_exist: bool = True) -> Path:
         rel = self.string(data, name, key)
-        try:  # a NUL byte or an over-long name is a bad value, not a crash (fuzzing, issue 7)
+        try:  # a NUL byte or an over-long name is a bad value, not a crash (found by fuzzing)
             path = (self.path.parent / rel).resolve()
             exists = path.is_file()
         except (OSError, ValueError) as exc:
@@ -388,8 +389,6 @@ def _load_questionnaires(check: _Checker, data: dict[str, Any]) -> dict[str, Que
     if not out:
         check.fail("questionnaires", "at least one questionnaire is required")
     # The item files are validated by their own loader, so that errors name the CSV row.
-    from conditions.questionnaire_items import load_items
-
     owner: dict[str, tuple[str, Path]] = {}  # item_id -> (questionnaire, file)
     scale: dict[str, tuple[float, float, str, Path]] = {}  # construct -> (min, max, q, file)
     for name, ref in out.items():

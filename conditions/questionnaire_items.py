@@ -34,7 +34,7 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "max",
 )
 
-#: Items per construct allowed by the item-bank design (issue 5: "3-6 items").
+#: Items per construct allowed by the item-bank design (3-6 items).
 ITEMS_PER_CONSTRUCT: tuple[int, int] = (3, 6)
 
 _TRUE = {"1", "true", "yes", "y"}
@@ -90,6 +90,32 @@ def load_items(path: str | Path) -> list[Item]:
     (0.0, 100.0)
     """
     path = Path(path)
+    rows = read_item_rows(path)
+    items: list[Item] = []
+    seen: set[str] = set()
+    scales: dict[str, tuple[float, float, int]] = {}
+    for lineno, row in enumerate(rows, start=2):
+        item_id = (row.get("item_id") or "").strip()
+        if item_id in seen:
+            raise ProtocolError(
+                str(path), f"line {lineno}.item_id", f"duplicate item_id {item_id!r}"
+            )
+        item = item_from_row(path, lineno, row)
+        seen.add(item.item_id)
+        check_construct_scale(path, lineno, item, scales)
+        items.append(item)
+    return items
+
+
+def read_item_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of an item file as dictionaries, after checking its text and header.
+
+    Raises
+    ------
+    ProtocolError
+        When the file cannot be read, is not UTF-8, is empty, lacks a column of
+        :data:`ITEM_COLUMNS` or has no items.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -105,57 +131,66 @@ def load_items(path: str | Path) -> list[Item]:
         raise ProtocolError(str(path), "<header>", f"missing column(s) {missing}")
     if not rows:
         raise ProtocolError(str(path), "<rows>", "item file has a header but no items")
-    items: list[Item] = []
-    seen: set[str] = set()
-    scales: dict[str, tuple[float, float, int]] = {}
-    for lineno, row in enumerate(rows, start=2):
-        key = f"line {lineno}"
-        item_id = (row.get("item_id") or "").strip()
-        if not item_id:
-            raise ProtocolError(str(path), f"{key}.item_id", "empty item_id")
-        if item_id in seen:
-            raise ProtocolError(str(path), f"{key}.item_id", f"duplicate item_id {item_id!r}")
-        seen.add(item_id)
-        for col in ("text", "construct", "anchor_low", "anchor_high"):
-            if not (row.get(col) or "").strip():
-                raise ProtocolError(str(path), f"{key}.{col}", f"empty {col} for item {item_id!r}")
-        rev = (row.get("reversed") or "").strip().lower()
-        if rev not in _TRUE | _FALSE:
-            raise ProtocolError(
-                str(path), f"{key}.reversed", f"expected true/false, got {row.get('reversed')!r}"
-            )
-        try:
-            lo = float(row["min"])
-            hi = float(row["max"])
-        except (TypeError, ValueError):
-            raise ProtocolError(
-                str(path), f"{key}.min/max", f"min and max must be numbers for item {item_id!r}"
-            ) from None
-        if not lo < hi:
-            raise ProtocolError(str(path), f"{key}.min/max", f"min {lo} must be below max {hi}")
-        construct = row["construct"].strip()
-        first = scales.setdefault(construct, (lo, hi, lineno))
-        if first[:2] != (lo, hi):
-            raise ProtocolError(
-                str(path),
-                f"{key}.min/max",
-                f"construct {construct!r} is rated {lo:g}-{hi:g} here but {first[0]:g}-"
-                f"{first[1]:g} on line {first[2]}; a construct score is a mean, so all its "
-                "items need one scale",
-            )
-        items.append(
-            Item(
-                item_id=item_id,
-                text=row["text"].strip(),
-                construct=row["construct"].strip(),
-                reversed=rev in _TRUE,
-                anchor_low=row["anchor_low"].strip(),
-                anchor_high=row["anchor_high"].strip(),
-                min=lo,
-                max=hi,
-            )
+    return rows
+
+
+def item_from_row(path: Path, lineno: int, row: dict[str, str]) -> Item:
+    """One item from its CSV row (line ``lineno`` of ``path``), every field checked.
+
+    Examples
+    --------
+    >>> row = {"item_id": "a", "text": "Calm", "construct": "calm", "reversed": "no",
+    ...        "anchor_low": "not at all", "anchor_high": "very", "min": "1", "max": "7"}
+    >>> item_from_row(Path("items.csv"), 2, row).max
+    7.0
+    """
+    key = f"line {lineno}"
+    item_id = (row.get("item_id") or "").strip()
+    if not item_id:
+        raise ProtocolError(str(path), f"{key}.item_id", "empty item_id")
+    for col in ("text", "construct", "anchor_low", "anchor_high"):
+        if not (row.get(col) or "").strip():
+            raise ProtocolError(str(path), f"{key}.{col}", f"empty {col} for item {item_id!r}")
+    rev = (row.get("reversed") or "").strip().lower()
+    if rev not in _TRUE | _FALSE:
+        raise ProtocolError(
+            str(path), f"{key}.reversed", f"expected true/false, got {row.get('reversed')!r}"
         )
-    return items
+    try:
+        lo = float(row["min"])
+        hi = float(row["max"])
+    except (TypeError, ValueError):
+        raise ProtocolError(
+            str(path), f"{key}.min/max", f"min and max must be numbers for item {item_id!r}"
+        ) from None
+    if not lo < hi:
+        raise ProtocolError(str(path), f"{key}.min/max", f"min {lo} must be below max {hi}")
+    return Item(
+        item_id=item_id,
+        text=row["text"].strip(),
+        construct=row["construct"].strip(),
+        reversed=rev in _TRUE,
+        anchor_low=row["anchor_low"].strip(),
+        anchor_high=row["anchor_high"].strip(),
+        min=lo,
+        max=hi,
+    )
+
+
+def check_construct_scale(
+    path: Path, lineno: int, item: Item, scales: dict[str, tuple[float, float, int]]
+) -> None:
+    """Raise unless ``item`` uses the scale of its construct's first item (recorded in
+    ``scales`` as ``construct -> (min, max, line)``): a construct score is a mean."""
+    first = scales.setdefault(item.construct, (item.min, item.max, lineno))
+    if first[:2] != (item.min, item.max):
+        raise ProtocolError(
+            str(path),
+            f"line {lineno}.min/max",
+            f"construct {item.construct!r} is rated {item.min:g}-{item.max:g} here but "
+            f"{first[0]:g}-{first[1]:g} on line {first[2]}; a construct score is a mean, so "
+            "all its items need one scale",
+        )
 
 
 def item_bank_problems(items: list[Item]) -> list[str]:

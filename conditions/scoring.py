@@ -7,7 +7,7 @@ alike. A construct score is prorated, that is the mean of the answered items, wh
 NaN with the reason in the ``reason`` column. Cronbach's alpha (Cronbach, 1951) is computed
 per construct on complete cases.
 
-What the 20 % rule means for short constructs (a deliberate decision, kept from issue 5):
+What the 20 % rule means for short constructs (a deliberate decision):
 a construct of 5 items is prorated with 1 item missing; a construct of 3 or 4 items (six of
 the seven shipped constructs have 4) is NaN as soon as one item is missing. We do not loosen
 the rule to 25 % for 4-item constructs because
@@ -164,40 +164,14 @@ def score_constructs(
     r, keys = _keyed_long(responses, items)
     constructs = list(dict.fromkeys(it.construct for it in items))
     members = {c: [it.item_id for it in items if it.construct == c] for c in constructs}
-    if keys:
-        groups = responses[keys].drop_duplicates().sort_values(keys).itertuples(index=False)
-        group_list = [tuple(g) for g in groups]
-    else:
-        group_list = [()]
-    answered = r.dropna(subset=["keyed"])
-    lookup = {
-        (*k, c): s
-        for (*k, c), s in (
-            answered.groupby([*keys, "construct"], sort=False)["keyed"]
-            if keys
-            else answered.groupby(["construct"], sort=False)["keyed"]
-        )
-    }
+    lookup = answered_by_group(r, keys)
     rows = []
-    for group in group_list:
+    for group in response_groups(responses, keys):
         for construct in constructs:
             n_items = len(members[construct])
-            values = lookup.get((*group, construct))
-            n_answered = 0 if values is None else int(values.size)
-            n_missing = n_items - n_answered
-            if n_answered == 0:
-                score, reason = math.nan, f"all {n_items} items missing"
-            elif n_missing / n_items > max_missing_fraction:
-                score = math.nan
-                reason = (
-                    f"{n_missing} of {n_items} items missing ({n_missing / n_items:.0%}, "
-                    f"more than the {max_missing_fraction:.0%} that may be prorated)"
-                )
-            else:
-                score = float(values.mean())
-                reason = (
-                    f"prorated: {n_missing} of {n_items} items missing" if n_missing else ""
-                )
+            score, n_missing, reason = construct_score(
+                lookup.get((*group, construct)), n_items, max_missing_fraction
+            )
             rows.append(
                 {
                     **dict(zip(keys, group)),
@@ -209,6 +183,55 @@ def score_constructs(
                 }
             )
     return pd.DataFrame(rows, columns=[*keys, *SCORE_COLUMNS])
+
+
+def response_groups(responses: pd.DataFrame, keys: list[str]) -> list[tuple]:
+    """Every participant x session x phase present in ``responses``, sorted (``[()]``
+    when there are no group keys: all responses are one group)."""
+    if not keys:
+        return [()]
+    groups = responses[keys].drop_duplicates().sort_values(keys).itertuples(index=False)
+    return [tuple(g) for g in groups]
+
+
+def answered_by_group(keyed: pd.DataFrame, keys: list[str]) -> dict[tuple, pd.Series]:
+    """The answered keyed ratings per ``(*group, construct)``."""
+    answered = keyed.dropna(subset=["keyed"])
+    grouped = answered.groupby([*keys, "construct"] if keys else ["construct"], sort=False)
+    return {(*k, c): s for (*k, c), s in grouped["keyed"]}
+
+
+def construct_score(
+    values: pd.Series | None, n_items: int, max_missing_fraction: float = MAX_MISSING_FRACTION
+) -> tuple[float, int, str]:
+    """One construct score: ``(score, n_missing, reason)`` from its answered keyed ratings.
+
+    The mean of the answered items, prorated when at most ``max_missing_fraction`` of the
+    ``n_items`` are missing, otherwise NaN with the reason.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> construct_score(pd.Series([4.0, 6.0]), 2)
+    (5.0, 0, '')
+    >>> construct_score(pd.Series([4.0, 6.0, 5.0, 5.0]), 5)
+    (5.0, 1, 'prorated: 1 of 5 items missing')
+    >>> construct_score(pd.Series([4.0, 6.0, 5.0]), 4)[2]
+    '1 of 4 items missing (25%, more than the 20% that may be prorated)'
+    >>> construct_score(None, 4)[2]
+    'all 4 items missing'
+    """
+    n_answered = 0 if values is None else int(values.size)
+    n_missing = n_items - n_answered
+    if n_answered == 0:
+        return math.nan, n_missing, f"all {n_items} items missing"
+    if n_missing / n_items > max_missing_fraction:
+        return math.nan, n_missing, (
+            f"{n_missing} of {n_items} items missing ({n_missing / n_items:.0%}, "
+            f"more than the {max_missing_fraction:.0%} that may be prorated)"
+        )
+    reason = f"prorated: {n_missing} of {n_items} items missing" if n_missing else ""
+    return float(values.mean()), n_missing, reason
 
 
 def cronbach_alpha(

@@ -183,6 +183,29 @@ def parse_script(path: str | Path) -> InductionScript:
         raise ScriptError(f"{path}: cannot read script: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ScriptError(f"{path}: script is not UTF-8 text") from None
+    header, body = split_script_lines(path, lines)
+    sections = {name: "\n".join(body[name]) for name in SECTIONS}
+    segments = [seg for name in SECTIONS for seg in section_segments(name, body[name])]
+    return InductionScript(
+        path=path, header=tuple(header), sections=sections, segments=tuple(segments)
+    )
+
+
+def split_script_lines(path: Path, lines: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """The header lines and each section's spoken lines (stripped, blank lines dropped).
+
+    Raises
+    ------
+    ScriptError
+        When a section is missing, repeated or out of order, text comes before the first
+        section, or a bracket mark is not a known pause mark (``path`` names the file).
+
+    Examples
+    --------
+    >>> split_script_lines(Path("s.txt"), ["# Target", "[intro]", "Hi.", "[induction]",
+    ...                                    "Rest. [pause 2s]", "", "[closing]", "Bye."])
+    (['Target'], {'intro': ['Hi.'], 'induction': ['Rest. [pause 2s]'], 'closing': ['Bye.']})
+    """
     header: list[str] = []
     body: dict[str, list[str]] = {}
     current: str | None = None
@@ -217,23 +240,30 @@ def parse_script(path: str | Path) -> InductionScript:
     order = [s for s in body if s in SECTIONS]
     if order != list(SECTIONS):
         raise ScriptError(f"{path}: sections must come in the order {list(SECTIONS)}, got {order}")
-    sections = {name: "\n".join(body[name]) for name in SECTIONS}
+    return header, body
+
+
+def section_segments(section: str, lines: list[str]) -> list[Segment]:
+    """A section's text cut at its ``[pause Ns]`` marks into spoken and silent segments.
+
+    Examples
+    --------
+    >>> [(s.text, s.pause_s) for s in section_segments("intro", ["Breathe in.", "[pause 2s] Out."])]
+    [('Breathe in.', 0.0), ('', 2.0), ('Out.', 0.0)]
+    """
     segments: list[Segment] = []
-    for name in SECTIONS:
-        pos = 0
-        text = " ".join(body[name])
-        for m in _PAUSE_RE.finditer(text):
-            chunk = text[pos : m.start()].strip()
-            if chunk:
-                segments.append(Segment(section=name, text=chunk))
-            segments.append(Segment(section=name, pause_s=float(m.group(1))))
-            pos = m.end()
-        chunk = text[pos:].strip()
+    pos = 0
+    text = " ".join(lines)
+    for m in _PAUSE_RE.finditer(text):
+        chunk = text[pos : m.start()].strip()
         if chunk:
-            segments.append(Segment(section=name, text=chunk))
-    return InductionScript(
-        path=path, header=tuple(header), sections=sections, segments=tuple(segments)
-    )
+            segments.append(Segment(section=section, text=chunk))
+        segments.append(Segment(section=section, pause_s=float(m.group(1))))
+        pos = m.end()
+    chunk = text[pos:].strip()
+    if chunk:
+        segments.append(Segment(section=section, text=chunk))
+    return segments
 
 
 def _normalised(text: str) -> str:
@@ -297,6 +327,7 @@ def script_metrics(
                 == _normalised(ref.sections["closing"]),
             }
         )
+    # lazy: pandas is a numerical library; `soothe conditions --help` loads none
     import pandas as pd
 
     return pd.DataFrame(rows)

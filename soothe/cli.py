@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from conditions.errors import SootheError
+from soothe import __version__
 
 #: subcommand -> ("module:function", one-line help). The function takes argv (the words
 #: after the subcommand) and returns an exit code.
@@ -50,8 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_usage())
         return 0
     if args[0] in ("-V", "--version"):
-        from soothe import __version__
-
         print(f"soothe {__version__}")
         return 0
     name, rest = args[0], args[1:]

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from analysis import cli as analysis_cli
 from conditions.errors import SootheError
+from physio import cli as physio_cli
+from soothe.simulate import cli as simulate_cli
 
 DEMO_MARKER = ".soothe-demo"
 """File the demo writes into every folder it creates; only such a folder is ever deleted."""
@@ -94,8 +98,6 @@ def echo_command(command: str, argv: Sequence[str]) -> str:
     >>> echo_command("analyze", ["demo/raw", "demo/deriv", "--out", "my report"])
     "soothe analyze demo/raw demo/deriv --out 'my report'"
     """
-    import shlex
-
     return shlex.join(["soothe", *command.split(), *map(str, argv)])
 
 
@@ -111,13 +113,8 @@ def _stage(title: str, command: str, func: Callable[[list[str]], int],
     return code, elapsed
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo study.
-
-    Examples
-    --------
-    ``soothe demo --out soothe-demo --participants 20 --seed 1``
-    """
+def demo_parser() -> argparse.ArgumentParser:
+    """The ``soothe demo`` command line."""
     parser = argparse.ArgumentParser(prog="soothe demo", description=__doc__)
     parser.add_argument(
         "--out",
@@ -149,18 +146,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="keep an earlier demo's output folder instead of starting afresh",
     )
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    return parser
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo study.
+
+    Examples
+    --------
+    ``soothe demo --out soothe-demo --participants 20 --seed 1``
+    """
+    args = demo_parser().parse_args(list(argv) if argv is not None else None)
     out: Path = prepare_demo_folder(args.out, keep=args.keep)
     raw, deriv, report = out / "raw", out / "derivatives" / "soothe", out / "report"
-
-    from soothe.simulate.cli import main as simulate_main
-
     timings: dict[str, float] = {}
     code, timings["simulate"] = _stage(
         "1/3 simulate the study",
         "simulate",
-        simulate_main,
+        simulate_cli.main,
         [
             "--participants", str(args.participants), "--seed", str(args.seed),
             "--fs", str(args.fs), "--out", str(raw),
@@ -168,28 +171,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if code:
         return code
-
-    from physio.cli import main as physio_main
-
     code, timings["physio"] = _stage(
         "2/3 process the physiology",
         "physio process",
-        physio_main,
+        physio_cli.main,
         [str(raw), "--out", str(deriv), "--jobs", str(args.jobs)],
     )
     if code:
         print("physiology batch reported failures; see", deriv / "failures.tsv")
-
-    from analysis.cli import analyze_main
-
     code_an, timings["analyze"] = _stage(
-        "3/3 statistics and report", "analyze", analyze_main,
+        "3/3 statistics and report", "analyze", analysis_cli.analyze_main,
         [str(raw), str(deriv), "--out", str(report)],
     )
-    total = sum(timings.values())
-    print(f"\n=== soothe demo finished in {total:.0f} s")
+    print_demo_summary(sum(timings.values()), raw, deriv, report)
+    return code or code_an
+
+
+def print_demo_summary(total_s: float, raw: Path, deriv: Path, report: Path) -> None:
+    """Print the demo's total time and where its results are."""
+    print(f"\n=== soothe demo finished in {total_s:.0f} s")
     print(f"raw dataset (BIDS):      {raw.resolve()}")
     print(f"physiology derivatives:  {deriv.resolve()}")
     print(f"quality control:         {(deriv / 'qc' / 'index.html').resolve()}")
     print(f"report:                  {(report / 'report.html').resolve()}")
-    return code or code_an

@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from soothe.simulate.errors import SimulationError
 from soothe.simulate.noise import NoiseOptions
 
 NOISE_SWITCHES = {
@@ -29,8 +31,6 @@ def _margin_kw(minutes: list[float] | None) -> dict:
     if minutes is None:
         return {}
     if min(minutes) < 0 or max(minutes) > 24 * 60:
-        from soothe.simulate.study import SimulationError
-
         raise SimulationError(
             f"--record-margin-min must be between 0 and 1440 minutes, got {minutes}"
         )
@@ -112,12 +112,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def noise_from_args(args: argparse.Namespace) -> NoiseOptions:
     """Build the noise switches from parsed arguments."""
-    from dataclasses import replace
-
     for name in ("ectopic_per_min", "bursts_per_hour"):
         if getattr(args, name) < 0:
-            from soothe.simulate.study import SimulationError
-
             raise SimulationError(f"--{name.replace('_', '-')} must be >= 0")
     noise = NoiseOptions.none() if args.no_noise else NoiseOptions(mains_hz=args.mains_hz)
     noise = replace(
@@ -133,7 +129,8 @@ def noise_from_args(args: argparse.Namespace) -> NoiseOptions:
 
 def main(argv: list[str]) -> int:
     """Entry point of ``soothe simulate``."""
-    args = _parser().parse_args(argv)  # first: --help loads no numerical library
+    args = _parser().parse_args(argv)
+    # lazy: the simulator (numpy, pandas, scipy) and the protocol parser slow `--help` down
     from conditions.protocol import load_protocol
     from soothe.simulate.study import simulate_study
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
+from scipy import signal as sps
 
 #: (centre s relative to R, width s, amplitude mV) of P, Q, R, S, T for each beat type.
 TEMPLATES: dict[str, tuple[tuple[float, float, float], ...]] = {
@@ -273,8 +274,6 @@ def electrode_motion(fs: float = 500.0, duration_s: float = 300.0,
     (0.3-10 Hz) noise of 0.15 mV RMS at the burst's peak (signal-to-noise ratio 7 dB with
     the MIT-BIH noise stress test's definition, S = (QRS peak-to-peak / 4)^2) plus a
     baseline excursion of up to +-1 mV."""
-    from scipy import signal as sps
-
     rng = np.random.default_rng(seed)
 
     def bursts(x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -347,7 +346,7 @@ SCENARIOS: dict[str, Callable[..., StressCase]] = {
     "quantised_12bit": quantised_12bit,
     **{f"rate_{r}hz": partial(rate, float(r)) for r in (100, 250, 500, 1000, 2000)},
 }
-#: F1 target per scenario (issue 10): 0.998, atrial fibrillation 0.995.
+#: F1 target per scenario: 0.998, atrial fibrillation 0.995.
 F1_TARGET = {name: (0.995 if name == "atrial_fibrillation" else 0.998) for name in SCENARIOS}
 
 

@@ -5,7 +5,7 @@ time, so the R peak of the rendered signal sits at the true beat time to within 
 sample. The T wave moves with the RR interval (Bazett-like sqrt(RR) scaling of the QT),
 amplitudes vary slightly from beat to beat and with respiration, and premature beats get a
 wide, P-less ventricular morphology with an inverted T wave. Rendering is vectorised over
-all beats (no ODE integration), which is what makes it ~100x faster than ECGSYN.
+all beats (no ODE integration), which makes it much faster than ECGSYN.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.signal import oaconvolve
 
 from soothe.simulate import effects
 from soothe.simulate.noise import NoiseOptions
@@ -104,8 +105,6 @@ def eda_render(tonic: np.ndarray, scrs: pd.DataFrame, fs: float) -> np.ndarray:
     idx = np.round(scrs["onset_s"].to_numpy() * fs).astype(np.int64)
     ok = idx < n
     np.add.at(impulses, idx[ok], scrs["amplitude_us"].to_numpy()[ok])
-    from scipy.signal import oaconvolve
-
     phasic = oaconvolve(impulses, bateman_kernel(fs))[:n]
     return tonic + phasic
 

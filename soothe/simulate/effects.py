@@ -52,6 +52,12 @@ from typing import Any
 
 import numpy as np
 
+# The coupling gains and the HRV structure are part of this model; they live in their own
+# module because the analytic core (physiology) needs them too, and are re-exported here.
+# (This module's docstring is written into planted_effects.json: keep it as it is.)
+from soothe.simulate import physiology as phys
+from soothe.simulate.coupling import COUPLING, HRV_STRUCTURE
+
 #: Induction length the slopes refer to (minutes) -- the protocol's 11-minute audio.
 INDUCTION_MIN = 11.0
 #: Time constant of the saturating time course (minutes).
@@ -84,15 +90,6 @@ DRIVE_VARIABILITY: dict[str, dict[str, float]] = {
                     "wander_tau_s": 120.0},
 }
 
-#: How the drives reach the body (units per unit of drive).
-COUPLING: dict[str, float] = {
-    "hr_per_sympathetic": 6.0,  # bpm
-    "hr_per_vagal": 5.0,  # bpm lower per unit of vagal drive (vagal withdrawal raises HR)
-    "scl_per_sympathetic": 1.5,  # uS
-    "scr_rate_gain": 2.0,  # SCR rate x exp(gain * s)
-    "scr_amp_gain": 1.0,  # SCR amplitude x exp(gain * s)
-}
-
 #: Meditation conditions slow breathing (breaths/min less per induction minute, with the
 #: condition's time course); a slower breath is deeper (depth x (rate0/rate)^0.5).
 MEDITATION_BREATHING: dict[str, float] = {"kindness_self": 0.15, "body_scan": 0.15}
@@ -113,15 +110,6 @@ QUESTIONNAIRE_DRIVE: dict[str, float] = {"vagal": -0.05, "sympathetic": 0.20}
 RECOVERY_TAU_S = 150.0
 #: The person-level step at induction onset builds up as 1 - exp(-dt / tau) (no jump).
 ONSET_TAU_S = 30.0
-
-#: Heart-rate variability besides the RSA (see ``soothe.simulate.rr``).
-HRV_STRUCTURE: dict[str, float] = {
-    "breathing_wander_bpm": 0.6,  # slow wander of the breathing rate (breaths/min)
-    "lf_hz": 0.1,  # Mayer-wave (baroreflex) oscillation
-    "lf_amp_ms": 10.0,
-    "white_sd_ms": 3.0,  # beat-to-beat jitter not explained by HF/LF
-    "min_rsa_share": 0.3,  # the RSA carries at least this share of the resting RMSSD
-}
 
 #: Skin conductance responses (see ``soothe.simulate.eda_synth``).
 SCR_MODEL: dict[str, Any] = {
@@ -268,8 +256,6 @@ def typical_person() -> dict[str, float]:
 
 @functools.lru_cache(maxsize=8)
 def _implied(course: str) -> dict[str, dict[str, float]]:
-    from soothe.simulate import physiology as phys
-
     person = typical_person()
     minutes = np.arange(1, int(INDUCTION_MIN) + 1) - 0.5  # window centres
     g = time_course(minutes, course)

@@ -23,21 +23,20 @@ clock, ``XDF_LSL_ZERO_S`` + session time.
 
 from __future__ import annotations
 
+import datetime
 import io
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 import numpy as np
 
 from conditions import bids
 from conditions.protocol import Protocol
+from soothe.simulate.simulated_session import LSL_ZERO_S, SimulatedSession
 
-if TYPE_CHECKING:
-    from soothe.simulate.study import SimulatedSession
-
-XDF_LSL_ZERO_S = 10_000.0
+#: LSL clock reading at the first physiology sample (the events table's ``lsl_time`` zero).
+XDF_LSL_ZERO_S = LSL_ZERO_S
 XDF_DEVICE_CLOCK_OFFSET_S = 0.250
 XDF_CHUNK_SAMPLES = 10_000
 FORMAT_EXT = {"edf": ".edf", "csv": ".csv", "xdf": ".xdf"}
@@ -77,8 +76,7 @@ def write_edf(
     resp: np.ndarray | None = None,
 ) -> None:
     """EDF+ with ECG (mV), EDA (uS), optionally Resp (V), one annotation per marker."""
-    import datetime
-
+    # lazy: edfio is needed only for EDF export; the other formats do without it
     from edfio import Edf, EdfAnnotation, EdfSignal
 
     n_per_record = int(round(fs))
@@ -187,6 +185,16 @@ def _footer_xml(first: float, last: float, count: int, offsets: list[tuple[float
     )
 
 
+#: XDF chunk tags (XDF 1.0 specification).
+XDF_FILE_HEADER, XDF_STREAM_HEADER, XDF_SAMPLES, XDF_CLOCK_OFFSET = 1, 2, 3, 4
+XDF_BOUNDARY, XDF_STREAM_FOOTER = 5, 6
+#: The fixed 16-byte UUID of a Boundary chunk, from the specification.
+XDF_BOUNDARY_UUID = bytes.fromhex("4370f5b5ddbe41e4b1c4bb6d5ab84a2d")
+#: A clock offset is measured this often (s), as LSL does.
+XDF_CLOCK_OFFSET_EVERY_S = 5.0
+XDF_PHYSIO_STREAM, XDF_MARKER_STREAM = 1, 2
+
+
 def write_xdf(
     path: Path,
     ecg: np.ndarray,
@@ -197,85 +205,119 @@ def write_xdf(
     resp: np.ndarray | None = None,
 ) -> None:
     """Write an XDF 1.0 file with a physiology stream (ECG, EDA[, RESP]) and markers."""
-    out = io.BytesIO()
-    out.write(b"XDF:")
-    out.write(_chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>'))
-    phys_id, mark_id = 1, 2
     chans = [("ECG", "mV", "ECG"), ("EDA", "uS", "EDA")]
     columns = [ecg, eda]
     if resp is not None:
         chans.append(("RESP", "V", "RESP"))
         columns.append(resp)
-    n_ch = len(chans)
-    phys_xml = _stream_header_xml("SimPhysio", "ExG", n_ch, fs, "float32", chans)
+    out = io.BytesIO()
+    out.write(b"XDF:")
+    out.write(_xdf_headers(chans, fs))
+    data = np.column_stack(columns).astype("<f4")
+    body, phys_offsets, mark_offsets = _xdf_samples(data, fs, markers)
+    out.write(body)
+    out.write(_chunk(XDF_BOUNDARY, XDF_BOUNDARY_UUID))
+    out.write(_xdf_footers(len(ecg), fs, markers, phys_offsets, mark_offsets))
+    bids.atomic_write_bytes(path, out.getvalue())
+
+
+def _xdf_headers(chans: list[tuple[str, str, str]], fs: float) -> bytes:
+    """The FileHeader chunk and one StreamHeader chunk per stream."""
+    phys_xml = _stream_header_xml("SimPhysio", "ExG", len(chans), fs, "float32", chans)
     mark_xml = _stream_header_xml(
         "SootheMarkers", "Markers", 1, 0.0, "string", [("code", "", "Markers")]
     )
-    out.write(_chunk(2, struct.pack("<I", phys_id) + phys_xml.encode()))
-    out.write(_chunk(2, struct.pack("<I", mark_id) + mark_xml.encode()))
+    return (
+        _chunk(XDF_FILE_HEADER, b'<?xml version="1.0"?><info><version>1.0</version></info>')
+        + _chunk(XDF_STREAM_HEADER, struct.pack("<I", XDF_PHYSIO_STREAM) + phys_xml.encode())
+        + _chunk(XDF_STREAM_HEADER, struct.pack("<I", XDF_MARKER_STREAM) + mark_xml.encode())
+    )
 
-    n = len(ecg)
+
+def _physio_samples_chunk(data: np.ndarray, start: int, stop: int, t0: float) -> bytes:
+    """One Samples chunk of the physiology stream: rows ``start:stop`` of ``data``.
+
+    The first sample carries its timestamp ``t0`` (device clock); the rest are deduced
+    from the nominal rate.
+    """
+    count = stop - start
+    sample_dtype = np.dtype([("flag", "u1"), ("values", "<f4", (data.shape[1],))])
+    body = io.BytesIO()
+    body.write(struct.pack("<I", XDF_PHYSIO_STREAM))
+    body.write(_varlen(count))
+    body.write(struct.pack("<Bd", 8, t0))
+    body.write(data[start].tobytes())
+    if count > 1:
+        rest = np.zeros(count - 1, dtype=sample_dtype)
+        rest["values"] = data[start + 1 : stop]
+        body.write(rest.tobytes())
+    return _chunk(XDF_SAMPLES, body.getvalue())
+
+
+def _clock_offset_chunks(lsl_now: float) -> bytes:
+    """ClockOffset chunks of both streams at recorder time ``lsl_now``."""
+    return _chunk(
+        XDF_CLOCK_OFFSET,
+        struct.pack("<Idd", XDF_PHYSIO_STREAM, lsl_now, XDF_DEVICE_CLOCK_OFFSET_S),
+    ) + _chunk(XDF_CLOCK_OFFSET, struct.pack("<Idd", XDF_MARKER_STREAM, lsl_now, 0.0))
+
+
+def _xdf_samples(
+    data: np.ndarray, fs: float, markers: list[tuple[float, int]]
+) -> tuple[bytes, list[tuple[float, float]], list[tuple[float, float]]]:
+    """The Samples and ClockOffset chunks, interleaved as a recorder writes them.
+
+    Returns the chunks and the clock offsets of the physiology and the marker stream.
+    """
+    n = len(data)
     # device clock = recorder clock - offset; the ClockOffset chunks say +offset
     device_t0 = XDF_LSL_ZERO_S - XDF_DEVICE_CLOCK_OFFSET_S
-    data = np.column_stack(columns).astype("<f4")
-    sample_dtype = np.dtype([("flag", "u1"), ("values", "<f4", (n_ch,))])
+    out = io.BytesIO()
     phys_offsets: list[tuple[float, float]] = []
     mark_offsets: list[tuple[float, float]] = []
     mi = 0
     next_offset_t = 0.0
     for start in range(0, n, XDF_CHUNK_SAMPLES):
         stop = min(start + XDF_CHUNK_SAMPLES, n)
-        count = stop - start
-        body = io.BytesIO()
-        body.write(struct.pack("<I", phys_id))
-        body.write(_varlen(count))
-        # first sample carries its timestamp; the rest are deduced from the nominal rate
-        body.write(struct.pack("<Bd", 8, device_t0 + start / fs))
-        body.write(data[start].tobytes())
-        if count > 1:
-            rest = np.zeros(count - 1, dtype=sample_dtype)
-            rest["values"] = data[start + 1 : stop]
-            body.write(rest.tobytes())
-        out.write(_chunk(3, body.getvalue()))
+        out.write(_physio_samples_chunk(data, start, stop, device_t0 + start / fs))
         t_end = stop / fs
         # markers that happened up to the end of this chunk, interleaved as a recorder would
-        chunk_markers = []
+        first = mi
         while mi < len(markers) and markers[mi][0] < t_end:
-            chunk_markers.append(markers[mi])
             mi += 1
-        if chunk_markers:
-            out.write(_chunk(3, _marker_samples(mark_id, chunk_markers)))
-        if t_end >= next_offset_t:  # a clock offset measurement every 5 s, as LSL does
+        if mi > first:
+            out.write(_chunk(XDF_SAMPLES, _marker_samples(XDF_MARKER_STREAM, markers[first:mi])))
+        if t_end >= next_offset_t:
             lsl_now = XDF_LSL_ZERO_S + t_end
             phys_offsets.append((lsl_now, XDF_DEVICE_CLOCK_OFFSET_S))
             mark_offsets.append((lsl_now, 0.0))
-            out.write(_chunk(4, struct.pack("<Idd", phys_id, lsl_now, XDF_DEVICE_CLOCK_OFFSET_S)))
-            out.write(_chunk(4, struct.pack("<Idd", mark_id, lsl_now, 0.0)))
-            next_offset_t = t_end + 5.0
+            out.write(_clock_offset_chunks(lsl_now))
+            next_offset_t = t_end + XDF_CLOCK_OFFSET_EVERY_S
     if mi < len(markers):
-        out.write(_chunk(3, _marker_samples(mark_id, markers[mi:])))
-    # Boundary chunk: the fixed 16-byte UUID from the specification
-    out.write(_chunk(5, bytes.fromhex("4370f5b5ddbe41e4b1c4bb6d5ab84a2d")))
-    first_p = device_t0
-    last_p = device_t0 + (n - 1) / fs
-    out.write(
-        _chunk(
-            6, struct.pack("<I", phys_id) + _footer_xml(first_p, last_p, n, phys_offsets).encode()
-        )
-    )
+        out.write(_chunk(XDF_SAMPLES, _marker_samples(XDF_MARKER_STREAM, markers[mi:])))
+    return out.getvalue(), phys_offsets, mark_offsets
+
+
+def _xdf_footers(
+    n: int,
+    fs: float,
+    markers: list[tuple[float, int]],
+    phys_offsets: list[tuple[float, float]],
+    mark_offsets: list[tuple[float, float]],
+) -> bytes:
+    """The StreamFooter chunks: first and last timestamp, sample count, clock offsets."""
+    first_p = XDF_LSL_ZERO_S - XDF_DEVICE_CLOCK_OFFSET_S
+    last_p = first_p + (n - 1) / fs
     if markers:
         first_m = XDF_LSL_ZERO_S + markers[0][0]
         last_m = XDF_LSL_ZERO_S + markers[-1][0]
     else:
         first_m = last_m = 0.0
-    out.write(
-        _chunk(
-            6,
-            struct.pack("<I", mark_id)
-            + _footer_xml(first_m, last_m, len(markers), mark_offsets).encode(),
-        )
-    )
-    bids.atomic_write_bytes(path, out.getvalue())
+    phys_xml = _footer_xml(first_p, last_p, n, phys_offsets)
+    mark_xml = _footer_xml(first_m, last_m, len(markers), mark_offsets)
+    return _chunk(
+        XDF_STREAM_FOOTER, struct.pack("<I", XDF_PHYSIO_STREAM) + phys_xml.encode()
+    ) + _chunk(XDF_STREAM_FOOTER, struct.pack("<I", XDF_MARKER_STREAM) + mark_xml.encode())
 
 
 def _marker_samples(stream_id: int, markers: list[tuple[float, int]]) -> bytes:

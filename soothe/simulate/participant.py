@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import lfilter
 
 from soothe.simulate import effects
-from soothe.simulate.physiology import rsa_amplitude_at_rest
+from soothe.simulate.physiology import breathing_rate, rsa_amplitude_at_rest
 from soothe.simulate.timeline import SessionTimeline
 
 DRIVES = ("vagal", "sympathetic")
@@ -149,8 +150,6 @@ def _wander(model: ParticipantModel, duration_s: float, t: np.ndarray, drive: st
     a = np.exp(-1.0 / (WANDER_GRID_HZ * tau))
     e = rng.normal(0.0, sd * np.sqrt(1 - a * a), n)
     e[0] = rng.normal(0.0, sd)
-    from scipy.signal import lfilter
-
     x = lfilter([1.0], [1.0, -a], e)
     return np.interp(t, np.arange(n) / WANDER_GRID_HZ, x)
 
@@ -202,8 +201,6 @@ def breathing(model: ParticipantModel, timeline: SessionTimeline, t: np.ndarray,
     >>> bool(rate[1] < rate[0] and depth[1] > depth[0])   # meditation: slower, deeper
     True
     """
-    from soothe.simulate.physiology import breathing_rate
-
     t = np.asarray(t, dtype=float)
     slowing = induction_course(model, timeline, t,
                                effects.MEDITATION_BREATHING.get(model.condition, 0.0))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from soothe.simulate import effects
+from soothe.simulate.coupling import COUPLING, HRV_STRUCTURE
 
 HF_BAND_HZ = (0.15, 0.40)
 
@@ -35,7 +35,7 @@ def heart_rate(hr0: float | np.ndarray, vagal: np.ndarray | float,
     >>> float(heart_rate(70.0, 0.2, 0.0))
     69.0
     """
-    c = effects.COUPLING
+    c = COUPLING
     return (np.asarray(hr0, float) + c["hr_per_sympathetic"] * np.asarray(sympathetic, float)
             - c["hr_per_vagal"] * np.asarray(vagal, float))
 
@@ -60,7 +60,7 @@ def skin_conductance(scl0: float | np.ndarray, sympathetic: np.ndarray | float,
     >>> float(skin_conductance(5.0, 0.4))
     5.6
     """
-    gain = effects.COUPLING["scl_per_sympathetic"] * coupling
+    gain = COUPLING["scl_per_sympathetic"] * coupling
     return np.maximum(np.asarray(scl0, float) + gain * np.asarray(sympathetic, float), 0.2)
 
 
@@ -80,7 +80,7 @@ def rmssd_expected(rsa_amp_ms: np.ndarray | float, hr_bpm: np.ndarray | float,
     >>> bool(b < a)
     True
     """
-    hrv = effects.HRV_STRUCTURE
+    hrv = HRV_STRUCTURE
     lf = hrv["lf_amp_ms"] if lf_amp_ms is None else lf_amp_ms
     sigma = hrv["white_sd_ms"] if white_sd_ms is None else white_sd_ms
     t = _rr_s(hr_bpm)
@@ -103,7 +103,7 @@ def rsa_amplitude_at_rest(rmssd_ms: float, hr_bpm: float, breathing_bpm: float,
     >>> round(float(rmssd_expected(a0, 70.0, 15.0)), 6)
     40.0
     """
-    hrv = effects.HRV_STRUCTURE
+    hrv = HRV_STRUCTURE
     lf = hrv["lf_amp_ms"] if lf_amp_ms is None else lf_amp_ms
     sigma = hrv["white_sd_ms"] if white_sd_ms is None else white_sd_ms
     t = 60.0 / hr_bpm
@@ -124,7 +124,7 @@ def hf_expected(rsa_amp_ms: np.ndarray | float, breathing_bpm: np.ndarray | floa
     >>> float(hf_expected(20.0, 6.0)) < 5          # 0.10 Hz: below the band
     True
     """
-    sigma = effects.HRV_STRUCTURE["white_sd_ms"] if white_sd_ms is None else white_sd_ms
+    sigma = HRV_STRUCTURE["white_sd_ms"] if white_sd_ms is None else white_sd_ms
     f = np.asarray(breathing_bpm, float) / 60.0
     in_band = (f >= HF_BAND_HZ[0]) & (f <= HF_BAND_HZ[1])
     white = sigma**2 * _rr_s(hr_bpm) * 2 * (HF_BAND_HZ[1] - HF_BAND_HZ[0])

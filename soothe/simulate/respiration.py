@@ -15,6 +15,7 @@ import numpy as np
 
 from soothe.simulate.noise import NoiseOptions
 from soothe.simulate.participant import ParticipantModel, breathing
+from soothe.simulate.rr import respiration_phase
 from soothe.simulate.timeline import SessionTimeline
 
 #: Grid (Hz) on which the breath phase and depth are computed before interpolation.
@@ -54,8 +55,6 @@ def belt_render(
     >>> 0.1 < float(np.ptp(belt)) < 3.0
     True
     """
-    from soothe.simulate.rr import respiration_phase
-
     noise = noise or NoiseOptions()
     n_grid = int(np.ceil(n_samples / fs * RESP_GRID_HZ)) + 2
     grid = np.arange(n_grid) / RESP_GRID_HZ

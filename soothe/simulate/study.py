@@ -11,7 +11,10 @@ power analysis.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import multiprocessing as mp
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +22,20 @@ import numpy as np
 import pandas as pd
 
 from conditions import bids
-from conditions.errors import SootheError
 from conditions.protocol import Protocol, load_protocol
 from conditions.questionnaire_items import Item
-from soothe.simulate import effects
+from physio.progress import BatchProgress
+from soothe import __version__
+from soothe.simulate import effects, formats
 from soothe.simulate.ecg_synth import ecg_add_noise, ecg_render
 from soothe.simulate.eda_synth import draw_scrs, eda_add_noise, eda_render
+from soothe.simulate.errors import SimulationError
 from soothe.simulate.noise import NoiseOptions
 from soothe.simulate.participant import ParticipantModel, draw_participant
 from soothe.simulate.respiration import belt_render
 from soothe.simulate.rr import BeatSeries, generate_beats
 from soothe.simulate.selfreport import item_biases, latent_states, simulate_beh
+from soothe.simulate.simulated_session import SimulatedSession
 from soothe.simulate.timeline import (
     RECORD_MARGIN_S,
     SessionTimeline,
@@ -50,50 +56,137 @@ SESSION = "1"
 TONIC_TRUTH_HZ = 10.0
 #: Units of the respiration-belt channel in every format the simulator writes.
 RESP_UNITS = "V"
+#: The physiology formats ``simulate_study`` writes (``bids`` is the raw dataset itself).
+STUDY_FORMATS: tuple[str, ...] = ("bids", "edf", "csv", "xdf")
 
 
-class SimulationError(SootheError, ValueError):
-    """Bad simulator arguments (for example a non-positive sampling rate)."""
+def check_fs(fs: float) -> float:
+    """The sampling rate as a float, or :class:`SimulationError` outside 50-10000 Hz.
 
-
-@dataclass
-class SimulatedSession:
-    """One simulated participant session, in memory."""
-
-    participant_id: str  # without 'sub-'
-    condition: str
-    sex: str
-    age: int
-    fs: float
-    timeline: SessionTimeline
-    model: ParticipantModel
-    beats: BeatSeries
-    ecg_mv: np.ndarray
-    eda_us: np.ndarray
-    resp_v: np.ndarray
-    scrs: pd.DataFrame
-    motion_s: np.ndarray
-    beh: pd.DataFrame
-    truth: pd.DataFrame
-    truth_phases: pd.DataFrame = field(default_factory=pd.DataFrame)
-    session_code: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def events_table(self, protocol: Protocol) -> pd.DataFrame:
-        """The ``_events.tsv`` table: onset, duration, trial_type, value, clock times."""
-        return events_table(self.timeline, protocol)
-
-
-def _check_fs(fs: float) -> float:
+    Examples
+    --------
+    >>> check_fs(250)
+    250.0
+    """
     fs = float(fs)
     if not np.isfinite(fs) or fs < 50 or fs > 10000:
         raise SimulationError(f"sampling rate must be 50-10000 Hz, got {fs}")
     return fs
 
 
+def check_condition(protocol: Protocol, condition: str) -> None:
+    """Raise :class:`SimulationError` unless ``condition`` is one of the protocol's.
+
+    Examples
+    --------
+    >>> check_condition(load_protocol(), "neutral") is None
+    True
+    """
+    if condition not in protocol.conditions:
+        raise SimulationError(
+            f"unknown condition {condition!r}; expected one of {list(protocol.conditions)}"
+        )
+
+
+def check_model_options(time_course: str, non_responder_fraction: float | None) -> None:
+    """Raise :class:`SimulationError` for an unknown time course or a fraction outside [0, 1].
+
+    Examples
+    --------
+    >>> check_model_options("saturating", 0.5) is None
+    True
+    """
+    if time_course not in effects.TIME_COURSES:
+        raise SimulationError(
+            f"unknown time course {time_course!r}; expected one of {list(effects.TIME_COURSES)}"
+        )
+    if non_responder_fraction is not None and not 0 <= non_responder_fraction <= 1:
+        raise SimulationError(
+            f"non_responder_fraction must be in [0, 1], got {non_responder_fraction}"
+        )
+
+
 def participant_rng(seed: int, index: int, stream: int) -> np.random.Generator:
     """An independent, reproducible generator per (study seed, participant, purpose)."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(index), int(stream)]))
+
+
+def study_constructs(items: dict[str, list[Item]]) -> list[str]:
+    """The constructs the items measure, sorted by name."""
+    return sorted({it.construct for lst in items.values() for it in lst})
+
+
+def simulate_answers(
+    timeline: SessionTimeline,
+    items: dict[str, list[Item]],
+    condition: str,
+    biases: dict[str, float],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The questionnaire answers (``_beh.tsv`` rows): latent states, then item ratings."""
+    return simulate_beh(timeline, latent_states(study_constructs(items), condition, rng), biases,
+                        rng)
+
+
+@dataclass
+class EdaTruth:
+    """The SCRs, the slow true curves and the true per-window and per-phase tables."""
+
+    scrs: pd.DataFrame
+    curves: dict[str, np.ndarray]
+    windows: pd.DataFrame
+    phases: pd.DataFrame
+
+
+def simulate_truth(
+    participant_id: str,
+    model: ParticipantModel,
+    timeline: SessionTimeline,
+    beats: BeatSeries,
+    rng: np.random.Generator,
+) -> EdaTruth:
+    """Draw the SCRs and compute the ground truth (per window and per phase)."""
+    drift_phase = float(rng.uniform(0, 2 * np.pi))
+    scrs = draw_scrs(model, timeline, rng)
+    curves = truth_curves(model, timeline, grid_hz=TONIC_TRUTH_HZ, drift_phase=drift_phase)
+    onsets = scrs["onset_s"].to_numpy()
+    return EdaTruth(
+        scrs=scrs,
+        curves=curves,
+        windows=truth_windows(participant_id, timeline, beats, curves, onsets),
+        phases=truth_phases(participant_id, timeline, beats, curves, onsets),
+    )
+
+
+def draw_motion(noise: NoiseOptions, duration_s: float, rng: np.random.Generator) -> np.ndarray:
+    """Times (s) of the motion artefacts: a Poisson count, uniform times, sorted."""
+    n_motion = (
+        rng.poisson(noise.motion_per_hour * duration_s / 3600.0) if noise.motion_artefacts else 0
+    )
+    return np.sort(rng.uniform(5.0, duration_s - 5.0, n_motion))
+
+
+def render_signals(
+    model: ParticipantModel,
+    timeline: SessionTimeline,
+    beats: BeatSeries,
+    truth: EdaTruth,
+    motion: np.ndarray,
+    noise: NoiseOptions,
+    fs: float,
+    rng: np.random.Generator,
+    rng_belt: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ECG (mV), EDA (uS) and respiration belt (V) at ``fs`` Hz, with their artefacts."""
+    n = int(round(timeline.duration_s * fs))
+    ecg = ecg_render(beats, fs, n, rng, amplitude_scale=float(rng.uniform(0.7, 1.4)))
+    ecg_add_noise(ecg, fs, rng, noise, model.resp_hz, motion)
+    # the tonic level is slow: the truth's 10 Hz curve, interpolated to fs
+    tonic = np.interp(np.arange(n) / fs, truth.curves["t"], truth.curves["scl"])
+    eda = eda_render(tonic, truth.scrs, fs)
+    eda_add_noise(eda, fs, rng, noise, motion)
+    resp = belt_render(model, timeline, fs, n, rng_belt, noise)
+    return ecg, eda, resp
 
 
 def simulate_session(
@@ -145,11 +238,9 @@ def simulate_session(
     >>> s.ecg_mv.shape == s.eda_us.shape == s.resp_v.shape
     True
     """
-    fs = _check_fs(fs)
-    if condition not in protocol.conditions:
-        raise SimulationError(
-            f"unknown condition {condition!r}; expected one of {list(protocol.conditions)}"
-        )
+    fs = check_fs(fs)
+    check_condition(protocol, condition)
+    check_model_options(time_course, non_responder_fraction)
     noise = noise or NoiseOptions()
     items = protocol_items(protocol) if items is None else items
     if biases is None:
@@ -157,90 +248,24 @@ def simulate_session(
     timeline = build_timeline(
         protocol, condition, participant_rng(seed, index, 1), items, record_margin_s
     )
-    if time_course not in effects.TIME_COURSES:
-        raise SimulationError(
-            f"unknown time course {time_course!r}; expected one of {list(effects.TIME_COURSES)}"
-        )
-    if non_responder_fraction is not None and not 0 <= non_responder_fraction <= 1:
-        raise SimulationError(
-            f"non_responder_fraction must be in [0, 1], got {non_responder_fraction}"
-        )
-    model = draw_participant(
-        condition,
-        participant_rng(seed, index, 2),
-        time_course=time_course,
-        non_responder_fraction=non_responder_fraction,
-    )
+    model = draw_participant(condition, participant_rng(seed, index, 2), time_course=time_course,
+                             non_responder_fraction=non_responder_fraction)
     beats = generate_beats(model, timeline, participant_rng(seed, index, 3), noise)
-    rng_sr = participant_rng(seed, index, 4)
-    beh = simulate_beh(
-        timeline, latent_states(_constructs(items), condition, rng_sr), biases, rng_sr
-    )
-    rng_eda = participant_rng(seed, index, 5)
-    drift_phase = float(rng_eda.uniform(0, 2 * np.pi))
-    scrs = draw_scrs(model, timeline, rng_eda)
-    curves = truth_curves(model, timeline, grid_hz=TONIC_TRUTH_HZ, drift_phase=drift_phase)
-    onsets = scrs["onset_s"].to_numpy()
-    truth = truth_windows(participant_id, timeline, beats, curves, onsets)
-    phases = truth_phases(participant_id, timeline, beats, curves, onsets)
+    beh = simulate_answers(timeline, items, condition, biases, participant_rng(seed, index, 4))
+    truth = simulate_truth(participant_id, model, timeline, beats,
+                           participant_rng(seed, index, 5))
     rng_sig = participant_rng(seed, index, 6)
-    n_motion = (
-        rng_sig.poisson(noise.motion_per_hour * timeline.duration_s / 3600.0)
-        if noise.motion_artefacts
-        else 0
-    )
-    motion = np.sort(rng_sig.uniform(5.0, timeline.duration_s - 5.0, n_motion))
-    n = int(round(timeline.duration_s * fs))
+    motion = draw_motion(noise, timeline.duration_s, rng_sig)
     if signals:
-        ecg = ecg_render(beats, fs, n, rng_sig, amplitude_scale=float(rng_sig.uniform(0.7, 1.4)))
-        ecg_add_noise(ecg, fs, rng_sig, noise, model.resp_hz, motion)
-        # the tonic level is slow: the truth's 10 Hz curve, interpolated to fs
-        tonic = np.interp(np.arange(n) / fs, curves["t"], curves["scl"])
-        eda = eda_render(tonic, scrs, fs)
-        eda_add_noise(eda, fs, rng_sig, noise, motion)
-        resp = belt_render(model, timeline, fs, n, participant_rng(seed, index, 7), noise)
+        ecg, eda, resp = render_signals(model, timeline, beats, truth, motion, noise, fs,
+                                        rng_sig, participant_rng(seed, index, 7))
     else:
         ecg = eda = resp = np.empty(0)
     return SimulatedSession(
-        participant_id=participant_id,
-        condition=condition,
-        sex=sex,
-        age=int(age),
-        fs=fs,
-        timeline=timeline,
-        model=model,
-        beats=beats,
-        ecg_mv=ecg,
-        eda_us=eda,
-        resp_v=resp,
-        scrs=scrs,
-        motion_s=motion,
-        beh=beh,
-        truth=truth,
-        truth_phases=phases,
-    )
-
-
-def _constructs(items: dict[str, list[Item]]) -> list[str]:
-    return sorted({it.construct for lst in items.values() for it in lst})
-
-
-def events_table(timeline: SessionTimeline, protocol: Protocol) -> pd.DataFrame:
-    """Markers as the session runner writes them (value = marker code)."""
-    labels = protocol.markers
-    onsets = np.array([o for o, _ in timeline.events])
-    codes = [c for _, c in timeline.events]
-    psychopy_zero = timeline.events[0][0]  # PsychoPy clock starts at session start
-    lsl_zero = 10_000.0  # LSL clock reading at the first physiology sample
-    return pd.DataFrame(
-        {
-            "onset": np.round(onsets, 4),
-            "duration": 0.0,
-            "trial_type": [labels.label(c) for c in codes],
-            "value": codes,
-            "psychopy_time": np.round(onsets - psychopy_zero, 4),
-            "lsl_time": np.round(onsets + lsl_zero, 4),
-        }
+        participant_id=participant_id, condition=condition, sex=sex, age=int(age), fs=fs,
+        timeline=timeline, model=model, beats=beats, ecg_mv=ecg, eda_us=eda, resp_v=resp,
+        scrs=truth.scrs, motion_s=motion, beh=beh, truth=truth.windows,
+        truth_phases=truth.phases,
     )
 
 
@@ -264,8 +289,14 @@ def write_session(root: Path, protocol: Protocol, session: SimulatedSession) -> 
             bids.PHYSIO_EDA: "Electrodermal activity, skin conductance (simulated)",
             bids.PHYSIO_RSP: "Respiration belt, chest expansion (simulated)",
         },
-        extra={"Manufacturer": "soothe simulator", "SoftwareVersions": _version()},
+        extra={"Manufacturer": "soothe simulator", "SoftwareVersions": f"soothe {__version__}"},
     )
+    write_session_truth(files, session)
+    return files
+
+
+def write_session_truth(files: bids.SessionFiles, session: SimulatedSession) -> None:
+    """Write the session's ground truth: beats, windows, phases, SCRs and the person model."""
     bids.write_tsv(files.ground_truth("beats"), truth_beats(session.beats))
     bids.write_tsv(files.ground_truth("minutes"), session.truth)
     bids.write_tsv(files.ground_truth("phases"), session.truth_phases)
@@ -289,13 +320,6 @@ def write_session(root: Path, protocol: Protocol, session: SimulatedSession) -> 
             "n_ectopic": int(session.beats.ectopic.sum()),
         },
     )
-    return files
-
-
-def _version() -> str:
-    from soothe import __version__
-
-    return f"soothe {__version__}"
 
 
 def draw_demographics(seed: int, index: int) -> tuple[str, int]:
@@ -303,6 +327,170 @@ def draw_demographics(seed: int, index: int) -> tuple[str, int]:
     rng = participant_rng(seed, index, 0)
     sex = "female" if rng.random() < 0.6 else "male"
     return sex, int(rng.integers(18, 46))
+
+
+# --------------------------------------------------------------------------------------
+# The whole study: allocation, then each session simulated and written
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudyParticipant:
+    """One participant of a simulated study, as allocated."""
+
+    index: int
+    participant_id: str  # without 'sub-'
+    sex: str
+    age: int
+    session_code: str
+    condition: str
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """What every session of one simulated study shares (sent to each worker process)."""
+
+    out: Path
+    protocol: Protocol
+    seed: int
+    fs: float
+    noise: NoiseOptions | None
+    items: dict[str, list[Item]]
+    biases: dict[str, float]
+    formats: tuple[str, ...]
+    record_margin_s: tuple[float, float] = RECORD_MARGIN_S
+    time_course: str = "linear"
+    non_responder_fraction: float | None = None
+
+
+def check_study_arguments(
+    n_participants: int, formats: tuple[str, ...], fs: float, time_course: str
+) -> float:
+    """Validate ``simulate_study``'s arguments before anything is written; return ``fs``.
+
+    Examples
+    --------
+    >>> check_study_arguments(2, ("bids", "xdf"), 250, "linear")
+    250.0
+    """
+    if n_participants < 1:
+        raise SimulationError(f"--participants must be at least 1, got {n_participants}")
+    unknown = set(formats) - set(STUDY_FORMATS)
+    if unknown:
+        raise SimulationError(f"unknown format(s) {sorted(unknown)}; use bids, edf, csv, xdf")
+    fs = check_fs(fs)
+    check_model_options(time_course, None)
+    return fs
+
+
+def allocate_participants(
+    out: Path, protocol: Protocol, seed: int, n_participants: int
+) -> tuple[Any, list[StudyParticipant]]:
+    """Allocate participants 1..N with the study's allocation database, in order.
+
+    The database (``conditions.bids.allocation_db_path(out)``) is created with ``seed`` on
+    first use. Each participant is stratified by sex and allocated on a fixed clock
+    (``SIM_DATE`` plus 50 min per participant) so the files are reproducible. This is the
+    simulator's only door to the allocation database, and the only place that reads an
+    allocated condition. Returns the open database (for ``mark_session``) and the
+    participants.
+    """
+    # lazy: the allocation database is in the session runner's layer; named here alone
+    from experiment.allocation import AllocationDB
+
+    db_path = bids.allocation_db_path(out)
+    db = (
+        AllocationDB(db_path)
+        if db_path.exists()
+        else AllocationDB.create(db_path, protocol, seed=seed)
+    )
+    participants = []
+    start = pd.Timestamp(SIM_DATE)
+    for i in range(1, n_participants + 1):
+        pid = f"{i:03d}"
+        sex, age = draw_demographics(seed, i)
+        when = (start + pd.Timedelta(minutes=50 * (i - 1))).isoformat()
+        alloc = db.allocate(pid, {"sex": sex}, machine="simulator", allocated_at=when)
+        participants.append(StudyParticipant(i, pid, sex, age, alloc.session_code,
+                                             alloc.condition))
+    return db, participants
+
+
+def register_participant(out: Path, participant: StudyParticipant) -> None:
+    """Add the participant to ``participants.tsv`` as the session runner would at the start.
+
+    During the session the condition stays out of ``participants.tsv`` (concealment).
+    """
+    bids.upsert_participant(
+        out,
+        {
+            "participant_id": f"sub-{participant.participant_id}",
+            "age": participant.age,
+            "sex": participant.sex,
+            "condition": "n/a",
+            "session_code": participant.session_code,
+            "status": "n/a",
+        },
+    )
+
+
+def simulate_and_write(settings: StudySettings, participant: StudyParticipant) -> pd.DataFrame:
+    """Simulate one session and write it in every requested format; return its truth."""
+    session = simulate_session(
+        settings.protocol,
+        participant.participant_id,
+        participant.condition,
+        seed=settings.seed,
+        index=participant.index,
+        fs=settings.fs,
+        noise=settings.noise,
+        sex=participant.sex,
+        age=participant.age,
+        items=settings.items,
+        biases=settings.biases,
+        record_margin_s=settings.record_margin_s,
+        time_course=settings.time_course,
+        non_responder_fraction=settings.non_responder_fraction,
+    )
+    if "bids" in settings.formats:
+        write_session(settings.out, settings.protocol, session)
+    for name in settings.formats:
+        if name != "bids":
+            formats.write_format(name, settings.out, settings.protocol, session)
+    return session.truth
+
+
+def run_sessions(
+    settings: StudySettings,
+    participants: list[StudyParticipant],
+    finish: Callable[[StudyParticipant, pd.DataFrame], None],
+    *,
+    jobs: int = 1,
+    progress: bool = False,
+) -> None:
+    """Simulate and write every session, in ``jobs`` processes; ``finish`` each in order.
+
+    ``finish(participant, truth)`` runs in this process, in participant order, whatever
+    ``jobs`` is, so the output is identical to a one-process run. ``progress`` shows a live
+    bar on a terminal and one plain line per participant in a log or a pipe.
+    """
+    bar = BatchProgress(len(participants), "simulate", unit="participant") if progress else None
+
+    def done(participant: StudyParticipant, truth: pd.DataFrame) -> None:
+        finish(participant, truth)
+        if bar is not None:
+            bar.update(f"sub-{participant.participant_id}")
+
+    if jobs <= 1 or len(participants) == 1:
+        for participant in participants:
+            done(participant, simulate_and_write(settings, participant))
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(simulate_and_write, settings, p) for p in participants]
+            for participant, future in zip(participants, futures):
+                done(participant, future.result())
+    if bar is not None:
+        bar.close()
 
 
 def simulate_study(
@@ -332,154 +520,35 @@ def simulate_study(
     default ~28-min protocol into ~40-min recordings. ``time_course`` and
     ``non_responder_fraction`` are passed to :func:`simulate_session`.
     """
-    from experiment.allocation import AllocationDB
-
-    if n_participants < 1:
-        raise SimulationError(f"--participants must be at least 1, got {n_participants}")
-    unknown = set(formats) - {"bids", "edf", "csv", "xdf"}
-    if unknown:
-        raise SimulationError(f"unknown format(s) {sorted(unknown)}; use bids, edf, csv, xdf")
-    fs = _check_fs(fs)
+    fs = check_study_arguments(n_participants, formats, fs, time_course)
     protocol = protocol or load_protocol()
     out = Path(out)
     bids.ensure_dataset(out, protocol.study_name + " (simulated)", protocol.task)
-    db_path = bids.allocation_db_path(out)
-    db = (
-        AllocationDB(db_path)
-        if db_path.exists()
-        else AllocationDB.create(db_path, protocol, seed=seed)
-    )
+    db, participants = allocate_participants(out, protocol, seed, n_participants)
     items = protocol_items(protocol)
-    biases = item_biases([it for lst in items.values() for it in lst], seed)
     truth_dir = out / "sourcedata" / "ground_truth"
-    if time_course not in effects.TIME_COURSES:
-        raise SimulationError(
-            f"unknown time course {time_course!r}; expected one of {list(effects.TIME_COURSES)}"
-        )
     bids.write_json(
         truth_dir / "planted_effects.json",
         planted_effects_document(seed, fs, noise, time_course, non_responder_fraction),
     )
-    base_minutes = pd.Timestamp(SIM_DATE)
-    jobs_args = []
-    for i in range(1, n_participants + 1):
-        pid = f"{i:03d}"
-        sex, age = draw_demographics(seed, i)
-        when = (base_minutes + pd.Timedelta(minutes=50 * (i - 1))).isoformat()
-        alloc = db.allocate(pid, {"sex": sex}, machine="simulator", allocated_at=when)
-        # during the session the condition stays out of participants.tsv (concealment)
-        bids.upsert_participant(
-            out,
-            {
-                "participant_id": f"sub-{pid}",
-                "age": age,
-                "sex": sex,
-                "condition": "n/a",
-                "session_code": alloc.session_code,
-                "status": "n/a",
-            },
-        )
-        jobs_args.append(
-            (
-                out,
-                protocol,
-                pid,
-                alloc.condition,
-                seed,
-                i,
-                fs,
-                noise,
-                sex,
-                age,
-                items,
-                biases,
-                formats,
-                record_margin_s,
-                time_course,
-                non_responder_fraction,
-            )
-        )
+    for participant in participants:
+        register_participant(out, participant)
+    settings = StudySettings(
+        out, protocol, seed, fs, noise, items,
+        item_biases([it for lst in items.values() for it in lst], seed),
+        formats, record_margin_s, time_course, non_responder_fraction,
+    )
     rows = []
 
-    def finish(pid: str, condition: str, truth: pd.DataFrame) -> None:
-        db.mark_session(pid, "complete")
-        bids.upsert_participant(
-            out, {"participant_id": f"sub-{pid}", "condition": condition, "status": "complete"}
-        )
+    def finish(participant: StudyParticipant, truth: pd.DataFrame) -> None:
+        db.mark_session(participant.participant_id, "complete")
+        bids.upsert_participant(out, {"participant_id": f"sub-{participant.participant_id}",
+                                      "condition": participant.condition, "status": "complete"})
         rows.append(truth)
 
-    bar = None
-    if progress:
-        # a live bar on a terminal; one plain line per participant in a log or a pipe
-        from physio.progress import BatchProgress
-
-        bar = BatchProgress(n_participants, "simulate", unit="participant")
-    if jobs <= 1 or n_participants == 1:
-        for job in jobs_args:
-            finish(job[2], job[3], _simulate_and_write(*job))
-            if bar is not None:
-                bar.update(f"sub-{job[2]}")
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_simulate_and_write, *job) for job in jobs_args]
-            for job, future in zip(jobs_args, futures):
-                finish(job[2], job[3], future.result())
-                if bar is not None:
-                    bar.update(f"sub-{job[2]}")
-    if bar is not None:
-        bar.close()
-    if rows:
-        all_truth = pd.concat(rows, ignore_index=True)
-        bids.write_tsv(truth_dir / "truth-windows_all.tsv", all_truth)
+    run_sessions(settings, participants, finish, jobs=jobs, progress=progress)
+    bids.write_tsv(truth_dir / "truth-windows_all.tsv", pd.concat(rows, ignore_index=True))
     return bids.read_participants(out)
-
-
-def _simulate_and_write(
-    out: Path,
-    protocol: Protocol,
-    pid: str,
-    condition: str,
-    seed: int,
-    index: int,
-    fs: float,
-    noise: NoiseOptions | None,
-    sex: str,
-    age: int,
-    items: dict[str, list[Item]],
-    biases: dict[str, float],
-    formats: tuple[str, ...],
-    record_margin_s: tuple[float, float] = RECORD_MARGIN_S,
-    time_course: str = "linear",
-    non_responder_fraction: float | None = None,
-) -> pd.DataFrame:
-    """Simulate one session and write it in every requested format; return its truth."""
-    from soothe.simulate import formats as fmt
-
-    session = simulate_session(
-        protocol,
-        pid,
-        condition,
-        seed=seed,
-        index=index,
-        fs=fs,
-        noise=noise,
-        sex=sex,
-        age=age,
-        items=items,
-        biases=biases,
-        record_margin_s=record_margin_s,
-        time_course=time_course,
-        non_responder_fraction=non_responder_fraction,
-    )
-    if "bids" in formats:
-        write_session(out, protocol, session)
-    for name in formats:
-        if name != "bids":
-            fmt.write_format(name, out, protocol, session)
-    return session.truth
 
 
 def planted_effects_document(
@@ -490,8 +559,6 @@ def planted_effects_document(
     non_responder_fraction: float | None = None,
 ) -> dict[str, Any]:
     """``planted_effects.json``: the generative model plus the run's settings."""
-    from dataclasses import asdict
-
     doc = effects.planted_effects(time_course)
     doc["simulation"] = {
         "seed": int(seed),
@@ -535,7 +602,7 @@ def simulate_study_tables(
     """A balanced simulated study as tables: participants, true windows, answers.
 
     The same effect model and the same true-series computations as the full simulator,
-    without rendering ECG or EDA (about 30 ms per participant).
+    without rendering ECG or EDA.
 
     Parameters
     ----------
@@ -572,46 +639,18 @@ def simulate_study_tables(
     noise = noise or NoiseOptions()
     items = protocol_items(protocol)
     biases = item_biases([it for lst in items.values() for it in lst], seed)
-    conditions = list(protocol.condition_names)
-    order = np.random.default_rng(np.random.SeedSequence([int(seed), 4242])).permutation(
-        np.repeat(np.arange(len(conditions)), n_per_group)
-    )
+    conditions = balanced_conditions(list(protocol.condition_names), n_per_group, seed)
     participants, windows, behs = [], [], []
     noise_rng = np.random.default_rng(np.random.SeedSequence([int(seed), 777]))
-    for i, ci in enumerate(order, start=1):
-        pid = f"{i:03d}"
-        condition = conditions[ci]
+    for i, condition in enumerate(conditions, start=1):
         sex, age = draw_demographics(seed, i)
         s = simulate_session(
-            protocol,
-            pid,
-            condition,
-            seed=seed,
-            index=i,
-            noise=noise,
-            sex=sex,
-            age=age,
-            items=items,
-            biases=biases,
-            signals=False,
-            time_course=time_course,
+            protocol, f"{i:03d}", condition, seed=seed, index=i, noise=noise, sex=sex,
+            age=age, items=items, biases=biases, signals=False, time_course=time_course,
         )
-        participants.append(
-            {
-                "participant_id": f"sub-{pid}",
-                "age": age,
-                "sex": sex,
-                "condition": condition,
-                "session_code": hashlib.sha1(f"{seed}:{pid}".encode()).hexdigest()[:6].upper(),
-                "status": "complete",
-            }
-        )
-        win = _windows_from_truth(s.truth, measurement_noise, noise_rng)
-        windows.append(win)
-        beh = s.beh.copy()
-        beh.insert(0, "session", SESSION)
-        beh.insert(0, "participant_id", f"sub-{pid}")
-        behs.append(beh)
+        participants.append(table_participant_row(s, seed))
+        windows.append(_windows_from_truth(s.truth, measurement_noise, noise_rng))
+        behs.append(table_beh(s))
     return {
         "participants": pd.DataFrame(participants, columns=list(bids.PARTICIPANTS_COLUMNS)),
         "windows": pd.concat(windows, ignore_index=True),
@@ -622,6 +661,41 @@ def simulate_study_tables(
             "time_course": time_course,
         },
     }
+
+
+def balanced_conditions(conditions: list[str], n_per_group: int, seed: int) -> list[str]:
+    """Each condition ``n_per_group`` times, in a random order fixed by ``seed``.
+
+    Examples
+    --------
+    >>> sorted(balanced_conditions(["a", "b"], 2, seed=1))
+    ['a', 'a', 'b', 'b']
+    """
+    order = np.random.default_rng(np.random.SeedSequence([int(seed), 4242])).permutation(
+        np.repeat(np.arange(len(conditions)), n_per_group)
+    )
+    return [conditions[ci] for ci in order]
+
+
+def table_participant_row(session: SimulatedSession, seed: int) -> dict[str, Any]:
+    """The ``participants.tsv`` row of a table-level participant (session complete)."""
+    pid = session.participant_id
+    return {
+        "participant_id": f"sub-{pid}",
+        "age": session.age,
+        "sex": session.sex,
+        "condition": session.condition,
+        "session_code": hashlib.sha1(f"{seed}:{pid}".encode()).hexdigest()[:6].upper(),
+        "status": "complete",
+    }
+
+
+def table_beh(session: SimulatedSession) -> pd.DataFrame:
+    """The session's answers with ``participant_id`` and ``session`` columns in front."""
+    beh = session.beh.copy()
+    beh.insert(0, "session", SESSION)
+    beh.insert(0, "participant_id", f"sub-{session.participant_id}")
+    return beh
 
 
 def _windows_from_truth(

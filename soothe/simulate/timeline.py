@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conditions.protocol import Protocol
+from conditions.protocol import MarkerTable, Phase, Protocol
 from conditions.questionnaire_items import Item, load_items
 
 #: Pause between one phase's offset and the next phase's onset (screen change), s.
@@ -111,7 +111,6 @@ def build_timeline(
     """
     markers = protocol.markers
     items = protocol_items(protocol) if items is None else items
-    cond = protocol.conditions[condition]
     events: list[tuple[float, int]] = []
     spans: list[PhaseSpan] = []
     slots: list[ItemSlot] = []
@@ -120,44 +119,15 @@ def build_timeline(
     t += 0.5
     audio_on = audio_off = math.nan
     for phase in protocol.phases:
-        onset = t
-        events.append((onset, markers.phase_onset(phase.name)))
-        w_start = onset
+        span, phase_events, phase_slots = schedule_phase(
+            phase, protocol, condition, items, t, rng
+        )
+        events.extend(phase_events)
+        slots.extend(phase_slots)
+        spans.append(span)
         if phase.kind == "induction":
-            audio_on = onset + AUDIO_LAG_S
-            audio_off = audio_on + cond.duration_s
-            events.append((audio_on, markers.event("audio_onset")))
-            if markers.send_condition_code == "induction_onset":
-                events.append((audio_on, markers.condition(condition)))
-            n_minutes = math.ceil(cond.duration_s / 60.0 - 1e-9)
-            for m in range(1, n_minutes + 1):
-                events.append((audio_on + 60.0 * (m - 1), markers.induction_minute(m)))
-            events.append((audio_off, markers.event("audio_offset")))
-            offset = audio_off + AUDIO_LAG_S
-            w_start, w_end = audio_on, audio_off
-        elif phase.kind == "questionnaire":
-            slot_list, offset = _questionnaire(
-                phase.name, phase.questionnaires, items, protocol, onset, rng
-            )
-            slots.extend(slot_list)
-            for s in slot_list:
-                events.append((s.onset_s, markers.event("item_onset")))
-                events.append((s.onset_s + s.response_time_s, markers.event("item_response")))
-            w_end = offset
-        elif phase.duration_s > 0:
-            offset = onset + phase.duration_s
-            w_end = offset
-        elif phase.kind == "instructions":
-            offset = onset + float(rng.uniform(45.0, 90.0))
-            w_end = offset
-        else:  # end screen, participant-paced
-            if markers.send_condition_code == "end":
-                events.append((onset + 0.01, markers.condition(condition)))
-            offset = onset + float(rng.uniform(5.0, 10.0))
-            w_end = offset
-        events.append((offset, markers.phase_offset(phase.name)))
-        spans.append(PhaseSpan(phase.name, phase.kind, onset, offset, w_start, w_end))
-        t = offset + PHASE_GAP_S
+            audio_on, audio_off = span.window_start_s, span.window_end_s
+        t = span.offset_s + PHASE_GAP_S
     events.append((t, markers.event("session_end")))
     duration = t + float(record_margin_s[1])
     events = sorted(((round(o, 4), c) for o, c in events), key=lambda e: e[0])
@@ -170,6 +140,88 @@ def build_timeline(
         audio_offset_s=audio_off,
         duration_s=duration,
     )
+
+
+def schedule_phase(
+    phase: Phase,
+    protocol: Protocol,
+    condition: str,
+    items: dict[str, list[Item]],
+    onset: float,
+    rng: np.random.Generator,
+) -> tuple[PhaseSpan, list[tuple[float, int]], list[ItemSlot]]:
+    """One phase starting at ``onset``: its span, its markers (in sending order) and items.
+
+    The induction lasts the condition's audio; a questionnaire is participant-paced item
+    by item; a phase with a ``duration_s`` lasts that long; instructions take 45-90 s and
+    the end screen 5-10 s.
+
+    Examples
+    --------
+    >>> from conditions.protocol import load_protocol
+    >>> protocol = load_protocol()
+    >>> phase = protocol.phases[0]
+    >>> span, events, _ = schedule_phase(phase, protocol, "neutral", protocol_items(protocol),
+    ...                                  10.0, np.random.default_rng(0))
+    >>> span.onset_s, events[0] == (10.0, protocol.markers.phase_onset(phase.name))
+    (10.0, True)
+    """
+    markers = protocol.markers
+    events = [(onset, markers.phase_onset(phase.name))]
+    slots: list[ItemSlot] = []
+    audio: tuple[float, float] | None = None  # the induction's windows cover the audio
+    if phase.kind == "induction":
+        audio_events, audio_on, audio_off = induction_events(
+            markers, condition, protocol.conditions[condition].duration_s, onset
+        )
+        events.extend(audio_events)
+        offset = audio_off + AUDIO_LAG_S
+        audio = (audio_on, audio_off)
+    elif phase.kind == "questionnaire":
+        slots, offset = _questionnaire(
+            phase.name, phase.questionnaires, items, protocol, onset, rng
+        )
+        for s in slots:
+            events.append((s.onset_s, markers.event("item_onset")))
+            events.append((s.onset_s + s.response_time_s, markers.event("item_response")))
+    elif phase.duration_s > 0:
+        offset = onset + phase.duration_s
+    elif phase.kind == "instructions":
+        offset = onset + float(rng.uniform(45.0, 90.0))
+    else:  # end screen, participant-paced
+        if markers.send_condition_code == "end":
+            events.append((onset + 0.01, markers.condition(condition)))
+        offset = onset + float(rng.uniform(5.0, 10.0))
+    w_start, w_end = audio or (onset, offset)
+    events.append((offset, markers.phase_offset(phase.name)))
+    return PhaseSpan(phase.name, phase.kind, onset, offset, w_start, w_end), events, slots
+
+
+def induction_events(
+    markers: MarkerTable, condition: str, duration_s: float, onset: float
+) -> tuple[list[tuple[float, int]], float, float]:
+    """The induction's markers after its onset marker, and the audio onset and offset.
+
+    Audio starts ``AUDIO_LAG_S`` after the phase onset; the condition code follows it when
+    ``markers.send_condition_code`` says so; one marker per started induction minute.
+
+    Examples
+    --------
+    >>> from conditions.protocol import load_protocol
+    >>> events, on, off = induction_events(load_protocol().markers, "neutral", 90.0, 0.0)
+    >>> len(events), on, off
+    (4, 0.05, 90.05)
+    """
+    audio_on = onset + AUDIO_LAG_S
+    audio_off = audio_on + duration_s
+    events = [(audio_on, markers.event("audio_onset"))]
+    if markers.send_condition_code == "induction_onset":
+        events.append((audio_on, markers.condition(condition)))
+    n_minutes = math.ceil(duration_s / 60.0 - 1e-9)
+    for m in range(1, n_minutes + 1):
+        events.append((audio_on + 60.0 * (m - 1), markers.induction_minute(m)))
+    events.append((audio_off, markers.event("audio_offset")))
+    return events, audio_on, audio_off
 
 
 def _questionnaire(

@@ -34,6 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from physio.ecg.ecg_beats import BeatSeries as PhysioBeats
+from physio.hrv.hrv_window import hf_power as pipeline_hf
+from physio.hrv.hrv_window import hrv_window
+from soothe.simulate import physiology as phys
+from soothe.simulate.eda_synth import eda_tonic
+from soothe.simulate.participant import breathing, drives
 from soothe.simulate.rr import BeatSeries
 from soothe.simulate.timeline import SessionTimeline
 
@@ -111,8 +117,6 @@ def sinus_beats(beats: BeatSeries) -> Any:
     replaced by linear interpolation between the neighbouring sinus intervals and
     flagged ``corrected``, as the pipeline's artefact correction does.
     """
-    from physio.ecg.ecg_beats import BeatSeries as PhysioBeats
-
     rr = np.array(beats.rr_ms, dtype=float)
     corrected = np.zeros(len(rr), dtype=bool)
     for c in np.flatnonzero(beats.ectopic):
@@ -126,8 +130,6 @@ def sinus_beats(beats: BeatSeries) -> Any:
 
 
 def _hrv(pb: Any, start: float, end: float, min_hf_window_s: float) -> dict[str, Any]:
-    from physio.hrv.hrv_window import hrv_window
-
     return hrv_window(pb, start, end, max_corrected_pct=100.0, max_corrected_hr_pct=100.0,
                       min_coverage=0.0, min_beats=3, min_hf_beats=20,
                       min_hf_window_s=min_hf_window_s)
@@ -142,8 +144,6 @@ def _rows(
     scr_onsets: np.ndarray,
     min_hf_window_s: float,
 ) -> pd.DataFrame:
-    from soothe.simulate import physiology as phys
-
     pb = sinus_beats(beats)
     grid = curves["t"]
     rows = []
@@ -189,9 +189,6 @@ def _rows(
 def truth_curves(model: Any, timeline: SessionTimeline, tonic: np.ndarray | None = None,
                  grid_hz: float = 10.0, drift_phase: float = 0.0) -> dict[str, np.ndarray]:
     """The true continuous curves on a regular grid: drives, breathing, tonic SCL."""
-    from soothe.simulate.eda_synth import eda_tonic
-    from soothe.simulate.participant import breathing, drives
-
     t = np.arange(int(timeline.duration_s * grid_hz)) / grid_hz
     d = drives(model, timeline, t)
     rate, depth = breathing(model, timeline, t)
@@ -239,8 +236,6 @@ def hf_power(times_s: np.ndarray, rr_ms: np.ndarray) -> float:
     >>> 150 < hf_power(t, rr) < 250
     True
     """
-    from physio.hrv.hrv_window import hf_power as pipeline_hf
-
     return pipeline_hf(times_s, rr_ms, float(times_s[0]), float(times_s[-1]))
 
 
