@@ -29,7 +29,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from experiment.allocation import (
+from conditions.allocation import (
     AllocationError,
     create_allocation_db,
     is_database_url,

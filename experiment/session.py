@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from conditions import bids
+from conditions.allocation import ConcealedCondition
 from conditions.protocol import load_protocol
 from experiment.audio_player import (
     AudioPlayer,
@@ -105,7 +106,7 @@ class Session:
         self.participant = None
         self.exp = None
         self.audio: AudioPlayer | None = None
-        self._condition: str | None = None  # concealed: never printed or logged
+        self._condition: ConcealedCondition | None = None
         self._db = None
         self.warnings: list[str] = []
         self._devices: list = []  # the physiology StreamSpecs recorded (lab config)
@@ -154,7 +155,7 @@ class Session:
                       "; free some space before running a participant")
             if free < 20:
                 raise SessionError(f"{root}: only {free:.0f} MB free; refusing to start")
-        from experiment.allocation import AllocationDB, is_database_url, open_allocation_db
+        from conditions.allocation import AllocationDB, is_database_url, open_allocation_db
 
         db_path = opt.db_path or bids.allocation_db_path(root)
         if not is_database_url(db_path):
@@ -272,7 +273,7 @@ class Session:
 
         # audio (only now does the condition pick a file; nothing about it is shown)
         backend = choose_backend("ptb")
-        self.audio = AudioPlayer(self.protocol.conditions[self._condition].audio, backend)
+        self.audio = AudioPlayer(self.protocol.conditions[self._condition.reveal()].audio, backend)
         self.say(f"audio back end: {backend}")
         self._open_window()
 
@@ -533,7 +534,7 @@ class Session:
         self.markers.send(codes.event("audio_onset"), "audio_onset",
                           psychopy_time=onset, lsl_time=onset + to_lsl, hold=True)
         if codes.send_condition_code == "induction_onset":
-            code = codes.condition(self._condition)
+            code = codes.condition(self._condition.reveal())
             self.markers.send(code, codes.label(code), psychopy_time=onset,
                               lsl_time=onset + to_lsl, hold=True)
         self.markers.write_held()  # both out before either is written
@@ -650,7 +651,7 @@ class Session:
         try:
             self.run()
             if self.protocol.markers.send_condition_code == "end":
-                code = self.protocol.markers.condition(self._condition)
+                code = self.protocol.markers.condition(self._condition.reveal())
                 self.markers.send(code, self.protocol.markers.label(code))
             status, code = "complete", EXIT_COMPLETE
         except SessionAborted as exc:
@@ -741,7 +742,7 @@ def close_session(
         "participant_id": f"sub-{state.subject}", "age": state.age, "sex": state.sex,
         "session_code": state.session_code, "status": "incomplete",
     })
-    from experiment.allocation import AllocationError, is_database_url, open_allocation_db
+    from conditions.allocation import AllocationError, is_database_url, open_allocation_db
 
     db = db_path or bids.allocation_db_path(root)
     remote = is_database_url(db)

@@ -120,13 +120,13 @@ def test_cli_writes_complete_dataset(tmp_path: Path):
     assert (participants["status"] == "complete").all()
     assert set(participants["condition"]) <= set(PROTOCOL.condition_names)
     assert participants["session_code"].str.match(r"^S-[0-9A-Z]{4}$").all()
-    from experiment.allocation import AllocationDB
+    from conditions.allocation import AllocationDB
 
     db = AllocationDB(bids.allocation_db_path(out))
     assert db.verify() == []
     for row in participants.itertuples():
         alloc = db.lookup(row.participant_id)
-        assert alloc.condition == row.condition and alloc.session_code == row.session_code
+        assert alloc.condition.reveal() == row.condition and alloc.session_code == row.session_code
     files = next(iter(bids.iter_sessions(out)))
     events = bids.read_tsv(files.events_tsv, bids.EVENTS_COLUMNS)
     codes = list(events["value"])
