@@ -306,8 +306,8 @@ def measure_audio_latency(capture, n_clicks: int = 20, gap_s: float = 0.3,
     import tempfile
 
     from experiment.audio_player import AudioPlayer, choose_backend
+    from experiment.clocks import core_minus_lsl
     from experiment.markers import MarkerSender, open_backends
-    from experiment.session import _core_minus_lsl
 
     if n_clicks < 2:
         raise LatencyCheckError(f"n_clicks must be >= 2 to estimate jitter, got {n_clicks}")
@@ -329,7 +329,7 @@ def measure_audio_latency(capture, n_clicks: int = 20, gap_s: float = 0.3,
         for _ in range(n_clicks):
             scheduled = player.schedule()
             onset = player.wait_onset(scheduled)
-            lsl_onset = onset - _core_minus_lsl()
+            lsl_onset = onset - core_minus_lsl()
             sender.send(90, "audio_onset", psychopy_time=onset, lsl_time=lsl_onset)
             markers.append(lsl_onset)
             latency = player.predicted_latency_s()
