@@ -14,8 +14,8 @@ def core_minus_lsl() -> float:
     Each reading brackets one LSL clock read between two PsychoPy clock reads; the pair
     with the shortest bracket gives the difference with the least scheduling noise.
     """
-    # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads, so pylsl is imported only
-    # after keep_lsl_on_machine()/quiet_lsl() ran; PsychoPy takes seconds to load
+    # liblsl reads its config (LSLAPICFG) when pylsl loads, after keep_lsl_on_machine()
+    # lazy: pylsl must load after the LSL config is set; PsychoPy takes seconds to load
     import pylsl
     from psychopy import core
 

@@ -342,7 +342,7 @@ class Session:
     def setup_clocks(self) -> None:
         """Zero the session clocks (LSL and PsychoPy) on a first run; on resume, warn when
         the LSL clock restarted (onsets of this run then differ from the earlier runs')."""
-        # lazy: PsychoPy and liblsl take seconds to load; `soothe run --help` must not
+        # lazy: PsychoPy takes seconds to load (`soothe run --close` needs none); liblsl its config
         import pylsl
         from psychopy import core
 

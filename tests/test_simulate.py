@@ -319,23 +319,6 @@ def test_tables_schema():
     pd.testing.assert_frame_equal(t["windows"], again["windows"])
 
 
-def test_physio_stream_hands_out_the_session_in_chunks():
-    from soothe.simulate.stream import PhysioStream, iter_physio_chunks
-
-    stream = PhysioStream("rumination", fs=100.0, seed=2)
-    whole = np.column_stack([stream.session.ecg_mv, stream.session.eda_us]).astype(np.float32)
-    parts = [stream.read(37) for _ in range(20)] + [stream.read_until(30.0)]
-    got = np.concatenate(parts)
-    assert got.shape == (3000, 2)
-    assert np.array_equal(got, whole[:3000])
-    assert stream.position_s == pytest.approx(30.0)
-    assert stream.read_until(10.0).shape == (0, 2)  # never goes backwards
-    assert stream.timeline.audio_onset_s > 300 and len(stream.truth) > 20
-    chunks = iter_physio_chunks("rumination", fs=100.0, chunk_s=0.25, seed=2)
-    first = np.concatenate([next(chunks) for _ in range(4)])
-    assert np.array_equal(first, whole[:100])
-
-
 def test_record_margins_lengthen_the_recording_and_shift_every_event():
     """The bench's 40-min sessions: physiology before start and after end of the session."""
     proto = load_protocol()
