@@ -12,7 +12,6 @@ Public entry points::
     simulate_session(protocol, participant_id, condition, seed=..., index=..., fs=...)
     simulate_study_tables(n_per_group, seed, measurement_noise=False)
     planted_effects()                       # the model as data (soothe.simulate.effects)
-    PhysioStream / iter_physio_chunks        # chunked ECG/EDA for a simulated LSL device
 
 Heavy modules are imported lazily, so ``import soothe.simulate`` stays fast.
 """
@@ -27,8 +26,6 @@ __all__ = [
     "simulate_study_tables",
     "planted_effects",
     "NoiseOptions",
-    "PhysioStream",
-    "iter_physio_chunks",
 ]
 
 _WHERE = {
@@ -37,8 +34,6 @@ _WHERE = {
     "simulate_study_tables": "soothe.simulate.study",
     "planted_effects": "soothe.simulate.effects",
     "NoiseOptions": "soothe.simulate.noise",
-    "PhysioStream": "soothe.simulate.stream",
-    "iter_physio_chunks": "soothe.simulate.stream",
 }
 
 
