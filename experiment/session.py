@@ -133,7 +133,7 @@ class Session:
         self._condition: ConcealedCondition | None = None
         self._db = None
         self.warnings: list[str] = []
-        self._devices: list = []  # the physiology StreamSpecs recorded (lab config)
+        self.devices: list = []  # the physiology StreamSpecs recorded (lab config)
         self._physio_note = "recorded"
         self._marker_source_id: str | None = None
         self._restart_phases: set[str] = set()  # inductions interrupted by a kill
@@ -172,7 +172,7 @@ class Session:
         """
         audio_files, pilot_note = self.setup_protocol()
         self.setup_allocation_db()
-        self._devices, self._physio_note = self._check_streams()  # before any allocation
+        self.devices, self._physio_note = self._check_streams()  # before any allocation
         info = self.setup_start_info()
         info = self.setup_data(info)
         allocation = self.setup_allocation(info)
@@ -306,7 +306,7 @@ class Session:
                                 "machine": socket.gethostname(), "resumed": self.opt.resume,
                                 "initials": info.initials,
                                 "marker_source_id": self._marker_source_id,
-                                "physio_streams": [asdict(d) for d in self._devices],
+                                "physio_streams": [asdict(d) for d in self.devices],
                                 "physiology": self._physio_note,
                                 "audio_sha256": [v["sha256"] for v in checked],
                                 "audio_pilot_placeholder": bool(pilot_note)})
@@ -332,7 +332,7 @@ class Session:
                                     on_sent=self._on_marker, warn=self.warn,
                                     hold_flip_writes=True)
         if opt.record:
-            self.recorder = LSLRecorder(self.data.physio_raw_dir, run_index, self._devices,
+            self.recorder = LSLRecorder(self.data.physio_raw_dir, run_index, self.devices,
                                         warn=self.warn, marker_source_id=self._marker_source_id)
             self.recorder.start()
             self.recorder.ready.wait(10)
