@@ -32,8 +32,9 @@ def allocations(tmp_path: Path) -> list[Allocation]:
 
 def _texts(a: Allocation) -> list[str]:
     """Every way an allocation is commonly turned into text."""
-    return [repr(a), str(a), f"{a}", f"{a!r}", "%s %r" % (a, a), repr(a.condition),
-            str(a.condition), f"{a.condition}", f"{a.condition:>40}", "%s" % a.condition,
+    percent = ["%s %r" % (a, a), "%s" % a.condition]  # noqa: UP031 (as logging formats)
+    return [repr(a), str(a), f"{a}", f"{a!r}", *percent, repr(a.condition),
+            str(a.condition), f"{a.condition}", f"{a.condition:>40}",
             repr(asdict(a)), str(vars(a)), repr([a]), repr({"x": a})]
 
 
