@@ -1,4 +1,4 @@
-"""Blinded by default (issue 14): after real sessions (``soothe run --simulate`` under Xvfb
+"""Blinded by default: after real sessions (``soothe run --simulate`` under Xvfb
 with JACK and LSL), no file outside the allocation database names or codes a condition,
 until ``soothe allocation export --unblind`` writes the analysis copy."""
 

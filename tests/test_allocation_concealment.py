@@ -1,4 +1,4 @@
-"""Issue 14 (allocation): a secret seed, blinded status and files, case-insensitive IDs, and
+"""Allocation concealment: a secret seed, blinded status and files, case-insensitive IDs, and
 the same semantics on SQLite and on a real PostgreSQL server (tests/postgres_fixtures.py)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Allocation database under stress (issue 7): many processes, copies taken mid-transaction,
+"""Allocation database under stress: many processes, copies taken mid-transaction,
 live backups, and ``soothe allocation verify`` on every result."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Faults of the session runner (issue 7): a full disk, a lost marker outlet, kill -9.
+"""Faults of the session runner: a full disk, a lost marker outlet, kill -9.
 
 The full-disk tests put the dataset on a real small tmpfs (we run as root; where ``mount``
 is not permitted they are skipped, and in CI that is a failure). The kill -9 campaign runs

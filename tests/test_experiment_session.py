@@ -181,9 +181,9 @@ def test_condition_stays_concealed_until_the_end(full_session):
 
     state = json.loads((files.sourcedata_dir / "session_state.json").read_text())
     assert len(state["audio_files"]) == 5  # all five files' hashes, no names
-    assert state["audio_played"] == {}  # its hash would name the condition (issue 14)
+    assert state["audio_played"] == {}  # its hash would name the condition
     assert not any(v["pilot_placeholder"] for v in state["audio_files"])
-    # complete, and still blinded: participants.tsv has no condition column (issue 14); the
+    # complete, and still blinded: participants.tsv has no condition column; the
     # allocation database alone holds it
     participants = bids.read_participants(root)
     assert "condition" not in bids.participants_tsv(root).read_text().splitlines()[0]

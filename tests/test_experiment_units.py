@@ -283,7 +283,7 @@ def test_recorder_records_a_live_lsl_stream(tmp_path, monkeypatch):
 
 
 def test_recorder_warns_with_timestamp_when_the_stream_is_lost(tmp_path, monkeypatch):
-    """Issue 7: a physio stream that stops is reported (with a time) and recording goes on."""
+    """A physio stream that stops is reported (with a time) and recording goes on."""
     from experiment.lsl_config import write_lsl_config
 
     monkeypatch.setenv("LSLAPICFG", str(write_lsl_config(tmp_path / "lsl.cfg")))

@@ -1,6 +1,6 @@
 """The signal check end to end: ``soothe signals`` headless, the live page in headless
 Chromium, and ``soothe run --simulate`` going through the check before the baseline with the
-PsychoPy records a Builder user expects (issue 15).
+PsychoPy records a Builder user expects.
 """
 
 from __future__ import annotations
