@@ -29,12 +29,13 @@ import getpass
 import sys
 from pathlib import Path
 
-from experiment.allocation import (
+from conditions.allocation import (
     AllocationError,
     create_allocation_db,
     is_database_url,
     open_allocation_db,
 )
+from conditions.protocol import load_protocol
 
 CONFIRM_WORD = "UNBLIND"
 
@@ -148,8 +149,6 @@ def main(argv: list[str]) -> int:
     """Entry point of ``soothe allocation``."""
     args = _parser().parse_args(argv)
     if args.command == "init":
-        from conditions.protocol import load_protocol
-
         protocol = load_protocol(args.protocol)
         db = create_allocation_db(args.db, protocol, seed=args.seed, demo=args.demo)
         # concealment: a drawn seed is never printed; it lives in the database only
@@ -169,9 +168,7 @@ def main(argv: list[str]) -> int:
                 raise AllocationError(f"--stratum expects FIELD=VALUE, got {entry!r}")
             key, value = entry.split("=", 1)
             strata[key.strip()] = value.strip()
-        allocation = db.allocate(args.id, strata)
-        # concealment: the console shows the neutral code only
-        print(allocation.session_code)
+        print(db.allocate(args.id, strata).session_code)
         return 0
 
     if args.command == "status":

@@ -28,6 +28,7 @@ is reported.
 from __future__ import annotations
 
 import math
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -35,8 +36,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
+from experiment.audio_player import AudioPlayer, choose_backend
+from experiment.clocks import core_minus_lsl
 from experiment.errors import SessionError
+from experiment.markers import MarkerSender, open_backends
 
 #: a marker is paired with the first click from this long before it to this long after it
 PAIR_WINDOW_S = (-0.05, 0.35)
@@ -58,8 +63,6 @@ def write_click(path: Path, rate: int = 44100, click_s: float = 0.001,
     >>> fs, int((abs(x) > 0.5).sum())
     (44100, 44)
     """
-    import soundfile
-
     x = np.zeros(int(round(length_s * rate)))
     x[: max(1, int(round(click_s * rate)))] = amplitude
     soundfile.write(str(path), x, rate)
@@ -187,10 +190,12 @@ class JackLoopbackCapture:
 
     def __init__(self, server: str | None = None, name: str = "soothe_latency_probe") -> None:
         try:
+            # lazy: JACK-Client needs libjack when it loads; only the JACK loopback uses it
             import jack
         except (ImportError, OSError) as exc:
             raise LatencyCheckError(f"JACK loopback needs the JACK-Client package and "
                                     f"libjack: {exc}") from None
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
         import pylsl
 
         try:
@@ -249,6 +254,7 @@ class LSLChannelCapture:
     """One channel of an LSL stream (an amplifier input the audio output is cabled into)."""
 
     def __init__(self, stream_name: str, channel: str, wait_s: float = 5.0) -> None:
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
         import pylsl
 
         found = pylsl.resolve_byprop("name", stream_name, timeout=wait_s)
@@ -303,12 +309,6 @@ def measure_audio_latency(capture, n_clicks: int = 20, gap_s: float = 0.3,
     The gaps between clicks vary (``gap_s`` to 1.5 x ``gap_s``, seeded), so a latency longer
     than a gap cannot pair a click with the wrong marker unnoticed.
     """
-    import tempfile
-
-    from experiment.audio_player import AudioPlayer, choose_backend
-    from experiment.markers import MarkerSender, open_backends
-    from experiment.session import _core_minus_lsl
-
     if n_clicks < 2:
         raise LatencyCheckError(f"n_clicks must be >= 2 to estimate jitter, got {n_clicks}")
     workdir = Path(workdir or tempfile.mkdtemp(prefix="soothe_clicks_"))
@@ -329,7 +329,7 @@ def measure_audio_latency(capture, n_clicks: int = 20, gap_s: float = 0.3,
         for _ in range(n_clicks):
             scheduled = player.schedule()
             onset = player.wait_onset(scheduled)
-            lsl_onset = onset - _core_minus_lsl()
+            lsl_onset = onset - core_minus_lsl()
             sender.send(90, "audio_onset", psychopy_time=onset, lsl_time=lsl_onset)
             markers.append(lsl_onset)
             latency = player.predicted_latency_s()

@@ -45,6 +45,7 @@ def jack_preload_env(env: dict[str, str] | None = None) -> dict[str, str] | None
 
 def audio_duration_s(path: Path) -> float:
     """Duration of an audio file in seconds (soundfile)."""
+    # lazy: soundfile loads numpy; `soothe run --help` imports this module
     import soundfile
 
     info = soundfile.info(str(path))
@@ -161,6 +162,7 @@ def pilot_warning(provenance: dict[str, dict]) -> str | None:
 def ptb_output_devices() -> list[dict]:
     """PortAudio output devices PTB can see ([] when it sees none)."""
     try:
+        # lazy: psychtoolbox loads PortAudio; only a session that plays sound needs it
         import psychtoolbox.audio as ptb_audio
 
         return [d for d in ptb_audio.get_devices() if d.get("NrOutputChannels", 0) > 0]
@@ -173,6 +175,7 @@ def choose_backend(prefer: str = "ptb") -> str:
 
     Must run before the first ``Sound`` is made.
     """
+    # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
     from psychopy import prefs
     from psychopy.sound import sound as sound_mod
 
@@ -204,6 +207,7 @@ class AudioPlayer:
     """
 
     def __init__(self, path: Path, backend: str) -> None:
+        # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
         from psychopy import sound
 
         self.backend = backend
@@ -221,12 +225,14 @@ class AudioPlayer:
     @staticmethod
     def _ptb_to_core(t_ptb: float) -> float:
         """PTB driver time (``GetSecs``, epoch-based) -> PsychoPy's ``core.getTime()``."""
+        # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
         from psychopy import clock, core
 
         return float(t_ptb) - (clock.getTime() - core.getTime())
 
     def schedule(self, lead_s: float = LEAD_S) -> float:
         """Start playback ``lead_s`` from now; return the scheduled onset (PsychoPy clock)."""
+        # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
         from psychopy import clock, core
 
         if self.backend == "ptb":
@@ -239,6 +245,7 @@ class AudioPlayer:
 
     def wait_onset(self, scheduled: float, timeout_s: float = 2.0) -> float:
         """Block until the audio has started; return its measured onset (PsychoPy clock)."""
+        # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
         from psychopy import core
 
         deadline = core.getTime() + timeout_s
@@ -261,6 +268,7 @@ class AudioPlayer:
 
     def stop(self) -> float:
         """Stop now (or note that it finished); return the offset on the PsychoPy clock."""
+        # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
         from psychopy import core
 
         status = self._ptb_status()

@@ -11,13 +11,16 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from conditions.protocol import load_protocol
+from experiment.audio_player import jack_preload_env
+from experiment.dialog import StartInfo, validate_start_info
 from experiment.errors import SessionError
+from experiment.lab_config import StreamSpec
+from experiment.lsl_config import keep_lsl_on_machine, quiet_lsl
 
 
 def _maybe_reexec_for_jack(words: list[str], argv: list[str]) -> None:
     """Re-run this command with the system libjack preloaded (see audio_player)."""
-    from experiment.audio_player import jack_preload_env
-
     if os.environ.get("SOOTHE_NO_REEXEC"):
         return
     env = jack_preload_env()
@@ -113,7 +116,7 @@ def _run_parser() -> argparse.ArgumentParser:
 
 def _saved_session(args: argparse.Namespace):
     """The saved state of the session ``--resume`` continues (SessionError when none)."""
-    from conditions.protocol import load_protocol
+    # lazy: experiment.datafiles loads pandas; only --resume without the dialog needs it
     from experiment.datafiles import SessionData
 
     pid = args.participant[4:] if args.participant.startswith("sub-") else args.participant
@@ -153,68 +156,115 @@ def _age_and_sex(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def run_main(argv: list[str]) -> int:
-    """Entry point of ``soothe run``."""
+    """Entry point of ``soothe run``: a session, or ``--close`` of a killed one."""
     args = _run_parser().parse_args(argv)
+    check_run_args(args)
+    if args.close:
+        return close_from_args(args)
+    start_info = start_info_from_args(args)
+    _maybe_reexec_for_jack(["run"], argv)
+    quiet_console()
+    device, devices = start_simulated_device(args)
+    # liblsl reads its config when pylsl loads: keep_lsl_on_machine() above runs first
+    # lazy: the session module loads pandas and liblsl; `soothe run --help` stays fast
+    from experiment.session import Session
+
+    quiet_lsl()
+    try:
+        return Session(session_options(args, start_info, devices)).execute()
+    finally:
+        stop_simulated_device(device)
+
+
+def check_run_args(args: argparse.Namespace) -> None:
+    """Refuse contradictory ``soothe run`` options (SessionError naming them)."""
     if args.speed < 1:
         raise SessionError(f"--speed must be >= 1, got {args.speed}")
     if args.speed != 1 and not args.simulate:
         raise SessionError("--speed only makes sense with --simulate")
-    if args.close:
-        if not args.participant or args.resume or args.simulate:
-            raise SessionError("--close needs --participant (and neither --resume nor "
-                               "--simulate)")
-        from experiment.session import close_session
-
-        pid = args.participant[4:] if args.participant.startswith("sub-") else args.participant
-        ses = args.session[4:] if str(args.session).startswith("ses-") else str(args.session)
-        return close_session(args.data, pid, ses, protocol_path=args.protocol, db_path=args.db)
-    from experiment.dialog import validate_start_info
-
-    start_info = None
+    if args.close and (not args.participant or args.resume or args.simulate):
+        raise SessionError("--close needs --participant (and neither --resume nor "
+                           "--simulate)")
     if args.participant is not None and not args.participant.strip():
         raise SessionError("--participant is empty: give the participant ID (letters and "
                            "digits, e.g. P01), or leave --participant out to use the dialog")
+
+
+def close_from_args(args: argparse.Namespace) -> int:
+    """``soothe run --close``: close a killed session without opening a window."""
+    # lazy: the session module loads pandas; the rest of `soothe run` parses without it
+    from experiment.session import close_session
+
+    pid = args.participant[4:] if args.participant.startswith("sub-") else args.participant
+    ses = args.session[4:] if str(args.session).startswith("ses-") else str(args.session)
+    return close_session(args.data, pid, ses, protocol_path=args.protocol, db_path=args.db)
+
+
+def start_info_from_args(args: argparse.Namespace) -> StartInfo | None:
+    """The start-up entries given on the command line (``None``: ask with the dialog).
+
+    ``--simulate`` without ``--participant`` runs participant ``sim1``.
+    """
     if args.simulate and args.participant is None:
         args.participant = "sim1"
-    if args.participant:
-        age, sex = _age_and_sex(args)
-        start_info, problems = validate_start_info({
-            "participant": args.participant, "session": args.session, "age": age,
-            "sex": sex,
-            "initials": args.initials or ("SIM" if args.simulate else ""),
-        })
-        if start_info is None:
-            raise SessionError("; ".join(problems))
-    _maybe_reexec_for_jack(["run"], argv)
-    quiet_console()
-    device = None
-    devices = None
-    if args.simulate:
-        if not os.environ.get("DISPLAY"):
-            raise SessionError("--simulate needs an X display: run under "
-                               "xvfb-run -a -s '-screen 0 1280x1024x24' soothe run --simulate")
-        from experiment.lsl_config import keep_lsl_on_machine
+    if not args.participant:
+        return None
+    age, sex = _age_and_sex(args)
+    start_info, problems = validate_start_info({
+        "participant": args.participant, "session": args.session, "age": age,
+        "sex": sex,
+        "initials": args.initials or ("SIM" if args.simulate else ""),
+    })
+    if start_info is None:
+        raise SessionError("; ".join(problems))
+    return start_info
 
-        keep_lsl_on_machine()
-        if not args.no_device and not args.no_record:
-            # the session's own device: a source_id no other session shares, and the only
-            # physiology stream this session records
-            from experiment.lab_config import StreamSpec
-            from experiment.simulated_device import STREAM_NAME
 
-            source_id = f"soothe_sim-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-            devices = (StreamSpec(STREAM_NAME, "Physio", source_id),)
-            device = subprocess.Popen(
-                [sys.executable, "-m", "experiment.simulated_device",
-                 "--rate", str(args.device_rate), "--seed", str(args.seed),
-                 "--parent-pid", str(os.getpid()), "--source-id", source_id],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-    from experiment.lsl_config import quiet_lsl
-    from experiment.session import Session, SessionOptions
+def start_simulated_device(args: argparse.Namespace
+                           ) -> tuple[subprocess.Popen | None, tuple | None]:
+    """With ``--simulate``: keep LSL on this machine and start the session's own simulated
+    device (a source id no other session shares). Returns the device process and the
+    streams to record (``(None, None)`` without a device)."""
+    if not args.simulate:
+        return None, None
+    if not os.environ.get("DISPLAY"):
+        raise SessionError("--simulate needs an X display: run under "
+                           "xvfb-run -a -s '-screen 0 1280x1024x24' soothe run --simulate")
+    keep_lsl_on_machine()
+    if args.no_device or args.no_record:
+        return None, None
+    # lazy: the simulated device's module loads numpy; only --simulate needs it
+    from experiment.simulated_device import STREAM_NAME
 
-    quiet_lsl()
-    options = SessionOptions(
+    source_id = f"soothe_sim-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    devices = (StreamSpec(STREAM_NAME, "Physio", source_id),)
+    device = subprocess.Popen(
+        [sys.executable, "-m", "experiment.simulated_device",
+         "--rate", str(args.device_rate), "--seed", str(args.seed),
+         "--parent-pid", str(os.getpid()), "--source-id", source_id],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return device, devices
+
+
+def stop_simulated_device(device: subprocess.Popen | None) -> None:
+    """Stop the simulated device (killed when it does not stop within 5 s)."""
+    if device is None:
+        return
+    device.terminate()
+    try:
+        device.wait(5)
+    except subprocess.TimeoutExpired:
+        device.kill()
+
+
+def session_options(args: argparse.Namespace, start_info: StartInfo | None,
+                    devices: tuple | None):
+    """The :class:`~experiment.session.SessionOptions` of ``soothe run``'s arguments."""
+    # lazy: the session module loads pandas; the rest of `soothe run` parses without it
+    from experiment.session import SessionOptions
+
+    return SessionOptions(
         data_root=args.data, protocol_path=args.protocol, db_path=args.db,
         start_info=start_info, resume=args.resume, markers=args.markers,
         record=not args.no_record, lab_config=args.lab_config, devices=devices,
@@ -225,20 +275,12 @@ def run_main(argv: list[str]) -> int:
         screenshots=args.screenshots, min_free_mb=args.min_free_mb,
         signal_check="skip" if args.skip_signal_check else "live",
     )
-    try:
-        return Session(options).execute()
-    finally:
-        if device is not None:
-            device.terminate()
-            try:
-                device.wait(5)
-            except subprocess.TimeoutExpired:
-                device.kill()
 
 
 def check_main(argv: list[str]) -> int:
     """Entry point of ``soothe check``."""
-    from experiment.hardware_check import CHECKS
+    # lazy: hardware_check loads numpy; `soothe run` never needs it
+    from experiment.hardware_check import CHECKS, run_check
 
     p = argparse.ArgumentParser(
         prog="soothe check",
@@ -269,9 +311,6 @@ def check_main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     _maybe_reexec_for_jack(["check"], argv)
     quiet_console()
-    from experiment.hardware_check import run_check
-    from experiment.lsl_config import quiet_lsl
-
     quiet_lsl()
     return run_check(args.markers, fullscreen=not args.windowed, screen=args.screen,
                      only=[w.strip() for w in args.only.split(",") if w.strip()],

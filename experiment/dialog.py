@@ -86,6 +86,7 @@ def build_dialog(values: Mapping[str, Any], problems: list[str] | None = None, t
     while a required text field is empty. The sex/gender list starts at
     :data:`SEX_UNCHOSEN`, so nothing is pre-selected.
     """
+    # lazy: PsychoPy takes seconds to load; `soothe run --participant` never opens the dialog
     from psychopy import gui
 
     dlg = gui.Dlg(title=f"{title}: start a session")

@@ -20,14 +20,38 @@ Exit code: 0 when every check is OK, 2 when the worst is a WARN, 1 when any chec
 
 from __future__ import annotations
 
+import ctypes
+import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from experiment.audio_latency import (
+    JackLoopbackCapture,
+    LatencyCheckError,
+    LSLChannelCapture,
+    judge_latency,
+    measure_audio_latency,
+)
+from experiment.audio_player import choose_backend, ptb_output_devices
+from experiment.datafiles import utc_now
+from experiment.lab_config import (
+    StreamIdentityError,
+    default_lab_config_path,
+    describe_missing,
+    is_physiology,
+    match_devices,
+    read_lab_config,
+    visible_from_info,
+    write_lab_config,
+)
+from experiment.markers import LSLMarkerOutlet, MarkerSender, open_backends
 
 #: all checks, in the order they run
 CHECKS = ("streams", "frame", "audio", "latency", "markers", "lsl")
@@ -98,8 +122,7 @@ def screen_refresh_hz(win) -> float | None:
         screen = win.winHandle.screen
         display = getattr(getattr(screen, "display", None), "_display", None)
         if display is not None:  # X11: ask first, or Xlib prints "extension ... missing"
-            import ctypes
-
+            # lazy: pyglet's Xlib binding exists only on X11
             from pyglet.libs.x11 import xlib
 
             a, b, c = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
@@ -128,9 +151,8 @@ def check_frame_rate(win, expected_hz: float | None = None, n_frames: int = 180)
 
 
 def check_audio(tone_hz: float = 440.0, secs: float = 1.0) -> CheckResult:
+    # lazy: PsychoPy takes seconds to load; the LSL and marker checks run without it
     from psychopy import clock, core, sound
-
-    from experiment.audio_player import choose_backend, ptb_output_devices
 
     backend = choose_backend("ptb")
     if backend == "ptb":
@@ -138,6 +160,7 @@ def check_audio(tone_hz: float = 440.0, secs: float = 1.0) -> CheckResult:
         device = f"{devices[0]['DeviceName']} ({devices[0]['HostAudioAPIName']})"
     else:
         try:
+            # lazy: sounddevice loads PortAudio; it is only the fallback when PTB sees no device
             import sounddevice as sd
 
             out = sd.query_devices(kind="output")
@@ -172,16 +195,12 @@ def check_audio(tone_hz: float = 440.0, secs: float = 1.0) -> CheckResult:
 
 
 def check_markers(spec: str) -> list[CheckResult]:
-    from experiment.markers import MarkerSender, open_backends
-
     out = []
     for word in [w.strip() for w in spec.split(",") if w.strip()]:
         try:
             sender = MarkerSender(open_backends(word))
             for bit in range(8):
                 sender.send(1 << bit, f"test_bit{bit}")
-                import time
-
                 time.sleep(0.03)
             sender.reset()
             sender.close()
@@ -207,14 +226,11 @@ _PROBE = textwrap.dedent(
 
 def check_lsl_visible(stream_name: str = "soothe_check_markers") -> CheckResult:
     """Open a marker outlet here and have a second process resolve it and receive a marker."""
-    import time
-
-    from experiment.markers import LSLMarkerOutlet
-
     outlet = LSLMarkerOutlet(stream_name)
     proc = subprocess.Popen([sys.executable, "-c", _PROBE, stream_name],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
+    # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
     import pylsl
 
     while proc.poll() is None and time.monotonic() < deadline:
@@ -237,18 +253,8 @@ def check_streams(lab_config: Path, confirm: bool | None, out=sys.stdout,
     ``confirm``: True writes without asking (``--confirm-streams``), None asks on an
     interactive terminal (and only checks otherwise), False only checks.
     """
+    # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
     import pylsl
-
-    from experiment.datafiles import utc_now
-    from experiment.lab_config import (
-        StreamIdentityError,
-        describe_missing,
-        is_physiology,
-        match_devices,
-        read_lab_config,
-        visible_from_info,
-        write_lab_config,
-    )
 
     visible = [visible_from_info(i) for i in pylsl.resolve_streams(wait_time=wait_s)]
     print(f"LSL streams visible now ({len(visible)}):", file=out)
@@ -286,16 +292,6 @@ def check_audio_latency(source: str, n_clicks: int = 20, markers: str = "none",
                         max_abs_latency_ms: float = 20.0, max_jitter_ms: float = 2.0,
                         json_path: Path | None = None) -> CheckResult:
     """The audio-onset latency check (``source``: ``jack`` or ``lsl:STREAM:CHANNEL``)."""
-    import json
-
-    from experiment.audio_latency import (
-        JackLoopbackCapture,
-        LatencyCheckError,
-        LSLChannelCapture,
-        judge_latency,
-        measure_audio_latency,
-    )
-
     capture = None
     try:
         if source == "jack":
@@ -330,8 +326,6 @@ def run_check(markers: str = "lsl", fullscreen: bool = True, screen: int = 0,
               latency_source: str = "jack", clicks: int = 20,
               latency_json: Path | None = None) -> int:
     """Run the chosen checks, print one line each; 0 all OK, 2 warnings only, 1 a failure."""
-    from experiment.lab_config import default_lab_config_path
-
     unknown = sorted(set(only) - set(CHECKS))
     if unknown:
         print(f"FAIL  unknown check(s) {unknown}; known: {', '.join(CHECKS)}", file=out)
@@ -345,6 +339,7 @@ def run_check(markers: str = "lsl", fullscreen: bool = True, screen: int = 0,
     if "streams" in only:
         report(check_streams(lab_config or default_lab_config_path(), confirm_streams, out))
     if "frame" in only:
+        # lazy: PsychoPy takes seconds to load; the LSL and marker checks run without it
         from psychopy import logging, visual
 
         logging.console.setLevel(logging.ERROR)

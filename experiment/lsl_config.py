@@ -78,6 +78,7 @@ def quiet_lsl() -> str | None:
     content = path.read_text(encoding="utf-8", errors="replace") if path else ""
     if "[log]" in content:
         return None
+    # lazy: liblsl reads its config once, when pylsl loads: after this function set it
     import pylsl
 
     content += LSL_CONSOLE_LOG

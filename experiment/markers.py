@@ -71,6 +71,7 @@ class LSLMarkerOutlet:
     name = "lsl"
 
     def __init__(self, stream_name: str = MARKER_STREAM_NAME, source_id: str | None = None):
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
         import pylsl
 
         self._pylsl = pylsl
@@ -275,6 +276,7 @@ class ParallelPortMarkers(_PulsedBackend):
             _check_device_file(port, "parallel port", "load the ppdev kernel module "
                                "(sudo modprobe ppdev) and check 'ls /dev/parport*'")
         try:
+            # lazy: PsychoPy takes seconds to load; only a parallel-port back end needs it
             from psychopy import parallel
 
             self.port = parallel.ParallelPort(address=port)
@@ -301,6 +303,7 @@ class SerialMarkers(_PulsedBackend):
             _check_device_file(device, "serial port", "is the trigger box plugged in? ports "
                                f"seen: {_serial_ports() or 'none'}")
         try:
+            # lazy: pyserial is needed only with a serial trigger box
             import serial
 
             self.port = serial.Serial(device, baudrate=baudrate, timeout=0, write_timeout=0.1)
@@ -320,6 +323,7 @@ class SerialMarkers(_PulsedBackend):
 
 def _serial_ports() -> str:
     try:
+        # lazy: pyserial is needed only with a serial trigger box
         from serial.tools import list_ports
 
         return ", ".join(sorted(p.device for p in list_ports.comports()))
@@ -447,6 +451,7 @@ class SentMarker:
 
 def _lsl_clock() -> Callable[[], float]:
     try:
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
         import pylsl
 
         return pylsl.local_clock
@@ -456,6 +461,7 @@ def _lsl_clock() -> Callable[[], float]:
 
 def _psychopy_clock() -> Callable[[], float]:
     try:
+        # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
         from psychopy import core
 
         return core.getTime

@@ -25,11 +25,13 @@ marker code in the protocol (``value``) and every label (``trial_type``).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 from conditions import bids
+from experiment.datafiles import unique_path
 
 EXP_NAME = "soothe"
 IGNORE_LINES = ("*_soothe_*.csv", "*_soothe_*.psydat")
@@ -71,8 +73,6 @@ def marker_levels(markers) -> dict[str, str]:
 
 def write_events_levels(root: Path, task: str, markers) -> Path:
     """Add ``Levels`` for ``value`` and ``trial_type`` to the dataset's events sidecar."""
-    import json
-
     path = Path(root) / f"task-{task}_events.json"
     sidecar = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else \
         bids.columns_sidecar(bids.EVENTS_COLUMNS)
@@ -118,10 +118,9 @@ class PsychopyRecords:
 
     def __init__(self, data_dir: Path, participant: str, session: str, session_code: str,
                  frame_rate: float | None = None) -> None:
+        # lazy: PsychoPy takes seconds to load; `soothe run --close` imports this module
         import psychopy
         from psychopy import core, data
-
-        from experiment.datafiles import unique_path
 
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)

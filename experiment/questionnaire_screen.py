@@ -70,6 +70,7 @@ class ItemResult:
 
 def make_slider(win, item):
     """A Slider for ``item``: continuous VAS, or integer ticks for a Likert item."""
+    # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
     from psychopy import visual
 
     if item.is_vas:
@@ -108,6 +109,7 @@ def run_item(
 
     ``on_onset`` is called on the item's first flip (it sends the item-onset marker).
     """
+    # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
     from psychopy import core, visual
 
     win = display.win

@@ -134,6 +134,7 @@ class LSLRecorder(threading.Thread):
         return next((spec for spec in specs if spec.matches(seen)), None)
 
     def _open(self, info, spec: StreamSpec) -> None:
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
         import pylsl
 
         key = info.uid()
@@ -187,6 +188,7 @@ class LSLRecorder(threading.Thread):
 
     def discover(self, wait_s: float = 1.0) -> int:
         """Open the configured streams visible now; return how many physio streams are open."""
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
         import pylsl
 
         if len(self._opened_for) == len(self.devices) + bool(self.marker_spec):

@@ -8,6 +8,7 @@ there: it shows a confirmation, and Y raises :class:`SessionAborted`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -64,6 +65,7 @@ class Display:
         screenshot_dir: Path | None = None,
         on_screen: Callable[[str, dict], None] | None = None,
     ) -> None:
+        # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
         from psychopy import visual
         from psychopy.hardware import keyboard
 
@@ -153,8 +155,6 @@ class Display:
             self.capture(kind)
         self._flip()
         if self.frame_sleep_s:
-            import time
-
             time.sleep(self.frame_sleep_s)
         wanted = list(keys) + (["escape"] if self.escape_enabled else [])
         pressed = self.kb.getKeys(keyList=wanted, waitRelease=False) if wanted else []
@@ -193,6 +193,7 @@ class Display:
 
     def show_for(self, draw: Callable[[], None], kind: str, seconds: float) -> None:
         """Show a screen for ``seconds`` (Escape still works)."""
+        # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
         from psychopy import core
 
         clock = core.Clock()

@@ -9,10 +9,12 @@ flushed as it happens. Save always runs (complete, Escape, disk full, error): tr
 to 0, the recorder's raw signal to BIDS physio, ``participants.tsv``, the allocation's
 session status, the ExperimentHandler CSV (saved after every row; psychopy_records).
 
-Concealment: the condition is used only to pick the audio file. It is never printed,
-logged, drawn or written to a file: ``participants.tsv`` has no condition column, and by
-default (``send_condition_code = "never"``) no condition marker is sent. The allocation
-database alone holds it until ``soothe allocation export --unblind``.
+Concealment: the allocation's condition is a
+:class:`~conditions.allocation.ConcealedCondition`, which prints as a neutral text; it is
+revealed only to pick the audio file (:meth:`Session.setup_audio`) and, when the protocol asks
+for it, the condition marker. Nothing writes it to a file: ``participants.tsv`` has no
+condition column, and by default (``send_condition_code = "never"``) no condition marker is
+sent. The allocation database alone holds it until ``soothe allocation export --unblind``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,22 @@ import errno
 import os
 import socket
 import sys
+import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from conditions import bids
+from conditions.allocation import (
+    Allocation,
+    AllocationDB,
+    AllocationError,
+    ConcealedCondition,
+    is_database_url,
+    open_allocation_db,
+)
 from conditions.protocol import load_protocol
+from conditions.questionnaire_items import load_items
 from experiment.audio_player import (
     AudioPlayer,
     choose_backend,
@@ -34,10 +46,37 @@ from experiment.audio_player import (
     preflight_audio,
     protocol_audio_provenance,
 )
-from experiment.datafiles import SessionData, SessionState, free_space_mb, utc_now
+from experiment.clocks import core_minus_lsl
+from experiment.datafiles import (
+    SessionData,
+    SessionState,
+    drop_torn_tail,
+    free_space_mb,
+    utc_now,
+)
 from experiment.dialog import StartInfo, ask_start_info
 from experiment.errors import SessionAborted, SessionCancelled, SessionError
+from experiment.lab_config import (
+    default_lab_config_path,
+    describe_missing,
+    match_devices,
+    read_lab_config,
+    visible_from_info,
+)
+from experiment.lsl_config import keep_lsl_on_machine
 from experiment.markers import MarkerSender, SentMarker, open_backends
+from experiment.psychopy_records import open_for_session
+from experiment.questionnaire_screen import item_order, run_item
+from experiment.recorder import LSLRecorder, assemble_physio, last_raw_time
+from experiment.screens import (
+    BACKGROUND,
+    END_TEXT,
+    INSTRUCTIONS_TEXT,
+    LISTEN_TEXT,
+    REST_TEXT,
+    Display,
+)
+from experiment.simulated_participant import SimulatedParticipant
 from experiment.timeline import Step, build_timeline, induction_minute_offsets
 
 EXIT_COMPLETE, EXIT_ERROR, EXIT_ABORTED, EXIT_DISK_FULL = 0, 1, 4, 3
@@ -56,7 +95,7 @@ class SessionOptions:
     resume: bool = False
     markers: str = "lsl"
     record: bool = True
-    # --- stream identity (issue 14): the physiology streams this session records
+    # --- stream identity: the physiology streams this session records
     lab_config: Path | None = None  # None: experiment.lab_config.default_lab_config_path()
     devices: tuple | None = None  # StreamSpecs to record instead of the lab config's
     no_physio: bool = False  # the experimenter chose to go on without physiology
@@ -76,20 +115,6 @@ class SessionOptions:
     out: object = field(default=sys.stdout, repr=False)
 
 
-def _core_minus_lsl() -> float:
-    """PsychoPy clock minus LSL clock, from the tightest of a few back-to-back readings."""
-    import pylsl
-    from psychopy import core
-
-    best = (float("inf"), 0.0)
-    for _ in range(10):
-        a = core.getTime()
-        b = pylsl.local_clock()
-        c = core.getTime()
-        best = min(best, (c - a, (a + c) / 2 - b))
-    return best[1]
-
-
 class Session:
     """A participant session with a setup -> run -> save life cycle."""
 
@@ -105,10 +130,10 @@ class Session:
         self.participant = None
         self.exp = None
         self.audio: AudioPlayer | None = None
-        self._condition: str | None = None  # concealed: never printed or logged
+        self._condition: ConcealedCondition | None = None
         self._db = None
         self.warnings: list[str] = []
-        self._devices: list = []  # the physiology StreamSpecs recorded (lab config)
+        self.devices: list = []  # the physiology StreamSpecs recorded (lab config)
         self._physio_note = "recorded"
         self._marker_source_id: str | None = None
         self._restart_phases: set[str] = set()  # inductions interrupted by a kill
@@ -138,57 +163,116 @@ class Session:
 
     # ================================================================== setup
     def setup(self) -> None:
-        opt = self.opt
-        self.protocol = load_protocol(opt.protocol_path, check_audio=True)
+        """Everything before the first screen, in the order a Builder script does it.
+
+        Each step is a method of its own: the protocol and audio, the allocation database,
+        the physiology streams (checked before anyone is allocated), the start-up entries,
+        the session's data files and allocation, the run record, the inputs (markers and
+        recorder), the clocks, the signal check, the audio and the window.
+        """
+        audio_files, pilot_note = self.setup_protocol()
+        self.setup_allocation_db()
+        self.devices, self._physio_note = self._check_streams()  # before any allocation
+        info = self.setup_start_info()
+        info = self.setup_data(info)
+        allocation = self.setup_allocation(info)
+        killed_run = self.setup_state(info, allocation)
+        run_index, checked = self.setup_run_record(info, audio_files, pilot_note)
+        self.setup_participant_row(info, allocation)
+        self.setup_inputs(run_index)
+        if self._physio_note != "recorded":
+            self.log(f"physiology: {self._physio_note}")
+        if self.opt.resume:
+            self._resume_interrupted(killed_run)
+        self.setup_clocks()
+        self.data.save_state()
+        self.log_run_start(run_index, checked, pilot_note)
+        # lazy: the signal check loads scipy.signal; `soothe run --close` needs none of it
+        from experiment.signals.session_hook import signal_check_step
+
+        signal_check_step(self)  # the signal check before the baseline
+        self.setup_audio()
+        self._open_window()
+
+    def setup_protocol(self) -> tuple[dict, str | None]:
+        """Load and check the protocol and the five audio files; check the free disk space.
+
+        Returns the audio files' provenance (:func:`protocol_audio_provenance`) and the
+        pilot-audio warning (``None`` for real recordings).
+        """
+        self.protocol = load_protocol(self.opt.protocol_path, check_audio=True)
         durations = preflight_audio(self.protocol)
         self.say(f"protocol OK: {len(self.protocol.phases)} phases; audio of all "
                  f"{len(durations)} conditions present and within tolerance")
         audio_files = protocol_audio_provenance(self.protocol)
         pilot_note = pilot_warning(audio_files)
         if pilot_note:
-            self.warn(pilot_note)  # console now; the session log once it exists (below)
-        root = Path(opt.data_root)
+            self.warn(pilot_note)  # console now; the session log once it exists
+        self.check_free_space()
+        return audio_files, pilot_note
+
+    def check_free_space(self) -> None:
+        """Warn below ``min_free_mb`` free at the data root; refuse to start below 20 MB."""
+        root = Path(self.opt.data_root)
         free = free_space_mb(root)
-        if free < opt.min_free_mb:
-            self.warn(f"WARNING only {free:.0f} MB free at {root} (want >= {opt.min_free_mb:g} MB)"
-                      "; free some space before running a participant")
+        if free < self.opt.min_free_mb:
+            self.warn(f"WARNING only {free:.0f} MB free at {root} (want >= "
+                      f"{self.opt.min_free_mb:g} MB); free some space before running a "
+                      "participant")
             if free < 20:
                 raise SessionError(f"{root}: only {free:.0f} MB free; refusing to start")
-        from experiment.allocation import AllocationDB, is_database_url, open_allocation_db
 
-        db_path = opt.db_path or bids.allocation_db_path(root)
+    def setup_allocation_db(self) -> None:
+        """Open the allocation database (a simulated session creates a missing SQLite file).
+
+        A PostgreSQL database connects here, before the dialog: a failure stops the session
+        before anything is recorded.
+        """
+        db_path = self.opt.db_path or bids.allocation_db_path(Path(self.opt.data_root))
         if not is_database_url(db_path):
             db_path = Path(db_path)
-            if not db_path.exists() and opt.simulate:
+            if not db_path.exists() and self.opt.simulate:
                 AllocationDB.create(db_path, self.protocol)
-        # pre-flight: a PostgreSQL database connects here, before the dialog; a failure
-        # stops the session before anything is recorded
         self._db = open_allocation_db(db_path)
-        self._devices, self._physio_note = self._check_streams()  # before any allocation
 
-        info = opt.start_info or ask_start_info(self._refusal)
+    def setup_start_info(self) -> StartInfo:
+        """The start-up entries (command line or dialog); a refused start raises."""
+        info = self.opt.start_info or ask_start_info(self._refusal)
         if info is None:
             raise SessionCancelled("start-up dialog cancelled: nothing was started or recorded")
         refusal = self._refusal(info)
         if refusal:
             raise SessionError(refusal)
+        return info
 
+    def setup_data(self, info: StartInfo) -> StartInfo:
+        """The dataset and this session's files; on resume, the saved age and sex win
+        (the stratum was fixed at the first start). Returns the entries to use."""
+        root = Path(self.opt.data_root)
         bids.ensure_dataset(root, self.protocol.study_name, self.protocol.task)
         self.data = SessionData(root, info.participant, info.session, self.protocol.task)
-        saved = self.data.load_state() if opt.resume else None
+        saved = self.data.load_state() if self.opt.resume else None
         if saved is not None and (str(info.age), info.sex) != (saved.age, saved.sex):
-            # the saved entries win: the stratum was fixed at the first start
             self.warn(f"resume: using the saved age/sex ({saved.age}, {saved.sex}), not the "
                       f"entered ({info.age}, {info.sex})")
             info = replace(info, age=int(saved.age) if saved.age.isdigit() else info.age,
                            sex=saved.sex)
+        return info
+
+    def setup_allocation(self, info: StartInfo) -> Allocation:
+        """Allocate the participant (or get their allocation back), stratified by sex."""
         strata = {"sex": info.sex}
         allocation = self._db.allocate(info.participant, strata={
             k: strata.get(k, "n/a") for k in self._db.strata_fields
         })
         self._condition = allocation.condition
+        return allocation
+
+    def setup_state(self, info: StartInfo, allocation: Allocation) -> dict | None:
+        """The session state: a new one, or the saved one on resume. Returns the killed run
+        (the last run without an end) when resuming after a kill, else ``None``."""
         killed_run = None
-        if opt.resume:
+        if self.opt.resume:
             self.state = self.data.load_state()
             self.state.status = "running"
             last = self.state.runs[-1] if self.state.runs else None
@@ -203,80 +287,90 @@ class Session:
                 initials=info.initials,
             )
         self.data.state = self.state
+        return killed_run
+
+    def setup_run_record(self, info: StartInfo, audio_files: dict, pilot_note: str | None
+                         ) -> tuple[int, list[dict]]:
+        """Append this run to the state: machine, marker source, streams, checked audio.
+
+        The audio is recorded as the five files' hashes and pilot flags only, sorted by hash,
+        never by file or condition name. Returns the run index and that audio list.
+        """
         run_index = len(self.state.runs) + 1
-        # concealment: no file or condition names in the state, only the five files' hashes
-        # and pilot flags, sorted by hash (which reveals no allocation)
         checked = sorted(({"sha256": v["sha256"], "pilot_placeholder": v["pilot_placeholder"]}
                           for v in audio_files.values()), key=lambda v: v["sha256"])
         self.state.audio_files = checked
         self._marker_source_id = (f"soothe_markers-{socket.gethostname()}-{os.getpid()}-"
                                   f"{uuid.uuid4().hex[:12]}")
         self.state.runs.append({"run": run_index, "started": utc_now(),
-                                "machine": socket.gethostname(), "resumed": opt.resume,
+                                "machine": socket.gethostname(), "resumed": self.opt.resume,
                                 "initials": info.initials,
                                 "marker_source_id": self._marker_source_id,
-                                "physio_streams": [asdict(d) for d in self._devices],
+                                "physio_streams": [asdict(d) for d in self.devices],
                                 "physiology": self._physio_note,
                                 "audio_sha256": [v["sha256"] for v in checked],
                                 "audio_pilot_placeholder": bool(pilot_note)})
+        return run_index, checked
+
+    def setup_participant_row(self, info: StartInfo, allocation: Allocation) -> None:
+        """Show the session code and write the participant's ``participants.tsv`` row."""
         self.say(f"participant sub-{info.participant} ses-{info.session}: "
                  f"session code {allocation.session_code}"
                  + (f" (resuming after {self.state.completed_phases or 'nothing'})"
-                    if opt.resume else ""))
-        bids.upsert_participant(root, {
+                    if self.opt.resume else ""))
+        bids.upsert_participant(Path(self.opt.data_root), {
             "participant_id": f"sub-{info.participant}", "age": info.age, "sex": info.sex,
             "session_code": allocation.session_code, "status": "n/a",
         })
 
-        # markers, recorder, clocks
-        from experiment.lsl_config import keep_lsl_on_machine
-
+    def setup_inputs(self, run_index: int) -> None:
+        """Open the marker back ends and start the LSL recorder of this run."""
+        opt = self.opt
         if opt.simulate:
             keep_lsl_on_machine()
         self.markers = MarkerSender(open_backends(opt.markers, self._marker_source_id),
                                     on_sent=self._on_marker, warn=self.warn,
                                     hold_flip_writes=True)
         if opt.record:
-            from experiment.recorder import LSLRecorder
-
-            self.recorder = LSLRecorder(self.data.physio_raw_dir, run_index, self._devices,
+            self.recorder = LSLRecorder(self.data.physio_raw_dir, run_index, self.devices,
                                         warn=self.warn, marker_source_id=self._marker_source_id)
             self.recorder.start()
             self.recorder.ready.wait(10)
             names = self.recorder.physio_stream_names
             self.say(f"recording physiology from LSL: {names or 'nothing found yet'}")
-        if self._physio_note != "recorded":
-            self.log(f"physiology: {self._physio_note}")
-        if opt.resume:
-            self._resume_interrupted(killed_run)
+
+    def setup_clocks(self) -> None:
+        """Zero the session clocks (LSL and PsychoPy) on a first run; on resume, warn when
+        the LSL clock restarted (onsets of this run then differ from the earlier runs')."""
+        # lazy: PsychoPy takes seconds to load (`soothe run --close` needs none); liblsl its config
         import pylsl
         from psychopy import core
 
-        if not opt.resume:
+        if not self.opt.resume:
             self.state.lsl_zero = pylsl.local_clock()
             self.state.psychopy_zero = core.getTime()
         elif pylsl.local_clock() < self.state.lsl_zero:
             self.warn("the LSL clock restarted (machine rebooted?); session-clock onsets of "
                       "this run are not comparable with the earlier runs")
-        self.data.save_state()
-        self.log(f"run {run_index} started (resume={opt.resume}, speed={opt.speed:g})")
+
+    def log_run_start(self, run_index: int, checked: list[dict], pilot_note: str | None
+                      ) -> None:
+        """The session log's record of the run start and of the audio checked."""
+        self.log(f"run {run_index} started (resume={self.opt.resume}, "
+                 f"speed={self.opt.speed:g})")
         self.log("induction audio checked (sha256 pilot_placeholder): " + "; ".join(
             f"{v['sha256']} {str(v['pilot_placeholder']).lower()}" for v in checked))
         if pilot_note:
             self.log(f"warning\t{pilot_note}")
-        # ---- signal check before the baseline (issue 15; experiment/signals/session_hook.py)
-        from experiment.signals.session_hook import signal_check_step
 
-        signal_check_step(self)
-        # ---- end of signal check
-
-        # audio (only now does the condition pick a file; nothing about it is shown)
+    def setup_audio(self) -> None:
+        """Open the allocated condition's audio: the one place its name is revealed."""
         backend = choose_backend("ptb")
-        self.audio = AudioPlayer(self.protocol.conditions[self._condition].audio, backend)
+        audio = self.protocol.conditions[self._condition.reveal()].audio
+        self.audio = AudioPlayer(audio, backend)
         self.say(f"audio back end: {backend}")
-        self._open_window()
 
-    # ---- stream identity (issue 14) -------------------------------------------------
+    # ---- stream identity ---------------------------------------------------------------
     def _check_streams(self) -> tuple[list, str]:
         """The physiology streams to record, checked before anything is allocated.
 
@@ -284,14 +378,6 @@ class Session:
         error naming both; an absent one is an error unless ``no_physio`` (then the session
         goes on without physiology, and the note records that choice).
         """
-        from experiment.lab_config import (
-            default_lab_config_path,
-            describe_missing,
-            match_devices,
-            read_lab_config,
-            visible_from_info,
-        )
-
         opt = self.opt
         if not opt.record:
             return [], "not recorded (--no-record)"
@@ -300,20 +386,17 @@ class Session:
                       "this choice is recorded in the session log and state")
             return [], "none: the experimenter chose to go on without physiology (--no-physio)"
         if opt.simulate:
-            from experiment.lsl_config import keep_lsl_on_machine
-
             keep_lsl_on_machine()
         config = opt.lab_config or default_lab_config_path()
         devices = list(opt.devices) if opt.devices is not None else read_lab_config(config)
-        import time as _time
-
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads: after the line above
         import pylsl
 
-        deadline = _time.monotonic() + opt.stream_wait_s
+        deadline = time.monotonic() + opt.stream_wait_s
         while True:
             visible = [visible_from_info(i) for i in pylsl.resolve_streams(wait_time=1.0)]
             found, missing = match_devices(devices, visible)
-            if not missing or _time.monotonic() > deadline:
+            if not missing or time.monotonic() > deadline:
                 break
         if missing:
             where = "this session's simulated device" if opt.devices is not None else config
@@ -321,7 +404,7 @@ class Session:
         self.say("physiology streams: " + "; ".join(v.describe() for v in found.values()))
         return devices, "recorded"
 
-    # ---- resume after a kill (issue 14) -------------------------------------------------
+    # ---- resume after a kill -----------------------------------------------------------
     #: codes used when a protocol defines no ``induction_interrupted``/``induction_restarted``
     DEFAULT_EVENT_CODES = {"induction_interrupted": 4, "induction_restarted": 5}
 
@@ -337,8 +420,6 @@ class Session:
         marker or physiology sample), said on the console, and the induction restarts from
         its start (``induction_restarted`` before its new onset).
         """
-        from experiment.recorder import last_raw_time
-
         data, state = self.data, self.state
         if killed_run is not None:
             self._note_killed_run(killed_run)
@@ -360,7 +441,7 @@ class Session:
                            last_raw_time(data.physio_raw_dir, before_run=len(state.runs)))
             marker = self.markers.send(self._event_code("induction_interrupted"),
                                        "induction_interrupted", lsl_time=last_lsl,
-                                       psychopy_time=last_lsl + _core_minus_lsl())
+                                       psychopy_time=last_lsl + core_minus_lsl())
             at = data.onset(marker.lsl_time)
             self._restart_phases.add(phase.name)
             state.runs[-1]["induction_restarted"] = {"phase": phase.name,
@@ -402,9 +483,10 @@ class Session:
         return None
 
     def _open_window(self) -> None:
+        """Open the window, the simulated participant (``--simulate``), the display and the
+        PsychoPy records (frame rate; the ExperimentHandler's files, saved after every row)."""
+        # lazy: PsychoPy takes seconds to load; `soothe run --close` opens no window
         from psychopy import logging, visual
-
-        from experiment.screens import BACKGROUND, Display
 
         logging.console.setLevel(logging.ERROR)
         opt = self.opt
@@ -414,8 +496,6 @@ class Session:
         )
         self.win.mouseVisible = opt.simulate
         if opt.simulate:
-            from experiment.simulated_participant import SimulatedParticipant
-
             wid = int(getattr(self.win.winHandle, "_window", 0))
             self.participant = SimulatedParticipant(wid, seed=opt.seed, abort_at=opt.abort_at)
         self.display = Display(
@@ -425,23 +505,31 @@ class Session:
         self.display.after_flip = self.markers.write_held
         if opt.simulate:
             self.display.frame_sleep_s = 0.005
-        # ---- PsychoPy records (issue 15; experiment/psychopy_records.py): frame rate,
-        # {participant}_soothe_{date}.csv/.psydat in the data folder, saved after every row
-        from experiment.psychopy_records import open_for_session
-
         self.records = open_for_session(self)
         self.exp = self.records.exp
 
     # ================================================================== run
+    def step_runners(self) -> dict:
+        """The method that runs each phase kind (``conditions.protocol.PHASE_KINDS``)."""
+        return {
+            "instructions": self._run_instructions,
+            "rest": self._run_rest,
+            "questionnaire": self._run_questionnaire,
+            "induction": self._run_induction,
+            "end": self._run_end,
+        }
+
     def run(self) -> None:
+        """Walk the protocol's timeline: markers around each phase, state saved after it."""
         steps = build_timeline(self.protocol, self.opt.speed, self.state.completed_phases)
+        runners = self.step_runners()
         first = True
         for step in steps:
             if first:
                 self.markers.send_on_flip(self.win, self.protocol.markers.event("session_start"),
                                           "session_start")
                 first = False
-            runner = getattr(self, f"_run_{step.kind}")
+            runner = runners[step.kind]
             if step.name in self._restart_phases:  # resume mid-induction: from its start
                 self.markers.send_on_flip(self.win, self._event_code("induction_restarted"),
                                           "induction_restarted")
@@ -462,27 +550,18 @@ class Session:
         return {"phase": step.name, "phase_kind": step.kind}
 
     def _run_instructions(self, step: Step) -> None:
-        from experiment.screens import INSTRUCTIONS_TEXT
-
         self.display.announce("instructions", INSTRUCTIONS_TEXT, **self._info(step))
         self.display.wait_keys(self.display.draw_instructions, "instructions")
 
     def _run_rest(self, step: Step) -> None:
-        from experiment.screens import REST_TEXT
-
         self.display.announce("rest", REST_TEXT, **self._info(step))
         self.display.show_for(self.display.draw_rest, "rest", step.run_s)
 
     def _run_end(self, step: Step) -> None:
-        from experiment.screens import END_TEXT
-
         self.display.announce("end", END_TEXT, **self._info(step))
         self.display.wait_keys(self.display.draw_end, "end")
 
     def _run_questionnaire(self, step: Step) -> None:
-        from conditions.questionnaire_items import load_items
-        from experiment.questionnaire_screen import item_order, run_item
-
         answered = self.data.answered_items(step.name)
         if answered:
             self.log(f"resume: {len(answered)} item(s) of {step.name} already answered")
@@ -517,9 +596,8 @@ class Session:
                 self.data.write_response(row)
 
     def _run_induction(self, step: Step) -> None:
+        # lazy: PsychoPy takes seconds to load; `soothe run --close` opens no window
         from psychopy import core
-
-        from experiment.screens import LISTEN_TEXT
 
         codes = self.protocol.markers
         self.display.announce("listening", LISTEN_TEXT, **self._info(step))
@@ -529,11 +607,11 @@ class Session:
         while core.getTime() < scheduled - 0.005:  # keep the screen alive until onset
             self.display.frame(self.display.draw_listening, "listening")
         onset = self.audio.wait_onset(scheduled)
-        to_lsl = -_core_minus_lsl()
+        to_lsl = -core_minus_lsl()
         self.markers.send(codes.event("audio_onset"), "audio_onset",
                           psychopy_time=onset, lsl_time=onset + to_lsl, hold=True)
         if codes.send_condition_code == "induction_onset":
-            code = codes.condition(self._condition)
+            code = codes.condition(self._condition.reveal())
             self.markers.send(code, codes.label(code), psychopy_time=onset,
                               lsl_time=onset + to_lsl, hold=True)
         self.markers.write_held()  # both out before either is written
@@ -558,7 +636,7 @@ class Session:
             if not stopped:
                 self.audio.stop()
         self.markers.send(codes.event("audio_offset"), "audio_offset",
-                          psychopy_time=offset_t, lsl_time=offset_t - _core_minus_lsl())
+                          psychopy_time=offset_t, lsl_time=offset_t - core_minus_lsl())
 
     # ================================================================== save
     def save(self, status: str) -> None:
@@ -592,8 +670,6 @@ class Session:
     def _save_physio(self) -> None:
         if self.recorder is None or self.data is None:
             return
-        from experiment.recorder import assemble_physio
-
         if assemble_physio(self.data.physio_raw_dir, self.data.files, self.state.lsl_zero):
             self.say(f"physiology written: {self.data.files.physio_tsv_gz}")
         else:
@@ -650,7 +726,7 @@ class Session:
         try:
             self.run()
             if self.protocol.markers.send_condition_code == "end":
-                code = self.protocol.markers.condition(self._condition)
+                code = self.protocol.markers.condition(self._condition.reveal())
                 self.markers.send(code, self.protocol.markers.label(code))
             status, code = "complete", EXIT_COMPLETE
         except SessionAborted as exc:
@@ -698,7 +774,34 @@ def close_session(
         Nothing to close (no saved state) or the session is already complete.
     """
     out = out or sys.stdout
+
+    def say(message: str) -> None:
+        print(f"[soothe] {message}", file=out, flush=True)
+
     root = Path(data_root)
+    data, state = load_session_to_close(root, participant, session, protocol_path)
+    problems = close_session_files(data, state, say)
+    mark_closed_incomplete(root, data, state)
+    problems += mark_allocation_incomplete(root, state.subject, db_path)
+    data.log("session closed without resuming (--close): marked incomplete"
+             + (f"; problems: {'; '.join(problems)}" if problems else ""))
+    for problem in problems:
+        say(f"WARNING {problem}")
+    say(f"session closed as incomplete: sub-{state.subject} ses-{state.session}, code "
+        f"{state.session_code}; everything recorded is kept (--resume can still continue it)")
+    return EXIT_COMPLETE
+
+
+def load_session_to_close(root: Path, participant: str, session: str,
+                          protocol_path: Path | None = None
+                          ) -> tuple[SessionData, SessionState]:
+    """The data files and saved state of a session to close.
+
+    Raises
+    ------
+    SessionError
+        Nothing to close (no saved state) or the session is already complete.
+    """
     protocol = load_protocol(protocol_path)
     data = SessionData(root, participant, session, protocol.task)
     state = data.load_state()
@@ -708,17 +811,17 @@ def close_session(
     if state.status == "complete":
         raise SessionError(f"sub-{participant} ses-{session} is already complete "
                            f"({data.state_path}); nothing to close")
+    return data, state
 
-    def say(message: str) -> None:
-        print(f"[soothe] {message}", file=out, flush=True)
 
-    from experiment.datafiles import drop_torn_tail
+def close_session_files(data: SessionData, state: SessionState, say) -> list[str]:
+    """Cut torn last rows, assemble the BIDS physio, name each run's PsychoPy CSV.
 
+    Returns the problems met (the raw files stay in ``sourcedata`` whatever happens).
+    """
     for path in (data.files.events_tsv, data.files.beh_tsv):
         drop_torn_tail(path)
     problems: list[str] = []
-    from experiment.recorder import assemble_physio
-
     try:
         if assemble_physio(data.physio_raw_dir, data.files, state.lsl_zero):
             say(f"physiology written: {data.files.physio_tsv_gz}")
@@ -729,7 +832,13 @@ def close_session(
     for run in state.runs:  # PsychoPy's own CSVs, saved row by row (nothing to rebuild)
         if run.get("psychopy_csv"):
             say(f"run {run.get('run')}: PsychoPy CSV kept as saved row by row: "
-                f"{root / run['psychopy_csv']}")
+                f"{data.files.root / run['psychopy_csv']}")
+    return problems
+
+
+def mark_closed_incomplete(root: Path, data: SessionData, state: SessionState) -> None:
+    """Mark the session ``incomplete`` in its state (the killed run, a closing run) and in
+    ``participants.tsv``."""
     state.status = "incomplete"
     if state.runs and not {"ended", "closed"} & set(state.runs[-1]):
         state.runs[-1].update({"ended": None, "outcome": "killed"})
@@ -741,22 +850,22 @@ def close_session(
         "participant_id": f"sub-{state.subject}", "age": state.age, "sex": state.sex,
         "session_code": state.session_code, "status": "incomplete",
     })
-    from experiment.allocation import AllocationError, is_database_url, open_allocation_db
 
+
+def mark_allocation_incomplete(root: Path, subject: str,
+                               db_path: Path | str | None = None) -> list[str]:
+    """Mark the participant's session ``incomplete`` in the allocation database.
+
+    Returns the problems met (an unreachable or missing database leaves its status
+    unchanged, and the message says so).
+    """
     db = db_path or bids.allocation_db_path(root)
     remote = is_database_url(db)
     db = db if remote else Path(db)
-    if remote or db.is_file():
-        try:
-            open_allocation_db(db).mark_session(state.subject, "incomplete")
-        except AllocationError as exc:  # the local files are closed; say what is left to do
-            problems.append(f"allocation database: {exc}")
-    else:
-        problems.append(f"allocation database {db} not found; its session status is unchanged")
-    data.log("session closed without resuming (--close): marked incomplete"
-             + (f"; problems: {'; '.join(problems)}" if problems else ""))
-    for problem in problems:
-        say(f"WARNING {problem}")
-    say(f"session closed as incomplete: sub-{state.subject} ses-{state.session}, code "
-        f"{state.session_code}; everything recorded is kept (--resume can still continue it)")
-    return EXIT_COMPLETE
+    if not (remote or db.is_file()):
+        return [f"allocation database {db} not found; its session status is unchanged"]
+    try:
+        open_allocation_db(db).mark_session(subject, "incomplete")
+    except AllocationError as exc:  # the local files are closed; say what is left to do
+        return [f"allocation database: {exc}"]
+    return []

@@ -1,24 +1,12 @@
 """A simulated physiology amplifier streaming ECG and EDA over LSL (for ``--simulate``).
 
-One LSL stream (``type='Physio'``, two float32 channels ``ecg`` in mV and ``eda`` in µS) at
-a fixed rate, as a lab amplifier bridged to LSL delivers them. The signals come from a
-small, documented generator (this module does not know the condition, so it plants no
-effect):
+One LSL stream (``type='Physio'``, two float32 channels ``ecg`` in mV and ``eda`` in µS, and
+with a scenario a third, ``resp`` in V) at a fixed rate, as a lab amplifier bridged to LSL
+delivers them. The signals come from :class:`experiment.physio_generator.PhysioGenerator`.
 
-- **ECG**: beat by beat from an RR series around 70 bpm with respiratory sinus arrhythmia
-  (0.25 Hz, ±40 ms) and small random variability; each beat is a sum of Gaussian P, Q, R,
-  S and T waves (a McSharry-style shape, amplitudes in mV).
-- **EDA**: a tonic level of 5 µS with slow drift, plus a skin-conductance response about
-  every 20 s (bi-exponential shape, rise 0.7 s, recovery 3 s, 0.1-0.4 µS).
-
-- **Respiration** (with ``resp=True``, a third channel ``resp`` in V, as a belt bridged to
-  LSL): 15 breaths/min (in step with the sinus arrhythmia) and, on a deep breath, one breath
-  three times as deep.
-- **Deep breath on request**: :meth:`PhysioGenerator.deep_breath` plants, 1.5-2.5 s after the
-  request, a skin-conductance response of ``breath_response_us`` (0 for a non-responder).
-  The device listens for the cue stream of the signal check that reads it
-  (``soothe_breath_cue``, source id ``soothe_breath_cue_for_<this stream's source id>``) and
-  breathes when asked.
+The device listens for the cue stream of the signal check that reads it
+(``soothe_breath_cue``, source id ``soothe_breath_cue_for_<this stream's source id>``) and
+takes a deep breath when asked.
 
 ``--scenario NAME`` streams one of the signal check's known faults
 (:mod:`experiment.signals.scenarios`) with all three channels.
@@ -31,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import signal
 import sys
 import threading
@@ -38,103 +27,17 @@ import time
 
 import numpy as np
 
+from experiment.lsl_config import keep_lsl_on_machine, quiet_lsl
+from experiment.physio_generator import PhysioGenerator
+from experiment.signals.monitor import cue_source_id
+from experiment.signals.scenarios import apply_fault, check_scenario, generator_options
+
 STREAM_NAME = "soothe_simulated_physio"
-
-# (relative time to R in s, width s, amplitude mV): P, Q, R, S, T
-_WAVES = ((-0.20, 0.025, 0.12), (-0.03, 0.010, -0.12), (0.0, 0.012, 1.1),
-          (0.03, 0.010, -0.25), (0.25, 0.050, 0.30))
-
-
-class PhysioGenerator:
-    """Endless ECG (mV) and EDA (µS) at ``rate`` Hz, produced chunk by chunk.
-
-    Examples
-    --------
-    >>> gen = PhysioGenerator(rate=250, seed=1)
-    >>> chunk = gen.next_chunk(500)
-    >>> chunk.shape
-    (500, 2)
-    >>> bool(chunk[:, 0].max() > 0.8)      # R peaks
-    True
-    """
-
-    def __init__(self, rate: float = 500.0, seed: int = 0, hr_bpm: float = 70.0, *,
-                 resp: bool = False, spontaneous_scr: bool = True,
-                 breath_response_us: float = 0.5, tonic_us: float = 5.0) -> None:
-        self.rate = float(rate)
-        self.rng = np.random.default_rng(seed)
-        self.mean_rr = 60.0 / hr_bpm
-        self.n = 0
-        self.beats: list[float] = [0.3]
-        self.scrs: list[tuple[float, float]] = []
-        self.next_scr = 5.0 if spontaneous_scr else float("inf")
-        self.resp = resp
-        self.breath_response_us = float(breath_response_us)
-        self.tonic_us = float(tonic_us)
-        self.deep_breaths: list[float] = []
-
-    def deep_breath(self, t: float) -> None:
-        """The participant takes one deep breath at ``t`` (s on this generator's clock).
-
-        A skin-conductance response of ``breath_response_us`` follows 1.5-2.5 s later (skin
-        conductance responds to an inspiratory gasp after 1-3 s); the belt shows one breath
-        three times as deep.
-
-        Examples
-        --------
-        >>> gen = PhysioGenerator(rate=50, seed=2, resp=True, spontaneous_scr=False)
-        >>> gen.deep_breath(1.0)
-        >>> x = gen.next_chunk(400)
-        >>> bool(x[300:, 1].max() - x[:50, 1].min() > 0.1)
-        True
-        """
-        self.deep_breaths.append(float(t))
-        if self.breath_response_us > 0:
-            self.scrs.append((float(t) + self.rng.uniform(1.5, 2.5), self.breath_response_us))
-
-    def _extend_beats(self, until: float) -> None:
-        while self.beats[-1] < until + 1.0:
-            t = self.beats[-1]
-            rr = self.mean_rr + 0.04 * np.sin(2 * np.pi * 0.25 * t) + self.rng.normal(0, 0.015)
-            self.beats.append(t + max(rr, 0.3))
-
-    def next_chunk(self, n: int) -> np.ndarray:
-        """The next ``n`` samples as an (n, 2) array: columns ecg (mV), eda (µS) (and a third,
-        resp (V), with ``resp=True``)."""
-        t = (self.n + np.arange(n)) / self.rate
-        self.n += n
-        self._extend_beats(t[-1])
-        ecg = np.zeros(n)
-        for beat in self.beats:
-            if beat < t[0] - 0.6 or beat > t[-1] + 0.6:
-                continue
-            for dt, width, amp in _WAVES:
-                ecg += amp * np.exp(-0.5 * ((t - beat - dt) / width) ** 2)
-        ecg += self.rng.normal(0, 0.01, n)
-        while self.next_scr < t[-1] + 30:
-            self.scrs.append((self.next_scr, self.rng.uniform(0.1, 0.4)))
-            self.next_scr += self.rng.uniform(12, 28)
-        eda = self.tonic_us + 0.3 * np.sin(2 * np.pi * t / 300.0)
-        for onset, amp in self.scrs:
-            if onset > t[-1] or onset < t[0] - 40:
-                continue
-            x = np.clip(t - onset, 0, None)
-            eda += amp * 1.35 * (np.exp(-x / 3.0) - np.exp(-x / 0.7)) * (t >= onset)
-        eda += self.rng.normal(0, 0.002, n)
-        self.beats = [b for b in self.beats if b > t[-1] - 2]
-        if not self.resp:
-            return np.column_stack([ecg, eda]).astype(np.float32)
-        resp = np.sin(2 * np.pi * 0.25 * t + 0.3 * np.sin(2 * np.pi * t / 37.0))
-        for b in self.deep_breaths:  # one 4-s breath, 0.5 s after the request
-            x = np.clip((t - b - 0.5) / 4.0, 0.0, 1.0)
-            resp += 2.0 * np.sin(np.pi * x) ** 2
-        resp += self.rng.normal(0, 0.01, n)
-        return np.column_stack([ecg, eda, resp]).astype(np.float32)
-
 
 def make_outlet(rate: float, name: str = STREAM_NAME, source_id: str | None = None,
                 resp: bool = False):
     """An LSL outlet with channel labels, types and units in its description."""
+    # lazy: liblsl reads its config when pylsl loads; main() sets it first
     import pylsl
 
     chans_spec = [("ecg", "mV", "ECG"), ("eda", "uS", "EDA")]
@@ -160,8 +63,7 @@ def listen_for_cues(source_id: str, on_cue, stop: dict) -> threading.Thread:
     happens to answer first) and opens every such stream it finds; the listening loop drops a
     stream whose outlet has closed, and a check started later is found again.
     """
-    import queue
-
+    # lazy: liblsl reads its config when pylsl loads; main() sets it first
     import pylsl
     from pylsl.util import LostError
 
@@ -212,14 +114,11 @@ def stream(rate: float = 500.0, duration_s: float = 0.0, seed: int = 0,
     With ``scenario`` (see :mod:`experiment.signals.scenarios`) the stream has a belt
     channel too and carries that scenario's fault.
     """
+    # lazy: liblsl reads its config when pylsl loads; main() sets it first
     import pylsl
-
-    from experiment.signals.monitor import cue_source_id
 
     options, fault = {}, None
     if scenario:
-        from experiment.signals.scenarios import apply_fault, generator_options
-
         options = generator_options(scenario)
         fault_rng = np.random.default_rng(seed + 1)
 
@@ -276,15 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source-id", default=None, help="LSL source id (default: --name)")
     args = parser.parse_args(argv)
     if args.scenario:
-        from experiment.signals.scenarios import check_scenario
-
         try:
             check_scenario(args.scenario)
         except ValueError as exc:
             parser.error(str(exc))
-    from experiment.lsl_config import keep_lsl_on_machine
-
     keep_lsl_on_machine()
+    quiet_lsl()  # no liblsl INFO banner in the stderr a failing device hands to its caller
     stream(args.rate, args.duration, args.seed, args.name, args.parent_pid, args.scenario,
            args.source_id)
     return 0

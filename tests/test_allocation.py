@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from conditions.protocol import load_protocol
-from experiment.allocation import (
+from conditions.allocation import (
     AllocationDB,
     AllocationError,
     block_sequence,
     open_allocation_db,
     session_code_for,
 )
+from conditions.protocol import load_protocol
 from experiment.allocation_cli import main as cli_main
 
 CONDITIONS = load_protocol().condition_names
@@ -67,7 +67,7 @@ def test_blocks_balanced_and_match_seed(db: AllocationDB):
     allocations = [db.allocate(f"p{i}", {"sex": "female"}) for i in range(60)]
     by_block: dict[int, list[str]] = {}
     for a in allocations:
-        by_block.setdefault(a.block, []).append(a.condition)
+        by_block.setdefault(a.block, []).append(a.condition.reveal())
     sizes = Counter()
     for block, conds in list(by_block.items())[:-1]:  # all but the (maybe open) last block
         counts = Counter(conds)
@@ -76,7 +76,7 @@ def test_blocks_balanced_and_match_seed(db: AllocationDB):
         sizes[len(conds)] += 1
     assert set(sizes) <= {5, 10}
     expected = block_sequence(11, "sex=female", CONDITIONS, (5, 10), 60)
-    assert [(a.condition, a.block) for a in allocations] == expected
+    assert [(a.condition.reveal(), a.block) for a in allocations] == expected
     assert db.verify() == []
 
 
@@ -163,7 +163,7 @@ def _worker(path: str, prefix: str, n: int, queue) -> None:
     for i in range(n):
         sex = "female" if i % 3 else "male"
         a = db.allocate(f"{prefix}{i:05d}", {"sex": sex}, machine=prefix)
-        out.append((a.participant_id, a.stratum, a.slot, a.condition))
+        out.append((a.participant_id, a.stratum, a.slot, a.condition.reveal()))
     queue.put(out)
 
 
@@ -278,10 +278,10 @@ lab@pc3:/data {base}/oldssh fuse rw 0 0
 @pytest.mark.parametrize("sub, fstype", [("nfs", "nfs4"), ("smb", "cifs"), ("ssh", "fuse.sshfs"),
                                          ("oldssh", "fuse")])
 def test_allocation_db_on_a_network_filesystem_is_refused(tmp_path, monkeypatch, sub, fstype):
-    from experiment import allocation
+    from conditions.allocation import local_disk
 
     mounts = FAKE_MOUNTS.format(base=tmp_path.resolve().as_posix())
-    monkeypatch.setattr(allocation, "_read_mounts", lambda: mounts)
+    monkeypatch.setattr(local_disk, "read_mounts", lambda: mounts)
     path = tmp_path / sub / "allocation.sqlite"
     with pytest.raises(AllocationError, match="network filesystem") as err:
         AllocationDB.create(path, load_protocol())
@@ -291,18 +291,18 @@ def test_allocation_db_on_a_network_filesystem_is_refused(tmp_path, monkeypatch,
 
 
 def test_allocation_db_on_a_local_disk_under_a_network_mount_is_accepted(tmp_path, monkeypatch):
-    from experiment import allocation
+    from conditions.allocation import local_disk
 
     base = tmp_path.resolve().as_posix()
     mounts = FAKE_MOUNTS.format(base=base)
-    monkeypatch.setattr(allocation, "_read_mounts", lambda: mounts)
+    monkeypatch.setattr(local_disk, "read_mounts", lambda: mounts)
     # a local disk mounted inside the NFS mount, and a mount point with an escaped space
-    assert allocation.mount_of(tmp_path / "nfs/local/a.sqlite")[2] == "ext4"
-    assert allocation.mount_of(tmp_path / "usb disk/a.sqlite")[1] == f"{base}/usb disk"
+    assert local_disk.mount_of(tmp_path / "nfs/local/a.sqlite")[2] == "ext4"
+    assert local_disk.mount_of(tmp_path / "usb disk/a.sqlite")[1] == f"{base}/usb disk"
     db = AllocationDB.create(tmp_path / "nfs" / "local" / "a.sqlite", load_protocol())
     assert db.allocate("p1", {"sex": "female"}).slot == 1
     # an existing database moved onto a share is refused when opened
-    monkeypatch.setattr(allocation, "_read_mounts",
+    monkeypatch.setattr(local_disk, "read_mounts",
                         lambda: mounts.replace("/nfs/local ext4", "/nfs/local nfs"))
     with pytest.raises(AllocationError, match="network filesystem"):
         AllocationDB(tmp_path / "nfs" / "local" / "a.sqlite")

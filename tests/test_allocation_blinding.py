@@ -1,4 +1,4 @@
-"""Blinded by default (issue 14): after real sessions (``soothe run --simulate`` under Xvfb
+"""Blinded by default: after real sessions (``soothe run --simulate`` under Xvfb
 with JACK and LSL), no file outside the allocation database names or codes a condition,
 until ``soothe allocation export --unblind`` writes the analysis copy."""
 
@@ -18,8 +18,8 @@ from experiment_fixtures import (  # noqa: F401  (fixtures)
 )
 
 from conditions import bids
+from conditions.allocation import AllocationDB
 from conditions.protocol import CONDITION_NAMES, load_protocol
-from experiment.allocation import AllocationDB
 from experiment.allocation_cli import main as cli_main
 
 pytestmark = [pytest.mark.screen, pytest.mark.audio]
@@ -95,4 +95,4 @@ def test_no_file_outside_the_database_names_a_condition_until_unblinding(
     db = AllocationDB(db_path)
     table = bids.read_participants(root)
     assert dict(zip(table["participant_id"], table["condition"])) == {
-        f"sub-{p}": db.lookup(p).condition for p in ("blind1", "blind2")}
+        f"sub-{p}": db.lookup(p).condition.reveal() for p in ("blind1", "blind2")}

@@ -1,4 +1,4 @@
-"""Issue 14 (allocation): a secret seed, blinded status and files, case-insensitive IDs, and
+"""Allocation concealment: a secret seed, blinded status and files, case-insensitive IDs, and
 the same semantics on SQLite and on a real PostgreSQL server (tests/postgres_fixtures.py)."""
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from postgres_fixtures import pg_url, postgres_server  # noqa: F401  (fixtures)
 from test_allocation import check_concurrent_result, run_concurrent
 
 from conditions import bids
-from conditions.protocol import load_protocol
-from experiment.allocation import (
+from conditions.allocation import (
     EXAMPLE_SEED,
     AllocationDB,
     AllocationError,
@@ -22,6 +21,7 @@ from experiment.allocation import (
     create_allocation_db,
     open_allocation_db,
 )
+from conditions.protocol import load_protocol
 from experiment.allocation_cli import main as cli_main
 
 PROTOCOL = load_protocol()
@@ -54,8 +54,8 @@ def test_two_inits_without_seed_give_different_sequences(target: str, tmp_path: 
     b = create_allocation_db(second, PROTOCOL)
     assert a.seed_source == b.seed_source == "drawn"
     assert a.seed != b.seed and EXAMPLE_SEED not in (a.seed, b.seed)
-    seq_a = [a.allocate(f"p{i}", {"sex": "female"}).condition for i in range(20)]
-    seq_b = [b.allocate(f"p{i}", {"sex": "female"}).condition for i in range(20)]
+    seq_a = [a.allocate(f"p{i}", {"sex": "female"}).condition.reveal() for i in range(20)]
+    seq_b = [b.allocate(f"p{i}", {"sex": "female"}).condition.reveal() for i in range(20)]
     assert seq_a != seq_b
     # the old public sequence is not what a fresh study gets
     public = [c for c, _ in block_sequence(EXAMPLE_SEED, "sex=female", CONDITIONS, (5, 10), 20)]
@@ -146,7 +146,7 @@ def test_export_unblind_writes_the_analysis_copy(tmp_path: Path, capsys):
     assert cli_main(["export", "--db", str(db_path), *UNBLIND]) == 0
     copy = bids.read_tsv(bids.allocation_unblinded_tsv(raw), bids.ALLOCATION_UNBLINDED_COLUMNS)
     assert list(copy.columns) == ["participant_id", "condition"]
-    expected = {f"sub-{p}": db.lookup(p).condition for p in ("01", "02", "03")}
+    expected = {f"sub-{p}": db.lookup(p).condition.reveal() for p in ("01", "02", "03")}
     assert dict(zip(copy["participant_id"], copy["condition"])) == expected
     # the analysis reads it where participants.tsv has no condition
     table = bids.read_participants(raw)

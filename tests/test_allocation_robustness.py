@@ -1,4 +1,4 @@
-"""Allocation database under stress (issue 7): many processes, copies taken mid-transaction,
+"""Allocation database under stress: many processes, copies taken mid-transaction,
 live backups, and ``soothe allocation verify`` on every result."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import pytest
 from postgres_fixtures import pg_url, postgres_server  # noqa: F401  (fixtures)
 from test_allocation import check_concurrent_result, run_concurrent
 
-from conditions.protocol import load_protocol
-from experiment.allocation import (
+from conditions.allocation import (
     AllocationDB,
     block_sequence,
     create_allocation_db,
     session_code_for,
 )
+from conditions.protocol import load_protocol
 from experiment.allocation_cli import main as cli_main
 
 

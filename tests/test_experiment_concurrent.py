@@ -1,4 +1,4 @@
-"""Two simulated sessions at once on one machine (issue 14, stream identity).
+"""Two simulated sessions at once on one machine (stream identity).
 
 Each ``soothe run --simulate`` starts its own simulated ECG/EDA device with a source_id of
 its own and its own marker outlet. Both are visible to both sessions on LSL; each file must
@@ -115,7 +115,7 @@ def test_two_simulated_sessions_at_once_record_only_their_own_streams(two_sessio
 
 
 def test_console_of_a_simulated_run_is_quiet(two_sessions):
-    """Issue 14: no 'sh: pactl: not found' (PsychPortAudio on a PC without PulseAudio) and
+    """No 'sh: pactl: not found' (PsychPortAudio on a PC without PulseAudio) and
     no liblsl 'Stream transmission broke off' at the end (inlets outliving their outlets),
     nor liblsl's INFO banner; the experimenter's console holds soothe's lines only."""
     for pid, out in two_sessions["outs"].items():

@@ -1,4 +1,4 @@
-"""Faults of the session runner (issue 7): a full disk, a lost marker outlet, kill -9.
+"""Faults of the session runner: a full disk, a lost marker outlet, kill -9.
 
 The full-disk tests put the dataset on a real small tmpfs (we run as root; where ``mount``
 is not permitted they are skipped, and in CI that is a failure). The kill -9 campaign runs
@@ -489,7 +489,7 @@ def test_killed_session_closed_without_resuming_keeps_everything(tmp_path, sessi
     assert bids.read_participants(root)["status"].tolist() == ["incomplete"]
     condition = bids.read_participants(root)["condition"].fillna("n/a").astype(str).tolist()
     assert condition == ["n/a"]  # still concealed
-    from experiment.allocation import AllocationDB
+    from conditions.allocation import AllocationDB
 
     assert AllocationDB(bids.allocation_db_path(root)).session_status("close1") == "incomplete"
     state = json.loads((files.sourcedata_dir / "session_state.json").read_text())

@@ -1,4 +1,4 @@
-"""kill -9 in the middle of the induction, then ``--resume`` (issue 14).
+"""kill -9 in the middle of the induction, then ``--resume``.
 
 The resumed session must write an ``induction_interrupted`` event at the killed run's last
 sign of life, say so on the console, restart the induction from its start (an

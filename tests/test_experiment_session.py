@@ -181,17 +181,18 @@ def test_condition_stays_concealed_until_the_end(full_session):
 
     state = json.loads((files.sourcedata_dir / "session_state.json").read_text())
     assert len(state["audio_files"]) == 5  # all five files' hashes, no names
-    assert state["audio_played"] == {}  # its hash would name the condition (issue 14)
+    assert state["audio_played"] == {}  # its hash would name the condition
     assert not any(v["pilot_placeholder"] for v in state["audio_files"])
-    # complete, and still blinded: participants.tsv has no condition column (issue 14); the
+    # complete, and still blinded: participants.tsv has no condition column; the
     # allocation database alone holds it
     participants = bids.read_participants(root)
     assert "condition" not in bids.participants_tsv(root).read_text().splitlines()[0]
     assert participants["condition"].isna().all()
     assert participants["status"].iloc[0] == "complete"
-    from experiment.allocation import AllocationDB
+    from conditions.allocation import AllocationDB
 
-    assert AllocationDB(bids.allocation_db_path(root)).lookup("full1").condition in CONDITION_NAMES
+    allocation = AllocationDB(bids.allocation_db_path(root)).lookup("full1")
+    assert allocation.condition.reveal() in CONDITION_NAMES
 
 
 def test_screenshots_of_every_screen_kind(full_session):
@@ -230,7 +231,7 @@ def test_abort_with_escape_keeps_everything(tmp_path, session_env, short_protoco
     participants = bids.read_participants(root)
     assert participants["status"].tolist() == ["incomplete"]
     assert participants["condition"].isna().all()  # still concealed
-    from experiment.allocation import AllocationDB
+    from conditions.allocation import AllocationDB
 
     assert AllocationDB(bids.allocation_db_path(root)).session_status("abort1") == "incomplete"
     assert bids.read_physio_sidecar(files)["Columns"] == ["ecg", "eda"]

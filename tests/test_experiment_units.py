@@ -17,9 +17,9 @@ from experiment.datafiles import SessionData, SessionState, unique_path
 from experiment.dialog import validate_start_info
 from experiment.errors import AudioPreflightError, MarkerError
 from experiment.markers import MarkerSender, NullMarkers, _PulsedBackend, open_backends
+from experiment.physio_generator import PhysioGenerator
 from experiment.questionnaire_screen import item_order, rating_to_pixels
 from experiment.recorder import assemble_physio, raw_marker_times, read_raw_stream
-from experiment.simulated_device import PhysioGenerator
 from experiment.timeline import build_timeline, induction_minute_offsets
 
 GOOD = {"participant": "P01", "session": "1", "age": "25", "sex": "male", "initials": "jd"}
@@ -227,6 +227,22 @@ def test_generator_has_plausible_heart_rate():
     assert 4.0 < float(np.median(x[:, 1])) < 6.5
 
 
+def test_generator_hands_out_a_reproducible_signal_in_chunks():
+    """The one simulated device's signal: chunk by chunk, seeded, its clock moving on."""
+    chunks = [37, 250, 13, 200]
+    first = PhysioGenerator(rate=100.0, seed=2, resp=True)
+    parts = [first.next_chunk(n) for n in chunks]
+    assert [p.shape for p in parts] == [(n, 3) for n in chunks]
+    assert all(p.dtype == np.float32 for p in parts)
+    assert first.n == sum(chunks) and first.n / first.rate == pytest.approx(5.0)
+    again = PhysioGenerator(rate=100.0, seed=2, resp=True)
+    assert np.array_equal(np.concatenate(parts), np.concatenate([again.next_chunk(n)
+                                                                 for n in chunks]))
+    other = PhysioGenerator(rate=100.0, seed=3, resp=True)
+    assert not np.array_equal(np.concatenate(parts), other.next_chunk(sum(chunks)))
+    assert PhysioGenerator(rate=100.0, seed=2).next_chunk(5).shape == (5, 2)  # no belt
+
+
 def test_recorder_records_a_live_lsl_stream(tmp_path, monkeypatch):
     """Outlet and recorder in one process: the raw file gets the samples in time order."""
     from experiment.lsl_config import write_lsl_config
@@ -267,7 +283,7 @@ def test_recorder_records_a_live_lsl_stream(tmp_path, monkeypatch):
 
 
 def test_recorder_warns_with_timestamp_when_the_stream_is_lost(tmp_path, monkeypatch):
-    """Issue 7: a physio stream that stops is reported (with a time) and recording goes on."""
+    """A physio stream that stops is reported (with a time) and recording goes on."""
     from experiment.lsl_config import write_lsl_config
 
     monkeypatch.setenv("LSLAPICFG", str(write_lsl_config(tmp_path / "lsl.cfg")))

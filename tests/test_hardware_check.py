@@ -1,4 +1,4 @@
-"""``soothe check`` that can fail (issue 14): streams and the lab config, the frame rate
+"""``soothe check`` that can fail: streams and the lab config, the frame rate
 against the expected refresh, and the audio-onset latency through a JACK loopback.
 
 The old check reported "OK 3276.8 Hz" under a virtual screen, had no latency check and no

@@ -1,4 +1,4 @@
-"""PsychoPy records: ExperimentHandler wide CSV + .psydat, saved after every row (issue 15).
+"""PsychoPy records: ExperimentHandler wide CSV + .psydat, saved after every row.
 
 These run without a window: the handler and its files do not need one. The whole-session
 rows (one per routine) are checked in tests/test_signals_session.py.

@@ -1,4 +1,4 @@
-"""Issue 14, session side: stream identity, marker ports, start-up entries (no screen).
+"""Session side: stream identity, marker ports, start-up entries (no screen).
 
 Each test here fails on the code before the fix: the recorder opened every stream of a
 physiology type and every 'soothe_markers' stream; 'parallel:0x0378' became

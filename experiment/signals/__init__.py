@@ -1,4 +1,4 @@
-"""The experimenter's live signal check (``soothe signals``; issue 15).
+"""The experimenter's live signal check (``soothe signals``).
 
 - :mod:`experiment.signals.verdict`: pure functions, signal in, verdict out (no I/O).
 - :mod:`experiment.signals.scenarios`: what each simulated fault does to the signal.

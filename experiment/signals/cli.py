@@ -26,7 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiment.errors import SessionError
+from experiment.lab_config import default_lab_config_path, is_physiology, read_lab_config
+from experiment.lsl_config import keep_lsl_on_machine, quiet_lsl
 from experiment.signals import verdict as vd
+from experiment.signals.monitor import SignalMonitor, judge_frame
+from experiment.signals.page import CheckState, screenshot, serve, snapshot_html, stop_server
+from experiment.signals.scenarios import EXPECTED, SCENARIOS, check_scenario
 
 EXIT_GOOD, EXIT_NOT_GOOD = 0, 5
 #: Extra signal (s) collected while a channel still says 'waiting' after ``seconds``.
@@ -37,8 +42,6 @@ FIND_TIMEOUT_S = 30.0
 
 
 def _parser() -> argparse.ArgumentParser:
-    from experiment.signals.scenarios import SCENARIOS
-
     p = argparse.ArgumentParser(
         prog="soothe signals",
         description="Live signal check of the physiology streams (ECG, EDA, respiration) on "
@@ -70,8 +73,6 @@ def _parser() -> argparse.ArgumentParser:
 def start_simulated_device(scenario: str | None, rate: float, seed: int
                            ) -> tuple[subprocess.Popen, str]:
     """Start the simulated device (a child process) with a fresh source id."""
-    from experiment.lsl_config import keep_lsl_on_machine
-
     keep_lsl_on_machine()
     source_id = f"soothe_signals_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     cmd = [sys.executable, "-m", "experiment.simulated_device", "--rate", str(rate),
@@ -84,6 +85,7 @@ def start_simulated_device(scenario: str | None, rate: float, seed: int
 
 
 def stop_device(proc: subprocess.Popen | None) -> None:
+    """Stop the simulated device (killed when it does not stop within 5 s)."""
     if proc is None:
         return
     proc.terminate()
@@ -123,8 +125,6 @@ def run_headless(monitor, seconds: float, *, cue_at: float | None) -> dict:
     Returns the verdict record (see :func:`verdict_record`) with the monitor's last frame
     under the key ``"_frame"``.
     """
-    from experiment.signals.monitor import judge_frame
-
     wait_for_streams(monitor)
     first_good = None
     cued = cue_at is None
@@ -171,16 +171,13 @@ def verdict_record(frame, verdicts: dict[str, vd.Verdict], **extra) -> dict:
 
 def write_outputs(record: dict, verdict_path: Path | None, snapshot_path: Path | None,
                   note: str = "") -> None:
-    from experiment.signals.page import screenshot, snapshot_html
-
+    """Write the verdict JSON and the page snapshot (PNG through headless Chromium)."""
     frame = record.pop("_frame", None)
     if verdict_path:
         Path(verdict_path).parent.mkdir(parents=True, exist_ok=True)
         Path(verdict_path).write_text(json.dumps(record, indent=2, allow_nan=False) + "\n",
                                       encoding="utf-8")
     if snapshot_path and frame is not None:
-        from experiment.signals.monitor import judge_frame
-
         html_path = Path(snapshot_path).with_suffix(".html")
         snapshot_html(frame, judge_frame(frame), html_path, note=note)
         try:
@@ -193,8 +190,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``soothe signals``."""
     args = _parser().parse_args(argv)
     if args.simulate:
-        from experiment.signals.scenarios import check_scenario
-
         try:
             check_scenario(args.simulate)
         except ValueError as exc:
@@ -206,39 +201,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         device, sid = start_simulated_device(args.simulate, args.rate, args.seed)
         source_ids = [sid]
     elif not source_ids:
-        # the lab's configured devices (soothe check --confirm-streams), not any stream
-        from experiment.lab_config import default_lab_config_path, is_physiology, read_lab_config
-
-        config = default_lab_config_path()
-        if config.is_file():
-            source_ids = [d.source_id for d in read_lab_config(config)
-                          if is_physiology(d) and d.source_id] or None
-    from experiment.signals.monitor import SignalMonitor
-
+        source_ids = configured_source_ids()
+    quiet_lsl()  # before the monitor's first LSL call: no INFO banner on the console
     monitor = SignalMonitor(source_ids, tuple(args.physio_types.split(",")),
                             warn=lambda m: print(f"[soothe] {m}", file=sys.stderr))
     monitor.start()
     try:
         if args.seconds is not None:
-            try:
-                record = run_headless(monitor, args.seconds,
-                                      cue_at=args.cue_at if args.simulate else None)
-            except SessionError:
-                if device is not None and device.poll() is not None:
-                    err = device.stderr.read().decode("utf-8", "replace")[-2000:]
-                    raise SessionError(f"the simulated device stopped: {err}") from None
-                raise
-            record["scenario"] = args.simulate
-            if args.simulate:
-                from experiment.signals.scenarios import EXPECTED
-
-                record["expected"] = EXPECTED[args.simulate]
-            note = f" Simulated scenario: {args.simulate}." if args.simulate else ""
-            overall = record["overall"]
-            for kind, v in record["channels"].items():
-                print(f"{kind:5s} {v['status']:17s} {v['reason']}")
-            write_outputs(record, args.verdict, args.snapshot, note)
-            return EXIT_GOOD if overall == vd.GOOD else EXIT_NOT_GOOD
+            return run_headless_check(monitor, device, args)
         return run_live(monitor, port=args.port, browser=not args.no_browser,
                         verdict_path=args.verdict)
     finally:
@@ -246,12 +216,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop_device(device)
 
 
+def configured_source_ids() -> list[str] | None:
+    """The source ids of the lab's configured physiology devices (``soothe check
+    --confirm-streams``); ``None`` (any physiology stream) without a lab config."""
+    config = default_lab_config_path()
+    if not config.is_file():
+        return None
+    return [d.source_id for d in read_lab_config(config)
+            if is_physiology(d) and d.source_id] or None
+
+
+def run_headless_check(monitor, device: subprocess.Popen | None,
+                       args: argparse.Namespace) -> int:
+    """``soothe signals --seconds``: judge, print one line per channel, write the outputs.
+
+    Returns :data:`EXIT_GOOD` when every channel is good, else :data:`EXIT_NOT_GOOD`.
+    """
+    try:
+        record = run_headless(monitor, args.seconds,
+                              cue_at=args.cue_at if args.simulate else None)
+    except SessionError:
+        if device is not None and device.poll() is not None:
+            err = device.stderr.read().decode("utf-8", "replace")[-2000:]
+            raise SessionError(f"the simulated device stopped: {err}") from None
+        raise
+    record["scenario"] = args.simulate
+    if args.simulate:
+        record["expected"] = EXPECTED[args.simulate]
+    note = f" Simulated scenario: {args.simulate}." if args.simulate else ""
+    for kind, v in record["channels"].items():
+        print(f"{kind:5s} {v['status']:17s} {v['reason']}")
+    write_outputs(record, args.verdict, args.snapshot, note)
+    return EXIT_GOOD if record["overall"] == vd.GOOD else EXIT_NOT_GOOD
+
+
 def run_live(monitor, *, port: int = 0, browser: bool = True, verdict_path: Path | None = None,
              state=None, out=sys.stdout) -> int:
     """Serve the page until the experimenter continues or skips (or Ctrl-C)."""
-    from experiment.signals.monitor import judge_frame
-    from experiment.signals.page import CheckState, serve, stop_server
-
     state = state or CheckState()
     # the page lays out the channels it finds when it opens: give the streams a moment
     monitor.found.wait(FIND_TIMEOUT_S / 3)

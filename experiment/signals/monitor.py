@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from physio.eda.eda_clean import eda_to_microsiemens
+
 if TYPE_CHECKING:  # verdict loads scipy.signal (seconds on a busy machine): only when judging
     from experiment.signals import verdict as vd
 
@@ -85,8 +87,6 @@ def to_standard_units(kind: str, x: np.ndarray, unit: str, label: str) -> np.nda
                              "or uV")
         return x * _ECG_UNITS[key]
     if kind == "EDA":
-        from physio.eda.eda_clean import eda_to_microsiemens
-
         try:
             return eda_to_microsiemens(x, "" if unit in ("n/a", None) else unit, name=label)
         except Exception as exc:  # the physio error names the channel and the units
@@ -139,6 +139,7 @@ class Frame:
 
     @property
     def status(self) -> str:
+        # lazy: verdict loads scipy.signal (seconds); the simulated device imports this module too
         from experiment.signals import verdict as vd
 
         return vd.overall(list(self.verdicts.values())) if self.verdicts else vd.NO_SIGNAL
@@ -154,6 +155,7 @@ def judge_frame(frame: Frame, *, inverted_ok: bool = False, judge_s: float = JUD
     >>> judge_frame(f)["ECG"].status
     'no signal'
     """
+    # lazy: verdict loads scipy.signal (seconds); the simulated device imports this module too
     from experiment.signals import verdict as vd
 
     out: dict[str, vd.Verdict] = {}
@@ -210,6 +212,7 @@ class SignalMonitor(threading.Thread):
         return info.type().lower() in self.types
 
     def _open(self, info) -> None:
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
         import pylsl
 
         inlet = pylsl.StreamInlet(info, max_buflen=10, processing_flags=pylsl.proc_clocksync)
@@ -248,6 +251,7 @@ class SignalMonitor(threading.Thread):
 
     def discover(self, wait_s: float = 1.0) -> list[str]:
         """Open the wanted streams visible now; return the channel kinds found."""
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
         import pylsl
 
         opened = {inl.info().source_id() for inl, _ in self._inlets}
@@ -296,6 +300,7 @@ class SignalMonitor(threading.Thread):
     # ------------------------------------------------------------------ use
     def cue_deep_breath(self) -> float:
         """Mark 'deep breath now' (LSL time) and send it on the cue streams."""
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
         import pylsl
 
         now = pylsl.local_clock()
@@ -331,6 +336,7 @@ class SignalMonitor(threading.Thread):
 
     def frame(self, seconds: float = KEEP_S) -> Frame:
         """The last ``seconds`` of every channel (LSL times and values), and the cues."""
+        # lazy: liblsl reads its config (LSLAPICFG) when pylsl loads; the caller sets it first
         import pylsl
 
         with self._lock:

@@ -13,7 +13,14 @@ the docs. The view only displays: every decision comes from
 
 from __future__ import annotations
 
+import asyncio
 import html
+import json
+import logging
+import shutil
+import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -118,6 +125,7 @@ class CheckView:
 
     def __init__(self, kinds: list[str], *, controls: bool, state: CheckState | None = None,
                  t0: float = 0.0, live: bool = True) -> None:
+        # lazy: Bokeh takes a second to load; a headless check without a snapshot draws none
         from bokeh.layouts import column, row
         from bokeh.models import Button, Checkbox, ColumnDataSource, CustomJS, DataRange1d, Div
         from bokeh.plotting import figure
@@ -193,8 +201,6 @@ class CheckView:
             f" Check ended: {'continuing' if outcome == 'continue' else 'skipped'}.")
 
     def _on_probe(self, _attr, _old, new) -> None:
-        import json
-
         try:
             pairs = json.loads(new) if new else []
         except ValueError:
@@ -264,18 +270,60 @@ def serve(monitor: SignalMonitor, state: CheckState, port: int = 0
           ) -> tuple[object, int, threading.Thread]:
     """Serve the live page on 127.0.0.1 in a background thread; return (server, port, thread).
 
-    Stop it with :func:`stop_server`.
+    The verdicts are judged in a thread of their own (:func:`start_judging`), the page is
+    drawn per browser tab (:func:`page_factory`), and the server runs on its own event loop
+    (:func:`run_server`). Stop it with :func:`stop_server`.
     """
-    import asyncio
-    import logging
-
-    from bokeh.application import Application
-    from bokeh.application.handlers.function import FunctionHandler
-    from bokeh.server.server import Server
-    from tornado.ioloop import IOLoop
-
     # a closed browser tab is normal here, not a warning for the experimenter's console
     logging.getLogger("bokeh.server.views.ws").setLevel(logging.ERROR)
+    box: dict = {"stop": threading.Event()}
+    start_judging(monitor, state, box["stop"])
+    port = port or free_port()  # a number now: Bokeh's websocket allow-list needs it
+    ready = threading.Event()
+    thread = threading.Thread(target=run_server,
+                              args=(page_factory(monitor, state), port, box, ready),
+                              name="soothe-signal-page", daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("the signal-check page did not start within 30 s")
+    if "error" in box:
+        raise RuntimeError(f"the signal-check page could not start on 127.0.0.1:{port}: "
+                           f"{box['error']}")
+    return box, int(port), thread
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_judging(monitor: SignalMonitor, state: CheckState, stop: threading.Event
+                  ) -> threading.Thread:
+    """Judge the signals every :data:`JUDGE_EVERY_S` into ``state`` until ``stop`` is set.
+
+    Off the page's event loop, so a judgement never delays a tick of the plots.
+    """
+    def judge_loop() -> None:
+        while not stop.wait(JUDGE_EVERY_S):
+            frame = monitor.frame()
+            verdicts = judge_frame(frame, inverted_ok=state.inverted_ok)
+            state.latest = (frame, verdicts)
+            state.verdicts = verdicts
+            state.n_judged += 1
+
+    thread = threading.Thread(target=judge_loop, name="soothe-signal-judge", daemon=True)
+    thread.start()
+    return thread
+
+
+def page_factory(monitor: SignalMonitor, state: CheckState) -> Callable:
+    """The function that builds one browser tab's page (Bokeh's ``FunctionHandler``).
+
+    Every tab shares the time zero of the first one, plots the newest samples every
+    :data:`TICK_MS` and shows the latest verdicts when they change.
+    """
     t0 = {"value": None}
 
     def make_doc(doc) -> None:
@@ -288,6 +336,7 @@ def serve(monitor: SignalMonitor, state: CheckState, port: int = 0
         shown = {"n": 0}
 
         def tick() -> None:
+            # lazy: liblsl reads its config when pylsl loads; the caller set it up first
             import pylsl
 
             frame = monitor.frame(seconds=WINDOW_S * 1.2)
@@ -303,50 +352,35 @@ def serve(monitor: SignalMonitor, state: CheckState, port: int = 0
         doc.title = "soothe signal check"
         doc.add_periodic_callback(tick, TICK_MS)
 
-    ready = threading.Event()
-    box: dict = {"stop": threading.Event()}
+    return make_doc
 
-    def judge_loop() -> None:  # off the page's event loop, so a judgement never delays a tick
-        while not box["stop"].wait(JUDGE_EVERY_S):
-            frame = monitor.frame()
-            verdicts = judge_frame(frame, inverted_ok=state.inverted_ok)
-            state.latest = (frame, verdicts)
-            state.verdicts = verdicts
-            state.n_judged += 1
 
-    threading.Thread(target=judge_loop, name="soothe-signal-judge", daemon=True).start()
+def run_server(make_doc: Callable, port: int, box: dict, ready: threading.Event) -> None:
+    """Run the Bokeh server on 127.0.0.1:``port`` on this thread's own event loop.
 
-    if not port:  # a free port now: Bokeh's websocket allow-list needs the number
-        import socket
+    ``box`` receives the server and its loop (for :func:`stop_server`), or the error that
+    kept it from starting; ``ready`` is set either way.
+    """
+    try:
+        # lazy: Bokeh's server and tornado take a second to load; only the live page needs them
+        from bokeh.application import Application
+        from bokeh.application.handlers.function import FunctionHandler
+        from bokeh.server.server import Server
+        from tornado.ioloop import IOLoop
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-
-    def run() -> None:
-        try:
-            asyncio.set_event_loop(asyncio.new_event_loop())
-            loop = IOLoop.current()
-            server = Server({"/": Application(FunctionHandler(make_doc))}, io_loop=loop,
-                            address="127.0.0.1", port=port,
-                            allow_websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"])
-            server.start()
-            box["server"], box["loop"] = server, loop
-        except Exception as exc:  # reported by the caller
-            box["error"] = exc
-            ready.set()
-            return
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        loop = IOLoop.current()
+        server = Server({"/": Application(FunctionHandler(make_doc))}, io_loop=loop,
+                        address="127.0.0.1", port=port,
+                        allow_websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"])
+        server.start()
+        box["server"], box["loop"] = server, loop
+    except Exception as exc:  # reported by the caller
+        box["error"] = exc
         ready.set()
-        loop.start()
-
-    thread = threading.Thread(target=run, name="soothe-signal-page", daemon=True)
-    thread.start()
-    if not ready.wait(30):
-        raise RuntimeError("the signal-check page did not start within 30 s")
-    if "error" in box:
-        raise RuntimeError(f"the signal-check page could not start on 127.0.0.1:{port}: "
-                           f"{box['error']}")
-    return box, int(port), thread
+        return
+    ready.set()
+    loop.start()
 
 
 def stop_server(box: dict, thread: threading.Thread) -> None:
@@ -367,6 +401,7 @@ def snapshot_html(frame: Frame, verdicts: dict[str, vd.Verdict], path: Path, *,
                   note: str = "") -> Path:
     """The page as it looks at ``frame``, saved as a self-contained HTML file (BokehJS
     inlined, so it renders offline)."""
+    # lazy: Bokeh takes a second to load; a headless check without a snapshot draws none
     from bokeh.embed import file_html
     from bokeh.resources import INLINE
 
@@ -387,10 +422,6 @@ def snapshot_html(frame: Frame, verdicts: dict[str, vd.Verdict], path: Path, *,
 def screenshot(html_path: Path, png: Path, *, width: int = 1260, height: int = 680,
                timeout_s: float = 120.0) -> Path:
     """Render ``html_path`` to ``png`` with headless Chromium (as analysis/screenshot.py)."""
-    import shutil
-    import subprocess
-    import tempfile
-
     exe = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
                 if shutil.which(n)), None)
     if exe is None:

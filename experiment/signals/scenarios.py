@@ -1,8 +1,9 @@
 """Simulated electrode faults with known answers, for the signal check and its tests.
 
-Each scenario is the simulated device's clean signal (:class:`PhysioGenerator`, ECG in mV,
-EDA in µS, belt in V) with one fault applied, and the verdict the check must give per
-channel. The faults imitate what a lab sees:
+Each scenario is the simulated device's clean signal
+(:class:`experiment.physio_generator.PhysioGenerator`: ECG in mV, EDA in µS, belt in V) with
+one fault applied, and the verdict the check must give per channel. The faults imitate what
+a lab sees:
 
 ==================  =============================================================  =========
 scenario            what happens to the signal                                     expected
@@ -29,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from experiment.physio_generator import PhysioGenerator
 
 # the verdict statuses (as in experiment.signals.verdict; not imported from there, so the
 # simulated device starts without loading scipy.signal, which takes seconds on a busy machine)
@@ -119,8 +122,6 @@ def scenario_signals(name: str, seconds: float, fs: float = 500.0, *,
 
     ``cues_s`` are the times (s) the participant is asked for a deep breath.
     """
-    from experiment.simulated_device import PhysioGenerator
-
     gen = PhysioGenerator(fs, seed, **generator_options(name))
     for cue in cues_s:
         gen.deep_breath(cue)

@@ -20,16 +20,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from conditions import bids
 from experiment.datafiles import utc_now
 from experiment.signals import verdict as vd
+from experiment.signals.cli import run_headless, run_live, verdict_record
+from experiment.signals.monitor import SignalMonitor, judge_frame
+from experiment.signals.page import CheckState
 
 AUTO_SECONDS = 8.0
 AUTO_CUE_S = 2.0
 
 
 def _record(session, record: dict[str, Any]) -> None:
-    from conditions import bids
-
+    """Write the check's record: its JSON file, the run's state entry, the session log."""
     run = session.state.runs[-1]["run"] if session.state.runs else 1
     path = session.data.source_dir / f"signal_check_run-{run}.json"
     bids.write_json(path, record)
@@ -62,14 +65,11 @@ def signal_check_step(session) -> dict[str, Any]:
         record = {**base, "outcome": "not run: physiology is not recorded (--no-record)"}
         _record(session, record)
         return record
-    from experiment.signals.cli import run_headless, run_live, verdict_record
-    from experiment.signals.monitor import SignalMonitor
-
     # exactly the streams the session records (the lab config's devices, or its own
     # simulated device): never another stream that happens to be visible
     ids = [s.source_id for s in session.recorder.streams.values()
            if s.type.lower() != "markers"]
-    ids += [d.source_id for d in getattr(session, "_devices", []) or []
+    ids += [d.source_id for d in session.devices
             if d.source_id and d.source_id not in ids]
     if not ids:
         record = {**base, "outcome": "not run: no physiology stream is recorded"}
@@ -83,13 +83,9 @@ def signal_check_step(session) -> dict[str, Any]:
             record.pop("_frame", None)
             record["outcome"] = "checked automatically (--simulate)"
         else:
-            from experiment.signals.page import CheckState
-
             state = CheckState()
             run_live(monitor, state=state, out=opt.out)
             frame = monitor.frame()
-            from experiment.signals.monitor import judge_frame
-
             record = verdict_record(frame, judge_frame(frame, inverted_ok=state.inverted_ok),
                                     inverted_ticked=state.inverted_ok)
             record["outcome"] = ("skipped by the experimenter" if state.outcome == "skip"

@@ -163,6 +163,7 @@ def judge_ecg(x: Sequence[float], fs: float, *, inverted_ok: bool = False) -> Ve
     >>> judge_ecg(-ecg, fs).reason
     "inverted ECG: swap the leads or tick 'inverted'"
     """
+    # lazy: the ECG detector adds half a second to start-up; only an ECG channel needs it
     from physio.ecg.ecg_clean import ecg_clean, ecg_detection_signal
     from physio.ecg.ecg_peaks import detect_qrs
     from physio.ecg.ecg_polarity import ecg_polarity, refine_peaks

@@ -1,9 +1,10 @@
 """The allocation database on a PostgreSQL server: two or more lab PCs, several sites.
 
 ``--db postgresql://USER@HOST[:PORT]/DATABASE[?sslmode=verify-full&sslrootcert=...]`` selects
-this back end. It holds the same tables as the SQLite file (:mod:`experiment.allocation`)
-in one database per study, plus ``slot_counters`` (one row per stratum: the last slot
-taken). Every allocation is one transaction that
+this back end. It holds the same tables as the SQLite file
+(:mod:`conditions.allocation.sqlite_store`, schema in :mod:`conditions.allocation.store`) in
+one database per study, plus ``slot_counters`` (one row per stratum: the last slot taken).
+Every allocation is one transaction that
 
 1. creates the stratum's counter row if it is the stratum's first participant
    (``INSERT ... ON CONFLICT DO NOTHING``),
@@ -15,7 +16,8 @@ taken). Every allocation is one transaction that
 So two PCs can never take the same slot, and a slot is never skipped: a transaction that
 fails rolls its counter back with it. The same ID allocated at the same moment from two
 PCs in different strata is caught by the unique index on ``lower(participant_id)``; the
-loser gets the winner's allocation back (:meth:`_AllocationStore.allocate`).
+loser gets the winner's allocation back
+(:meth:`conditions.allocation.store.AllocationStore.allocate`).
 
 Authentication and TLS are PostgreSQL's own: roles and ``pg_hba.conf`` on the server; the
 password from ``~/.pgpass`` (or ``PGPASSFILE``), never the command line on a shared PC;
@@ -33,54 +35,29 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from experiment.allocation import (
-    AllocationError,
-    _AllocationStore,
-    _os_user,
-    _Tx,
-    choose_seed,
+from conditions.allocation.errors import AllocationError
+from conditions.allocation.scheme import choose_seed
+from conditions.allocation.store import (
+    AllocationStore,
+    Transaction,
     is_database_url,
+    new_meta,
+    os_user,
+    schema_statements,
+    write_audit,
 )
 
 CONNECT_TIMEOUT_S = 10
 LOCK_TIMEOUT = "60s"  # a PC that waits longer than this for a slot lock gets a clear error
 
-_SCHEMA = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE allocations (
-        id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        participant_id TEXT NOT NULL UNIQUE,
-        stratum        TEXT NOT NULL,
-        slot           INTEGER NOT NULL CHECK (slot >= 1),
-        block          INTEGER NOT NULL CHECK (block >= 1),
-        condition      TEXT NOT NULL,
-        session_code   TEXT NOT NULL UNIQUE,
-        strata_json    TEXT NOT NULL,
-        allocated_at   TEXT NOT NULL,
-        machine        TEXT NOT NULL,
-        os_user        TEXT NOT NULL,
-        session_status TEXT NOT NULL DEFAULT 'allocated',
-        status_at      TEXT,
-        UNIQUE (stratum, slot)
-    )""",
-    "CREATE UNIQUE INDEX allocations_participant_nocase ON allocations (lower(participant_id))",
-    """CREATE TABLE audit (
-        id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        time    TEXT NOT NULL,
-        action  TEXT NOT NULL,
-        who     TEXT NOT NULL,
-        machine TEXT NOT NULL,
-        detail  TEXT NOT NULL
-    )""",
-    """CREATE TABLE slot_counters (
-        stratum   TEXT PRIMARY KEY,
-        last_slot INTEGER NOT NULL CHECK (last_slot >= 0)
-    )""",
-)
+#: The table only this back end needs: one row per stratum, the last slot taken.
+SLOT_COUNTERS_TABLE = """CREATE TABLE slot_counters (
+    stratum   TEXT PRIMARY KEY,
+    last_slot INTEGER NOT NULL CHECK (last_slot >= 0)
+)"""
 
 
 def redact(url: str) -> str:
@@ -89,7 +66,9 @@ def redact(url: str) -> str:
 
 
 def _psycopg():
+    """The psycopg module, or a clear error when it is missing."""
     try:
+        # lazy: psycopg is needed only for a postgresql:// database; SQLite users never load it
         import psycopg
     except ImportError as exc:  # pragma: no cover - psycopg is a core dependency
         raise AllocationError(
@@ -98,7 +77,7 @@ def _psycopg():
     return psycopg
 
 
-class PostgresAllocationDB(_AllocationStore):
+class PostgresAllocationDB(AllocationStore):
     """A study's allocation database on a PostgreSQL server.
 
     Parameters
@@ -124,7 +103,7 @@ class PostgresAllocationDB(_AllocationStore):
         self.where = redact(self.url)
         psycopg = _psycopg()
         try:
-            with self._read() as tx:
+            with self.read_transaction() as tx:
                 rows = dict(tx.rows("SELECT key, value FROM meta"))
         except psycopg.errors.UndefinedTable:
             raise AllocationError(
@@ -136,7 +115,7 @@ class PostgresAllocationDB(_AllocationStore):
                 f"{self.where}: cannot read the allocation database: "
                 f"{' '.join(str(exc).split())}"
             ) from None
-        self._load_meta(rows)
+        self.load_meta(rows)
 
     # ------------------------------------------------------------------ connections
     def _connect(self):
@@ -184,7 +163,7 @@ class PostgresAllocationDB(_AllocationStore):
             pass
 
     @contextmanager
-    def _read(self) -> Iterator[_Tx]:
+    def read_transaction(self) -> Iterator[Transaction]:
         psycopg = _psycopg()
         con = self._connection()
         try:
@@ -192,7 +171,7 @@ class PostgresAllocationDB(_AllocationStore):
         except psycopg.OperationalError:
             con = self._connection(fresh=True)
         try:
-            yield _Tx(con, "%s")
+            yield Transaction(con, "%s")
         except psycopg.OperationalError as exc:
             raise AllocationError(
                 f"{self.where}: the connection broke during a read "
@@ -200,7 +179,7 @@ class PostgresAllocationDB(_AllocationStore):
             ) from None
 
     @contextmanager
-    def _write(self) -> Iterator[_Tx]:
+    def write_transaction(self) -> Iterator[Transaction]:
         psycopg = _psycopg()
         con = self._connection()
         for attempt in (0, 1):
@@ -215,7 +194,7 @@ class PostgresAllocationDB(_AllocationStore):
                         f"{self.where}: the allocation database does not answer") from None
                 con = self._connection(fresh=True)
         try:
-            yield _Tx(con, "%s")
+            yield Transaction(con, "%s")
         except BaseException as exc:
             self._leave(tx, exc)
             if isinstance(exc, psycopg.errors.LockNotAvailable):
@@ -248,7 +227,7 @@ class PostgresAllocationDB(_AllocationStore):
         except Exception:  # noqa: BLE001 - the original error is what matters
             pass
 
-    def _next_slot(self, tx: _Tx, stratum: str) -> int:
+    def next_slot(self, tx: Transaction, stratum: str) -> int:
         tx.run("INSERT INTO slot_counters (stratum, last_slot) VALUES (?, 0) "
                "ON CONFLICT (stratum) DO NOTHING", (stratum,))
         (last,) = tx.one("SELECT last_slot FROM slot_counters WHERE stratum = ? FOR UPDATE",
@@ -269,15 +248,15 @@ class PostgresAllocationDB(_AllocationStore):
                 f"--status {status}"
             ) from None
 
-    def _after_insert(self, tx: _Tx, stratum: str, slot: int) -> None:
+    def after_insert(self, tx: Transaction, stratum: str, slot: int) -> None:
         tx.run("UPDATE slot_counters SET last_slot = ? WHERE stratum = ?", (slot, stratum))
 
-    def _is_unique_violation(self, exc: BaseException) -> bool:
+    def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, _psycopg().errors.UniqueViolation)
 
-    def _integrity_problems(self) -> list[str]:
+    def integrity_problems(self) -> list[str]:
         """Counters that disagree with the stored slots (the server checks the rest)."""
-        with self._read() as tx:
+        with self.read_transaction() as tx:
             rows = tx.rows(
                 "SELECT c.stratum, c.last_slot, COALESCE(MAX(a.slot), 0) FROM slot_counters c "
                 "LEFT JOIN allocations a ON a.stratum = c.stratum "
@@ -302,19 +281,17 @@ class PostgresAllocationDB(_AllocationStore):
         psycopg = _psycopg()
         where = redact(url)
         seed, source = choose_seed(protocol, seed, demo)
-        meta = cls._new_meta(protocol, seed, source)
+        meta = new_meta(protocol, seed, source)
         probe = cls.__new__(cls)
         probe.url, probe.where = str(url), where
         try:
-            with probe._write() as tx:
-                for statement in _SCHEMA:
+            with probe.write_transaction() as tx:
+                for statement in (*schema_statements("postgresql"), SLOT_COUNTERS_TABLE):
                     tx.run(statement)
                 for key, value in meta.items():
                     tx.run("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
-                tx.run("INSERT INTO audit (time, action, who, machine, detail) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       (meta["created_at"], "init", _os_user(), socket.gethostname(),
-                        f"seed {source}"))  # never the seed itself
+                write_audit(tx, "init", os_user(), f"seed {source}",
+                            time=meta["created_at"])  # never the seed itself
         except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
             raise AllocationError(
                 f"{where}: already holds allocation tables; an allocation database is never "
