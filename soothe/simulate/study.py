@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from conditions import bids
+from conditions.allocation import AllocationDB
 from conditions.protocol import Protocol, load_protocol
 from conditions.questionnaire_items import Item
 from physio.progress import BatchProgress
@@ -391,13 +392,10 @@ def allocate_participants(
     The database (``conditions.bids.allocation_db_path(out)``) is created with ``seed`` on
     first use. Each participant is stratified by sex and allocated on a fixed clock
     (``SIM_DATE`` plus 50 min per participant) so the files are reproducible. This is the
-    simulator's only door to the allocation database, and the only place that reads an
-    allocated condition. Returns the open database (for ``mark_session``) and the
-    participants.
+    simulator's only door to the allocation database, and the only place that reveals an
+    allocated condition (the simulator plays the participant and must know it).
+    Returns the open database (for ``mark_session``) and the participants.
     """
-    # lazy: the allocation database is in the session runner's layer; named here alone
-    from experiment.allocation import AllocationDB
-
     db_path = bids.allocation_db_path(out)
     db = (
         AllocationDB(db_path)
@@ -412,7 +410,7 @@ def allocate_participants(
         when = (start + pd.Timedelta(minutes=50 * (i - 1))).isoformat()
         alloc = db.allocate(pid, {"sex": sex}, machine="simulator", allocated_at=when)
         participants.append(StudyParticipant(i, pid, sex, age, alloc.session_code,
-                                             alloc.condition))
+                                             alloc.condition.reveal()))
     return db, participants
 
 
