@@ -148,7 +148,7 @@ def ecg_beat_quality(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.ndar
     >>> fs = 250.0
     >>> t = np.arange(int(60 * fs)) / fs
     >>> x = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in np.arange(1, 59, 0.8))
-    >>> ecg_beat_quality(x, fs, np.arange(1, 59, 0.8))["low_quality"].sum()
+    >>> int(ecg_beat_quality(x, fs, np.arange(1, 59, 0.8))["low_quality"].sum())
     0
     """
     wide = beat_template_corr(cleaned, sampling_rate, peaks_s, span_s=BEAT_WINDOW_S)
