@@ -65,7 +65,7 @@ def local_extrema(y: np.ndarray) -> np.ndarray:
 
 
 def count_adv(clean: np.ndarray, sampling_rate: float, *,
-              fraction: float = COUNT_ADV_FRACTION) -> np.ndarray:
+              fraction: float | None = None) -> np.ndarray:
     """Breath times (s from the first sample) by count-adv (Schäfer & Kratky 2008).
 
     Parameters
@@ -75,8 +75,9 @@ def count_adv(clean: np.ndarray, sampling_rate: float, *,
         treated as 0.
     sampling_rate : float
         Hz.
-    fraction : float
-        Swings smaller than ``fraction`` x their third quartile are removed.
+    fraction : float, optional
+        Swings smaller than ``fraction`` x their third quartile are removed (default
+        :data:`COUNT_ADV_FRACTION`, read at call time).
 
     Returns
     -------
@@ -97,7 +98,8 @@ def count_adv(clean: np.ndarray, sampling_rate: float, *,
     vals = [y[i] for i in ext]
     if len(ext) < 4:
         return np.zeros(0)
-    limit = fraction * np.percentile(np.abs(np.diff(vals)), 75)
+    share = COUNT_ADV_FRACTION if fraction is None else fraction
+    limit = share * np.percentile(np.abs(np.diff(vals)), 75)
     swings = np.abs(np.diff(vals))
     while len(swings) and swings.min() < limit and len(ext) > 3:
         k = int(np.argmin(swings))
