@@ -320,7 +320,8 @@ def belt_section(inputs) -> dict[str, pd.DataFrame]:
 def belt_sensitivity(inputs) -> None:
     """Valid belt windows per input with each belt constant -/+ one step."""
     print("\n-- belt sensitivity: valid windows per input (order as above)")
-    for name, values in {"MIN_AMPLITUDE_RATIO": (0.05, 0.1, 0.2), "AGREE_BPM": (1.0, 1.5, 2.0),
+    for name, values in {"MIN_AMPLITUDE_RATIO": (0.05, 0.1, 0.2),
+                         "MIN_BAND_SHARE": (0.3, 0.5, 0.7), "AGREE_BPM": (1.0, 1.5, 2.0),
                          "COUNT_ADV_FRACTION": (0.2, 0.3, 0.4)}.items():
         cells = []
         for value in values:

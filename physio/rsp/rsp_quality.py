@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.signal import welch
 
 from physio.rsp.ecg_rsp import ecg_rsp
-from physio.rsp.rsp_clean import rsp_clean, rsp_decimate
+from physio.rsp.rsp_clean import RSP_BAND_HZ, rsp_clean, rsp_decimate
 from physio.rsp.rsp_peaks import rsp_breaths
 
 #: count-adv threshold: 0.3 x the third quartile of the swings (Schäfer & Kratky 2008).
@@ -164,6 +165,10 @@ def breathing_periodicity(clean: np.ndarray, sampling_rate: float) -> float:
 #: loud (90th percentile) window holds no breathing: a breath moves the chest by at least
 #: a fifth of a deep breath, while a belt that lost the chest records only its own noise.
 MIN_AMPLITUDE_RATIO = 0.1
+#: Least share of a window's power (above the band's lower edge) that lies in the
+#: breathing band: chest excursion has almost no power above 0.7 Hz, while sensor noise is
+#: broadband, so a belt that records noise puts most of its power above the band.
+MIN_BAND_SHARE = 0.5
 #: Percentile of the windows' trace SD that stands for the recording's breathing depth.
 REFERENCE_PERCENTILE = 90.0
 
@@ -182,8 +187,31 @@ def belt_trace(signal: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, fl
     return rsp_clean(trace, fs), float(fs), float(delay_s)
 
 
-def belt_window_verdict(soothe_bpm: float, count_adv_bpm: float,
-                        amplitude_ratio: float) -> tuple[float, str]:
+def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
+    """Share of a raw belt window's power above 0.05 Hz that lies in the breathing band.
+
+    Examples
+    --------
+    >>> fs = 25.0
+    >>> t = np.arange(0, 60, 1 / fs)
+    >>> round(breathing_band_share(np.sin(2 * np.pi * 0.25 * t), fs), 2)
+    1.0
+    >>> bool(breathing_band_share(np.random.default_rng(0).normal(size=len(t)), fs) < 0.2)
+    True
+    """
+    y = np.asarray(raw, dtype=float)
+    y = y[np.isfinite(y)]
+    fs = float(sampling_rate)
+    if len(y) < 4 * fs:
+        return float("nan")
+    f, p = welch(y - y.mean(), fs=fs, nperseg=min(len(y), int(30 * fs)))
+    band = p[(f >= RSP_BAND_HZ[0]) & (f <= RSP_BAND_HZ[1])].sum()
+    total = band + p[f > RSP_BAND_HZ[1]].sum()
+    return float(band / total) if total > 0 else float("nan")
+
+
+def belt_window_verdict(soothe_bpm: float, count_adv_bpm: float, amplitude_ratio: float,
+                        band_share: float = 1.0) -> tuple[float, str]:
     """Belt quality (0-1) and reason ('' when valid) of one window.
 
     Examples
@@ -196,6 +224,9 @@ def belt_window_verdict(soothe_bpm: float, count_adv_bpm: float,
     if not np.isfinite(amplitude_ratio) or amplitude_ratio < MIN_AMPLITUDE_RATIO:
         return 0.0, (f"belt is quiet: {amplitude_ratio:.0%} of its breathing depth "
                      f"(< {MIN_AMPLITUDE_RATIO:.0%}); no breathing recorded")
+    if not np.isfinite(band_share) or band_share < MIN_BAND_SHARE:
+        return 0.0, (f"belt carries noise, not breathing: {band_share:.0%} of its power in "
+                     f"{RSP_BAND_HZ[0]:g}-{RSP_BAND_HZ[1]:g} Hz (< {MIN_BAND_SHARE:.0%})")
     if not (np.isfinite(soothe_bpm) and np.isfinite(count_adv_bpm)):
         return 0.0, "too few breaths for a rate"
     gap = abs(soothe_bpm - count_adv_bpm)
@@ -226,7 +257,8 @@ def belt_quality_windows(signal: np.ndarray, sampling_rate: float, *,
     -------
     pandas.DataFrame
         ``start_s``, ``end_s``, ``resp_rate_bpm``, ``count_adv_bpm``, ``soothe_bpm``,
-        ``belt_amplitude_ratio``, ``belt_quality``, ``belt_valid``, ``belt_reason``.
+        ``belt_amplitude_ratio``, ``belt_band_share``, ``belt_quality``, ``belt_valid``,
+        ``belt_reason``.
 
     Examples
     --------
@@ -253,10 +285,13 @@ def belt_quality_windows(signal: np.ndarray, sampling_rate: float, *,
         sel = (ours.mid_s >= s) & (ours.mid_s < e) & np.isfinite(ours.rate_bpm)
         so = float(np.median(ours.rate_bpm[sel])) if sel.sum() >= 2 else float("nan")
         ratio = float(sd / ref) if ref > 0 else float("nan")
-        quality, reason = belt_window_verdict(so, ca, ratio)
+        raw = np.asarray(signal[int(s * sampling_rate):int(e * sampling_rate)], dtype=float)
+        share = breathing_band_share(raw, sampling_rate)
+        quality, reason = belt_window_verdict(so, ca, ratio, share)
         rows.append({"start_s": float(s), "end_s": float(e),
                      "resp_rate_bpm": ca if reason == "" else float("nan"),
                      "count_adv_bpm": ca, "soothe_bpm": so, "belt_amplitude_ratio": ratio,
+                     "belt_band_share": share,
                      "belt_quality": quality, "belt_valid": reason == "",
                      "belt_reason": reason})
     return pd.DataFrame(rows)
