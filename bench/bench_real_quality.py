@@ -192,8 +192,8 @@ def stepped_eda(fs: float, seed: int, minutes: float = 10.0):
     for s in rng.uniform(5, t[-1] - 10, int(minutes * 2)):
         x += 0.3 * np.where(t > s, (t - s) * np.exp(-(t - s) / 2.0), 0)
     steps = np.sort(rng.uniform(10, t[-1] - 10, 8))
-    for s in steps:
-        x[t >= s] += rng.choice([-1, 1]) * rng.uniform(0.5, 4.0)
+    for k, s in enumerate(steps):
+        x[t >= s] += (-1) ** k * rng.uniform(0.5, 4.0)  # up, down, up: stays in range
     return x, steps
 
 
