@@ -60,6 +60,7 @@ def constant(module, name: str, value):
 
 def drift_ecg(fs: float, seed: int, minutes: float = 10.0) -> np.ndarray:
     """Slow drift of +-1.5 mV plus white noise (0.02 mV): no QRS anywhere."""
+    # lazy: only the synthetic cases need scipy.signal and the simulator
     from scipy.signal import butter, sosfiltfilt
 
     rng = np.random.default_rng(seed)
@@ -71,8 +72,10 @@ def drift_ecg(fs: float, seed: int, minutes: float = 10.0) -> np.ndarray:
 
 def movement_ecg(fs: float = 250.0, seed: int = 0) -> tuple[np.ndarray, float]:
     """A clean simulated sinus ECG (5 min) whose first minute carries movement."""
+    # lazy: only the synthetic cases need scipy.signal and the simulator
     from scipy.signal import butter, sosfiltfilt
 
+    # lazy: the simulator is needed by this synthetic case only
     from soothe.simulate.ecg_stress import stress_case
 
     case = stress_case(f"rate_{int(fs)}hz", duration_s=300.0, seed=seed)
@@ -124,6 +127,7 @@ def ecg_section(inputs) -> list[dict]:
 
 def mitdb_low_quality_beats() -> None:
     """Beats marked low quality on the MIT-BIH records, with the annotation symbol."""
+    # lazy: wfdb reads the reference annotations of this one section
     import wfdb
 
     print("\n-- beats marked low quality (MIT-BIH; annotation symbol of the nearest beat)")
@@ -267,6 +271,7 @@ def belt_inputs(quick: bool) -> list[tuple[str, np.ndarray, float]]:
 
 def nk_troughs(x: np.ndarray, fs: float) -> np.ndarray:
     """Breath times of neurokit2's ``rsp_process`` (troughs); empty when it fails."""
+    # lazy: neurokit2 costs ~1 s to import; only the reference counter needs it
     import neurokit2 as nk
 
     try:

@@ -53,6 +53,7 @@ def test_kinds_from_the_registry_step(tmp_path):
 
 
 def test_annotations_become_markers(tmp_path):
+    # lazy: wfdb writes/reads the reference annotations of this test only
     import wfdb
 
     write_record(tmp_path)
@@ -124,6 +125,7 @@ def test_drive05_multi_frequency(shared_data):
 
 
 def test_mitdb_annotations(shared_data):
+    # lazy: wfdb writes/reads the reference annotations of this test only
     import wfdb
 
     rec = read_wfdb(shared_data / "mitdb" / "100")
