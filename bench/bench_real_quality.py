@@ -319,7 +319,24 @@ def belt_section(inputs) -> dict[str, pd.DataFrame]:
         reasons = w.loc[~w.belt_valid, "belt_reason"].str.split(" ").str[:3].str.join(" ")
         print(f"{name:32s} valid {int(w.belt_valid.sum()):2d}/{len(w):2d}  "
               f"{leave_one_out(w)}  reasons {dict(reasons.value_counts())}")
+        print(f"{'':32s} {reported_vs_reference(w)}")
     return tables
+
+
+def reported_vs_reference(w: pd.DataFrame) -> str:
+    """Reported rate (valid windows) and soothe's rate today against the issue's reference
+    (count-adv and neurokit2 within 1/min) and against neurokit2 alone (independent)."""
+    ref = np.array([consensus(p, q) for p, q in zip(w.count_adv_bpm, w.nk_bpm, strict=True)])
+    rep = w.resp_rate_bpm.to_numpy()
+    ok = np.isfinite(ref) & np.isfinite(rep)
+    hit = int((np.abs(rep[ok] - ref[ok]) <= 1.5).sum())
+    nk_ok = np.isfinite(rep) & np.isfinite(w.nk_bpm.to_numpy())
+    nk_hit = int((np.abs(rep[nk_ok] - w.nk_bpm.to_numpy()[nk_ok]) <= 1.5).sum())
+    has = np.isfinite(ref)
+    now = int((np.abs(w.soothe_bpm.to_numpy()[has] - ref[has]) <= 1.5).sum())
+    return (f"reported rate vs reference {hit}/{int(ok.sum())}, vs nk alone "
+            f"{nk_hit}/{int(nk_ok.sum())}; soothe's belt rate today (every window) vs "
+            f"reference {now}/{int(has.sum())}")
 
 
 def belt_sensitivity(inputs) -> None:

@@ -81,11 +81,11 @@ def eda_artifacts(signal_us: np.ndarray, sampling_rate: float, *,
     >>> x = np.full(int(60 * fs), 5.0)
     >>> x[int(30 * fs):] += 3.0  # a 3 µS step between two samples
     >>> [(round(a, 1), round(b, 1), r) for a, b, r in eda_artifacts(x, fs)]
-    [(28.9, 31.1, 'slope')]
+    [(29.0, 31.0, 'slope')]
     """
     x = np.asarray(signal_us, dtype=np.float64)
     fs = float(sampling_rate)
-    h = max(1, int(round(span_s * fs)))
+    h = max(1, int(span_s * fs))  # at most the span, at least one sample
     bad_range = np.isfinite(x) & ((x < range_us[0]) | (x > range_us[1]))
     steep = np.zeros(len(x), dtype=bool)
     if len(x) > h:
