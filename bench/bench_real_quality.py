@@ -38,8 +38,9 @@ from physio.ecg import ecg_quality as eq
 from physio.eda import eda_artifacts as ea
 from physio.eda.eda_process import eda_process
 from physio.io.read_wfdb import read_wfdb
-from physio.rsp import ecg_rsp
+from physio.rsp import ecg_rsp, rsp_breaths, rsp_clean
 from physio.rsp import rsp_quality as rq
+from physio.rsp.ecg_rsp import EDR_BAND_HZ
 
 DATA = Path(os.environ.get("SOOTHE_SHARED_DATA")
             or Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -145,6 +146,41 @@ def mitdb_low_quality_beats() -> None:
               f"symbols {dict(pd.Series(sym).value_counts()) if sym else {}}")
 
 
+def bsqi(ours: np.ndarray, theirs: np.ndarray, start: float, end: float,
+         tol: float = 0.15) -> float:
+    """Li, Clifford & Mark (2008) bSQI: matched beats / (ours + theirs - matched)."""
+    a = ours[(ours >= start) & (ours < end)]
+    b = theirs[(theirs >= start) & (theirs < end)]
+    if len(a) == 0 or len(b) == 0:
+        return np.nan if len(a) + len(b) == 0 else 0.0
+    j = np.searchsorted(b, a)
+    lo, hi = b[np.clip(j - 1, 0, len(b) - 1)], b[np.clip(j, 0, len(b) - 1)]
+    d = np.minimum(np.abs(a - lo), np.abs(a - hi))
+    m = int((d <= tol).sum())
+    return m / (len(a) + len(b) - m)
+
+
+def bsqi_section(cases: list[dict]) -> None:
+    """Range of the per-window bSQI of soothe's detector against nk.ecg_peaks."""
+    # lazy: neurokit2 costs ~1 s to import; only this comparison needs it
+    import neurokit2 as nk
+
+    print("\n-- measured, not used: bSQI (soothe vs nk.ecg_peaks, +-150 ms), 60-s windows")
+    for c in cases:
+        if c["name"].startswith("drift") and not c["name"].endswith("seed 0"):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, info = nk.ecg_peaks(nk.ecg_clean(c["x"], sampling_rate=c["fs"]),
+                                   sampling_rate=c["fs"])
+        theirs = np.asarray(info["ECG_R_Peaks"], dtype=float) / c["fs"]
+        total = len(c["x"]) / c["fs"]
+        v = np.array([bsqi(c["beats"].peaks_s, theirs, s, s + 60)
+                      for s in np.arange(0, total - 30, 60)])
+        v = v[np.isfinite(v) & (v > 0)]
+        print(f"{c['name']:34s} bSQI {v.min():.2f}-{v.max():.2f} (median {np.median(v):.2f})")
+
+
 def ecg_valid_share(case: dict) -> tuple[int, int]:
     """Valid windows of one case with the constants currently in force."""
     b = case["beats"]
@@ -214,7 +250,11 @@ def eda_section() -> None:
         res, bad, table = ea.eda_process_bridged(x, fs)
         valid = [ea.eda_window_quality(bad, s, s + 60)["eda_valid"]
                  for s in np.arange(0, len(x) / fs - 30, 60)]
-        print(f"{name:26s} artefacts {len(bad):3d} ({sum(b - a for a, b, _ in bad):6.1f} s)"
+        h = max(1, int(ea.SLOPE_SPAN_S * fs))
+        clean = ea.eda_bridge(x, fs, bad)
+        fastest = np.nanmax(np.abs(clean[h:] - clean[:-h])) * fs / h
+        print(f"{name:26s} fastest change outside artefacts {fastest:5.2f} uS/s")
+        print(f"{'':26s} artefacts {len(bad):3d} ({sum(b - a for a, b, _ in bad):6.1f} s)"
               f"  valid windows {sum(valid)}/{len(valid)}  SCRs before {len(before.scr_amp_us)}"
               f" (within 1 s of an artefact: {near(before.scr_onset_s, before.scr_peak_s, bad)})"
               f"  after {len(table)} (within 1 s: {near(table.onset_s, table.peak_s, bad)})")
@@ -266,6 +306,7 @@ def belt_inputs(quick: bool) -> list[tuple[str, np.ndarray, float]]:
         y = np.where(t < 180, np.sin(2 * np.pi * 0.25 * t + 0.3 * np.sin(0.06 * t)), 0.0)
         out.append((f"sim: quiet after 3 min, seed {seed}", y + rng.normal(0, 0.02, len(t)), fs))
         out.append((f"sim: noise only, seed {seed}", rng.normal(size=len(t)), fs))
+        out.append((f"sim: brown noise, seed {seed}", np.cumsum(rng.normal(size=len(t))), fs))
     return out
 
 
@@ -319,7 +360,8 @@ def belt_section(inputs) -> dict[str, pd.DataFrame]:
         reasons = w.loc[~w.belt_valid, "belt_reason"].str.split(" ").str[:3].str.join(" ")
         print(f"{name:32s} valid {int(w.belt_valid.sum()):2d}/{len(w):2d}  "
               f"{leave_one_out(w)}  reasons {dict(reasons.value_counts())}")
-        print(f"{'':32s} {reported_vs_reference(w)}")
+        print(f"{'':32s} {reported_vs_reference(w)}; band share "
+              f"{w.belt_band_share.min():.2f}-{w.belt_band_share.max():.2f}")
     return tables
 
 
@@ -393,6 +435,52 @@ def edr_line(name: str, x: np.ndarray, fs: float, belt: pd.DataFrame) -> None:
           f"; soothe's combined EDR now {int((hit_now & has).sum())}/{int(has.sum())}")
 
 
+def baseline_wander_breaths(x: np.ndarray, fs: float, b) -> np.ndarray:
+    """Breaths of the baseline-wander modulation (Charlton et al. 2016: the mean of the QRS
+    peak and trough at each beat), through soothe's EDR band and breath detector."""
+    half = max(1, int(round(0.05 * fs)))
+    pk = np.round(b.peaks_s * fs).astype(np.int64)
+    seg = x[np.clip(pk[:, None] + np.arange(-half, half + 1), 0, len(x) - 1)]
+    ok = ~np.asarray(b.corrected, bool)
+    grid = np.arange(b.peaks_s[0], b.peaks_s[-1], 0.25)
+    y = np.interp(grid, b.peaks_s[ok], 0.5 * (seg.max(axis=1) + seg.min(axis=1))[ok])
+    clean = rsp_clean(y, 4.0, band_hz=EDR_BAND_HZ)
+    return rsp_breaths(clean, 4.0, start_s=float(grid[0])).onset_s
+
+
+def edr_alternatives(belts: dict[str, pd.DataFrame]) -> None:
+    """Two fusion rules measured against the one in force (all three recordings pooled)."""
+    print("\n-- EDR fusion rules, pooled over the three recordings (windows with a reference)")
+    tally = {"RSA & amplitude within AGREE_BPM (in force)": [0, 0, 0],
+             "best agreeing pair of RSA, amplitude, baseline wander": [0, 0, 0],
+             "Karlen 2013 smart fusion (SD of the three <= 4/min)": [0, 0, 0]}
+    for name, x, fs in edr_inputs():
+        b = ecg_beats(x, fs)
+        onsets = [ecg_rsp(b.peaks_s, b.rr_ms, b.corrected, method="rsa").onset_s,
+                  ecg_rsp(b.peaks_s, b.rr_ms, b.corrected, ecg=x, sampling_rate=fs,
+                          method="amplitude").onset_s,
+                  baseline_wander_breaths(x, fs, b)]
+        belt = belts[name]
+        for s, e, ca, nkr in zip(belt.start_s, belt.end_s, belt.count_adv_bpm, belt.nk_bpm,
+                                 strict=True):
+            ref = consensus(ca, nkr)
+            if not np.isfinite(ref):
+                continue
+            r = np.array([rq.window_rate(t, s, e) for t in onsets])
+            pairs = sorted((abs(r[i] - r[k]), 0.5 * (r[i] + r[k]))
+                           for i, k in ((0, 1), (0, 2), (1, 2)) if np.isfinite(r[[i, k]]).all())
+            rates = [rq.edr_window_verdict(r[0], r[1])[0],
+                     pairs[0][1] if pairs and pairs[0][0] <= rq.AGREE_BPM else np.nan,
+                     float(np.mean(r)) if np.isfinite(r).all() and np.std(r) <= 4 else np.nan]
+            for cell, v in zip(tally.values(), rates, strict=True):
+                cell[0] += 1
+                cell[1] += bool(np.isfinite(v))
+                cell[2] += bool(np.isfinite(v) and abs(v - ref) <= 1.5)
+    for rule, (n, rep, hit) in tally.items():
+        print(f"{rule:56s} reported {rep}/{n} ({rep / max(n, 1):.0%}), within 1.5/min "
+              f"{hit}/{rep} ({hit / max(rep, 1):.0%})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed per synthetic case")
@@ -403,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     cases = ecg_section(ecg_inputs(args.quick))
     mitdb_low_quality_beats()
+    bsqi_section(cases)
     if not args.no_sensitivity:
         ecg_sensitivity(cases)
     del cases
@@ -414,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sensitivity:
         belt_sensitivity(belts_in)
     edr_section(belts)
+    edr_alternatives(belts)
     return 0
 
 
