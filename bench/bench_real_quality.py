@@ -146,6 +146,25 @@ def mitdb_low_quality_beats() -> None:
               f"symbols {dict(pd.Series(sym).value_counts()) if sym else {}}")
 
 
+def drive05_device_hr(cases: list[dict]) -> None:
+    """drive05 carries the recorder's own heart rate: an independent check per minute."""
+    case = next(c for c in cases if c["name"] == "drive05")
+    hr = read_wfdb(DATA / "real" / "drive05").channels["HR"]
+    b = case["beats"]
+    w = eq.ecg_quality_windows(case["x"], case["fs"], b.peaks_s, b.beat_class)
+    rows = []
+    for s, e, valid in zip(w.start_s, w.end_s, w.ecg_valid, strict=True):
+        rr = np.diff(b.peaks_s[(b.peaks_s >= s) & (b.peaks_s < e)])
+        ours = 60.0 / np.median(rr) if len(rr) else np.nan
+        device = float(np.median(hr.data[int(s * hr.sampling_rate):int(e * hr.sampling_rate)]))
+        rows.append((valid, abs(ours - device) <= 5.0, device == 0.0))
+    a = np.array(rows, dtype=bool)
+    print(f"\n-- drive05 vs the recorder's HR channel: valid minutes within 5 bpm of it "
+          f"{int((a[:, 0] & a[:, 1]).sum())}/{int(a[:, 0].sum())}; minutes where the "
+          f"recorder itself reads 0 bpm: {int(a[:, 2].sum())}, of them invalid here "
+          f"{int((a[:, 2] & ~a[:, 0]).sum())}")
+
+
 def bsqi(ours: np.ndarray, theirs: np.ndarray, start: float, end: float,
          tol: float = 0.15) -> float:
     """Li, Clifford & Mark (2008) bSQI: matched beats / (ours + theirs - matched)."""
@@ -491,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     cases = ecg_section(ecg_inputs(args.quick))
     mitdb_low_quality_beats()
+    drive05_device_hr(cases)
     bsqi_section(cases)
     if not args.no_sensitivity:
         ecg_sensitivity(cases)
