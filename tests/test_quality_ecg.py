@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 from scipy.signal import butter, sosfiltfilt
 
-from physio.ecg import ecg_beats, ecg_clean
+from physio.ecg import ecg_beats
 from physio.ecg.ecg_quality import (
     WINDOW_CORR_MIN,
     beat_template_corr,
     ecg_beat_quality,
+    ecg_quality_signal,
     ecg_quality_windows,
     window_reason,
 )
@@ -45,6 +46,31 @@ def test_drift_only_ecg_has_at_most_one_valid_window(fs):
     assert w.loc[~w["ecg_valid"], "ecg_reason"].str.contains("no evidence of a heartbeat").all()
 
 
+def no_heart(kind: str, fs: float, seed: int = 3) -> np.ndarray:
+    """10 min of a lead that carries no heart: mains pickup, EMG, movement or white noise."""
+    rng = np.random.default_rng(seed)
+    n = int(600 * fs)
+    t = np.arange(n) / fs
+    mains = 50.0 if fs > 110 else 45.0  # below Nyquist at 100 Hz
+    if kind == "mains":
+        return 0.3 * np.sin(2 * np.pi * mains * t) + np.cumsum(rng.normal(0, 0.01, n))
+    if kind == "emg":
+        band = [20.0, min(150.0, 0.45 * fs)]
+    elif kind == "movement":
+        band = [0.5, 8.0]
+    else:
+        return rng.normal(0, 0.1, n)
+    return sosfiltfilt(butter(2, band, btype="bandpass", fs=fs, output="sos"),
+                       rng.normal(size=n))
+
+
+@pytest.mark.parametrize("fs", [100.0, 250.0, 1000.0])
+@pytest.mark.parametrize("kind", ["mains", "emg", "movement", "white"])
+def test_lead_without_heart_is_never_valid(kind, fs):
+    w = windows(no_heart(kind, fs), fs)
+    assert w["ecg_valid"].sum() <= 1, w[["ecg_quality", "ecg_reason"]]
+
+
 @pytest.mark.parametrize("case", ["rate_100hz", "rate_1000hz", "atrial_fibrillation",
                                   "bigeminy", "sinus_pauses", "av_block_2to1",
                                   "electrode_motion", "baseline_wander", "inverted_lead"])
@@ -57,8 +83,8 @@ def test_simulated_heart_keeps_every_window(case):
 def test_no_beat_of_simulated_sinus_rhythm_is_low_quality():
     c = stress_case("rate_250hz", duration_s=300.0)
     b = ecg_beats(c.ecg, c.sampling_rate)
-    q = ecg_beat_quality(ecg_clean(c.ecg, c.sampling_rate), c.sampling_rate, b.peaks_s,
-                         b.beat_class)
+    q = ecg_beat_quality(ecg_quality_signal(c.ecg, c.sampling_rate), c.sampling_rate,
+                         b.peaks_s, b.beat_class)
     assert len(q) == len(b.peaks_s)
     assert not q["low_quality"].any()
     assert q["template_corr"].min() > 0.9
@@ -119,7 +145,7 @@ def test_real_lab_1000hz_and_field_recording(shared_data):
 def test_mitdb_clean_sinus_record_no_low_quality_beat(shared_data, record):
     x = read_wfdb(shared_data / "mitdb" / record).channels["MLII"].data
     b = ecg_beats(x, 360.0)
-    q = ecg_beat_quality(ecg_clean(x, 360.0), 360.0, b.peaks_s, b.beat_class)
+    q = ecg_beat_quality(ecg_quality_signal(x, 360.0), 360.0, b.peaks_s, b.beat_class)
     assert int(q["low_quality"].sum()) == 0
     w = ecg_quality_windows(x, 360.0, b.peaks_s, b.beat_class)
     assert w["ecg_valid"].sum() >= 29

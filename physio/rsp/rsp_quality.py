@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.signal import welch
 
 from physio.rsp.ecg_rsp import ecg_rsp
 from physio.rsp.rsp_clean import RSP_BAND_HZ, rsp_clean, rsp_decimate
 from physio.rsp.rsp_peaks import rsp_breaths
+from physio.scipy_signal import signal as sps
 
 #: count-adv threshold: 0.3 x the third quartile of the swings (Schäfer & Kratky 2008).
 COUNT_ADV_FRACTION = 0.3
@@ -204,7 +204,7 @@ def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
     fs = float(sampling_rate)
     if len(y) < 4 * fs:
         return float("nan")
-    f, p = welch(y - y.mean(), fs=fs, nperseg=min(len(y), int(30 * fs)))
+    f, p = sps.welch(y - y.mean(), fs=fs, nperseg=min(len(y), int(30 * fs)))
     band = p[(f >= RSP_BAND_HZ[0]) & (f <= RSP_BAND_HZ[1])].sum()
     total = band + p[f > RSP_BAND_HZ[1]].sum()
     return float(band / total) if total > 0 else float("nan")
