@@ -4,6 +4,7 @@ the shared real recordings."""
 from __future__ import annotations
 
 import gzip
+import json
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from physio.ecg.ecg_quality import (
     WINDOW_CORR_MIN,
     beat_template_corr,
     ecg_beat_quality,
+    ecg_quality_methods,
     ecg_quality_signal,
     ecg_quality_windows,
     window_reason,
@@ -149,3 +151,9 @@ def test_mitdb_clean_sinus_record_no_low_quality_beat(shared_data, record):
     assert int(q["low_quality"].sum()) == 0
     w = ecg_quality_windows(x, 360.0, b.peaks_s, b.beat_class)
     assert w["ecg_valid"].sum() >= 29
+
+
+def test_sidecar_methods_are_json_and_cite():
+
+    m = json.loads(json.dumps(ecg_quality_methods()))
+    assert m["window_corr_min"] == WINDOW_CORR_MIN and "Orphanidou" in m["citations"][0]

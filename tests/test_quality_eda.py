@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from physio.eda.eda_artifacts import (
+    eda_artifact_methods,
     eda_artifacts,
     eda_bridge,
     eda_process_bridged,
@@ -110,3 +112,9 @@ def test_lab_eda_unchanged_and_field_steps_found(shared_data):
     _, shifted, table = eda_process_bridged(hand.data, hand.sampling_rate)
     assert scr_clear_of_artifacts(table.onset_s.to_numpy(), table.peak_s.to_numpy(),
                                   shifted).all()
+
+
+def test_sidecar_methods_are_json_and_cite():
+
+    m = json.loads(json.dumps(eda_artifact_methods()))
+    assert m["range_us"] == [0.05, 60.0] and "Kleckner" in m["citation"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,7 @@ from physio.rsp.rsp_quality import (
     edr_quality_windows,
     edr_window_verdict,
     local_extrema,
+    rsp_quality_methods,
     window_rate,
 )
 
@@ -122,3 +125,9 @@ def test_field_belt_mostly_valid_with_reasons(shared_data):
     w = belt_quality_windows(ch.data, ch.sampling_rate)
     assert w["belt_valid"].mean() >= 0.6
     assert (w["belt_reason"] == "").equals(w["belt_valid"])
+
+
+def test_sidecar_methods_are_json_and_cite():
+
+    m = json.loads(json.dumps(rsp_quality_methods()))
+    assert m["agree_bpm"] == 1.5 and "Schäfer" in m["citations"][0]

@@ -298,3 +298,24 @@ def ecg_quality_windows(signal: np.ndarray, sampling_rate: float, peaks_s: np.nd
         row.update(ecg_window_quality(peaks, beats, start, end))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def ecg_quality_methods() -> dict[str, object]:
+    """Rules and thresholds in force, for the sidecar (read at call time).
+
+    Examples
+    --------
+    >>> ecg_quality_methods()["window_corr_min"]
+    0.66
+    """
+    return {
+        "method": "QRS template correlation per beat (median beat of its block); window "
+                  "quality = median correlation of its beats",
+        "template_block_s": TEMPLATE_BLOCK_S, "beat_window_s": list(BEAT_WINDOW_S),
+        "qrs_window_s": list(QRS_WINDOW_S), "quality_band_hz": list(QUALITY_BAND_HZ),
+        "quality_filter_order": QUALITY_FILTER_ORDER, "window_corr_min": WINDOW_CORR_MIN,
+        "beat_corr_min": BEAT_CORR_MIN, "max_unmatched_share": MAX_UNMATCHED_SHARE,
+        "hr_range_bpm": list(HR_RANGE_BPM), "min_coverage": MIN_COVERAGE,
+        "max_rr_s": MAX_RR_S, "min_template_beats": MIN_TEMPLATE_BEATS,
+        "citations": list(CITATIONS),
+    }

@@ -266,3 +266,20 @@ def eda_process_bridged(signal_us: np.ndarray, sampling_rate: float,
     table = scr_table(result.scr_onset_s, result.scr_peak_s, result.scr_amp_us,
                       intervals=shifted)
     return result, shifted, table
+
+
+def eda_artifact_methods() -> dict[str, object]:
+    """Rules and thresholds in force, for the sidecar (read at call time).
+
+    Examples
+    --------
+    >>> eda_artifact_methods()["max_slope_us_per_s"]
+    10.0
+    """
+    return {
+        "method": "range and slope rules; artefacts padded, bridged by a straight line; no "
+                  "SCR whose rise lies within pad_s of an artefact",
+        "range_us": list(RANGE_US), "max_slope_us_per_s": MAX_SLOPE_US_PER_S,
+        "slope_span_s": SLOPE_SPAN_S, "pad_s": PAD_S, "min_clean_share": MIN_CLEAN_SHARE,
+        "citation": CITATION,
+    }

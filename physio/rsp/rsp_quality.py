@@ -368,3 +368,22 @@ def edr_quality_windows(beats_peaks_s: np.ndarray, rr_ms: np.ndarray,
                      "edr_quality": quality, "edr_valid": reason == "",
                      "edr_reason": reason})
     return pd.DataFrame(rows)
+
+
+def rsp_quality_methods() -> dict[str, object]:
+    """Rules and thresholds in force, for the sidecar (read at call time).
+
+    Examples
+    --------
+    >>> rsp_quality_methods()["agree_bpm"]
+    1.5
+    """
+    return {
+        "belt_counter": "count-adv (Schäfer & Kratky 2008) on the band-passed belt trace",
+        "count_adv_fraction": COUNT_ADV_FRACTION, "period_range_s": list(PERIOD_RANGE_S),
+        "min_amplitude_ratio": MIN_AMPLITUDE_RATIO,
+        "reference_percentile": REFERENCE_PERCENTILE, "min_band_share": MIN_BAND_SHARE,
+        "band_hz": list(RSP_BAND_HZ), "agree_bpm": AGREE_BPM,
+        "edr_rule": "RSA and QRS-amplitude rates within agree_bpm; their mean, else NaN",
+        "citations": list(CITATIONS),
+    }
