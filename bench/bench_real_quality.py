@@ -522,6 +522,49 @@ def edr_alternatives(belts: dict[str, pd.DataFrame]) -> None:
               f"{hit}/{rep} ({hit / max(rep, 1):.0%})")
 
 
+def engine_windows(x: np.ndarray, fs: float) -> pd.DataFrame:
+    """Per 60-s window: HR and RMSSD of both engines, each engine's HRV verdict and the ECG
+    quality verdict on each engine's own beats."""
+    # lazy: the neurokit2 engine imports neurokit2 (~1 s); only this section needs it
+    from physio.engine_neurokit2 import nk_beat_series, nk_hrv_window
+    from physio.hrv import hrv_window
+
+    rows = []
+    engines = {"soothe": (ecg_beats(x, fs), hrv_window),
+               "nk": (nk_beat_series(x, fs), nk_hrv_window)}
+    quality = {k: eq.ecg_quality_windows(x, fs, b.peaks_s, b.beat_class)
+               for k, (b, _) in engines.items()}
+    for i, (s, e) in enumerate(zip(quality["soothe"].start_s, quality["soothe"].end_s,
+                                   strict=True)):
+        row = {}
+        for k, (b, window) in engines.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                w = window(b, s, e)
+            row.update({f"{k}_hr": w["hr_bpm"], f"{k}_rmssd": w["rmssd_ms"],
+                        f"{k}_valid_today": bool(w["ecg_valid"]),
+                        f"{k}_valid": bool(w["ecg_valid"]) and bool(
+                            quality[k].ecg_valid.iloc[i])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def engine_section() -> None:
+    """The engines' agreement on windows both call valid, today and with the quality rule."""
+    print("\n== 5. Engines (soothe vs neurokit2) on windows both call valid ==")
+    inputs = [(n, x, fs) for n, x, fs in ecg_inputs(True)
+              if n.startswith(("bio_", "drive05", "lab"))]
+    for name, x, fs in inputs:
+        w = engine_windows(x, fs)
+        for label, suffix in (("today", "_valid_today"), ("with ECG quality", "_valid")):
+            both = w[f"soothe{suffix}"] & w[f"nk{suffix}"]
+            hr = (w.soothe_hr - w.nk_hr).abs()[both]
+            rm = ((w.soothe_rmssd - w.nk_rmssd).abs() / w.soothe_rmssd)[both]
+            print(f"{name:26s} {label:17s} both valid {int(both.sum()):2d}/{len(w):2d}; HR within "
+                  f"1 bpm {int((hr <= 1).sum())}/{int(both.sum())}, RMSSD within 10 % "
+                  f"{int((rm <= 0.1).sum())}/{int(both.sum())}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed per synthetic case")
@@ -546,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         belt_sensitivity(belts_in)
     edr_section(belts)
     edr_alternatives(belts)
+    engine_section()
     return 0
 
 
