@@ -17,6 +17,7 @@ from physio.rsp.rsp_quality import (
     edr_quality_windows,
     edr_window_verdict,
     local_extrema,
+    remove_small_swings,
     rsp_quality_methods,
     window_rate,
 )
@@ -131,3 +132,20 @@ def test_sidecar_methods_are_json_and_cite():
 
     m = json.loads(json.dumps(rsp_quality_methods()))
     assert m["agree_bpm"] == 1.5 and "Schäfer" in m["citations"][0]
+
+
+def test_pruning_equals_the_literal_repeated_search():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        vals = np.cumsum(rng.normal(size=rng.integers(4, 300)))
+        vals[1::2] += 0.5  # any sequence; the literal rule below does not need alternation
+        limit = 0.3 * np.percentile(np.abs(np.diff(vals)), 75)
+        idx = list(range(len(vals)))
+        v = list(vals)
+        while len(v) > 3:
+            sw = np.abs(np.diff(v))
+            if sw.min() >= limit:
+                break
+            k = int(np.argmin(sw))
+            del idx[k:k + 2], v[k:k + 2]
+        assert np.flatnonzero(remove_small_swings(vals, limit)).tolist() == idx
