@@ -19,6 +19,7 @@ import pandas as pd
 from conditions import bids
 from conditions.errors import DatasetError
 from physio.errors import ReaderError
+from physio.io import assemble
 from physio.io.assemble import NO_CODE, library_errors, make_markers
 from physio.recording import Channel, Recording, empty_markers
 
@@ -238,62 +239,18 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
     >>> read_physio_table(p, ["ecg", "eda"]).tolist()
     [[0.5, 1.0], [nan, 2.0]]
     """
+    # lazy: pyarrow's CSV module is imported when a table is read, not with physio.io
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     names = [f"c{i}" for i in range(len(columns))]
-    from physio.io import assemble
-
-    read_options = pacsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES,
-                                     use_threads=assemble.PARSE_THREADS)
-    parse_options = pacsv.ParseOptions(delimiter="\t")
-    convert_options = pacsv.ConvertOptions(column_types={n: pa.float64() for n in names},
-                                           null_values=["n/a"], strings_can_be_null=False)
     data = np.empty((0, len(names)), dtype=np.float64, order="F")
     n_rows = 0
     for k, text in enumerate(_text_pieces(tsv, _PIECE_BYTES)):
         if k == 0:
-            n_fields = _count_fields(tsv, text)
-            if n_fields != len(columns):
-                raise ReaderError(
-                    f"{tsv}: has {n_fields} column(s) but the sidecar's Columns lists "
-                    f"{len(columns)} ({columns}); they must agree"
-                )
-            # rows expected from the text size and the first piece's bytes per row, so the
-            # result is allocated once (2% spare; it grows if the estimate falls short)
-            bytes_per_row = max(1.0, len(text) / max(1, text.count(b"\n")))
-            expected = int(_expected_text_bytes(tsv) / bytes_per_row * 1.02) + 16
-            data = np.empty((expected, len(names)), dtype=np.float64, order="F")
-        try:
-            # the system allocator: freed parse buffers go back to the C heap at once
-            # (mimalloc, pyarrow's default, keeps ~30 MB more at the peak of a 40-min read)
-            table = pacsv.read_csv(pa.BufferReader(text), read_options=read_options,
-                                   parse_options=parse_options,
-                                   convert_options=convert_options,
-                                   memory_pool=pa.system_memory_pool())
-        except Exception:  # noqa: BLE001 - parsed again on one thread, which reports it
-            # pyarrow's multi-threaded reader failed once in ~50 reads of a valid file on a
-            # heavily loaded machine ("a chunk failed converting for an unknown reason");
-            # the single-threaded parse of the same piece either succeeds or gives the
-            # real parse error
-            with library_errors(tsv, f"parsing {len(columns)} tab-separated numeric "
-                                     f"columns {columns} (rows after {n_rows})"):
-                table = pacsv.read_csv(
-                    pa.BufferReader(text),
-                    read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
-                                                   block_size=_BLOCK_BYTES),
-                    parse_options=parse_options, convert_options=convert_options)
+            data = _allocate_rows(tsv, text, columns)
+        table = _parse_piece(tsv, text, columns, n_rows)
         del text
-        if n_rows + table.num_rows > data.shape[0]:
-            grown = np.empty((int(1.25 * (n_rows + table.num_rows)) + 16, len(names)),
-                             np.float64, order="F")
-            grown[:n_rows] = data[:n_rows]
-            data = grown
-        for i, name in enumerate(names):
-            row = n_rows
-            for chunk in table.column(name).chunks:
-                data[row:row + len(chunk), i] = chunk.to_numpy(zero_copy_only=False)
-                row += len(chunk)
+        data = _append_rows(data, n_rows, table, names)
         n_rows += table.num_rows
         del table
     if n_rows == 0:
@@ -302,7 +259,72 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
     # them into the next recording
     pa.default_memory_pool().release_unused()
     # a view: each column stays contiguous (column-major), the few spare rows are not copied
-    data = data[:n_rows]
+    return data[:n_rows]
+
+
+def _allocate_rows(tsv: Path, text: bytes, columns: list[str]) -> np.ndarray:
+    """The result array, sized from the first piece; checks its column count first.
+
+    The rows expected come from the text size and the first piece's bytes per row, so the
+    result is allocated once (2% spare; it grows if the estimate falls short).
+    """
+    n_fields = _count_fields(tsv, text)
+    if n_fields != len(columns):
+        raise ReaderError(
+            f"{tsv}: has {n_fields} column(s) but the sidecar's Columns lists "
+            f"{len(columns)} ({columns}); they must agree"
+        )
+    bytes_per_row = max(1.0, len(text) / max(1, text.count(b"\n")))
+    expected = int(_expected_text_bytes(tsv) / bytes_per_row * 1.02) + 16
+    return np.empty((expected, len(columns)), dtype=np.float64, order="F")
+
+
+def _parse_piece(tsv: Path, text: bytes, columns: list[str], n_rows: int):
+    """One piece of text as a pyarrow table of float64 columns ``c0``, ``c1``...
+
+    The system allocator is used: freed parse buffers go back to the C heap at once
+    (pyarrow's default allocator keeps more at the peak of a long read).
+    """
+    # lazy: pyarrow's CSV module is imported when a table is read, not with physio.io
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(len(columns))]
+    parse_options = pacsv.ParseOptions(delimiter="\t")
+    convert_options = pacsv.ConvertOptions(column_types={n: pa.float64() for n in names},
+                                           null_values=["n/a"], strings_can_be_null=False)
+    try:
+        return pacsv.read_csv(
+            pa.BufferReader(text),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES,
+                                           use_threads=assemble.PARSE_THREADS),
+            parse_options=parse_options, convert_options=convert_options,
+            memory_pool=pa.system_memory_pool())
+    except Exception:  # noqa: BLE001 - parsed again on one thread, which reports it
+        # pyarrow's multi-threaded reader has been seen to fail, rarely, on a valid file on
+        # a heavily loaded machine ("a chunk failed converting for an unknown reason"); the
+        # single-threaded parse of the same piece either succeeds or gives the real error
+        with library_errors(tsv, f"parsing {len(columns)} tab-separated numeric "
+                                 f"columns {columns} (rows after {n_rows})"):
+            return pacsv.read_csv(
+                pa.BufferReader(text),
+                read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
+                                               block_size=_BLOCK_BYTES),
+                parse_options=parse_options, convert_options=convert_options)
+
+
+def _append_rows(data: np.ndarray, n_rows: int, table, names: list[str]) -> np.ndarray:
+    """Copy a parsed piece below the ``n_rows`` rows already in ``data`` (grown if needed)."""
+    if n_rows + table.num_rows > data.shape[0]:
+        grown = np.empty((int(1.25 * (n_rows + table.num_rows)) + 16, len(names)),
+                         np.float64, order="F")
+        grown[:n_rows] = data[:n_rows]
+        data = grown
+    for i, name in enumerate(names):
+        row = n_rows
+        for chunk in table.column(name).chunks:
+            data[row:row + len(chunk), i] = chunk.to_numpy(zero_copy_only=False)
+            row += len(chunk)
     return data
 
 
