@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from conditions import bids
 from conditions.errors import DatasetError
@@ -121,10 +124,9 @@ def _read_sidecar(json_path: Path) -> dict:
     return meta
 
 
-#: Inflated text parsed at a time. The table is read piece by piece, so a 40-min 1000 Hz
-#: session (45 MB of text) never sits in memory whole next to its parsed copy: the peak
-#: is the float64 result plus a few pieces (measured: +91-100 MB of peak RSS for a 39 MB
-#: result with 2-8 MB pieces, +145 MB when the whole text was inflated first).
+#: Inflated text parsed at a time. The table is read piece by piece, so a long session's
+#: text never sits in memory whole next to its parsed copy: the peak is the float64
+#: result plus a few pieces.
 _PIECE_BYTES = 4 << 20
 #: pyarrow parse block: a piece splits into blocks parsed on all cores.
 _BLOCK_BYTES = 1 << 20
@@ -133,21 +135,20 @@ _BLOCK_BYTES = 1 << 20
 def _text_pieces(tsv: Path, piece_bytes: int = _PIECE_BYTES) -> Iterator[bytes]:
     """The (inflated) text of a table in pieces of about ``piece_bytes`` whole lines.
 
-    Inflating with zlib ahead of pyarrow is ~1.5-2x faster than pyarrow's own streaming
-    decompression of the same file (0.12 s + 0.18 s against 0.40-0.52 s for a 28-min
-    session, bench/bench_readers.py). Concatenated gzip members are read as one stream, as
-    gzip does; a stream cut short is an error, never a silently shorter recording. The
-    inflater is ISA-L's (``isal``, the same DEFLATE output ~1.8x faster than zlib: 0.13 s
-    against 0.23 s for a 40-min session) when installed, else zlib's.
+    Inflating with zlib ahead of pyarrow is faster than pyarrow's own streaming
+    decompression of the same file (bench/bench_readers.py). Concatenated gzip members
+    are read as one stream, as gzip does; a stream cut short is an error, never a silently
+    shorter recording. The inflater is ISA-L's (``isal``, the same DEFLATE output, faster)
+    when installed, else zlib's.
     """
-    zlib = _inflate_module()
+    inflate = _inflate_module()
 
     with library_errors(tsv, "reading"):
         fh = open(tsv, "rb")  # noqa: SIM115 - closed below
     with fh:
         gzipped = fh.read(2) == b"\x1f\x8b"
         fh.seek(0)
-        inflater = zlib.decompressobj(wbits=31) if gzipped else None
+        inflater = inflate.decompressobj(wbits=31) if gzipped else None
         mid_member = False
         carry = b""
         while True:
@@ -163,7 +164,7 @@ def _text_pieces(tsv: Path, piece_bytes: int = _PIECE_BYTES) -> Iterator[bytes]:
                         mid_member = not inflater.eof
                         if inflater.eof:  # another gzip member may follow
                             block = inflater.unused_data
-                            inflater = zlib.decompressobj(wbits=31)
+                            inflater = inflate.decompressobj(wbits=31)
                             if block and block[:2] != b"\x1f\x8b":
                                 raise ReaderError(f"{tsv}: data after the end of the gzip "
                                                   "stream is not gzip")
@@ -196,12 +197,11 @@ def _inflate_module():
     b'abc'
     """
     try:
+        # lazy: isal is optional (no wheel on some platforms); looked up when a table is read
         from isal import isal_zlib
 
         return isal_zlib
     except ImportError:  # no wheel for this platform: zlib gives the same bytes
-        import zlib
-
         return zlib
 
 
@@ -239,9 +239,6 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
     >>> read_physio_table(p, ["ecg", "eda"]).tolist()
     [[0.5, 1.0], [nan, 2.0]]
     """
-    # lazy: pyarrow's CSV module is imported when a table is read, not with physio.io
-    import pyarrow as pa
-
     names = [f"c{i}" for i in range(len(columns))]
     data = np.empty((0, len(names)), dtype=np.float64, order="F")
     n_rows = 0
@@ -285,10 +282,6 @@ def _parse_piece(tsv: Path, text: bytes, columns: list[str], n_rows: int):
     The system allocator is used: freed parse buffers go back to the C heap at once
     (pyarrow's default allocator keeps more at the peak of a long read).
     """
-    # lazy: pyarrow's CSV module is imported when a table is read, not with physio.io
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     names = [f"c{i}" for i in range(len(columns))]
     parse_options = pacsv.ParseOptions(delimiter="\t")
     convert_options = pacsv.ConvertOptions(column_types={n: pa.float64() for n in names},

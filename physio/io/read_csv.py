@@ -9,11 +9,14 @@ taken from the header when it carries them (``ECG (mV)``, ``eda [uS]``, ``ecg_mv
 from __future__ import annotations
 
 import gzip
+import io
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from physio.errors import ChannelError, ReaderError
 from physio.io import assemble
@@ -290,8 +293,8 @@ _NA_VALUES = ["n/a", "NA", "NaN", "nan", ""]
 def _parse_table(path: Path, sep: str, has_header: bool) -> pd.DataFrame:
     """The table, parsed by pyarrow when it can, else by pandas (same values, clear errors).
 
-    pyarrow's multi-threaded parser on the inflated text is 3-4x faster than pandas' C
-    engine on a 40-min 1000 Hz export (bench/bench_readers.py). A table pyarrow refuses
+    pyarrow's multi-threaded parser on the inflated text is faster than pandas' C engine
+    (bench/bench_readers.py). A table pyarrow refuses
     (ragged rows, a column whose type changes after the first block, odd quoting) is read
     by pandas exactly as before, so every malformed file gets the same error it always did.
     """
@@ -303,8 +306,6 @@ def _parse_table(path: Path, sep: str, has_header: bool) -> pd.DataFrame:
     table = _parse_with_pyarrow(raw, sep, has_header)
     if table is not None:
         return table
-    import io
-
     with library_errors(path, "parsing as CSV/TSV"):
         return pd.read_csv(
             io.BytesIO(raw), sep=sep, header=0 if has_header else None, engine="c",
@@ -315,9 +316,6 @@ def _parse_table(path: Path, sep: str, has_header: bool) -> pd.DataFrame:
 
 def _parse_with_pyarrow(text: bytes, sep: str, has_header: bool) -> pd.DataFrame | None:
     try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
         table = pacsv.read_csv(
             pa.BufferReader(text),
             read_options=pacsv.ReadOptions(autogenerate_column_names=not has_header,
