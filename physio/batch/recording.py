@@ -14,6 +14,7 @@ steps, each a function of its own:
 
 from __future__ import annotations
 
+import importlib
 import time
 import traceback
 from dataclasses import dataclass, replace
@@ -40,6 +41,21 @@ from physio.outputs import (
 from physio.phases import read_overrides
 from physio.recording import Recording
 from physio.sidecar import code_hash, input_hashes, package_versions, settings_hash
+
+#: The processing stack, imported where recordings are processed (never by the parent of a
+#: pool batch, which only pickles :func:`process_file`): the steps import from it.
+PROCESSING_MODULES = ("physio.pipeline", "physio.qc", "physio.hrv.hrv_window",
+                      "physio.eda.eda_process")
+
+
+def import_processing_modules() -> None:
+    """Import :data:`PROCESSING_MODULES` (a no-op once done).
+
+    Called before a recording's clocks start, so that its ``seconds`` and ``cpu_seconds``
+    measure the recording, not the imports of the first one.
+    """
+    for name in PROCESSING_MODULES:
+        importlib.import_module(name)
 
 
 def failure_record(path: Path, exc: BaseException, internal: bool = False) -> dict[str, Any]:
@@ -167,8 +183,8 @@ def plan_job(src: Path, deriv: Path, settings_dict: dict[str, Any], overrides: s
     ReaderError
         The input file does not exist.
     """
-    # lazy: the pipeline (and scipy behind it) is imported only where recordings are
-    # processed, never by the parent of a pool batch, which pickles process_file
+    # lazy: the processing stack (PROCESSING_MODULES: scipy, matplotlib behind it) is
+    # imported only where recordings are processed, never by a pool batch's parent
     from physio.pipeline import PipelineSettings, recording_ids
 
     task = None
@@ -250,7 +266,7 @@ def run_pipeline(job: RecordingJob, rec: Recording) -> tuple[Any, dict, Recordin
     comes back relabelled when the file's metadata named another participant or session
     than its name (the metadata is trusted).
     """
-    # lazy: see plan_job (the pipeline is imported where recordings are processed)
+    # lazy: PROCESSING_MODULES are imported where recordings are processed (see plan_job)
     from physio.pipeline import process_recording
 
     src = job.src
@@ -274,7 +290,7 @@ def recording_provenance(job: RecordingJob, fmt: str, result: Any,
     ``settings`` holds every setting, the recording's labels included; ``settings_sha256``
     covers the processing settings only (:func:`physio.sidecar.settings_hash`).
     """
-    # lazy: the method descriptions live beside scipy-based code (see plan_job)
+    # lazy: PROCESSING_MODULES are imported where recordings are processed (see plan_job)
     from physio.eda.eda_process import eda_window_methods
     from physio.hrv.hrv_window import hrv_methods
 
@@ -313,7 +329,7 @@ def write_qc_figure(job: RecordingJob, result: Any) -> Path:
     One figure per worker process is emptied and redrawn for each recording (its axes and
     ticks are built once); between recordings it holds the decimated traces only.
     """
-    # lazy: see plan_job (matplotlib is imported where recordings are processed)
+    # lazy: PROCESSING_MODULES are imported where recordings are processed (see plan_job)
     from physio.qc import plot_recording_qc, save_figure
 
     png = job.files.qc_png(job.deriv)
@@ -328,6 +344,7 @@ def _process_file(src: Path, deriv: Path, settings_dict: dict[str, Any],
                   read_ahead: ReadAhead | None) -> dict[str, Any]:
     """The steps of :func:`process_file` (which turns their errors into records)."""
     IMPORT_FREEZE.apply()
+    import_processing_modules()
     t_start = time.perf_counter()
     cpu_start = time.process_time()
     job = plan_job(src, deriv, settings_dict, overrides, sampling_rate, column_map, labels)
