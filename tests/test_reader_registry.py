@@ -67,3 +67,22 @@ def test_unknown_formats_are_named_with_the_known_ones(tmp_path):
     p.write_bytes(b"\x01\x02\x03" * 100)
     with pytest.raises(ReaderError, match=", ".join(FORMATS)):
         detect_format(p)
+
+
+def read_fake(path):
+    raise ReaderError(f"{path}: the fake reader was called")
+
+
+def test_a_new_reader_is_one_row(tmp_path, monkeypatch):
+    from physio.io import registry
+
+    spec = registry.ReaderSpec("fakewfdb", __name__, "read_fake", extensions=(".hea",),
+                               scan=(".hea",), companions=(".dat",), trusted=(".hea",),
+                               label="WFDB")
+    monkeypatch.setattr(registry, "READERS", (*registry.READERS, spec))
+    header = tmp_path / "100.hea"
+    header.write_text("100 2 360 650000\n100.dat 212 200 11 1024 995 -22131 0 MLII\n")
+    assert detect_format(header) == "fakewfdb"  # text, but the name decides
+    with pytest.raises(ReaderError, match="the fake reader was called"):
+        read_recording(header)
+    assert ".hea" in scan_suffixes() and ".dat" in companion_suffixes()

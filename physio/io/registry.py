@@ -14,7 +14,9 @@ Adding a reader
    it, with a ``# lazy:`` reason, so that ``import physio.io`` stays light.
 2. Add one :class:`ReaderSpec` row to :data:`READERS`: the format name, the module and
    function, the file extensions it claims, the name endings a folder scan picks up, its
-   companion files, and (for a binary format) a ``sniff`` test on the first bytes.
+   companion files, and (for a binary format) a ``sniff`` test on the first bytes. A
+   format whose header file is plain text but not a table (WFDB's ``.hea``) lists that
+   extension under ``trusted``, so that the name decides rather than the CSV/TSV check.
 3. Add tests (``tests/test_readers*.py``) on a small file the test writes or ships.
 
 Nothing else changes: ``read_recording(path)`` then detects and reads the new format, the
@@ -154,7 +156,6 @@ READERS: tuple[ReaderSpec, ...] = (
 
 #: The format names, in the order of :data:`READERS`.
 FORMATS: tuple[str, ...] = tuple(spec.name for spec in READERS)
-_BY_NAME = {spec.name: spec for spec in READERS}
 #: The text format a plain-text table without a known extension is read as.
 DEFAULT_TEXT_FORMAT = "csv"
 
@@ -167,10 +168,11 @@ def reader_spec(fmt: str) -> ReaderSpec:
     KeyError
         An unknown format (the message lists the known ones).
     """
-    try:
-        return _BY_NAME[fmt]
-    except KeyError:
-        raise KeyError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}") from None
+    for spec in READERS:
+        if spec.name == fmt:
+            return spec
+    raise KeyError(f"unknown format {fmt!r}; expected one of "
+                   f"{', '.join(spec.name for spec in READERS)}")
 
 
 def format_from_name(path: Path) -> str | None:
@@ -207,7 +209,7 @@ def name_decides(path: Path, fmt: str | None) -> bool:
     """
     if fmt is None:
         return False
-    spec = _BY_NAME[fmt]
+    spec = reader_spec(fmt)
     return bool(spec.name_suffixes) or path.suffix.lower() in spec.trusted
 
 
