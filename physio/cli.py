@@ -12,7 +12,7 @@ from typing import Any
 #: that ``soothe physio --help`` loads no numerical library.
 _HELP_WINDOW_S, _HELP_MIN_PARTIAL = 60, 0.5
 #: Set by the ``soothe`` command when this process is the batch's own (passed on to
-#: ``physio.batch.FREEZE_AFTER_IMPORTS`` when the batch is imported).
+#: ``physio.batch.IMPORT_FREEZE`` when the batch is imported).
 FREEZE_AFTER_IMPORTS = False
 
 
@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from physio import batch
 
     if FREEZE_AFTER_IMPORTS:
-        batch.FREEZE_AFTER_IMPORTS = True
+        batch.IMPORT_FREEZE.enable()
     participant_from, pattern, more = participant_source(ap, args.participant_from)
     args.inputs = [*args.inputs, *more]  # inputs written after --participant-from
     if not args.inputs:

@@ -36,6 +36,7 @@ class BatchProgress:
         self._t0 = time.perf_counter()
         isatty = getattr(self.stream, "isatty", None)
         if enabled and isatty is not None and isatty():
+            # lazy: tqdm is needed only when the output is a terminal
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream)

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import platform
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,40 @@ def code_hash() -> str:
     return h.hexdigest()
 
 
+#: Settings that name the recording rather than say how it is processed: they stay in the
+#: sidecar's provenance block but out of :func:`settings_hash`, so that recordings
+#: processed alike share one hash.
+IDENTITY_KEYS = ("participant", "session")
+
+
+def processing_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings without the recording's own labels (:data:`IDENTITY_KEYS`).
+
+    Examples
+    --------
+    >>> processing_settings({"window_s": 60.0, "participant": "01", "session": "1"})
+    {'window_s': 60.0}
+    """
+    return {k: v for k, v in settings.items() if k not in IDENTITY_KEYS}
+
+
 def settings_hash(settings: dict[str, Any]) -> str:
-    """A stable hash of the processing settings and the pipeline code (:func:`code_hash`)."""
+    """A stable hash of the processing settings and the pipeline code (:func:`code_hash`).
+
+    A recording's identity (its participant and session labels, :data:`IDENTITY_KEYS`) is
+    not part of it: two recordings processed with the same settings and code share the
+    hash, and a changed setting (an SCR threshold, a window length) changes it.
+
+    Examples
+    --------
+    >>> a = settings_hash({"window_s": 60.0, "participant": "01"})
+    >>> a == settings_hash({"window_s": 60.0, "participant": "02"})
+    True
+    >>> a == settings_hash({"window_s": 30.0, "participant": "01"})
+    False
+    """
     payload = json.dumps(
-        {"settings": settings, "code": code_hash()},
+        {"settings": processing_settings(settings), "code": code_hash()},
         sort_keys=True,
         default=str,
     )
@@ -79,9 +110,8 @@ def package_versions(names: tuple[str, ...] = PROVENANCE_PACKAGES) -> dict[str, 
 
 @functools.lru_cache(maxsize=8)
 def _package_versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    # looked up once per process: importlib.metadata scans site-packages (~70 ms each
-    # time), and a batch worker writes a sidecar for every recording
-    from importlib.metadata import PackageNotFoundError, version
+    # looked up once per process: importlib.metadata scans site-packages each time, and a
+    # batch worker writes a sidecar for every recording
 
     out = {"python": platform.python_version()}
     for name in names:

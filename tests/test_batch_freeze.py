@@ -12,7 +12,7 @@ from physio import batch
 def test_a_program_calling_the_batch_in_process_keeps_its_collector(tmp_path):
     from tests.readers_fixtures import write_bids_session
 
-    assert batch.FREEZE_AFTER_IMPORTS is False
+    assert batch.IMPORT_FREEZE.enabled is False
     write_bids_session(tmp_path / "raw", seconds=60.0)
     before = gc.get_freeze_count()
     summary = batch.run_batch([tmp_path / "raw"], tmp_path / "deriv", progress=False)
@@ -22,9 +22,9 @@ def test_a_program_calling_the_batch_in_process_keeps_its_collector(tmp_path):
 
 def test_batch_processes_freeze_once():
     code = (
-        "import gc; from physio import batch; batch._worker_init(); "
-        "batch._freeze_imported_objects(); n = gc.get_freeze_count(); "
-        "x = [[] for _ in range(1000)]; batch._freeze_imported_objects(); "
+        "import gc; from physio import batch; batch.init_pool_worker(); "
+        "batch.IMPORT_FREEZE.apply(); n = gc.get_freeze_count(); "
+        "x = [[] for _ in range(1000)]; batch.IMPORT_FREEZE.apply(); "
         "print(n > 10000, gc.get_freeze_count() == n)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

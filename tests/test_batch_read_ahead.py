@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from physio import batch
+from physio.batch import scheduling
 
 
 def test_every_input_is_read_ahead_in_order(tmp_path, monkeypatch):
@@ -14,7 +15,7 @@ def test_every_input_is_read_ahead_in_order(tmp_path, monkeypatch):
     for sub in ("001", "002", "003", "004"):
         write_bids_session(raw, subject=sub, seconds=60.0)
     asked: list[str] = []
-    monkeypatch.setattr(batch, "will_need", lambda p: asked.append(os.fspath(p)) or True)
+    monkeypatch.setattr(scheduling, "will_need", lambda p: asked.append(os.fspath(p)) or True)
     summary = batch.run_batch([raw], tmp_path / "deriv", jobs=2, progress=False)
     assert summary["ok"] == 4
     inputs = [os.fspath(p) for p in batch.find_inputs([raw])]

@@ -42,8 +42,8 @@ def test_single_process_parses_with_threads(monkeypatch, physio_tsv):
 
 def test_pool_worker_parses_on_one_thread(monkeypatch, physio_tsv):
     monkeypatch.setattr(assemble, "PARSE_THREADS", True)
-    monkeypatch.setattr(batch, "FREEZE_AFTER_IMPORTS", False)
-    batch._worker_init()  # what ProcessPoolExecutor runs first in every worker
+    monkeypatch.setattr(batch.IMPORT_FREEZE, "enabled", False)
+    batch.init_pool_worker()  # what ProcessPoolExecutor runs first in every worker
     assert assemble.PARSE_THREADS is False
     assert set(_threads_used(monkeypatch, physio_tsv)) == {False}
 

@@ -1,7 +1,9 @@
 """Readers: every lab export becomes one :class:`~physio.recording.Recording`.
 
 Formats: BIOPAC ``.acq`` (bioread), XDF (pyxdf), EDF/BDF (edfio), BrainVision (mne),
-CSV/TSV (pandas) and BIDS physio (the project's contract, ``conditions/bids.py``).
+CSV/TSV (pandas) and BIDS physio (the project's contract, ``conditions/bids.py``). They
+are listed once, in the reader registry (:mod:`physio.io.registry`, which says how to add
+a reader); detection, dispatch, the batch's folder scan and error messages follow it.
 
 Conventions shared by all readers
 ---------------------------------
@@ -30,6 +32,17 @@ from pathlib import Path
 from conditions.errors import SootheError
 from physio.errors import ReaderError
 from physio.io.assemble import NO_CODE, finish_recording
+from physio.io.registry import (
+    DEFAULT_TEXT_FORMAT,
+    FORMATS,
+    READERS,
+    ReaderSpec,
+    format_from_content,
+    format_from_name,
+    formats_with_option,
+    name_decides,
+    reader_spec,
+)
 from physio.io.units import (
     MIN_ECG_RATE_HZ,
     ecg_units_problem,
@@ -39,46 +52,6 @@ from physio.io.units import (
     to_millivolts,
 )
 from physio.recording import Recording
-
-FORMATS = ("acq", "xdf", "edf", "bdf", "brainvision", "csv", "bids")
-
-_EXTENSIONS = {
-    ".acq": "acq",
-    ".xdf": "xdf",
-    ".xdfz": "xdf",
-    ".edf": "edf",
-    ".bdf": "bdf",
-    ".vhdr": "brainvision",
-    ".vmrk": "brainvision",
-    ".eeg": "brainvision",
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".txt": "csv",
-    ".tab": "csv",
-}
-_BIDS_SUFFIXES = ("_physio.tsv.gz", "_physio.tsv", "_physio.json")
-
-
-def _extension_format(path: Path) -> str | None:
-    name = path.name.lower()
-    if name.endswith(_BIDS_SUFFIXES) or (
-        name.endswith("_events.tsv") and (path.parent / name.replace(
-            "_events.tsv", "_physio.tsv.gz")).exists()
-    ):
-        return "bids"
-    if name.endswith(".gz"):
-        name = name[:-3]
-    return _EXTENSIONS.get(os.path.splitext(name)[1])
-
-
-def _looks_like_acq(head: bytes) -> bool:
-    # AcqKnowledge graph header: int16 (0), then the int32 file revision (30..200 for
-    # AcqKnowledge 3.x-5.x), little-endian (Windows) or big-endian (Mac).
-    if len(head) < 10 or head[:2] != b"\0\0":
-        return False
-    rev_le = int.from_bytes(head[2:6], "little")
-    rev_be = int.from_bytes(head[2:6], "big")
-    return 30 <= rev_le <= 200 or 30 <= rev_be <= 200
 
 
 def _looks_like_text_table(head: bytes) -> bool:
@@ -102,7 +75,7 @@ def _looks_like_text_table(head: bytes) -> bool:
 def detect_format(path: str | os.PathLike) -> str:
     """The format of a recording file: content (magic bytes) first, extension second.
 
-    Returns one of ``acq``, ``xdf``, ``edf``, ``bdf``, ``brainvision``, ``csv``, ``bids``.
+    Returns one of :data:`FORMATS` (the reader registry, :mod:`physio.io.registry`).
     A file whose content contradicts its extension is detected by its content; a file
     whose content matches no format is rejected with a ReaderError.
 
@@ -128,30 +101,28 @@ def detect_format(path: str | os.PathLike) -> str:
         raise ReaderError(f"{path}: cannot open: {exc.strerror or exc}") from None
     if not head:
         raise ReaderError(f"{path}: file is empty (0 bytes); expected a recording")
-    by_ext = _extension_format(path)
-    if head.startswith(b"XDF:"):
-        return "xdf"
-    if head.startswith(b"\xffBIOSEMI"):
-        return "bdf"
-    if head.startswith(b"0       ") and len(head) >= 256:
-        return "edf"
-    if head.lstrip(b"\xef\xbb\xbf").startswith((b"Brain Vision", b"BrainVision")):
-        return "brainvision"
+    return _format_of_head(path, head)
+
+
+def _format_of_head(path: Path, head: bytes) -> str:
+    """The format of a file from its first bytes and its name (rules of detect_format)."""
+    by_ext = format_from_name(path)
+    by_content = format_from_content(head)
+    if by_content is not None:
+        return by_content
     if head[:2] == b"\x1f\x8b":
-        return "bids" if by_ext == "bids" else "csv"
-    if _looks_like_acq(head):
-        return "acq"
-    if by_ext == "bids":
-        return "bids"
-    if by_ext == "brainvision" and path.suffix.lower() in (".eeg", ".vmrk"):
-        return "brainvision"
+        # a gzip stream is a compressed table: the format its name suffix claims (BIDS),
+        # else a plain CSV/TSV
+        return by_ext if by_ext in _SUFFIX_FORMATS else DEFAULT_TEXT_FORMAT
+    if name_decides(path, by_ext):
+        return by_ext
     if _looks_like_text_table(head):
-        if by_ext not in (None, "csv"):
+        if by_ext is not None and not reader_spec(by_ext).text:
             raise ReaderError(
                 f"{path}: the extension says {by_ext} but the content is plain text; "
                 "rename it to .csv/.tsv if it is a table export"
             )
-        return "csv"
+        return by_ext or DEFAULT_TEXT_FORMAT
     if by_ext is not None:
         raise ReaderError(
             f"{path}: the extension says {by_ext} but the content does not look like a "
@@ -163,32 +134,33 @@ def detect_format(path: str | os.PathLike) -> str:
     )
 
 
+#: Formats named by a name suffix (``_physio.tsv.gz``): their files may be gzip streams.
+_SUFFIX_FORMATS = tuple(spec.name for spec in READERS if spec.name_suffixes)
+
+
+def reader_options(fmt: str, **options) -> dict:
+    """The options of :func:`read_recording` that format ``fmt``'s reader takes.
+
+    Examples
+    --------
+    >>> reader_options("csv", sampling_rate=250.0, column_map=None)
+    {'sampling_rate': 250.0, 'column_map': None}
+    >>> reader_options("edf", sampling_rate=250.0)
+    {}
+    """
+    accepted = reader_spec(fmt).options
+    return {k: v for k, v in options.items() if k in accepted}
+
+
 def _read(path: Path, fmt: str, column_map, sampling_rate) -> Recording:
-    if fmt == "acq":
-        from physio.io.read_acq import read_acq
-
-        return read_acq(path)
-    if fmt == "xdf":
-        from physio.io.read_xdf import read_xdf
-
-        return read_xdf(path)
-    if fmt in ("edf", "bdf"):
-        from physio.io.read_edf import read_edf
-
-        return read_edf(path)
-    if fmt == "brainvision":
-        from physio.io.read_brainvision import read_brainvision
-
-        return read_brainvision(path)
-    if fmt == "csv":
-        from physio.io.read_csv import read_csv
-
-        return read_csv(path, column_map=column_map, sampling_rate=sampling_rate)
-    if fmt == "bids":
-        from physio.io.read_bids import read_bids
-
-        return read_bids(path)
-    raise ReaderError(f"{path}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    """Dispatch to the registry's reader of ``fmt``."""
+    try:
+        spec = reader_spec(fmt)
+    except KeyError:
+        raise ReaderError(f"{path}: unknown format {fmt!r}; expected one of "
+                          f"{', '.join(FORMATS)}") from None
+    options = reader_options(fmt, column_map=column_map, sampling_rate=sampling_rate)
+    return spec.load()(path, **options)
 
 
 def read_recording(
@@ -239,10 +211,7 @@ def read_recording(
         raise ReaderError(f"{path}: file is empty (0 bytes); expected a {fmt} recording")
     if fmt is None:
         fmt = detect_format(path)
-    if fmt != "csv" and (column_map is not None or sampling_rate is not None):
-        raise ReaderError(
-            f"{path}: column_map and sampling_rate apply to CSV/TSV files only; this is {fmt}"
-        )
+    _check_options(path, fmt, column_map=column_map, sampling_rate=sampling_rate)
     column_map = dict(column_map or {})
     ecg_channel = ecg_channel or column_map.get("ecg")
     eda_channel = eda_channel or column_map.get("eda")
@@ -268,14 +237,30 @@ def read_recording(
         ) from None
 
 
+def _check_options(path: Path, fmt: str, **options) -> None:
+    """Refuse reader options given for a format whose reader does not take them."""
+    given = [k for k, v in options.items() if v is not None]
+    refused = [k for k in given if k not in reader_spec(fmt).options]
+    if refused:
+        takers = {spec.label for k in refused for spec in formats_with_option(k)}
+        raise ReaderError(
+            f"{path}: {' and '.join(options)} apply to {' and '.join(sorted(takers))} files "
+            f"only; this is {fmt}"
+        )
+
+
 __all__ = [
     "FORMATS",
+    "READERS",
+    "ReaderSpec",
     "MIN_ECG_RATE_HZ",
     "NO_CODE",
     "detect_format",
     "ecg_units_problem",
     "guess_ecg_units",
     "read_recording",
+    "reader_options",
+    "reader_spec",
     "require_ecg_rate",
     "to_microsiemens",
     "to_millivolts",

@@ -14,15 +14,15 @@ from conditions.errors import SootheError
 from physio.errors import ChannelError, ReaderError
 from physio.io.channel_kinds import assign_kinds
 from physio.io.markers_digital import code_to_markers, digital_channels_to_markers
+from physio.io.units import ecg_units_problem
 from physio.recording import MARKER_COLUMNS, Channel, Recording, empty_markers
 
 #: Code given to a marker that carries only text (no integer code), e.g. "Segment 1".
 NO_CODE = -1
-#: Whether pyarrow may parse a text table on several threads. True in a single process (a
-#: 40-min session's table parses in ~0.12 s wall instead of ~0.18 s on 2 cores). A batch's
-#: pool workers set it False (``physio.batch._worker_init``): the workers already keep
-#: every core busy, and threads inside each worker only add CPU (0.21 against 0.18 CPU s
-#: for the same parse, measured on 40-min sessions).
+#: Whether pyarrow may parse a text table on several threads. True in a single process
+#: (the parse then finishes sooner on idle cores). A batch's pool workers set it False
+#: (``physio.batch.init_pool_worker``): the workers already keep every core busy, and
+#: threads inside each worker would only add CPU time (bench/bench_readers.py).
 PARSE_THREADS = True
 
 # Digital *lines* (one bit each) as opposed to trigger channels that carry the whole code.
@@ -188,8 +188,6 @@ def finish_recording(
             f"{len(late)} marker(s) fall after the end of the data ({end:.3f} s): the "
             "recording stops early"
         )
-    from physio.io.units import ecg_units_problem
-
     for ch in recording.channels.values():
         if ch.kind == "ecg":
             problem = ecg_units_problem(ch)

@@ -71,6 +71,7 @@ def _bioread_log() -> Iterator[_Collect]:
     bioread logs (rather than raises) when a header past the data cannot be read, e.g. the
     event markers of a truncated file; the reader turns those into an error.
     """
+    # lazy: bioread (optional reader library) is imported when an .acq file is read
     import bioread.header_reader
     import bioread.reader  # noqa: F401 - installs bioread's own stderr handler first
 
@@ -155,6 +156,7 @@ def read_acq(path: Path | str) -> Recording:
     1000.0
     """
     path = Path(path)
+    # lazy: bioread (optional reader library) is imported when an .acq file is read
     import bioread
 
     _check_declared_size(path, bioread)

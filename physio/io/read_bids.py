@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from conditions import bids
 from conditions.errors import DatasetError
 from physio.errors import ReaderError
+from physio.io import assemble
 from physio.io.assemble import NO_CODE, library_errors, make_markers
 from physio.recording import Channel, Recording, empty_markers
 
@@ -120,10 +124,9 @@ def _read_sidecar(json_path: Path) -> dict:
     return meta
 
 
-#: Inflated text parsed at a time. The table is read piece by piece, so a 40-min 1000 Hz
-#: session (45 MB of text) never sits in memory whole next to its parsed copy: the peak
-#: is the float64 result plus a few pieces (measured: +91-100 MB of peak RSS for a 39 MB
-#: result with 2-8 MB pieces, +145 MB when the whole text was inflated first).
+#: Inflated text parsed at a time. The table is read piece by piece, so a long session's
+#: text never sits in memory whole next to its parsed copy: the peak is the float64
+#: result plus a few pieces.
 _PIECE_BYTES = 4 << 20
 #: pyarrow parse block: a piece splits into blocks parsed on all cores.
 _BLOCK_BYTES = 1 << 20
@@ -132,21 +135,20 @@ _BLOCK_BYTES = 1 << 20
 def _text_pieces(tsv: Path, piece_bytes: int = _PIECE_BYTES) -> Iterator[bytes]:
     """The (inflated) text of a table in pieces of about ``piece_bytes`` whole lines.
 
-    Inflating with zlib ahead of pyarrow is ~1.5-2x faster than pyarrow's own streaming
-    decompression of the same file (0.12 s + 0.18 s against 0.40-0.52 s for a 28-min
-    session, bench/bench_readers.py). Concatenated gzip members are read as one stream, as
-    gzip does; a stream cut short is an error, never a silently shorter recording. The
-    inflater is ISA-L's (``isal``, the same DEFLATE output ~1.8x faster than zlib: 0.13 s
-    against 0.23 s for a 40-min session) when installed, else zlib's.
+    Inflating with zlib ahead of pyarrow is faster than pyarrow's own streaming
+    decompression of the same file (bench/bench_readers.py). Concatenated gzip members
+    are read as one stream, as gzip does; a stream cut short is an error, never a silently
+    shorter recording. The inflater is ISA-L's (``isal``, the same DEFLATE output, faster)
+    when installed, else zlib's.
     """
-    zlib = _inflate_module()
+    inflate = _inflate_module()
 
     with library_errors(tsv, "reading"):
         fh = open(tsv, "rb")  # noqa: SIM115 - closed below
     with fh:
         gzipped = fh.read(2) == b"\x1f\x8b"
         fh.seek(0)
-        inflater = zlib.decompressobj(wbits=31) if gzipped else None
+        inflater = inflate.decompressobj(wbits=31) if gzipped else None
         mid_member = False
         carry = b""
         while True:
@@ -162,7 +164,7 @@ def _text_pieces(tsv: Path, piece_bytes: int = _PIECE_BYTES) -> Iterator[bytes]:
                         mid_member = not inflater.eof
                         if inflater.eof:  # another gzip member may follow
                             block = inflater.unused_data
-                            inflater = zlib.decompressobj(wbits=31)
+                            inflater = inflate.decompressobj(wbits=31)
                             if block and block[:2] != b"\x1f\x8b":
                                 raise ReaderError(f"{tsv}: data after the end of the gzip "
                                                   "stream is not gzip")
@@ -195,12 +197,11 @@ def _inflate_module():
     b'abc'
     """
     try:
+        # lazy: isal is optional (no wheel on some platforms); looked up when a table is read
         from isal import isal_zlib
 
         return isal_zlib
     except ImportError:  # no wheel for this platform: zlib gives the same bytes
-        import zlib
-
         return zlib
 
 
@@ -238,62 +239,15 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
     >>> read_physio_table(p, ["ecg", "eda"]).tolist()
     [[0.5, 1.0], [nan, 2.0]]
     """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     names = [f"c{i}" for i in range(len(columns))]
-    from physio.io import assemble
-
-    read_options = pacsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES,
-                                     use_threads=assemble.PARSE_THREADS)
-    parse_options = pacsv.ParseOptions(delimiter="\t")
-    convert_options = pacsv.ConvertOptions(column_types={n: pa.float64() for n in names},
-                                           null_values=["n/a"], strings_can_be_null=False)
     data = np.empty((0, len(names)), dtype=np.float64, order="F")
     n_rows = 0
     for k, text in enumerate(_text_pieces(tsv, _PIECE_BYTES)):
         if k == 0:
-            n_fields = _count_fields(tsv, text)
-            if n_fields != len(columns):
-                raise ReaderError(
-                    f"{tsv}: has {n_fields} column(s) but the sidecar's Columns lists "
-                    f"{len(columns)} ({columns}); they must agree"
-                )
-            # rows expected from the text size and the first piece's bytes per row, so the
-            # result is allocated once (2% spare; it grows if the estimate falls short)
-            bytes_per_row = max(1.0, len(text) / max(1, text.count(b"\n")))
-            expected = int(_expected_text_bytes(tsv) / bytes_per_row * 1.02) + 16
-            data = np.empty((expected, len(names)), dtype=np.float64, order="F")
-        try:
-            # the system allocator: freed parse buffers go back to the C heap at once
-            # (mimalloc, pyarrow's default, keeps ~30 MB more at the peak of a 40-min read)
-            table = pacsv.read_csv(pa.BufferReader(text), read_options=read_options,
-                                   parse_options=parse_options,
-                                   convert_options=convert_options,
-                                   memory_pool=pa.system_memory_pool())
-        except Exception:  # noqa: BLE001 - parsed again on one thread, which reports it
-            # pyarrow's multi-threaded reader failed once in ~50 reads of a valid file on a
-            # heavily loaded machine ("a chunk failed converting for an unknown reason");
-            # the single-threaded parse of the same piece either succeeds or gives the
-            # real parse error
-            with library_errors(tsv, f"parsing {len(columns)} tab-separated numeric "
-                                     f"columns {columns} (rows after {n_rows})"):
-                table = pacsv.read_csv(
-                    pa.BufferReader(text),
-                    read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
-                                                   block_size=_BLOCK_BYTES),
-                    parse_options=parse_options, convert_options=convert_options)
+            data = _allocate_rows(tsv, text, columns)
+        table = _parse_piece(tsv, text, columns, n_rows)
         del text
-        if n_rows + table.num_rows > data.shape[0]:
-            grown = np.empty((int(1.25 * (n_rows + table.num_rows)) + 16, len(names)),
-                             np.float64, order="F")
-            grown[:n_rows] = data[:n_rows]
-            data = grown
-        for i, name in enumerate(names):
-            row = n_rows
-            for chunk in table.column(name).chunks:
-                data[row:row + len(chunk), i] = chunk.to_numpy(zero_copy_only=False)
-                row += len(chunk)
+        data = _append_rows(data, n_rows, table, names)
         n_rows += table.num_rows
         del table
     if n_rows == 0:
@@ -302,7 +256,68 @@ def read_physio_table(tsv: Path, columns: list[str]) -> np.ndarray:
     # them into the next recording
     pa.default_memory_pool().release_unused()
     # a view: each column stays contiguous (column-major), the few spare rows are not copied
-    data = data[:n_rows]
+    return data[:n_rows]
+
+
+def _allocate_rows(tsv: Path, text: bytes, columns: list[str]) -> np.ndarray:
+    """The result array, sized from the first piece; checks its column count first.
+
+    The rows expected come from the text size and the first piece's bytes per row, so the
+    result is allocated once (2% spare; it grows if the estimate falls short).
+    """
+    n_fields = _count_fields(tsv, text)
+    if n_fields != len(columns):
+        raise ReaderError(
+            f"{tsv}: has {n_fields} column(s) but the sidecar's Columns lists "
+            f"{len(columns)} ({columns}); they must agree"
+        )
+    bytes_per_row = max(1.0, len(text) / max(1, text.count(b"\n")))
+    expected = int(_expected_text_bytes(tsv) / bytes_per_row * 1.02) + 16
+    return np.empty((expected, len(columns)), dtype=np.float64, order="F")
+
+
+def _parse_piece(tsv: Path, text: bytes, columns: list[str], n_rows: int):
+    """One piece of text as a pyarrow table of float64 columns ``c0``, ``c1``...
+
+    The system allocator is used: freed parse buffers go back to the C heap at once
+    (pyarrow's default allocator keeps more at the peak of a long read).
+    """
+    names = [f"c{i}" for i in range(len(columns))]
+    parse_options = pacsv.ParseOptions(delimiter="\t")
+    convert_options = pacsv.ConvertOptions(column_types={n: pa.float64() for n in names},
+                                           null_values=["n/a"], strings_can_be_null=False)
+    try:
+        return pacsv.read_csv(
+            pa.BufferReader(text),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES,
+                                           use_threads=assemble.PARSE_THREADS),
+            parse_options=parse_options, convert_options=convert_options,
+            memory_pool=pa.system_memory_pool())
+    except Exception:  # noqa: BLE001 - parsed again on one thread, which reports it
+        # pyarrow's multi-threaded reader has been seen to fail, rarely, on a valid file on
+        # a heavily loaded machine ("a chunk failed converting for an unknown reason"); the
+        # single-threaded parse of the same piece either succeeds or gives the real error
+        with library_errors(tsv, f"parsing {len(columns)} tab-separated numeric "
+                                 f"columns {columns} (rows after {n_rows})"):
+            return pacsv.read_csv(
+                pa.BufferReader(text),
+                read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
+                                               block_size=_BLOCK_BYTES),
+                parse_options=parse_options, convert_options=convert_options)
+
+
+def _append_rows(data: np.ndarray, n_rows: int, table, names: list[str]) -> np.ndarray:
+    """Copy a parsed piece below the ``n_rows`` rows already in ``data`` (grown if needed)."""
+    if n_rows + table.num_rows > data.shape[0]:
+        grown = np.empty((int(1.25 * (n_rows + table.num_rows)) + 16, len(names)),
+                         np.float64, order="F")
+        grown[:n_rows] = data[:n_rows]
+        data = grown
+    for i, name in enumerate(names):
+        row = n_rows
+        for chunk in table.column(name).chunks:
+            data[row:row + len(chunk), i] = chunk.to_numpy(zero_copy_only=False)
+            row += len(chunk)
     return data
 
 

@@ -46,6 +46,7 @@ def read_brainvision(path: Path | str) -> Recording:
     """
     path = Path(path)
     vhdr = _header_path(path)
+    # lazy: mne is optional and slow to import; needed for BrainVision files only
     import mne
 
     with (

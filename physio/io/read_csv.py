@@ -9,11 +9,14 @@ taken from the header when it carries them (``ECG (mV)``, ``eda [uS]``, ``ecg_mv
 from __future__ import annotations
 
 import gzip
+import io
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from physio.errors import ChannelError, ReaderError
 from physio.io import assemble
@@ -145,6 +148,10 @@ def read_csv(
     ChannelError
         A mapped column that does not exist (the message lists the columns).
 
+    See Also
+    --------
+    read_table, find_columns, csv_sampling_rate, csv_channels : its steps.
+
     Examples
     --------
     >>> import tempfile, os
@@ -162,6 +169,37 @@ def read_csv(
             f"{path}: column_map has unknown key(s) {unknown}; expected some of "
             f"{list(COLUMN_MAP_KEYS)}"
         )
+    table = read_table(path)
+    columns = list(table.columns)
+    time_col, marker_col = find_columns(path, columns, column_map)
+    notes: list[str] = []
+    meta: dict = {"reader_notes": notes}
+    rate = csv_sampling_rate(path, table, time_col, sampling_rate, meta)
+    channels = csv_channels(table, [c for c in columns if c not in (time_col, marker_col)],
+                            rate, notes)
+    markers = empty_markers()
+    if marker_col is not None:
+        markers = _markers_from_column(table[marker_col], rate, path, marker_col)
+    for key in ("ecg", "eda", "rsp"):
+        col = column_map.get(key)
+        if col is not None and col in (time_col, marker_col):
+            raise ChannelError(f"{path}: column {col!r} cannot be both {key} and time/marker")
+    rec = Recording(channels=channels, source=path, format="csv", markers=markers, meta=meta)
+    rec.meta["column_map"] = {k: v for k, v in (("time", time_col), ("marker", marker_col)) if v}
+    return rec
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The table of a CSV/TSV export, with or without a header row.
+
+    The separator (tab, semicolon or comma) comes from the first line and the name;
+    a first line of numbers only means no header (columns ``column1``, ``column2``...).
+
+    Raises
+    ------
+    ReaderError
+        An empty file, a header without data rows, or a table that cannot be parsed.
+    """
     head = _open_text_head(path)
     lines = [ln for ln in head.splitlines() if ln.strip()]
     if not lines:
@@ -175,7 +213,23 @@ def read_csv(
     table.columns = [str(c).strip() for c in table.columns]
     if table.shape[0] == 0:
         raise ReaderError(f"{path}: the table has a header but no data rows")
-    columns = list(table.columns)
+    return table
+
+
+def find_columns(path: Path, columns: list[str],
+                 column_map: dict[str, str]) -> tuple[str | None, str | None]:
+    """(time column, marker column): mapped by the user, else found by header name.
+
+    Raises
+    ------
+    ChannelError
+        A mapped column that does not exist (the message lists the columns).
+
+    Examples
+    --------
+    >>> find_columns(Path("x.csv"), ["Time (s)", "ECG", "trigger"], {})
+    ('Time (s)', 'trigger')
+    """
     for key, col in column_map.items():
         if col not in columns:
             raise ChannelError(
@@ -189,46 +243,48 @@ def read_csv(
         hits = [c for c in columns if pattern.match(c)]
         return hits[0] if hits else None
 
-    time_col = _find("time", _TIME_NAME)
-    marker_col = _find("marker", _MARKER_NAME)
-    notes: list[str] = []
-    meta: dict = {"reader_notes": notes}
+    return _find("time", _TIME_NAME), _find("marker", _MARKER_NAME)
+
+
+def csv_sampling_rate(path: Path, table: pd.DataFrame, time_col: str | None,
+                      sampling_rate: float | None, meta: dict) -> float:
+    """The sampling rate: given, else inferred from the time column (its first time
+    stamp goes to ``meta['time_offset_s']``).
+
+    Raises
+    ------
+    ReaderError
+        A rate that is not positive, an irregular time column, or neither rate nor time.
+    """
     if sampling_rate is not None:
         if not (np.isfinite(sampling_rate) and sampling_rate > 0):
             raise ReaderError(f"{path}: sampling_rate={sampling_rate!r}; expected a positive Hz")
-        rate = float(sampling_rate)
-    elif time_col is not None:
-        times = pd.to_numeric(table[time_col], errors="coerce").to_numpy(dtype=np.float64)
-        if "ms" in time_col.lower() or units_from_header(time_col) == "ms":
-            times = times / 1000.0
-        rate = infer_sampling_rate(times, path, time_col)
-        meta["time_offset_s"] = float(times[0])
-    else:
+        return float(sampling_rate)
+    if time_col is None:
         raise ReaderError(
             f"{path}: no time column and no sampling rate: cannot tell when samples were "
             f"taken. Give sampling_rate=HZ, or map a time column (column_map={{'time': "
-            f"'COLUMN'}}); columns are {columns}"
+            f"'COLUMN'}}); columns are {list(table.columns)}"
         )
+    times = pd.to_numeric(table[time_col], errors="coerce").to_numpy(dtype=np.float64)
+    if "ms" in time_col.lower() or units_from_header(time_col) == "ms":
+        times = times / 1000.0
+    rate = infer_sampling_rate(times, path, time_col)
+    meta["time_offset_s"] = float(times[0])
+    return rate
 
+
+def csv_channels(table: pd.DataFrame, columns: list[str], rate: float,
+                 notes: list[str]) -> dict[str, Channel]:
+    """One channel per numeric column (units from the header); others are noted."""
     channels: dict[str, Channel] = {}
     for col in columns:
-        if col in (time_col, marker_col):
-            continue
         values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64)
         if table[col].notna().sum() and not np.isfinite(values).any():
             notes.append(f"column {col!r} is not numeric and was skipped")
             continue
         channels[col] = Channel(col, values, rate, units_from_header(col))
-    markers = empty_markers()
-    if marker_col is not None:
-        markers = _markers_from_column(table[marker_col], rate, path, marker_col)
-    for key in ("ecg", "eda", "rsp"):
-        col = column_map.get(key)
-        if col is not None and col in (time_col, marker_col):
-            raise ChannelError(f"{path}: column {col!r} cannot be both {key} and time/marker")
-    rec = Recording(channels=channels, source=path, format="csv", markers=markers, meta=meta)
-    rec.meta["column_map"] = {k: v for k, v in (("time", time_col), ("marker", marker_col)) if v}
-    return rec
+    return channels
 
 
 _NA_VALUES = ["n/a", "NA", "NaN", "nan", ""]
@@ -237,8 +293,8 @@ _NA_VALUES = ["n/a", "NA", "NaN", "nan", ""]
 def _parse_table(path: Path, sep: str, has_header: bool) -> pd.DataFrame:
     """The table, parsed by pyarrow when it can, else by pandas (same values, clear errors).
 
-    pyarrow's multi-threaded parser on the inflated text is 3-4x faster than pandas' C
-    engine on a 40-min 1000 Hz export (bench/bench_readers.py). A table pyarrow refuses
+    pyarrow's multi-threaded parser on the inflated text is faster than pandas' C engine
+    (bench/bench_readers.py). A table pyarrow refuses
     (ragged rows, a column whose type changes after the first block, odd quoting) is read
     by pandas exactly as before, so every malformed file gets the same error it always did.
     """
@@ -250,8 +306,6 @@ def _parse_table(path: Path, sep: str, has_header: bool) -> pd.DataFrame:
     table = _parse_with_pyarrow(raw, sep, has_header)
     if table is not None:
         return table
-    import io
-
     with library_errors(path, "parsing as CSV/TSV"):
         return pd.read_csv(
             io.BytesIO(raw), sep=sep, header=0 if has_header else None, engine="c",
@@ -262,9 +316,6 @@ def _parse_table(path: Path, sep: str, has_header: bool) -> pd.DataFrame:
 
 def _parse_with_pyarrow(text: bytes, sep: str, has_header: bool) -> pd.DataFrame | None:
     try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
         table = pacsv.read_csv(
             pa.BufferReader(text),
             read_options=pacsv.ReadOptions(autogenerate_column_names=not has_header,

@@ -48,6 +48,7 @@ def read_edf(path: Path | str) -> Recording:
     >>> rec = read_edf("session.edf")  # doctest: +SKIP
     """
     path = Path(path)
+    # lazy: edfio (optional reader library) is imported when an EDF/BDF file is read
     import edfio
 
     with open(path, "rb") as fh:

@@ -184,7 +184,9 @@ def read_xdf(path: Path | str) -> Recording:
     """Read an XDF file into a :class:`~physio.recording.Recording`.
 
     Channel names are the stream's channel labels (prefixed ``stream/`` when two streams
-    share a label), units come from the channel descriptions.
+    share a label), units come from the channel descriptions. The steps:
+    :func:`load_xdf_streams`, :func:`split_xdf_streams`, :func:`xdf_channels` and the
+    marker streams' markers.
 
     Examples
     --------
@@ -193,11 +195,46 @@ def read_xdf(path: Path | str) -> Recording:
     10.0
     """
     path = Path(path)
+    streams, notes = load_xdf_streams(path)
+    signal, marker = split_xdf_streams(path, streams, notes)
+    t0 = min(float(s["time_stamps"][0]) for s in signal)
+    channels = xdf_channels(path, signal, t0, notes)
+    tables = [_markers(s, t0) for s in marker]
+    tables = [t for t in tables if len(t)]
+    markers = pd.concat(tables, ignore_index=True) if tables else empty_markers()
+    return Recording(
+        channels=channels,
+        source=path,
+        format="xdf",
+        markers=make_markers(markers["onset_s"], markers["code"], markers["label"]),
+        meta={
+            "reader_notes": notes,
+            "xdf_t0": t0,
+            "streams": [
+                {"name": _text(s["info"], "name"), "type": _text(s["info"], "type"),
+                 "nominal_srate": _text(s["info"], "nominal_srate")} for s in streams
+            ],
+        },
+    )
+
+
+def load_xdf_streams(path: Path) -> tuple[list[dict], list[str]]:
+    """(streams, reader notes): the file parsed by pyxdf, clocks synchronised.
+
+    An uncompressed file's chunk structure is walked first (:func:`check_chunk_structure`):
+    a truncated last chunk is accepted and noted, a corrupt one refused.
+
+    Raises
+    ------
+    ReaderError
+        A corrupt file, or a file without streams.
+    """
     notes: list[str] = []
     structure = {"truncated": False}
     if path.suffix.lower() != ".xdfz" and not path.name.lower().endswith(".xdf.gz"):
         with library_errors(path, "checking the XDF chunk structure"):
             structure = check_chunk_structure(path)
+    # lazy: pyxdf is needed for XDF files only (imported when one is read)
     import pyxdf
 
     with (
@@ -226,7 +263,18 @@ def read_xdf(path: Path | str) -> Recording:
     notes += [f"warning while reading: {w.message}" for w in caught[:5]]
     if not streams:
         raise ReaderError(f"{path}: the XDF file has no streams")
+    return streams, notes
 
+
+def split_xdf_streams(path: Path, streams: list[dict],
+                      notes: list[str]) -> tuple[list[dict], list[dict]]:
+    """(signal streams, marker streams); empty streams are noted and left out.
+
+    Raises
+    ------
+    ReaderError
+        Clock offsets out of order, or no signal stream at all.
+    """
     signal, marker = [], []
     for s in streams:
         info = s["info"]
@@ -246,7 +294,16 @@ def read_xdf(path: Path | str) -> Recording:
             f"{path}: no signal stream (numeric, regular rate) among "
             f"{[_text(s['info'], 'name') for s in streams]}; expected ECG/EDA streams"
         )
-    t0 = min(float(s["time_stamps"][0]) for s in signal)
+    return signal, marker
+
+
+def xdf_channels(path: Path, signal: list[dict], t0: float,
+                 notes: list[str]) -> dict[str, Channel]:
+    """The channels of the signal streams, each at its stream's nominal rate.
+
+    ``start_s`` is relative to ``t0`` (the earliest first sample); gaps are filled with
+    NaN (:func:`_fill_gaps`).
+    """
     channels: dict[str, Channel] = {}
     all_labels: list[str] = []
     prepared = []
@@ -269,35 +326,24 @@ def read_xdf(path: Path | str) -> Recording:
         stamps = np.asarray(s["time_stamps"], dtype=np.float64)
         stype = _text(info, "type")
         for i, (label, unit, ctype) in enumerate(descs):
-            if label:
-                cname = label
-                if all_labels.count(label) > 1 or cname in channels:
-                    cname = f"{name}/{label}"
-            else:
-                # unlabelled: a one-channel stream is named after the stream, with its
-                # type (ECG, EDA, GSR...) so the kind can be recognised
-                cname = name if values.shape[1] == 1 else f"{name}/{i}"
-                kind_text = ctype or stype
-                if kind_text and classify_channel(cname, unit) == "other":
-                    cname = f"{cname} ({kind_text})"
+            cname = _channel_name(name, label, unit, ctype or stype, i, values.shape[1],
+                                  all_labels, channels)
             data = _fill_gaps(values[:, i], stamps, info.get("segments") or [], rate, cname,
                               path, notes)
-            ch = Channel(cname, data, rate, unit, start_s=float(stamps[0]) - t0)
-            channels[cname] = ch
-    tables = [_markers(s, t0) for s in marker]
-    tables = [t for t in tables if len(t)]
-    markers = pd.concat(tables, ignore_index=True) if tables else empty_markers()
-    return Recording(
-        channels=channels,
-        source=path,
-        format="xdf",
-        markers=make_markers(markers["onset_s"], markers["code"], markers["label"]),
-        meta={
-            "reader_notes": notes,
-            "xdf_t0": t0,
-            "streams": [
-                {"name": _text(s["info"], "name"), "type": _text(s["info"], "type"),
-                 "nominal_srate": _text(s["info"], "nominal_srate")} for s in streams
-            ],
-        },
-    )
+            channels[cname] = Channel(cname, data, rate, unit, start_s=float(stamps[0]) - t0)
+    return channels
+
+
+def _channel_name(stream: str, label: str, unit: str, kind_text: str, i: int, n: int,
+                  all_labels: list[str], channels: dict[str, Channel]) -> str:
+    """A channel's name: its label (``stream/label`` when not unique), else the stream's."""
+    if label:
+        if all_labels.count(label) > 1 or label in channels:
+            return f"{stream}/{label}"
+        return label
+    # unlabelled: a one-channel stream is named after the stream, with its type (ECG, EDA,
+    # GSR...) so the kind can be recognised
+    cname = stream if n == 1 else f"{stream}/{i}"
+    if kind_text and classify_channel(cname, unit) == "other":
+        cname = f"{cname} ({kind_text})"
+    return cname

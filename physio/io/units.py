@@ -83,7 +83,7 @@ def percentiles(data: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
 
 #: The last array judged and its four percentiles: the reader checks an ECG's units and the
 #: pipeline checks them again before converting; the second check of the same, unchanged
-#: array reuses the first's percentiles (a 40-min 1000 Hz ECG: 25 ms saved).
+#: array reuses the first's percentiles instead of sorting the signal again.
 _LAST: list[Any] = [None, None, None]
 
 
