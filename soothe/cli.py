@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func = getattr(module, func_name)
     if argv is None and name == "physio":
         # the soothe command's own process runs the batch's recordings itself (--jobs 1):
-        # let it freeze its import-time objects (physio.batch._freeze_imported_objects).
+        # let it freeze its import-time objects (physio.batch.IMPORT_FREEZE).
         # Said to physio.cli, which tells physio.batch once it has imported it: importing
         # the batch here would load pandas for `soothe physio --help` too.
         module.FREEZE_AFTER_IMPORTS = True
