@@ -183,6 +183,42 @@ PHASES_COLUMNS: dict[str, tuple[str, str | None]] = {
     "eda_reason": ("Why EDA values are NaN or flagged ('' when valid)", None),
 }
 
+def column_dtypes(schema: Mapping[str, Any], *, text: Sequence[str] = (),
+                  integer: Sequence[str] = (), boolean: Sequence[str] = ()) -> dict[str, str]:
+    """The pandas dtype of each column of ``schema``: what a value of the column is.
+
+    ``text`` columns are nullable strings (a label such as session ``'01'`` stays text),
+    ``integer`` columns nullable integers (``Int64``) and ``boolean`` columns nullable
+    booleans: nullable because a value can be missing (``n/a``) in any row. Every other
+    column is ``float64``. A table written per recording and the group table concatenating
+    them use the same dtypes, so they hold the same values and the same text.
+
+    Examples
+    --------
+    >>> column_dtypes({"phase": 0, "window": 0, "hr_bpm": 0, "ecg_valid": 0},
+    ...               text=["phase"], integer=["window"], boolean=["ecg_valid"])
+    {'phase': 'string', 'window': 'Int64', 'hr_bpm': 'float64', 'ecg_valid': 'boolean'}
+    """
+    kinds = {**{c: "string" for c in text}, **{c: "Int64" for c in integer},
+             **{c: "boolean" for c in boolean}}
+    unknown = [c for c in kinds if c not in schema]
+    if unknown:
+        raise ValueError(f"column_dtypes: {unknown} not in the schema {list(schema)}")
+    return {c: kinds.get(c, "float64") for c in schema}
+
+
+#: Label and reason columns of the windows and phases tables (text).
+_SUMMARY_TEXT = ("participant_id", "session", "condition", "phase", "ecg_reason", "hf_reason",
+                 "resp_source", "eda_reason")
+#: dtype of each column of WINDOWS_COLUMNS (per recording and in the group table).
+WINDOWS_DTYPES: dict[str, str] = column_dtypes(
+    WINDOWS_COLUMNS, text=_SUMMARY_TEXT, integer=("window", "n_beats", "scr_count"),
+    boolean=("partial", "ecg_valid", "hf_valid", "eda_valid"))
+#: dtype of each column of PHASES_COLUMNS (per recording and in the group table).
+PHASES_DTYPES: dict[str, str] = column_dtypes(
+    PHASES_COLUMNS, text=_SUMMARY_TEXT, integer=("n_beats",),
+    boolean=("ecg_valid", "hf_valid", "eda_valid"))
+
 BEATS_COLUMNS: dict[str, tuple[str, str | None]] = {
     "r_peak_s": ("R-peak time on the session clock", "s"),
     "rr_ms": ("RR interval ending at this beat (NaN for the first beat)", "ms"),

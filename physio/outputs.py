@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from conditions.bids import (
     BEATS_COLUMNS,
     BIDS_VERSION,
     PHASES_COLUMNS,
+    PHASES_DTYPES,
     WINDOWS_COLUMNS,
+    WINDOWS_DTYPES,
     SessionFiles,
     atomic_write_bytes,
     atomic_write_text,
@@ -167,13 +170,12 @@ def write_recording_outputs(
         "beats": files.beats_tsv(deriv),
         "sidecar": files.windows_json(deriv),
     }
-    windows = result.windows.copy()
-    write_tsv(paths["windows"], windows, WINDOWS_COLUMNS)
+    write_tsv(paths["windows"], typed_table(result.windows, WINDOWS_DTYPES), WINDOWS_COLUMNS)
     provenance = _with_methods(provenance, getattr(result, "info", {}) or {})
     phases = getattr(result, "phases", None)
     if phases is not None and len(phases.columns):
         paths["phases"] = files.phases_tsv(deriv)
-        write_tsv(paths["phases"], phases, PHASES_COLUMNS)
+        write_tsv(paths["phases"], typed_table(phases, PHASES_DTYPES), PHASES_COLUMNS)
         methods = provenance.get("methods", {})
         write_json(paths["phases"].with_suffix(".json"), {
             **columns_sidecar(PHASES_COLUMNS),
@@ -214,11 +216,6 @@ def _with_methods(provenance: dict[str, Any], info: dict[str, Any]) -> dict[str,
     return {**provenance, "methods": methods}
 
 
-_TEXT_COLUMNS = ("participant_id", "session", "condition", "phase", "ecg_reason", "hf_reason",
-                 "eda_reason")
-_BOOL_COLUMNS = ("ecg_valid", "hf_valid", "eda_valid")
-
-
 def _check_header(path: Path, schema) -> None:
     """The schema check of ``conditions.bids.read_tsv`` from the header line alone.
 
@@ -244,14 +241,62 @@ def _header_columns(path: Path, header: bytes, schema) -> list[str]:
     return columns
 
 
-def _read_tables(paths: list[Path], schema, text_columns) -> list[pd.DataFrame]:
+def typed_table(table: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """``table`` (a copy) with each column named in ``dtypes`` converted to its dtype.
+
+    ``dtypes`` is a schema's dtypes (``conditions.bids.WINDOWS_DTYPES``...). Text becomes a
+    nullable ``string``; ``true``/``false`` (any case) and Python or NumPy booleans a nullable
+    ``boolean``; numbers ``Int64`` or ``float64`` (text that is no number becomes missing).
+    Missing values stay missing. The per-recording tables and the group tables are written
+    through this one conversion, so the same value is the same text in both.
+
+    Raises
+    ------
+    TypeError
+        When an ``Int64`` column holds a number that is not whole.
+
+    Examples
+    --------
+    >>> t = typed_table(pd.DataFrame({"window": [1.0, None], "partial": ["false", None],
+    ...                               "resp_source": ["belt", None]}),
+    ...                 {"window": "Int64", "partial": "boolean", "resp_source": "string"})
+    >>> [str(d) for d in t.dtypes], t["window"].tolist(), t["partial"].tolist()
+    (['Int64', 'boolean', 'string'], [1, <NA>], [False, <NA>])
+    """
+    out = table.copy()
+    for col, dtype in dtypes.items():
+        if col in out.columns and out[col].dtype != dtype:
+            out[col] = _column_as(out[col], dtype)
+    return out
+
+
+def _column_as(column: pd.Series, dtype: str) -> pd.Series:
+    """One column converted to ``dtype`` (see :func:`typed_table`)."""
+    if dtype == "string":
+        return column.astype("string")
+    if dtype == "boolean":
+        return column.map(_flag, na_action="ignore").astype("boolean")
+    return pd.to_numeric(column, errors="coerce").astype(dtype)
+
+
+def _flag(value: Any) -> bool:
+    """A validity flag as written (``true``/``false``) or held (a boolean) as a bool."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def _read_tables(paths: list[Path], dtypes: Mapping[str, str]) -> list[pd.DataFrame]:
     """Per-recording tables read in as few parses as possible, typed as one read would be.
 
-    Each file's header is checked against ``schema`` (a clear error naming the file). The
-    bodies of consecutive files with the same header line are parsed together, in one
+    ``dtypes`` is the schema's dtypes (its keys are the columns every file must have): each
+    file's header is checked against them (a clear error naming the file). The bodies of
+    consecutive files with the same header line are parsed together, in one
     ``pandas.read_csv`` (the same parser and options as one file at a time, so the same
     values), which is much faster than one parse per file. Should a joint parse fail, each
-    file is parsed alone, so that the error names the file.
+    file is parsed alone, so that the error names the file. Floats are parsed to the value
+    whose ``repr`` was written (``round_trip``), text and flags are read as text; the frames
+    are given their dtypes by :func:`typed_table`.
     """
     runs: list[tuple[bytes, list[tuple[Path, bytes]]]] = []
     for path in paths:
@@ -261,7 +306,7 @@ def _read_tables(paths: list[Path], schema, text_columns) -> list[pd.DataFrame]:
             raise DatasetError(f"{path}: file not found") from None
         cut = data.find(b"\n") + 1 if b"\n" in data else len(data)
         header, body = data[:cut], data[cut:]
-        _header_columns(path, header, schema)
+        _header_columns(path, header, dtypes)
         header = header.rstrip(b"\r\n") + b"\n"
         if body and not body.endswith(b"\n"):
             body += b"\n"
@@ -270,7 +315,8 @@ def _read_tables(paths: list[Path], schema, text_columns) -> list[pd.DataFrame]:
         else:
             runs.append((header, [(path, body)]))
     options = dict(sep="\t", na_values=["n/a"], keep_default_na=False, low_memory=False,
-                   dtype={c: "string" for c in text_columns})
+                   float_precision="round_trip",
+                   dtype={c: "string" for c, d in dtypes.items() if d in ("string", "boolean")})
     frames = []
     for header, members in runs:
         try:
@@ -283,86 +329,66 @@ def _read_tables(paths: list[Path], schema, text_columns) -> list[pd.DataFrame]:
                 except Exception as exc:  # noqa: BLE001 - reported with the file's name
                     raise DatasetError(f"{path}: cannot be read as a tab-separated table: "
                                        f"{exc}") from None
-    return frames
+    return [typed_table(frame, dtypes) for frame in frames]
 
 
-def _typed_windows(table: pd.DataFrame) -> pd.DataFrame:
-    """A windows table with fixed dtypes: labels text (session '01' stays '01'), validity
-    flags boolean, every other schema column float64."""
-    for col in _BOOL_COLUMNS:
-        table[col] = table[col].map(
-            lambda v: pd.NA if pd.isna(v) else str(v).lower() == "true").astype("boolean")
-    # Fixed dtypes for every other column: a recording whose ECG was unusable has all-NaN
-    # metric columns, and concatenating those with an inferred dtype is ambiguous in pandas.
-    for col in table.columns:
-        if (col not in _TEXT_COLUMNS and col not in _BOOL_COLUMNS and col in WINDOWS_COLUMNS
-                and table[col].dtype != "float64"):
-            table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
-    return table
+def group_frame(tables: list[Path], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """Per-recording tables concatenated, typed by ``dtypes`` and in its column order.
+
+    Rows are sorted by participant, session and start time (stable). With no table, an
+    empty frame with the columns and dtypes.
+
+    Examples
+    --------
+    >>> from conditions.bids import WINDOWS_DTYPES
+    >>> empty = group_frame([], WINDOWS_DTYPES)
+    >>> len(empty), str(empty["window"].dtype), str(empty["partial"].dtype)
+    (0, 'Int64', 'boolean')
+    """
+    cols = list(dtypes)
+    frames = [frame[cols] for frame in _read_tables(sorted(Path(p) for p in tables), dtypes)]
+    if frames:
+        group = pd.concat(frames, ignore_index=True)
+    else:
+        group = typed_table(pd.DataFrame({c: pd.Series(dtype=object) for c in cols}), dtypes)
+    group = group.sort_values(["participant_id", "session", "start_s"], kind="stable")
+    return group.reset_index(drop=True)
 
 
-def _read_windows(path: Path) -> pd.DataFrame:
-    """A windows TSV with labels kept as text (session '01' stays '01')."""
-    return _typed_windows(_read_tables([Path(path)], WINDOWS_COLUMNS, _TEXT_COLUMNS)[0])
+def _write_group_files(paths: tuple[Path, Path], group: pd.DataFrame,
+                       schema: Mapping[str, tuple[str, str | None]]) -> tuple[Path, Path]:
+    """The group TSV, its Parquet twin (the frame's dtypes) and the TSV's sidecar."""
+    tsv, parquet = paths
+    write_tsv(tsv, group, schema)
+    buf = io.BytesIO()
+    group.to_parquet(buf, index=False)
+    atomic_write_bytes(parquet, buf.getvalue())
+    write_json(tsv.with_suffix(".json"), columns_sidecar(schema))
+    return tsv, parquet
 
 
 def write_group_table(deriv: Path, tables: list[Path]) -> tuple[Path, Path]:
     """Concatenate per-recording windows tables into the group TSV and Parquet (atomic).
 
-    The phases tables next to them (``..._desc-phases_physio.tsv``) go into the group
-    phases table (:func:`write_group_phases`) at the same time.
+    Every column has its ``conditions.bids.WINDOWS_DTYPES`` dtype, as in the per-recording
+    tables: the TSV holds the same text and the Parquet file nullable strings, integers and
+    booleans. The phases tables next to them (``..._desc-phases_physio.tsv``) go into the
+    group phases table (:func:`write_group_phases`) at the same time.
     """
-    frames = [_typed_windows(t) for t in _read_tables(sorted(Path(p) for p in tables),
-                                                      WINDOWS_COLUMNS, _TEXT_COLUMNS)]
-    if frames:
-        group = pd.concat(frames, ignore_index=True)[list(WINDOWS_COLUMNS)]
-    else:
-        group = pd.DataFrame(columns=list(WINDOWS_COLUMNS))
-    group = group.sort_values(["participant_id", "session", "start_s"], kind="stable")
-    group = group.reset_index(drop=True)
-    for col in _TEXT_COLUMNS:
-        group[col] = group[col].astype("string")
-    for col in _BOOL_COLUMNS:
-        group[col] = group[col].astype("boolean")
-    tsv, parquet = group_windows_paths(deriv)
-    write_tsv(tsv, group.astype(object).where(group.notna(), None), WINDOWS_COLUMNS)
-    buf = io.BytesIO()
-    group.to_parquet(buf, index=False)
-    atomic_write_bytes(parquet, buf.getvalue())
-    write_json(tsv.with_suffix(".json"), columns_sidecar(WINDOWS_COLUMNS))
+    paths = _write_group_files(group_windows_paths(deriv), group_frame(tables, WINDOWS_DTYPES),
+                               WINDOWS_COLUMNS)
     write_group_phases(deriv, [Path(str(p).replace("_desc-windows_physio.tsv",
                                                    "_desc-phases_physio.tsv"))
                                for p in tables])
-    return tsv, parquet
-
-
-_PHASE_TEXT = ("participant_id", "session", "condition", "phase", "ecg_reason", "hf_reason",
-               "resp_source", "eda_reason")
+    return paths
 
 
 def write_group_phases(deriv: Path, tables: list[Path]) -> tuple[Path, Path]:
     """Concatenate per-recording phases tables into the group TSV and Parquet (atomic).
 
-    Tables that do not exist (a recording processed by an older soothe) are left out.
+    Columns have their ``conditions.bids.PHASES_DTYPES`` dtypes, as in the per-recording
+    tables. Tables that do not exist (a recording processed by an older soothe) are left out.
     """
-    frames = _read_tables(sorted(Path(p) for p in tables if Path(p).is_file()),
-                          PHASES_COLUMNS, _PHASE_TEXT)
-    cols = list(PHASES_COLUMNS)
-    group = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
-    for col in cols:
-        if col in _PHASE_TEXT:
-            group[col] = group[col].astype("string")
-        elif col in ("ecg_valid", "hf_valid", "eda_valid"):
-            group[col] = group[col].map(
-                lambda v: pd.NA if pd.isna(v) else str(v).lower() == "true").astype("boolean")
-        else:
-            group[col] = pd.to_numeric(group[col], errors="coerce").astype("float64")
-    group = group.sort_values(["participant_id", "session", "start_s"], kind="stable")
-    group = group.reset_index(drop=True)
-    tsv, parquet = group_phases_paths(deriv)
-    write_tsv(tsv, group.astype(object).where(group.notna(), None), PHASES_COLUMNS)
-    buf = io.BytesIO()
-    group.to_parquet(buf, index=False)
-    atomic_write_bytes(parquet, buf.getvalue())
-    write_json(tsv.with_suffix(".json"), columns_sidecar(PHASES_COLUMNS))
-    return tsv, parquet
+    existing = [Path(p) for p in tables if Path(p).is_file()]
+    return _write_group_files(group_phases_paths(deriv), group_frame(existing, PHASES_DTYPES),
+                              PHASES_COLUMNS)

@@ -43,7 +43,8 @@ def test_one_joint_parse_gives_what_file_by_file_reads_give(tmp_path):
     ('01'), all-NaN metric columns stay float, flags stay boolean, column orders differ."""
     import pandas as pd
 
-    from physio.outputs import _read_tables, _read_windows, _typed_windows
+    from conditions.bids import WINDOWS_DTYPES
+    from physio.outputs import _read_tables
 
     a = _windows_file(tmp_path / "a.tsv", [
         {"participant_id": "01", "session": "01", "condition": "neutral", "phase": "baseline",
@@ -60,14 +61,11 @@ def test_one_joint_parse_gives_what_file_by_file_reads_give(tmp_path):
     d = _windows_file(tmp_path / "d.tsv", [
         {"participant_id": "004", "session": "1", "condition": "neutral", "phase": "rest",
          "start_s": 5.0, "end_s": 65.0, "hr_bpm": 64.0, "ecg_valid": True}])
-    from physio.outputs import _TEXT_COLUMNS
-
-    frames = _read_tables([a, b, c, d], WINDOWS_COLUMNS, _TEXT_COLUMNS)
+    frames = _read_tables([a, b, c, d], WINDOWS_DTYPES)
     assert len(frames) == 3  # a+b parsed together, c alone (other header), d alone
-    joint = pd.concat([_typed_windows(f) for f in frames],
-                      ignore_index=True)[list(WINDOWS_COLUMNS)]
-    alone = pd.concat([_read_windows(p) for p in (a, b, c, d)],
-                      ignore_index=True)[list(WINDOWS_COLUMNS)]
+    joint = pd.concat([f[list(WINDOWS_COLUMNS)] for f in frames], ignore_index=True)
+    alone = pd.concat([_read_tables([p], WINDOWS_DTYPES)[0][list(WINDOWS_COLUMNS)]
+                       for p in (a, b, c, d)], ignore_index=True)
     pd.testing.assert_frame_equal(joint, alone)
     assert joint["participant_id"].tolist() == ["01", "01", "002", "003", "004"]
     assert joint["hr_bpm"].dtype == "float64" and joint["hr_bpm"].iloc[3] == 1e-300
@@ -75,7 +73,8 @@ def test_one_joint_parse_gives_what_file_by_file_reads_give(tmp_path):
 
 
 def test_joint_parse_failure_names_the_broken_file(tmp_path):
-    from physio.outputs import _TEXT_COLUMNS, _read_tables
+    from conditions.bids import WINDOWS_DTYPES
+    from physio.outputs import _read_tables
 
     good = _windows_file(tmp_path / "good.tsv", [{"participant_id": "1", "start_s": 0.0}])
     bad = tmp_path / "bad.tsv"  # its second row has more fields than the header
@@ -83,8 +82,8 @@ def test_joint_parse_failure_names_the_broken_file(tmp_path):
     bad.write_text("\t".join(WINDOWS_COLUMNS) + "\n" + "\t".join(["1"] * n) + "\n"
                    + "\t".join(["1"] * (n + 3)) + "\n")
     with pytest.raises(DatasetError, match=r"bad.tsv: cannot be read as a tab-separated"):
-        _read_tables([good, bad], WINDOWS_COLUMNS, _TEXT_COLUMNS)
+        _read_tables([good, bad], WINDOWS_DTYPES)
     empty = tmp_path / "empty.tsv"
     empty.write_text("")
     with pytest.raises(DatasetError, match=r"empty.tsv: file is empty"):
-        _read_tables([good, empty], WINDOWS_COLUMNS, _TEXT_COLUMNS)
+        _read_tables([good, empty], WINDOWS_DTYPES)
