@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from physio.signal_runs import true_runs
+
 #: Block over which the raw range is measured (s): shorter than a QRS-free diastole.
 BLOCK_S = 0.2
 #: A block is flat when its range is below this fraction of the typical 2-s range.
@@ -38,13 +40,6 @@ MIN_FLAT_S = 1.0
 #: Shortest stretch without QRS-band energy that counts as signal loss (s); equal to the
 #: longest beat-to-beat interval still treated as rhythm (``physio.ecg.ecg_beats.MAX_GAP_S``).
 NO_QRS_MIN_S = 5.0
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    if not mask.any():
-        return []
-    d = np.diff(mask.astype(np.int8), prepend=0, append=0)
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
 
 
 def _block_range(x: np.ndarray, b: int) -> np.ndarray:
@@ -78,7 +73,7 @@ def quiet_runs(x: np.ndarray, fs: float, fraction: float, min_s: float,
     ref = typical_range(x, fs) if ref is None else ref
     quiet = rng <= fraction * ref
     out = []
-    for a, e in _runs(quiet):
+    for a, e in true_runs(quiet):
         lo, hi = a * b, min(e * b, len(x))
         if hi - lo >= min_s * fs:
             out.append((int(lo), int(hi)))
@@ -120,7 +115,7 @@ def ecg_unusable(raw: np.ndarray, fs: float,
     if len(x) == 0:
         return out
     if nan_mask is not None and nan_mask.any():
-        out += [(int(a), int(b), "missing") for a, b in _runs(nan_mask)]
+        out += [(int(a), int(b), "missing") for a, b in true_runs(nan_mask)]
         x = x.copy()
         x[nan_mask] = np.interp(np.flatnonzero(nan_mask), np.flatnonzero(~nan_mask),
                                 x[~nan_mask])
