@@ -16,8 +16,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+from scipy import signal as sps
 
-from physio.scipy_signal import signal as sps
+from physio.zero_phase import sosfiltfilt_lean
 
 #: Detection runs at this rate whatever the input rate (100-2000 Hz): QRS energy sits below
 #: ~40 Hz, so 250 Hz loses nothing for detection, and it makes the cost independent of the
@@ -55,8 +56,6 @@ def ecg_clean(signal: np.ndarray, sampling_rate: float) -> np.ndarray:
     high = min(45.0, 0.45 * fs)
     sos = sps.butter(2, [0.5, high], btype="bandpass", fs=fs, output="sos")
     # scipy's sosfiltfilt, bit for bit, with one working copy instead of three (memory)
-    from physio.zero_phase import sosfiltfilt_lean
-
     return sosfiltfilt_lean(sos, np.asarray(signal, dtype=np.float64))
 
 

@@ -22,9 +22,8 @@ using the MIT/BIH arrhythmia database. IEEE Transactions on Biomedical Engineeri
 from __future__ import annotations
 
 import numpy as np
+from scipy import signal as sps
 from scipy.ndimage import median_filter, uniform_filter1d
-
-from physio.scipy_signal import signal as sps
 
 #: Physiological refractory period: no two QRS complexes closer than 200 ms (Pan & Tompkins).
 REFRACTORY_S = 0.2

@@ -43,10 +43,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import signal as sps
 from scipy.interpolate import CubicSpline
 
 from physio.ecg.ecg_beats import BeatSeries
-from physio.scipy_signal import signal as sps
 
 HF_BAND_HZ = (0.15, 0.40)
 #: Rate at which the RR series is interpolated for the HF spectrum.
