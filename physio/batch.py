@@ -297,8 +297,7 @@ def _freeze_imported_objects() -> None:
 _WORKER_MODULES = ("physio.pipeline", "physio.ecg", "physio.eda", "physio.rsp", "physio.hrv",
                    "physio.hrv_phase", "physio.qc", "physio.qc_rsp", "physio.outputs",
                    "physio.io.read_bids", "matplotlib.figure", "matplotlib.backends.backend_agg",
-                   "physio.qc_canvas", "physio.png_write",
-                   "pyarrow.csv")
+                   "physio.qc_screen", "PIL.PngImagePlugin", "pyarrow.csv")
 
 
 def _process_file(src, deriv, settings_dict, overrides, force, sampling_rate, column_map=None,
