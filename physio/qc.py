@@ -48,6 +48,8 @@ _ROW_RATIOS = (1.0, 1.2, 1.0, 1.0, 1.3)
 #: once more per figure.
 _TITLE_Y = 1.0
 _YLABEL_X = -0.052
+#: The x label's top edge below the axes (pixels): under the tick marks and tick labels.
+_XLABEL_BELOW_PX = 21.0
 #: zlib level of the PNG: level 1 writes a QC figure several times faster than the
 #: default, for a slightly larger file.
 PNG_COMPRESS_LEVEL = 1
@@ -103,12 +105,15 @@ def _figure_and_axes(ratios: Sequence[float], show: bool, reuse: bool
 
 
 def _set_tick_style(axes: list[Any]) -> None:
-    """Small tick labels, few y ticks, x numbers only under the last row, fixed y labels."""
+    """Small tick labels, few y ticks, x numbers only under the last row, axis labels at
+    fixed places."""
     for ax in axes:
         ax.tick_params(labelsize=7)
         # few y ticks: each tick label is text to lay out and render
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.yaxis.set_label_coords(_YLABEL_X, 0.5)
+        height_px = ax.get_position().height * ax.get_figure().get_figheight() * FIG_DPI
+        ax.xaxis.set_label_coords(0.5, -_XLABEL_BELOW_PX / height_px)
     for ax in axes[1:-1]:
         # the time-course panels share one x range: its numbers are printed once, under EDA
         ax.tick_params(labelbottom=False)

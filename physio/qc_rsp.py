@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from physio.qc_screen import axes_columns, minmax_decimate
 
@@ -39,7 +40,8 @@ def rate_axis(ax: Any) -> Any:
     if twins:
         return twins[0]
     ax2 = ax.twinx()
-    ax2.yaxis.set_label_coords(_RATE_LABEL_X, 0.5)
+    ax2.yaxis.set_label_coords(_RATE_LABEL_X, 0.5)  # fixed: no tick-label measuring
+    ax2.yaxis.set_major_locator(MaxNLocator(nbins=3))
     ax2.tick_params(labelsize=7)
     return ax2
 
