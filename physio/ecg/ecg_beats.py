@@ -320,11 +320,11 @@ def _correct_run(p: np.ndarray, recover: Callable[[float, float], float | None],
     Returns times, rr_ms, beat_class, reason, counts. Non-destructive: a detected beat is never
     deleted or moved (on MIT-BIH, deleting Lipponen-Tarvainen "extra" beats and inserting
     "missed" ones at the midpoint removed real premature beats and invented beats in
-    compensatory pauses: F1 0.9991 -> 0.9973). A "missed" interval is searched again for a
-    QRS at a lower threshold (``recover``); a beat found there is added at its true time (a
-    real, detected beat). Without one the long interval is rhythm (a pause, a block, a slow
-    respiratory swing) and is kept. Flagged intervals get an RR interpolated from the
-    neighbouring normal intervals (for HR and HF; RMSSD and SDNN leave them out).
+    compensatory pauses; ``docs/ecg-hrv.md``, section 8). A "missed" interval is searched
+    again for a QRS at a lower threshold (``recover``); a beat found there is added at its
+    true time (a real, detected beat). Without one the long interval is rhythm (a pause, a
+    block, a slow respiratory swing) and is kept. Flagged intervals get an RR interpolated
+    from the neighbouring normal intervals (for HR and HF; RMSSD and SDNN leave them out).
     """
     counts = {"recovered": 0, "extra": 0, "missed": 0, "ectopic": 0, "longshort": 0,
               "long_kept": 0}

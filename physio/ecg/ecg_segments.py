@@ -12,11 +12,9 @@ A stretch is unusable only when no heartbeat *could* be seen in it:
 
 A sinus pause, an AV block or any long RR interval is rhythm, not an artefact: the baseline
 between two beats always carries the amplifier's and the body's noise, so its raw range is
-never near zero. Measured on the shared MIT-BIH records and the lab recording
-(``bench/bench_ecg_accuracy.py`` prints it): the smallest 0.2-s range is 1.1-3.6 % of the
-typical 2-s range, and the largest range within any 1-s stretch is >= 4.6 %; a disconnected
-lead on a 12-16 bit converter varies by a few codes (< 0.1 %). :data:`FLAT_FRACTION` (0.5 %)
-sits between the two with a factor of 5-9 either side.
+never near zero, while a disconnected lead varies by a few converter codes.
+:data:`FLAT_FRACTION` sits between the two with a wide margin either side
+(``bench/bench_ecg_accuracy.py`` prints it; ``docs/ecg-hrv.md``, section 8, quotes it).
 
 Unusable samples are bridged by a straight line before filtering, so the jump into or out of
 a dead stretch cannot ring through the QRS filter and look like a beat; therefore no padding
