@@ -7,9 +7,9 @@ from scipy.signal import butter, sosfiltfilt
 
 #: Minimum SCR amplitude (µS), measured on the 1 Hz-smoothed signal that finds the response.
 #: Boucsein et al. (2012, Psychophysiology 49:1017, SPR recommendations) allow 0.01-0.05 µS
-#: provided the criterion is above the noise; the shared lab recording's noise is 0.029 µS
-#: peak to peak above 1 Hz (quantisation step 0.0015 µS), so 0.01 µS counted noise. 0.05 µS
-#: is the upper end of the recommended range and clears that noise.
+#: provided the criterion is above the noise; on the shared lab recording 0.01 µS counted
+#: noise as responses. 0.05 µS is the upper end of the recommended range and clears that
+#: noise (``docs/respiration-eda.md``, "SCR amplitude criterion", gives the figures).
 DEFAULT_SCR_MIN_AMPLITUDE_US = 0.05
 #: Onset-finding smoother: a 1 Hz low-pass removes the wiggles that would split one SCR
 #: into several rises while keeping its 1-3 s rise (Boucsein, 2012, ch. 2.3).
