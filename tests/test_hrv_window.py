@@ -112,7 +112,7 @@ def test_hf_power_needs_data():
 
 
 def test_partial_window_below_50_s_has_no_values():
-    # problem 5 of issue 10: a 36.6-s "minute 11" came out ECG-valid and entered the model
+    # regression: a 36.6-s "minute 11" came out ECG-valid and entered the model
     out = hrv_window(series(), 100.0, 136.6)
     assert not out["ecg_valid"] and not out["hf_valid"]
     assert all(np.isnan(out[k]) for k in ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2"))
@@ -121,7 +121,7 @@ def test_partial_window_below_50_s_has_no_values():
 
 
 def test_full_windows_at_any_onset_keep_hf():
-    # problem 4 of issue 10: a window starting at a non-integer time is 59.99999... s long
+    # regression: a window starting at a non-integer time is 59.99999... s long
     # and lost HF to a `dur < 60` test; with a tolerance no full window is short
     b = series(dur=900.0)
     rng = np.random.default_rng(4)
