@@ -76,9 +76,8 @@ _REUSED: dict[tuple[float, ...], tuple[Figure, list[Any]]] = {}
 
 
 def _figure_and_axes(ratios: Sequence[float], show: bool, reuse: bool
-                     ) -> tuple[Figure, list[Any], bool]:
-    """A figure with one axes per row, and whether it is new (``False``: this process's
-    cached one, emptied; with ``reuse`` only).
+                     ) -> tuple[Figure, list[Any]]:
+    """A figure with one axes per row; with ``reuse``, this process's cached one, emptied.
 
     Emptying removes what was drawn (lines, spans, texts, legends, titles, labels) but keeps
     the axes and their tick objects: building the axes and their ticks is most of what
@@ -89,7 +88,7 @@ def _figure_and_axes(ratios: Sequence[float], show: bool, reuse: bool
         fig, axes = _REUSED[key]
         for ax in fig.axes:  # the rows and any twin axes a panel added
             _empty_axes(ax)
-        return fig, list(axes), False
+        return fig, list(axes)
     fig = _new_figure(ratios, show)
     height = fig.get_figheight()
     # titles at a fixed height: matplotlib's automatic placement measures every tick label
@@ -101,7 +100,7 @@ def _figure_and_axes(ratios: Sequence[float], show: bool, reuse: bool
     _set_tick_style(axes)
     if reuse and not show:
         _REUSED[key] = (fig, axes)
-    return fig, axes, True
+    return fig, axes
 
 
 def _set_tick_style(axes: list[Any]) -> None:
@@ -178,7 +177,7 @@ def plot_recording_qc(
     if extra_panels is None:
         extra_panels = (RSP_PANEL,)
     ratios = [*_ROW_RATIOS[:4], *(float(r) for r, _ in extra_panels), _ROW_RATIOS[4]]
-    fig, axes, _ = _figure_and_axes(ratios, show, reuse)
+    fig, axes = _figure_and_axes(ratios, show, reuse)
     fig.suptitle(qc_title(result), fontsize=10)
     phases = list(result.plan.phases)
     span = ((min(p.start_s for p in phases), max(p.end_s for p in phases)) if phases
