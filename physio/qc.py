@@ -271,9 +271,11 @@ def _plot_ecg_excerpt(ax: Any, ex: dict[str, Any] | None) -> None:
         ok = ~ex["corrected"]
         ax.plot(ex["peaks_s"][ok], yp[ok], "v", color="#0072B2", ms=5, label="R-peak")
         ax.plot(ex["peaks_s"][~ok], yp[~ok], "x", color="#D55E00", ms=7, label="corrected")
-        ax.legend(loc="upper right", fontsize=7)
     ax.set_xlim(t[0], t[-1])
     ax.set_title("ECG excerpt", fontsize=9, loc="left")
+    # the key as a right-hand title, not a legend: a legend's layout costs more than the
+    # rest of the row's text together
+    ax.set_title("blue \u25bc R-peak   red \u00d7 corrected", fontsize=7, loc="right")
 
 
 def _plot_tachogram(ax: Any, beats: Any, span: tuple[float, float] | None) -> None:
@@ -288,16 +290,17 @@ def _plot_tachogram(ax: Any, beats: Any, span: tuple[float, float] | None) -> No
     corrected = beats["corrected"].to_numpy(dtype=bool)
     tt, yy = minmax_decimate(t, rr, axes_columns(ax), span)
     ax.plot(tt, yy, lw=0.5, color="0.3", label="RR")
+    n_corrected = int(corrected.sum())
     ax.plot(t[corrected], rr[corrected], "x", color="#D55E00", ms=5, gid="corrected_beats",
-            label=f"corrected ({int(corrected.sum())})")
+            label=f"corrected ({n_corrected})")
     ok = np.isfinite(rr)
     if ok.any():
         # robust limits: a single wild interval must not flatten the whole trace
         lo, hi = np.percentile(rr[ok], [0.5, 99.5])
         pad = 0.15 * max(hi - lo, 50.0)
         ax.set_ylim(lo - pad, hi + pad)
-    ax.legend(loc="upper right", fontsize=7)
     ax.set_title("RR tachogram (whole recording)", fontsize=9, loc="left")
+    ax.set_title(f"grey RR   red \u00d7 corrected ({n_corrected})", fontsize=7, loc="right")
 
 
 def _plot_eda(ax: Any, eda: Any, span: tuple[float, float] | None) -> None:

@@ -90,6 +90,8 @@ def test_tachogram_marks_every_corrected_beat_and_shades_phases(result):
     assert len(marks) == 1
     want = beats.loc[beats.corrected, "r_peak_s"].to_numpy()
     assert len(want) >= 7
+    # the key (a right-hand title, cheaper to draw than a legend) gives the count
+    assert ax.get_title(loc="right").endswith(f"corrected ({len(want)})")
     np.testing.assert_allclose(np.sort(marks[0].get_xdata()), np.sort(want))
     # the RR trace covers the whole recording, not an excerpt
     trace = [ln for ln in ax.get_lines() if ln.get_label() == "RR"][0]
