@@ -35,6 +35,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import scipy.signal as sps
 
 from physio.ecg.ecg_beats import BeatSeries
 from physio.eda.eda_process import EdaResult
@@ -44,7 +45,6 @@ from physio.recording import Channel
 from physio.rsp import ecg_rsp, rsp_check_units
 from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD
 from physio.rsp.rsp_peaks import BreathSeries
-from physio.scipy_signal import signal as sps
 
 #: neurokit2 method names used by this engine (recorded in the sidecar).
 NK_ECG_METHOD = "neurokit"

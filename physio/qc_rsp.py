@@ -1,18 +1,90 @@
-"""The respiration panel of the QC figure: the belt trace, or the ECG-derived estimate."""
+"""The breathing row of the QC figure: the belt (or ECG-derived) trace and the rate per window.
+
+One tick per breath (~450 in a session) merges into a solid band at the width of a QC
+figure, so breaths are not marked one by one. The row shows what a reader checks: the
+trace, whose envelope shows a slipping or disconnected belt, and the breathing rate of
+each analysis window as a step on a second axis, with the HF band's breathing rates
+(9-24 breaths/min) shaded.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+from physio.qc_screen import axes_columns, minmax_decimate
+
+#: Colour of the breathing rate (the trace is grey).
+RATE_COLOUR = "#D55E00"
+#: Breathing rates inside the HF band (0.15-0.40 Hz), shaded on the rate axis.
+HF_BREATHS_PER_MIN = (9.0, 24.0)
+#: x position of the rate axis's label (axes fraction, right of its tick labels).
+_RATE_LABEL_X = 1.045
+
+
+def rate_axis(ax: Any) -> Any:
+    """The breathing row's rate axis: the twin of ``ax`` on the right, made on first use.
+
+    A reused QC figure keeps it (emptied with the rest) from one recording to the next.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().subplots()
+    >>> rate_axis(ax) is rate_axis(ax), rate_axis(ax) is ax
+    (True, False)
+    """
+    twins = [a for a in ax.get_shared_x_axes().get_siblings(ax) if a is not ax]
+    if twins:
+        return twins[0]
+    ax2 = ax.twinx()
+    ax2.yaxis.set_label_coords(_RATE_LABEL_X, 0.5)  # fixed: no tick-label measuring
+    ax2.yaxis.set_major_locator(MaxNLocator(nbins=3))
+    ax2.tick_params(labelsize=7)
+    return ax2
+
+
+def draw_rate_steps(ax2: Any, windows: Any) -> None:
+    """The breathing rate of each window as a horizontal step from its start to its end,
+    with a point at its middle (gid ``"breathing_rate"``), over the shaded HF band.
+
+    Windows without a rate (NaN) are left out; the axis runs from 0 to at least 30.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from matplotlib.figure import Figure
+    >>> ax2 = Figure().subplots()
+    >>> w = pd.DataFrame({"start_s": [0.0, 60.0], "end_s": [60.0, 120.0],
+    ...                   "resp_rate_bpm": [14.0, np.nan]})
+    >>> draw_rate_steps(ax2, w)
+    >>> [ln.get_ydata().tolist() for ln in ax2.get_lines() if ln.get_gid() == "breathing_rate"]
+    [[14.0]]
+    """
+    start = windows["start_s"].to_numpy(float)
+    end = windows["end_s"].to_numpy(float)
+    rate = windows["resp_rate_bpm"].astype(float).to_numpy()
+    ok = np.isfinite(rate)
+    ax2.axhspan(*HF_BREATHS_PER_MIN, color="#009E73", alpha=0.08, lw=0)
+    # one polyline for all steps, broken (NaN) between windows
+    xs = np.column_stack([start[ok], end[ok], np.full(ok.sum(), np.nan)]).ravel()
+    ys = np.repeat(rate[ok], 3)
+    ax2.plot(xs, ys, lw=1.6, color=RATE_COLOUR, solid_capstyle="butt")
+    ax2.plot((start[ok] + end[ok]) / 2, rate[ok], "o", ms=2.5, color=RATE_COLOUR,
+             gid="breathing_rate")
+    top = float(np.nanmax(rate)) if ok.any() else 30.0
+    ax2.set_ylim(0, max(30.0, top + 3))
+    ax2.set_ylabel("breaths/min", fontsize=7, color=RATE_COLOUR)
 
 
 def draw_rsp_panel(ax: Any, result: Any) -> None:
     """Draw the breathing row of the QC figure into ``ax``.
 
     Shows the belt's cleaned trace (or, without one, the ECG-derived trace), decimated to
-    the screen with :func:`physio.qc.minmax_decimate`, with breath onsets, and the
-    per-window breathing rate on a second axis with the HF band (9-24 breaths/min) shaded.
+    the screen with :func:`physio.qc_screen.minmax_decimate`, and the breathing rate per
+    window on a second axis (:func:`draw_rate_steps`).
 
     Examples
     --------
@@ -24,38 +96,20 @@ def draw_rsp_panel(ax: Any, result: Any) -> None:
     >>> ax.get_title(loc="left")
     'breathing: no belt and no ECG-derived estimate'
     """
-    from physio.qc import _columns, minmax_decimate
-
     series = getattr(result, "rsp_belt", None) or getattr(result, "rsp_ecg", None)
     ax.set_ylabel("breathing", fontsize=8)
     if series is None:
         ax.set_title("breathing: no belt and no ECG-derived estimate", fontsize=8, loc="left")
         ax.text(0.5, 0.5, "no breathing signal", ha="center", transform=ax.transAxes)
         return
-    ax.plot(*minmax_decimate(series.trace_t, series.trace_y, _columns(ax)), lw=0.6,
-            color="0.35")
-    on = series.onset_s
-    if len(on):
-        ax.plot(on, np.interp(on, series.trace_t, np.nan_to_num(series.trace_y)), "|",
-                color="#0072B2", ms=5)
+    ax.plot(*minmax_decimate(series.trace_t, series.trace_y, axes_columns(ax)), lw=0.5,
+            color="0.7")
     what = ("belt " + str(series.info.get("channel", "")) if series.source == "belt"
             else f"ECG-derived ({series.info.get('edr_method', '')})")
-    ax.set_title(f"breathing: {what}", fontsize=8, loc="left")
+    ax.set_title(f"breathing: {what}; rate per window (right axis)", fontsize=8, loc="left")
     w = getattr(result, "windows", None)
     if w is not None and len(w) and "resp_rate_bpm" in w:
-        # one rate axis per panel, kept with it (a reused QC figure empties and redraws it)
-        ax2 = getattr(ax, "_soothe_rate_axis", None)
-        if ax2 is None:
-            ax2 = ax.twinx()
-            ax._soothe_rate_axis = ax2
-        mid = (w["start_s"] + w["end_s"]) / 2
-        rate = w["resp_rate_bpm"].astype(float)
-        ax2.plot(mid, rate, "o-", ms=3, color="#D55E00")
-        ax2.axhspan(9, 24, color="#009E73", alpha=0.08, lw=0)
-        top = float(np.nanmax(rate)) if rate.notna().any() else 30.0
-        ax2.set_ylim(0, max(30.0, top + 3))
-        ax2.set_ylabel("breaths/min", fontsize=7)
-        ax2.tick_params(labelsize=7)
+        draw_rate_steps(rate_axis(ax), w)
 
 
 #: The breathing row for :func:`physio.qc.plot_recording_qc` (height ratio, draw function).

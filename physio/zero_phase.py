@@ -11,6 +11,7 @@ function and the result is bit-identical (``tests/test_zero_phase.py``).
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import sosfilt, sosfilt_zi, sosfiltfilt
 
 #: Samples filtered per block (a few hundred kB of temporaries).
 BLOCK = 1 << 16
@@ -41,8 +42,6 @@ def sosfiltfilt_lean(sos: np.ndarray, x: np.ndarray, *, block: int = BLOCK) -> n
     >>> bool(np.array_equal(sosfiltfilt_lean(sos, x, block=40_000), sosfiltfilt(sos, x)))
     True
     """
-    from scipy.signal import sosfilt, sosfilt_zi, sosfiltfilt
-
     sos = np.asarray(sos, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
     if sos.ndim != 2 or sos.shape[1] != 6:

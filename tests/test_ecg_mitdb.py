@@ -81,12 +81,12 @@ def nn_flagged(rec: str) -> int:
 
 @pytest.mark.parametrize("rec", ["100", "113", "121"])
 def test_no_annotated_normal_interval_is_flagged(rec):
-    # problem 2 of issue 10: 36 of 104 flags on 100 and 7 of 18 on 113 were normal beats
+    # regression: 36 of 104 flags on 100 and 7 of 18 on 113 were normal beats
     assert nn_flagged(rec) == 0
 
 
 def test_rmssd_per_minute_matches_annotated_nn_intervals():
-    # problems 2 and 3 of issue 10: max error 32.7 ms (113, flagged sinus beats), and 8 of 30
+    # regression: max error 32.7 ms (113, flagged sinus beats), and 8 of 30
     # minutes of 100 voided by two premature beats under a 5 % corrected-beat rule
     errors = []
     for rec in ("100", "113", "121"):

@@ -1,5 +1,5 @@
 """ECG outputs of one recording through the pipeline: beats table labels, partial windows,
-excluded differences, the rules in the sidecar block, HF at any window onset (issue 10)."""
+excluded differences, the rules in the sidecar block, HF at any window onset."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_beats_table_carries_classes_and_reasons(chunked):
 
 
 def test_partial_last_window_has_no_values_and_full_ones_do():
-    # problem 5 of issue 10: the 40-s remainder (400 s = 6 x 60 + 40) must not come out valid
+    # regression: the 40-s remainder (400 s = 6 x 60 + 40) must not come out valid
     res = process_recording(recording())
     w = res.windows
     assert w.partial.tolist() == [False] * 6 + [True]
@@ -63,7 +63,7 @@ def test_partial_last_window_has_no_values_and_full_ones_do():
 
 
 def test_lab_recording_keeps_hf_in_every_full_window_at_any_onset(shared_data):
-    # problem 4 of issue 10: with 200 random phase onsets, 79 of 2,200 full 60-s windows lost
+    # regression: with 200 random phase onsets, 79 of 2,200 full 60-s windows lost
     # HF to a `dur < 60` test on float bounds (59.99999... s)
     from physio.ecg import ecg_beats
     from physio.hrv import hrv_window

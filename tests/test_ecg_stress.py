@@ -1,4 +1,4 @@
-"""ECG beats and HRV on stress cases with exact ground truth (issue 10).
+"""ECG beats and HRV on stress cases with exact ground truth.
 
 Every case comes from :mod:`soothe.simulate.ecg_stress`: the time and label of every beat are
 known exactly, so F1, flagged normal beats and kept pause borders are measured, not judged.
@@ -48,7 +48,7 @@ def test_rsa_at_6_per_min_has_no_flag_and_exact_rmssd():
 
 
 def test_sinus_pauses_are_rhythm_not_flat_signal():
-    # problem 1 of issue 10: pauses of ~2.8 s were labelled 'flat' and the beats on both
+    # regression: pauses of ~2.8 s were labelled 'flat' and the beats on both
     # sides deleted; a pause is rhythm: both beats kept, no bad segment, the pause is an RR
     case, beats = run("sinus_pauses")
     assert beats.bad_segments_s == [] and len(beats.removed_s) == 0
@@ -77,7 +77,7 @@ def test_isolated_ectopy_flags_only_premature_and_compensatory_intervals():
     expected = set(m[ect]) | set(m[ect[case.label[ect] == "V"] + 1])
     assert expected <= flagged  # each premature interval, and each PVC's compensatory pause
     assert flagged <= set(m[ect]) | set(m[ect + 1])  # nothing else
-    # problem 3 of issue 10: windows with several premature beats stay valid, with the RMSSD
+    # regression: windows with several premature beats stay valid, with the RMSSD
     # of the true normal-to-normal intervals
     true_rr = np.diff(case.beat_s) * 1000.0
     nn = case.normal[1:]

@@ -165,3 +165,13 @@ def test_no_scrs_is_zero_count_not_missing():
     w = eda_window(res, 0, 60)
     assert len(res.scr_amp_us) == 0
     assert w["scr_count"] == 0 and w["eda_valid"] and np.isnan(w["scr_amp_us"])
+
+
+def test_true_runs_is_the_one_run_finder_of_ecg_and_eda():
+    from physio.signal_runs import true_runs
+
+    mask = np.array([True, False, True, True, False, False, True])
+    assert true_runs(mask) == [(0, 1), (2, 4), (6, 7)]
+    assert all(type(v) is int for run in true_runs(mask) for v in run)
+    assert true_runs(np.zeros(4, bool)) == []
+    assert true_runs(np.ones(3, bool)) == [(0, 3)]

@@ -112,7 +112,7 @@ def test_hf_power_needs_data():
 
 
 def test_partial_window_below_50_s_has_no_values():
-    # problem 5 of issue 10: a 36.6-s "minute 11" came out ECG-valid and entered the model
+    # regression: a 36.6-s "minute 11" came out ECG-valid and entered the model
     out = hrv_window(series(), 100.0, 136.6)
     assert not out["ecg_valid"] and not out["hf_valid"]
     assert all(np.isnan(out[k]) for k in ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2"))
@@ -121,7 +121,7 @@ def test_partial_window_below_50_s_has_no_values():
 
 
 def test_full_windows_at_any_onset_keep_hf():
-    # problem 4 of issue 10: a window starting at a non-integer time is 59.99999... s long
+    # regression: a window starting at a non-integer time is 59.99999... s long
     # and lost HF to a `dur < 60` test; with a tolerance no full window is short
     b = series(dur=900.0)
     rng = np.random.default_rng(4)
@@ -129,3 +129,34 @@ def test_full_windows_at_any_onset_keep_hf():
         for length in (60.0, 120.0):
             out = hrv_window(b, onset, onset + length, min_hf_window_s=length)
             assert out["hf_valid"], (onset, length, out["hf_reason"])
+
+
+def test_named_steps_give_the_reasons_hrv_window_reports():
+    from physio.hrv.hrv_window import (
+        hf_values,
+        hr_invalid_reason,
+        hrv_invalid_reason,
+        hrv_limits,
+        rmssd_sdnn,
+        window_beats,
+    )
+
+    b = series()
+    corrected = b.corrected.copy()
+    corrected[100:130] = True  # 30 flagged beats in a row
+    flagged = BeatSeries(b.peaks_s, b.rr_ms, corrected, [], {})
+    limits = hrv_limits()
+    w = window_beats(flagged, 60.0, 120.0)
+    assert w.excluded.sum() >= 30 and w.corrected_pct > 20
+    assert hr_invalid_reason(flagged, w, 60.0, 120.0, limits).endswith("(HR, HRV)")
+    assert hr_invalid_reason(flagged, w, 60.0, 120.0,
+                             hrv_limits(max_corrected_hr_pct=100.0)) == ""
+    assert "successive differences excluded" in hrv_invalid_reason(w, limits)
+    assert hrv_invalid_reason(w, hrv_limits(max_excluded_diff_pct=100.0)) == ""
+    clean = window_beats(b, 60.0, 240.0)
+    assert rmssd_sdnn(clean) == {k: hrv_window(b, 60.0, 240.0)[k]
+                                 for k in ("rmssd_ms", "sdnn_ms")}
+    hf = hf_values(clean, 60.0, 240.0, limits)
+    assert hf["hf_valid"] and hf["lnhf"] == pytest.approx(np.log(hf["hf_ms2"]))
+    assert hf_values(clean, 60.0, 120.0, limits)["hf_reason"].startswith(
+        "window shorter than 120 s")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import physio.qc_rsp
 from physio.pipeline import process_recording
 from physio.qc import plot_recording_qc, save_figure, write_qc_index
 from physio.recording import Channel, Recording
@@ -53,7 +54,7 @@ def test_every_label_and_tick_label_is_inside_the_saved_image(result, tmp_path):
     save_figure(fig, tmp_path / "qc.png")  # draws it
     renderer = fig.canvas.get_renderer()
     width, height = fig.canvas.get_width_height()
-    rate_axis = fig.get_axes()[4]._soothe_rate_axis
+    rate_axis = physio.qc_rsp.rate_axis(fig.get_axes()[4])
     def in_view(lim, value) -> bool:  # a tick outside the view limits is not drawn
         return min(lim) - 1e-9 <= value <= max(lim) + 1e-9
 
@@ -89,6 +90,8 @@ def test_tachogram_marks_every_corrected_beat_and_shades_phases(result):
     assert len(marks) == 1
     want = beats.loc[beats.corrected, "r_peak_s"].to_numpy()
     assert len(want) >= 7
+    # the key (a right-hand title, cheaper to draw than a legend) gives the count
+    assert ax.get_title(loc="right").endswith(f"corrected ({len(want)})")
     np.testing.assert_allclose(np.sort(marks[0].get_xdata()), np.sort(want))
     # the RR trace covers the whole recording, not an excerpt
     trace = [ln for ln in ax.get_lines() if ln.get_label() == "RR"][0]

@@ -1,4 +1,4 @@
-"""Phase shading as one collection draws the pixels of one axvspan per phase (issue 16)."""
+"""Phase shading as one collection draws the pixels of one axvspan per phase."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from physio.qc import _PHASE_COLOURS, _shade_phases
+from physio.qc import PHASE_COLOURS, shade_phases
 
 
 def _pixels(shade) -> np.ndarray:
@@ -28,9 +28,9 @@ def test_one_collection_draws_the_same_pixels_as_axvspans():
 
     def spans(ax):
         for k, p in enumerate(phases):
-            ax.axvspan(p.start_s, p.end_s, color=_PHASE_COLOURS[k % len(_PHASE_COLOURS)],
+            ax.axvspan(p.start_s, p.end_s, color=PHASE_COLOURS[k % len(PHASE_COLOURS)],
                        alpha=0.12, lw=0)
 
-    new = _pixels(lambda ax: _shade_phases(ax, phases))
+    new = _pixels(lambda ax: shade_phases(ax, phases))
     assert np.array_equal(new, _pixels(spans))
     assert not np.array_equal(new, _pixels(lambda ax: None))  # the shading is drawn

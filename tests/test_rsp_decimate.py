@@ -1,4 +1,4 @@
-"""A fast belt processed at ~50 Hz gives the breaths of the full-rate belt (issue 16)."""
+"""A fast belt processed at ~50 Hz gives the breaths of the full-rate belt."""
 
 from __future__ import annotations
 

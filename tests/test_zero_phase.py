@@ -1,4 +1,4 @@
-"""The lean zero-phase filter is bit-identical to scipy's sosfiltfilt (issue 16)."""
+"""The lean zero-phase filter is bit-identical to scipy's sosfiltfilt."""
 
 from __future__ import annotations
 

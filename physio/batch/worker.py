@@ -29,7 +29,7 @@ from physio.io import assemble
 WORKER_MODULES = ("physio.pipeline", "physio.ecg", "physio.eda", "physio.rsp", "physio.hrv",
                   "physio.hrv_phase", "physio.qc", "physio.qc_rsp", "physio.outputs",
                   "physio.io.read_bids", "matplotlib.figure", "matplotlib.backends.backend_agg",
-                  "physio.qc_canvas", "physio.png_write",
+                  "physio.qc_screen", "PIL.PngImagePlugin",
                   "pyarrow.csv")
 #: Inputs beyond those being processed that the kernel is asked to read ahead (batch pool).
 READ_AHEAD_FILES = 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,8 +86,6 @@ CORRECTION_RULE = (
 
 def _correction_parameters() -> dict[str, Any]:
     """The Lipponen-Tarvainen constants in force (read at call time, for the sidecar)."""
-    import sys
-
     # the module, not the same-named function that physio.ecg re-exports
     m = sys.modules[ecg_fixpeaks.__module__]
     return {"c1": m.C1, "c2": m.C2, "alpha": m.ALPHA, "window_beats": m.WINDOW_BEATS,
@@ -98,8 +97,6 @@ def _correction_parameters() -> dict[str, Any]:
 
 
 def _segment_parameters() -> dict[str, Any]:
-    import sys
-
     m = sys.modules[ecg_unusable.__module__]
     return {"block_s": m.BLOCK_S, "flat_fraction": m.FLAT_FRACTION,
             "reference_s": m.REFERENCE_S, "min_flat_s": m.MIN_FLAT_S,
@@ -323,11 +320,11 @@ def _correct_run(p: np.ndarray, recover: Callable[[float, float], float | None],
     Returns times, rr_ms, beat_class, reason, counts. Non-destructive: a detected beat is never
     deleted or moved (on MIT-BIH, deleting Lipponen-Tarvainen "extra" beats and inserting
     "missed" ones at the midpoint removed real premature beats and invented beats in
-    compensatory pauses: F1 0.9991 -> 0.9973). A "missed" interval is searched again for a
-    QRS at a lower threshold (``recover``); a beat found there is added at its true time (a
-    real, detected beat). Without one the long interval is rhythm (a pause, a block, a slow
-    respiratory swing) and is kept. Flagged intervals get an RR interpolated from the
-    neighbouring normal intervals (for HR and HF; RMSSD and SDNN leave them out).
+    compensatory pauses; ``docs/ecg-hrv.md``, section 8). A "missed" interval is searched
+    again for a QRS at a lower threshold (``recover``); a beat found there is added at its
+    true time (a real, detected beat). Without one the long interval is rhythm (a pause, a
+    block, a slow respiratory swing) and is kept. Flagged intervals get an RR interpolated
+    from the neighbouring normal intervals (for HR and HF; RMSSD and SDNN leave them out).
     """
     counts = {"recovered": 0, "extra": 0, "missed": 0, "ectopic": 0, "longshort": 0,
               "long_kept": 0}
@@ -375,11 +372,12 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
     otherwise) and band-pass to the QRS band; 3) adaptive-threshold QRS detection with
     searchback, T-wave and P-wave rejection (:mod:`physio.ecg.ecg_peaks`); 4) polarity
     decided once per recording and every beat placed, with sub-sample precision, on the
-    extreme of the 0.5-45 Hz cleaned ECG at the original rate; 5) detections inside unusable
-    stretches are removed (listed with their reason) and the series is broken there and at
-    gaps longer than ``max_gap_s``; 6) Lipponen & Tarvainen (2019) classification per run:
-    only ectopic (premature + compensatory), extra and premature-short intervals are flagged
-    (see :data:`CORRECTION_RULE`).
+    extreme of the 0.5-45 Hz cleaned ECG at the original rate (1-4: :func:`locate_beats`);
+    5) detections inside unusable stretches are removed, each listed with its reason
+    (:func:`remove_unusable_beats`), and the series is broken there and at gaps longer than
+    ``max_gap_s`` (:func:`split_runs`); 6) Lipponen & Tarvainen (2019) classification per
+    run (:func:`classify_runs`): only ectopic (premature + compensatory), extra and
+    premature-short intervals are flagged (see :data:`CORRECTION_RULE`).
 
     Parameters
     ----------
@@ -415,6 +413,47 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
     (75, 800, 0)
     """
     x, fs = _check_input(signal, sampling_rate)
+    located = locate_beats(x, fs)
+    t, removed, removed_why = remove_unusable_beats(located.times_s, located.segments)
+    runs = split_runs(t, located.segments, max_gap_s)
+    recover = qrs_recovery(located, t) if correct else None
+    peaks_s, rr_ms, beat_class, reason, counts = classify_runs(t, runs, recover)
+    corrected = beat_class != NORMAL
+    info = beats_info(max_gap_s=max_gap_s, correct=correct, fs=fs,
+                      inverted=located.inverted, n_beats=len(peaks_s),
+                      n_corrected=int(corrected.sum()), n_removed=len(removed),
+                      counts=counts, segments=runs.segments)
+    return BeatSeries(peaks_s=peaks_s, rr_ms=rr_ms, corrected=corrected,
+                      bad_segments_s=[(float(a), float(b)) for a, b, _ in runs.segments],
+                      info=info, beat_class=beat_class, reason=reason,
+                      removed_s=np.asarray(removed, dtype=float),
+                      removed_reason=np.asarray(removed_why, dtype=object))
+
+
+@dataclass
+class LocatedBeats:
+    """Beats found in a raw ECG, before any run is split or interval classified.
+
+    ``times_s`` are the detections placed on the cleaned ECG (s, one per peak);
+    ``segments`` the unusable stretches ``(start_s, end_s, kind)``; ``feature`` the
+    integrated squared slope at ``detection_rate`` Hz; ``cleaned`` the 0.5-45 Hz ECG at
+    ``sampling_rate``; ``inverted`` its polarity.
+    """
+
+    times_s: np.ndarray
+    segments: list[tuple[float, float, str]]
+    feature: np.ndarray
+    detection_rate: float
+    cleaned: np.ndarray
+    sampling_rate: float
+    inverted: bool
+
+
+def locate_beats(x: np.ndarray, fs: float) -> LocatedBeats:
+    """Steps 1-4 of :func:`ecg_beats`: unusable stretches, detection, polarity, placement.
+
+    ``x`` is the checked raw ECG (NaN where missing) at ``fs`` Hz.
+    """
     nan_mask = ~np.isfinite(x)
     unusable = ecg_unusable(x, fs, nan_mask if nan_mask.any() else None)
     x = _bridge(x, unusable)
@@ -427,25 +466,64 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
     approx = np.minimum(np.round(idx_d * fs / fs_d).astype(np.int64), len(x) - 1)
     cleaned = ecg_clean(x, fs)
     inverted = ecg_polarity(cleaned, approx, fs)
-    pos = refine_peaks(cleaned, approx, fs, inverted)
-    t = pos / fs
+    t = refine_peaks(cleaned, approx, fs, inverted) / fs
     if len(t) > 1:  # two detections placed on the same peak
         t = t[np.r_[True, np.diff(t) > 0.2]]
-    removed, removed_why = [], []
-    for a, b, k in segs:
+    return LocatedBeats(t, segs, feat, fs_d, cleaned, fs, inverted)
+
+
+def remove_unusable_beats(t: np.ndarray, segments: list[tuple[float, float, str]]
+                          ) -> tuple[np.ndarray, list[float], list[str]]:
+    """Drop the detections inside unusable stretches: (kept times, removed, reasons).
+
+    Examples
+    --------
+    >>> kept, gone, why = remove_unusable_beats(np.array([1.0, 2.0, 3.0]),
+    ...                                         [(1.5, 2.5, "flat")])
+    >>> kept.tolist(), [float(g) for g in gone], why
+    ([1.0, 3.0], [2.0], ['inside unusable signal (flat) 1.50-2.50 s'])
+    """
+    removed: list[float] = []
+    removed_why: list[str] = []
+    for a, b, k in segments:
         inside = (t >= a) & (t < b)
         if inside.any():
             removed += list(t[inside])
             removed_why += [f"inside unusable signal ({k}) {a:.2f}-{b:.2f} s"] * int(inside.sum())
             t = t[~inside]
-    # split into contiguous runs at unusable stretches and at long gaps
-    breaks = np.zeros(len(t), dtype=bool)
-    after = {}
+    return t, removed, removed_why
+
+
+@dataclass
+class BeatRuns:
+    """Contiguous runs of beats: ``[starts[k], ends[k])`` index the beat times; ``after``
+    gives the reason for the first beat of a run that follows signal loss; ``segments``
+    are the unusable stretches, long gaps without beats included."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    after: dict[int, str]
+    segments: list[tuple[float, float, str]]
+
+
+def split_runs(t: np.ndarray, segments: list[tuple[float, float, str]], max_gap_s: float
+               ) -> BeatRuns:
+    """Break the beat series at unusable stretches and at gaps longer than ``max_gap_s``.
+
+    Examples
+    --------
+    >>> runs = split_runs(np.array([1.0, 2.0, 3.0, 4.0]), [(2.5, 2.8, "flat")], 5.0)
+    >>> runs.starts.tolist(), runs.ends.tolist(), runs.after[2][:36]
+    ([0, 2], [2, 4], 'first beat after signal loss (flat) ')
+    """
+    segs = list(segments)
     for i in np.flatnonzero(np.diff(t) > max_gap_s) + 1:
         span = (float(t[i - 1]), float(t[i]))
         if not any(a < span[1] and b > span[0] for a, b, _ in segs):
             segs.append((*span, "no beats"))
     segs = merge_segments(segs)
+    breaks = np.zeros(len(t), dtype=bool)
+    after = {}
     for a, b, k in segs:
         j = int(np.searchsorted(t, a))
         if 0 < j < len(t):
@@ -453,12 +531,20 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
             after[j] = f"first beat after signal loss ({k}) {a:.2f}-{b:.2f} s: interval excluded"
     starts = np.r_[0, np.flatnonzero(breaks)].astype(np.int64)
     ends = np.r_[starts[1:], len(t)].astype(np.int64)
-    peaks, rrs, classes, reasons = [], [], [], []
-    counts = {"recovered": 0, "extra": 0, "missed": 0, "ectopic": 0, "longshort": 0,
-              "long_kept": 0}
+    return BeatRuns(starts, ends, after, segs)
+
+
+def qrs_recovery(located: LocatedBeats, t: np.ndarray
+                 ) -> Callable[[float, float], float | None]:
+    """The searchback of a "missed beat" interval ``(t0, t1)``: a QRS there, or None.
+
+    A QRS is accepted when its integrated squared slope is at least
+    :data:`RECOVER_FRACTION` of the median beat's; it is placed like every other beat.
+    """
+    feat, fs_d, fs = located.feature, located.detection_rate, located.sampling_rate
     beat_feat = feat[np.minimum(np.round(t * fs_d).astype(np.int64), len(feat) - 1)]
     min_feat = RECOVER_FRACTION * float(np.median(beat_feat)) if len(t) else np.inf
-    xs = -cleaned if inverted else cleaned
+    xs = -located.cleaned if located.inverted else located.cleaned
 
     def recover(t0: float, t1: float) -> float | None:
         a = int((t0 + 0.25) * fs_d)
@@ -470,9 +556,23 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
             return None
         return float(refine_peaks(xs, np.array([round(k * fs / fs_d)]), fs, False)[0] / fs)
 
-    for a, b in zip(starts, ends, strict=True):
+    return recover
+
+
+def classify_runs(t: np.ndarray, runs: BeatRuns,
+                  recover: Callable[[float, float], float | None] | None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """Step 6 of :func:`ecg_beats` per run: (times, rr_ms, beat_class, reason, counts).
+
+    With ``recover`` None nothing is classified: every beat is normal and each run's
+    intervals are plain differences.
+    """
+    peaks, rrs, classes, reasons = [], [], [], []
+    counts = {"recovered": 0, "extra": 0, "missed": 0, "ectopic": 0, "longshort": 0,
+              "long_kept": 0}
+    for a, b in zip(runs.starts, runs.ends, strict=True):
         run = t[a:b]
-        if correct:
+        if recover is not None:
             p, rr, klass, why, cnt = _correct_run(run, recover)
             for k in counts:
                 counts[k] += cnt[k]
@@ -481,18 +581,23 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
             rr = np.r_[np.nan, np.diff(run) * 1000.0] if len(run) else np.zeros(0)
             klass = np.full(len(run), NORMAL, dtype=object)
             why = np.full(len(run), "", dtype=object)
-        if a in after and len(why):
-            why[0] = after[a]
+        if a in runs.after and len(why):
+            why[0] = runs.after[a]
         peaks.append(p)
         rrs.append(rr)
         classes.append(klass)
         reasons.append(why)
-    peaks_s = np.concatenate(peaks) if peaks else np.zeros(0)
-    rr_ms = np.concatenate(rrs) if rrs else np.zeros(0)
-    beat_class = np.concatenate(classes) if classes else np.zeros(0, dtype=object)
-    reason = np.concatenate(reasons) if reasons else np.zeros(0, dtype=object)
-    corrected = beat_class != NORMAL
-    info = {
+    return (np.concatenate(peaks) if peaks else np.zeros(0),
+            np.concatenate(rrs) if rrs else np.zeros(0),
+            np.concatenate(classes) if classes else np.zeros(0, dtype=object),
+            np.concatenate(reasons) if reasons else np.zeros(0, dtype=object), counts)
+
+
+def beats_info(*, max_gap_s: float, correct: bool, fs: float, inverted: bool, n_beats: int,
+               n_corrected: int, n_removed: int, counts: dict[str, int],
+               segments: list[tuple[float, float, str]]) -> dict[str, Any]:
+    """The ``BeatSeries.info`` of :func:`ecg_beats`: methods, rules, parameters, counts."""
+    return {
         "method": "soothe adaptive-threshold QRS detector + Lipponen-Tarvainen classification",
         "detector": "Pan-Tompkins/Hamilton-style, searchback, T- and P-wave rejection",
         "detection_rate_hz": DETECTION_RATE_HZ,
@@ -506,15 +611,10 @@ def ecg_beats(signal: np.ndarray, sampling_rate: float, *, max_gap_s: float = MA
         "correction_parameters": _correction_parameters() if correct else None,
         "sampling_rate": fs,
         "polarity_inverted": inverted,
-        "n_beats": int(len(peaks_s)),
-        "n_corrected": int(corrected.sum()),
-        "n_removed": len(removed),
+        "n_beats": int(n_beats),
+        "n_corrected": int(n_corrected),
+        "n_removed": int(n_removed),
         "artefacts": counts,
-        "bad_segment_kinds": [k for _, _, k in segs],
+        "bad_segment_kinds": [k for _, _, k in segments],
         "citations": CITATIONS,
     }
-    return BeatSeries(peaks_s=peaks_s, rr_ms=rr_ms, corrected=corrected,
-                      bad_segments_s=[(float(a), float(b)) for a, b, _ in segs], info=info,
-                      beat_class=beat_class, reason=reason,
-                      removed_s=np.asarray(removed, dtype=float),
-                      removed_reason=np.asarray(removed_why, dtype=object))

@@ -16,8 +16,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+from scipy import signal as sps
 
-from physio.scipy_signal import signal as sps
+from physio.zero_phase import sosfiltfilt_lean
 
 #: Detection runs at this rate whatever the input rate (100-2000 Hz): QRS energy sits below
 #: ~40 Hz, so 250 Hz loses nothing for detection, and it makes the cost independent of the
@@ -55,8 +56,6 @@ def ecg_clean(signal: np.ndarray, sampling_rate: float) -> np.ndarray:
     high = min(45.0, 0.45 * fs)
     sos = sps.butter(2, [0.5, high], btype="bandpass", fs=fs, output="sos")
     # scipy's sosfiltfilt, bit for bit, with one working copy instead of three (memory)
-    from physio.zero_phase import sosfiltfilt_lean
-
     return sosfiltfilt_lean(sos, np.asarray(signal, dtype=np.float64))
 
 
@@ -118,9 +117,9 @@ def decimate_bspline(signal: np.ndarray, factor: int,
     samples. A mean over ``factor`` samples has a null at every multiple of the output
     rate ``fs / factor``, which is exactly where the content that folds onto low output
     frequencies sits; four of them in cascade attenuate everything that folds into 5-20 Hz
-    at a 250 Hz output by >= 72 dB (500 Hz input), 82 dB (1000 Hz) and 84 dB (2000 Hz),
-    more than ``scipy.signal.resample_poly``'s default filter (66-71 dB), with a gain of
-    0.96-1.00 at 5-20 Hz (``bench/bench_ecg_speed.py`` prints the figures). The kernel has
+    at a 250 Hz output by more than ``scipy.signal.resample_poly``'s default filter, with
+    a gain slightly below 1 at 5-20 Hz (``bench/bench_ecg_speed.py`` prints the figures;
+    ``docs/ecg-hrv.md``, section 1, quotes them). The kernel has
     an odd number of taps, so output sample ``n`` is centred on input sample
     ``n * factor`` (the time grid of ``resample_poly``), and there are
     ``ceil(len / factor)`` outputs, like ``resample_poly``. The ends are extended by odd
@@ -200,8 +199,8 @@ def ecg_detection_signal(signal: np.ndarray, sampling_rate: float) -> tuple[np.n
         x = decimate_bspline(signal, factor)
     else:
         x = resample_to(signal, sampling_rate, fs_d)
-        # as before issue 16 (the band-pass below removes a constant anyway; kept so that
-        # these rates give the same values bit for bit)
+        # median removed (the band-pass below removes a constant anyway; kept so that these
+        # rates give the same values bit for bit as before the B-spline decimator)
         x = x - np.median(x) if len(x) else x
     sos = sps.butter(3, [5.0, 20.0], btype="bandpass", fs=fs_d, output="sos")
     return sps.sosfiltfilt(sos, x), fs_d

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.signal as sps
 
-from physio.scipy_signal import signal as sps
 from physio.zero_phase import sosfiltfilt_lean
 
 #: Beat-shape templates are built per block of this length (s) from the recording's start:

@@ -12,11 +12,9 @@ A stretch is unusable only when no heartbeat *could* be seen in it:
 
 A sinus pause, an AV block or any long RR interval is rhythm, not an artefact: the baseline
 between two beats always carries the amplifier's and the body's noise, so its raw range is
-never near zero. Measured on the shared MIT-BIH records and the lab recording
-(``bench/bench_ecg_accuracy.py`` prints it): the smallest 0.2-s range is 1.1-3.6 % of the
-typical 2-s range, and the largest range within any 1-s stretch is >= 4.6 %; a disconnected
-lead on a 12-16 bit converter varies by a few codes (< 0.1 %). :data:`FLAT_FRACTION` (0.5 %)
-sits between the two with a factor of 5-9 either side.
+never near zero, while a disconnected lead varies by a few converter codes.
+:data:`FLAT_FRACTION` sits between the two with a wide margin either side
+(``bench/bench_ecg_accuracy.py`` prints it; ``docs/ecg-hrv.md``, section 8, quotes it).
 
 Unusable samples are bridged by a straight line before filtering, so the jump into or out of
 a dead stretch cannot ring through the QRS filter and look like a beat; therefore no padding
@@ -26,6 +24,8 @@ is needed and the beats that border a stretch are kept.
 from __future__ import annotations
 
 import numpy as np
+
+from physio.signal_runs import true_runs
 
 #: Block over which the raw range is measured (s): shorter than a QRS-free diastole.
 BLOCK_S = 0.2
@@ -38,13 +38,6 @@ MIN_FLAT_S = 1.0
 #: Shortest stretch without QRS-band energy that counts as signal loss (s); equal to the
 #: longest beat-to-beat interval still treated as rhythm (``physio.ecg.ecg_beats.MAX_GAP_S``).
 NO_QRS_MIN_S = 5.0
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    if not mask.any():
-        return []
-    d = np.diff(mask.astype(np.int8), prepend=0, append=0)
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
 
 
 def _block_range(x: np.ndarray, b: int) -> np.ndarray:
@@ -78,7 +71,7 @@ def quiet_runs(x: np.ndarray, fs: float, fraction: float, min_s: float,
     ref = typical_range(x, fs) if ref is None else ref
     quiet = rng <= fraction * ref
     out = []
-    for a, e in _runs(quiet):
+    for a, e in true_runs(quiet):
         lo, hi = a * b, min(e * b, len(x))
         if hi - lo >= min_s * fs:
             out.append((int(lo), int(hi)))
@@ -120,7 +113,7 @@ def ecg_unusable(raw: np.ndarray, fs: float,
     if len(x) == 0:
         return out
     if nan_mask is not None and nan_mask.any():
-        out += [(int(a), int(b), "missing") for a, b in _runs(nan_mask)]
+        out += [(int(a), int(b), "missing") for a, b in true_runs(nan_mask)]
         x = x.copy()
         x[nan_mask] = np.interp(np.flatnonzero(nan_mask), np.flatnonzero(~nan_mask),
                                 x[~nan_mask])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import butter, sosfiltfilt
 
 from physio.errors import ChannelError
 
@@ -140,8 +141,6 @@ def eda_lowpass(x: np.ndarray, fs: float, lowpass_hz: float = DEFAULT_LOWPASS_HZ
     >>> bool(np.isnan(eda_lowpass(np.r_[np.ones(50), np.nan, np.ones(50)], 25.0)[50]))
     True
     """
-    from scipy.signal import butter, sosfiltfilt
-
     x = np.array(x, dtype=np.float64)
     nan = ~np.isfinite(x)
     if nan.all():

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import median_filter
+from scipy.signal import butter, sosfiltfilt
+
+from physio.eda.eda_scr import eda_scr
 
 #: Default method, chosen by bench/bench_eda_methods.py (per-minute SCL error on
 #: simulated tonic + SCR signals, and speed): see ``eda_decompose`` for the figures.
@@ -14,8 +18,6 @@ HIGHPASS_HZ = 0.05
 
 
 def _median_filter(x: np.ndarray, size: int) -> np.ndarray:
-    from scipy.ndimage import median_filter
-
     return median_filter(x, size=max(1, size | 1), mode="nearest")
 
 
@@ -58,8 +60,6 @@ def eda_decompose(
     >>> bool(abs(np.nanmean(tonic) - 4) < 0.02)
     True
     """
-    from scipy.signal import butter, sosfiltfilt
-
     x = np.asarray(clean, dtype=np.float64)
     finite = np.isfinite(x)
     if finite.sum() < 10:
@@ -73,8 +73,6 @@ def eda_decompose(
         tonic = _median_filter(filled, int(MEDIAN_WINDOW_S * sampling_rate))
     elif method == "troughs":
         if scr is None:
-            from physio.eda.eda_scr import eda_scr
-
             scr = eda_scr(x, sampling_rate)
         keep = np.ones(len(x), dtype=bool)
         for on, end in zip(scr["onset_idx"], scr["recovery_idx"]):

@@ -6,9 +6,12 @@ recording is checked in bounded memory with exactly the result of a single pass.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
 
 import numpy as np
+
+from physio.signal_runs import true_runs
 
 #: Plausible skin conductance range (µS). Below 0.05 µS the electrode is off or the skin
 #: is not in contact; above 60 µS is beyond any palmar SCL reported with 0.5 V constant
@@ -21,31 +24,19 @@ FLAT_MIN_S = 5.0
 SATURATION_MIN_S = 1.0
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) index pairs of the True runs of ``mask``."""
-    if not mask.any():
-        return []
-    padded = np.r_[False, mask, False].astype(np.int8)
-    d = np.diff(padded)
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
-
-
 def release_pages(arr: np.ndarray) -> None:
     """Tell the OS it may drop the pages of a memory-mapped array we have finished reading.
 
     Keeps resident memory bounded when a long recording is processed in chunks from a
     memory-mapped file; a no-op for ordinary arrays.
     """
-    import mmap
-
     obj = arr
     for _ in range(8):
         if obj is None:
             return
-        target = obj if isinstance(obj, mmap.mmap) else getattr(obj, "_mmap", None)
-        if isinstance(target, mmap.mmap):
+        if isinstance(obj, mmap.mmap):  # the end of a memory-mapped array's ``base`` chain
             try:
-                target.madvise(mmap.MADV_DONTNEED)
+                obj.madvise(mmap.MADV_DONTNEED)
             except (AttributeError, OSError, ValueError):
                 pass
             return
@@ -105,7 +96,7 @@ def scan_eda_loss(
         with np.errstate(invalid="ignore"):
             masks["out_of_range"] = (x < min_us) | (x > max_us)
         for kind in kinds:
-            for s, e in _runs(masks[kind]):
+            for s, e in true_runs(masks[kind]):
                 store = runs[kind]
                 if store and store[-1][1] == a + s:  # continues across the chunk boundary
                     store[-1][1] = a + e

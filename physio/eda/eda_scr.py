@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import butter, sosfiltfilt
 
 #: Minimum SCR amplitude (µS), measured on the 1 Hz-smoothed signal that finds the response.
 #: Boucsein et al. (2012, Psychophysiology 49:1017, SPR recommendations) allow 0.01-0.05 µS
-#: provided the criterion is above the noise; the shared lab recording's noise is 0.029 µS
-#: peak to peak above 1 Hz (quantisation step 0.0015 µS), so 0.01 µS counted noise. 0.05 µS
-#: is the upper end of the recommended range and clears that noise.
+#: provided the criterion is above the noise; on the shared lab recording 0.01 µS counted
+#: noise as responses. 0.05 µS is the upper end of the recommended range and clears that
+#: noise (``docs/respiration-eda.md``, "SCR amplitude criterion", gives the figures).
 DEFAULT_SCR_MIN_AMPLITUDE_US = 0.05
 #: Onset-finding smoother: a 1 Hz low-pass removes the wiggles that would split one SCR
 #: into several rises while keeping its 1-3 s rise (Boucsein, 2012, ch. 2.3).
@@ -49,37 +50,15 @@ def eda_scr(
     >>> len(scr["peak_idx"]), round(float(t[scr["peak_idx"][0]]), 0)
     (1, 21.0)
     """
-    from scipy.signal import butter, sosfiltfilt
-
     x = np.asarray(clean, dtype=np.float64)
-    empty = {
-        "onset_idx": np.zeros(0, dtype=np.int64),
-        "peak_idx": np.zeros(0, dtype=np.int64),
-        "recovery_idx": np.zeros(0, dtype=np.int64),
-        "amp_us": np.zeros(0),
-    }
+    empty = {"onset_idx": np.zeros(0, dtype=np.int64), "peak_idx": np.zeros(0, dtype=np.int64),
+             "recovery_idx": np.zeros(0, dtype=np.int64), "amp_us": np.zeros(0)}
     finite = np.isfinite(x)
     if finite.sum() < 10:
         return empty
-    idx = np.arange(len(x))
-    filled = np.interp(idx, idx[finite], x[finite]) if not finite.all() else x
-    smooth = filled
-    if len(x) > 30 and SCR_SMOOTH_HZ < 0.45 * sampling_rate:
-        sos = butter(2, SCR_SMOOTH_HZ, btype="lowpass", fs=sampling_rate, output="sos")
-        smooth = sosfiltfilt(sos, filled)
-    d = np.diff(smooth)
-    rising = d > 0
-    # onset: first sample of a rising run; peak: last sample of it (+1 in x)
-    edges = np.diff(rising.astype(np.int8))
-    onsets = np.flatnonzero(edges == 1) + 1
-    peaks = np.flatnonzero(edges == -1) + 1
-    if rising[0]:
-        onsets = np.r_[0, onsets]
-    if rising[-1]:
-        peaks = np.r_[peaks, len(d)]
-    n = min(len(onsets), len(peaks))
-    onsets, peaks = onsets[:n], peaks[:n]
-    if n == 0:
+    filled, smooth = scr_smooth(x, finite, sampling_rate)
+    onsets, peaks = rising_runs(smooth)
+    if len(onsets) == 0:
         return empty
     # amplitude on the same smoothed signal that found the rise (peak minus onset)
     amp = smooth[peaks] - smooth[onsets]
@@ -89,19 +68,77 @@ def eda_scr(
     if not finite.all():
         bad_cum = np.r_[0, np.cumsum(~finite)]
         ok &= (bad_cum[peaks + 1] - bad_cum[onsets]) == 0
-    # recovery: where the response has decayed, i.e. the first trough of the smoothed
-    # signal after the peak (the next rise of any size), or the return to the onset level
     on_ok, pk_ok = onsets[ok], peaks[ok]
-    nxt = np.searchsorted(onsets, pk_ok, side="left")
-    recovery = np.where(nxt < len(onsets), onsets[np.minimum(nxt, len(onsets) - 1)], len(x) - 1)
-    for k in range(len(on_ok)):
-        seg = filled[pk_ok[k] : recovery[k]]
-        back = np.flatnonzero(seg <= filled[on_ok[k]])
-        if len(back):
-            recovery[k] = pk_ok[k] + back[0]
     return {
         "onset_idx": on_ok.astype(np.int64),
         "peak_idx": pk_ok.astype(np.int64),
-        "recovery_idx": recovery.astype(np.int64),
+        "recovery_idx": scr_recovery(filled, onsets, on_ok, pk_ok).astype(np.int64),
         "amp_us": amp[ok],
     }
+
+
+def scr_smooth(x: np.ndarray, finite: np.ndarray, sampling_rate: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(gaps filled, then :data:`SCR_SMOOTH_HZ` low-passed): the signals SCRs are found on.
+
+    NaN samples are filled by linear interpolation; a signal too short to filter (or a
+    rate too low for the smoother) is returned unsmoothed.
+
+    Examples
+    --------
+    >>> x = np.r_[np.zeros(50), np.nan, np.ones(49)]
+    >>> filled, smooth = scr_smooth(x, np.isfinite(x), 25.0)
+    >>> float(filled[50]), bool(0 < smooth[50] < 1)
+    (0.5, True)
+    """
+    idx = np.arange(len(x))
+    filled = np.interp(idx, idx[finite], x[finite]) if not finite.all() else x
+    smooth = filled
+    if len(x) > 30 and SCR_SMOOTH_HZ < 0.45 * sampling_rate:
+        sos = butter(2, SCR_SMOOTH_HZ, btype="lowpass", fs=sampling_rate, output="sos")
+        smooth = sosfiltfilt(sos, filled)
+    return filled, smooth
+
+
+def rising_runs(smooth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(onsets, peaks): first and last sample of every rising run of ``smooth``, paired.
+
+    Examples
+    --------
+    >>> on, pk = rising_runs(np.array([3.0, 1, 2, 4, 3, 5, 6]))
+    >>> on.tolist(), pk.tolist()
+    ([1, 4], [3, 6])
+    """
+    d = np.diff(smooth)
+    rising = d > 0
+    edges = np.diff(rising.astype(np.int8))
+    onsets = np.flatnonzero(edges == 1) + 1
+    peaks = np.flatnonzero(edges == -1) + 1  # the last sample of the run (+1 in x)
+    if rising[0]:
+        onsets = np.r_[0, onsets]
+    if rising[-1]:
+        peaks = np.r_[peaks, len(d)]
+    n = min(len(onsets), len(peaks))
+    return onsets[:n], peaks[:n]
+
+
+def scr_recovery(filled: np.ndarray, onsets: np.ndarray, scr_onsets: np.ndarray,
+                 scr_peaks: np.ndarray) -> np.ndarray:
+    """Where each response has decayed: the first trough after its peak (the next rise of
+    any size, from ``onsets``) or, before it, the return to the onset level.
+
+    Examples
+    --------
+    >>> x = np.array([0.0, 1, 2, 1, 0, 1, 0])
+    >>> scr_recovery(x, np.array([0, 4]), np.array([0]), np.array([2])).tolist()
+    [4]
+    """
+    nxt = np.searchsorted(onsets, scr_peaks, side="left")
+    recovery = np.where(nxt < len(onsets), onsets[np.minimum(nxt, len(onsets) - 1)],
+                        len(filled) - 1)
+    for k in range(len(scr_onsets)):
+        seg = filled[scr_peaks[k] : recovery[k]]
+        back = np.flatnonzero(seg <= filled[scr_onsets[k]])
+        if len(back):
+            recovery[k] = scr_peaks[k] + back[0]
+    return recovery

@@ -1,13 +1,12 @@
 """HRV per window: mean HR, RMSSD, SDNN, HF power, with Task Force (1996) validity rules.
 
-Choices, by measurement (``bench/bench_ecg_accuracy.py``, ``tests/test_hrv_window.py``):
+Choices (the measurements behind them are in ``docs/ecg-hrv.md``, sections 4 and 8):
 
 * **RMSSD** uses only successive differences of two unflagged (normal-to-normal) intervals
-  rather than the interpolated values: over the 60-s windows of MIT-BIH 100/113/121 median
-  |error| 0.27 ms, max 2.3 ms against RMSSD of the annotated normal beats.
+  rather than the interpolated values.
 * **HF** = cubic-spline interpolation of RR at 4 Hz + Welch (Hann), integrated over
-  0.15-0.40 Hz: 98-100 % of a known 0.25 Hz modulation's power (linear interpolation: 76 %,
-  60 % at 0.35 Hz; Lomb-Scargle: as good as the spline but less standard scaling).
+  0.15-0.40 Hz: linear interpolation low-passes the series and loses HF power; Lomb-Scargle
+  is as accurate but its PSD scaling is less standard.
 * **Validity by events**: RMSSD/SDNN/HF NaN when more than 25 % of the window's successive
   differences are excluded (flagged interval or gap) or fewer than 20 remain; HR kept up to
   20 % flagged beats; HF needs >= 120 s (``min_hf_window_s``) and >= 40 intervals; lengths

@@ -10,12 +10,10 @@ sidecar):
   excluded. One premature beat excludes 3 differences (the premature and the compensatory
   interval touch 3), so 25 % allows 5-6 isolated premature beats in a minute at 70 bpm. Why
   25 %: RMSSD then rests on >= 3/4 of the minute's differences, which widens its sampling
-  error by at most 1/sqrt(0.75) = 1.15; and by measurement the excluded differences carry
-  no bias: ``bench/bench_ecg_accuracy.py`` prints valid windows and the worst RMSSD error
-  against annotated NN intervals (MIT-BIH 100/113/121, 60-s windows) for limits of 5-40 %:
-  the worst error is the same 2.3 ms from 10 % to 40 %, while the valid windows of record
-  100 go 22 (5 %), 27 (10-15 %), 28 (20 %), 30 (25 %). The old beat-count rule (5 %
-  corrected) voided windows with two premature beats (100: 8 of 30 minutes).
+  error by at most 1/sqrt(0.75) = 1.15, and the excluded differences carry no measurable
+  bias (``bench/bench_ecg_accuracy.py`` prints the sensitivity to this limit on annotated
+  MIT-BIH records; ``docs/ecg-hrv.md``, section 4, quotes it). A beat-count rule (a few %
+  corrected beats) voided windows with two premature beats.
 * Mean HR uses all intervals (flagged ones interpolated) and stays valid up to
   ``max_corrected_hr_pct`` % flagged beats.
 * **HF** needs a window of at least ``min_hf_window_s`` (120 s: >= 10 cycles of 0.15 Hz would
@@ -41,13 +39,14 @@ tone in psychophysiological research. Frontiers in Psychology, 8, 213.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import signal as sps
 from scipy.interpolate import CubicSpline
 
 from physio.ecg.ecg_beats import BeatSeries
-from physio.scipy_signal import signal as sps
 
 HF_BAND_HZ = (0.15, 0.40)
 #: Rate at which the RR series is interpolated for the HF spectrum.
@@ -90,11 +89,10 @@ def hf_power(times_s: np.ndarray, rr_ms: np.ndarray, start_s: float, end_s: floa
     method (Hann window, segments of up to 120 s with 50 % overlap, i.e. a single Hann
     periodogram for windows up to 2 min); the PSD is integrated over the HF band.
 
-    Chosen by measurement on RR series with a known 30 ms modulation (true power 450 ms^2,
-    2-min windows, tests/test_hrv_window.py): cubic spline + Welch recovered 444-452 ms^2 at
-    0.25 Hz and 425-442 at 0.35 Hz; linear interpolation lost a quarter to 40 % (342-348 and
-    264-274 ms^2: it low-passes the series); Lomb-Scargle on the raw series gave 446-451 and
-    444-450, about as good, but its PSD scaling is less standard. Cost: < 1 ms per window.
+    Chosen by measurement on RR series with a known modulation, against linear
+    interpolation (which low-passes the series and loses HF power) and Lomb-Scargle (about
+    as accurate, with a less standard PSD scaling); ``docs/ecg-hrv.md``, section 4, gives
+    the figures.
 
     Examples
     --------
@@ -188,6 +186,200 @@ def _coverage(beats: BeatSeries, rr_t: np.ndarray, rr: np.ndarray, start_s: floa
     return max(0.0, min(covered, dur - bad)) / dur
 
 
+@dataclass(frozen=True)
+class HrvLimits:
+    """The validity thresholds one :func:`hrv_window` call applies (see the module docstring).
+
+    Build it with :func:`hrv_limits`, which fills every threshold not given from the module
+    constants at call time.
+    """
+
+    max_excluded_diff_pct: float
+    min_nn_pairs: int
+    max_corrected_pct: float | None
+    max_corrected_hr_pct: float
+    min_hf_window_s: float
+    min_window_s: float
+    min_coverage: float
+    min_beats: int
+    min_hf_beats: int
+
+
+def hrv_limits(*, max_excluded_diff_pct: float | None = None, min_nn_pairs: int | None = None,
+               max_corrected_pct: float | None = None,
+               max_corrected_hr_pct: float | None = None,
+               min_hf_window_s: float | None = None, min_window_s: float | None = None,
+               min_coverage: float | None = None, min_beats: int | None = None,
+               min_hf_beats: int | None = None) -> HrvLimits:
+    """The thresholds given, the module constants for the rest (read now, not at import).
+
+    ``max_corrected_pct`` has no constant: ``None`` leaves that extra rule off.
+
+    Examples
+    --------
+    >>> lim = hrv_limits(min_beats=5)
+    >>> lim.min_beats, lim.max_excluded_diff_pct == MAX_EXCLUDED_DIFF_PCT
+    (5, True)
+    """
+    def pick(value, default):
+        return default if value is None else value
+
+    return HrvLimits(
+        max_excluded_diff_pct=pick(max_excluded_diff_pct, MAX_EXCLUDED_DIFF_PCT),
+        min_nn_pairs=pick(min_nn_pairs, MIN_NN_PAIRS),
+        max_corrected_pct=max_corrected_pct,
+        max_corrected_hr_pct=pick(max_corrected_hr_pct, MAX_CORRECTED_HR_PCT),
+        min_hf_window_s=pick(min_hf_window_s, MIN_HF_WINDOW_S),
+        min_window_s=pick(min_window_s, MIN_WINDOW_S),
+        min_coverage=pick(min_coverage, MIN_COVERAGE),
+        min_beats=pick(min_beats, MIN_BEATS),
+        min_hf_beats=pick(min_hf_beats, MIN_HF_BEATS))
+
+
+@dataclass(frozen=True)
+class WindowBeats:
+    """The beats of one window and their successive differences (see :func:`window_beats`).
+
+    ``times_s``, ``rr_ms`` and ``corrected`` are per beat; ``valid`` marks a finite RR
+    interval; ``diffs_ms`` are the successive differences and ``excluded`` marks those left
+    out of RMSSD (a flagged or missing interval).
+    """
+
+    times_s: np.ndarray
+    rr_ms: np.ndarray
+    corrected: np.ndarray
+    valid: np.ndarray
+    diffs_ms: np.ndarray
+    excluded: np.ndarray
+
+    @property
+    def corrected_pct(self) -> float:
+        """Percentage of the window's beats whose interval is flagged."""
+        return 100.0 * float(self.corrected.sum()) / len(self.times_s)
+
+    @property
+    def excluded_pct(self) -> float:
+        """Percentage of successive differences excluded (NaN without any difference)."""
+        n_d = len(self.diffs_ms)
+        return 100.0 * float(self.excluded.sum()) / n_d if n_d else float("nan")
+
+
+def window_beats(beats: BeatSeries, start_s: float, end_s: float, *,
+                 exclude_corrected: bool = True) -> WindowBeats:
+    """The beats in ``[start_s, end_s)`` and which of their successive differences count.
+
+    A difference is excluded when one of its intervals is missing (the first beat after a
+    gap) or, with ``exclude_corrected``, flagged. The recording's first beat has no
+    interval; its difference is dropped, not counted as excluded.
+
+    Examples
+    --------
+    >>> from physio.ecg import BeatSeries
+    >>> t = np.arange(1.0, 11.0)
+    >>> rr = np.r_[np.nan, np.full(9, 1000.0)]
+    >>> corr = np.zeros(10, bool); corr[5] = True
+    >>> w = window_beats(BeatSeries(t, rr, corr, [], {}), 0.0, 20.0)
+    >>> len(w.times_s), len(w.diffs_ms), int(w.excluded.sum())
+    (10, 8, 2)
+    """
+    t = np.asarray(beats.peaks_s, dtype=np.float64)
+    lo, hi = np.searchsorted(t, [start_s, end_s], side="left")
+    rr = np.asarray(beats.rr_ms, dtype=np.float64)[lo:hi]
+    corr = np.asarray(beats.corrected, dtype=bool)[lo:hi]
+    d = np.diff(rr)
+    bad_d = ~np.isfinite(d)
+    if exclude_corrected:
+        bad_d |= corr[1:] | corr[:-1]
+    if lo == 0 and len(d):  # the recording's first beat has no interval: nothing excluded
+        d, bad_d = d[1:], bad_d[1:]
+    return WindowBeats(t[lo:hi], rr, corr, np.isfinite(rr), d, bad_d)
+
+
+def hr_invalid_reason(beats: BeatSeries, w: WindowBeats, start_s: float, end_s: float,
+                      limits: HrvLimits) -> str:
+    """Why the window has no HR (and so no HRV) value; '' when HR is valid.
+
+    In order: a partial window (shorter than ``min_window_s``), too few valid intervals,
+    too little of the window covered by them, too many flagged beats.
+    """
+    dur = float(end_s) - float(start_s)
+    if dur < limits.min_window_s - LENGTH_TOLERANCE_S:
+        return (f"window {dur:.1f} s shorter than {limits.min_window_s:g} s (partial "
+                "remainder of a phase; left out of the analysis)")
+    ok = w.valid
+    cov = _coverage(beats, w.times_s[ok], w.rr_ms[ok], start_s, end_s)
+    if ok.sum() < limits.min_beats:
+        return f"too few beats: {int(ok.sum())} valid RR intervals < {limits.min_beats}"
+    if cov < limits.min_coverage:
+        return (f"too little usable signal: {100 * cov:.0f}% of window covered < "
+                f"{100 * limits.min_coverage:.0f}% (missing/flat/clipped stretches or gaps)")
+    cpct = w.corrected_pct
+    if cpct > limits.max_corrected_hr_pct:
+        return f"{cpct:.1f}% flagged beats > {limits.max_corrected_hr_pct:g}% (HR, HRV)"
+    return ""
+
+
+def hrv_invalid_reason(w: WindowBeats, limits: HrvLimits) -> str:
+    """Why RMSSD, SDNN and HF are not computed (HR kept); '' when they are."""
+    cpct, epct = w.corrected_pct, w.excluded_pct
+    n_nn = int(len(w.diffs_ms) - w.excluded.sum())
+    if limits.max_corrected_pct is not None and cpct > limits.max_corrected_pct:
+        return (f"RMSSD/SDNN/HF not computed: {cpct:.1f}% flagged beats > "
+                f"{limits.max_corrected_pct:g}%; HR kept")
+    max_excl = limits.max_excluded_diff_pct
+    if n_nn < limits.min_nn_pairs or epct > max_excl:
+        why = (f"{epct:.1f}% of successive differences excluded > {max_excl:g}%"
+               if epct > max_excl else
+               f"too few normal-to-normal successive differences: {n_nn} < "
+               f"{limits.min_nn_pairs}")
+        return f"RMSSD/SDNN/HF not computed: {why} (ectopic/artefact/gap); HR kept"
+    return ""
+
+
+def mean_hr_bpm(w: WindowBeats) -> float:
+    """Mean HR: 60000 / mean of every valid interval (flagged ones interpolated)."""
+    return float(60000.0 / np.mean(w.rr_ms[w.valid]))
+
+
+def rmssd_sdnn(w: WindowBeats, *, exclude_corrected: bool = True) -> dict[str, float]:
+    """RMSSD over the kept successive differences and SDNN over the NN intervals.
+
+    Examples
+    --------
+    >>> from physio.ecg import BeatSeries
+    >>> t = np.cumsum(np.tile([0.8, 0.9], 20))
+    >>> w = window_beats(BeatSeries(t, np.r_[np.nan, np.diff(t) * 1000], np.zeros(40, bool)),
+    ...                  0.0, 100.0)
+    >>> {k: round(v) for k, v in rmssd_sdnn(w).items()}
+    {'rmssd_ms': 100, 'sdnn_ms': 51}
+    """
+    dd = w.diffs_ms[~w.excluded]
+    nn = w.valid & ~w.corrected if exclude_corrected else w.valid
+    return {"rmssd_ms": float(np.sqrt(np.mean(dd * dd))),
+            "sdnn_ms": float(np.std(w.rr_ms[nn], ddof=1))}
+
+
+def hf_values(w: WindowBeats, start_s: float, end_s: float, limits: HrvLimits
+              ) -> dict[str, Any]:
+    """``hf_ms2``, ``lnhf``, ``hf_valid`` and ``hf_reason`` of a window whose HRV is valid."""
+    nan = float("nan")
+    dur = float(end_s) - float(start_s)
+    out: dict[str, Any] = {"hf_ms2": nan, "lnhf": nan, "hf_valid": False, "hf_reason": ""}
+    ok = w.valid
+    if dur < limits.min_hf_window_s - LENGTH_TOLERANCE_S:
+        out["hf_reason"] = (f"window shorter than {limits.min_hf_window_s:g} s ({dur:.0f} s; "
+                            "Laborde et al. 2017, Task Force 1996)")
+    elif ok.sum() < limits.min_hf_beats:
+        out["hf_reason"] = f"too few beats for HF: {int(ok.sum())} < {limits.min_hf_beats}"
+    else:
+        hf = hf_power(w.times_s[ok], w.rr_ms[ok], start_s, end_s)
+        if not np.isfinite(hf) or hf <= 0:
+            out["hf_reason"] = "HF power could not be estimated"
+        else:
+            out.update(hf_ms2=hf, lnhf=float(np.log(hf)), hf_valid=True)
+    return out
+
+
 def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
                max_excluded_diff_pct: float | None = None,
                min_nn_pairs: int | None = None, max_corrected_pct: float | None = None,
@@ -198,34 +390,24 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
                rmssd_exclude_corrected: bool = True) -> dict[str, Any]:
     """Mean HR, RMSSD, SDNN, HF and ln HF of the beats in ``[start_s, end_s)``, with validity.
 
+    Steps: :func:`window_beats` -> :func:`hr_invalid_reason` -> :func:`mean_hr_bpm` ->
+    :func:`hrv_invalid_reason` -> :func:`rmssd_sdnn` -> :func:`hf_values`. A beat belongs
+    to the window when its time is in ``[start_s, end_s)``; its RR interval is the one
+    ending at it.
+
     Parameters
     ----------
     beats : BeatSeries
         From :func:`physio.ecg.ecg_beats` (times on the same clock as the window).
     start_s, end_s : float
-        Window bounds (s). A beat belongs to the window when its time is in
-        ``[start_s, end_s)``; its RR interval is the one ending at it.
-    max_excluded_diff_pct : float, optional
-        Above this percentage of excluded successive differences RMSSD, SDNN and HF are NaN
-        (default ``MAX_EXCLUDED_DIFF_PCT``, 20).
-    min_nn_pairs : int, optional
-        Fewest normal-to-normal successive differences (``MIN_NN_PAIRS``, 20).
+        Window bounds (s).
+    max_excluded_diff_pct, min_nn_pairs, max_corrected_hr_pct, min_hf_window_s, \
+min_window_s, min_coverage, min_beats, min_hf_beats : optional
+        Override the module constants of the same name in capitals (defaults: 25 %, 20
+        differences, 20 %, 120 s, 50 s, 0.8, 10 and 40 intervals); see :class:`HrvLimits`.
     max_corrected_pct : float, optional
-        An extra, beat-count rule (the one before issue 10): RMSSD, SDNN and HF are also NaN
-        above this percentage of flagged beats. Not applied by default.
-    max_corrected_hr_pct : float, optional
-        Above this percentage of flagged beats the mean HR is NaN too
-        (``MAX_CORRECTED_HR_PCT``, 20).
-    min_hf_window_s : float, optional
-        Shortest window for HF (``MIN_HF_WINDOW_S``, 120 s).
-    min_window_s : float, optional
-        Shortest window with any HR/HRV value (``MIN_WINDOW_S``, 50 s).
-    min_coverage : float, optional
-        Least fraction of the window covered by valid RR intervals (``MIN_COVERAGE``, 0.8).
-    min_beats : int, optional
-        Fewest valid RR intervals for HR (``MIN_BEATS``, 10).
-    min_hf_beats : int, optional
-        Fewest valid RR intervals for HF (``MIN_HF_BEATS``, 40).
+        An extra, beat-count rule: RMSSD, SDNN and HF are also NaN above this percentage of
+        flagged beats. Not applied by default.
     rmssd_exclude_corrected : bool
         Drop successive differences that touch a flagged interval (the NN definition) instead
         of using the interpolated intervals.
@@ -233,10 +415,9 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
     Returns
     -------
     dict
-        Keys ``hr_bpm, rmssd_ms, sdnn_ms, hf_ms2, lnhf, n_beats, corrected_pct,
-        excluded_diff_pct, ecg_valid, ecg_reason, hf_valid, hf_reason`` (see
-        ``conditions.bids.WINDOWS_COLUMNS``). ``ecg_valid`` is True only when HR, RMSSD and
-        SDNN are all valid; ``ecg_reason`` says which values are NaN and why.
+        The keys :data:`KEYS` (see ``conditions.bids.WINDOWS_COLUMNS``). ``ecg_valid`` is
+        True only when HR, RMSSD and SDNN are all valid; ``ecg_reason`` says which values
+        are NaN and why.
 
     Examples
     --------
@@ -249,17 +430,11 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
     >>> round(out["hr_bpm"]), out["ecg_valid"], out["hf_reason"]
     (80, True, 'window shorter than 120 s (60 s; Laborde et al. 2017, Task Force 1996)')
     """
-    # defaults resolved at call time: the module constants are what hrv_methods() reports
-    max_excl = MAX_EXCLUDED_DIFF_PCT if max_excluded_diff_pct is None else max_excluded_diff_pct
-    min_nn_pairs = MIN_NN_PAIRS if min_nn_pairs is None else min_nn_pairs
-    max_corrected_hr_pct = (MAX_CORRECTED_HR_PCT if max_corrected_hr_pct is None
-                            else max_corrected_hr_pct)
-    min_hf_window_s = MIN_HF_WINDOW_S if min_hf_window_s is None else min_hf_window_s
-    min_window_s = MIN_WINDOW_S if min_window_s is None else min_window_s
-    min_coverage = MIN_COVERAGE if min_coverage is None else min_coverage
-    min_beats = MIN_BEATS if min_beats is None else min_beats
-    min_hf_beats = MIN_HF_BEATS if min_hf_beats is None else min_hf_beats
-    tol = LENGTH_TOLERANCE_S
+    limits = hrv_limits(
+        max_excluded_diff_pct=max_excluded_diff_pct, min_nn_pairs=min_nn_pairs,
+        max_corrected_pct=max_corrected_pct, max_corrected_hr_pct=max_corrected_hr_pct,
+        min_hf_window_s=min_hf_window_s, min_window_s=min_window_s,
+        min_coverage=min_coverage, min_beats=min_beats, min_hf_beats=min_hf_beats)
     nan = float("nan")
     out: dict[str, Any] = {"hr_bpm": nan, "rmssd_ms": nan, "sdnn_ms": nan, "hf_ms2": nan,
                            "lnhf": nan, "n_beats": 0, "corrected_pct": nan,
@@ -267,82 +442,19 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
                            "hf_valid": False, "hf_reason": ""}
     dur = float(end_s) - float(start_s)
     if not np.isfinite(dur) or dur <= 0:
-        out["ecg_reason"] = out["hf_reason"] = f"empty window [{start_s}, {end_s})"
-        return out
-    t = np.asarray(beats.peaks_s, dtype=np.float64)
-    lo, hi = np.searchsorted(t, [start_s, end_s], side="left")
-    tw = t[lo:hi]
-    rr = np.asarray(beats.rr_ms, dtype=np.float64)[lo:hi]
-    corr = np.asarray(beats.corrected, dtype=bool)[lo:hi]
-    n = len(tw)
-    out["n_beats"] = int(n)
-    if n == 0:
-        out["ecg_reason"] = out["hf_reason"] = "no beats in window"
-        return out
-    cpct = 100.0 * float(corr.sum()) / n
-    out["corrected_pct"] = cpct
-    # successive differences of the window's beats: excluded when an interval is flagged
-    # or missing (the first beat after a gap)
-    d = np.diff(rr)
-    bad_d = ~np.isfinite(d)
-    if rmssd_exclude_corrected:
-        bad_d |= corr[1:] | corr[:-1]
-    if lo == 0 and len(d):  # the recording's first beat has no interval: nothing excluded
-        d, bad_d = d[1:], bad_d[1:]
-    n_d = len(d)
-    epct = 100.0 * float(bad_d.sum()) / n_d if n_d else nan
-    out["excluded_diff_pct"] = epct
-    if dur < min_window_s - tol:
-        out["ecg_reason"] = out["hf_reason"] = (
-            f"window {dur:.1f} s shorter than {min_window_s:g} s (partial remainder of a "
-            "phase; left out of the analysis)")
-        return out
-    ok = np.isfinite(rr)
-    cov = _coverage(beats, tw[ok], rr[ok], start_s, end_s)
-    if ok.sum() < min_beats:
-        out["ecg_reason"] = out["hf_reason"] = (
-            f"too few beats: {int(ok.sum())} valid RR intervals < {min_beats}")
-        return out
-    if cov < min_coverage:
-        out["ecg_reason"] = out["hf_reason"] = (
-            f"too little usable signal: {100 * cov:.0f}% of window covered < "
-            f"{100 * min_coverage:.0f}% (missing/flat/clipped stretches or gaps)")
-        return out
-    if cpct > max_corrected_hr_pct:
-        out["ecg_reason"] = out["hf_reason"] = (
-            f"{cpct:.1f}% flagged beats > {max_corrected_hr_pct:g}% (HR, HRV)")
-        return out
-    out["hr_bpm"] = float(60000.0 / np.mean(rr[ok]))
-    n_nn = int(n_d - bad_d.sum())
-    if max_corrected_pct is not None and cpct > max_corrected_pct:
-        out["ecg_reason"] = out["hf_reason"] = (
-            f"RMSSD/SDNN/HF not computed: {cpct:.1f}% flagged beats > {max_corrected_pct:g}%; "
-            "HR kept")
-        return out
-    if n_nn < min_nn_pairs or epct > max_excl:
-        why = (f"{epct:.1f}% of successive differences excluded > {max_excl:g}%"
-               if epct > max_excl else
-               f"too few normal-to-normal successive differences: {n_nn} < {min_nn_pairs}")
-        reason = f"RMSSD/SDNN/HF not computed: {why} (ectopic/artefact/gap); HR kept"
-        out["ecg_reason"] = out["hf_reason"] = reason
-        return out
-    dd = d[~bad_d]
-    out["rmssd_ms"] = float(np.sqrt(np.mean(dd * dd)))
-    nn = ok & ~corr if rmssd_exclude_corrected else ok
-    out["sdnn_ms"] = float(np.std(rr[nn], ddof=1))
-    out["ecg_valid"] = True
-    if dur < min_hf_window_s - tol:
-        out["hf_reason"] = (f"window shorter than {min_hf_window_s:g} s ({dur:.0f} s; "
-                            "Laborde et al. 2017, Task Force 1996)")
-        return out
-    if ok.sum() < min_hf_beats:
-        out["hf_reason"] = f"too few beats for HF: {int(ok.sum())} < {min_hf_beats}"
-        return out
-    hf = hf_power(tw[ok], rr[ok], start_s, end_s)
-    if not np.isfinite(hf) or hf <= 0:
-        out["hf_reason"] = "HF power could not be estimated"
-        return out
-    out["hf_ms2"] = hf
-    out["lnhf"] = float(np.log(hf))
-    out["hf_valid"] = True
+        return {**out, "ecg_reason": f"empty window [{start_s}, {end_s})",
+                "hf_reason": f"empty window [{start_s}, {end_s})"}
+    w = window_beats(beats, start_s, end_s, exclude_corrected=rmssd_exclude_corrected)
+    out["n_beats"] = len(w.times_s)
+    if not len(w.times_s):
+        return {**out, "ecg_reason": "no beats in window", "hf_reason": "no beats in window"}
+    out.update(corrected_pct=w.corrected_pct, excluded_diff_pct=w.excluded_pct)
+    reason = hr_invalid_reason(beats, w, start_s, end_s, limits)
+    if not reason:
+        out["hr_bpm"] = mean_hr_bpm(w)
+        reason = hrv_invalid_reason(w, limits)
+    if reason:
+        return {**out, "ecg_reason": reason, "hf_reason": reason}
+    out.update(rmssd_sdnn(w, exclude_corrected=rmssd_exclude_corrected), ecg_valid=True)
+    out.update(hf_values(w, start_s, end_s, limits))
     return out

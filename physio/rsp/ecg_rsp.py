@@ -16,10 +16,10 @@ as a belt. The default method was chosen by measurement (``bench/bench_rsp.py``,
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+from scipy.interpolate import CubicSpline
 
+from physio.errors import SignalQualityError
 from physio.rsp.rsp_clean import MIN_RSP_DURATION_S, rsp_clean
 from physio.rsp.rsp_peaks import BreathSeries, rsp_breaths
 
@@ -38,8 +38,6 @@ DEFAULT_EDR_METHOD = "combined"
 def _beat_grid(peaks_s: np.ndarray, values: np.ndarray, ok: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """Cubic-spline a beat-by-beat series onto a 4 Hz grid; NaN across long gaps."""
-    from scipy.interpolate import CubicSpline
-
     t, v = np.asarray(peaks_s, float)[ok], np.asarray(values, float)[ok]
     if len(t) < 4:
         return np.zeros(0), np.zeros(0)
@@ -145,8 +143,52 @@ def ecg_rsp(
     >>> round(float(np.nanmedian(b.rate_bpm)), 1), b.source
     (15.0, 'ecg')
     """
-    from physio.errors import SignalQualityError
+    used, traces = edr_traces(peaks_s, rr_ms, corrected, ecg=ecg,
+                              sampling_rate=sampling_rate, method=method)
+    grid = traces[0][0]
+    if len(grid) / EDR_RATE_HZ < MIN_RSP_DURATION_S:
+        raise SignalQualityError(
+            f"ECG-derived respiration: {len(grid) / EDR_RATE_HZ:.0f} s of usable beats, "
+            f"shorter than the {MIN_RSP_DURATION_S:g} s needed for a breathing rate")
+    y = edr_combine(grid, traces, band_hz)
+    breaths = rsp_breaths(y, EDR_RATE_HZ, start_s=start_s + float(grid[0]), source="ecg")
+    breaths.amplitude = np.full(len(breaths.rate_bpm), np.nan)
+    breaths.info = {
+        "source": "ecg",
+        "edr_method": used,
+        "edr_methods": {"rsa": "NN intervals, cubic spline at 4 Hz",
+                        "amplitude": f"QRS peak-to-trough within +-{QRS_HALF_WIDTH_S * 1000:g} "
+                                     "ms of each R peak, cubic spline at 4 Hz",
+                        "combined": "sum of the z-scored RSA and amplitude traces, the "
+                                    "amplitude's sign aligned with RSA"}[used],
+        "band_hz": list(band_hz),
+        "filter": "linear detrend + Butterworth order 2 band-pass, zero phase",
+        **breaths.info,
+    }
+    return breaths
 
+
+def edr_traces(peaks_s: np.ndarray, rr_ms: np.ndarray, corrected: np.ndarray | None = None,
+               *, ecg: np.ndarray | None = None, sampling_rate: float | None = None,
+               method: str = DEFAULT_EDR_METHOD
+               ) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """The method used and its 4 Hz trace(s) ``(grid, values)``: RSA first, then amplitude.
+
+    ``combined`` without the ECG waveform falls back to ``rsa``; ``amplitude`` without it
+    is an error.
+
+    Raises
+    ------
+    ValueError
+        An unknown method, or ``amplitude`` without ``ecg`` and ``sampling_rate``.
+
+    Examples
+    --------
+    >>> t = np.cumsum(np.full(100, 0.8))
+    >>> used, traces = edr_traces(t, np.r_[np.nan, np.full(99, 800.0)])
+    >>> used, len(traces)
+    ('rsa', 1)
+    """
     if method not in EDR_METHODS:
         raise ValueError(f"EDR method {method!r}: expected one of {EDR_METHODS}")
     used = method
@@ -159,35 +201,23 @@ def ecg_rsp(
         traces.append(edr_rsa(peaks_s, rr_ms, corrected))
     if used in ("amplitude", "combined"):
         traces.append(edr_amplitude(ecg, sampling_rate, peaks_s, corrected))
-    grid = traces[0][0]
-    if len(grid) / EDR_RATE_HZ < MIN_RSP_DURATION_S:
-        raise SignalQualityError(
-            f"ECG-derived respiration: {len(grid) / EDR_RATE_HZ:.0f} s of usable beats, "
-            f"shorter than the {MIN_RSP_DURATION_S:g} s needed for a breathing rate")
+    return used, traces
+
+
+def edr_combine(grid: np.ndarray, traces: list[tuple[np.ndarray, np.ndarray]],
+                band_hz: tuple[float, float] = EDR_BAND_HZ) -> np.ndarray:
+    """One breathing trace on ``grid``: each trace cleaned like a belt, two summed z-scored.
+
+    The amplitude swing's sign depends on the lead, so it is aligned with the RSA trace
+    (the sign of their correlation) before the two are added.
+    """
     cleaned = []
     for g, y in traces:
         y = np.interp(grid, g, y, left=np.nan, right=np.nan) if len(g) != len(grid) else y
         cleaned.append(rsp_clean(y, EDR_RATE_HZ, name="ECG-derived", band_hz=band_hz))
-    y = cleaned[0]
-    if len(cleaned) == 2:
-        a, b = _zscore(cleaned[0]), _zscore(cleaned[1])
-        both = np.isfinite(a) & np.isfinite(b)
-        r = float(np.corrcoef(a[both], b[both])[0, 1]) if both.sum() > 10 else 0.0
-        # the amplitude swing's sign depends on the lead: align it with RSA
-        y = a + (np.sign(r) if r != 0 else 1.0) * b
-    breaths = rsp_breaths(y, EDR_RATE_HZ, start_s=start_s + float(grid[0]), source="ecg")
-    breaths.amplitude = np.full(len(breaths.rate_bpm), np.nan)
-    info: dict[str, Any] = {
-        "source": "ecg",
-        "edr_method": used,
-        "edr_methods": {"rsa": "NN intervals, cubic spline at 4 Hz",
-                        "amplitude": f"QRS peak-to-trough within +-{QRS_HALF_WIDTH_S * 1000:g} "
-                                     "ms of each R peak, cubic spline at 4 Hz",
-                        "combined": "sum of the z-scored RSA and amplitude traces, the "
-                                    "amplitude's sign aligned with RSA"}[used],
-        "band_hz": list(band_hz),
-        "filter": "linear detrend + Butterworth order 2 band-pass, zero phase",
-        **breaths.info,
-    }
-    breaths.info = info
-    return breaths
+    if len(cleaned) == 1:
+        return cleaned[0]
+    a, b = _zscore(cleaned[0]), _zscore(cleaned[1])
+    both = np.isfinite(a) & np.isfinite(b)
+    r = float(np.corrcoef(a[both], b[both])[0, 1]) if both.sum() > 10 else 0.0
+    return a + (np.sign(r) if r != 0 else 1.0) * b

@@ -9,6 +9,7 @@ timing of each breath.
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import butter, detrend, sosfiltfilt
 
 from physio.errors import ChannelError, SignalQualityError
 from physio.io.channel_kinds import RSP_UNITS, normalise_units
@@ -110,8 +111,6 @@ def rsp_clean(
     >>> bool(abs(np.std(y[500:-500]) - 0.5 / np.sqrt(2)) < 0.02)
     True
     """
-    from scipy.signal import butter, detrend, sosfiltfilt
-
     x = np.asarray(signal, dtype=np.float64)
     fs = float(sampling_rate)
     finite = np.isfinite(x)

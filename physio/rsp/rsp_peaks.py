@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 #: Hysteresis level as a fraction of the local RMS of the cleaned trace. A sinusoid has
 #: amplitude sqrt(2) x RMS, so 0.3 x RMS is ~21 % of a typical breath's half-depth.
@@ -61,8 +62,6 @@ class BreathSeries:
 
 
 def _local_rms(y: np.ndarray, fs: float, window_s: float) -> np.ndarray:
-    from scipy.ndimage import uniform_filter1d
-
     n = max(3, int(window_s * fs))
     return np.sqrt(np.maximum(uniform_filter1d(np.nan_to_num(y) ** 2, n, mode="nearest"), 0))
 

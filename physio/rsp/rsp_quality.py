@@ -27,11 +27,11 @@ import heapq
 
 import numpy as np
 import pandas as pd
+import scipy.signal as sps
 
 from physio.rsp.ecg_rsp import ecg_rsp
 from physio.rsp.rsp_clean import RSP_BAND_HZ, rsp_clean, rsp_decimate
 from physio.rsp.rsp_peaks import rsp_breaths
-from physio.scipy_signal import signal as sps
 
 #: count-adv threshold: 0.3 x the third quartile of the swings (Schäfer & Kratky 2008).
 COUNT_ADV_FRACTION = 0.3
