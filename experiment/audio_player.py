@@ -177,13 +177,13 @@ def choose_backend(prefer: str = "ptb") -> str:
     """
     # lazy: PsychoPy takes seconds to load; `soothe run --help` and `--close` import this module
     from psychopy import prefs
-    from psychopy.sound import sound as sound_mod
 
     backend = prefer
     if prefer == "ptb" and not ptb_output_devices():
         backend = "sounddevice"
+    # Sound.backend is None until someone sets it, so Sound reads this preference when the
+    # first sound is made
     prefs.hardware["audioLib"] = [backend]
-    sound_mod.Sound.backend = backend
     return backend
 
 
