@@ -143,6 +143,10 @@ def _mains(x: np.ndarray, fs: float) -> tuple[float, float, np.ndarray]:
 def judge_ecg(x: Sequence[float], fs: float, *, inverted_ok: bool = False) -> Verdict:
     """Verdict on an ECG segment in mV (a few seconds; 10 s is plenty).
 
+    The steps: :func:`ecg_signal_verdict` (flat line, mains hum), :func:`ecg_live_beats`
+    (the pipeline's QRS detector), :func:`ecg_beats_verdict` (rate, and the pipeline's
+    beat-shape quality), then the lead's polarity.
+
     Parameters
     ----------
     x : array_like
@@ -163,46 +167,167 @@ def judge_ecg(x: Sequence[float], fs: float, *, inverted_ok: bool = False) -> Ve
     >>> judge_ecg(-ecg, fs).reason
     "inverted ECG: swap the leads or tick 'inverted'"
     """
-    # lazy: the ECG detector adds half a second to start-up; only an ECG channel needs it
-    from physio.ecg.ecg_clean import ecg_clean, ecg_detection_signal
-    from physio.ecg.ecg_peaks import detect_qrs
-    from physio.ecg.ecg_polarity import ecg_polarity, refine_peaks
-
     x, early = _prepare(x, fs, "ECG")
     if early:
         return early
+    cleaned, metrics, early = ecg_signal_verdict(x, fs)
+    if early:
+        return early
+    peaks, inverted = ecg_live_beats(cleaned, fs)
+    metrics.update(n_beats=float(len(peaks)), inverted=float(inverted))
+    early = ecg_beats_verdict(x, fs, peaks, metrics)
+    if early:
+        return early
+    hr = metrics["hr_bpm"]
+    marks = [float(p / fs) for p in peaks]
+    if inverted and not inverted_ok:
+        return Verdict("ECG", CHECK, "inverted ECG: swap the leads or tick 'inverted'", hr,
+                       "bpm", marks, metrics)
+    return Verdict("ECG", GOOD, f"HR {hr:.0f} bpm, clear R peaks", hr, "bpm", marks, metrics)
+
+
+def ecg_signal_verdict(x: np.ndarray, fs: float
+                       ) -> tuple[np.ndarray, dict[str, float], Verdict | None]:
+    """Rules 1-2 on a finite ECG segment: ``(cleaned ECG, metrics, verdict or None)``.
+
+    ``cleaned`` is the pipeline's :func:`physio.ecg.ecg_clean.ecg_clean` of the segment with
+    50/60 Hz and harmonics notched out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ecg_signal_verdict(np.zeros(2500), 250.0)[2].status
+    'no signal'
+    """
+    # lazy: the ECG pipeline adds half a second to start-up; only an ECG channel needs it
+    from physio.ecg.ecg_clean import ecg_clean
+
     span = _robust_range(x - np.median(x))
     metrics = {"range_mv": span}
     if span < ECG_FLAT_MV:
-        return Verdict("ECG", NO_SIGNAL, "flat line: lead off or cable unplugged",
-                       unit="bpm", metrics=metrics)
+        return x, metrics, Verdict("ECG", NO_SIGNAL, "flat line: lead off or cable unplugged",
+                                   unit="bpm", metrics=metrics)
     f0, mains_amp, notched = _mains(x, fs)
     cleaned = ecg_clean(notched, fs)
     ecg_range = _robust_range(cleaned)
     metrics.update(mains_hz=f0, mains_mv=mains_amp, ecg_range_mv=ecg_range)
     if mains_amp > MAINS_RATIO * ecg_range:
-        return Verdict("ECG", CHECK, f"mains hum ({f0:.0f} Hz, {mains_amp:.2f} mV) drowns the "
-                       "ECG: press the electrodes on, check the reference lead",
-                       unit="bpm", metrics=metrics)
+        return cleaned, metrics, Verdict(
+            "ECG", CHECK, f"mains hum ({f0:.0f} Hz, {mains_amp:.2f} mV) drowns the ECG: press "
+            "the electrodes on, check the reference lead", unit="bpm", metrics=metrics)
+    return cleaned, metrics, None
+
+
+def ecg_live_beats(cleaned: np.ndarray, fs: float) -> tuple[np.ndarray, bool]:
+    """R peaks (in samples, refined between samples) and polarity, by the pipeline's QRS
+    detector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = 250.0; t = np.arange(int(10 * fs)) / fs
+    >>> ecg = sum(np.exp(-0.5 * ((t - b) / 0.012) ** 2) for b in np.arange(0.5, 10, 0.8))
+    >>> peaks, inverted = ecg_live_beats(ecg, fs); len(peaks), inverted
+    (12, False)
+    """
+    # lazy: the ECG detector adds half a second to start-up; only an ECG channel needs it
+    from physio.ecg.ecg_clean import ecg_detection_signal
+    from physio.ecg.ecg_peaks import detect_qrs
+    from physio.ecg.ecg_polarity import ecg_polarity, refine_peaks
+
     band, fs_d = ecg_detection_signal(cleaned, fs)
     approx = np.round(detect_qrs(band, fs_d) * fs / fs_d).astype(np.int64)
-    approx = approx[(approx >= 0) & (approx < len(x))]
+    approx = approx[(approx >= 0) & (approx < len(cleaned))]
     if len(approx) < 2:
+        return approx, False
+    inverted = bool(ecg_polarity(cleaned, approx, fs))
+    return np.asarray(refine_peaks(cleaned, approx, fs, inverted), dtype=float), inverted
+
+
+def ecg_beats_verdict(x: np.ndarray, fs: float, peaks: np.ndarray,
+                      metrics: dict[str, float]) -> Verdict | None:
+    """Rules 3-5: enough beats, a plausible rate, and beats that look like heartbeats.
+
+    The shape rule is the pipeline's (:mod:`physio.ecg.ecg_quality`): each detected beat is
+    correlated with the median beat of the segment on the 0.5-25 Hz band
+    (:func:`~physio.ecg.ecg_quality.ecg_quality_signal`,
+    :func:`~physio.ecg.ecg_quality.ecg_beat_quality`) and the segment is judged like one
+    pipeline window (:func:`~physio.ecg.ecg_quality.ecg_window_quality`). A template needs
+    :data:`~physio.ecg.ecg_quality.MIN_TEMPLATE_BEATS` whole beats: until a segment long
+    enough for them at the slowest plausible rate has arrived, fewer beats mean
+    ``waiting``. ``metrics`` gains ``hr_bpm``, ``ecg_quality`` and ``unmatched_share``;
+    None means every rule passed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = 250.0; t = np.arange(int(10 * fs)) / fs
+    >>> ecg = sum(np.exp(-0.5 * ((t - b) / 0.012) ** 2) for b in np.arange(0.5, 10, 0.8))
+    >>> m = {}; ecg_beats_verdict(ecg, fs, np.round(np.arange(0.5, 10, 0.8) * fs), m) is None
+    True
+    >>> round(m["ecg_quality"], 2)
+    1.0
+    """
+    # lazy: the ECG pipeline adds half a second to start-up; only an ECG channel needs it
+    from physio.ecg import ecg_quality as eq
+
+    if len(peaks) < 2:
         return Verdict("ECG", CHECK, "no heartbeat found", unit="bpm", metrics=metrics)
-    inverted = ecg_polarity(cleaned, approx, fs)
-    peaks = refine_peaks(cleaned, approx, fs, inverted)
-    rr = np.diff(peaks) / fs
-    hr = 60.0 / float(np.median(rr))
-    metrics.update(n_beats=float(len(peaks)), inverted=float(inverted))
-    marks = [float(p / fs) for p in peaks]
-    lo, hi = HR_RANGE_BPM
+    peaks_s = np.asarray(peaks, dtype=float) / fs
+    hr = 60.0 / float(np.median(np.diff(peaks_s)))
+    metrics["hr_bpm"] = hr
+    marks = [float(p) for p in peaks_s]
+    lo, hi = eq.HR_RANGE_BPM
     if not lo <= hr <= hi:
         return Verdict("ECG", CHECK, f"HR {hr:.0f}: noise, not beats", hr, "bpm", marks,
                        metrics)
-    if inverted and not inverted_ok:
-        return Verdict("ECG", CHECK, "inverted ECG: swap the leads or tick 'inverted'", hr,
-                       "bpm", marks, metrics)
-    return Verdict("ECG", GOOD, f"HR {hr:.0f} bpm, clear R peaks", hr, "bpm", marks, metrics)
+    beats = eq.ecg_beat_quality(eq.ecg_quality_signal(x, fs), fs, peaks_s)
+    judged = int(np.isfinite(beats["template_corr"]).sum())
+    if judged < eq.MIN_TEMPLATE_BEATS and len(x) / fs < ecg_shape_seconds():
+        return Verdict("ECG", WAITING, f"HR {hr:.0f} bpm; waiting for "
+                       f"{eq.MIN_TEMPLATE_BEATS} beats to compare their shapes", hr, "bpm",
+                       marks, metrics)
+    q = eq.ecg_window_quality(peaks_s, beats, 0.0, len(x) / fs)
+    metrics.update(ecg_quality=q["ecg_quality"], unmatched_share=q["ecg_unmatched_share"])
+    if q["ecg_valid"]:
+        return None
+    return Verdict("ECG", CHECK, ecg_shape_words(q["ecg_quality"], q["ecg_unmatched_share"]),
+                   hr, "bpm", marks, metrics)
+
+
+def ecg_shape_seconds() -> float:
+    """Seconds that hold :data:`~physio.ecg.ecg_quality.MIN_TEMPLATE_BEATS` whole beats at
+    the slowest plausible heart rate (plus the beat span cut off at the segment's ends).
+
+    Examples
+    --------
+    >>> round(ecg_shape_seconds(), 1)
+    8.1
+    """
+    # lazy: the ECG pipeline adds half a second to start-up; only an ECG channel needs it
+    from physio.ecg import ecg_quality as eq
+
+    return (eq.MIN_TEMPLATE_BEATS * 60.0 / eq.HR_RANGE_BPM[0] + sum(eq.BEAT_WINDOW_S))
+
+
+def ecg_shape_words(quality: float, unmatched: float) -> str:
+    """Plain words for a segment whose beats fail the pipeline's shape rules.
+
+    Examples
+    --------
+    >>> ecg_shape_words(0.3, 0.9)[:40]
+    'no heartbeat: the peaks found do not loo'
+    """
+    # lazy: the ECG pipeline adds half a second to start-up; only an ECG channel needs it
+    from physio.ecg import ecg_quality as eq
+
+    if not np.isfinite(quality):
+        return "no heartbeat found: check the electrodes"
+    if quality < eq.WINDOW_CORR_MIN:
+        return (f"no heartbeat: the peaks found do not look alike (shape match {quality:.2f}, "
+                f"a heart gives {eq.WINDOW_CORR_MIN} or more): check the electrodes")
+    return (f"no clear heartbeat: {unmatched:.0%} of the peaks found do not look like a "
+            "heartbeat (movement or a loose electrode): check the electrodes")
 
 
 def _longest_run(mask: np.ndarray) -> int:
