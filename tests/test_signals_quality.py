@@ -14,7 +14,7 @@ import pytest
 from scipy.signal import butter, sosfiltfilt
 
 from experiment.signals.scenarios import scenario_signals
-from experiment.signals.verdict import GOOD, WAITING, judge_ecg
+from experiment.signals.verdict import CHECK, GOOD, WAITING, judge_ecg, judge_eda
 from physio.ecg import ecg_quality as eq
 
 
@@ -67,3 +67,37 @@ def test_real_heart_passes_the_shape_rule_from_a_few_seconds() -> None:
     # 3 s hold too few whole beats for a template: the check waits, it does not judge
     short = judge_ecg(ecg[:int(3 * fs)], fs)
     assert short.status == WAITING and "compare their shapes" in short.reason
+
+
+@pytest.mark.parametrize("fs", [31.0, 100.0, 500.0, 1000.0])
+@pytest.mark.parametrize("step_us", [0.5, 3.0])
+def test_eda_step_artefact_is_flagged(fs: float, step_us: float) -> None:
+    # a good recording with one electrode step 4 s before the end: the old rules said 'good'
+    x = scenario_signals("good", 10.0, fs, seed=3)["EDA"].astype(float)
+    x[int(6 * fs):] += step_us
+    v = judge_eda(x, fs)
+    assert v.status == CHECK, v.reason
+    assert v.reason.startswith("EDA jumped faster than skin can change"), v.reason
+    assert "4 s ago" in v.reason
+    assert v.metrics["eda_artifacts"] == 1
+
+
+def test_eda_step_in_the_deep_breath_window_spoils_the_test() -> None:
+    fs = 500.0
+    # no response at all, but a 1 µS step 3 s after the cue would pass for one
+    x = scenario_signals("eda_nonresponder", 30.0, fs, cues_s=[5.0], seed=1)["EDA"]
+    x = x.astype(float)
+    x[int(8 * fs):] += 1.0
+    v = judge_eda(x, fs, cues_s=[5.0])
+    assert v.status == CHECK and "ask for the deep breath again" in v.reason, v.reason
+    # without the step: no response (the old rule, unchanged)
+    clean = scenario_signals("eda_nonresponder", 30.0, fs, cues_s=[5.0], seed=1)["EDA"]
+    assert "no response to a deep breath" in judge_eda(clean, fs, cues_s=[5.0]).reason
+
+
+def test_eda_clean_segments_have_no_artefact() -> None:
+    for fs in (100.0, 500.0):
+        for seed in range(3):
+            sig = scenario_signals("good", 10.0, fs, cues_s=[2.0], seed=seed)
+            v = judge_eda(sig["EDA"], fs, cues_s=[2.0])
+            assert v.status == GOOD and v.metrics["eda_artifacts"] == 0, v.reason

@@ -68,6 +68,7 @@ CLIP_RUN_S = 0.5
 SCR_MIN_US = 0.05
 BREATH_WINDOW_S = 5.0
 TONIC_DRIFT_MAX_US_S = 0.01
+ARTIFACT_RECENT_S = 10.0
 RESP_SNR_MIN = 3.0
 RESP_RANGE_BPM = (4.0, 40.0)
 
@@ -421,6 +422,9 @@ def judge_eda(x: Sequence[float], fs: float, *, cues_s: Sequence[float] = (),
     end_s = len(x) / fs
     done = [c for c in cues_s if 0 <= c and c + BREATH_WINDOW_S <= end_s]
     waiting = [c for c in cues_s if 0 <= c and c + BREATH_WINDOW_S > end_s]
+    artefact = eda_artifact_verdict(x, fs, done[-1] if done else None, metrics)
+    if artefact:
+        return artefact
     if done:
         rise = breath_response(x, fs, done[-1])
         metrics["breath_rise_us"] = rise
@@ -438,6 +442,56 @@ def judge_eda(x: Sequence[float], fs: float, *, cues_s: Sequence[float] = (),
                        f"{max(left, 0.1):.1f} s more", level, "µS", metrics=metrics)
     return Verdict("EDA", GOOD, f"level {level:.1f} µS; deep-breath test not done yet",
                    level, "µS", metrics=metrics)
+
+
+def eda_artifact_verdict(x: np.ndarray, fs: float, cue_s: float | None,
+                         metrics: dict[str, float]) -> Verdict | None:
+    """The pipeline's EDA artefact rules on the segment: a step or a jump out of range in
+    the last :data:`ARTIFACT_RECENT_S` or in the deep-breath window of ``cue_s`` means
+    ``check electrodes``.
+
+    The artefacts are found by :func:`physio.eda.eda_artifacts.eda_artifacts` (range and
+    slope, Kleckner et al. 2018), the segment's artefact-free share by
+    :func:`~physio.eda.eda_artifacts.eda_window_quality`: the same functions and
+    thresholds the pipeline uses to exclude a stretch and never count an SCR in it. An
+    artefact in the deep-breath window would pass for a response, so it spoils the test.
+    ``metrics`` gains ``eda_quality`` and ``eda_artifacts``; None means no artefact.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = 100.0; x = np.full(1000, 5.0); x[500:] += 2.0   # a 2 µS step between samples
+    >>> eda_artifact_verdict(x, fs, None, {}).reason[:52]
+    'EDA jumped faster than skin can change (> 10 µS/s) 5'
+    """
+    # lazy: the EDA artefact rules load pandas and the EDA pipeline; only EDA needs them
+    from physio.eda import eda_artifacts as ea
+
+    end_s = len(x) / fs
+    intervals = ea.eda_artifacts(x, fs)
+    q = ea.eda_window_quality(intervals, 0.0, end_s)
+    metrics.update(eda_quality=float(q["eda_quality"]), eda_artifacts=float(q["eda_artifacts"]))
+    spans = [(end_s - ARTIFACT_RECENT_S, end_s)]
+    if cue_s is not None:
+        spans.append((cue_s, cue_s + BREATH_WINDOW_S))
+    hits = [(a, b, r) for a, b, r in intervals
+            if any(a < hi and b > lo for lo, hi in spans)]
+    if not hits:
+        return None
+    a, b, kind = hits[-1]
+    # the interval is padded on both sides; its middle is when the signal jumped
+    ago = max(end_s - 0.5 * (a + b), 0.0)
+    level = metrics.get("level_us", float("nan"))
+    if "slope" in kind:
+        what = (f"EDA jumped faster than skin can change (> {ea.MAX_SLOPE_US_PER_S:g} µS/s) "
+                f"{ago:.0f} s ago")
+    else:
+        what = (f"EDA left the range of skin ({ea.RANGE_US[0]:g}-{ea.RANGE_US[1]:g} µS) "
+                f"{ago:.0f} s ago")
+    during = cue_s is not None and a < cue_s + BREATH_WINDOW_S and b > cue_s
+    advice = ("; ask for the deep breath again" if during else "")
+    return Verdict("EDA", CHECK, f"{what}: an electrode moved or lost contact, press it on "
+                   f"and keep the hand still{advice}", level, "µS", metrics=metrics)
 
 
 def judge_resp(x: Sequence[float], fs: float, *, flat: float = 1e-3) -> Verdict:
