@@ -13,9 +13,13 @@ import numpy as np
 import pytest
 from scipy.signal import butter, sosfiltfilt
 
+from experiment.signals.monitor import Frame, judge_frame
 from experiment.signals.scenarios import scenario_signals
-from experiment.signals.verdict import CHECK, GOOD, WAITING, judge_ecg, judge_eda
+from experiment.signals.verdict import CHECK, GOOD, WAITING, judge_ecg, judge_eda, judge_resp
 from physio.ecg import ecg_quality as eq
+from physio.ecg.ecg_beats import ecg_beats
+from physio.eda.eda_artifacts import eda_artifacts, eda_window_quality
+from physio.rsp import rsp_quality as rq
 
 
 def drift_only(fs: float, seed: int, seconds: float = 10.0, hum_mv: float = 0.0) -> np.ndarray:
@@ -101,3 +105,87 @@ def test_eda_clean_segments_have_no_artefact() -> None:
             sig = scenario_signals("good", 10.0, fs, cues_s=[2.0], seed=seed)
             v = judge_eda(sig["EDA"], fs, cues_s=[2.0])
             assert v.status == GOOD and v.metrics["eda_artifacts"] == 0, v.reason
+
+
+def quiet_after_breathing(fs: float, seed: int, breathe_s: float = 40.0,
+                          seconds: float = 60.0) -> np.ndarray:
+    """A belt that breathes, then carries only low-level noise in the breathing band."""
+    x = scenario_signals("good", seconds, fs, seed=seed)["RESP"].astype(float)
+    rng = np.random.default_rng(seed)
+    sos = butter(2, [0.1, 1.0], btype="bandpass", fs=fs, output="sos")
+    noise = sosfiltfilt(sos, rng.normal(size=len(x)))
+    noise *= 0.03 * np.std(x) / np.std(noise)
+    cut = int(breathe_s * fs)
+    x[cut:] = np.mean(x[:cut]) + noise[cut:]
+    return x
+
+
+@pytest.mark.parametrize(("fs", "seed"), [(50.0, 0), (250.0, 1), (500.0, 2), (500.0, 3)])
+def test_belt_that_stops_breathing_is_not_good(fs: float, seed: int) -> None:
+    x = quiet_after_breathing(fs, seed)
+    t = np.arange(len(x)) / fs
+    v = judge_frame(Frame(t[-1], {"RESP": (t, x, fs)}, []))["RESP"]
+    assert v.status == CHECK and v.reason.startswith("belt is quiet"), v.reason
+    assert v.metrics["amplitude_ratio"] < rq.MIN_AMPLITUDE_RATIO
+    # while it still breathed, the same minute-long frame was good
+    n = int(40 * fs)
+    v = judge_frame(Frame(t[n - 1], {"RESP": (t[:n], x[:n], fs)}, []))["RESP"]
+    assert v.status == GOOD, v.reason
+
+
+@pytest.mark.parametrize("fs", [50.0, 500.0])
+def test_belt_of_broadband_noise_is_not_good(fs: float) -> None:
+    for seed in range(4):
+        x = np.random.default_rng(seed).normal(0, 0.1, int(10 * fs))
+        v = judge_resp(x, fs)
+        assert v.status == CHECK and "tighten the belt" in v.reason, v.reason
+        assert v.metrics["band_share"] < rq.MIN_BAND_SHARE
+
+
+# --- one definition: the live check and the pipeline give the same answer -------------
+
+
+@pytest.mark.parametrize(("name", "signal"), [
+    ("heart", lambda fs: scenario_signals("good", 10.0, fs, seed=5)["ECG"]),
+    ("drift", lambda fs: drift_only(fs, 2)),
+    ("movement", lambda fs: movement_only(fs, 1)),
+])
+def test_ecg_live_and_pipeline_same_quality(name, signal) -> None:
+    fs = 500.0
+    x = np.asarray(signal(fs), dtype=float)
+    live = judge_ecg(x, fs)
+    # the same beats through the pipeline's function: the very same number
+    same = eq.ecg_quality_windows(x, fs, np.asarray(live.marks), window_s=len(x) / fs)
+    assert same["ecg_quality"].iloc[0] == pytest.approx(live.metrics["ecg_quality"], abs=1e-12)
+    # the pipeline's own detector and quality on the same 10 s: the same verdict
+    beats = ecg_beats(x, fs)
+    piped = eq.ecg_quality_windows(x, fs, beats.peaks_s, beats.beat_class,
+                                   window_s=len(x) / fs)
+    assert bool(piped["ecg_valid"].iloc[0]) == (live.status == GOOD) == (name == "heart")
+
+
+def test_eda_live_and_pipeline_same_artefacts() -> None:
+    fs = 100.0
+    x = scenario_signals("good", 10.0, fs, seed=3)["EDA"].astype(float)
+    x[int(6 * fs):] += 2.0
+    live = judge_eda(x, fs)
+    piped = eda_window_quality(eda_artifacts(x, fs), 0.0, len(x) / fs)
+    assert live.metrics["eda_artifacts"] == piped["eda_artifacts"] == 1
+    assert live.metrics["eda_quality"] == pytest.approx(piped["eda_quality"])
+
+
+def test_belt_live_and_pipeline_same_verdict() -> None:
+    fs = 50.0
+    x = quiet_after_breathing(fs, 0)
+    t = np.arange(len(x)) / fs
+    live = judge_frame(Frame(t[-1], {"RESP": (t, x, fs)}, []))["RESP"]
+    piped = rq.belt_quality_windows(x, fs, window_s=10.0)
+    assert not piped["belt_valid"].iloc[-1] and live.status == CHECK
+    assert piped["belt_reason"].iloc[-1].startswith("belt is quiet")
+    assert live.reason.startswith("belt is quiet")
+    assert piped["belt_valid"].iloc[:4].all()  # the breathing minutes, as in the live check
+    # the live numbers through the pipeline's verdict function give the live verdict
+    m = live.metrics
+    quality, why = rq.belt_window_verdict(m["soothe_bpm"], m["count_adv_bpm"],
+                                          m["amplitude_ratio"], m["band_share"])
+    assert quality == m["belt_quality"] and why.startswith("belt is quiet")

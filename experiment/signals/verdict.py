@@ -494,8 +494,28 @@ def eda_artifact_verdict(x: np.ndarray, fs: float, cue_s: float | None,
                    f"and keep the hand still{advice}", level, "µS", metrics=metrics)
 
 
-def judge_resp(x: Sequence[float], fs: float, *, flat: float = 1e-3) -> Verdict:
+def judge_resp(x: Sequence[float], fs: float, *, flat: float = 1e-3,
+               reference: Sequence[float] | None = None) -> Verdict:
     """Verdict on a respiration-belt segment (any unit; 10 s or more gives a rate).
+
+    After the flat-line rule, the segment is judged like one pipeline window by the belt
+    quality of :mod:`physio.rsp.rsp_quality` (:func:`belt_evidence`, then
+    :func:`~physio.rsp.rsp_quality.belt_window_verdict`): the belt must not be quiet, most
+    of its power must lie in the breathing band, and the two breath counters (count-adv
+    and soothe's) must agree. The rate shown is count-adv's, the pipeline's reported rate.
+
+    Parameters
+    ----------
+    x : array_like
+        The belt segment to judge.
+    fs : float
+        Sampling rate (Hz).
+    flat : float
+        Range (signal units) below which the belt is unplugged.
+    reference : array_like, optional
+        A longer stretch of the same belt ending with ``x`` (the last minute): its loud
+        windows stand for the participant's breathing depth, as the recording does in the
+        pipeline. Without it the quiet-belt rule has nothing to compare with and passes.
 
     Examples
     --------
@@ -512,26 +532,146 @@ def judge_resp(x: Sequence[float], fs: float, *, flat: float = 1e-3) -> Verdict:
     if span < flat:
         return Verdict("RESP", NO_SIGNAL, "flat line: belt unplugged", unit="/min",
                        metrics=metrics)
-    nyq = 0.5 * fs
-    breath = sps.sosfiltfilt(sps.butter(2, [0.1, 1.0], "bandpass", fs=fs, output="sos"), x)
-    rest = (sps.sosfiltfilt(sps.butter(2, [1.0, min(10.0, 0.9 * nyq)], "bandpass", fs=fs,
-                                       output="sos"), x) if nyq > 2 else np.zeros_like(x))
-    snr = float(np.std(breath) / max(np.std(rest), 1e-12))
-    metrics["breath_snr"] = snr
-    if snr < RESP_SNR_MIN:
-        return Verdict("RESP", CHECK, "breathing barely visible: tighten the belt", unit="/min",
+    troughs = belt_evidence(x, fs, reference, metrics)
+    if not np.isfinite(metrics["band_share"]):
+        return Verdict("RESP", WAITING, "waiting for more belt signal", unit="/min",
                        metrics=metrics)
-    peaks, _ = sps.find_peaks(breath, distance=max(int(1.5 * fs), 1),
-                              prominence=0.5 * float(np.std(breath)))
-    if len(peaks) < 2:
-        return Verdict("RESP", WAITING, "waiting for two breaths", unit="/min", metrics=metrics)
-    rate = 60.0 / float(np.median(np.diff(peaks) / fs))
-    marks = [float(p / fs) for p in peaks]
+    early = belt_quality_verdict(metrics)
+    if early:
+        return early
+    rate = metrics["count_adv_bpm"]
+    marks = [float(t) for t in troughs]
     lo, hi = RESP_RANGE_BPM
     if not lo <= rate <= hi:
         return Verdict("RESP", CHECK, f"{rate:.0f} breaths/min: not breathing, check the belt",
                        rate, "/min", marks, metrics)
     return Verdict("RESP", GOOD, f"{rate:.0f} breaths/min", rate, "/min", marks, metrics)
+
+
+def belt_evidence(x: np.ndarray, fs: float, reference: Sequence[float] | None,
+                  metrics: dict[str, float]) -> np.ndarray:
+    """The pipeline's belt-quality numbers for one segment; returns count-adv's breaths.
+
+    The segment goes through :func:`live_belt_trace`, both breath counters
+    (:func:`~physio.rsp.rsp_quality.count_adv`, :func:`physio.rsp.rsp_peaks.rsp_breaths`)
+    and :func:`~physio.rsp.rsp_quality.breathing_band_share`. The pipeline takes each
+    counter's median rate over the cycles of a 60-s window; a few seconds hold two or three
+    breaths, so here each rate is the median over the whole breaths in the segment (one is
+    enough). The quiet-belt ratio compares the segment's trace SD with the
+    :data:`~physio.rsp.rsp_quality.REFERENCE_PERCENTILE` of the SDs of the ``reference``'s
+    consecutive segments of the same length (1 without a reference). ``metrics`` gains
+    ``band_share``, ``amplitude_ratio``, ``count_adv_bpm`` and ``soothe_bpm``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = 50.0; t = np.arange(int(20 * fs)) / fs
+    >>> m = {}; len(belt_evidence(np.sin(2 * np.pi * 0.25 * t), fs, None, m))
+    5
+    >>> round(m["count_adv_bpm"]), round(m["soothe_bpm"]), round(m["band_share"], 2)
+    (15, 15, 1.0)
+    """
+    # lazy: the belt pipeline loads pandas and the ECG-derived breathing; only a belt needs it
+    from physio.rsp import rsp_quality as rq
+    from physio.rsp.rsp_peaks import rsp_breaths
+
+    clean, fs_c, delay = live_belt_trace(x, fs)
+    troughs = rq.count_adv(clean, fs_c) + delay
+    periods = np.diff(troughs)
+    periods = periods[(periods >= rq.PERIOD_RANGE_S[0]) & (periods <= rq.PERIOD_RANGE_S[1])]
+    ours = rsp_breaths(clean, fs_c, start_s=delay).rate_bpm
+    ours = ours[np.isfinite(ours)]
+    ratio = 1.0
+    if reference is not None and len(reference) > len(x):
+        ref = np.asarray(reference, dtype=np.float64)
+        ref = np.interp(np.arange(len(ref)), *_finite_points(ref))
+        ref_clean, _, _ = live_belt_trace(ref, fs)
+        n = len(clean)
+        sds = [np.std(ref_clean[i:i + n]) for i in range(len(ref_clean) - n, -1, -n)]
+        loud = float(np.percentile(sds, rq.REFERENCE_PERCENTILE))
+        ratio = float(np.std(clean) / loud) if loud > 0 else float("nan")
+    metrics.update(band_share=rq.breathing_band_share(x, fs), amplitude_ratio=ratio,
+                   count_adv_bpm=60.0 / float(np.median(periods)) if len(periods)
+                   else float("nan"),
+                   soothe_bpm=float(np.median(ours)) if len(ours) else float("nan"))
+    return troughs
+
+
+def live_belt_trace(x: np.ndarray, fs: float) -> tuple[np.ndarray, float, float]:
+    """The pipeline's belt trace on a few seconds: ``(clean, rate_hz, delay_s)``.
+
+    The same steps as :func:`physio.rsp.rsp_quality.belt_trace`: block-mean decimation
+    (:func:`physio.rsp.rsp_clean.rsp_decimate`), linear detrend, zero-phase 2nd-order
+    Butterworth on :data:`physio.rsp.rsp_clean.RSP_BAND_HZ`. The pipeline's
+    :func:`~physio.rsp.rsp_clean.rsp_clean` refuses less than 30 s (the least a recording
+    needs for a rate); the live check has a few seconds, so the filter is applied here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(0, 10, 0.02)
+    >>> clean, fs, delay = live_belt_trace(3 + np.sin(2 * np.pi * 0.25 * t), 50.0)
+    >>> fs, len(clean), bool(abs(np.std(clean[100:-100]) - 0.71) < 0.05)
+    (50.0, 500, True)
+    """
+    # lazy: the belt pipeline loads pandas and the ECG-derived breathing; only a belt needs it
+    from physio.rsp.rsp_clean import RSP_BAND_HZ, rsp_decimate
+
+    trace, fs_c, delay = rsp_decimate(x, fs)
+    sos = sps.butter(2, [RSP_BAND_HZ[0], min(RSP_BAND_HZ[1], 0.4 * fs_c)], btype="bandpass",
+                     fs=fs_c, output="sos")
+    clean = sps.sosfiltfilt(sos, sps.detrend(np.asarray(trace, dtype=np.float64), type="linear"))
+    return clean, float(fs_c), float(delay)
+
+
+def _finite_points(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.isfinite(x)
+    if not ok.any():
+        return np.arange(len(x)), np.zeros(len(x))
+    return np.flatnonzero(ok), x[ok]
+
+
+def belt_quality_verdict(metrics: dict[str, float]) -> Verdict | None:
+    """The pipeline's belt verdict (:func:`~physio.rsp.rsp_quality.belt_window_verdict`) on
+    :func:`belt_evidence`'s numbers, in plain words; None when the belt passes.
+
+    In the first seconds count-adv may have a whole breath while the hysteresis counter has
+    none: the belt then passes on the quiet and noise rules, and the counters are compared
+    as soon as both have a rate.
+
+    Examples
+    --------
+    >>> m = {"band_share": 0.1, "amplitude_ratio": 1.0, "count_adv_bpm": 25.0,
+    ...      "soothe_bpm": 31.0}
+    >>> belt_quality_verdict(m).reason[:42]
+    'breathing barely visible: tighten the belt'
+    """
+    # lazy: the belt pipeline loads pandas and the ECG-derived breathing; only a belt needs it
+    from physio.rsp import rsp_quality as rq
+
+    quality, reason = rq.belt_window_verdict(metrics["soothe_bpm"], metrics["count_adv_bpm"],
+                                             metrics["amplitude_ratio"], metrics["band_share"])
+    metrics["belt_quality"] = quality
+    if not reason:
+        return None
+    if reason.startswith("belt is quiet"):
+        words = (f"belt is quiet: it moves {metrics['amplitude_ratio']:.0%} of the breathing "
+                 "depth of the last minute: tighten the belt, check the participant breathes")
+    elif reason.startswith("belt carries noise"):
+        words = (f"breathing barely visible: tighten the belt ({metrics['band_share']:.0%} of "
+                 f"the belt signal is breathing; want {rq.MIN_BAND_SHARE:.0%} or more)")
+    elif reason.startswith("too few breaths"):
+        if np.isfinite(metrics["count_adv_bpm"]):
+            # the first seconds hold one whole breath for count-adv and none yet for the
+            # hysteresis counter: the two rules above passed, agreement is judged later
+            return None
+        return Verdict("RESP", WAITING, "waiting for two breaths", unit="/min",
+                       metrics=metrics)
+    else:
+        words = (f"breathing irregular: the two breath counters disagree "
+                 f"({metrics['soothe_bpm']:.0f} vs {metrics['count_adv_bpm']:.0f}/min): ask the "
+                 "participant to sit still and not talk, or tighten the belt")
+    return Verdict("RESP", CHECK, words, unit="/min", metrics=metrics)
 
 
 def overall(verdicts: Sequence[Verdict]) -> str:
