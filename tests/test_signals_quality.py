@@ -71,6 +71,8 @@ def test_real_heart_passes_the_shape_rule_from_a_few_seconds() -> None:
     # 3 s hold too few whole beats for a template: the check waits, it does not judge
     short = judge_ecg(ecg[:int(3 * fs)], fs)
     assert short.status == WAITING and "compare their shapes" in short.reason
+    # an inverted lead is told at once, without waiting for the shapes
+    assert judge_ecg(-ecg[:int(3 * fs)], fs).reason.startswith("inverted ECG")
 
 
 @pytest.mark.parametrize("fs", [31.0, 100.0, 500.0, 1000.0])
@@ -186,6 +188,6 @@ def test_belt_live_and_pipeline_same_verdict() -> None:
     assert piped["belt_valid"].iloc[:4].all()  # the breathing minutes, as in the live check
     # the live numbers through the pipeline's verdict function give the live verdict
     m = live.metrics
-    quality, why = rq.belt_window_verdict(m["soothe_bpm"], m["count_adv_bpm"],
+    quality, why = rq.belt_window_verdict(m["soothe_bpm"], m["count_adv_median_bpm"],
                                           m["amplitude_ratio"], m["band_share"])
     assert quality == m["belt_quality"] and why.startswith("belt is quiet")

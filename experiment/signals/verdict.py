@@ -3,7 +3,19 @@
 Each ``judge_*`` function takes the last few seconds of one channel and returns a
 :class:`Verdict`: ``good``, ``check electrodes`` or ``no signal`` (``waiting`` while there
 are fewer than :data:`MIN_SECONDS` of samples), with the reason in plain words for the
-experimenter. The rules, in the order they are tried, and why each constant is what it is:
+experimenter.
+
+**One definition.** Where the check asks whether the signal carries physiology, it asks
+the pipeline's own quality functions, so a channel the check calls good is one that
+``soothe physio process`` will not throw away for the same reason: the ECG's beat-shape
+quality (:mod:`physio.ecg.ecg_quality`), the EDA artefact rules
+(:mod:`physio.eda.eda_artifacts`) and the belt quality (:mod:`physio.rsp.rsp_quality`),
+with their thresholds read at call time. The check's own rules cover what only a live
+check can say (flat line, mains hum, inverted lead, saturated amplifier, the deep-breath
+test). The pipeline judges 60-s windows; the check judges the few seconds it has as one
+window (see each step for how).
+
+The rules, in the order they are tried, and why each constant is what it is:
 
 ECG (mV)
     1. **flat line** (no signal): the 0.5-99.5 % range is below :data:`ECG_FLAT_MV`. A
@@ -12,12 +24,16 @@ ECG (mV)
        :data:`MAINS_RATIO` x the ECG's own range once the hum is notched out. Pick-up that
        large means a high-impedance electrode or a loose reference lead; the R peak can then
        no longer be placed to the millisecond.
-    3. **no heartbeat** (check electrodes): fewer than 2 beats found by the pipeline's own QRS
-       detector (:func:`physio.ecg.ecg_peaks.detect_qrs`).
-    4. **implausible rate** (check electrodes): the median-RR heart rate is outside
-       :data:`HR_RANGE_BPM` (30-200 bpm: a seated adult's sinus rhythm), e.g. "HR 240: noise,
-       not beats".
-    5. **inverted** (check electrodes): the dominant QRS deflection is negative
+    3. **no heartbeat found** (check electrodes): fewer than 2 beats found by the pipeline's
+       own QRS detector (:func:`physio.ecg.ecg_peaks.detect_qrs`).
+    4. **implausible rate** (check electrodes): the median-RR heart rate is outside the
+       pipeline's :data:`physio.ecg.ecg_quality.HR_RANGE_BPM` (40-180 bpm, Orphanidou et
+       al. 2015), e.g. "HR 240: noise, not beats".
+    5. **no heartbeat** (check electrodes): the detected beats do not look like heartbeats
+       by the pipeline's template rule (:func:`ecg_beats_verdict`): a lead with drift, hum
+       or movement and no heart gives 'beats' that do not share a shape. Until the segment
+       holds enough whole beats for a template, the channel is ``waiting``.
+    6. **inverted** (check electrodes): the dominant QRS deflection is negative
        (:func:`physio.ecg.ecg_polarity.ecg_polarity`), unless the experimenter ticked
        "inverted" for this lead placement.
 EDA (µS)
@@ -27,17 +43,22 @@ EDA (µS)
        :data:`CLIP_RUN_S` (a real EDA never repeats one value that long, an amplifier at its
        rail does), or above the amplifier's stated maximum.
     3. **flat line** (no signal): standard deviation below :data:`EDA_FLAT_US`.
-    4. **deep-breath test** (check electrodes when failed): after the experimenter's cue the
+    4. **artefact** (check electrodes): the pipeline's range and slope rules
+       (:func:`eda_artifact_verdict`) find a step or a jump out of range in the last
+       :data:`ARTIFACT_RECENT_S` or in the deep-breath window.
+    5. **deep-breath test** (check electrodes when failed): after the experimenter's cue the
        largest rise within :data:`BREATH_WINDOW_S` must reach :data:`SCR_MIN_US` (0.05 µS,
        the usual minimum SCR amplitude). The window is counted in samples received after
        the cue (the data's own timeline, not the wall clock): until they are all in, the
        channel is ``waiting``, so a slow machine delays the verdict and never changes it.
 Respiration belt (any unit)
     1. **flat line** (no signal): 0.5-99.5 % range below ``flat`` (default 1 mV).
-    2. **belt loose** (check electrodes): the breathing band (0.1-1 Hz, 6-60 breaths/min)
-       is less than :data:`RESP_SNR_MIN` x the rest (1-10 Hz): the belt does not follow the
-       chest.
-    3. **implausible rate** (check electrodes): outside :data:`RESP_RANGE_BPM`.
+    2. **belt quality** (check electrodes), the pipeline's
+       (:func:`physio.rsp.rsp_quality.belt_window_verdict`): the belt is not quiet against
+       the last minute's breathing depth, at least half of its power lies in the breathing
+       band (else "tighten the belt"), and count-adv and soothe's breath counter agree.
+    3. **implausible rate** (check electrodes): count-adv's rate outside
+       :data:`RESP_RANGE_BPM`.
 
 Examples
 --------
@@ -61,7 +82,6 @@ GOOD, CHECK, NO_SIGNAL, WAITING = "good", "check electrodes", "no signal", "wait
 MIN_SECONDS = 3.0
 ECG_FLAT_MV = 0.05
 MAINS_RATIO = 0.5
-HR_RANGE_BPM = (30.0, 200.0)
 EDA_OFF_US = 0.1
 EDA_FLAT_US = 1e-4
 CLIP_RUN_S = 0.5
@@ -69,7 +89,7 @@ SCR_MIN_US = 0.05
 BREATH_WINDOW_S = 5.0
 TONIC_DRIFT_MAX_US_S = 0.01
 ARTIFACT_RECENT_S = 10.0
-RESP_SNR_MIN = 3.0
+COMPARE_MIN_BREATHS = 3
 RESP_RANGE_BPM = (4.0, 40.0)
 
 
@@ -177,7 +197,8 @@ def judge_ecg(x: Sequence[float], fs: float, *, inverted_ok: bool = False) -> Ve
     peaks, inverted = ecg_live_beats(cleaned, fs)
     metrics.update(n_beats=float(len(peaks)), inverted=float(inverted))
     early = ecg_beats_verdict(x, fs, peaks, metrics)
-    if early:
+    # an inverted lead is told at once, while the shapes are still waiting for beats
+    if early and not (early.status == WAITING and inverted and not inverted_ok):
         return early
     hr = metrics["hr_bpm"]
     marks = [float(p / fs) for p in peaks]
@@ -552,15 +573,18 @@ def belt_evidence(x: np.ndarray, fs: float, reference: Sequence[float] | None,
                   metrics: dict[str, float]) -> np.ndarray:
     """The pipeline's belt-quality numbers for one segment; returns count-adv's breaths.
 
-    The segment goes through :func:`live_belt_trace`, both breath counters
-    (:func:`~physio.rsp.rsp_quality.count_adv`, :func:`physio.rsp.rsp_peaks.rsp_breaths`)
-    and :func:`~physio.rsp.rsp_quality.breathing_band_share`. The pipeline takes each
-    counter's median rate over the cycles of a 60-s window; a few seconds hold two or three
-    breaths, so here each rate is the median over the whole breaths in the segment (one is
-    enough). The quiet-belt ratio compares the segment's trace SD with the
+    The segment goes through :func:`live_belt_trace`, count-adv
+    (:func:`~physio.rsp.rsp_quality.count_adv`; its median breath in the segment is the rate
+    shown) and :func:`~physio.rsp.rsp_quality.breathing_band_share`. The quiet-belt ratio
+    compares the segment's trace SD with the
     :data:`~physio.rsp.rsp_quality.REFERENCE_PERCENTILE` of the SDs of the ``reference``'s
-    consecutive segments of the same length (1 without a reference). ``metrics`` gains
-    ``band_share``, ``amplitude_ratio``, ``count_adv_bpm`` and ``soothe_bpm``.
+    consecutive stretches of the same length (1 without a reference). The two counters
+    (count-adv and :func:`physio.rsp.rsp_peaks.rsp_breaths`) are compared, as in the
+    pipeline, by their median breath over the ``reference`` (the segment without one), and
+    only once each has :data:`COMPARE_MIN_BREATHS` whole breaths: the pipeline compares
+    medians over a minute, and the median of one or two breaths follows a single long or
+    short breath. ``metrics`` gains ``band_share``, ``amplitude_ratio``, ``count_adv_bpm``,
+    and the compared ``count_adv_median_bpm`` and ``soothe_bpm`` (NaN until compared).
 
     Examples
     --------
@@ -573,28 +597,42 @@ def belt_evidence(x: np.ndarray, fs: float, reference: Sequence[float] | None,
     """
     # lazy: the belt pipeline loads pandas and the ECG-derived breathing; only a belt needs it
     from physio.rsp import rsp_quality as rq
-    from physio.rsp.rsp_peaks import rsp_breaths
 
     clean, fs_c, delay = live_belt_trace(x, fs)
     troughs = rq.count_adv(clean, fs_c) + delay
-    periods = np.diff(troughs)
-    periods = periods[(periods >= rq.PERIOD_RANGE_S[0]) & (periods <= rq.PERIOD_RANGE_S[1])]
-    ours = rsp_breaths(clean, fs_c, start_s=delay).rate_bpm
-    ours = ours[np.isfinite(ours)]
-    ratio = 1.0
+    span, ratio = clean, 1.0
     if reference is not None and len(reference) > len(x):
         ref = np.asarray(reference, dtype=np.float64)
-        ref = np.interp(np.arange(len(ref)), *_finite_points(ref))
-        ref_clean, _, _ = live_belt_trace(ref, fs)
+        span, _, _ = live_belt_trace(np.interp(np.arange(len(ref)), *_finite_points(ref)), fs)
         n = len(clean)
-        sds = [np.std(ref_clean[i:i + n]) for i in range(len(ref_clean) - n, -1, -n)]
+        sds = [np.std(span[i:i + n]) for i in range(len(span) - n, -1, -n)]
         loud = float(np.percentile(sds, rq.REFERENCE_PERCENTILE))
         ratio = float(np.std(clean) / loud) if loud > 0 else float("nan")
     metrics.update(band_share=rq.breathing_band_share(x, fs), amplitude_ratio=ratio,
-                   count_adv_bpm=60.0 / float(np.median(periods)) if len(periods)
-                   else float("nan"),
-                   soothe_bpm=float(np.median(ours)) if len(ours) else float("nan"))
+                   count_adv_bpm=_median_rate(np.diff(troughs), 1),
+                   count_adv_median_bpm=_median_rate(np.diff(rq.count_adv(span, fs_c)),
+                                                     COMPARE_MIN_BREATHS),
+                   soothe_bpm=_median_rate(60.0 / _breath_rates(span, fs_c),
+                                           COMPARE_MIN_BREATHS))
     return troughs
+
+
+def _breath_rates(clean: np.ndarray, fs: float) -> np.ndarray:
+    # lazy: the belt pipeline loads pandas and the ECG-derived breathing; only a belt needs it
+    from physio.rsp.rsp_peaks import rsp_breaths
+
+    rate = rsp_breaths(clean, fs).rate_bpm
+    return rate[np.isfinite(rate)]
+
+
+def _median_rate(periods_s: np.ndarray, least: int) -> float:
+    """60 / the median breath (s) among plausible ones; NaN with fewer than ``least``."""
+    # lazy: the belt pipeline loads pandas and the ECG-derived breathing; only a belt needs it
+    from physio.rsp.rsp_quality import PERIOD_RANGE_S
+
+    p = np.asarray(periods_s, dtype=float)
+    p = p[(p >= PERIOD_RANGE_S[0]) & (p <= PERIOD_RANGE_S[1])]
+    return 60.0 / float(np.median(p)) if len(p) >= least else float("nan")
 
 
 def live_belt_trace(x: np.ndarray, fs: float) -> tuple[np.ndarray, float, float]:
@@ -635,21 +673,21 @@ def belt_quality_verdict(metrics: dict[str, float]) -> Verdict | None:
     """The pipeline's belt verdict (:func:`~physio.rsp.rsp_quality.belt_window_verdict`) on
     :func:`belt_evidence`'s numbers, in plain words; None when the belt passes.
 
-    In the first seconds count-adv may have a whole breath while the hysteresis counter has
-    none: the belt then passes on the quiet and noise rules, and the counters are compared
-    as soon as both have a rate.
+    Until both counters have :data:`COMPARE_MIN_BREATHS` whole breaths the belt passes on the
+    quiet and noise rules alone (as long as count-adv has one breath for the rate shown).
 
     Examples
     --------
     >>> m = {"band_share": 0.1, "amplitude_ratio": 1.0, "count_adv_bpm": 25.0,
-    ...      "soothe_bpm": 31.0}
+    ...      "count_adv_median_bpm": 25.0, "soothe_bpm": 31.0}
     >>> belt_quality_verdict(m).reason[:42]
     'breathing barely visible: tighten the belt'
     """
     # lazy: the belt pipeline loads pandas and the ECG-derived breathing; only a belt needs it
     from physio.rsp import rsp_quality as rq
 
-    quality, reason = rq.belt_window_verdict(metrics["soothe_bpm"], metrics["count_adv_bpm"],
+    quality, reason = rq.belt_window_verdict(metrics["soothe_bpm"],
+                                             metrics["count_adv_median_bpm"],
                                              metrics["amplitude_ratio"], metrics["band_share"])
     metrics["belt_quality"] = quality
     if not reason:
@@ -662,15 +700,15 @@ def belt_quality_verdict(metrics: dict[str, float]) -> Verdict | None:
                  f"the belt signal is breathing; want {rq.MIN_BAND_SHARE:.0%} or more)")
     elif reason.startswith("too few breaths"):
         if np.isfinite(metrics["count_adv_bpm"]):
-            # the first seconds hold one whole breath for count-adv and none yet for the
-            # hysteresis counter: the two rules above passed, agreement is judged later
+            # too few breaths yet to compare the counters: the two rules above passed,
+            # agreement is judged once both have COMPARE_MIN_BREATHS
             return None
         return Verdict("RESP", WAITING, "waiting for two breaths", unit="/min",
                        metrics=metrics)
     else:
         words = (f"breathing irregular: the two breath counters disagree "
-                 f"({metrics['soothe_bpm']:.0f} vs {metrics['count_adv_bpm']:.0f}/min): ask the "
-                 "participant to sit still and not talk, or tighten the belt")
+                 f"({metrics['soothe_bpm']:.0f} vs {metrics['count_adv_median_bpm']:.0f}/min): "
+                 "ask the participant to sit still and not talk, or tighten the belt")
     return Verdict("RESP", CHECK, words, unit="/min", metrics=metrics)
 
 
