@@ -73,6 +73,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
@@ -656,10 +657,16 @@ def live_belt_trace(x: np.ndarray, fs: float) -> tuple[np.ndarray, float, float]
     from physio.rsp.rsp_clean import RSP_BAND_HZ, rsp_decimate
 
     trace, fs_c, delay = rsp_decimate(x, fs)
-    sos = sps.butter(2, [RSP_BAND_HZ[0], min(RSP_BAND_HZ[1], 0.4 * fs_c)], btype="bandpass",
-                     fs=fs_c, output="sos")
+    sos = _belt_sos(float(fs_c), tuple(RSP_BAND_HZ))
     clean = sps.sosfiltfilt(sos, sps.detrend(np.asarray(trace, dtype=np.float64), type="linear"))
     return clean, float(fs_c), float(delay)
+
+
+@lru_cache(maxsize=8)
+def _belt_sos(fs: float, band_hz: tuple[float, float]) -> np.ndarray:
+    # designing the filter costs more than running it on a minute of belt signal
+    return sps.butter(2, [band_hz[0], min(band_hz[1], 0.4 * fs)], btype="bandpass", fs=fs,
+                      output="sos")
 
 
 def _finite_points(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
