@@ -75,6 +75,16 @@ def test_real_heart_passes_the_shape_rule_from_a_few_seconds() -> None:
     assert judge_ecg(-ecg[:int(3 * fs)], fs).reason.startswith("inverted ECG")
 
 
+def test_heart_rate_range_is_the_pipelines() -> None:
+    fs = 250.0
+    t = np.arange(int(20 * fs)) / fs
+    for period, words in ((1.7, "too slow"), (0.3, "noise, not beats")):  # 35 and 200 bpm
+        ecg = sum(np.exp(-0.5 * ((t - b) / 0.012) ** 2) for b in np.arange(0.5, 20, period))
+        v = judge_ecg(ecg, fs)
+        assert v.status == CHECK and words in v.reason, v.reason
+        assert not eq.HR_RANGE_BPM[0] <= v.value <= eq.HR_RANGE_BPM[1]
+
+
 @pytest.mark.parametrize("fs", [31.0, 100.0, 500.0, 1000.0])
 @pytest.mark.parametrize("step_us", [0.5, 3.0])
 def test_eda_step_artefact_is_flagged(fs: float, step_us: float) -> None:

@@ -302,8 +302,9 @@ def ecg_beats_verdict(x: np.ndarray, fs: float, peaks: np.ndarray,
     marks = [float(p) for p in peaks_s]
     lo, hi = eq.HR_RANGE_BPM
     if not lo <= hr <= hi:
-        return Verdict("ECG", CHECK, f"HR {hr:.0f}: noise, not beats", hr, "bpm", marks,
-                       metrics)
+        words = ("noise, not beats" if hr > hi else
+                 "too slow: beats missed, check the electrodes")
+        return Verdict("ECG", CHECK, f"HR {hr:.0f}: {words}", hr, "bpm", marks, metrics)
     beats = eq.ecg_beat_quality(eq.ecg_quality_signal(x, fs), fs, peaks_s)
     judged = int(np.isfinite(beats["template_corr"]).sum())
     if judged < eq.MIN_TEMPLATE_BEATS and len(x) / fs < ecg_shape_seconds():
