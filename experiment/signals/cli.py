@@ -105,17 +105,27 @@ def wait_for_streams(monitor, timeout_s: float = FIND_TIMEOUT_S) -> list[str]:
 
 
 def method_block() -> dict:
-    """The rules' constants, for the verdict JSON (every number traceable)."""
+    """The rules' constants, for the verdict JSON (every number traceable).
+
+    The quality rules are the pipeline's: their constants come from the quality modules'
+    own ``*_methods()``, as in the sidecar of ``soothe physio process``.
+    """
+    # lazy: the quality modules load pandas and the physio pipeline; only the JSON needs them
+    from physio.ecg.ecg_quality import ecg_quality_methods
+    from physio.eda.eda_artifacts import eda_artifact_methods
+    from physio.rsp.rsp_quality import rsp_quality_methods
+
     return {
         "module": "experiment.signals.verdict",
         "judged_seconds": 10.0,
         "ecg_flat_mv": vd.ECG_FLAT_MV, "mains_ratio": vd.MAINS_RATIO,
-        "hr_range_bpm": list(vd.HR_RANGE_BPM),
         "ecg_detector": "physio.ecg.ecg_peaks.detect_qrs (Pan-Tompkins/Hamilton-Tompkins)",
         "eda_off_us": vd.EDA_OFF_US, "eda_flat_us": vd.EDA_FLAT_US,
         "eda_clip_run_s": vd.CLIP_RUN_S, "scr_min_us": vd.SCR_MIN_US,
-        "breath_window_s": vd.BREATH_WINDOW_S,
-        "resp_snr_min": vd.RESP_SNR_MIN, "resp_range_per_min": list(vd.RESP_RANGE_BPM),
+        "breath_window_s": vd.BREATH_WINDOW_S, "eda_artifact_recent_s": vd.ARTIFACT_RECENT_S,
+        "resp_range_per_min": list(vd.RESP_RANGE_BPM),
+        "ecg_quality": ecg_quality_methods(), "eda_artifacts": eda_artifact_methods(),
+        "rsp_quality": rsp_quality_methods(),
     }
 
 

@@ -166,6 +166,7 @@ def judge_frame(frame: Frame, *, inverted_ok: bool = False, judge_s: float = JUD
             # trend), so the test's result stays on screen while the frame holds it
             start = min(t[-1] - judge_s, frame.cues[-1] - 2.0)
             n = max(n, int(np.count_nonzero(t >= start)))
+        history = x
         t, x = t[-n:], x[-n:]
         if kind == "ECG":
             out[kind] = vd.judge_ecg(x, fs, inverted_ok=inverted_ok)
@@ -173,7 +174,8 @@ def judge_frame(frame: Frame, *, inverted_ok: bool = False, judge_s: float = JUD
             cues = [c - t[0] for c in frame.cues] if len(t) else []
             out[kind] = vd.judge_eda(x, fs, cues_s=cues)
         else:
-            out[kind] = vd.judge_resp(x, fs)
+            # the frame's minute of belt signal stands for the breathing depth (quiet belt)
+            out[kind] = vd.judge_resp(x, fs, reference=history)
     return out
 
 
