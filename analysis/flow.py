@@ -32,6 +32,7 @@ def plot_participant_flow(flow: pd.DataFrame, *, show: bool = False):
     >>> len(fig.axes)
     1
     """
+    # lazy: matplotlib is heavy; analyses without figures (power replicates) skip it
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch
 

@@ -12,29 +12,42 @@ the Holm-adjusted p the report uses). For a contrast whose planted value is zero
 fraction is the type-I error rate (any direction).
 
 Simulators: ``synthetic`` (default; :mod:`analysis.synthetic`, the drives' analytic
-expectations per minute plus measurement noise, about 2 ms per participant) or ``beats``
+expectations per minute plus measurement noise; fast) or ``beats``
 (``soothe.simulate.simulate_study_tables``: the true beat series through the pipeline's
-HRV estimator, about 60 ms per participant). Both plant the slopes of
+HRV estimator; slower). Both plant the slopes of
 :func:`soothe.simulate.effects.implied_index_slopes`.
 """
 
 from __future__ import annotations
 
+import argparse
+import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from analysis.constants import REFERENCE
+from analysis.figures import plot_power_curves, save_figure
 from analysis.physio_mixed import PRESPECIFIED
+from analysis.pipeline import analyse_tables, software_versions
+from analysis.selfreport_ancova import planned_contrasts
+from analysis.synthetic import synthetic_study_tables
+from analysis.tidy_table import items_from_responses
+from conditions import bids
+from soothe.simulate import simulate_study_tables
+from soothe.simulate.effects import planted_effects
 
 POWER_MEASURES: tuple[str, ...] = ("hr_bpm", "ln_rmssd", "lnhf", "scl_us")
 SIMULATORS: tuple[str, ...] = ("synthetic", "beats")
-#: Defaults of ``soothe power``: sized to finish within 5 minutes on 2 cores.
+#: Defaults of ``soothe power``: sized to finish within minutes on 2 cores.
 DEFAULT_REPS = 20
 DEFAULT_JOBS = 2
 
@@ -48,7 +61,7 @@ PLOTTED_SELFREPORT = (
     ("drive_activation", "positive_excitement", "neutral"),
 )
 
-#: The pre-specified random-effects structure of every growth model (issue 13): random
+#: The pre-specified random-effects structure of every growth model: random
 #: intercept + slope, uncorrelated; random intercept only when the slope variance is 0.
 #: One definition, shared with ``soothe analyze``.
 PRESPECIFIED_STRUCTURES = PRESPECIFIED
@@ -75,23 +88,17 @@ def simulate_tables(n_per_group: int, seed: int, simulator: str = "synthetic",
         if time_course != "linear":
             raise ValueError("the synthetic simulator plants the linear time course only; "
                              "use simulator='beats' for --time-course saturating")
-        from analysis.synthetic import synthetic_study_tables
-
         return synthetic_study_tables(n_per_group, seed), "analysis.synthetic"
     if simulator == "beats":
-        from soothe.simulate import simulate_study_tables
-
         tables = simulate_study_tables(n_per_group, seed, time_course=time_course)
-        return _adapt(tables), "soothe.simulate"
+        return adapt_simulated_tables(tables), "soothe.simulate"
     raise ValueError(f"unknown simulator {simulator!r}; expected one of {SIMULATORS}")
 
 
-def _adapt(tables: dict[str, Any]) -> Any:
-    """Map the simulator's return value onto the names used here."""
-    from types import SimpleNamespace
-
-    from analysis.tidy_table import items_from_responses
-
+def adapt_simulated_tables(tables: dict[str, Any]) -> Any:
+    """The signal simulator's tables (``soothe.simulate.simulate_study_tables``) under the
+    names of :class:`analysis.synthetic.StudyTables`: ``windows``, ``responses``,
+    ``participants``, ``items`` and ``planted``."""
     responses = tables["beh"]
     return SimpleNamespace(windows=tables["windows"], responses=responses,
                            participants=tables["participants"],
@@ -123,8 +130,6 @@ def planted_contrasts(planted: dict[str, Any], measures: Sequence[str] = POWER_M
     ...     ("hr_bpm", "kindness_self", "positive_excitement"), "truth"])
     -0.6
     """
-    from analysis.selfreport_ancova import planned_contrasts
-
     rows = []
     slopes = planted.get("slopes", {})
     for measure in measures:
@@ -168,8 +173,6 @@ def estimated_contrasts(result) -> pd.DataFrame:
 def one_replicate(n_per_group: int, seed: int, measures: Sequence[str] = POWER_MEASURES,
                   simulator: str = "synthetic", time_course: str = "linear") -> pd.DataFrame:
     """Simulate and analyse one study; return truth joined with the estimates."""
-    from analysis.pipeline import analyse_tables
-
     t, name = simulate_tables(n_per_group, seed, simulator, time_course)
     result = analyse_tables(t.windows, t.responses, t.participants, t.items,
                             measures=tuple(measures), full=False,
@@ -224,14 +227,9 @@ def run_replicates(grid: Sequence[int], reps: int, seed: int = 1, jobs: int = 1,
                f"{pilot:.1f} s)")
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(tasks), initial=1, desc="power", unit="study")
     rest = tasks[1:]
     if jobs > 1 and rest:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
             futures = [pool.submit(_job, t) for t in rest]
             for _done in as_completed(futures):
@@ -259,6 +257,7 @@ def summarise_power(reps: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     >>> float(summarise_power(r)["power"].iloc[0])
     0.5
     """
+    # lazy: statsmodels is the heaviest import of the analysis; only the summary needs it
     from statsmodels.stats.proportion import proportion_confint
 
     r = reps.copy()
@@ -287,11 +286,6 @@ def run_power(grid: Sequence[int], reps: int, *, seed: int = 1, alpha: float = 0
               ) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Simulate, summarise and write ``power.csv``, ``power_replicates.csv``, the figure
     (PNG + SVG) and ``power.json`` (methods, parameters, effect model, versions)."""
-    from analysis.figures import plot_power_curves, save_figure
-    from analysis.pipeline import software_versions
-    from conditions import bids
-    from soothe.simulate.effects import planted_effects
-
     t0 = time.perf_counter()
     replicates = run_replicates(grid, reps, seed=seed, jobs=jobs, simulator=simulator,
                                 time_course=time_course, progress=progress, report=report)
@@ -329,14 +323,12 @@ DEFAULT_N_GRID = "10,20,27,40"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``soothe power [--n-per-group 27] [--reps R] [--n-grid 10,20,27,40] [--out DIR]``."""
-    import argparse
-
     parser = argparse.ArgumentParser(
         prog="soothe power",
         description="Power of the main contrasts by simulation (the simulator's generative "
         "model at table level, the same pre-specified models as soothe analyze). The "
-        f"defaults ({DEFAULT_REPS} studies per n, {DEFAULT_JOBS} processes) finish within "
-        "about 5 minutes on 2 cores; --reps scales up.")
+        f"defaults ({DEFAULT_REPS} studies per n, {DEFAULT_JOBS} processes) finish in a few "
+        "minutes on 2 cores; --reps scales up.")
     parser.add_argument("--n-per-group", type=int, default=27)
     parser.add_argument("--reps", type=int, default=DEFAULT_REPS,
                         help=f"simulated studies per n (default {DEFAULT_REPS}; power is a "

@@ -18,12 +18,7 @@ from typing import Any
 import pandas as pd
 
 from conditions import bids
-
-
-def _provenance_key() -> str:
-    from physio.outputs import PROVENANCE_KEY
-
-    return PROVENANCE_KEY
+from physio.outputs import PROVENANCE_KEY
 
 
 def physio_provenance(raw_root: Path, deriv_root: Path) -> dict[str, Any]:
@@ -51,7 +46,7 @@ def physio_provenance(raw_root: Path, deriv_root: Path) -> dict[str, Any]:
     >>> s["n_sessions"], s["n_with_provenance"], len(s["missing"])
     (5, 0, 5)
     """
-    key = _provenance_key()
+    key = PROVENANCE_KEY
     recordings: dict[str, dict[str, Any]] = {}
     missing: list[str] = []
     settings: dict[str, dict[str, Any]] = {}

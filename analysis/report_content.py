@@ -14,15 +14,18 @@ import pandas as pd
 
 from analysis.constants import (
     CONDITIONS,
-    CONSTRUCTS,
     PHYSIO_MEASURES,
     display_label,
     measure_label,
 )
+from analysis.paper_table import apa_table
+from analysis.phase_hf import PHASE_OUTCOMES
 from analysis.physio_mixed import MINUTE_CENTRE, N_MINUTES
 from analysis.plain_words import ancova_sentence, format_p, physio_sentence
 from analysis.precedence import LIMITS
 from analysis.provenance import provenance_sentence, provenance_summary_table
+from analysis.selfreport_ancova import planned_contrasts
+from conditions.scoring import STATE_CONSTRUCTS
 
 METHODS = {
     "self_report": (
@@ -207,8 +210,8 @@ def planned_contrast_table(result) -> pd.DataFrame:
                          "estimate": r.slope_diff, "ci_low": r.ci_low, "ci_high": r.ci_high,
                          "p": r.p, "p_holm": r.p_holm})
     sr = result.ancova
-    for construct in [c for c in CONSTRUCTS if c in set(sr["construct"])] + [
-            c for c in dict.fromkeys(sr["construct"]) if c not in CONSTRUCTS]:
+    for construct in [c for c in STATE_CONSTRUCTS if c in set(sr["construct"])] + [
+            c for c in dict.fromkeys(sr["construct"]) if c not in STATE_CONSTRUCTS]:
         for r in sr[sr["construct"] == construct].itertuples():
             rows.append({"kind": "self-report", "outcome": display_label(construct),
                          "unit": "points", "contrast": contrast_label(r.condition, r.versus),
@@ -334,10 +337,8 @@ def selfreport_sentences(ancova: pd.DataFrame) -> list[str]:
     >>> [s.split(",")[1].split()[0] for s in selfreport_sentences(t)]
     ['Kindness', 'Rumination']
     """
-    from analysis.selfreport_ancova import planned_contrasts
-
     order = {pair: i for i, pair in enumerate(planned_contrasts())}
-    constructs = [c for c in CONSTRUCTS if c in set(ancova["construct"])]
+    constructs = [c for c in STATE_CONSTRUCTS if c in set(ancova["construct"])]
     constructs += [c for c in dict.fromkeys(ancova["construct"]) if c not in constructs]
     t = ancova.assign(_c=pd.Categorical(ancova["construct"], constructs),
                       _o=[order.get((c, v), len(order)) for c, v in
@@ -397,9 +398,8 @@ def _slopes_display(result) -> pd.DataFrame:
     })
 
 
-def build_sections(result, figures: dict[str, Path]) -> list[Section]:
-    """All sections of the report, in order (results first, details after)."""
-    sections: list[Section] = []
+def results_at_a_glance(result, figures: dict[str, Path]) -> Section:
+    """The first section: sample, number of planned contrasts passing Holm, compact tables."""
     n_alloc = int(result.flow.loc["allocated", "total"]) if "allocated" in result.flow.index \
         else 0
     n_sr = int(result.flow.loc["analysed (self-report)", "total"]) \
@@ -439,8 +439,33 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
         table = compact_results(planned, kind)
         if len(table):
             top.tables.append((caption, table))
-    sections.append(top)
+    return top
 
+
+def minute_contrasts_wide(mc: pd.DataFrame) -> pd.DataFrame:
+    """Per-minute contrasts as one row per measure and contrast, one column per minute.
+
+    Examples
+    --------
+    >>> mc = pd.DataFrame({"measure": "hr_bpm", "condition": "body_scan",
+    ...     "versus": "neutral", "minute": [1, 2], "estimate": [0.1, -0.2],
+    ...     "ci_low": [-0.5, -0.9], "ci_high": [0.7, 0.5]})
+    >>> minute_contrasts_wide(mc).columns.tolist()
+    ['measure', 'contrast', 'min 1', 'min 2']
+    """
+    wide = mc.assign(cell=[f"{e:+.3g} [{lo:+.3g}, {hi:+.3g}]" for e, lo, hi in
+                           zip(mc["estimate"], mc["ci_low"], mc["ci_high"])],
+                     label=[contrast_label(c, v) for c, v in
+                            zip(mc["condition"], mc["versus"])],
+                     m=mc["measure"].map(measure_label))
+    wide = wide.pivot_table(index=["m", "label"], columns="minute", values="cell",
+                            aggfunc="first", sort=False).reset_index()
+    wide.columns = ["measure", "contrast"] + [f"min {c}" for c in wide.columns[2:]]
+    return wide
+
+
+def physiology_sections(result, figures: dict[str, Path]) -> list[Section]:
+    """The growth-curve section and, when there are per-minute contrasts, their table."""
     phys = Section("Physiology: minute-by-minute growth curves", anchor="physiology")
     phys.paragraphs.append(METHODS["physiology"])
     if "time_course" in figures:
@@ -457,52 +482,45 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
                             "linear model (same random effects, ML fits): likelihood-ratio "
                             "test and AIC.", _sensitivity_table(result)))
     mc = result.minute_contrasts
-    if len(mc):
-        wide = mc.assign(cell=[f"{e:+.3g} [{lo:+.3g}, {hi:+.3g}]" for e, lo, hi in
-                               zip(mc["estimate"], mc["ci_low"], mc["ci_high"])],
-                         label=[contrast_label(c, v) for c, v in
-                                zip(mc["condition"], mc["versus"])],
-                         m=mc["measure"].map(measure_label))
-        wide = wide.pivot_table(index=["m", "label"], columns="minute", values="cell",
-                                aggfunc="first", sort=False).reset_index()
-        wide.columns = ["measure", "contrast"] + [f"min {c}" for c in wide.columns[2:]]
-        minutes = Section("Physiology per minute (descriptive)", collapsed=True,
-                          anchor="minutes")
-        minutes.tables.append(("Difference at each induction minute: estimate [95% CI] "
-                               "(descriptive, no test; tables/physio_minute_contrasts.csv).",
-                               wide))
-    sections.append(phys)
-    if len(mc):
-        sections.append(minutes)
+    if not len(mc):
+        return [phys]
+    minutes = Section("Physiology per minute (descriptive)", collapsed=True, anchor="minutes")
+    minutes.tables.append(("Difference at each induction minute: estimate [95% CI] "
+                           "(descriptive, no test; tables/physio_minute_contrasts.csv).",
+                           minute_contrasts_wide(mc)))
+    return [phys, minutes]
 
+
+def hf_section(result) -> Section:
+    """The secondary outcome: ln HF power and breathing rate per phase."""
     hf = Section("Secondary: HF power per phase, with breathing rate", anchor="hf")
     hf.paragraphs.append(METHODS["hf"])
     if result.phase_descriptives is None:
         hf.paragraphs.append("No group phases table (group/desc-phases_physio.tsv) was found "
                              "in the derivatives, so HF is not reported.")
-    else:
-        if result.hf_reasons:
-            hf.paragraphs.append("Phases without a valid HF value: " + "; ".join(
-                f"{k}: {v}" for k, v in result.hf_reasons.items()) + ".")
-        d = result.phase_descriptives
-        from analysis.phase_hf import PHASE_OUTCOMES
+        return hf
+    if result.hf_reasons:
+        hf.paragraphs.append("Phases without a valid HF value: " + "; ".join(
+            f"{k}: {v}" for k, v in result.hf_reasons.items()) + ".")
+    d = result.phase_descriptives
+    hf.tables.append(("ln HF power and breathing rate per phase and condition: mean "
+                      "(SD), n valid.", pd.DataFrame({
+                          "outcome": [f"{PHASE_OUTCOMES[o][0]} ({PHASE_OUTCOMES[o][1]})"
+                                      for o in d["outcome"]],
+                          "phase": d["phase"], "condition": d["condition"].map(display_label),
+                          "M (SD)": [f"{m:.2f} ({sd:.2f})" for m, sd in
+                                     zip(d["mean"], d["sd"])],
+                          "n": d["n"], "n without a value": d["n_missing"]})))
+    if result.phase_ancova is not None and len(result.phase_ancova):
+        a = result.phase_ancova.rename(columns={"outcome": "construct"})
+        table = ancova_display(a).rename(columns={"construct": "outcome"})
+        hf.tables.append(("Induction value adjusted for the baseline value: planned "
+                          "contrasts, Holm within outcome.", table))
+    return hf
 
-        hf.tables.append(("ln HF power and breathing rate per phase and condition: mean "
-                          "(SD), n valid.", pd.DataFrame({
-                              "outcome": [f"{PHASE_OUTCOMES[o][0]} ({PHASE_OUTCOMES[o][1]})"
-                                          for o in d["outcome"]],
-                              "phase": d["phase"], "condition": d["condition"].map(
-                                  display_label),
-                              "M (SD)": [f"{m:.2f} ({sd:.2f})" for m, sd in
-                                         zip(d["mean"], d["sd"])],
-                              "n": d["n"], "n without a value": d["n_missing"]})))
-        if result.phase_ancova is not None and len(result.phase_ancova):
-            a = result.phase_ancova.rename(columns={"outcome": "construct"})
-            table = ancova_display(a).rename(columns={"construct": "outcome"})
-            hf.tables.append(("Induction value adjusted for the baseline value: planned "
-                              "contrasts, Holm within outcome.", table))
-    sections.append(hf)
 
+def selfreport_section(result, figures: dict[str, Path]) -> Section:
+    """ANCOVA contrasts, manipulation check and reliability of the state constructs."""
     selfr = Section("Self-report: ANCOVA and manipulation check", anchor="selfreport")
     selfr.paragraphs.append(METHODS["self_report"])
     if "selfreport" in figures:
@@ -525,8 +543,11 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
         al = result.alphas.assign(construct=result.alphas["construct"].map(display_label))
         selfr.tables.append(("Reliability: Cronbach's alpha per construct and phase.",
                              _round(al, 2)))
-    sections.append(selfr)
+    return selfr
 
+
+def flow_section(result, figures: dict[str, Path]) -> Section:
+    """Participant flow per condition, the exclusions and the rules applied."""
     flow = Section("Participant flow and exclusions", anchor="flow")
     if "flow" in figures:
         flow.figures.append(("CONSORT-style participant flow per condition.", figures["flow"]))
@@ -547,42 +568,55 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
             f"{'on' if r.invalid_windows else 'off'} (more than {r.max_invalid_fraction:.0%} "
             f"invalid in {'/'.join(r.invalid_phases)}, scope {r.invalid_scope}); manipulation "
             f"check {'on' if r.manipulation_check else 'off'}.")
-    sections.append(flow)
+    return flow
 
-    if result.precedence is not None and len(result.precedence):
-        prec = Section("Exploratory: temporal precedence", anchor="precedence")
-        prec.paragraphs.append(
-            "Does the early physiological change (induction minutes 1-5 minus baseline, "
-            "standardised) predict post safe/content and connected/secure beyond condition "
-            "and the pre score? post ~ C(condition) + pre + early_change_z.")
-        sig = result.precedence[result.precedence["p_holm"] < 0.05]
-        prec.paragraphs.append(
-            f"{len(sig)} of {len(result.precedence)} tests were significant after Holm "
-            "correction." + ("" if sig.empty else " " + "; ".join(
-                f"{measure_label(r.predictor)} → {display_label(r.outcome)}: "
-                f"{r.estimate_per_sd:+.2f} points per SD ({format_p(r.p_holm)})"
-                for r in sig.itertuples())))
-        prec.paragraphs.append("Limits: " + LIMITS)
-        pr = result.precedence.assign(predictor=result.precedence["predictor"].map(
-            measure_label), outcome=result.precedence["outcome"].map(display_label))
-        prec.tables.append(("Early change as predictor.", _round(pr, 3)))
-        sections.append(prec)
 
-    if result.descriptives is not None:
-        from analysis.paper_table import apa_table
+def precedence_section(result) -> Section | None:
+    """Exploratory temporal precedence (None when it was not computed)."""
+    if result.precedence is None or not len(result.precedence):
+        return None
+    prec = Section("Exploratory: temporal precedence", anchor="precedence")
+    prec.paragraphs.append(
+        "Does the early physiological change (induction minutes 1-5 minus baseline, "
+        "standardised) predict post safe/content and connected/secure beyond condition "
+        "and the pre score? post ~ C(condition) + pre + early_change_z.")
+    sig = result.precedence[result.precedence["p_holm"] < 0.05]
+    prec.paragraphs.append(
+        f"{len(sig)} of {len(result.precedence)} tests were significant after Holm "
+        "correction." + ("" if sig.empty else " " + "; ".join(
+            f"{measure_label(r.predictor)} → {display_label(r.outcome)}: "
+            f"{r.estimate_per_sd:+.2f} points per SD ({format_p(r.p_holm)})"
+            for r in sig.itertuples())))
+    prec.paragraphs.append("Limits: " + LIMITS)
+    pr = result.precedence.assign(predictor=result.precedence["predictor"].map(
+        measure_label), outcome=result.precedence["outcome"].map(display_label))
+    prec.tables.append(("Early change as predictor.", _round(pr, 3)))
+    return prec
 
-        desc = Section("Descriptive table (manuscript format)", anchor="table1")
-        desc.paragraphs.append(METHODS["descriptives"])
-        desc.tables.append(("Mean (SD) per condition (also paper_table.tex / .md / .csv).",
-                            apa_table(result.descriptives)))
-        sections.append(desc)
 
+def descriptive_section(result) -> Section | None:
+    """The manuscript-format mean (SD) table (None without descriptives)."""
+    if result.descriptives is None:
+        return None
+    desc = Section("Descriptive table (manuscript format)", anchor="table1")
+    desc.paragraphs.append(METHODS["descriptives"])
+    desc.tables.append(("Mean (SD) per condition (also paper_table.tex / .md / .csv).",
+                        apa_table(result.descriptives)))
+    return desc
+
+
+def words_section(result) -> Section:
+    """Every planned contrast as one sentence (folded)."""
     words = Section("Every planned contrast in words", collapsed=True, anchor="words")
     words.paragraphs.append("One sentence per planned contrast, significant or not, in the "
                             "planned order (physiology slopes, then self-report).")
+    sr = result.ancova
     words.bullets = physio_sentences(result) + (selfreport_sentences(sr) if len(sr) else [])
-    sections.append(words)
+    return words
 
+
+def software_section(result) -> Section:
+    """Software versions, input hashes, physiology provenance, command and run times."""
     prov = Section("Software and inputs", collapsed=True, anchor="software")
     versions = result.provenance.get("versions", {})
     prov.tables.append(("Software versions.", pd.DataFrame(
@@ -604,8 +638,21 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
                                f"{result.provenance['command']}")
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items())
     prov.paragraphs.append(f"Run times: {timing}.")
-    sections.append(prov)
-    return sections
+    return prov
+
+
+def build_sections(result, figures: dict[str, Path]) -> list[Section]:
+    """All sections of the report, in order (results first, details after)."""
+    sections = [results_at_a_glance(result, figures),
+                *physiology_sections(result, figures),
+                hf_section(result),
+                selfreport_section(result, figures),
+                flow_section(result, figures),
+                precedence_section(result),
+                descriptive_section(result),
+                words_section(result),
+                software_section(result)]
+    return [s for s in sections if s is not None]
 
 
 def condition_order(values) -> list[str]:

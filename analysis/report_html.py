@@ -6,11 +6,21 @@ import base64
 import json
 from pathlib import Path
 
+import jinja2
 import pandas as pd
 
 from analysis.constants import CONDITIONS
+from analysis.figures import (
+    plot_forest,
+    plot_selfreport_adjusted,
+    plot_time_courses,
+    save_figure,
+)
+from analysis.flow import plot_participant_flow
+from analysis.paper_table import apa_table, to_latex, to_markdown
 from analysis.physio_mixed import planned_pairs
-from analysis.report_content import METHODS, Section, build_sections
+from analysis.report_content import METHODS, Section, build_sections, planned_contrast_table
+from analysis.report_markdown import render_markdown
 from conditions import bids
 from conditions.checksum import sha256_file
 
@@ -33,8 +43,6 @@ details{margin-top:1.6em}summary{color:#0072B2;font-size:1.4em;font-weight:bold;
 
 
 def _environment():
-    import jinja2
-
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=jinja2.select_autoescape(["html", "j2"]))
@@ -62,26 +70,11 @@ def render_html(sections: list[Section], title: str) -> str:
         title=title, css=CSS, sections=view)
 
 
-def write_reports(result, out_dir: Path) -> dict[str, Path]:
-    """Write figures, CSV tables, paper table, report.html, report.md and report.json."""
-    from analysis.figures import (
-        plot_forest,
-        plot_selfreport_adjusted,
-        plot_time_courses,
-        save_figure,
-    )
-    from analysis.flow import plot_participant_flow
-    from analysis.paper_table import apa_table, to_latex, to_markdown
-    from analysis.report_content import planned_contrast_table
-    from analysis.report_markdown import render_markdown
-
-    out_dir = Path(out_dir)
-    fig_dir, tab_dir = out_dir / "figures", out_dir / "tables"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    tab_dir.mkdir(parents=True, exist_ok=True)
+def report_figures(result, planned: pd.DataFrame, fig_dir: Path
+                   ) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Draw and save the report's figures; return (PNG per figure, every written path)."""
     paths: dict[str, Path] = {}
     figures: dict[str, Path] = {}
-    planned = planned_contrast_table(result)
     forest = planned.assign(outcome=[f"{o} ({u})" for o, u in
                                      zip(planned["outcome"], planned["unit"])])
     for key, fig in (
@@ -98,7 +91,12 @@ def write_reports(result, out_dir: Path) -> dict[str, Path]:
         figures[key] = saved["png"]
         paths[f"figure_{key}_png"] = saved["png"]
         paths[f"figure_{key}_svg"] = saved["svg"]
-    tables: dict[str, pd.DataFrame | None] = {
+    return figures, paths
+
+
+def report_tables(result, planned: pd.DataFrame) -> dict[str, pd.DataFrame | None]:
+    """The CSV tables of the report folder by file stem (None: not computed)."""
+    return {
         "participant_flow": result.flow.reset_index(),
         "exclusions": result.exclusions,
         "selfreport_ancova_contrasts": result.ancova,
@@ -116,7 +114,12 @@ def write_reports(result, out_dir: Path) -> dict[str, Path]:
              "n_participants": g.n_participants, "n_observations": g.n_observations,
              "attempts": json.dumps(g.attempts)} for m, g in result.growth.items()]),
     }
-    for name, table in tables.items():
+
+
+def write_tables(result, planned: pd.DataFrame, tab_dir: Path) -> dict[str, Path]:
+    """Write every report table as CSV and each model's summary text; return the CSV paths."""
+    paths: dict[str, Path] = {}
+    for name, table in report_tables(result, planned).items():
         if table is None:
             continue
         paths[f"table_{name}"] = tab_dir / f"{name}.csv"
@@ -128,25 +131,27 @@ def write_reports(result, out_dir: Path) -> dict[str, Path]:
         (tab_dir / f"model_summary_{m}.txt").write_text(
             f"{g.summary_text}\nVariance components (full precision):\n{full}\n",
             encoding="utf-8")
-    if result.descriptives is not None:
-        d = result.descriptives
-        d.to_csv(out_dir / "paper_table.csv", index=False)
-        apa = apa_table(d)
-        (out_dir / "paper_table.md").write_text(to_markdown(apa), encoding="utf-8")
-        (out_dir / "paper_table.tex").write_text(
-            to_latex(apa, "Physiology and self-report by condition: mean (SD).",
-                     note="The n row gives the participants analysed per condition; a cell "
-                     "based on fewer participants gives its own n. HR in bpm, ln RMSSD in "
-                     "ln(ms), SCL in µS; self-report on the 0–100 scale."),
-            encoding="utf-8")
-        paths["paper_table_csv"] = out_dir / "paper_table.csv"
-    title = "soothe analysis report: self-compassion induction paradigm"
-    sections = build_sections(result, figures)
-    paths["report_html"] = out_dir / "report.html"
-    bids.atomic_write_text(paths["report_html"], render_html(sections, title))
-    paths["report_md"] = out_dir / "report.md"
-    bids.atomic_write_text(paths["report_md"], render_markdown(sections, title, out_dir))
-    sidecar = {
+    return paths
+
+
+def write_paper_table(descriptives: pd.DataFrame, out_dir: Path) -> Path:
+    """Write the manuscript table as CSV, Markdown and LaTeX; return the CSV path."""
+    descriptives.to_csv(out_dir / "paper_table.csv", index=False)
+    apa = apa_table(descriptives)
+    (out_dir / "paper_table.md").write_text(to_markdown(apa), encoding="utf-8")
+    (out_dir / "paper_table.tex").write_text(
+        to_latex(apa, "Physiology and self-report by condition: mean (SD).",
+                 note="The n row gives the participants analysed per condition; a cell "
+                 "based on fewer participants gives its own n. HR in bpm, ln RMSSD in "
+                 "ln(ms), SCL in µS; self-report on the 0–100 scale."),
+        encoding="utf-8")
+    return out_dir / "paper_table.csv"
+
+
+def report_sidecar(result, out_dir: Path, paths: dict[str, Path]) -> dict:
+    """The content of ``report.json``: methods, parameters, contrasts, models, provenance
+    and the SHA-256 of every written table."""
+    return {
         "Name": "soothe analyze report",
         "methods": METHODS,
         "parameters": {
@@ -179,6 +184,25 @@ def write_reports(result, out_dir: Path) -> dict[str, Path]:
         "outputs_sha256": {str(p.relative_to(out_dir)): sha256_file(p)
                            for k, p in sorted(paths.items()) if k.startswith("table_")},
     }
+
+
+def write_reports(result, out_dir: Path) -> dict[str, Path]:
+    """Write figures, CSV tables, paper table, report.html, report.md and report.json."""
+    out_dir = Path(out_dir)
+    fig_dir, tab_dir = out_dir / "figures", out_dir / "tables"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    tab_dir.mkdir(parents=True, exist_ok=True)
+    planned = planned_contrast_table(result)
+    figures, paths = report_figures(result, planned, fig_dir)
+    paths.update(write_tables(result, planned, tab_dir))
+    if result.descriptives is not None:
+        paths["paper_table_csv"] = write_paper_table(result.descriptives, out_dir)
+    title = "soothe analysis report: self-compassion induction paradigm"
+    sections = build_sections(result, figures)
+    paths["report_html"] = out_dir / "report.html"
+    bids.atomic_write_text(paths["report_html"], render_html(sections, title))
+    paths["report_md"] = out_dir / "report.md"
+    bids.atomic_write_text(paths["report_md"], render_markdown(sections, title, out_dir))
     paths["report_json"] = out_dir / "report.json"
-    bids.write_json(paths["report_json"], sidecar)
+    bids.write_json(paths["report_json"], report_sidecar(result, out_dir, paths))
     return paths
