@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.constants import ACTIVE_CONTROL, CONDITIONS, REFERENCE, SELF_COMPASSION_CONDITIONS
-from analysis.selfreport_ancova import holm_adjust
+from analysis.constants import CONDITIONS, REFERENCE
+from analysis.selfreport_ancova import holm_adjust, planned_contrasts
 
 MINUTE_CENTRE = 6.0
 N_MINUTES = 11
@@ -70,7 +70,8 @@ class GrowthModel:
 
 
 def planned_pairs(present: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
-    """(condition, versus) of the planned slope contrasts among the conditions present.
+    """(condition, versus) of the planned slope contrasts among the conditions present:
+    the same pairs as the ANCOVA's (:func:`analysis.selfreport_ancova.planned_contrasts`).
 
     Examples
     --------
@@ -79,10 +80,7 @@ def planned_pairs(present: list[str] | tuple[str, ...]) -> list[tuple[str, str]]
     >>> len(planned_pairs(CONDITIONS))
     6
     """
-    pairs = [(c, REFERENCE) for c in present if c != REFERENCE]
-    if ACTIVE_CONTROL in present:
-        pairs += [(c, ACTIVE_CONTROL) for c in SELF_COMPASSION_CONDITIONS if c in present]
-    return pairs
+    return planned_contrasts(present)
 
 
 def _coef(cond: str) -> str:

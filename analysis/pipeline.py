@@ -36,6 +36,7 @@ from analysis.phase_hf import (
     phase_outcomes,
     read_group_phases,
 )
+from analysis.physio_methods import physio_methods_summary
 from analysis.physio_mixed import (
     PRESPECIFIED,
     GrowthModel,
@@ -43,6 +44,7 @@ from analysis.physio_mixed import (
     fit_growth_model,
     time_course_sensitivity,
 )
+from analysis.power_cache import PLANNED_N_PER_GROUP, contrast_power
 from analysis.precedence import temporal_precedence
 from analysis.provenance import physio_provenance
 from analysis.reliability import construct_alphas
@@ -91,6 +93,11 @@ class AnalysisResult:
     skipped: dict[str, str] = field(default_factory=dict)
     rules: ExclusionRules | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: the physiology methods from the derivatives' sidecars (analysis.physio_methods)
+    physio_methods: dict[str, Any] | None = None
+    #: power of each planned contrast at the analysed n per group and at the planned n
+    #: (``table``, ``n_per_group``, ``n_planned``, ``missing``; analysis.power_cache)
+    contrast_power: dict[str, Any] | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -335,6 +342,32 @@ def input_hashes(raw_root: Path, deriv_root: Path, rules_path: Path) -> dict[str
     return out
 
 
+def analysed_n_per_group(flow: pd.DataFrame) -> int:
+    """The analysed design's n per group: the mean of the participants analysed (self-report)
+    per condition, rounded.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"neutral": [4], "body_scan": [3], "total": [7]},
+    ...                  index=["analysed (self-report)"])
+    >>> analysed_n_per_group(f)
+    4
+    """
+    row = "analysed (self-report)"
+    if row not in flow.index:
+        return 0
+    per_condition = flow.loc[row, [c for c in flow.columns if c != "total"]].astype(float)
+    return int(round(float(per_condition.mean()))) if len(per_condition) else 0
+
+
+def analysed_design_power(flow: pd.DataFrame) -> dict[str, Any]:
+    """Cached power of every planned contrast at the analysed and the planned n per group."""
+    n = analysed_n_per_group(flow)
+    table, missing = contrast_power(n)
+    return {"n_per_group": n, "n_planned": PLANNED_N_PER_GROUP, "table": table,
+            "missing": missing}
+
+
 def run_analysis(
     raw_root: Path, deriv_root: Path, out_dir: Path, *, rules_path: Path | None = None
 ) -> tuple[AnalysisResult, dict[str, Path]]:
@@ -387,6 +420,8 @@ def run_analysis(
         "physio_derivatives": physio_provenance(raw_root, deriv_root),
         "n_items": len(items),
     }
+    result.physio_methods = physio_methods_summary(raw_root, deriv_root, windows)
+    result.contrast_power = analysed_design_power(result.flow)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = write_reports(result, out_dir)
     # the written tidy table holds every row, before exclusions, marked with the rule

@@ -20,6 +20,7 @@ from analysis.constants import (
 )
 from analysis.paper_table import apa_table
 from analysis.phase_hf import PHASE_OUTCOMES
+from analysis.physio_methods import TO_REPORT, checklist_table, methods_paragraphs
 from analysis.physio_mixed import MINUTE_CENTRE, N_MINUTES
 from analysis.plain_words import ancova_sentence, format_p, physio_sentence
 from analysis.precedence import LIMITS
@@ -221,8 +222,10 @@ def planned_contrast_table(result) -> pd.DataFrame:
                                        "ci_low", "ci_high", "p", "p_holm"])
 
 
-def compact_results(planned: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Contrasts as rows, outcomes as columns: ``estimate [95% CI]`` with the Holm p.
+def compact_results(planned: pd.DataFrame, kind: str,
+                    power: dict[tuple[str, str, str], str] | None = None) -> pd.DataFrame:
+    """Contrasts as rows, outcomes as columns: ``estimate [95% CI]`` with the Holm p, and the
+    power text of :func:`power_cells` when given.
 
     Examples
     --------
@@ -244,6 +247,9 @@ def compact_results(planned: pd.DataFrame, kind: str) -> pd.DataFrame:
 
     cells = [f"{num(e)} [{num(lo)}, {num(hi)}] {format_p(p)}{'*' if p < 0.05 else ''}"
              for e, lo, hi, p in zip(t["estimate"], t["ci_low"], t["ci_high"], t["p_holm"])]
+    if power:
+        cells = [f"{c}; {power.get((kind, o, k), 'power not cached')}"
+                 for c, o, k in zip(cells, t["outcome"], t["contrast"])]
     t = t.assign(cell=cells, column=[f"{o} ({u})" for o, u in zip(t["outcome"], t["unit"])])
     wide = t.pivot_table(index="contrast", columns="column", values="cell", aggfunc="first",
                          sort=False)
@@ -430,16 +436,83 @@ def results_at_a_glance(result, figures: dict[str, Path]) -> Section:
         top.figures.append(("Every planned contrast with its 95% CI; Holm-adjusted p at the "
                             "right of each row (filled marker: Holm p < .05).",
                             figures["forest"]))
+    cp = getattr(result, "contrast_power", None)
+    cells = power_cells(cp)
+    if cp is not None:
+        top.paragraphs.append(power_paragraph(cp))
+    power_note = (f" Power: the chance that this design (n = {cp['n_per_group']} per group) "
+                  "detects the planted effect with the same model and Holm decision; in "
+                  f"brackets at the planned n = {cp['n_planned']} per group." if cells else "")
     for kind, caption in (
         ("physiology", "Physiology: difference in slope per induction minute [95% CI], "
                        "Holm-adjusted p (* < .05)."),
         ("self-report", "Self-report: ANCOVA-adjusted difference in post score, points "
                         "[95% CI], Holm-adjusted p (* < .05)."),
     ):
-        table = compact_results(planned, kind)
+        table = compact_results(planned, kind, cells)
         if len(table):
-            top.tables.append((caption, table))
+            top.tables.append((caption + power_note, table))
     return top
+
+
+def _power_key(row) -> tuple[str, str, str]:
+    """(kind, outcome label, contrast label) of a power-table row, as in the planned table."""
+    if row.kind == "physio":
+        outcome = PHYSIO_MEASURES[row.measure][2] if row.measure in PHYSIO_MEASURES \
+            else row.measure
+        return "physiology", outcome, contrast_label(row.condition, row.versus)
+    return "self-report", display_label(row.measure), contrast_label(row.condition, row.versus)
+
+
+def power_cells(cp: dict | None) -> dict[tuple[str, str, str], str]:
+    """The power text of each planned contrast, keyed like :func:`planned_contrast_table`.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"kind": ["physio"], "measure": ["hr_bpm"],
+    ...     "condition": ["body_scan"], "versus": ["neutral"], "truth": [-0.3],
+    ...     "power": [0.14], "power_planned": [0.71], "reps": [50]})
+    >>> power_cells({"table": t, "n_per_group": 4, "n_planned": 27})
+    {('physiology', 'Heart rate', 'Body scan − Neutral'): 'power .14 (.71)'}
+    """
+    if cp is None or cp.get("table") is None or not len(cp["table"]):
+        return {}
+
+    def share(v: float) -> str:
+        return "–" if pd.isna(v) else f"{v:.2f}".replace("0.", ".", 1) if v < 1 else "1"
+
+    out = {}
+    for row in cp["table"].itertuples():
+        if row.truth == 0:
+            text = f"no planted effect (false positives {share(row.power)})"
+        else:
+            text = f"power {share(row.power)} ({share(row.power_planned)})"
+        out[_power_key(row)] = text
+    return out
+
+
+def power_paragraph(cp: dict) -> str:
+    """What the analysed design can detect, in one paragraph (or how to compute it)."""
+    table, n, n_plan = cp.get("table"), cp["n_per_group"], cp["n_planned"]
+    if table is None or not len(table) or cp.get("missing"):
+        sizes = " and ".join(str(k) for k in cp.get("missing", [n]))
+        return (f"Power of the planned contrasts is not cached for n = {sizes} per group; "
+                f"compute it with 'python -m analysis.power_cache_write {sizes}' (the model "
+                "of soothe power) and re-run soothe analyze.")
+    planted = table[table["truth"] != 0]
+    reps = int(table["reps"].iloc[0])
+
+    def line(col: str, size: int) -> str:
+        p = planted[col]
+        return (f"at n = {size} per group, median power {p.median():.2f}, and "
+                f"{int((p >= 0.8).sum())} of {len(p)} contrasts reach 0.80")
+
+    return (f"Power at the planted effects (the simulator's effect model, "
+            f"soothe.simulate.effects; {reps} simulated studies per n, analysed with these same "
+            "models and the same Holm-adjusted decision as soothe power): "
+            f"{line('power', n)} (this analysis); {line('power_planned', n_plan)} (the "
+            "paradigm's planned size). A contrast that is not significant at low power is no "
+            "evidence that the effect is absent.")
 
 
 def minute_contrasts_wide(mc: pd.DataFrame) -> pd.DataFrame:
@@ -462,6 +535,23 @@ def minute_contrasts_wide(mc: pd.DataFrame) -> pd.DataFrame:
                             aggfunc="first", sort=False).reset_index()
     wide.columns = ["measure", "contrast"] + [f"min {c}" for c in wide.columns[2:]]
     return wide
+
+
+def physio_methods_section(result) -> Section | None:
+    """Physiology methods written from the sidecars, with the reporting checklist."""
+    summary = getattr(result, "physio_methods", None)
+    if summary is None:
+        return None
+    sec = Section("Physiology methods", anchor="methods")
+    sec.paragraphs.extend(methods_paragraphs(summary))
+    sec.paragraphs.append(
+        "The table lists one row per item of GRAPH (Quintana et al., 2016), the SPR guidelines "
+        "for HR/HRV (Quigley et al., 2024), Laborde et al. (2017) and the SPR committee "
+        "report on EDA (Boucsein et al., 2012), with the value soothe used or measured and "
+        f"its source. '{TO_REPORT}' marks what the data cannot tell; give it by hand.")
+    sec.tables.append(("Reporting checklist (also tables/physio_methods_checklist.csv).",
+                       checklist_table(summary)))
+    return sec
 
 
 def physiology_sections(result, figures: dict[str, Path]) -> list[Section]:
@@ -644,6 +734,7 @@ def software_section(result) -> Section:
 def build_sections(result, figures: dict[str, Path]) -> list[Section]:
     """All sections of the report, in order (results first, details after)."""
     sections = [results_at_a_glance(result, figures),
+                physio_methods_section(result),
                 *physiology_sections(result, figures),
                 hf_section(result),
                 selfreport_section(result, figures),

@@ -18,6 +18,7 @@ from analysis.figures import (
 )
 from analysis.flow import plot_participant_flow
 from analysis.paper_table import apa_table, to_latex, to_markdown
+from analysis.physio_methods import checklist_table
 from analysis.physio_mixed import planned_pairs
 from analysis.report_content import METHODS, Section, build_sections, planned_contrast_table
 from analysis.report_markdown import render_markdown
@@ -109,11 +110,22 @@ def report_tables(result, planned: pd.DataFrame) -> dict[str, pd.DataFrame | Non
         "selfreport_change_scores": result.change,
         "reliability_alpha": result.alphas,
         "temporal_precedence": result.precedence,
+        "physio_methods_checklist": checklist_table(result.physio_methods)
+        if getattr(result, "physio_methods", None) is not None else None,
+        "planned_power": planned_power_table(result),
         "physio_models": pd.DataFrame([
             {"measure": m, "structure": g.structure, "fallback_reason": g.fallback_reason,
              "n_participants": g.n_participants, "n_observations": g.n_observations,
              "attempts": json.dumps(g.attempts)} for m, g in result.growth.items()]),
     }
+
+
+def planned_power_table(result) -> pd.DataFrame | None:
+    """The power of each planned contrast shown in the report (None when not computed)."""
+    cp = getattr(result, "contrast_power", None)
+    if cp is None or cp.get("table") is None or not len(cp["table"]):
+        return None
+    return cp["table"].assign(n_per_group=cp["n_per_group"], n_planned=cp["n_planned"])
 
 
 def write_tables(result, planned: pd.DataFrame, tab_dir: Path) -> dict[str, Path]:
@@ -177,6 +189,9 @@ def report_sidecar(result, out_dir: Path, paths: dict[str, Path]) -> dict:
                        "n_observations": g.n_observations, "variances": g.variances,
                        "time_course_sensitivity": result.sensitivity.get(m)}
                    for m, g in result.growth.items()},
+        "physio_methods": getattr(result, "physio_methods", None),
+        "contrast_power": {k: v for k, v in (getattr(result, "contrast_power", None) or {}
+                                             ).items() if k != "table"},
         "phase_hf": {"hf_invalid_reasons": result.hf_reasons,
                      "present": result.phase_descriptives is not None},
         **result.provenance,

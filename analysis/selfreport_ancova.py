@@ -66,15 +66,20 @@ def holm_adjust(p: Sequence[float]) -> np.ndarray:
 
 
 def planned_contrasts(conditions: Sequence[str] = CONDITIONS) -> list[tuple[str, str]]:
-    """(condition, versus) pairs of the planned contrasts.
+    """(condition, versus) pairs of the planned contrasts among ``conditions``.
+
+    A pair is planned only when both of its conditions are present.
 
     Examples
     --------
     >>> planned_contrasts()[-1]
     ('body_scan', 'positive_excitement')
+    >>> planned_contrasts(["neutral", "body_scan"])
+    [('body_scan', 'neutral')]
     """
     pairs = [(c, REFERENCE) for c in conditions if c != REFERENCE]
-    pairs += [(c, ACTIVE_CONTROL) for c in SELF_COMPASSION_CONDITIONS if c in conditions]
+    if ACTIVE_CONTROL in conditions:
+        pairs += [(c, ACTIVE_CONTROL) for c in SELF_COMPASSION_CONDITIONS if c in conditions]
     return pairs
 
 
