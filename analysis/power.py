@@ -7,9 +7,11 @@ and self-report shifts as ``soothe simulate`` and ``soothe demo``) and analysed 
 model as ``soothe analyze``. The growth model is the pre-specified one: random intercept
 and slope, uncorrelated (``PRESPECIFIED_STRUCTURES``; a random intercept only if the slope
 variance is estimated at 0). Power is the fraction of replicates in which a contrast is
-significant in the planted direction (two-sided test at ``alpha``; ANCOVA contrasts with
-the Holm-adjusted p the report uses). For a contrast whose planted value is zero the same
-fraction is the type-I error rate (any direction).
+significant in the planted direction by the decision ``soothe analyze`` reports: the
+Holm-adjusted p < ``alpha`` (Holm within each physiology measure over its 6 slope
+contrasts, and within each self-report construct over its 6 ANCOVA contrasts; see
+:func:`significant`). For a contrast whose planted value is zero the same fraction is the
+type-I error rate (any direction).
 
 Simulators: ``synthetic`` (default; :mod:`analysis.synthetic`, the drives' analytic
 expectations per minute plus measurement noise; fast) or ``beats``
@@ -153,21 +155,43 @@ def planted_contrasts(planted: dict[str, Any], measures: Sequence[str] = POWER_M
 
 
 def estimated_contrasts(result) -> pd.DataFrame:
-    """Estimates, 95% CIs and p values in the same layout as :func:`planted_contrasts`."""
+    """Estimates, 95% CIs and p values in the same layout as :func:`planted_contrasts`.
+
+    ``p`` is the Holm-adjusted p that ``soothe analyze`` judges by (Holm within each
+    physiology measure over its slope contrasts, within each construct over its ANCOVA
+    contrasts); ``p_unadjusted`` is the contrast's own Wald or t-test p.
+
+    Raises
+    ------
+    ValueError
+        When a contrast table has no ``p_holm`` column: power must be judged by the same
+        decision as the report.
+    """
     rows = []
     for measure, gm in result.growth.items():
         sc = gm.slope_contrasts
+        if len(sc) and "p_holm" not in sc.columns:
+            raise ValueError(f"{measure}: slope contrasts without p_holm")
         for r in sc.itertuples():
-            versus = getattr(r, "versus", REFERENCE)
-            p = getattr(r, "p_holm", r.p)  # the Holm-adjusted p when the analysis gives it
             rows.append({"kind": "physio", "measure": measure, "condition": r.condition,
-                         "versus": versus, "estimate": r.slope_diff, "ci_low": r.ci_low,
-                         "ci_high": r.ci_high, "p": p})
+                         "versus": r.versus, "estimate": r.slope_diff, "ci_low": r.ci_low,
+                         "ci_high": r.ci_high, "p": r.p_holm, "p_unadjusted": r.p})
     for r in result.ancova.itertuples():
         rows.append({"kind": "selfreport", "measure": r.construct, "condition": r.condition,
                      "versus": r.versus, "estimate": r.estimate, "ci_low": r.ci_low,
-                     "ci_high": r.ci_high, "p": r.p_holm})
+                     "ci_high": r.ci_high, "p": r.p_holm, "p_unadjusted": r.p})
     return pd.DataFrame(rows)
+
+
+def significant(p_holm: pd.Series | np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """The decision of ``soothe analyze`` and ``soothe power``: Holm-adjusted p < alpha.
+
+    Examples
+    --------
+    >>> significant([0.01, 0.05, float("nan")]).tolist()
+    [True, False, False]
+    """
+    return np.asarray(p_holm, dtype=float) < alpha
 
 
 def one_replicate(n_per_group: int, seed: int, measures: Sequence[str] = POWER_MEASURES,
@@ -261,7 +285,7 @@ def summarise_power(reps: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     from statsmodels.stats.proportion import proportion_confint
 
     r = reps.copy()
-    sig = r["p"] < alpha
+    sig = significant(r["p"], alpha)
     direction = np.sign(r["truth"])
     r["hit"] = np.where(direction == 0, sig, sig & (np.sign(r["estimate"]) == direction))
     rows = []
@@ -326,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="soothe power",
         description="Power of the main contrasts by simulation (the simulator's generative "
-        "model at table level, the same pre-specified models as soothe analyze). The "
+        "model at table level, the same pre-specified models as soothe analyze, and the "
+        "same decision: Holm-adjusted p < alpha for every contrast). The "
         f"defaults ({DEFAULT_REPS} studies per n, {DEFAULT_JOBS} processes) finish in a few "
         "minutes on 2 cores; --reps scales up.")
     parser.add_argument("--n-per-group", type=int, default=27)
@@ -368,7 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     at_n = table[(table["n_per_group"] == args.n_per_group)
                  & ((table["kind"] == "physio") | table["contrast"].isin(wanted))]
     print(f"power at n = {args.n_per_group} per group, {args.reps} simulated studies, "
-          f"alpha = {args.alpha} ({time.perf_counter() - t0:.0f} s):")
+          f"alpha = {args.alpha} ({time.perf_counter() - t0:.0f} s); significant = "
+          "Holm-adjusted p < alpha, the decision soothe analyze reports (Holm within each "
+          "physiology measure and within each self-report construct):")
     for row in at_n.itertuples():
         print(f"  {row.contrast:70s} {row.power:5.2f}  [{row.ci_low:.2f}, {row.ci_high:.2f}]")
     print("all contrasts (incl. every ANCOVA contrast) in the table below")
