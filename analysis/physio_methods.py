@@ -343,9 +343,9 @@ def ecg_items(blocks: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
         if not hf.get("psd"):
             return None
         return (f"{hf.get('interpolation')} interpolation at {_fmt(hf.get('interpolation_hz'))}"
-                f" Hz, {hf.get('detrend')} detrend, {hf.get('psd')} PSD "
-                f"({hf.get('welch_window')} window, {_fmt(hf.get('welch_segment_s'))}-s "
-                f"segments, {_fmt(hf.get('welch_overlap'))} overlap)")
+                f" Hz, {hf.get('detrend')} detrend, {hf.get('psd')} PSD with "
+                f"{hf.get('welch_window')} windows of {_fmt(hf.get('welch_segment_s'))} s and "
+                f"{_fmt(hf.get('welch_overlap'))} overlap")
 
     def belt(b: dict[str, Any]) -> str | None:
         band = _range_text(_get(b, "methods.rsp.belt.band_hz"), " Hz")
@@ -492,8 +492,8 @@ def methods_paragraphs(summary: dict[str, Any]) -> list[str]:
         f"criterion of {num['scr_threshold']} and rise times of "
         f"{items['scr_rise_time']['value']}; the SCRs are non-specific (no discrete stimuli), "
         "so no latency window applies and the SCR rate per minute is reported. "
-        + (f"{nr['n']} of {nr['of']} recordings ({100 * nr['n'] / nr['of']:.0f} %) had no SCR "
-           "(EDA non-responders)." if nr["of"] else ""),
+        + (f"EDA non-responders (no SCR in the whole recording): {nr['n']} of {nr['of']} "
+           f"recordings ({100 * nr['n'] / nr['of']:.0f} %)." if nr["of"] else ""),
         data_loss_sentence(ex, summary["manual_corrections"]),
     ]
     return out

@@ -36,6 +36,7 @@ th,td{border:none;border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
 thead th{border-top:2px solid #333;border-bottom:1px solid #333}
 tbody tr:last-child td{border-bottom:2px solid #333}
 td:first-child,th:first-child{text-align:left}
+table.text td,table.text th{text-align:left;vertical-align:top}
 figure{margin:10px 0}figcaption{font-size:13px;color:#555}
 img{max-width:100%}.caption{font-weight:600;font-size:13px}
 li{margin-bottom:4px}.scroll{overflow-x:auto}
@@ -47,6 +48,20 @@ def _environment():
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=jinja2.select_autoescape(["html", "j2"]))
+
+
+def is_text_table(table: pd.DataFrame, min_chars: int = 60) -> bool:
+    """True for a table of sentences (left-aligned), not numbers.
+
+    Examples
+    --------
+    >>> is_text_table(pd.DataFrame({"item": ["x"], "value": ["a " * 40]}))
+    True
+    >>> is_text_table(pd.DataFrame({"n": [3]}))
+    False
+    """
+    cells = table.astype(str).to_numpy().ravel()
+    return bool(len(cells)) and max(len(c) for c in cells) >= min_chars
 
 
 def render_html(sections: list[Section], title: str) -> str:
@@ -63,9 +78,9 @@ def render_html(sections: list[Section], title: str) -> str:
              "paragraphs": s.paragraphs, "bullets": s.bullets,
              "figures": [{"caption": c, "data": base64.b64encode(Path(p).read_bytes()).decode(
                  "ascii")} for c, p in s.figures],
-             "tables": [{"caption": c, "html": t.to_html(index=False, na_rep="", border=0,
-                                                         escape=True)}
-                        for c, t in s.tables]}
+             "tables": [{"caption": c, "html": t.to_html(
+                 index=False, na_rep="", border=0, escape=True,
+                 classes="text" if is_text_table(t) else None)} for c, t in s.tables]}
             for k, s in enumerate(sections)]
     return _environment().get_template("report.html.j2").render(
         title=title, css=CSS, sections=view)
