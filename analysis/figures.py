@@ -229,7 +229,7 @@ def plot_power_curves(power: pd.DataFrame, *, show: bool = False):
     ax.axhline(0.8, color="#444444", lw=0.8, ls="--")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("participants per condition")
-    ax.set_ylabel("power (α = .05)")
+    ax.set_ylabel("power (Holm-adjusted p < α)")
     ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle("Power by simulation", fontsize=11)
     fig.tight_layout()
