@@ -25,14 +25,14 @@ def analyze_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--exclusions", type=Path, default=None,
                         help="exclusion rules TOML (default: analysis/exclusions.toml)")
     args = parser.parse_args(list(argv) if argv is not None else None)
+    # lazy: 'soothe analyze --help' must not load pandas, statsmodels or matplotlib
     from analysis.pipeline import run_analysis
+    from analysis.report_content import fallback_line
 
     t0 = time.perf_counter()
     result, paths = run_analysis(args.raw, args.deriv, args.out, rules_path=args.exclusions)
     print(f"analysed {result.analysed['participant_id'].nunique()} participants "
           f"({len(result.exclusions)} exclusion(s)) in {time.perf_counter() - t0:.1f} s")
-    from analysis.report_content import fallback_line
-
     for m, g in result.growth.items():
         print(f"  {fallback_line(m, g) or f'{m}: {g.structure} (pre-specified)'}")
     print(f"report: {paths['report_html'].resolve()}")
@@ -42,6 +42,7 @@ def analyze_main(argv: Sequence[str] | None = None) -> int:
 
 def power_main(argv: Sequence[str] | None = None) -> int:
     """``soothe power``: see :func:`analysis.power.main`."""
+    # lazy: 'soothe power --help' must not load pandas, statsmodels or matplotlib
     from analysis.power import main
 
     return main(argv)

@@ -10,17 +10,6 @@ REFERENCE = "neutral"
 SELF_COMPASSION_CONDITIONS: tuple[str, ...] = ("kindness_self", "body_scan")
 ACTIVE_CONTROL = "positive_excitement"
 
-#: State constructs of the questionnaire (Kirschner et al., 2019, state measures).
-CONSTRUCTS: tuple[str, ...] = (
-    "self_compassion",
-    "self_criticism",
-    "safe_content",
-    "connected_secure",
-    "drive_activation",
-    "threat",
-    "relaxed",
-)
-
 #: Physiological measures of the tidy table: name -> (window column, validity column,
 #: label, unit). ``ln_rmssd`` is the ``lnrmssd`` column (log(rmssd_ms) where that is absent).
 PHYSIO_MEASURES: dict[str, tuple[str, str, str, str]] = {

@@ -13,13 +13,14 @@ import pandas as pd
 
 from analysis.constants import (
     CONDITIONS,
-    CONSTRUCTS,
     MODEL_MEASURES,
     PALETTE,
     PHYSIO_MEASURES,
     display_label,
     measure_label,
 )
+from analysis.report_content import p_cell
+from conditions.scoring import STATE_CONSTRUCTS
 
 PHYSIO_UNITS = {m: v[3] for m, v in PHYSIO_MEASURES.items()}
 
@@ -62,6 +63,7 @@ def plot_time_courses(summaries: dict[str, pd.DataFrame], *, show: bool = False)
     >>> len(fig.axes)
     1
     """
+    # lazy: matplotlib is heavy; analyses without figures (power replicates) skip it
     from matplotlib.figure import Figure
 
     measures = [m for m in MODEL_MEASURES if m in summaries] + [
@@ -118,9 +120,10 @@ def plot_selfreport_adjusted(adjusted: pd.DataFrame, *, scale: tuple[float, floa
     >>> [float(v) for v in fig.axes[0].get_ylim()]
     [0.0, 100.0]
     """
+    # lazy: matplotlib is heavy; analyses without figures (power replicates) skip it
     from matplotlib.figure import Figure
 
-    constructs = [c for c in CONSTRUCTS if c in set(adjusted["construct"])]
+    constructs = [c for c in STATE_CONSTRUCTS if c in set(adjusted["construct"])]
     constructs += [c for c in dict.fromkeys(adjusted["construct"]) if c not in constructs]
     n = max(len(constructs), 1)
     ncols = min(n, 4)
@@ -170,9 +173,8 @@ def plot_forest(contrasts: pd.DataFrame, *, show: bool = False):
     >>> len(plot_forest(t).axes)
     1
     """
+    # lazy: matplotlib is heavy; analyses without figures (power replicates) skip it
     from matplotlib.figure import Figure
-
-    from analysis.report_content import p_cell
 
     outcomes = list(dict.fromkeys(contrasts["outcome"]))
     n = max(len(outcomes), 1)
@@ -212,6 +214,7 @@ def plot_forest(contrasts: pd.DataFrame, *, show: bool = False):
 
 def plot_power_curves(power: pd.DataFrame, *, show: bool = False):
     """Power against n per group, one line per contrast (``n_per_group, contrast, power``)."""
+    # lazy: matplotlib is heavy; analyses without figures (power replicates) skip it
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 5.5))
@@ -226,7 +229,7 @@ def plot_power_curves(power: pd.DataFrame, *, show: bool = False):
     ax.axhline(0.8, color="#444444", lw=0.8, ls="--")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("participants per condition")
-    ax.set_ylabel("power (α = .05)")
+    ax.set_ylabel("power (Holm-adjusted p < α)")
     ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle("Power by simulation", fontsize=11)
     fig.tight_layout()

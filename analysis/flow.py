@@ -24,7 +24,6 @@ def plot_participant_flow(flow: pd.DataFrame, *, show: bool = False):
 
     Examples
     --------
-    >>> import pandas as pd
     >>> f = pd.DataFrame({"neutral": [3, 3, 3, 3], "total": [3, 3, 3, 3]},
     ...                  index=["allocated", "completed", "analysed (self-report)",
     ...                         "analysed (ECG)"])
@@ -32,6 +31,7 @@ def plot_participant_flow(flow: pd.DataFrame, *, show: bool = False):
     >>> len(fig.axes)
     1
     """
+    # lazy: matplotlib is heavy; analyses without figures (power replicates) skip it
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch
 

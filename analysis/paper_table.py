@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.constants import CONDITIONS, CONSTRUCTS, MODEL_MEASURES, display_label
+from analysis.constants import CONDITIONS, MODEL_MEASURES, display_label
+from conditions.scoring import STATE_CONSTRUCTS
 
 PHASE_LABELS = {
     "baseline": "baseline", "induction": "induction", "recovery": "recovery",
@@ -57,7 +58,7 @@ def descriptive_table(tidy: pd.DataFrame, measures: tuple[str, ...] = MODEL_MEAS
     present = set(physio["measure"])
     order = [(m, p) for m in measures if m in present
              for p in ("baseline", "induction", "recovery")]
-    constructs = [c for c in CONSTRUCTS if c in set(sr["measure"])]
+    constructs = [c for c in STATE_CONSTRUCTS if c in set(sr["measure"])]
     constructs += [c for c in dict.fromkeys(sr["measure"]) if c not in constructs]
     order += [(m, p) for m in constructs for p in ("pre_questionnaire", "post_questionnaire")]
     both = pd.concat([physio, sr])

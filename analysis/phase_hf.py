@@ -20,6 +20,7 @@ import pandas as pd
 
 from analysis.constants import CONDITIONS, PHYSIO_PHASES
 from analysis.errors import AnalysisError
+from analysis.selfreport_ancova import CONTRAST_COLUMNS, fit_construct_ancova
 from conditions import bids
 
 #: Outcomes of the phase-level analysis: column -> (label, unit).
@@ -108,7 +109,6 @@ def phase_descriptives(long: pd.DataFrame) -> pd.DataFrame:
 
 def phase_ancova(long: pd.DataFrame) -> pd.DataFrame:
     """Induction value ~ condition + baseline value, per outcome, planned contrasts (Holm)."""
-    from analysis.selfreport_ancova import CONTRAST_COLUMNS, fit_construct_ancova
 
     tables = []
     for outcome, g in long.groupby("outcome", sort=False):

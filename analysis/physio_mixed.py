@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.constants import ACTIVE_CONTROL, CONDITIONS, REFERENCE, SELF_COMPASSION_CONDITIONS
+from analysis.constants import CONDITIONS, REFERENCE
+from analysis.selfreport_ancova import holm_adjust, planned_contrasts
 
 MINUTE_CENTRE = 6.0
 N_MINUTES = 11
@@ -69,7 +70,8 @@ class GrowthModel:
 
 
 def planned_pairs(present: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
-    """(condition, versus) of the planned slope contrasts among the conditions present.
+    """(condition, versus) of the planned slope contrasts among the conditions present:
+    the same pairs as the ANCOVA's (:func:`analysis.selfreport_ancova.planned_contrasts`).
 
     Examples
     --------
@@ -78,10 +80,7 @@ def planned_pairs(present: list[str] | tuple[str, ...]) -> list[tuple[str, str]]
     >>> len(planned_pairs(CONDITIONS))
     6
     """
-    pairs = [(c, REFERENCE) for c in present if c != REFERENCE]
-    if ACTIVE_CONTROL in present:
-        pairs += [(c, ACTIVE_CONTROL) for c in SELF_COMPASSION_CONDITIONS if c in present]
-    return pairs
+    return planned_contrasts(present)
 
 
 def _coef(cond: str) -> str:
@@ -148,6 +147,7 @@ def _fit_mixed(d: pd.DataFrame, structure: str, method: tuple[str, ...] = ("bfgs
 
     Every statsmodels warning is captured (never printed) and summarised in ``problem``.
     """
+    # lazy: statsmodels is the analysis's heaviest import; report and table code skip it
     import statsmodels.formula.api as smf
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
@@ -195,6 +195,7 @@ def _fit_mixed(d: pd.DataFrame, structure: str, method: tuple[str, ...] = ("bfgs
 
 
 def _fit_ols_cluster(d: pd.DataFrame, formula: str = FIXED_FORMULA) -> Any:
+    # lazy: statsmodels is the analysis's heaviest import; report and table code skip it
     import statsmodels.formula.api as smf
 
     groups = pd.factorize(d["participant_id"])[0]
@@ -331,8 +332,6 @@ def _test(result: Any, matrix: np.ndarray) -> tuple[np.ndarray, ...]:
 def _contrasts(
     measure: str, result: Any, names: list[str], present: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from analysis.selfreport_ancova import holm_adjust
-
     pairs = planned_pairs(present)
     labels = [f"{c} - {v}" for c, v in pairs]
     slope = _test(result, np.vstack([contrast_vector(names, c, v, None) for c, v in pairs]))
@@ -371,6 +370,7 @@ def time_course_sensitivity(tidy: pd.DataFrame, gm: GrowthModel) -> dict[str, An
         ``lr_chi2, lr_df, lr_p, aic_linear, aic_quadratic, preferred, structure,
         slope_contrasts`` (list of dicts), or ``{"error": ...}`` when a fit fails.
     """
+    # lazy: scipy.stats is a heavy import; report and table code skip it
     from scipy import stats
 
     d = model_data(tidy, gm.measure)
@@ -386,6 +386,7 @@ def time_course_sensitivity(tidy: pd.DataFrame, gm: GrowthModel) -> dict[str, An
             if res is None:
                 return {"error": f"{name} ML fit failed: {problem}"}
         else:
+            # lazy: statsmodels is the heaviest import of the analysis (see _fit_mixed)
             import statsmodels.formula.api as smf
 
             res = smf.ols(formula, d).fit()
@@ -421,6 +422,7 @@ def baseline_change_summary(tidy: pd.DataFrame, measure: str) -> pd.DataFrame:
     The descriptive time course drawn in the figures (not the model); the t interval is
     ``scipy.stats.t.interval``.
     """
+    # lazy: scipy.stats is a heavy import; report and table code skip it
     from scipy import stats
 
     m = tidy[(tidy["measure"] == measure) & tidy["valid"] & (tidy["source"] == "physio")]

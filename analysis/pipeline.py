@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import importlib.metadata as md
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -26,6 +28,15 @@ from analysis.exclusions import (
     load_exclusion_rules,
     participant_flow,
 )
+from analysis.paper_table import descriptive_table
+from analysis.phase_hf import (
+    hf_reasons,
+    phase_ancova,
+    phase_descriptives,
+    phase_outcomes,
+    read_group_phases,
+)
+from analysis.physio_methods import physio_methods_summary
 from analysis.physio_mixed import (
     PRESPECIFIED,
     GrowthModel,
@@ -33,7 +44,11 @@ from analysis.physio_mixed import (
     fit_growth_model,
     time_course_sensitivity,
 )
+from analysis.power_cache import PLANNED_N_PER_GROUP, contrast_power
+from analysis.precedence import temporal_precedence
 from analysis.provenance import physio_provenance
+from analysis.reliability import construct_alphas
+from analysis.report_html import write_reports
 from analysis.selfreport_ancova import adjusted_means, change_scores, selfreport_ancova
 from analysis.tidy_table import (
     build_tidy_table,
@@ -78,6 +93,11 @@ class AnalysisResult:
     skipped: dict[str, str] = field(default_factory=dict)
     rules: ExclusionRules | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: the physiology methods from the derivatives' sidecars (analysis.physio_methods)
+    physio_methods: dict[str, Any] | None = None
+    #: power of each planned contrast at the analysed n per group and at the planned n
+    #: (``table``, ``n_per_group``, ``n_planned``, ``missing``; analysis.power_cache)
+    contrast_power: dict[str, Any] | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -134,9 +154,6 @@ def analyse_tables(
     >>> sorted(res.growth)
     ['hr_bpm']
     """
-    from analysis.precedence import temporal_precedence
-    from analysis.reliability import construct_alphas
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     rules = rules or load_exclusion_rules()
@@ -150,6 +167,32 @@ def analyse_tables(
     t0 = time.perf_counter()
     ancova, ancova_models = selfreport_ancova(analysed)
     timings["ancova"] = time.perf_counter() - t0
+    growth, skipped = fit_growth_models(analysed, measures, structures, timings)
+    result = AnalysisResult(tidy=tidy, analysed=analysed, exclusions=exclusions, flow=flow,
+                            ancova=ancova, growth=growth, rules=rules, timings_s=timings,
+                            skipped=skipped, n_partial_windows=n_partial)
+    if full:
+        t0 = time.perf_counter()
+        add_secondary_outputs(result, responses, items, ancova_models, measures)
+        if phases is not None and len(phases):
+            add_phase_outcomes(result, phases, participants)
+        timings["descriptives_reliability_precedence"] = time.perf_counter() - t0
+    return result
+
+
+def fit_growth_models(
+    analysed: pd.DataFrame, measures: tuple[str, ...], structures: tuple[str, ...],
+    timings: dict[str, float],
+) -> tuple[dict[str, GrowthModel], dict[str, str]]:
+    """One growth model per measure with valid induction values; the rest skipped, with why.
+
+    Adds ``mixedlm_<measure>`` run times to ``timings``.
+
+    Raises
+    ------
+    AnalysisError
+        When a model cannot be set up (names the measure).
+    """
     growth: dict[str, GrowthModel] = {}
     skipped: dict[str, str] = {}
     for measure in measures:
@@ -166,40 +209,35 @@ def analyse_tables(
         except ValueError as exc:
             raise AnalysisError(f"growth model of {measure}: {exc}") from None
         timings[f"mixedlm_{measure}"] = time.perf_counter() - t0
-    result = AnalysisResult(tidy=tidy, analysed=analysed, exclusions=exclusions, flow=flow,
-                            ancova=ancova, growth=growth, rules=rules, timings_s=timings,
-                            skipped=skipped, n_partial_windows=n_partial)
-    if full:
-        from analysis.paper_table import descriptive_table
+    return growth, skipped
 
-        t0 = time.perf_counter()
-        kept = set(analysed["participant_id"])
-        result.alphas = construct_alphas(responses[responses["participant_id"].isin(kept)],
-                                         items)
-        result.change = change_scores(analysed)
-        result.adjusted_means = adjusted_means(ancova_models)
-        result.precedence = temporal_precedence(analysed)
-        result.descriptives = descriptive_table(analysed)
-        result.time_courses = {m: baseline_change_summary(analysed, m) for m in measures
-                               if m in growth}
-        result.sensitivity = {m: time_course_sensitivity(analysed, g)
-                              for m, g in growth.items()}
-        if phases is not None and len(phases):
-            from analysis.phase_hf import (
-                hf_reasons,
-                phase_ancova,
-                phase_descriptives,
-                phase_outcomes,
-            )
 
-            conds = participants.set_index("participant_id")["condition"]
-            kept_phases = phases[phases["participant_id"].astype(str).isin(kept)]
-            long = phase_outcomes(kept_phases, conds)
-            result.phase_descriptives = phase_descriptives(long)
-            result.phase_ancova = phase_ancova(long)
-            result.hf_reasons = hf_reasons(kept_phases)
-        timings["descriptives_reliability_precedence"] = time.perf_counter() - t0
-    return result
+def add_secondary_outputs(result: AnalysisResult, responses: pd.DataFrame, items: list[Item],
+                          ancova_models: Any, measures: tuple[str, ...]) -> None:
+    """Reliability, change scores, adjusted means, precedence, descriptives, time courses
+    and the time-course sensitivity models, set on ``result``."""
+    analysed, growth = result.analysed, result.growth
+    kept = set(analysed["participant_id"])
+    result.alphas = construct_alphas(responses[responses["participant_id"].isin(kept)], items)
+    result.change = change_scores(analysed)
+    result.adjusted_means = adjusted_means(ancova_models)
+    result.precedence = temporal_precedence(analysed)
+    result.descriptives = descriptive_table(analysed)
+    result.time_courses = {m: baseline_change_summary(analysed, m) for m in measures
+                           if m in growth}
+    result.sensitivity = {m: time_course_sensitivity(analysed, g) for m, g in growth.items()}
+
+
+def add_phase_outcomes(result: AnalysisResult, phases: pd.DataFrame,
+                       participants: pd.DataFrame) -> None:
+    """The secondary HF outcome of the analysed participants, set on ``result``."""
+    conds = participants.set_index("participant_id")["condition"]
+    kept = set(result.analysed["participant_id"])
+    kept_phases = phases[phases["participant_id"].astype(str).isin(kept)]
+    long = phase_outcomes(kept_phases, conds)
+    result.phase_descriptives = phase_descriptives(long)
+    result.phase_ancova = phase_ancova(long)
+    result.hf_reasons = hf_reasons(kept_phases)
 
 
 def participant_conditions(raw_root: Path, participants: pd.DataFrame) -> pd.DataFrame:
@@ -259,8 +297,6 @@ def study_folder(*paths: Path) -> Path:
     ...              Path("/x/study/report")).as_posix()
     '/x/study'
     """
-    import os
-
     return Path(os.path.commonpath([str(Path(p).resolve()) for p in paths]))
 
 
@@ -272,15 +308,11 @@ def relative_to_study(path: Path, study: Path) -> str:
     >>> relative_to_study(Path("/x/study/raw"), Path("/x/study"))
     'raw'
     """
-    import os
-
     return Path(os.path.relpath(Path(path).resolve(), study)).as_posix()
 
 
 def software_versions() -> dict[str, str]:
     """Versions of Python and the packages the analysis depends on."""
-    import importlib.metadata as md
-
     out = {"python": platform.python_version()}
     for pkg in ("soothe", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "pyarrow"):
         try:
@@ -310,6 +342,32 @@ def input_hashes(raw_root: Path, deriv_root: Path, rules_path: Path) -> dict[str
     return out
 
 
+def analysed_n_per_group(flow: pd.DataFrame) -> int:
+    """The analysed design's n per group: the mean of the participants analysed (self-report)
+    per condition, rounded.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"neutral": [4], "body_scan": [3], "total": [7]},
+    ...                  index=["analysed (self-report)"])
+    >>> analysed_n_per_group(f)
+    4
+    """
+    row = "analysed (self-report)"
+    if row not in flow.index:
+        return 0
+    per_condition = flow.loc[row, [c for c in flow.columns if c != "total"]].astype(float)
+    return int(round(float(per_condition.mean()))) if len(per_condition) else 0
+
+
+def analysed_design_power(flow: pd.DataFrame) -> dict[str, Any]:
+    """Cached power of every planned contrast at the analysed and the planned n per group."""
+    n = analysed_n_per_group(flow)
+    table, missing = contrast_power(n)
+    return {"n_per_group": n, "n_planned": PLANNED_N_PER_GROUP, "table": table,
+            "missing": missing}
+
+
 def run_analysis(
     raw_root: Path, deriv_root: Path, out_dir: Path, *, rules_path: Path | None = None
 ) -> tuple[AnalysisResult, dict[str, Path]]:
@@ -322,8 +380,6 @@ def run_analysis(
     AnalysisError
         When an input is missing or malformed (names the file).
     """
-    from analysis.report_html import write_reports
-
     raw_root, deriv_root, out_dir = Path(raw_root), Path(deriv_root), Path(out_dir)
     if not bids.participants_tsv(raw_root).is_file():
         raise AnalysisError(f"{bids.participants_tsv(raw_root)}: not found; is {raw_root} a "
@@ -339,8 +395,6 @@ def run_analysis(
         raise AnalysisError(f"{raw_root}: no questionnaire files (*_beh.tsv) found")
     items = items_from_responses(responses)
     participants = participant_conditions(raw_root, participants)
-    from analysis.phase_hf import read_group_phases
-
     phases = read_group_phases(deriv_root)
     result = analyse_tables(windows, responses, participants, items, rules=rules,
                             phases=phases)
@@ -366,6 +420,8 @@ def run_analysis(
         "physio_derivatives": physio_provenance(raw_root, deriv_root),
         "n_items": len(items),
     }
+    result.physio_methods = physio_methods_summary(raw_root, deriv_root, windows)
+    result.contrast_power = analysed_design_power(result.flow)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = write_reports(result, out_dir)
     # the written tidy table holds every row, before exclusions, marked with the rule

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from analysis.constants import PHYSIO_MEASURES
+from analysis.constants import PHYSIO_MEASURES, display_label
 
 LOG_MEASURES = {"ln_rmssd": "RMSSD", "lnhf": "HF power"}
 
@@ -45,8 +45,6 @@ def physio_sentence(measure: str, slope_row: pd.Series, last_row: pd.Series) -> 
     >>> physio_sentence("hr_bpm", slope, last)[:80]
     'Heart rate, Kindness (self) against Positive excitement: the slope was 0.3 bpm/m'
     """
-    from analysis.constants import display_label
-
     _, _, label, unit = PHYSIO_MEASURES.get(measure, (measure, "", measure, ""))
     who = f"{display_label(str(slope_row['condition']))} against " \
           f"{display_label(str(slope_row['versus']))}"
@@ -91,8 +89,6 @@ def ancova_sentence(row: pd.Series | dict) -> str:
     """
     est, lo, hi = float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"])
     p_holm = float(row["p_holm"])
-    from analysis.constants import display_label
-
     construct = display_label(str(row["construct"])).lower()
     versus = display_label(str(row["versus"]))
     if p_holm < 0.05:

@@ -7,34 +7,49 @@ and self-report shifts as ``soothe simulate`` and ``soothe demo``) and analysed 
 model as ``soothe analyze``. The growth model is the pre-specified one: random intercept
 and slope, uncorrelated (``PRESPECIFIED_STRUCTURES``; a random intercept only if the slope
 variance is estimated at 0). Power is the fraction of replicates in which a contrast is
-significant in the planted direction (two-sided test at ``alpha``; ANCOVA contrasts with
-the Holm-adjusted p the report uses). For a contrast whose planted value is zero the same
-fraction is the type-I error rate (any direction).
+significant in the planted direction by the decision ``soothe analyze`` reports: the
+Holm-adjusted p < ``alpha`` (Holm within each physiology measure over its 6 slope
+contrasts, and within each self-report construct over its 6 ANCOVA contrasts; see
+:func:`significant`). For a contrast whose planted value is zero the same fraction is the
+type-I error rate (any direction).
 
 Simulators: ``synthetic`` (default; :mod:`analysis.synthetic`, the drives' analytic
-expectations per minute plus measurement noise, about 2 ms per participant) or ``beats``
+expectations per minute plus measurement noise; fast) or ``beats``
 (``soothe.simulate.simulate_study_tables``: the true beat series through the pipeline's
-HRV estimator, about 60 ms per participant). Both plant the slopes of
+HRV estimator; slower). Both plant the slopes of
 :func:`soothe.simulate.effects.implied_index_slopes`.
 """
 
 from __future__ import annotations
 
+import argparse
+import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from analysis.constants import REFERENCE
+from analysis.figures import plot_power_curves, save_figure
 from analysis.physio_mixed import PRESPECIFIED
+from analysis.pipeline import analyse_tables, software_versions
+from analysis.selfreport_ancova import planned_contrasts
+from analysis.synthetic import synthetic_study_tables
+from analysis.tidy_table import items_from_responses
+from conditions import bids
+from soothe.simulate import simulate_study_tables
+from soothe.simulate.effects import planted_effects
 
 POWER_MEASURES: tuple[str, ...] = ("hr_bpm", "ln_rmssd", "lnhf", "scl_us")
 SIMULATORS: tuple[str, ...] = ("synthetic", "beats")
-#: Defaults of ``soothe power``: sized to finish within 5 minutes on 2 cores.
+#: Defaults of ``soothe power``: sized to finish within minutes on 2 cores.
 DEFAULT_REPS = 20
 DEFAULT_JOBS = 2
 
@@ -48,7 +63,7 @@ PLOTTED_SELFREPORT = (
     ("drive_activation", "positive_excitement", "neutral"),
 )
 
-#: The pre-specified random-effects structure of every growth model (issue 13): random
+#: The pre-specified random-effects structure of every growth model: random
 #: intercept + slope, uncorrelated; random intercept only when the slope variance is 0.
 #: One definition, shared with ``soothe analyze``.
 PRESPECIFIED_STRUCTURES = PRESPECIFIED
@@ -75,23 +90,17 @@ def simulate_tables(n_per_group: int, seed: int, simulator: str = "synthetic",
         if time_course != "linear":
             raise ValueError("the synthetic simulator plants the linear time course only; "
                              "use simulator='beats' for --time-course saturating")
-        from analysis.synthetic import synthetic_study_tables
-
         return synthetic_study_tables(n_per_group, seed), "analysis.synthetic"
     if simulator == "beats":
-        from soothe.simulate import simulate_study_tables
-
         tables = simulate_study_tables(n_per_group, seed, time_course=time_course)
-        return _adapt(tables), "soothe.simulate"
+        return adapt_simulated_tables(tables), "soothe.simulate"
     raise ValueError(f"unknown simulator {simulator!r}; expected one of {SIMULATORS}")
 
 
-def _adapt(tables: dict[str, Any]) -> Any:
-    """Map the simulator's return value onto the names used here."""
-    from types import SimpleNamespace
-
-    from analysis.tidy_table import items_from_responses
-
+def adapt_simulated_tables(tables: dict[str, Any]) -> Any:
+    """The signal simulator's tables (``soothe.simulate.simulate_study_tables``) under the
+    names of :class:`analysis.synthetic.StudyTables`: ``windows``, ``responses``,
+    ``participants``, ``items`` and ``planted``."""
     responses = tables["beh"]
     return SimpleNamespace(windows=tables["windows"], responses=responses,
                            participants=tables["participants"],
@@ -123,8 +132,6 @@ def planted_contrasts(planted: dict[str, Any], measures: Sequence[str] = POWER_M
     ...     ("hr_bpm", "kindness_self", "positive_excitement"), "truth"])
     -0.6
     """
-    from analysis.selfreport_ancova import planned_contrasts
-
     rows = []
     slopes = planted.get("slopes", {})
     for measure in measures:
@@ -148,28 +155,48 @@ def planted_contrasts(planted: dict[str, Any], measures: Sequence[str] = POWER_M
 
 
 def estimated_contrasts(result) -> pd.DataFrame:
-    """Estimates, 95% CIs and p values in the same layout as :func:`planted_contrasts`."""
+    """Estimates, 95% CIs and p values in the same layout as :func:`planted_contrasts`.
+
+    ``p`` is the Holm-adjusted p that ``soothe analyze`` judges by (Holm within each
+    physiology measure over its slope contrasts, within each construct over its ANCOVA
+    contrasts); ``p_unadjusted`` is the contrast's own Wald or t-test p.
+
+    Raises
+    ------
+    ValueError
+        When a contrast table has no ``p_holm`` column: power must be judged by the same
+        decision as the report.
+    """
     rows = []
     for measure, gm in result.growth.items():
         sc = gm.slope_contrasts
+        if len(sc) and "p_holm" not in sc.columns:
+            raise ValueError(f"{measure}: slope contrasts without p_holm")
         for r in sc.itertuples():
-            versus = getattr(r, "versus", REFERENCE)
-            p = getattr(r, "p_holm", r.p)  # the Holm-adjusted p when the analysis gives it
             rows.append({"kind": "physio", "measure": measure, "condition": r.condition,
-                         "versus": versus, "estimate": r.slope_diff, "ci_low": r.ci_low,
-                         "ci_high": r.ci_high, "p": p})
+                         "versus": r.versus, "estimate": r.slope_diff, "ci_low": r.ci_low,
+                         "ci_high": r.ci_high, "p": r.p_holm, "p_unadjusted": r.p})
     for r in result.ancova.itertuples():
         rows.append({"kind": "selfreport", "measure": r.construct, "condition": r.condition,
                      "versus": r.versus, "estimate": r.estimate, "ci_low": r.ci_low,
-                     "ci_high": r.ci_high, "p": r.p_holm})
+                     "ci_high": r.ci_high, "p": r.p_holm, "p_unadjusted": r.p})
     return pd.DataFrame(rows)
+
+
+def significant(p_holm: pd.Series | np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """The decision of ``soothe analyze`` and ``soothe power``: Holm-adjusted p < alpha.
+
+    Examples
+    --------
+    >>> significant([0.01, 0.05, float("nan")]).tolist()
+    [True, False, False]
+    """
+    return np.asarray(p_holm, dtype=float) < alpha
 
 
 def one_replicate(n_per_group: int, seed: int, measures: Sequence[str] = POWER_MEASURES,
                   simulator: str = "synthetic", time_course: str = "linear") -> pd.DataFrame:
     """Simulate and analyse one study; return truth joined with the estimates."""
-    from analysis.pipeline import analyse_tables
-
     t, name = simulate_tables(n_per_group, seed, simulator, time_course)
     result = analyse_tables(t.windows, t.responses, t.participants, t.items,
                             measures=tuple(measures), full=False,
@@ -224,14 +251,9 @@ def run_replicates(grid: Sequence[int], reps: int, seed: int = 1, jobs: int = 1,
                f"{pilot:.1f} s)")
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(tasks), initial=1, desc="power", unit="study")
     rest = tasks[1:]
     if jobs > 1 and rest:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
             futures = [pool.submit(_job, t) for t in rest]
             for _done in as_completed(futures):
@@ -259,10 +281,11 @@ def summarise_power(reps: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     >>> float(summarise_power(r)["power"].iloc[0])
     0.5
     """
+    # lazy: statsmodels is the heaviest import of the analysis; only the summary needs it
     from statsmodels.stats.proportion import proportion_confint
 
     r = reps.copy()
-    sig = r["p"] < alpha
+    sig = significant(r["p"], alpha)
     direction = np.sign(r["truth"])
     r["hit"] = np.where(direction == 0, sig, sig & (np.sign(r["estimate"]) == direction))
     rows = []
@@ -287,11 +310,6 @@ def run_power(grid: Sequence[int], reps: int, *, seed: int = 1, alpha: float = 0
               ) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Simulate, summarise and write ``power.csv``, ``power_replicates.csv``, the figure
     (PNG + SVG) and ``power.json`` (methods, parameters, effect model, versions)."""
-    from analysis.figures import plot_power_curves, save_figure
-    from analysis.pipeline import software_versions
-    from conditions import bids
-    from soothe.simulate.effects import planted_effects
-
     t0 = time.perf_counter()
     replicates = run_replicates(grid, reps, seed=seed, jobs=jobs, simulator=simulator,
                                 time_course=time_course, progress=progress, report=report)
@@ -329,14 +347,13 @@ DEFAULT_N_GRID = "10,20,27,40"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``soothe power [--n-per-group 27] [--reps R] [--n-grid 10,20,27,40] [--out DIR]``."""
-    import argparse
-
     parser = argparse.ArgumentParser(
         prog="soothe power",
         description="Power of the main contrasts by simulation (the simulator's generative "
-        "model at table level, the same pre-specified models as soothe analyze). The "
-        f"defaults ({DEFAULT_REPS} studies per n, {DEFAULT_JOBS} processes) finish within "
-        "about 5 minutes on 2 cores; --reps scales up.")
+        "model at table level, the same pre-specified models as soothe analyze, and the "
+        "same decision: Holm-adjusted p < alpha for every contrast). The "
+        f"defaults ({DEFAULT_REPS} studies per n, {DEFAULT_JOBS} processes) finish in a few "
+        "minutes on 2 cores; --reps scales up.")
     parser.add_argument("--n-per-group", type=int, default=27)
     parser.add_argument("--reps", type=int, default=DEFAULT_REPS,
                         help=f"simulated studies per n (default {DEFAULT_REPS}; power is a "
@@ -376,7 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     at_n = table[(table["n_per_group"] == args.n_per_group)
                  & ((table["kind"] == "physio") | table["contrast"].isin(wanted))]
     print(f"power at n = {args.n_per_group} per group, {args.reps} simulated studies, "
-          f"alpha = {args.alpha} ({time.perf_counter() - t0:.0f} s):")
+          f"alpha = {args.alpha} ({time.perf_counter() - t0:.0f} s); significant = "
+          "Holm-adjusted p < alpha, the decision soothe analyze reports (Holm within each "
+          "physiology measure and within each self-report construct):")
     for row in at_n.itertuples():
         print(f"  {row.contrast:70s} {row.power:5.2f}  [{row.ci_low:.2f}, {row.ci_high:.2f}]")
     print("all contrasts (incl. every ANCOVA contrast) in the table below")

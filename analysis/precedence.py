@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.constants import REFERENCE
-from analysis.selfreport_ancova import prepost_wide
+from analysis.selfreport_ancova import holm_adjust, prepost_wide
 
 OUTCOMES = ("safe_content", "connected_secure")
 PREDICTORS = ("hr_bpm", "ln_rmssd", "scl_us")
@@ -59,9 +59,8 @@ def temporal_precedence(tidy: pd.DataFrame) -> pd.DataFrame:
     >>> len(temporal_precedence(tidy))
     6
     """
+    # lazy: statsmodels is the analysis's heaviest import; report and table code skip it
     import statsmodels.formula.api as smf
-
-    from analysis.selfreport_ancova import holm_adjust
 
     wide = prepost_wide(tidy)
     rows = []

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from conditions.questionnaire_items import Item
+from conditions.scoring import cronbach_alpha
 
 
 def construct_alphas(responses: pd.DataFrame, items: Sequence[Item]) -> pd.DataFrame:
@@ -22,8 +23,6 @@ def construct_alphas(responses: pd.DataFrame, items: Sequence[Item]) -> pd.DataF
     >>> bool((a["alpha"] > 0.5).all())
     True
     """
-    from conditions.scoring import cronbach_alpha
-
     parts = []
     for phase in ("pre_questionnaire", "post_questionnaire"):
         if not (responses["phase"] == phase).any():

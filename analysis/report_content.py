@@ -14,15 +14,19 @@ import pandas as pd
 
 from analysis.constants import (
     CONDITIONS,
-    CONSTRUCTS,
     PHYSIO_MEASURES,
     display_label,
     measure_label,
 )
+from analysis.paper_table import apa_table
+from analysis.phase_hf import PHASE_OUTCOMES
+from analysis.physio_methods import TO_REPORT, checklist_table, methods_paragraphs
 from analysis.physio_mixed import MINUTE_CENTRE, N_MINUTES
 from analysis.plain_words import ancova_sentence, format_p, physio_sentence
 from analysis.precedence import LIMITS
 from analysis.provenance import provenance_sentence, provenance_summary_table
+from analysis.selfreport_ancova import planned_contrasts
+from conditions.scoring import STATE_CONSTRUCTS
 
 METHODS = {
     "self_report": (
@@ -207,8 +211,8 @@ def planned_contrast_table(result) -> pd.DataFrame:
                          "estimate": r.slope_diff, "ci_low": r.ci_low, "ci_high": r.ci_high,
                          "p": r.p, "p_holm": r.p_holm})
     sr = result.ancova
-    for construct in [c for c in CONSTRUCTS if c in set(sr["construct"])] + [
-            c for c in dict.fromkeys(sr["construct"]) if c not in CONSTRUCTS]:
+    for construct in [c for c in STATE_CONSTRUCTS if c in set(sr["construct"])] + [
+            c for c in dict.fromkeys(sr["construct"]) if c not in STATE_CONSTRUCTS]:
         for r in sr[sr["construct"] == construct].itertuples():
             rows.append({"kind": "self-report", "outcome": display_label(construct),
                          "unit": "points", "contrast": contrast_label(r.condition, r.versus),
@@ -218,8 +222,10 @@ def planned_contrast_table(result) -> pd.DataFrame:
                                        "ci_low", "ci_high", "p", "p_holm"])
 
 
-def compact_results(planned: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Contrasts as rows, outcomes as columns: ``estimate [95% CI]`` with the Holm p.
+def compact_results(planned: pd.DataFrame, kind: str,
+                    power: dict[tuple[str, str, str], str] | None = None) -> pd.DataFrame:
+    """Contrasts as rows, outcomes as columns: ``estimate [95% CI]`` with the Holm p, and the
+    power text of :func:`power_cells` when given.
 
     Examples
     --------
@@ -241,6 +247,9 @@ def compact_results(planned: pd.DataFrame, kind: str) -> pd.DataFrame:
 
     cells = [f"{num(e)} [{num(lo)}, {num(hi)}] {format_p(p)}{'*' if p < 0.05 else ''}"
              for e, lo, hi, p in zip(t["estimate"], t["ci_low"], t["ci_high"], t["p_holm"])]
+    if power:
+        cells = [f"{c}; {power.get((kind, o, k), 'power not cached')}"
+                 for c, o, k in zip(cells, t["outcome"], t["contrast"])]
     t = t.assign(cell=cells, column=[f"{o} ({u})" for o, u in zip(t["outcome"], t["unit"])])
     wide = t.pivot_table(index="contrast", columns="column", values="cell", aggfunc="first",
                          sort=False)
@@ -334,10 +343,8 @@ def selfreport_sentences(ancova: pd.DataFrame) -> list[str]:
     >>> [s.split(",")[1].split()[0] for s in selfreport_sentences(t)]
     ['Kindness', 'Rumination']
     """
-    from analysis.selfreport_ancova import planned_contrasts
-
     order = {pair: i for i, pair in enumerate(planned_contrasts())}
-    constructs = [c for c in CONSTRUCTS if c in set(ancova["construct"])]
+    constructs = [c for c in STATE_CONSTRUCTS if c in set(ancova["construct"])]
     constructs += [c for c in dict.fromkeys(ancova["construct"]) if c not in constructs]
     t = ancova.assign(_c=pd.Categorical(ancova["construct"], constructs),
                       _o=[order.get((c, v), len(order)) for c, v in
@@ -397,9 +404,8 @@ def _slopes_display(result) -> pd.DataFrame:
     })
 
 
-def build_sections(result, figures: dict[str, Path]) -> list[Section]:
-    """All sections of the report, in order (results first, details after)."""
-    sections: list[Section] = []
+def results_at_a_glance(result, figures: dict[str, Path]) -> Section:
+    """The first section: sample, number of planned contrasts passing Holm, compact tables."""
     n_alloc = int(result.flow.loc["allocated", "total"]) if "allocated" in result.flow.index \
         else 0
     n_sr = int(result.flow.loc["analysed (self-report)", "total"]) \
@@ -430,17 +436,126 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
         top.figures.append(("Every planned contrast with its 95% CI; Holm-adjusted p at the "
                             "right of each row (filled marker: Holm p < .05).",
                             figures["forest"]))
+    cp = getattr(result, "contrast_power", None)
+    cells = power_cells(cp)
+    if cp is not None:
+        top.paragraphs.append(power_paragraph(cp))
+    power_note = (f" Power: the chance that this design (n = {cp['n_per_group']} per group) "
+                  "detects the planted effect with the same model and Holm decision; in "
+                  f"brackets at the planned n = {cp['n_planned']} per group." if cells else "")
     for kind, caption in (
         ("physiology", "Physiology: difference in slope per induction minute [95% CI], "
                        "Holm-adjusted p (* < .05)."),
         ("self-report", "Self-report: ANCOVA-adjusted difference in post score, points "
                         "[95% CI], Holm-adjusted p (* < .05)."),
     ):
-        table = compact_results(planned, kind)
+        table = compact_results(planned, kind, cells)
         if len(table):
-            top.tables.append((caption, table))
-    sections.append(top)
+            top.tables.append((caption + power_note, table))
+    return top
 
+
+def _power_key(row) -> tuple[str, str, str]:
+    """(kind, outcome label, contrast label) of a power-table row, as in the planned table."""
+    if row.kind == "physio":
+        outcome = PHYSIO_MEASURES[row.measure][2] if row.measure in PHYSIO_MEASURES \
+            else row.measure
+        return "physiology", outcome, contrast_label(row.condition, row.versus)
+    return "self-report", display_label(row.measure), contrast_label(row.condition, row.versus)
+
+
+def power_cells(cp: dict | None) -> dict[tuple[str, str, str], str]:
+    """The power text of each planned contrast, keyed like :func:`planned_contrast_table`.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"kind": ["physio"], "measure": ["hr_bpm"],
+    ...     "condition": ["body_scan"], "versus": ["neutral"], "truth": [-0.3],
+    ...     "power": [0.14], "power_planned": [0.71], "reps": [50]})
+    >>> power_cells({"table": t, "n_per_group": 4, "n_planned": 27})
+    {('physiology', 'Heart rate', 'Body scan − Neutral'): 'power .14 (.71)'}
+    """
+    if cp is None or cp.get("table") is None or not len(cp["table"]):
+        return {}
+
+    def share(v: float) -> str:
+        return "–" if pd.isna(v) else f"{v:.2f}".replace("0.", ".", 1) if v < 1 else "1"
+
+    out = {}
+    for row in cp["table"].itertuples():
+        if row.truth == 0:
+            text = f"no planted effect (false positives {share(row.power)})"
+        else:
+            text = f"power {share(row.power)} ({share(row.power_planned)})"
+        out[_power_key(row)] = text
+    return out
+
+
+def power_paragraph(cp: dict) -> str:
+    """What the analysed design can detect, in one paragraph (or how to compute it)."""
+    table, n, n_plan = cp.get("table"), cp["n_per_group"], cp["n_planned"]
+    if table is None or not len(table) or cp.get("missing"):
+        sizes = " and ".join(str(k) for k in cp.get("missing", [n]))
+        return (f"Power of the planned contrasts is not cached for n = {sizes} per group; "
+                f"compute it with 'python -m analysis.power_cache_write {sizes}' (the model "
+                "of soothe power) and re-run soothe analyze.")
+    planted = table[table["truth"] != 0]
+    reps = int(table["reps"].iloc[0])
+
+    def line(col: str, size: int) -> str:
+        p = planted[col]
+        return (f"at n = {size} per group, median power {p.median():.2f}, and "
+                f"{int((p >= 0.8).sum())} of {len(p)} contrasts reach 0.80")
+
+    return (f"Power at the planted effects (the simulator's effect model, "
+            f"soothe.simulate.effects; {reps} simulated studies per n, analysed with these same "
+            "models and the same Holm-adjusted decision as soothe power): "
+            f"{line('power', n)} (this analysis); {line('power_planned', n_plan)} (the "
+            "paradigm's planned size). A contrast that is not significant at low power is no "
+            "evidence that the effect is absent.")
+
+
+def minute_contrasts_wide(mc: pd.DataFrame) -> pd.DataFrame:
+    """Per-minute contrasts as one row per measure and contrast, one column per minute.
+
+    Examples
+    --------
+    >>> mc = pd.DataFrame({"measure": "hr_bpm", "condition": "body_scan",
+    ...     "versus": "neutral", "minute": [1, 2], "estimate": [0.1, -0.2],
+    ...     "ci_low": [-0.5, -0.9], "ci_high": [0.7, 0.5]})
+    >>> minute_contrasts_wide(mc).columns.tolist()
+    ['measure', 'contrast', 'min 1', 'min 2']
+    """
+    wide = mc.assign(cell=[f"{e:+.3g} [{lo:+.3g}, {hi:+.3g}]" for e, lo, hi in
+                           zip(mc["estimate"], mc["ci_low"], mc["ci_high"])],
+                     label=[contrast_label(c, v) for c, v in
+                            zip(mc["condition"], mc["versus"])],
+                     m=mc["measure"].map(measure_label))
+    wide = wide.pivot_table(index=["m", "label"], columns="minute", values="cell",
+                            aggfunc="first", sort=False).reset_index()
+    wide.columns = ["measure", "contrast"] + [f"min {c}" for c in wide.columns[2:]]
+    return wide
+
+
+def physio_methods_section(result) -> Section | None:
+    """Physiology methods written from the sidecars, with the reporting checklist."""
+    summary = getattr(result, "physio_methods", None)
+    if summary is None:
+        return None
+    sec = Section("Physiology methods", anchor="methods")
+    sec.paragraphs.extend(methods_paragraphs(summary))
+    sec.paragraphs.append(
+        "The table lists one row per item of GRAPH (Quintana et al., 2016), the SPR guidelines "
+        "for HR/HRV (Quigley et al., 2024), Laborde et al. (2017) and the SPR committee "
+        "report on EDA (Boucsein et al., 2012), with the value soothe used or measured and "
+        f"its source. '{TO_REPORT}' marks what the data cannot tell; give it by hand.")
+    sec.tables.append(("Reporting checklist (also tables/physio_methods_checklist.csv).",
+                       checklist_table(summary)))
+    return sec
+
+
+def physiology_sections(result, figures: dict[str, Path]) -> list[Section]:
+    """The growth-curve section and, when there are per-minute contrasts, their table."""
     phys = Section("Physiology: minute-by-minute growth curves", anchor="physiology")
     phys.paragraphs.append(METHODS["physiology"])
     if "time_course" in figures:
@@ -457,52 +572,45 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
                             "linear model (same random effects, ML fits): likelihood-ratio "
                             "test and AIC.", _sensitivity_table(result)))
     mc = result.minute_contrasts
-    if len(mc):
-        wide = mc.assign(cell=[f"{e:+.3g} [{lo:+.3g}, {hi:+.3g}]" for e, lo, hi in
-                               zip(mc["estimate"], mc["ci_low"], mc["ci_high"])],
-                         label=[contrast_label(c, v) for c, v in
-                                zip(mc["condition"], mc["versus"])],
-                         m=mc["measure"].map(measure_label))
-        wide = wide.pivot_table(index=["m", "label"], columns="minute", values="cell",
-                                aggfunc="first", sort=False).reset_index()
-        wide.columns = ["measure", "contrast"] + [f"min {c}" for c in wide.columns[2:]]
-        minutes = Section("Physiology per minute (descriptive)", collapsed=True,
-                          anchor="minutes")
-        minutes.tables.append(("Difference at each induction minute: estimate [95% CI] "
-                               "(descriptive, no test; tables/physio_minute_contrasts.csv).",
-                               wide))
-    sections.append(phys)
-    if len(mc):
-        sections.append(minutes)
+    if not len(mc):
+        return [phys]
+    minutes = Section("Physiology per minute (descriptive)", collapsed=True, anchor="minutes")
+    minutes.tables.append(("Difference at each induction minute: estimate [95% CI] "
+                           "(descriptive, no test; tables/physio_minute_contrasts.csv).",
+                           minute_contrasts_wide(mc)))
+    return [phys, minutes]
 
+
+def hf_section(result) -> Section:
+    """The secondary outcome: ln HF power and breathing rate per phase."""
     hf = Section("Secondary: HF power per phase, with breathing rate", anchor="hf")
     hf.paragraphs.append(METHODS["hf"])
     if result.phase_descriptives is None:
         hf.paragraphs.append("No group phases table (group/desc-phases_physio.tsv) was found "
                              "in the derivatives, so HF is not reported.")
-    else:
-        if result.hf_reasons:
-            hf.paragraphs.append("Phases without a valid HF value: " + "; ".join(
-                f"{k}: {v}" for k, v in result.hf_reasons.items()) + ".")
-        d = result.phase_descriptives
-        from analysis.phase_hf import PHASE_OUTCOMES
+        return hf
+    if result.hf_reasons:
+        hf.paragraphs.append("Phases without a valid HF value: " + "; ".join(
+            f"{k}: {v}" for k, v in result.hf_reasons.items()) + ".")
+    d = result.phase_descriptives
+    hf.tables.append(("ln HF power and breathing rate per phase and condition: mean "
+                      "(SD), n valid.", pd.DataFrame({
+                          "outcome": [f"{PHASE_OUTCOMES[o][0]} ({PHASE_OUTCOMES[o][1]})"
+                                      for o in d["outcome"]],
+                          "phase": d["phase"], "condition": d["condition"].map(display_label),
+                          "M (SD)": [f"{m:.2f} ({sd:.2f})" for m, sd in
+                                     zip(d["mean"], d["sd"])],
+                          "n": d["n"], "n without a value": d["n_missing"]})))
+    if result.phase_ancova is not None and len(result.phase_ancova):
+        a = result.phase_ancova.rename(columns={"outcome": "construct"})
+        table = ancova_display(a).rename(columns={"construct": "outcome"})
+        hf.tables.append(("Induction value adjusted for the baseline value: planned "
+                          "contrasts, Holm within outcome.", table))
+    return hf
 
-        hf.tables.append(("ln HF power and breathing rate per phase and condition: mean "
-                          "(SD), n valid.", pd.DataFrame({
-                              "outcome": [f"{PHASE_OUTCOMES[o][0]} ({PHASE_OUTCOMES[o][1]})"
-                                          for o in d["outcome"]],
-                              "phase": d["phase"], "condition": d["condition"].map(
-                                  display_label),
-                              "M (SD)": [f"{m:.2f} ({sd:.2f})" for m, sd in
-                                         zip(d["mean"], d["sd"])],
-                              "n": d["n"], "n without a value": d["n_missing"]})))
-        if result.phase_ancova is not None and len(result.phase_ancova):
-            a = result.phase_ancova.rename(columns={"outcome": "construct"})
-            table = ancova_display(a).rename(columns={"construct": "outcome"})
-            hf.tables.append(("Induction value adjusted for the baseline value: planned "
-                              "contrasts, Holm within outcome.", table))
-    sections.append(hf)
 
+def selfreport_section(result, figures: dict[str, Path]) -> Section:
+    """ANCOVA contrasts, manipulation check and reliability of the state constructs."""
     selfr = Section("Self-report: ANCOVA and manipulation check", anchor="selfreport")
     selfr.paragraphs.append(METHODS["self_report"])
     if "selfreport" in figures:
@@ -525,8 +633,11 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
         al = result.alphas.assign(construct=result.alphas["construct"].map(display_label))
         selfr.tables.append(("Reliability: Cronbach's alpha per construct and phase.",
                              _round(al, 2)))
-    sections.append(selfr)
+    return selfr
 
+
+def flow_section(result, figures: dict[str, Path]) -> Section:
+    """Participant flow per condition, the exclusions and the rules applied."""
     flow = Section("Participant flow and exclusions", anchor="flow")
     if "flow" in figures:
         flow.figures.append(("CONSORT-style participant flow per condition.", figures["flow"]))
@@ -547,42 +658,55 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
             f"{'on' if r.invalid_windows else 'off'} (more than {r.max_invalid_fraction:.0%} "
             f"invalid in {'/'.join(r.invalid_phases)}, scope {r.invalid_scope}); manipulation "
             f"check {'on' if r.manipulation_check else 'off'}.")
-    sections.append(flow)
+    return flow
 
-    if result.precedence is not None and len(result.precedence):
-        prec = Section("Exploratory: temporal precedence", anchor="precedence")
-        prec.paragraphs.append(
-            "Does the early physiological change (induction minutes 1-5 minus baseline, "
-            "standardised) predict post safe/content and connected/secure beyond condition "
-            "and the pre score? post ~ C(condition) + pre + early_change_z.")
-        sig = result.precedence[result.precedence["p_holm"] < 0.05]
-        prec.paragraphs.append(
-            f"{len(sig)} of {len(result.precedence)} tests were significant after Holm "
-            "correction." + ("" if sig.empty else " " + "; ".join(
-                f"{measure_label(r.predictor)} → {display_label(r.outcome)}: "
-                f"{r.estimate_per_sd:+.2f} points per SD ({format_p(r.p_holm)})"
-                for r in sig.itertuples())))
-        prec.paragraphs.append("Limits: " + LIMITS)
-        pr = result.precedence.assign(predictor=result.precedence["predictor"].map(
-            measure_label), outcome=result.precedence["outcome"].map(display_label))
-        prec.tables.append(("Early change as predictor.", _round(pr, 3)))
-        sections.append(prec)
 
-    if result.descriptives is not None:
-        from analysis.paper_table import apa_table
+def precedence_section(result) -> Section | None:
+    """Exploratory temporal precedence (None when it was not computed)."""
+    if result.precedence is None or not len(result.precedence):
+        return None
+    prec = Section("Exploratory: temporal precedence", anchor="precedence")
+    prec.paragraphs.append(
+        "Does the early physiological change (induction minutes 1-5 minus baseline, "
+        "standardised) predict post safe/content and connected/secure beyond condition "
+        "and the pre score? post ~ C(condition) + pre + early_change_z.")
+    sig = result.precedence[result.precedence["p_holm"] < 0.05]
+    prec.paragraphs.append(
+        f"{len(sig)} of {len(result.precedence)} tests were significant after Holm "
+        "correction." + ("" if sig.empty else " " + "; ".join(
+            f"{measure_label(r.predictor)} → {display_label(r.outcome)}: "
+            f"{r.estimate_per_sd:+.2f} points per SD ({format_p(r.p_holm)})"
+            for r in sig.itertuples())))
+    prec.paragraphs.append("Limits: " + LIMITS)
+    pr = result.precedence.assign(predictor=result.precedence["predictor"].map(
+        measure_label), outcome=result.precedence["outcome"].map(display_label))
+    prec.tables.append(("Early change as predictor.", _round(pr, 3)))
+    return prec
 
-        desc = Section("Descriptive table (manuscript format)", anchor="table1")
-        desc.paragraphs.append(METHODS["descriptives"])
-        desc.tables.append(("Mean (SD) per condition (also paper_table.tex / .md / .csv).",
-                            apa_table(result.descriptives)))
-        sections.append(desc)
 
+def descriptive_section(result) -> Section | None:
+    """The manuscript-format mean (SD) table (None without descriptives)."""
+    if result.descriptives is None:
+        return None
+    desc = Section("Descriptive table (manuscript format)", anchor="table1")
+    desc.paragraphs.append(METHODS["descriptives"])
+    desc.tables.append(("Mean (SD) per condition (also paper_table.tex / .md / .csv).",
+                        apa_table(result.descriptives)))
+    return desc
+
+
+def words_section(result) -> Section:
+    """Every planned contrast as one sentence (folded)."""
     words = Section("Every planned contrast in words", collapsed=True, anchor="words")
     words.paragraphs.append("One sentence per planned contrast, significant or not, in the "
                             "planned order (physiology slopes, then self-report).")
+    sr = result.ancova
     words.bullets = physio_sentences(result) + (selfreport_sentences(sr) if len(sr) else [])
-    sections.append(words)
+    return words
 
+
+def software_section(result) -> Section:
+    """Software versions, input hashes, physiology provenance, command and run times."""
     prov = Section("Software and inputs", collapsed=True, anchor="software")
     versions = result.provenance.get("versions", {})
     prov.tables.append(("Software versions.", pd.DataFrame(
@@ -604,8 +728,22 @@ def build_sections(result, figures: dict[str, Path]) -> list[Section]:
                                f"{result.provenance['command']}")
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items())
     prov.paragraphs.append(f"Run times: {timing}.")
-    sections.append(prov)
-    return sections
+    return prov
+
+
+def build_sections(result, figures: dict[str, Path]) -> list[Section]:
+    """All sections of the report, in order (results first, details after)."""
+    sections = [results_at_a_glance(result, figures),
+                physio_methods_section(result),
+                *physiology_sections(result, figures),
+                hf_section(result),
+                selfreport_section(result, figures),
+                flow_section(result, figures),
+                precedence_section(result),
+                descriptive_section(result),
+                words_section(result),
+                software_section(result)]
+    return [s for s in sections if s is not None]
 
 
 def condition_order(values) -> list[str]:

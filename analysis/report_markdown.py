@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jinja2
+
 from analysis.paper_table import to_markdown
 from analysis.report_content import Section
 
 
 def _environment():
-    import jinja2
-
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)

@@ -22,7 +22,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from analysis.errors import AnalysisError
+from analysis.pipeline import run_analysis
+from analysis.power import adapt_simulated_tables
+from analysis.synthetic import write_synthetic_dataset
+from soothe.simulate import simulate_study_tables
 
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -63,8 +70,8 @@ def render_report_png(html: Path, png: Path, *, width: int = 1280, height: int =
 def crop_blank_bottom(png: Path, margin: int = 24, colors: int | None = 256) -> tuple[int, int]:
     """Cut the uniform background below the page's last content row; return the new size.
 
-    ``colors`` quantizes the result to a palette PNG (a full report is ~1 MB instead of
-    ~3 MB; the report is flat colours and text, so nothing visible is lost).
+    ``colors`` quantizes the result to a palette PNG (a third of the size; the report is
+    flat colours and text, so nothing visible is lost).
 
     Chromium's ``--screenshot`` captures the window, not the document, so a full-page
     image is taken with a window taller than the page and trimmed here.
@@ -78,9 +85,6 @@ def crop_blank_bottom(png: Path, margin: int = 24, colors: int | None = 256) -> 
     >>> crop_blank_bottom(p, margin=5)
     (20, 35)
     """
-    import numpy as np
-    from PIL import Image
-
     with Image.open(png) as im:
         rgb = np.asarray(im.convert("RGB"))
     background = rgb[-1, -1]
@@ -96,12 +100,8 @@ def crop_blank_bottom(png: Path, margin: int = 24, colors: int | None = 256) -> 
 
 def table_level_demo(out: Path, n_per_group: int = 27, seed: int = 7) -> Path:
     """Simulate (table level), write and analyse a study; return the report.html path."""
-    from analysis.pipeline import run_analysis
-    from analysis.power import _adapt
-    from analysis.synthetic import write_synthetic_dataset
-    from soothe.simulate import simulate_study_tables
-
-    tables = _adapt(simulate_study_tables(n_per_group, seed, measurement_noise=True))
+    simulated = simulate_study_tables(n_per_group, seed, measurement_noise=True)
+    tables = adapt_simulated_tables(simulated)
     write_synthetic_dataset(tables, out / "raw", out / "deriv")
     _, paths = run_analysis(out / "raw", out / "deriv", out / "report")
     return paths["report_html"]

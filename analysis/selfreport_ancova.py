@@ -39,44 +39,47 @@ CONTRAST_COLUMNS = (
 
 
 def holm_adjust(p: Sequence[float]) -> np.ndarray:
-    """Holm (1979) step-down adjusted p values (``multipletests(method="holm")``); NaN stays NaN.
+    """Holm (1979) step-down adjusted p values; NaN stays NaN.
 
-    statsmodels' Holm branch ends with ``gc.collect()``, a full garbage collection that
-    costs seconds per call inside a process holding many figures; it is skipped for the
-    call (the result is unchanged; ``tests/test_analysis_models.py`` compares the two).
+    The same arithmetic as statsmodels' ``multipletests(method="holm")`` (sorted p times
+    m, m-1, ..., 1, running maximum, capped at 1), written out because statsmodels' Holm
+    branch ends with a full garbage collection on every call, which is slow inside a
+    process that holds many figures. ``tests/test_analysis_models.py`` compares the two.
 
     Examples
     --------
     >>> holm_adjust([0.01, 0.04, 0.03]).round(3).tolist()
     [0.03, 0.06, 0.06]
     """
-    import gc
-
-    from statsmodels.stats.multitest import multipletests
-
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
     if ok.any():
-        collect = gc.collect
-        gc.collect = lambda *args, **kwargs: 0
-        try:
-            out[ok] = multipletests(p[ok], method="holm")[1]
-        finally:
-            gc.collect = collect
+        finite = p[ok]
+        order = np.argsort(finite)
+        raw = finite[order] * np.arange(finite.size, 0, -1)
+        adjusted = np.minimum(np.maximum.accumulate(raw), 1.0)
+        back = np.empty_like(adjusted)
+        back[order] = adjusted
+        out[ok] = back
     return out
 
 
 def planned_contrasts(conditions: Sequence[str] = CONDITIONS) -> list[tuple[str, str]]:
-    """(condition, versus) pairs of the planned contrasts.
+    """(condition, versus) pairs of the planned contrasts among ``conditions``.
+
+    A pair is planned only when both of its conditions are present.
 
     Examples
     --------
     >>> planned_contrasts()[-1]
     ('body_scan', 'positive_excitement')
+    >>> planned_contrasts(["neutral", "body_scan"])
+    [('body_scan', 'neutral')]
     """
     pairs = [(c, REFERENCE) for c in conditions if c != REFERENCE]
-    pairs += [(c, ACTIVE_CONTROL) for c in SELF_COMPASSION_CONDITIONS if c in conditions]
+    if ACTIVE_CONTROL in conditions:
+        pairs += [(c, ACTIVE_CONTROL) for c in SELF_COMPASSION_CONDITIONS if c in conditions]
     return pairs
 
 
@@ -144,6 +147,7 @@ def fit_construct_ancova(data: pd.DataFrame, construct: str) -> tuple[pd.DataFra
     >>> bool(table.set_index("contrast").loc["kindness_self - neutral", "estimate"] > 0)
     True
     """
+    # lazy: statsmodels is the analysis's heaviest import; report and table code skip it
     import statsmodels.formula.api as smf
     from scipy import stats
 
@@ -256,6 +260,7 @@ def change_scores(tidy: pd.DataFrame) -> pd.DataFrame:
     >>> list(change_scores(tidy).columns)[:4]
     ['construct', 'condition', 'n', 'mean_change']
     """
+    # lazy: scipy.stats is a heavy import; report and table code skip it
     from scipy import stats
 
     wide = prepost_wide(tidy).dropna(subset=["pre", "post"])

@@ -7,32 +7,34 @@ per-window physiology -- from the same generative model and the same planted eff
 vagal and sympathetic drives (planted condition slope plus the person's own slope, an onset
 step and a minute-to-minute wander), mapped to HR, ln RMSSD, ln HF, SCL and breathing rate
 by the model's analytic expectations (:mod:`soothe.simulate.physiology`) instead of beats
-and samples. So it is fast (about 1 ms per participant) and its planted index slopes are
+and samples. So it is fast (no signals are drawn) and its planted index slopes are
 :func:`soothe.simulate.effects.implied_index_slopes`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.constants import CONDITIONS, CONSTRUCTS
+from analysis.constants import CONDITIONS
+from conditions import bids
 from conditions.questionnaire_items import Item
+from conditions.scoring import STATE_CONSTRUCTS
+from soothe.simulate import effects
+from soothe.simulate import physiology as phys
+from soothe.simulate.effects import SELFREPORT_SHIFTS, implied_index_slopes
 
 
 def _default_slopes() -> dict[str, dict[str, float]]:
-    from soothe.simulate.effects import implied_index_slopes
-
     s = implied_index_slopes()
     return {m: s[m] for m in ("hr_bpm", "ln_rmssd", "lnhf", "scl_us")}
 
 
 def _default_shifts() -> dict[str, dict[str, float]]:
-    from soothe.simulate.effects import SELFREPORT_SHIFTS
-
     return {c: dict(v) for c, v in SELFREPORT_SHIFTS.items()}
 
 
@@ -76,7 +78,7 @@ def synthetic_items(per_construct: int = 3) -> list[Item]:
     (14, True)
     """
     items = []
-    for construct in CONSTRUCTS:
+    for construct in STATE_CONSTRUCTS:
         for k in range(per_construct):
             items.append(
                 Item(
@@ -95,9 +97,6 @@ def synthetic_items(per_construct: int = 3) -> list[Item]:
 
 def _draw_person(condition: str, rng: np.random.Generator) -> dict[str, Any]:
     """Resting traits and drive slopes of one participant (``soothe.simulate.effects``)."""
-    from soothe.simulate import effects
-    from soothe.simulate.physiology import rsa_amplitude_at_rest
-
     b = effects.BASELINE
 
     def draw(key: str) -> float:
@@ -113,7 +112,7 @@ def _draw_person(condition: str, rng: np.random.Generator) -> dict[str, Any]:
         "condition": condition,
         "hr0": hr0, "scl0": float(np.exp(ln_scl0)) if responder else scr[
             "non_responder_scl_us"], "br0": br0, "depth0": depth0,
-        "a0": rsa_amplitude_at_rest(float(np.exp(ln_rmssd0)), hr0, br0),
+        "a0": phys.rsa_amplitude_at_rest(float(np.exp(ln_rmssd0)), hr0, br0),
         "slope": {d: effects.drive_slope(d, condition) + rng.normal(0, var[d]["slope_sd"])
                   for d in var},
         "onset": {d: rng.normal(0, var[d]["onset_sd"]) for d in var},
@@ -127,9 +126,6 @@ def _draw_person(condition: str, rng: np.random.Generator) -> dict[str, Any]:
 def _window_values(person: dict[str, Any], phase: str, w: int,
                    rng: np.random.Generator) -> dict[str, float]:
     """Expected indices of one minute from the drives (analytic, ``soothe.simulate``)."""
-    from soothe.simulate import effects
-    from soothe.simulate import physiology as phys
-
     tau = w - 0.5
     drive = {}
     for d in ("vagal", "sympathetic"):
@@ -194,11 +190,42 @@ def synthetic_study_tables(
     rng = np.random.default_rng(seed)
     items = synthetic_items()
     conditions = [c for c in CONDITIONS for _ in range(n_per_group)]
+    participants = synthetic_participants(conditions, rng)
+    win_rows: list[dict[str, Any]] = []
+    resp_rows: list[dict[str, Any]] = []
+    implied = _default_slopes()
+    for pid, cond in zip(participants["participant_id"], conditions):
+        person = _draw_person(cond, rng)
+        # a custom plan adds (its slope - the model's implied slope) on the index itself
+        extra = {m: slopes.get(m, {}).get(cond, 0.0) - implied.get(m, {}).get(cond, 0.0)
+                 for m in _MEASUREMENT_SD}
+        win_rows += synthetic_window_rows(pid, person, extra, rng, invalid_rate)
+        resp_rows += synthetic_response_rows(pid, cond, items, shifts, rng)
+    planted = {
+        "description": "analysis.synthetic: the soothe.simulate generative model at table "
+        "level (analytic expectations of the drives); slopes = implied index slope per "
+        "induction minute relative to baseline; self-report post - pre shift in scale points",
+        "slopes": slopes,
+        "shifts": {c: {k: shifts.get(c, {}).get(k, 0.0) for k in STATE_CONSTRUCTS}
+                   for c in CONDITIONS},
+    }
+    return StudyTables(participants, pd.DataFrame(resp_rows), pd.DataFrame(win_rows), items,
+                       planted)
+
+
+def synthetic_participants(conditions: list[str], rng: np.random.Generator) -> pd.DataFrame:
+    """``participants.tsv`` rows, one per entry of ``conditions`` (age and sex drawn).
+
+    Examples
+    --------
+    >>> p = synthetic_participants(["neutral", "body_scan"], np.random.default_rng(0))
+    >>> p["participant_id"].tolist(), p["condition"].tolist()
+    (['sub-001', 'sub-002'], ['neutral', 'body_scan'])
+    """
     n = len(conditions)
-    pids = [f"sub-{i + 1:03d}" for i in range(n)]
-    participants = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "participant_id": pids,
+            "participant_id": [f"sub-{i + 1:03d}" for i in range(n)],
             "age": rng.integers(18, 60, n),
             "sex": rng.choice(["female", "male"], n),
             "condition": conditions,
@@ -206,78 +233,91 @@ def synthetic_study_tables(
             "status": "complete",
         }
     )
-    win_rows: list[dict[str, Any]] = []
-    resp_rows: list[dict[str, Any]] = []
-    layout = (("baseline", 5, 0.0), ("induction", 11, 360.0), ("recovery", 5, 1080.0))
-    implied = _default_slopes()
-    for pid, cond in zip(pids, conditions):
-        person = _draw_person(cond, rng)
-        # a custom plan adds (its slope - the model's implied slope) on the index itself
-        extra = {m: slopes.get(m, {}).get(cond, 0.0) - implied.get(m, {}).get(cond, 0.0)
-                 for m in _MEASUREMENT_SD}
-        for phase, n_win, t0 in layout:
-            for w in range(1, n_win + 1):
-                vals = _window_values(person, phase, w, rng)
-                if phase == "induction":
-                    for m, e in extra.items():
-                        vals[m] += e * (w - 0.5)
-                for m, sd in _MEASUREMENT_SD.items():
-                    vals[m] += rng.normal(0.0, sd)
-                ecg_ok = rng.random() >= invalid_rate
-                eda_ok = rng.random() >= invalid_rate
-                hr = vals["hr_bpm"] if ecg_ok else np.nan
-                rmssd = float(np.exp(vals["ln_rmssd"])) if ecg_ok else np.nan
-                lnhf = vals["lnhf"] if ecg_ok else np.nan
-                scl = max(vals["scl_us"], 0.05) if eda_ok else np.nan
-                scr_n = int(rng.poisson(vals["scr_rate"])) if eda_ok else np.nan
-                win_rows.append(
-                    {
-                        "participant_id": pid, "session": "1", "condition": cond,
-                        "phase": phase, "window": w, "start_s": t0 + 60.0 * (w - 1),
-                        "end_s": t0 + 60.0 * w, "partial": False, "hr_bpm": hr,
-                        "rmssd_ms": rmssd, "lnrmssd": vals["ln_rmssd"] if ecg_ok else np.nan,
-                        "sdnn_ms": rmssd * 1.3 if ecg_ok else np.nan,
-                        "hf_ms2": float(np.exp(lnhf)) if ecg_ok else np.nan, "lnhf": lnhf,
-                        "n_beats": int(round(hr)) if ecg_ok else 0,
-                        "corrected_pct": 0.5 if ecg_ok else np.nan,
-                        "excluded_diff_pct": 1.0 if ecg_ok else np.nan,
-                        "ecg_valid": ecg_ok, "ecg_reason": "" if ecg_ok else "too many artefacts",
-                        "hf_valid": ecg_ok, "hf_reason": "" if ecg_ok else "ECG invalid",
-                        "resp_rate_bpm": vals["breathing_rate_bpm"],
-                        "resp_amplitude": vals["belt_depth_v"], "resp_source": "belt",
-                        "scl_us": scl, "sc_mean_us": scl,
-                        "scr_count": scr_n,
-                        "scr_rate_per_min": float(scr_n) if eda_ok else np.nan,
-                        "scr_amp_us": 0.2 if eda_ok else np.nan,
-                        "eda_valid": eda_ok, "eda_reason": "" if eda_ok else "saturated",
-                    }
-                )
-        trait = {c: rng.normal(50.0, 12.0) for c in CONSTRUCTS}
-        for phase in ("pre_questionnaire", "post_questionnaire"):
-            for pos, item in enumerate(items, start=1):
-                true = trait[item.construct] + rng.normal(0.0, 5.0)
-                if phase == "post_questionnaire":
-                    true += shifts.get(cond, {}).get(item.construct, 0.0)
-                score = float(np.clip(true + rng.normal(0.0, 7.0), 0.0, 100.0))
-                rating = item.reverse(score) if item.reversed else score
-                resp_rows.append(
-                    {
-                        "participant_id": pid, "session": "1", "phase": phase,
-                        "questionnaire": "state_vas", "item_id": item.item_id,
-                        "construct": item.construct, "reversed": item.reversed,
-                        "position": pos, "onset": np.nan, "rating": round(rating, 1),
-                        "response_time": np.nan, "scale_min": 0.0, "scale_max": 100.0,
-                    }
-                )
-    planted = {
-        "description": "analysis.synthetic: the soothe.simulate generative model at table "
-        "level (analytic expectations of the drives); slopes = implied index slope per "
-        "induction minute relative to baseline; self-report post - pre shift in scale points",
-        "slopes": slopes,
-        "shifts": {c: {k: shifts.get(c, {}).get(k, 0.0) for k in CONSTRUCTS} for c in CONDITIONS},
+
+
+#: Phases of the windows table: (name, number of 60-s windows, start in s).
+WINDOW_LAYOUT: tuple[tuple[str, int, float], ...] = (
+    ("baseline", 5, 0.0), ("induction", 11, 360.0), ("recovery", 5, 1080.0))
+
+
+def synthetic_window_rows(pid: str, person: dict[str, Any], extra: dict[str, float],
+                          rng: np.random.Generator, invalid_rate: float
+                          ) -> list[dict[str, Any]]:
+    """The windows-table rows of one participant: the model's values plus measurement noise,
+    ``extra`` slope per induction minute, and windows flagged invalid at ``invalid_rate``."""
+    rows = []
+    for phase, n_win, t0 in WINDOW_LAYOUT:
+        for w in range(1, n_win + 1):
+            vals = _window_values(person, phase, w, rng)
+            if phase == "induction":
+                for m, e in extra.items():
+                    vals[m] += e * (w - 0.5)
+            for m, sd in _MEASUREMENT_SD.items():
+                vals[m] += rng.normal(0.0, sd)
+            ecg_ok = rng.random() >= invalid_rate
+            eda_ok = rng.random() >= invalid_rate
+            rows.append(window_row(pid, person["condition"], phase, w, t0, vals, ecg_ok,
+                                   eda_ok, rng))
+    return rows
+
+
+def window_row(pid: str, cond: str, phase: str, w: int, t0: float, vals: dict[str, float],
+               ecg_ok: bool, eda_ok: bool, rng: np.random.Generator) -> dict[str, Any]:
+    """One windows-table row from a window's values (NaN where its signal is invalid).
+
+    The SCR count is drawn from ``rng`` (Poisson with the window's rate) when EDA is valid.
+    """
+    hr = vals["hr_bpm"] if ecg_ok else np.nan
+    rmssd = float(np.exp(vals["ln_rmssd"])) if ecg_ok else np.nan
+    lnhf = vals["lnhf"] if ecg_ok else np.nan
+    scl = max(vals["scl_us"], 0.05) if eda_ok else np.nan
+    scr_n = int(rng.poisson(vals["scr_rate"])) if eda_ok else np.nan
+    return {
+        "participant_id": pid, "session": "1", "condition": cond,
+        "phase": phase, "window": w, "start_s": t0 + 60.0 * (w - 1),
+        "end_s": t0 + 60.0 * w, "partial": False, "hr_bpm": hr,
+        "rmssd_ms": rmssd, "lnrmssd": vals["ln_rmssd"] if ecg_ok else np.nan,
+        "sdnn_ms": rmssd * 1.3 if ecg_ok else np.nan,
+        "hf_ms2": float(np.exp(lnhf)) if ecg_ok else np.nan, "lnhf": lnhf,
+        "n_beats": int(round(hr)) if ecg_ok else 0,
+        "corrected_pct": 0.5 if ecg_ok else np.nan,
+        "excluded_diff_pct": 1.0 if ecg_ok else np.nan,
+        "ecg_valid": ecg_ok, "ecg_reason": "" if ecg_ok else "too many artefacts",
+        "hf_valid": ecg_ok, "hf_reason": "" if ecg_ok else "ECG invalid",
+        "resp_rate_bpm": vals["breathing_rate_bpm"],
+        "resp_amplitude": vals["belt_depth_v"], "resp_source": "belt",
+        "scl_us": scl, "sc_mean_us": scl,
+        "scr_count": scr_n,
+        "scr_rate_per_min": float(scr_n) if eda_ok else np.nan,
+        "scr_amp_us": 0.2 if eda_ok else np.nan,
+        "eda_valid": eda_ok, "eda_reason": "" if eda_ok else "saturated",
     }
-    return StudyTables(participants, pd.DataFrame(resp_rows), pd.DataFrame(win_rows), items,
-                       planted)
+
+
+def synthetic_response_rows(pid: str, cond: str, items: list[Item],
+                            shifts: dict[str, dict[str, float]], rng: np.random.Generator
+                            ) -> list[dict[str, Any]]:
+    """Pre and post questionnaire answers of one participant (a trait per construct plus
+    noise; the post answers shifted by the condition's planted shift)."""
+    rows = []
+    trait = {c: rng.normal(50.0, 12.0) for c in STATE_CONSTRUCTS}
+    for phase in ("pre_questionnaire", "post_questionnaire"):
+        for pos, item in enumerate(items, start=1):
+            true = trait[item.construct] + rng.normal(0.0, 5.0)
+            if phase == "post_questionnaire":
+                true += shifts.get(cond, {}).get(item.construct, 0.0)
+            score = float(np.clip(true + rng.normal(0.0, 7.0), 0.0, 100.0))
+            rating = item.reverse(score) if item.reversed else score
+            rows.append(
+                {
+                    "participant_id": pid, "session": "1", "phase": phase,
+                    "questionnaire": "state_vas", "item_id": item.item_id,
+                    "construct": item.construct, "reversed": item.reversed,
+                    "position": pos, "onset": np.nan, "rating": round(rating, 1),
+                    "response_time": np.nan, "scale_min": 0.0, "scale_max": 100.0,
+                }
+            )
+    return rows
 
 
 def write_synthetic_dataset(tables: StudyTables, raw_root, deriv_root) -> None:
@@ -294,10 +334,6 @@ def write_synthetic_dataset(tables: StudyTables, raw_root, deriv_root) -> None:
     >>> (d / "raw" / "participants.tsv").is_file()
     True
     """
-    from pathlib import Path
-
-    from conditions import bids
-
     raw_root, deriv_root = Path(raw_root), Path(deriv_root)
     bids.ensure_dataset(raw_root, "synthetic soothe study", "induction",
                         generated_by="analysis.synthetic")

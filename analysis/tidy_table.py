@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.constants import PHYSIO_MEASURES, PHYSIO_PHASES
+from analysis.constants import MEASURE_SIGNAL, PHYSIO_MEASURES, PHYSIO_PHASES
 from analysis.errors import AnalysisError
 from conditions import bids
 from conditions.questionnaire_items import Item
+from conditions.scoring import ScoringError, score_constructs
 
 TIDY_COLUMNS: dict[str, tuple[str, str | None]] = {
     "participant_id": ("BIDS participant label, 'sub-<id>'", None),
@@ -79,8 +80,6 @@ def score_responses(responses: pd.DataFrame, items: Sequence[Item]) -> pd.DataFr
     >>> sorted(s["phase"].unique())
     ['post_questionnaire', 'pre_questionnaire']
     """
-    from conditions.scoring import ScoringError, score_constructs
-
     needed = ["participant_id", "session", "phase", "item_id", "rating"]
     missing = [c for c in needed if c not in responses.columns]
     if missing:
@@ -238,6 +237,32 @@ def build_tidy_table(
     >>> int((tidy["measure"] == "hr_bpm").sum())  # 5 people x 21 windows
     105
     """
+    parts = [physio_long_rows(windows)]
+    if len(scores):
+        parts.append(selfreport_long_rows(scores))
+    long = pd.concat(parts, ignore_index=True)
+    info = participants[["participant_id", "age", "sex", "condition", "status"]].copy()
+    info["participant_id"] = info["participant_id"].astype(str)
+    # the condition comes from participants.tsv (or the unblinded allocation export, see
+    # analysis.pipeline.participant_conditions), never from the windows table
+    long = long.merge(info, on="participant_id", how="left")
+    phase_order = {p: i for i, p in enumerate(
+        ("baseline", "pre_questionnaire", "induction", "post_questionnaire", "recovery"))}
+    long["_p"] = long["phase"].map(phase_order)
+    long = long.sort_values(["participant_id", "session", "source", "measure", "_p", "window"])
+    return long.drop(columns="_p")[list(TIDY_COLUMNS)].reset_index(drop=True)
+
+
+def physio_long_rows(windows: pd.DataFrame) -> pd.DataFrame:
+    """One long row per window and physiological measure (invalid windows: NaN + reason).
+
+    Examples
+    --------
+    >>> from analysis.synthetic import synthetic_study_tables
+    >>> rows = physio_long_rows(synthetic_study_tables(1, seed=0).windows)
+    >>> sorted(rows["measure"].unique())[:3], list(rows.columns)[:3]
+    (['hr_bpm', 'ln_rmssd', 'lnhf'], ['participant_id', 'session', 'source'])
+    """
     parts = []
     w = windows[windows["phase"].isin(PHYSIO_PHASES)]
     for measure, (column, valid_col, _, _) in PHYSIO_MEASURES.items():
@@ -267,35 +292,25 @@ def build_tidy_table(
                 }
             )
         )
-    if len(scores):
-        s = scores
-        parts.append(
-            pd.DataFrame(
-                {
-                    "participant_id": s["participant_id"].astype(str),
-                    "session": s["session"].astype(str),
-                    "source": "selfreport",
-                    "phase": s["phase"],
-                    "window": 1,
-                    "measure": s["construct"],
-                    "value": s["score"].astype(float),
-                    "valid": s["score"].notna(),
-                    "reason": s["reason"].fillna("").astype(str) if "reason" in s.columns
-                    else "",
-                }
-            )
-        )
-    long = pd.concat(parts, ignore_index=True)
-    info = participants[["participant_id", "age", "sex", "condition", "status"]].copy()
-    info["participant_id"] = info["participant_id"].astype(str)
-    # the condition comes from participants.tsv (or the unblinded allocation export, see
-    # analysis.pipeline.participant_conditions), never from the windows table
-    long = long.merge(info, on="participant_id", how="left")
-    phase_order = {p: i for i, p in enumerate(
-        ("baseline", "pre_questionnaire", "induction", "post_questionnaire", "recovery"))}
-    long["_p"] = long["phase"].map(phase_order)
-    long = long.sort_values(["participant_id", "session", "source", "measure", "_p", "window"])
-    return long.drop(columns="_p")[list(TIDY_COLUMNS)].reset_index(drop=True)
+    return pd.concat(parts, ignore_index=True)
+
+
+def selfreport_long_rows(scores: pd.DataFrame) -> pd.DataFrame:
+    """One long row per questionnaire phase and construct score (``window`` = 1)."""
+    s = scores
+    return pd.DataFrame(
+        {
+            "participant_id": s["participant_id"].astype(str),
+            "session": s["session"].astype(str),
+            "source": "selfreport",
+            "phase": s["phase"],
+            "window": 1,
+            "measure": s["construct"],
+            "value": s["score"].astype(float),
+            "valid": s["score"].notna(),
+            "reason": s["reason"].fillna("").astype(str) if "reason" in s.columns else "",
+        }
+    )
 
 
 def mark_exclusions(tidy: pd.DataFrame, exclusions: pd.DataFrame) -> pd.DataFrame:
@@ -314,8 +329,6 @@ def mark_exclusions(tidy: pd.DataFrame, exclusions: pd.DataFrame) -> pd.DataFram
     >>> mark_exclusions(t, ex)["excluded"].tolist()
     [True, False, False]
     """
-    from analysis.constants import MEASURE_SIGNAL
-
     out = tidy.copy()
     rules = pd.Series("", index=out.index, dtype=object)
     signal = out["measure"].map(MEASURE_SIGNAL)
