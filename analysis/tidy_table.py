@@ -170,8 +170,8 @@ def drop_partial_windows(windows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def _as_bool(v: Any) -> bool:
     if isinstance(v, str):
         return v.strip().lower() == "true"
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return False
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return False  # a missing flag (nullable boolean column) never counts as set
     return bool(v)
 
 

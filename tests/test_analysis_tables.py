@@ -290,3 +290,14 @@ def test_paper_table_values_and_n_per_signal_match_the_tidy_table():
     assert r"Mean (SD) \& n: 100\% of x\_1" in tex
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
     assert "ms^2" not in tex and "kindness_self" not in tex
+
+
+def test_partial_windows_from_a_nullable_boolean_column() -> None:
+    # the group Parquet stores 'partial' as pandas' nullable boolean; a missing flag is not
+    # a partial window, and must not raise
+    from analysis.tidy_table import drop_partial_windows
+
+    w = pd.DataFrame({"phase": ["induction"] * 3, "window": [1, 2, 3],
+                      "partial": pd.array([False, pd.NA, True], dtype="boolean")})
+    kept, n = drop_partial_windows(w)
+    assert kept["window"].tolist() == [1, 2] and n == 1
