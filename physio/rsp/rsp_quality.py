@@ -1,0 +1,428 @@
+"""Belt breathing quality, a second breath counter, and ECG-derived breathing quality.
+
+* **count-adv** (Schäfer & Kratky 2008): the breath counter that held best against
+  talking and movement in their comparison. On the band-passed trace, every local
+  extremum is found; the vertical distance between successive extrema is compared with
+  :data:`COUNT_ADV_FRACTION` x their third quartile, and the closest pair below it is
+  removed, again and again, until every remaining swing is large enough. What remains
+  alternates peak, trough, peak; each trough-to-trough cycle is one breath. Small wiggles
+  (speech, a cough) are removed as pairs, so they never split a breath.
+* **Belt quality per window** asks for positive evidence of breathing, not only for a
+  signal: the trace must repeat itself (:func:`breathing_periodicity`, the highest
+  normalised autocorrelation at a lag of one breath, :data:`PERIOD_RANGE_S`), and two
+  independent counters (soothe's hysteresis counter and count-adv) must agree within
+  :data:`AGREE_BPM`. A belt that stops carrying breathing gives band-passed noise: it
+  still crosses zero, so every counter "counts" it, but it does not repeat and the
+  counters disagree.
+* **ECG-derived breathing quality**: RSA and QRS-amplitude modulation are two independent
+  routes from breathing into the ECG. Where the rates they give agree within
+  :data:`AGREE_BPM`, breathing drives both and the rate is reported; where they disagree,
+  at least one is following something else (Mayer waves, movement, posture), so the rate
+  is NaN with the reason.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+import pandas as pd
+
+from physio.rsp.ecg_rsp import ecg_rsp
+from physio.rsp.rsp_clean import RSP_BAND_HZ, rsp_clean, rsp_decimate
+from physio.rsp.rsp_peaks import rsp_breaths
+from physio.scipy_signal import signal as sps
+
+#: count-adv threshold: 0.3 x the third quartile of the swings (Schäfer & Kratky 2008).
+COUNT_ADV_FRACTION = 0.3
+#: Breath lengths the periodicity looks for (s): 2-40 breaths/min.
+PERIOD_RANGE_S = (1.5, 30.0)
+#: Least normalised autocorrelation at one breath for a window to hold breathing.
+MIN_PERIODICITY = 0.5
+#: Two counters (or two ECG modulations) agree when their rates differ by at most this
+#: (breaths/min): the issue's accuracy criterion for a breathing rate.
+AGREE_BPM = 1.5
+
+CITATIONS = (
+    "Schäfer A. & Kratky K. W. (2008) Estimation of breathing rate from respiratory sinus "
+    "arrhythmia: comparison of various methods. Ann Biomed Eng 36(3):476-485",
+    "Charlton P. H. et al. (2016) An assessment of algorithms to estimate respiratory rate "
+    "from the electrocardiogram and photoplethysmogram. Physiol Meas 37(4):610-626",
+)
+
+
+def local_extrema(y: np.ndarray) -> np.ndarray:
+    """Indices of alternating local maxima and minima of a finite trace (plateaus once).
+
+    Examples
+    --------
+    >>> local_extrema(np.array([0.0, 1.0, 0.0, -1.0, 0.0, 2.0, 0.0])).tolist()
+    [1, 3, 5]
+    """
+    d = np.sign(np.diff(np.asarray(y, dtype=float)))
+    nz = np.flatnonzero(d)
+    if len(nz) < 2:
+        return np.zeros(0, dtype=np.int64)
+    turns = np.flatnonzero(d[nz][1:] != d[nz][:-1])
+    return nz[turns + 1].astype(np.int64)
+
+
+def count_adv(clean: np.ndarray, sampling_rate: float, *,
+              fraction: float | None = None) -> np.ndarray:
+    """Breath times (s from the first sample) by count-adv (Schäfer & Kratky 2008).
+
+    Parameters
+    ----------
+    clean : numpy.ndarray
+        Band-passed, zero-mean breathing trace (e.g. :func:`physio.rsp.rsp_clean`); NaN is
+        treated as 0.
+    sampling_rate : float
+        Hz.
+    fraction : float, optional
+        Swings smaller than ``fraction`` x their third quartile are removed (default
+        :data:`COUNT_ADV_FRACTION`, read at call time).
+
+    Returns
+    -------
+    numpy.ndarray
+        Time of each trough that starts a breath; breath k lasts until trough k+1.
+
+    Examples
+    --------
+    >>> fs = 10.0
+    >>> t = np.arange(0, 60, 1 / fs)
+    >>> y = np.sin(2 * np.pi * 0.25 * t) + 0.05 * np.sin(2 * np.pi * 3 * t)
+    >>> troughs = count_adv(y, fs)
+    >>> len(troughs), round(float(60 / np.median(np.diff(troughs))), 1)
+    (15, 15.0)
+    """
+    y = np.nan_to_num(np.asarray(clean, dtype=float))
+    ext = local_extrema(y)
+    if len(ext) < 4:
+        return np.zeros(0)
+    vals = y[ext]
+    share = COUNT_ADV_FRACTION if fraction is None else fraction
+    limit = share * np.percentile(np.abs(np.diff(vals)), 75)
+    keep = remove_small_swings(vals, limit)
+    ext_a, vals_a = ext[keep], vals[keep]
+    is_trough = np.r_[vals_a[:-1] < vals_a[1:], vals_a[-1] < vals_a[-2]]
+    return ext_a[is_trough] / float(sampling_rate)
+
+
+def remove_small_swings(vals: np.ndarray, limit: float, min_left: int = 4) -> np.ndarray:
+    """count-adv's pruning: remove the pair of neighbouring extrema with the smallest swing
+    below ``limit``, again and again, while more than ``min_left - 1`` remain.
+
+    A heap over a linked list gives the result of the literal repeated search in
+    O(n log n), so a 24-h belt is pruned in seconds.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool mask of the extrema that remain.
+
+    Examples
+    --------
+    >>> remove_small_swings(np.array([0.0, 1.0, 0.9, 1.0, 0.0, 1.0]), 0.5).tolist()
+    [True, False, False, True, True, True]
+    """
+    n = len(vals)
+    nxt = np.arange(1, n + 1)
+    prv = np.arange(-1, n - 1)
+    alive = np.ones(n, dtype=bool)
+    heap = [(abs(vals[i + 1] - vals[i]), i, i + 1) for i in range(n - 1)]
+    heapq.heapify(heap)
+    left = n
+    while heap and left >= min_left:
+        swing, i, j = heapq.heappop(heap)
+        if not (alive[i] and alive[j] and nxt[i] == j):
+            continue  # a stale entry: one end was removed since
+        if swing >= limit:
+            break
+        alive[i] = alive[j] = False
+        left -= 2
+        p, q = prv[i], nxt[j]
+        if p >= 0:
+            nxt[p] = q
+        if q < n:
+            prv[q] = p
+        if p >= 0 and q < n:
+            heapq.heappush(heap, (abs(vals[q] - vals[p]), p, q))
+    return alive
+
+
+def window_rate(times_s: np.ndarray, start_s: float, end_s: float) -> float:
+    """Median breathing rate (breaths/min) of the cycles whose middle lies in the window.
+
+    Examples
+    --------
+    >>> round(window_rate(np.arange(0, 60, 4.0), 0, 60), 1)
+    15.0
+    """
+    t = np.asarray(times_s, dtype=float)
+    if len(t) < 3:
+        return float("nan")
+    mid = 0.5 * (t[1:] + t[:-1])
+    period = np.diff(t)
+    sel = (mid >= start_s) & (mid < end_s) & (period >= PERIOD_RANGE_S[0]) & (
+        period <= PERIOD_RANGE_S[1])
+    return float(60.0 / np.median(period[sel])) if sel.sum() >= 2 else float("nan")
+
+
+def breathing_periodicity(clean: np.ndarray, sampling_rate: float) -> float:
+    """Highest normalised autocorrelation at a lag of one breath (:data:`PERIOD_RANGE_S`).
+
+    Band-passed noise decorrelates within a fraction of a second and has no second peak;
+    breathing repeats itself one breath later.
+
+    Examples
+    --------
+    >>> fs = 10.0
+    >>> t = np.arange(0, 60, 1 / fs)
+    >>> round(breathing_periodicity(np.sin(2 * np.pi * 0.25 * t), fs), 1)
+    0.9
+    """
+    y = np.nan_to_num(np.asarray(clean, dtype=float))
+    y = y - y.mean()
+    n = len(y)
+    fs = float(sampling_rate)
+    lo, hi = int(PERIOD_RANGE_S[0] * fs), min(int(PERIOD_RANGE_S[1] * fs), n // 2)
+    if hi <= lo or not np.any(y):
+        return 0.0
+    spec = np.fft.rfft(y, 2 * n)
+    ac = np.fft.irfft(spec * np.conj(spec))[:n]
+    ac = ac / ac[0]
+    seg = ac[lo:hi]
+    # the first peak after the autocorrelation has crossed zero (not the tail of lag 0)
+    below = np.flatnonzero(seg < 0)
+    if not len(below):
+        return 0.0
+    return float(max(0.0, seg[below[0]:].max()))
+
+
+#: A window whose band-passed belt trace is quieter than this share of the recording's
+#: loud (90th percentile) window holds no breathing: a breath moves the chest by at least
+#: a fifth of a deep breath, while a belt that lost the chest records only its own noise.
+MIN_AMPLITUDE_RATIO = 0.1
+#: Least share of a window's power (above the band's lower edge) that lies in the
+#: breathing band: chest excursion has almost no power above 0.7 Hz, while sensor noise is
+#: broadband, so a belt that records noise puts most of its power above the band.
+MIN_BAND_SHARE = 0.5
+#: Percentile of the windows' trace SD that stands for the recording's breathing depth.
+REFERENCE_PERCENTILE = 90.0
+
+
+def belt_trace(signal: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, float, float]:
+    """The band-passed belt trace soothe's counter sees: ``(clean, rate_hz, delay_s)``.
+
+    Examples
+    --------
+    >>> t = np.arange(0, 60, 0.04)
+    >>> clean, fs, delay = belt_trace(np.sin(2 * np.pi * 0.25 * t), 25.0)
+    >>> fs, len(clean) == len(t)
+    (25.0, True)
+    """
+    trace, fs, delay_s = rsp_decimate(signal, sampling_rate)
+    return rsp_clean(trace, fs), float(fs), float(delay_s)
+
+
+def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
+    """Share of a raw belt window's power above 0.05 Hz that lies in the breathing band.
+
+    Examples
+    --------
+    >>> fs = 25.0
+    >>> t = np.arange(0, 60, 1 / fs)
+    >>> round(breathing_band_share(np.sin(2 * np.pi * 0.25 * t), fs), 2)
+    1.0
+    >>> bool(breathing_band_share(np.random.default_rng(0).normal(size=len(t)), fs) < 0.2)
+    True
+    """
+    y = np.asarray(raw, dtype=float)
+    y = y[np.isfinite(y)]
+    fs = float(sampling_rate)
+    if len(y) < 4 * fs:
+        return float("nan")
+    f, p = sps.welch(y - y.mean(), fs=fs, nperseg=min(len(y), int(30 * fs)))
+    band = p[(f >= RSP_BAND_HZ[0]) & (f <= RSP_BAND_HZ[1])].sum()
+    total = band + p[f > RSP_BAND_HZ[1]].sum()
+    return float(band / total) if total > 0 else float("nan")
+
+
+def belt_window_verdict(soothe_bpm: float, count_adv_bpm: float, amplitude_ratio: float,
+                        band_share: float = 1.0) -> tuple[float, str]:
+    """Belt quality (0-1) and reason ('' when valid) of one window.
+
+    Examples
+    --------
+    >>> belt_window_verdict(15.0, 15.4, 0.8)
+    (0.87, '')
+    >>> belt_window_verdict(22.0, 25.0, 0.01)[1][:14]
+    'belt is quiet:'
+    """
+    if not np.isfinite(amplitude_ratio) or amplitude_ratio < MIN_AMPLITUDE_RATIO:
+        return 0.0, (f"belt is quiet: {amplitude_ratio:.0%} of its breathing depth "
+                     f"(< {MIN_AMPLITUDE_RATIO:.0%}); no breathing recorded")
+    if not np.isfinite(band_share) or band_share < MIN_BAND_SHARE:
+        return 0.0, (f"belt carries noise, not breathing: {band_share:.0%} of its power in "
+                     f"{RSP_BAND_HZ[0]:g}-{RSP_BAND_HZ[1]:g} Hz (< {MIN_BAND_SHARE:.0%})")
+    if not (np.isfinite(soothe_bpm) and np.isfinite(count_adv_bpm)):
+        return 0.0, "too few breaths for a rate"
+    gap = abs(soothe_bpm - count_adv_bpm)
+    quality = round(float(np.clip(1.0 - gap / (2 * AGREE_BPM), 0.0, 1.0)), 2)
+    if gap > AGREE_BPM:
+        return quality, (f"breath counters disagree ({soothe_bpm:.1f} vs {count_adv_bpm:.1f}"
+                         f"/min, > {AGREE_BPM}/min): talking, movement or no breathing")
+    return quality, ""
+
+
+def belt_quality_windows(signal: np.ndarray, sampling_rate: float, *,
+                         window_s: float = 60.0) -> pd.DataFrame:
+    """Belt breathing rate and quality of consecutive windows.
+
+    The reported ``resp_rate_bpm`` is count-adv's (NaN when the window is not valid);
+    soothe's hysteresis counter is the second, independent opinion.
+
+    Parameters
+    ----------
+    signal : numpy.ndarray
+        Raw belt trace (any units).
+    sampling_rate : float
+        Hz.
+    window_s : float
+        Window length (s); a last window shorter than half of it is dropped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``start_s``, ``end_s``, ``resp_rate_bpm``, ``count_adv_bpm``, ``soothe_bpm``,
+        ``belt_amplitude_ratio``, ``belt_band_share``, ``belt_quality``, ``belt_valid``,
+        ``belt_reason``.
+
+    Examples
+    --------
+    >>> fs = 25.0
+    >>> t = np.arange(0, 300, 1 / fs)
+    >>> y = np.where(t < 180, np.sin(2 * np.pi * 0.25 * t), 0.0)
+    >>> y = y + np.random.default_rng(0).normal(0, 0.01, len(t))
+    >>> belt_quality_windows(y, fs)["belt_valid"].tolist()
+    [True, True, True, False, False]
+    """
+    clean, fs, delay = belt_trace(signal, sampling_rate)
+    troughs = count_adv(clean, fs) + delay
+    ours = rsp_breaths(clean, fs, start_s=delay)
+    total = len(signal) / float(sampling_rate)
+    starts = [s for s in np.arange(0.0, total, window_s) if min(s + window_s, total) - s
+              >= window_s / 2]
+    sds = np.array([np.nanstd(clean[int((s - delay) * fs):int((s + window_s - delay) * fs)])
+                    if len(clean) else np.nan for s in starts])
+    ref = np.nanpercentile(sds, REFERENCE_PERCENTILE) if np.isfinite(sds).any() else np.nan
+    rows = []
+    for s, sd in zip(starts, sds, strict=True):
+        e = min(s + window_s, total)
+        ca = window_rate(troughs, s, e)
+        sel = (ours.mid_s >= s) & (ours.mid_s < e) & np.isfinite(ours.rate_bpm)
+        so = float(np.median(ours.rate_bpm[sel])) if sel.sum() >= 2 else float("nan")
+        ratio = float(sd / ref) if ref > 0 else float("nan")
+        raw = np.asarray(signal[int(s * sampling_rate):int(e * sampling_rate)], dtype=float)
+        share = breathing_band_share(raw, sampling_rate)
+        quality, reason = belt_window_verdict(so, ca, ratio, share)
+        rows.append({"start_s": float(s), "end_s": float(e),
+                     "resp_rate_bpm": ca if reason == "" else float("nan"),
+                     "count_adv_bpm": ca, "soothe_bpm": so, "belt_amplitude_ratio": ratio,
+                     "belt_band_share": share,
+                     "belt_quality": quality, "belt_valid": reason == "",
+                     "belt_reason": reason})
+    return pd.DataFrame(rows)
+
+
+def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float) -> tuple[float, float, str]:
+    """ECG-derived rate, quality (0-1) and reason from its two modulations' rates.
+
+    Examples
+    --------
+    >>> edr_window_verdict(15.0, 15.6)
+    (15.3, 0.8, '')
+    >>> edr_window_verdict(9.0, 16.0)[0]
+    nan
+    """
+    if not (np.isfinite(rsa_bpm) and np.isfinite(amplitude_bpm)):
+        return float("nan"), 0.0, "too few ECG-derived breaths for a rate"
+    gap = abs(rsa_bpm - amplitude_bpm)
+    quality = round(float(np.clip(1.0 - gap / (2 * AGREE_BPM), 0.0, 1.0)), 2)
+    if gap > AGREE_BPM:
+        return float("nan"), quality, (
+            f"RSA and QRS-amplitude breathing disagree ({rsa_bpm:.1f} vs "
+            f"{amplitude_bpm:.1f}/min, > {AGREE_BPM}/min): not breathing-driven")
+    return round(0.5 * (rsa_bpm + amplitude_bpm), 2), quality, ""
+
+
+def edr_quality_windows(beats_peaks_s: np.ndarray, rr_ms: np.ndarray,
+                        corrected: np.ndarray, ecg: np.ndarray, sampling_rate: float, *,
+                        window_s: float = 60.0) -> pd.DataFrame:
+    """ECG-derived breathing rate where RSA and QRS-amplitude modulation agree.
+
+    Parameters
+    ----------
+    beats_peaks_s, rr_ms, corrected : numpy.ndarray
+        From :class:`physio.ecg.BeatSeries` (ECG clock, first sample = 0).
+    ecg : numpy.ndarray
+        The ECG (any units).
+    sampling_rate : float
+        Hz of ``ecg``.
+    window_s : float
+        Window length (s).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``start_s``, ``end_s``, ``edr_rate_bpm`` (NaN unless valid), ``edr_rsa_bpm``,
+        ``edr_amplitude_bpm``, ``edr_quality``, ``edr_valid``, ``edr_reason``.
+
+    Examples
+    --------
+    >>> fs = 250.0
+    >>> peaks = np.cumsum(0.8 + 0.05 * np.sin(2 * np.pi * 0.25 * np.arange(160) * 0.8))
+    >>> t = np.arange(0, peaks[-1] + 1, 1 / fs)
+    >>> amp = 1 + 0.2 * np.sin(2 * np.pi * 0.25 * peaks)
+    >>> ecg = sum(a * np.exp(-0.5 * ((t - p) / 0.01) ** 2) for a, p in zip(amp, peaks))
+    >>> rr = np.r_[np.nan, np.diff(peaks) * 1000]
+    >>> w = edr_quality_windows(peaks, rr, np.zeros(160, bool), ecg, fs)
+    >>> [round(r) for r in w["edr_rate_bpm"]]
+    [15, 15]
+    """
+    series = {m: ecg_rsp(beats_peaks_s, rr_ms, corrected, ecg=ecg,
+                         sampling_rate=sampling_rate, method=m)
+              for m in ("rsa", "amplitude")}
+    total = len(ecg) / float(sampling_rate)
+    rows = []
+    for s in np.arange(0.0, total, window_s):
+        e = min(s + window_s, total)
+        if e - s < window_s / 2:
+            break
+        rates = {m: window_rate(b.onset_s, s, e) for m, b in series.items()}
+        rate, quality, reason = edr_window_verdict(rates["rsa"], rates["amplitude"])
+        rows.append({"start_s": float(s), "end_s": float(e), "edr_rate_bpm": rate,
+                     "edr_rsa_bpm": rates["rsa"], "edr_amplitude_bpm": rates["amplitude"],
+                     "edr_quality": quality, "edr_valid": reason == "",
+                     "edr_reason": reason})
+    return pd.DataFrame(rows)
+
+
+def rsp_quality_methods() -> dict[str, object]:
+    """Rules and thresholds in force, for the sidecar (read at call time).
+
+    Examples
+    --------
+    >>> rsp_quality_methods()["agree_bpm"]
+    1.5
+    """
+    return {
+        "belt_counter": "count-adv (Schäfer & Kratky 2008) on the band-passed belt trace",
+        "count_adv_fraction": COUNT_ADV_FRACTION, "period_range_s": list(PERIOD_RANGE_S),
+        "min_amplitude_ratio": MIN_AMPLITUDE_RATIO,
+        "reference_percentile": REFERENCE_PERCENTILE, "min_band_share": MIN_BAND_SHARE,
+        "band_hz": list(RSP_BAND_HZ), "agree_bpm": AGREE_BPM,
+        "edr_rule": "RSA and QRS-amplitude rates within agree_bpm; their mean, else NaN",
+        "citations": list(CITATIONS),
+    }
