@@ -462,8 +462,12 @@ def breathing_stage(rsp: Channel | None, ecg: EcgStage, windows: pd.DataFrame,
 
 
 def belt_span(breathing: Breathing, start_s: float, end_s: float) -> dict[str, Any]:
-    """The belt's rate of a span (:func:`physio.rsp.rsp_window`), NaN with the reason
-    unless the belt's judge finds breathing in it; ``resp_quality`` is the belt quality.
+    """The belt's rate of a span, NaN with the reason unless the belt's judge finds
+    breathing in it; ``resp_quality`` is the belt quality.
+
+    The engine's breaths (:func:`physio.rsp.rsp_window`) give the depth and the second
+    opinion on the rate; the rate reported where the belt is valid is count-adv's
+    (:meth:`physio.signal_quality.BeltQuality.rate`), within 1.5/min of the engine's.
     """
     r = dict(rsp_window(breathing.belt, start_s, end_s))
     r["resp_quality"] = np.nan
@@ -471,8 +475,12 @@ def belt_span(breathing: Breathing, start_s: float, end_s: float) -> dict[str, A
         return r
     quality, why = breathing.belt_quality.span(start_s, end_s, r["resp_rate_bpm"])
     r["resp_quality"] = quality
-    if np.isfinite(r["resp_rate_bpm"]) and why:
+    if not np.isfinite(r["resp_rate_bpm"]):
+        return r
+    if why:
         r.update(resp_rate_bpm=np.nan, resp_amplitude=np.nan, resp_reason=why)
+    else:
+        r["resp_rate_bpm"] = breathing.belt_quality.rate(start_s, end_s)
     return r
 
 

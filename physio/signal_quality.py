@@ -14,7 +14,8 @@ measures any span with them, whatever engine found the beats and breaths:
   SCR whose rise lies within 1 s of one, :func:`scr_rows` makes the ``desc-scr`` table.
 * :func:`belt_quality_of` -> :class:`BeltQuality`: a belt window is valid only when the
   belt is not quiet, carries breathing-band power and two independent breath counters
-  (count-adv and the engine's) agree.
+  (count-adv and the engine's) agree; the rate reported is count-adv's, the counter that
+  held best against talking and movement (see docs/quality.md).
 * :func:`edr_quality_of` -> :class:`EdrQuality`: ECG-derived breathing is reported only
   where its RSA and QRS-amplitude routes agree.
 
@@ -250,6 +251,11 @@ class BeltQuality:
     #: the recording's loud trace SD (REFERENCE_PERCENTILE of its 60-s blocks)
     reference_sd: float
 
+    def rate(self, start_s: float, end_s: float) -> float:
+        """count-adv's breathing rate of ``[start_s, end_s)`` (breaths/min; NaN: too few
+        breaths): the belt rate reported where the belt is valid."""
+        return window_rate(self.troughs_s, start_s, end_s)
+
     def span(self, start_s: float, end_s: float, engine_bpm: float) -> tuple[float, str]:
         """Belt quality (0-1) and reason ('' when valid) of ``[start_s, end_s)``, judged
         against the engine's own breathing rate of that span (``engine_bpm``)."""
@@ -262,8 +268,7 @@ class BeltQuality:
         j0 = max(0, int((start_s - self.raw.start_s) * fs))
         j1 = max(j0, int((end_s - self.raw.start_s) * fs))
         share = breathing_band_share(np.asarray(self.raw.data[j0:j1], dtype=float), fs)
-        counted = window_rate(self.troughs_s, start_s, end_s)
-        return belt_window_verdict(engine_bpm, counted, ratio, share)
+        return belt_window_verdict(engine_bpm, self.rate(start_s, end_s), ratio, share)
 
 
 def belt_quality_of(rsp: Channel) -> BeltQuality:
