@@ -199,3 +199,29 @@ def test_field_recording_keeps_its_clean_ecg_windows(shared_data):
     assert len(belt) >= 0.6 * len(w)
     no_rate = w[w.resp_rate_bpm.isna()]
     assert (no_rate.resp_reason.str.len() > 0).all()
+
+
+def test_movement_minute_gives_no_heart_rate_and_the_rest_is_kept():
+    # issue 22: movement in the first minute of a clean recording was reported as a valid
+    # minute with a high HR and RMSSD; through the pipeline it is now NaN with a reason
+    from soothe.simulate.ecg_stress import stress_case
+
+    c = stress_case("rate_250hz", duration_s=300.0)
+    fs = c.sampling_rate
+    x = c.ecg.copy()
+    rng = np.random.default_rng(0)
+    n = int(60 * fs)
+    motion = sosfiltfilt(butter(2, [0.5, 8.0], btype="bandpass", fs=fs, output="sos"),
+                         rng.normal(size=n))
+    emg = sosfiltfilt(butter(2, [20.0, 100.0], btype="bandpass", fs=fs, output="sos"),
+                      rng.normal(size=n))
+    x[:n] += 1.5 * motion / motion.std() + 0.4 * emg / emg.std()
+    rec = recording({"ECG": Channel("ECG", x, fs, "mV", "ecg")})
+    result = process_recording(rec)
+    w = result.windows[~result.windows.partial.astype(bool)]
+    assert w.ecg_valid.astype(bool).tolist() == [False, True, True, True, True]
+    first = w.iloc[0]
+    assert np.isnan(first.hr_bpm) and np.isnan(first.rmssd_ms) and first.ecg_reason
+    assert w.ecg_quality.iloc[1:].gt(0.9).all()
+    beats = result.beats
+    assert beats.low_quality[beats.r_peak_s >= 61].sum() == 0
