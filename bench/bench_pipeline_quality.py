@@ -84,7 +84,8 @@ def agreement(a: pd.DataFrame, b: pd.DataFrame) -> str:
 
 
 def mitdb_line(rec: str) -> str:
-    import wfdb  # optional dependency, only for the annotations
+    # lazy: wfdb is optional; only the MIT-BIH section needs it (for the annotations)
+    import wfdb
 
     r = wfdb.rdrecord(str(SHARED / "mitdb" / rec), channels=[0])
     ann = wfdb.rdann(str(SHARED / "mitdb" / rec), "atr")

@@ -7,10 +7,13 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from physio.ecg import ecg_beats
 from physio.hrv import hrv_window
+from physio.pipeline import process_recording
+from physio.recording import Channel, Recording
 
 MITDB = Path(os.environ.get("SOOTHE_SHARED_DATA")
              or Path(__file__).resolve().parents[2] / "shared" / "data") / "mitdb"
@@ -111,11 +114,6 @@ def test_rmssd_per_minute_matches_annotated_nn_intervals():
 @cache
 def processed(rec: str):
     """The record through the whole pipeline (process_recording), ECG only."""
-    import pandas as pd
-
-    from physio.pipeline import process_recording
-    from physio.recording import Channel, Recording
-
     wfdb = pytest.importorskip("wfdb")
     r = wfdb.rdrecord(str(MITDB / rec), channels=[0])
     ch = Channel("ECG", r.p_signal[:, 0], float(r.fs), "mV", "ecg")

@@ -15,10 +15,12 @@ from scipy.signal import butter, sosfiltfilt
 
 from conditions.bids import BEATS_COLUMNS, SCR_COLUMNS, WINDOWS_COLUMNS, read_tsv
 from physio.cli import main
+from physio.eda import EdaResult
 from physio.io.read_wfdb import read_wfdb
 from physio.pipeline import process_recording
 from physio.recording import Channel, Recording
 from physio.signal_quality import scr_rows
+from soothe.simulate.ecg_stress import stress_case
 from tests.readers_fixtures import synthetic_eda
 
 START = pd.DataFrame({"onset_s": [0.0], "code": [0], "label": ["start"]})
@@ -133,8 +135,6 @@ def test_desc_scr_and_quality_sidecar_through_the_command(tmp_path):
 
 
 def test_scr_rows_window_of_the_peak():
-    from physio.eda import EdaResult
-
     w = pd.DataFrame({"phase": ["a", "a"], "window": [1, 2], "start_s": [0.0, 60.0],
                       "end_s": [60.0, 120.0]})
     r = EdaResult(10.0, 0.0, np.zeros(3), np.zeros(3), np.array([58.0, 70.0, 130.0]),
@@ -204,8 +204,6 @@ def test_field_recording_keeps_its_clean_ecg_windows(shared_data):
 def test_movement_minute_gives_no_heart_rate_and_the_rest_is_kept():
     # issue 22: movement in the first minute of a clean recording was reported as a valid
     # minute with a high HR and RMSSD; through the pipeline it is now NaN with a reason
-    from soothe.simulate.ecg_stress import stress_case
-
     c = stress_case("rate_250hz", duration_s=300.0)
     fs = c.sampling_rate
     x = c.ecg.copy()

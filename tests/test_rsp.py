@@ -15,9 +15,10 @@ from conditions.bids import PHASES_COLUMNS, WINDOWS_COLUMNS, read_tsv
 from physio.errors import ChannelError, SignalQualityError
 from physio.io import read_recording
 from physio.io.channel_kinds import classify_channel
-from physio.pipeline import PipelineSettings, process_recording
+from physio.pipeline import Breathing, PipelineSettings, belt_span, process_recording
 from physio.recording import Channel, Recording
 from physio.rsp import ecg_rsp, rsp_belt, rsp_clean, rsp_window
+from physio.signal_quality import belt_quality_of
 from tests.readers_fixtures import synthetic_ecg, synthetic_eda
 from tests.xdf_writer import XdfStream, write_xdf
 
@@ -164,9 +165,6 @@ def test_belt_from_biopac_acq(shared_data):
     # but its breaths are irregular (3-13/min) and the two breath counters disagree
     # (8.0 vs 10.7/min, issue 22): the window reports no belt rate, and says why
     assert 0 <= w.resp_quality[0] < 0.5 and w.resp_source[0] != "belt"
-    from physio.pipeline import Breathing, belt_span
-    from physio.signal_quality import belt_quality_of
-
     judged = belt_span(Breathing(result.rsp_belt, None, belt_quality_of(belt)), 0.0, 62.0)
     assert judged["resp_reason"].startswith("breath counters disagree")
 
