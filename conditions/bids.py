@@ -16,7 +16,7 @@ and the analysis read through it. The layout is BIDS (raw data) and BIDS-Derivat
     DERIV/                                            (BIDS derivatives, GeneratedBy soothe)
       sub-<id>/ses-<n>/beh/
         ..._desc-windows_physio.tsv  (+ .json sidecar: methods, parameters, versions, hash)
-        ..._desc-beats_physio.tsv    ..._desc-phases_physio.tsv
+        ..._desc-beats_physio.tsv    ..._desc-phases_physio.tsv    ..._desc-scr_physio.tsv
         ..._events.tsv               (the windows as BIDS events: onset, duration, phase)
       group/desc-windows_physio.tsv  group/desc-windows_physio.parquet
       qc/sub-<id>_ses-<n>_qc.png     qc/index.html
@@ -133,6 +133,13 @@ WINDOWS_COLUMNS: dict[str, tuple[str, str | None]] = {
         "Percentage of successive RR differences excluded (artefact, ectopic beat or gap)",
         "%",
     ),
+    "ecg_quality": (
+        "ECG quality 0-1: median correlation of the window's beats with their QRS template "
+        "(Orphanidou et al. 2015); the window is ECG-invalid below 0.66, when more than 20 % "
+        "of its detections match no beat shape, when beats cover less than half of it or "
+        "when its heart rate is outside 40-180 bpm (rules in the sidecar's ecg_quality)",
+        None,
+    ),
     "ecg_valid": ("True when the HR/HRV values of the window are valid", None),
     "ecg_reason": ("Why HR/HRV values are NaN or flagged ('' when valid)", None),
     "hf_valid": ("True when HF power is valid for this window", None),
@@ -140,11 +147,30 @@ WINDOWS_COLUMNS: dict[str, tuple[str, str | None]] = {
     "resp_rate_bpm": ("Median breathing rate", "breaths/min"),
     "resp_amplitude": ("Median breath depth, belt only (in the belt's units)", None),
     "resp_source": ("Where the breathing rate comes from: belt, ecg or n/a", None),
+    "resp_quality": (
+        "Belt quality 0-1 (NaN without a belt): agreement of two breath counters (count-adv, "
+        "Schäfer & Kratky 2008, and the engine's), 0 when the belt is quiet or carries noise; "
+        "the belt gives no rate unless valid (rules in the sidecar's rsp_quality)",
+        None,
+    ),
+    "resp_valid": ("True when resp_rate_bpm holds a valid breathing rate", None),
+    "resp_reason": ("Why resp_rate_bpm is NaN, per source ('' when valid)", None),
+    "edr_quality": (
+        "ECG-derived breathing quality 0-1 (NaN when not computed): agreement of its RSA and "
+        "QRS-amplitude rates; the ECG-derived rate is reported only where they agree within "
+        "1.5/min",
+        None,
+    ),
     "scl_us": ("Skin conductance level: mean of the tonic (SCR-free) EDA", "µS"),
     "sc_mean_us": ("Mean raw skin conductance over the window", "µS"),
     "scr_count": ("Number of SCRs above the amplitude threshold", None),
     "scr_rate_per_min": ("SCR rate", "1/min"),
     "scr_amp_us": ("Mean SCR amplitude", "µS"),
+    "eda_quality": (
+        "EDA quality 0-1: artefact-free share of the window (range and slope rules, "
+        "Kleckner et al. 2018); EDA-invalid below 0.5 (rules in the sidecar's eda_artifacts)",
+        None,
+    ),
     "eda_valid": ("True when the EDA values of the window are valid", None),
     "eda_reason": ("Why EDA values are NaN or flagged ('' when valid)", None),
 }
@@ -212,8 +238,9 @@ _SUMMARY_TEXT = ("participant_id", "session", "condition", "phase", "ecg_reason"
                  "resp_source", "eda_reason")
 #: dtype of each column of WINDOWS_COLUMNS (per recording and in the group table).
 WINDOWS_DTYPES: dict[str, str] = column_dtypes(
-    WINDOWS_COLUMNS, text=_SUMMARY_TEXT, integer=("window", "n_beats", "scr_count"),
-    boolean=("partial", "ecg_valid", "hf_valid", "eda_valid"))
+    WINDOWS_COLUMNS, text=(*_SUMMARY_TEXT, "resp_reason"),
+    integer=("window", "n_beats", "scr_count"),
+    boolean=("partial", "ecg_valid", "hf_valid", "eda_valid", "resp_valid"))
 #: dtype of each column of PHASES_COLUMNS (per recording and in the group table).
 PHASES_DTYPES: dict[str, str] = column_dtypes(
     PHASES_COLUMNS, text=_SUMMARY_TEXT, integer=("n_beats",),
@@ -228,6 +255,33 @@ BEATS_COLUMNS: dict[str, tuple[str, str | None]] = {
         None,
     ),
     "reason": ("Why the beat was flagged or removed ('' for a normal beat)", None),
+    "template_corr": (
+        "Correlation of the beat (0.2 s before to 0.4 s after the R peak) with the median "
+        "beat of its 60-s block, on the ECG band-passed to 0.5-25 Hz (NaN: removed beat, "
+        "edge, or too few beats in the block)",
+        None,
+    ),
+    "qrs_corr": ("Correlation of the beat's QRS (±0.08 s) with the template's", None),
+    "low_quality": (
+        "True when neither correlation reaches 0.5 and the beat is not classified ectopic: "
+        "a detection that does not look like the recording's heartbeats",
+        None,
+    ),
+}
+
+#: Skin conductance responses (per recording): one row per counted SCR. SCRs whose rise lies
+#: within 1 s of an EDA artefact are not counted and not listed.
+SCR_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "participant_id": ("BIDS participant label, 'sub-<id>'", None),
+    "session": ("Session label", None),
+    "condition": ("Allocated condition", None),
+    "phase": ("Protocol phase of the window holding the SCR's peak ('n/a': none)", None),
+    "window": ("Window (within the phase) holding the SCR's peak, as in the windows table",
+               None),
+    "onset_s": ("SCR onset on the session clock", "s"),
+    "peak_s": ("SCR peak on the session clock", "s"),
+    "amplitude_us": ("SCR amplitude, onset to peak", "µS"),
+    "rise_time_s": ("Rise time, onset to peak", "s"),
 }
 
 FAILURES_COLUMNS: dict[str, tuple[str, str | None]] = {
@@ -371,6 +425,10 @@ class SessionFiles:
 
     def phases_tsv(self, deriv_root: Path) -> Path:
         return self.derivative(deriv_root, "phases")
+
+    def scr_tsv(self, deriv_root: Path) -> Path:
+        """The skin conductance responses of one recording (``SCR_COLUMNS``)."""
+        return self.derivative(deriv_root, "scr")
 
     def windows_events_tsv(self, deriv_root: Path) -> Path:
         """The windows as a BIDS events file in the derivatives (onset, duration, phase).

@@ -15,6 +15,7 @@ from conditions.bids import (
     BIDS_VERSION,
     PHASES_COLUMNS,
     PHASES_DTYPES,
+    SCR_COLUMNS,
     WINDOWS_COLUMNS,
     WINDOWS_DTYPES,
     SessionFiles,
@@ -191,6 +192,7 @@ def write_recording_outputs(
             },
         })
     write_tsv(paths["beats"], result.beats, BEATS_COLUMNS)
+    paths.update(write_scr_table(result, files, deriv))
     write_json(
         files.beats_tsv(deriv).with_suffix(".json"),
         {**columns_sidecar(BEATS_COLUMNS), "Description": "R-peaks of the corrected beat series"},
@@ -204,13 +206,28 @@ def write_recording_outputs(
     return paths
 
 
+def write_scr_table(result: Any, files: SessionFiles, deriv: Path) -> dict[str, Path]:
+    """Write ``desc-scr`` (one row per counted SCR) and its sidecar when the result has an
+    SCR table; returns ``{"scr": path}`` (empty when there is none)."""
+    scrs = getattr(result, "scrs", None)
+    if scrs is None or not len(scrs.columns):
+        return {}
+    path = files.scr_tsv(Path(deriv))
+    write_tsv(path, scrs, SCR_COLUMNS)
+    write_json(path.with_suffix(".json"), {
+        **columns_sidecar(SCR_COLUMNS),
+        "Description": "Skin conductance responses counted in the windows table (none "
+                       "within 1 s of an EDA artefact)",
+    })
+    return {"scr": path}
+
+
 def _with_methods(provenance: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
-    """Provenance plus the respiration, vagal-index and EDA column definitions."""
+    """Provenance plus the respiration, vagal-index, quality and EDA column definitions."""
     methods = dict(provenance.get("methods") or {})
-    if info.get("rsp") is not None:
-        methods["rsp"] = info["rsp"]
-    if info.get("vagal_index") is not None:
-        methods["vagal_index"] = info["vagal_index"]
+    for key in ("rsp", "vagal_index", "ecg_quality", "eda_artifacts", "rsp_quality"):
+        if info.get(key) is not None:
+            methods[key] = info[key]
     eda_defs = eda_window_methods()
     methods["eda_columns"] = {k: eda_defs[k] for k in ("scl_us", "sc_mean_us")}
     return {**provenance, "methods": methods}

@@ -53,6 +53,22 @@ from physio.rsp import (
     rsp_window,
 )
 from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD
+from physio.signal_quality import (
+    BeltQuality,
+    EcgQuality,
+    EdrQuality,
+    apply_ecg_verdict,
+    beats_with_quality,
+    belt_quality_of,
+    bridged_channel,
+    drop_scrs_near_artifacts,
+    ecg_quality_of,
+    eda_artifacts_of,
+    eda_span_quality,
+    edr_quality_of,
+    quality_methods,
+    scr_rows,
+)
 
 EDA_KEYS = ("scl_us", "sc_mean_us", "scr_count", "scr_rate_per_min", "scr_amp_us", "eda_valid",
             "eda_reason")
@@ -116,6 +132,8 @@ class RecordingResult:
     #: breaths of the belt (or None) and of the ECG-derived trace (or None), for the QC
     rsp_belt: Any = None
     rsp_ecg: Any = None
+    #: one row per counted SCR (conditions.bids.SCR_COLUMNS), written as ``desc-scr``
+    scrs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def quality(self) -> dict[str, Any]:
         """Quality flags for the sidecar and the QC index."""
@@ -204,28 +222,35 @@ class RecordingChannels:
 
 @dataclass
 class EcgStage:
-    """The ECG channel and its beats, or None for both with the reason in ``reason``."""
+    """The ECG channel and its beats, or None for both with the reason in ``reason``;
+    ``quality`` holds the per-beat template correlations (:mod:`physio.signal_quality`)."""
 
     channel: Channel | None
     beats: BeatSeries | None
     reason: str = ""
+    quality: EcgQuality | None = None
 
 
 @dataclass
 class EdaStage:
-    """The EDA channel and its result (None when absent or unusable: see ``reason``)."""
+    """The EDA channel and its result (None when absent or unusable: see ``reason``), and
+    the artefact intervals (session clock) bridged before the result was computed."""
 
     channel: Channel | None
     result: EdaResult | None
     reason: str = ""
+    artifacts_s: list[tuple[float, float, str]] = field(default_factory=list)
 
 
 @dataclass
 class Breathing:
-    """Breaths of the belt and of the ECG-derived trace (either may be None)."""
+    """Breaths of the belt and of the ECG-derived trace (either may be None), and what
+    judges them (None: not judged, no rate reported from that source)."""
 
     belt: BreathSeries | None
     edr: BreathSeries | None
+    belt_quality: BeltQuality | None = None
+    edr_quality: EdrQuality | None = None
 
 
 def pick_channel(rec: Recording, kind: str, name: str | None) -> Channel | None:
@@ -319,7 +344,11 @@ def eda_microsiemens(eda: Channel) -> Callable[[np.ndarray], np.ndarray]:
 
 def ecg_stage(ecg: Channel | None, engine: Engine, notes: RecordingNotes, *,
               eda_present: bool) -> EcgStage:
-    """The engine's beats of the ECG; an unusable ECG is a warning while there is an EDA.
+    """The engine's beats of the ECG and their quality; an unusable ECG is a warning while
+    there is an EDA.
+
+    The quality of the beats (:func:`physio.signal_quality.ecg_quality_of`) is computed
+    here from the beats, whatever the engine, so both engines are judged by one definition.
 
     Raises
     ------
@@ -343,12 +372,15 @@ def ecg_stage(ecg: Channel | None, engine: Engine, notes: RecordingNotes, *,
         # the ECG as a whole is unusable: keep the EDA, and say why in every window
         notes.warnings.append(f"{notes.where}: ECG unusable, HR and HRV are NaN: {exc}")
         return EcgStage(None, None, f"ECG unusable: {exc}")
-    return EcgStage(ecg, beats)
+    return EcgStage(ecg, beats, quality=ecg_quality_of(ecg, beats))
 
 
 def eda_stage(eda: Channel | None, engine: Engine, notes: RecordingNotes, ecg: EcgStage, *,
               scr_min_amplitude_us: float) -> EdaStage:
     """The engine's EDA result; an unusable EDA is a warning while the ECG gave beats.
+
+    Artefacts (:func:`physio.signal_quality.eda_artifacts_of`) are bridged before the
+    engine sees the signal, and no SCR whose rise lies within 1 s of one is kept.
 
     A recording without any SCR of at least ``scr_min_amplitude_us`` is noted as a
     non-responder (its SCR counts are 0, not missing).
@@ -363,7 +395,11 @@ def eda_stage(eda: Channel | None, engine: Engine, notes: RecordingNotes, ecg: E
         notes.warnings.append(f"{notes.where}: no EDA channel; SCL and SCRs are NaN")
         return EdaStage(None, None, "no EDA channel")
     try:
-        result = engine.eda_process(eda, eda_microsiemens(eda))
+        to_us = eda_microsiemens(eda)
+        artifacts = eda_artifacts_of(eda, to_us)
+        bridged = bridged_channel(eda, to_us, artifacts)
+        conv = to_us if bridged is eda else eda_microsiemens(bridged)
+        result = drop_scrs_near_artifacts(engine.eda_process(bridged, conv), artifacts)
     except (SignalQualityError, ChannelError) as exc:
         if ecg.beats is None:
             if ecg.reason.startswith("ECG unusable"):
@@ -381,7 +417,7 @@ def eda_stage(eda: Channel | None, engine: Engine, notes: RecordingNotes, ecg: E
             f"{notes.where}: no SCR >= {scr_min_amplitude_us} uS in the whole "
             "recording: non-responder (SCR counts are 0, not missing)"
         )
-    return EdaStage(eda, result)
+    return EdaStage(eda, result, artifacts_s=artifacts)
 
 
 def breathing_stage(rsp: Channel | None, ecg: EcgStage, windows: pd.DataFrame,
@@ -389,34 +425,98 @@ def breathing_stage(rsp: Channel | None, ecg: EcgStage, windows: pd.DataFrame,
     """Breaths of the belt, and of the ECG when some window lacks a belt rate.
 
     A belt in units it cannot have is an error; a belt too short or flat is noted and the
-    ECG-derived estimate fills in.
+    ECG-derived estimate fills in where the belt gives no valid rate. The belt's and the
+    ECG-derived breaths' judges (:func:`physio.signal_quality.belt_quality_of`,
+    :func:`physio.signal_quality.edr_quality_of`) are prepared here.
 
     Raises
     ------
     ChannelError
         A belt whose units cannot be a respiration signal (naming file and channel).
     """
-    belt = None
+    belt = belt_quality = None
     if rsp is not None:
         rsp_check_units(rsp.units, name=rsp.name, source=str(notes.source))
         try:
             belt = engine.rsp_belt(rsp, source=str(notes.source))
+            belt_quality = belt_quality_of(rsp)
         except SignalQualityError as exc:
+            belt = None
             notes.warnings.append(f"{notes.where}: respiration belt unusable, breathing from "
                                   f"the ECG where possible: {exc}")
+    judged = Breathing(belt, None, belt_quality)
     need_edr = belt is None or any(
-        not np.isfinite(rsp_window(belt, a, b)["resp_rate_bpm"])
+        not np.isfinite(breathing_span(judged, None, a, b)["resp_rate_bpm"])
         for a, b in zip(windows["start_s"], windows["end_s"], strict=True))
-    edr = None
+    edr = edr_quality = None
     if need_edr and ecg.beats is not None and ecg.channel is not None:
         try:
             edr = engine.ecg_breathing(ecg.beats, ecg.channel)
+            edr_quality = edr_quality_of(ecg.beats, ecg.channel)
         except SignalQualityError as exc:
             notes.warnings.append(f"{notes.where}: no ECG-derived breathing rate: {exc}")
     if belt is None and edr is None:
         notes.warnings.append(f"{notes.where}: no breathing rate (no usable belt or ECG); "
                               "resp_source is n/a and the HF breathing rule cannot be applied")
-    return Breathing(belt, edr)
+    return Breathing(belt, edr, belt_quality, edr_quality)
+
+
+def belt_span(breathing: Breathing, start_s: float, end_s: float) -> dict[str, Any]:
+    """The belt's rate of a span, NaN with the reason unless the belt's judge finds
+    breathing in it; ``resp_quality`` is the belt quality.
+
+    The engine's breaths (:func:`physio.rsp.rsp_window`) give the depth and the second
+    opinion on the rate; the rate reported where the belt is valid is count-adv's
+    (:meth:`physio.signal_quality.BeltQuality.rate`), within 1.5/min of the engine's.
+    """
+    r = dict(rsp_window(breathing.belt, start_s, end_s))
+    r["resp_quality"] = np.nan
+    if breathing.belt_quality is None:
+        return r
+    quality, why = breathing.belt_quality.span(start_s, end_s, r["resp_rate_bpm"])
+    r["resp_quality"] = quality
+    if not np.isfinite(r["resp_rate_bpm"]):
+        return r
+    if why:
+        r.update(resp_rate_bpm=np.nan, resp_amplitude=np.nan, resp_reason=why)
+    else:
+        r["resp_rate_bpm"] = breathing.belt_quality.rate(start_s, end_s)
+    return r
+
+
+def breathing_span(breathing: Breathing, ecg_quality: EcgQuality | None, start_s: float,
+                   end_s: float) -> dict[str, Any]:
+    """Breathing rate of a span: the belt's where valid, else the ECG-derived one where its
+    two routes agree on a valid ECG, else NaN with every source's reason.
+
+    Returns
+    -------
+    dict
+        ``resp_rate_bpm``, ``resp_amplitude``, ``resp_source``, ``resp_quality`` (the
+        belt's), ``resp_valid``, ``resp_reason``, ``edr_quality``.
+    """
+    nan = float("nan")
+    out = {"resp_rate_bpm": nan, "resp_amplitude": nan, "resp_source": "n/a",
+           "resp_quality": nan, "edr_quality": nan}
+    reasons = []
+    if breathing.belt is not None:
+        r = belt_span(breathing, start_s, end_s)
+        out["resp_quality"] = r["resp_quality"]
+        if np.isfinite(r["resp_rate_bpm"]):
+            out.update({k: r[k] for k in ("resp_rate_bpm", "resp_amplitude", "resp_source")})
+            return {**out, "resp_valid": True, "resp_reason": ""}
+        reasons.append(f"belt: {r['resp_reason']}")
+    if breathing.edr_quality is not None:
+        rate, quality, why = breathing.edr_quality.span(start_s, end_s)
+        out["edr_quality"] = quality
+        ecg_ok = ecg_quality is None or ecg_quality.span(start_s, end_s)["ecg_valid"]
+        if ecg_ok and np.isfinite(rate):
+            out.update(resp_rate_bpm=rate, resp_source="ecg")
+            return {**out, "resp_valid": True, "resp_reason": ""}
+        reasons.append("ECG-derived: " + (why or "the ECG of the span is not valid"))
+    if not reasons:
+        reasons.append(rsp_window(None, start_s, end_s)["resp_reason"])
+    return {**out, "resp_valid": False, "resp_reason": "; ".join(reasons)}
 
 
 @dataclass
@@ -435,20 +535,25 @@ class RecordingSignals:
     def hrv_span(self, start_s: float, end_s: float) -> dict[str, Any]:
         """The engine's HR and HRV (beats are on the ECG channel's clock: first sample 0)."""
         offset = self.ecg.channel.start_s
-        return self.engine.hrv_window(self.ecg.beats, start_s - offset, end_s - offset)
+        vals = dict(self.engine.hrv_window(self.ecg.beats, start_s - offset, end_s - offset))
+        if self.ecg.quality is not None:
+            apply_ecg_verdict(vals, self.ecg.quality.span(start_s, end_s))
+        return vals
 
     def rsp_span(self, start_s: float, end_s: float) -> dict[str, Any]:
-        """Breathing rate and depth: from the belt, else from the ECG, else n/a."""
-        belt, edr = self.breathing.belt, self.breathing.edr
-        r = rsp_window(belt, start_s, end_s) if belt is not None else None
-        if (r is None or not np.isfinite(r["resp_rate_bpm"])) and edr is not None:
-            r = rsp_window(edr, start_s, end_s)
-        r = r or rsp_window(None, start_s, end_s)
-        return {k: r[k] for k in ("resp_rate_bpm", "resp_amplitude", "resp_source")}
+        """Breathing rate and depth, with their quality (:func:`breathing_span`)."""
+        return breathing_span(self.breathing, self.ecg.quality, start_s, end_s)
 
     def eda_span(self, start_s: float, end_s: float) -> dict[str, Any]:
-        """SCL and SCRs (:func:`physio.eda.eda_window`)."""
-        return eda_window(self.eda.result, start_s, end_s)
+        """SCL and SCRs (:func:`physio.eda.eda_window`), NaN with the reason where
+        artefacts cover too much of the span; ``eda_quality`` is its artefact-free share."""
+        vals = dict(eda_window(self.eda.result, start_s, end_s))
+        verdict = eda_span_quality(self.eda.artifacts_s, start_s, end_s)
+        vals["eda_quality"] = verdict["eda_quality"]
+        if vals["eda_valid"] and not verdict["eda_valid"]:
+            vals.update({k: np.nan for k in EDA_KEYS})
+            vals.update(eda_valid=False, eda_reason=verdict["eda_reason"])
+        return vals
 
 
 def window_row(w: Any, ids: dict[str, str], signals: RecordingSignals) -> dict[str, Any]:
@@ -469,13 +574,13 @@ def window_row(w: Any, ids: dict[str, str], signals: RecordingSignals) -> dict[s
     ecg, eda = signals.ecg, signals.eda
     if ecg.beats is not None:
         vals = signals.hrv_span(w.start_s, w.end_s)
-        row.update({k: vals.get(k, np.nan) for k in HRV_KEYS})
+        row.update({k: vals.get(k, np.nan) for k in (*HRV_KEYS, "ecg_quality")})
     else:
         row.update({k: np.nan for k in HRV_KEYS})
         row.update(ecg_valid=False, ecg_reason=ecg.reason, hf_valid=False,
                    hf_reason=ecg.reason)
     row.update(signals.rsp_span(w.start_s, w.end_s))
-    apply_breathing_rule(row, row["resp_rate_bpm"])
+    apply_breathing_rule(row, row["resp_rate_bpm"])  # a rate only where valid, else NaN
     if eda.result is not None:
         row.update(signals.eda_span(w.start_s, w.end_s))
         if row["eda_valid"] and len(eda.result.scr_amp_us) == 0:
@@ -528,14 +633,14 @@ def beats_table(ecg: EcgStage) -> pd.DataFrame:
 
     Examples
     --------
-    >>> list(beats_table(EcgStage(None, None, "no ECG channel")).columns)
-    ['r_peak_s', 'rr_ms', 'corrected', 'beat_class', 'reason']
+    >>> list(beats_table(EcgStage(None, None, "no ECG channel")).columns)[4:]
+    ['reason', 'template_corr', 'qrs_corr', 'low_quality']
     """
     if ecg.beats is not None:  # beat_class / reason / removed beats come from physio.ecg
-        return ecg.beats.table(offset_s=ecg.channel.start_s)
-    return pd.DataFrame(
+        return beats_with_quality(ecg.beats.table(offset_s=ecg.channel.start_s), ecg.quality)
+    return beats_with_quality(pd.DataFrame(
         {"r_peak_s": [], "rr_ms": [], "corrected": [], "beat_class": [], "reason": []}
-    )
+    ), None)
 
 
 def recording_info(signals: RecordingSignals, timings_s: dict[str, float]) -> dict[str, Any]:
@@ -556,6 +661,7 @@ def recording_info(signals: RecordingSignals, timings_s: dict[str, float]) -> di
                    "ecg_derived": breathing.edr.info if breathing.edr is not None else None,
                    "rules": rsp_methods()}
     info["vagal_index"] = VAGAL_INDEX
+    info.update(quality_methods(eda.artifacts_s))
     if eda.result is not None:
         info["eda"] = {**eda.result.info, "channel": eda.channel.name,
                        "bad_segments_s": [[a, b, r] for a, b, r in eda.result.bad_segments_s]}
@@ -648,5 +754,5 @@ def process_recording(
         plan=plan, eda=eda.result, ecg_excerpt=ecg_excerpt(plan, ecg),
         info=recording_info(signals, notes.timings_s), warnings=notes.warnings,
         phases=phases_table(plan.phases, ids, signals), rsp_belt=breathing.belt,
-        rsp_ecg=breathing.edr,
+        rsp_ecg=breathing.edr, scrs=scr_rows(eda.result, windows, ids),
     )

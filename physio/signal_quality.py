@@ -1,0 +1,336 @@
+"""Quality of each channel over any span of the session clock, for the pipeline.
+
+The quality indices themselves are defined once, in :mod:`physio.ecg.ecg_quality`,
+:mod:`physio.eda.eda_artifacts` and :mod:`physio.rsp.rsp_quality`. This module prepares
+what they need once per recording (the per-beat template correlations, the EDA artefact
+intervals, the count-adv breaths of the belt, the two ECG-derived breathing routes) and
+measures any span with them, whatever engine found the beats and breaths:
+
+* :func:`ecg_quality_of` -> :class:`EcgQuality`: per-beat ``template_corr``, ``qrs_corr``,
+  ``low_quality``; :meth:`EcgQuality.span` gives ``ecg_quality`` and a verdict, applied to a
+  row of HR/HRV values by :func:`apply_ecg_verdict` (HR and HRV NaN with the reason).
+* :func:`eda_artifacts_of` finds EDA artefacts (µS), :func:`bridge_converter` bridges
+  them before the engine sees the signal, :func:`drop_scrs_near_artifacts` removes every
+  SCR whose rise lies within 1 s of one, :func:`scr_rows` makes the ``desc-scr`` table.
+* :func:`belt_quality_of` -> :class:`BeltQuality`: a belt window is valid only when the
+  belt is not quiet, carries breathing-band power and two independent breath counters
+  (count-adv and the engine's) agree; the rate reported is count-adv's, the counter that
+  held best against talking and movement (see docs/quality.md).
+* :func:`edr_quality_of` -> :class:`EdrQuality`: ECG-derived breathing is reported only
+  where its RSA and QRS-amplitude routes agree.
+
+Every rule and threshold is written into the windows sidecar by :func:`quality_methods`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from conditions.bids import SCR_COLUMNS
+from physio.ecg import BeatSeries
+from physio.ecg.ecg_quality import (
+    ecg_beat_quality,
+    ecg_quality_methods,
+    ecg_quality_signal,
+    ecg_window_quality,
+)
+from physio.eda import EdaResult
+from physio.eda.eda_artifacts import (
+    eda_artifact_methods,
+    eda_artifacts,
+    eda_bridge,
+    eda_window_quality,
+    scr_clear_of_artifacts,
+    scr_table,
+)
+from physio.recording import Channel
+from physio.rsp import BreathSeries
+from physio.rsp.ecg_rsp import ecg_rsp
+from physio.rsp.rsp_quality import (
+    REFERENCE_PERCENTILE,
+    belt_trace,
+    belt_window_verdict,
+    breathing_band_share,
+    count_adv,
+    edr_window_verdict,
+    rsp_quality_methods,
+    window_rate,
+)
+
+#: The values of a window that an invalid ECG verdict sets to NaN (lnrmssd follows rmssd).
+ECG_VALUE_KEYS = ("hr_bpm", "rmssd_ms", "sdnn_ms", "hf_ms2", "lnhf")
+#: Columns the ECG quality adds to the beats table (conditions.bids.BEATS_COLUMNS).
+BEAT_QUALITY_COLUMNS = ("template_corr", "qrs_corr", "low_quality")
+#: Length (s) of the consecutive blocks whose trace SD sets a belt's reference depth.
+BELT_REFERENCE_BLOCK_S = 60.0
+
+
+@dataclass
+class EcgQuality:
+    """Per-beat ECG quality of one recording, the beats on the session clock."""
+
+    #: R-peak times of the kept beats (session clock)
+    peaks_s: np.ndarray
+    #: :func:`physio.ecg.ecg_quality.ecg_beat_quality`, one row per kept beat
+    beats: pd.DataFrame
+
+    def span(self, start_s: float, end_s: float) -> dict[str, Any]:
+        """``ecg_quality``, ``ecg_valid``, ``ecg_reason`` of ``[start_s, end_s)``."""
+        return ecg_window_quality(self.peaks_s, self.beats, start_s, end_s)
+
+
+def ecg_quality_of(channel: Channel, beats: BeatSeries) -> EcgQuality:
+    """Template correlation and low-quality flag of every kept beat, any engine's beats.
+
+    The correlation does not depend on the amplitude scale, so the channel's samples are
+    used in their own units.
+
+    Examples
+    --------
+    >>> fs = 250.0
+    >>> t = np.arange(int(60 * fs)) / fs
+    >>> p = np.arange(1, 59, 0.8)
+    >>> x = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in p)
+    >>> b = BeatSeries(p, np.r_[np.nan, np.diff(p) * 1000], np.zeros(len(p), bool))
+    >>> q = ecg_quality_of(Channel("ECG", x, fs, "mV", "ecg", start_s=5.0), b)
+    >>> bool(q.beats["low_quality"].any()), q.span(5.0, 65.0)["ecg_valid"]
+    (False, True)
+    """
+    fs = float(channel.sampling_rate)
+    cleaned = ecg_quality_signal(channel.data, fs)
+    peaks = np.asarray(beats.peaks_s, dtype=float)
+    table = ecg_beat_quality(cleaned, fs, peaks, getattr(beats, "beat_class", None))
+    return EcgQuality(peaks + channel.start_s, table)
+
+
+def apply_ecg_verdict(row: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
+    """Put ``ecg_quality`` into ``row``; an invalid verdict makes HR and HRV NaN with its
+    reason (a row already invalid keeps its first reason). ``row`` is changed in place.
+
+    Examples
+    --------
+    >>> row = {"hr_bpm": 120.0, "rmssd_ms": 300.0, "ecg_valid": True, "ecg_reason": "",
+    ...        "hf_valid": False, "hf_reason": "window < 120 s"}
+    >>> v = {"ecg_quality": 0.3, "ecg_valid": False, "ecg_reason": "no heartbeat"}
+    >>> out = apply_ecg_verdict(row, v)
+    >>> out["hr_bpm"], out["ecg_valid"], out["ecg_reason"], out["ecg_quality"]
+    (nan, False, 'no heartbeat', 0.3)
+    """
+    row["ecg_quality"] = verdict["ecg_quality"]
+    if verdict["ecg_valid"]:
+        return row
+    for key in ECG_VALUE_KEYS:
+        if key in row:
+            row[key] = float("nan")
+    if row.get("ecg_valid", True):
+        row.update(ecg_valid=False, ecg_reason=verdict["ecg_reason"])
+    if row.get("hf_valid", False) or not row.get("hf_reason"):
+        row.update(hf_valid=False, hf_reason=verdict["ecg_reason"])
+    return row
+
+
+def beats_with_quality(table: pd.DataFrame, quality: EcgQuality | None) -> pd.DataFrame:
+    """The beats table with :data:`BEAT_QUALITY_COLUMNS` (NaN/False for removed beats).
+
+    The kept beats are the table's rows that are not ``removed``, in time order, as in
+    :class:`EcgQuality`.
+    """
+    out = table.copy()
+    out["template_corr"] = np.nan
+    out["qrs_corr"] = np.nan
+    out["low_quality"] = False
+    if quality is None or not len(out):
+        return out
+    kept = (out["beat_class"] != "removed").to_numpy()
+    if int(kept.sum()) != len(quality.beats):
+        return out
+    for col in BEAT_QUALITY_COLUMNS:
+        out.loc[kept, col] = quality.beats[col].to_numpy()
+    out["low_quality"] = out["low_quality"].astype(bool)
+    return out
+
+
+def eda_artifacts_of(eda: Channel, microsiemens: Callable[[np.ndarray], np.ndarray]
+                     ) -> list[tuple[float, float, str]]:
+    """EDA artefact intervals (range, slope; padded) on the session clock.
+
+    Examples
+    --------
+    >>> fs = 31.0
+    >>> x = np.full(int(60 * fs), 5.0)
+    >>> x[int(30 * fs):] += 3.0
+    >>> ch = Channel("EDA", x, fs, "uS", "eda", start_s=10.0)
+    >>> [(round(a), round(b), r) for a, b, r in eda_artifacts_of(ch, lambda d: d)]
+    [(39, 41, 'slope')]
+    """
+    found = eda_artifacts(microsiemens(eda.data), eda.sampling_rate)
+    return [(a + eda.start_s, b + eda.start_s, r) for a, b, r in found]
+
+
+def bridged_channel(eda: Channel, microsiemens: Callable[[np.ndarray], np.ndarray],
+                    artifacts: list[tuple[float, float, str]]) -> Channel:
+    """The channel in µS with each artefact bridged by a straight line (the channel as it
+    is when there is none)."""
+    if not artifacts:
+        return eda
+    local = [(a - eda.start_s, b - eda.start_s, r) for a, b, r in artifacts]
+    data = eda_bridge(microsiemens(eda.data), eda.sampling_rate, local)
+    return dataclasses.replace(eda, data=data, units="uS")
+
+
+def drop_scrs_near_artifacts(result: EdaResult, artifacts: list[tuple[float, float, str]]
+                             ) -> EdaResult:
+    """The result without the SCRs whose rise lies within 1 s of an artefact."""
+    if not artifacts or len(result.scr_onset_s) == 0:
+        return result
+    keep = scr_clear_of_artifacts(result.scr_onset_s, result.scr_peak_s, artifacts)
+    return dataclasses.replace(result, scr_onset_s=result.scr_onset_s[keep],
+                               scr_peak_s=result.scr_peak_s[keep],
+                               scr_amp_us=result.scr_amp_us[keep])
+
+
+def eda_span_quality(artifacts: list[tuple[float, float, str]], start_s: float,
+                     end_s: float) -> dict[str, Any]:
+    """``eda_quality`` (artefact-free share), ``eda_valid`` and ``eda_reason`` of a span."""
+    return eda_window_quality(artifacts, start_s, end_s)
+
+
+def scr_rows(result: EdaResult | None, windows: pd.DataFrame, ids: dict[str, str]
+             ) -> pd.DataFrame:
+    """The ``desc-scr`` table: one row per counted SCR, with the window holding its peak.
+
+    An SCR belongs to the window holding its peak, as in the windows table's
+    ``scr_count``; ``phase`` and ``window`` are ``n/a`` when no window holds it.
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"phase": ["rest"], "window": [1], "start_s": [0.0],
+    ...                   "end_s": [60.0]})
+    >>> r = EdaResult(10.0, 0.0, np.zeros(3), np.zeros(3), np.array([10.0]),
+    ...               np.array([12.5]), np.array([0.2]))
+    >>> t = scr_rows(r, w, {"participant_id": "sub-1"})
+    >>> list(t.columns)[:3], t[["window", "rise_time_s"]].values.tolist()
+    (['participant_id', 'phase', 'window'], [[1, 2.5]])
+    """
+    if result is None:
+        table = scr_table(np.zeros(0), np.zeros(0), np.zeros(0))
+    else:
+        table = scr_table(result.scr_onset_s, result.scr_peak_s, result.scr_amp_us)
+    phase = np.full(len(table), "n/a", dtype=object)
+    window = pd.array([pd.NA] * len(table), dtype="Int64")
+    peaks = table["peak_s"].to_numpy(dtype=float)
+    for w in windows.itertuples(index=False):
+        sel = (peaks >= w.start_s) & (peaks < w.end_s)
+        phase[sel] = w.phase
+        window[sel] = int(w.window)
+    table["window"] = window
+    table.insert(0, "phase", phase)
+    for key, value in ids.items():
+        table[key] = value
+    return table[[c for c in SCR_COLUMNS if c in table]]
+
+
+@dataclass
+class BeltQuality:
+    """What a belt's quality needs, prepared once; :meth:`span` judges any span."""
+
+    #: count-adv breath starts (troughs), session clock
+    troughs_s: np.ndarray
+    #: the band-passed belt trace, its rate and the session time of its first sample
+    clean: np.ndarray
+    clean_fs: float
+    clean_start_s: float
+    #: the raw belt channel
+    raw: Channel
+    #: the recording's loud trace SD (REFERENCE_PERCENTILE of its 60-s blocks)
+    reference_sd: float
+
+    def rate(self, start_s: float, end_s: float) -> float:
+        """count-adv's breathing rate of ``[start_s, end_s)`` (breaths/min; NaN: too few
+        breaths): the belt rate reported where the belt is valid."""
+        return window_rate(self.troughs_s, start_s, end_s)
+
+    def span(self, start_s: float, end_s: float, engine_bpm: float) -> tuple[float, str]:
+        """Belt quality (0-1) and reason ('' when valid) of ``[start_s, end_s)``, judged
+        against the engine's own breathing rate of that span (``engine_bpm``)."""
+        i0 = max(0, int((start_s - self.clean_start_s) * self.clean_fs))
+        i1 = max(i0, int((end_s - self.clean_start_s) * self.clean_fs))
+        seg = self.clean[i0:i1]
+        sd = float(np.nanstd(seg)) if len(seg) else float("nan")
+        ratio = sd / self.reference_sd if self.reference_sd > 0 else float("nan")
+        fs = self.raw.sampling_rate
+        j0 = max(0, int((start_s - self.raw.start_s) * fs))
+        j1 = max(j0, int((end_s - self.raw.start_s) * fs))
+        share = breathing_band_share(np.asarray(self.raw.data[j0:j1], dtype=float), fs)
+        return belt_window_verdict(engine_bpm, self.rate(start_s, end_s), ratio, share)
+
+
+def belt_quality_of(rsp: Channel) -> BeltQuality:
+    """count-adv breaths and the reference depth of a belt (see :class:`BeltQuality`).
+
+    Examples
+    --------
+    >>> fs = 25.0
+    >>> t = np.arange(0, 300, 1 / fs)
+    >>> y = np.where(t < 180, np.sin(2 * np.pi * 0.25 * t), 0.0)
+    >>> y = y + np.random.default_rng(0).normal(0, 0.01, len(t))
+    >>> q = belt_quality_of(Channel("RSP", y, fs, "V", "rsp"))
+    >>> q.span(60.0, 120.0, 15.0)[1], q.span(240.0, 300.0, 27.0)[1][:14]
+    ('', 'belt is quiet:')
+    """
+    clean, fs, delay = belt_trace(rsp.data, rsp.sampling_rate)
+    troughs = count_adv(clean, fs) + delay + rsp.start_s
+    block = int(BELT_REFERENCE_BLOCK_S * fs)
+    sds = np.array([np.nanstd(clean[i:i + block]) for i in range(0, len(clean), block)
+                    if len(clean[i:i + block]) >= block // 2])
+    finite = sds[np.isfinite(sds)]
+    ref = float(np.percentile(finite, REFERENCE_PERCENTILE)) if len(finite) else float("nan")
+    return BeltQuality(troughs, clean, fs, rsp.start_s + delay, rsp, ref)
+
+
+@dataclass
+class EdrQuality:
+    """The two routes of ECG-derived breathing (RSA, QRS amplitude), session clock."""
+
+    rsa: BreathSeries
+    amplitude: BreathSeries
+
+    def span(self, start_s: float, end_s: float) -> tuple[float, float, str]:
+        """(rate, ``edr_quality``, reason): the mean of the two rates where they agree."""
+        return edr_window_verdict(window_rate(self.rsa.onset_s, start_s, end_s),
+                                  window_rate(self.amplitude.onset_s, start_s, end_s))
+
+
+def edr_quality_of(beats: BeatSeries, ecg: Channel) -> EdrQuality:
+    """Both ECG-derived breathing routes from any engine's beats.
+
+    Raises
+    ------
+    physio.errors.SignalQualityError
+        Too few beats for either route.
+    """
+    routes = {m: ecg_rsp(beats.peaks_s, beats.rr_ms, beats.corrected, ecg=ecg.data,
+                         sampling_rate=ecg.sampling_rate, method=m, start_s=ecg.start_s)
+              for m in ("rsa", "amplitude")}
+    return EdrQuality(routes["rsa"], routes["amplitude"])
+
+
+def quality_methods(artifacts: list[tuple[float, float, str]] | None = None
+                    ) -> dict[str, Any]:
+    """Every quality rule and threshold in force, with its references, for the sidecar.
+
+    Examples
+    --------
+    >>> sorted(quality_methods())
+    ['ecg_quality', 'eda_artifacts', 'rsp_quality']
+    """
+    eda = eda_artifact_methods()
+    eda["artifacts_s"] = [[round(a, 3), round(b, 3), r] for a, b, r in (artifacts or [])]
+    return {"ecg_quality": ecg_quality_methods(), "eda_artifacts": eda,
+            "rsp_quality": rsp_quality_methods()}
