@@ -33,7 +33,7 @@ from physio.errors import PhysioError
 
 #: Format suffixes removed from a file name before it becomes a label (longest first).
 FORMAT_SUFFIXES = (".tsv.gz", ".csv.gz", ".txt.gz", ".tsv", ".csv", ".txt", ".acq", ".xdfz",
-                   ".xdf", ".edf", ".bdf", ".vhdr", ".vmrk", ".eeg", ".json", ".gz")
+                   ".xdf", ".edf", ".bdf", ".vhdr", ".vmrk", ".eeg", ".hea", ".json", ".gz")
 PARTICIPANT_FROM = ("auto", "stem", "parent", "pattern")
 
 # an entity starts the name or follows a non-alphanumeric character ("x_sub-01", "a.sub-01")

@@ -133,3 +133,19 @@ def test_mitdb_annotations(shared_data):
     assert len(rec.markers) == len(ann.sample)
     assert rec.channels["MLII"].sampling_rate == 360.0
     assert np.allclose(rec.markers["onset_s"], ann.sample / 360.0)
+
+
+def test_the_registry_reads_a_record_by_name_and_the_batch_finds_it(tmp_path):
+    # lazy: the registry and the batch are what this test checks, after the reader's own
+    from physio.batch import find_inputs
+    from physio.io import detect_format, read_recording
+    from physio.naming import strip_format_suffix
+
+    write_record(tmp_path, name="drive99")
+    assert detect_format(tmp_path / "drive99.hea") == "wfdb"
+    rec = read_recording(tmp_path / "drive99.hea")
+    assert rec.channels["ECG"].sampling_rate == 80.0 and rec.channels["ECG"].kind == "ecg"
+    # the folder scan takes the header as the recording and passes over its data file
+    found = find_inputs([tmp_path])
+    assert [Path(p).name for p in found] == ["drive99.hea"]
+    assert strip_format_suffix("drive99.hea") == "drive99"

@@ -76,13 +76,13 @@ def read_fake(path):
 def test_a_new_reader_is_one_row(tmp_path, monkeypatch):
     from physio.io import registry
 
-    spec = registry.ReaderSpec("fakewfdb", __name__, "read_fake", extensions=(".hea",),
-                               scan=(".hea",), companions=(".dat",), trusted=(".hea",),
-                               label="WFDB")
+    spec = registry.ReaderSpec("fakehdr", __name__, "read_fake", extensions=(".fkh",),
+                               scan=(".fkh",), companions=(".fkd",), trusted=(".fkh",),
+                               label="a text header with a binary data file")
     monkeypatch.setattr(registry, "READERS", (*registry.READERS, spec))
-    header = tmp_path / "100.hea"
+    header = tmp_path / "100.fkh"
     header.write_text("100 2 360 650000\n100.dat 212 200 11 1024 995 -22131 0 MLII\n")
-    assert detect_format(header) == "fakewfdb"  # text, but the name decides
+    assert detect_format(header) == "fakehdr"  # text, but the name decides
     with pytest.raises(ReaderError, match="the fake reader was called"):
         read_recording(header)
-    assert ".hea" in scan_suffixes() and ".dat" in companion_suffixes()
+    assert ".fkh" in scan_suffixes() and ".fkd" in companion_suffixes()
