@@ -6,6 +6,10 @@ trace is decimated to the screen (:func:`physio.qc_screen.minmax_decimate`). A b
 draws recording after recording into one reused figure (``reuse=True``): the figure, its
 axes and its tick objects are built once per process, and each recording only replaces
 what it draws.
+
+The figure shows quality per channel (windows a channel does not hold valid hatched on its
+row, EDA artefacts marked), and the index lists recordings worst first with each
+channel's valid share (:mod:`physio.qc_valid`).
 """
 
 from __future__ import annotations
@@ -152,6 +156,12 @@ def plot_recording_qc(
 ) -> Figure:
     """One figure: ECG excerpt with R-peaks, the whole-recording RR tachogram with every
     corrected beat marked, HR and RMSSD per window, breathing, EDA with tonic and SCRs.
+
+    Quality is shown on each channel's row, keyed in the row's title: windows a channel
+    does not hold valid are hatched (ECG on the tachogram, gid ``"ecg_invalid"``; belt or
+    ECG-derived breathing on the breathing row, ``"resp_invalid"``; EDA, ``"eda_invalid"``)
+    and EDA artefacts are red bands (``"eda_artifacts"``; :func:`shade_ecg_invalid`,
+    :func:`shade_eda_quality`, :func:`physio.qc_rsp.shade_rsp_invalid`).
 
     Phases are shaded and named on the time-course panels. Traces are decimated to the
     screen with :func:`minmax_decimate` (min and max per pixel column); corrected beats

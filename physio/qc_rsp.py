@@ -4,7 +4,8 @@ One tick per breath (~450 in a session) merges into a solid band at the width of
 figure, so breaths are not marked one by one. The row shows what a reader checks: the
 trace, whose envelope shows a slipping or disconnected belt, and the breathing rate of
 each analysis window as a step on a second axis, with the HF band's breathing rates
-(9-24 breaths/min) shaded.
+(9-24 breaths/min) shaded. Windows without a valid rate from the drawn trace are hatched
+(:func:`shade_rsp_invalid`).
 """
 
 from __future__ import annotations
