@@ -38,10 +38,17 @@ Where things go
   added to :data:`ENGINES` below; ``PipelineSettings(engine="<name>")`` then accepts it.
   Its name also goes into the ``--engine`` choices of :mod:`physio.cli`, written out there
   so that ``soothe physio --help`` loads no numerical library (a test checks the two agree).
-- **A new stage or a new per-window quality index** computed from the signals: a method
-  here on :class:`Engine`, implemented by every engine (an engine without its own method
-  calls soothe's function, as :meth:`NeuroKit2Engine.ecg_breathing` does). The pipeline
-  measures spans in :class:`physio.pipeline.RecordingSignals` (one method per measure) and
+- **A new stage** computed from the signals: a method here on :class:`Engine`,
+  implemented by every engine (an engine without its own method calls soothe's function,
+  as :meth:`NeuroKit2Engine.ecg_breathing` does).
+- **A new per-window quality index**: not an engine method. Quality is judged outside the
+  engines, from their outputs (beats, breaths, the EDA signal), in
+  :mod:`physio.signal_quality`, on the indices defined once in
+  :mod:`physio.ecg.ecg_quality`, :mod:`physio.eda.eda_artifacts` and
+  :mod:`physio.rsp.rsp_quality`: both engines are judged by one definition, and the live
+  signal check (``experiment/signals/verdict.py``) calls the same functions.
+- **A new window column** (a measure or an index): the pipeline measures spans in
+  :class:`physio.pipeline.RecordingSignals` (one method per measure) and
   :func:`physio.pipeline.window_row` puts the values into each window; new columns must
   also be in ``conditions.bids.WINDOWS_COLUMNS`` (and ``PHASES_COLUMNS`` for
   :func:`physio.pipeline.phases_table`), else they are left out of the tables.

@@ -6,6 +6,10 @@ trace is decimated to the screen (:func:`physio.qc_screen.minmax_decimate`). A b
 draws recording after recording into one reused figure (``reuse=True``): the figure, its
 axes and its tick objects are built once per process, and each recording only replaces
 what it draws.
+
+The figure shows quality per channel (windows a channel does not hold valid hatched on its
+row, EDA artefacts marked), and the index lists recordings worst first with each
+channel's valid share (:mod:`physio.qc_valid`).
 """
 
 from __future__ import annotations
@@ -26,11 +30,20 @@ from PIL import Image
 
 from conditions.bids import atomic_write_bytes, atomic_write_text
 from physio.qc_rsp import RSP_PANEL
-from physio.qc_screen import FIG_DPI, FIG_WIDTH_IN, axes_columns, minmax_decimate
+from physio.qc_screen import (
+    FIG_DPI,
+    FIG_WIDTH_IN,
+    axes_columns,
+    minmax_decimate,
+    shade_bands,
+    shade_invalid,
+)
+from physio.qc_valid import CHANNEL_NAMES, invalid_spans, worst_valid_pct
 
-__all__ = ["FIG_DPI", "FIG_WIDTH_IN", "PHASE_COLOURS", "ExtraPanel", "figure_png",
-           "minmax_decimate", "plot_recording_qc", "save_figure", "shade_phases",
-           "write_qc_index"]
+__all__ = ["FIG_DPI", "FIG_WIDTH_IN", "PHASE_COLOURS", "ExtraPanel", "eda_artifact_spans",
+           "figure_png", "index_flags", "index_order", "invalid_key",
+           "minmax_decimate", "plot_recording_qc", "save_figure", "shade_ecg_invalid",
+           "shade_eda_quality", "shade_phases", "write_qc_index"]
 
 #: Name the phases on every time-course panel, not only the top one (slower to draw).
 SHADE_NAMES_EVERY_PANEL = False
@@ -144,6 +157,12 @@ def plot_recording_qc(
     """One figure: ECG excerpt with R-peaks, the whole-recording RR tachogram with every
     corrected beat marked, HR and RMSSD per window, breathing, EDA with tonic and SCRs.
 
+    Quality is shown on each channel's row, keyed in the row's title: windows a channel
+    does not hold valid are hatched (ECG on the tachogram, gid ``"ecg_invalid"``; belt or
+    ECG-derived breathing on the breathing row, ``"resp_invalid"``; EDA, ``"eda_invalid"``)
+    and EDA artefacts are red bands (``"eda_artifacts"``; :func:`shade_ecg_invalid`,
+    :func:`shade_eda_quality`, :func:`physio.qc_rsp.shade_rsp_invalid`).
+
     Phases are shaded and named on the time-course panels. Traces are decimated to the
     screen with :func:`minmax_decimate` (min and max per pixel column); corrected beats
     and SCR peaks are never decimated (they are what the reader of the figure looks
@@ -184,10 +203,12 @@ def plot_recording_qc(
             else None)
     _plot_ecg_excerpt(axes[0], result.ecg_excerpt)
     _plot_tachogram(axes[1], result.beats, span)
+    shade_ecg_invalid(axes[1], result.windows)
     _plot_window_values(axes[2], axes[3], result.windows)
     for k, (_, draw) in enumerate(extra_panels):
         draw(axes[4 + k], result)
     _plot_eda(axes[-1], result.eda, span)
+    shade_eda_quality(axes[-1], result)
     axes[-1].set_xlabel("session time (s)", fontsize=8)
     for row, ax in enumerate(axes[1:]):
         shade_phases(ax, phases)
@@ -221,6 +242,56 @@ def qc_title(result: Any) -> str:
             f"{result.plan.condition}\nvalid windows ECG {q['ecg_valid_pct']:.0f}%  EDA "
             f"{q['eda_valid_pct']:.0f}%  corrected beats {corrected}%  SCRs {q['n_scr']}"
             f"{'  NON-RESPONDER' if q['non_responder'] else ''}")
+
+
+def invalid_key(n_bad: int, n: int, channel: str) -> str:
+    """The row title's key of its hatching ("" when every window is valid).
+
+    Examples
+    --------
+    >>> invalid_key(2, 84, "ECG")
+    '   hatched: ECG invalid (2/84 windows)'
+    """
+    return f"   hatched: {channel} invalid ({n_bad}/{n} windows)" if n_bad else ""
+
+
+def shade_ecg_invalid(ax: Any, windows: Any) -> None:
+    """Hatch the windows whose ECG is not valid on the tachogram row (gid
+    ``"ecg_invalid"``) and name the hatching in the row's right-hand title."""
+    if not len(windows) or "ecg_valid" not in windows:
+        return
+    valid = windows["ecg_valid"].astype(bool).to_numpy()
+    shade_invalid(ax, invalid_spans(windows, valid), "ecg_invalid")
+    key = invalid_key(int((~valid).sum()), len(valid), "ECG")
+    if key:  # first: the corrected-beat count stays at the end of the title
+        ax.set_title(f"{key.strip()}   {ax.get_title(loc='right')}", fontsize=7, loc="right")
+
+
+def eda_artifact_spans(result: Any) -> list[tuple[float, float]]:
+    """(start_s, end_s) of the EDA artefacts the recording's sidecar lists
+    (``info["eda_artifacts"]["artifacts_s"]``), on the session clock."""
+    block = (getattr(result, "info", None) or {}).get("eda_artifacts") or {}
+    return [(float(a), float(b)) for a, b, *_ in block.get("artifacts_s") or []]
+
+
+def shade_eda_quality(ax: Any, result: Any) -> None:
+    """On the EDA row: hatch the windows whose EDA is not valid (gid ``"eda_invalid"``),
+    mark every EDA artefact as a red band (gid ``"eda_artifacts"``), and name them and the
+    engine's grey bad segments (flat signal) in the row's right-hand title."""
+    w = result.windows
+    if result.eda is None or not len(w) or "eda_valid" not in w:
+        return
+    valid = w["eda_valid"].astype(bool).to_numpy()
+    shade_invalid(ax, invalid_spans(w, valid), "eda_invalid")
+    artifacts = eda_artifact_spans(result)
+    shade_bands(ax, artifacts, "eda_artifacts")
+    key = invalid_key(int((~valid).sum()), len(valid), "EDA")
+    if artifacts:
+        key += f"   red band: artefact ({len(artifacts)})"
+    if result.eda.bad_segments_s:
+        key += f"   grey band: flat or bad ({len(result.eda.bad_segments_s)})"
+    if key:
+        ax.set_title(key.strip(), fontsize=7, loc="right")
 
 
 def _plot_window_values(ax_hr: Any, ax_rmssd: Any, w: Any) -> None:
@@ -315,8 +386,8 @@ def _plot_eda(ax: Any, eda: Any, span: tuple[float, float] | None) -> None:
     if len(eda.scr_peak_s):
         ax.plot(eda.scr_peak_s, np.interp(eda.scr_peak_s, t, np.nan_to_num(eda.clean)),
                 "^", ms=3, color="#E69F00", label=f"SCR ({len(eda.scr_peak_s)})")
-    for a, b, _ in eda.bad_segments_s:
-        ax.axvspan(a, b, color="red", alpha=0.25, lw=0)
+    # the engine's own bad segments (a flat signal): grey, the artefacts are red
+    shade_bands(ax, [(a, b) for a, b, _ in eda.bad_segments_s], "eda_bad_segments", "0.5")
     ax.legend(loc="upper right", fontsize=7)
 
 
@@ -347,29 +418,89 @@ def save_figure(fig: Figure, path: Path) -> None:
     atomic_write_bytes(Path(path), figure_png(fig))
 
 
-def write_qc_index(path: Path, rows: list[dict[str, Any]], failures: list[dict[str, Any]]) -> None:
-    """An HTML page listing every recording with its quality flags, worst first.
+def index_flags(row: dict[str, Any]) -> list[str]:
+    """The QC index's flags of one recording: each channel valid in under 80 % of its
+    windows, more than 5 % corrected beats, no SCR at all.
 
-    ``rows``: dicts with ``key``, ``png`` (relative path), and the quality flags.
+    Examples
+    --------
+    >>> index_flags({"ecg_valid_pct": 12.0, "eda_valid_pct": None, "resp_valid_pct": 90.0,
+    ...              "corrected_pct": 8.0, "non_responder": True})
+    ['ECG valid 12%', 'corrected 8.0%', 'non-responder']
     """
-    def flag(row: dict[str, Any]) -> tuple[int, str]:
-        bad = []
-        if row.get("ecg_valid_pct", 100) < 80:
-            bad.append(f"ECG valid {row.get('ecg_valid_pct'):.0f}%")
-        if row.get("eda_valid_pct", 100) < 80:
-            bad.append(f"EDA valid {row.get('eda_valid_pct'):.0f}%")
-        if (row.get("corrected_pct") or 0) > 5:
-            bad.append(f"corrected {row['corrected_pct']:.1f}%")
-        if row.get("non_responder"):
-            bad.append("non-responder")
-        return len(bad), ", ".join(bad)
+    bad = []
+    for key, channel in CHANNEL_NAMES.items():
+        pct = row.get(key)
+        if key == "resp_valid_pct" and row.get("resp_from") == "ecg":
+            channel = "ECG-derived breathing"
+        if pct is not None and pct < 80:
+            bad.append(f"{channel} valid {pct:.0f}%")
+    if (row.get("corrected_pct") or 0) > 5:
+        bad.append(f"corrected {row['corrected_pct']:.1f}%")
+    if row.get("non_responder"):
+        bad.append("non-responder")
+    return bad
 
-    ordered = sorted(rows, key=lambda r: (-flag(r)[0], r["key"]))
+
+def index_order(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recordings worst first: lowest valid share of any channel
+    (:func:`physio.qc_valid.worst_valid_pct`), then most flags, then by name.
+
+    Examples
+    --------
+    >>> rows = [{"key": "a", "ecg_valid_pct": 100.0}, {"key": "b", "ecg_valid_pct": 30.0},
+    ...         {"key": "c", "ecg_valid_pct": 100.0, "non_responder": True}]
+    >>> [r["key"] for r in index_order(rows)]
+    ['b', 'c', 'a']
+    """
+    return sorted(rows, key=lambda r: (worst_valid_pct(r), -len(index_flags(r)), r["key"]))
+
+
+def _pct_cell(row: dict[str, Any], key: str) -> str:
+    pct = row.get(key)
+    if pct is None:
+        return "<td>n/a</td>"
+    cls = " class='low'" if float(pct) < 50 else ""
+    return f"<td{cls}>{float(pct):.0f}</td>"
+
+
+def _breathing_cell(row: dict[str, Any]) -> str:
+    cell = _pct_cell(row, "resp_valid_pct")
+    if row.get("resp_from") == "ecg":
+        cell = cell.replace("</td>", " (ECG-derived)</td>")
+    return cell
+
+
+def _recording_row(r: dict[str, Any]) -> str:
+    flags = index_flags(r)
+    png = html.escape(str(r.get("png", "")))
+    return (
+        f"<tr class='{'bad' if flags else 'ok'}'><td>{html.escape(r['key'])}</td>"
+        f"<td>{html.escape(str(r.get('condition', 'n/a')))}</td>"
+        f"<td>{r.get('n_windows', '')}</td>{_pct_cell(r, 'ecg_valid_pct')}"
+        f"{_pct_cell(r, 'eda_valid_pct')}{_breathing_cell(r)}"
+        f"<td>{r.get('corrected_pct', '')}</td>"
+        f"<td>{r.get('n_scr', '')}</td><td>{r.get('n_warnings', '')}</td>"
+        f"<td>{html.escape(', '.join(flags)) or 'ok'}</td>"
+        f"<td><a href='{png}'><img src='{png}' alt='QC {html.escape(r['key'])}'></a></td>"
+        "</tr>"
+    )
+
+
+def write_qc_index(path: Path, rows: list[dict[str, Any]], failures: list[dict[str, Any]]) -> None:
+    """An HTML page listing every recording with each channel's valid share, worst first.
+
+    ``rows``: dicts with ``key``, ``png`` (relative path), and the quality block
+    (``ecg_valid_pct``, ``eda_valid_pct``, ``resp_valid_pct`` and ``resp_from``, as
+    :func:`physio.qc_valid.channel_valid_shares` gives them; None or absent: not recorded).
+    Order: :func:`index_order`; a share under 50 % is shown in bold red.
+    """
     lines = [
         "<!doctype html><html><head><meta charset='utf-8'><title>soothe physio QC</title>",
         "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}"
-        ".bad{background:#fdd}.ok{background:#dfd}img{width:160px}</style></head><body>",
+        ".bad{background:#fdd}.ok{background:#dfd}.low{color:#b00;font-weight:bold}"
+        "img{width:160px}</style></head><body>",
         f"<h1>Physiology QC: {len(rows)} recordings, {len(failures)} failures</h1>",
     ]
     if failures:
@@ -383,22 +514,11 @@ def write_qc_index(path: Path, rows: list[dict[str, Any]], failures: list[dict[s
             )
         lines.append("</table>")
     lines.append(
-        "<h2>Recordings (flagged first)</h2><table><tr><th>recording</th><th>condition</th>"
-        "<th>windows</th><th>ECG valid %</th><th>EDA valid %</th><th>corrected %</th>"
+        "<h2>Recordings (worst first: lowest valid share of any channel)</h2><table><tr>"
+        "<th>recording</th><th>condition</th><th>windows</th><th>ECG valid %</th>"
+        "<th>EDA valid %</th><th>belt / breathing valid %</th><th>corrected %</th>"
         "<th>SCRs</th><th>warnings</th><th>flags</th><th>figure</th></tr>"
     )
-    for r in ordered:
-        n_bad, text = flag(r)
-        png = html.escape(str(r.get("png", "")))
-        lines.append(
-            f"<tr class='{'bad' if n_bad else 'ok'}'><td>{html.escape(r['key'])}</td>"
-            f"<td>{html.escape(str(r.get('condition', 'n/a')))}</td>"
-            f"<td>{r.get('n_windows', '')}</td><td>{r.get('ecg_valid_pct', '')}</td>"
-            f"<td>{r.get('eda_valid_pct', '')}</td><td>{r.get('corrected_pct', '')}</td>"
-            f"<td>{r.get('n_scr', '')}</td><td>{r.get('n_warnings', '')}</td>"
-            f"<td>{html.escape(text) or 'ok'}</td>"
-            f"<td><a href='{png}'><img src='{png}' alt='QC {html.escape(r['key'])}'></a></td>"
-            "</tr>"
-        )
+    lines += [_recording_row(r) for r in index_order(rows)]
     lines.append("</table></body></html>")
     atomic_write_text(Path(path), "\n".join(lines) + "\n")

@@ -4,7 +4,8 @@ One tick per breath (~450 in a session) merges into a solid band at the width of
 figure, so breaths are not marked one by one. The row shows what a reader checks: the
 trace, whose envelope shows a slipping or disconnected belt, and the breathing rate of
 each analysis window as a step on a second axis, with the HF band's breathing rates
-(9-24 breaths/min) shaded.
+(9-24 breaths/min) shaded. Windows without a valid rate from the drawn trace are hatched
+(:func:`shade_rsp_invalid`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from physio.qc_screen import axes_columns, minmax_decimate
+from physio.qc_screen import axes_columns, minmax_decimate, shade_invalid
+from physio.qc_valid import invalid_spans
 
 #: Colour of the breathing rate (the trace is grey).
 RATE_COLOUR = "#D55E00"
@@ -106,10 +108,43 @@ def draw_rsp_panel(ax: Any, result: Any) -> None:
             color="0.7")
     what = ("belt " + str(series.info.get("channel", "")) if series.source == "belt"
             else f"ECG-derived ({series.info.get('edr_method', '')})")
-    ax.set_title(f"breathing: {what}; rate per window (right axis)", fontsize=8, loc="left")
     w = getattr(result, "windows", None)
+    key = shade_rsp_invalid(ax, w, series.source) if w is not None else ""
+    ax.set_title(f"breathing: {what}; rate per window (right axis){key}", fontsize=8,
+                 loc="left")
     if w is not None and len(w) and "resp_rate_bpm" in w:
         draw_rate_steps(rate_axis(ax), w)
+
+
+def shade_rsp_invalid(ax: Any, windows: Any, source: str) -> str:
+    """Hatch the windows where the drawn breathing trace gives no valid rate (gid
+    ``"resp_invalid"``); returns the title's key ("" when every window is valid).
+
+    For a belt, a window is invalid when the belt's own rate is not valid (an ECG-derived
+    rate may stand in: it is drawn on the rate axis); for the ECG-derived trace, when no
+    breathing rate is valid.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().subplots()
+    >>> w = pd.DataFrame({"start_s": [0.0, 60.0], "end_s": [60.0, 120.0],
+    ...                   "resp_valid": [True, True], "resp_source": ["belt", "ecg"]})
+    >>> shade_rsp_invalid(ax, w, "belt")
+    '; hatched: belt invalid (1/2 windows)'
+    """
+    if not len(windows):
+        return ""
+    if source == "belt" and "resp_source" in windows:
+        valid, what = (windows["resp_source"] == "belt").to_numpy(), "belt"
+    elif "resp_valid" in windows:
+        valid, what = windows["resp_valid"].astype(bool).to_numpy(), "breathing"
+    else:
+        return ""
+    shade_invalid(ax, invalid_spans(windows, valid), "resp_invalid")
+    n_bad = int((~valid).sum())
+    return f"; hatched: {what} invalid ({n_bad}/{len(valid)} windows)" if n_bad else ""
 
 
 #: The breathing row for :func:`physio.qc.plot_recording_qc` (height ratio, draw function).

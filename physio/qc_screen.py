@@ -5,14 +5,19 @@ Every long trace is decimated to the screen: for each pixel column of its axes t
 and the maximum of the samples that fall in it (:func:`minmax_decimate`). A trace of 1.7
 million samples becomes ~1600 points that draw the same picture, and a single-sample spike,
 which a plain every-n-th-sample thinning would drop, stays visible.
+
+The stretches a channel does not hold valid are hatched on its row (:func:`shade_invalid`)
+and EDA artefacts drawn as translucent bands (:func:`shade_bands`), each as one collection.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.collections import PolyCollection
 
 #: Figure width (inches) and resolution (dots per inch) of the saved PNG.
 FIG_WIDTH_IN = 11.0
@@ -94,3 +99,52 @@ def axes_columns(ax: Any) -> int:
     """
     pos = ax.get_position()
     return max(16, int(round(pos.width * FIG_WIDTH_IN * FIG_DPI)))
+
+
+#: Hatch of the stretches a channel does not hold valid (a light diagonal hatch over the
+#: channel's row, distinct from the phases' translucent colours).
+INVALID_HATCH = "////"
+INVALID_COLOUR = "#D55E00"
+
+
+def shade_invalid(ax: Any, spans: Sequence[tuple[float, float]], gid: str,
+                  colour: str = INVALID_COLOUR) -> None:
+    """Hatch each (start_s, end_s) span over the full height of ``ax``: one collection
+    (gid ``gid``), nothing when there is no span.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().subplots()
+    >>> shade_invalid(ax, [(60.0, 180.0)], "ecg_invalid")
+    >>> [(c.get_gid(), len(c.get_paths())) for c in ax.collections]
+    [('ecg_invalid', 1)]
+    """
+    if not len(spans):
+        return
+    verts = [[(a, 0.0), (a, 1.0), (b, 1.0), (b, 0.0)] for a, b in spans]
+    ax.add_collection(PolyCollection(verts, transform=ax.get_xaxis_transform(),
+                                     facecolors="none", edgecolors=colour, linewidths=0,
+                                     hatch=INVALID_HATCH, alpha=0.45, gid=gid),
+                      autolim=False)
+
+
+def shade_bands(ax: Any, spans: Sequence[tuple[float, float]], gid: str,
+                colour: str = "red") -> None:
+    """A translucent band over the full height of ``ax`` for each (start_s, end_s) span:
+    one collection (gid ``gid``), nothing when there is no span.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().subplots()
+    >>> shade_bands(ax, [(1.0, 2.0), (5.0, 6.0)], "eda_artifacts")
+    >>> [(c.get_gid(), len(c.get_paths())) for c in ax.collections]
+    [('eda_artifacts', 2)]
+    """
+    if not len(spans):
+        return
+    verts = [[(a, 0.0), (a, 1.0), (b, 1.0), (b, 0.0)] for a, b in spans]
+    ax.add_collection(PolyCollection(verts, transform=ax.get_xaxis_transform(),
+                                     facecolors=colour, alpha=0.3, linewidths=0,
+                                     edgecolors="none", gid=gid), autolim=False)

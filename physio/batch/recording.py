@@ -39,6 +39,7 @@ from physio.outputs import (
     write_recording_outputs,
 )
 from physio.phases import read_overrides
+from physio.qc_valid import channel_valid_shares
 from physio.recording import Recording
 from physio.sidecar import code_hash, input_hashes, package_versions, settings_hash
 
@@ -307,7 +308,8 @@ def recording_provenance(job: RecordingJob, fmt: str, result: Any,
         "phases": result.plan.as_dict()["phases"],
         "warnings": result.warnings,
         "overrides": {k: list(v) for k, v in hand.items()},
-        "quality": result.quality(),
+        # the valid share of each recorded channel (None: not recorded), belt included
+        "quality": {**result.quality(), **channel_valid_shares(result)},
         "methods": {
             "phases": "protocol marker table; assumptions listed in warnings (physio.phases)",
             "windows": f"{settings.window_s:g} s from each phase onset; last partial window "

@@ -27,6 +27,7 @@ from physio.naming import LabelError
 from physio.outputs import ensure_derivatives_dataset, write_group_table
 from physio.progress import BatchProgress
 from physio.qc import write_qc_index
+from physio.qc_valid import low_valid_warnings
 
 log = logging.getLogger("soothe.physio")
 
@@ -81,7 +82,9 @@ def run_batch(
     dict
         ``results`` (one dict per input), counts ``ok``/``skipped``/``failed``,
         ``not_recordings`` (files in the folders that were passed over), and the
-        paths of the group table, failures table and QC index.
+        paths of the group table, failures table and QC index, and ``low_valid``: the
+        lines printed at the end for every channel valid in under half of its
+        recording's windows (:func:`report_low_valid`).
     """
     settings = dict(settings or {})
     start = start_batch(inputs, deriv, settings, participant_from, participant_pattern)
@@ -95,9 +98,24 @@ def run_batch(
     bar.close()
     results.sort(key=lambda r: r["source"])
     summary = write_batch_outputs(start.deriv, results, start.not_recordings)
+    summary["low_valid"] = report_low_valid(start.deriv, results)
     log.info("batch end: ok=%d skipped=%d failed=%d", summary["ok"], summary["skipped"],
              summary["failed"])
     return summary
+
+
+def report_low_valid(deriv: Path, results: Iterable[dict[str, Any]]) -> list[str]:
+    """Print (stderr) and log one line for every recording with a channel valid in under
+    half of its windows (:func:`physio.qc_valid.low_valid_warnings`); returns the lines.
+
+    Printed after the progress bar is closed, so a terminal bar does not swallow them.
+    """
+    lines = [line for r in results if r["status"] != "failed"
+             for line in low_valid_warnings(r, deriv)]
+    for line in lines:
+        print(f"physio: WARNING {line}", file=sys.stderr, flush=True)
+        log.warning(line)
+    return lines
 
 
 @dataclass
