@@ -259,6 +259,7 @@ CHECKLIST: tuple[tuple[str, str, str], ...] = (
     ("artefact_method", "GRAPH; SPR 2024", "Artefact detection and correction method"),
     ("beats_corrected", "GRAPH; SPR 2024", "Beats corrected per recording (%)"),
     ("ecg_windows_excluded", "GRAPH; SPR 2024", "ECG windows excluded, per reason"),
+    ("ecg_quality_rule", "GRAPH; SPR 2024", "ECG signal-quality rule (are the beats heartbeats?)"),
     ("hrv_indices", "GRAPH; SPR 2024", "HR and HRV indices"),
     ("vagal_index", "Laborde 2017", "Vagal index and why"),
     ("hrv_transform", "GRAPH; Laborde 2017", "Transformation of HRV indices"),
@@ -268,6 +269,7 @@ CHECKLIST: tuple[tuple[str, str, str], ...] = (
     ("rsp_sampling_rate", "Laborde 2017", "Respiration sampling rate"),
     ("rsp_filter", "Laborde 2017", "Respiration filter"),
     ("breathing_rule", "GRAPH; Laborde 2017", "Breathing rate and the HF band"),
+    ("breathing_quality_rule", "Laborde 2017", "Breathing-rate quality rule (belt and ECG)"),
     ("eda_sampling_rate", "Boucsein 2012", "EDA sampling rate"),
     ("eda_units", "Boucsein 2012", "EDA units"),
     ("eda_filter", "Boucsein 2012", "EDA filter (type, order, cut-off)"),
@@ -277,6 +279,7 @@ CHECKLIST: tuple[tuple[str, str, str], ...] = (
     ("scr_rise_time", "Boucsein 2012", "SCR rise-time limits"),
     ("scr_latency", "Boucsein 2012", "SCR latency window"),
     ("eda_windows_excluded", "Boucsein 2012", "EDA windows excluded, per reason"),
+    ("eda_artefact_rule", "Boucsein 2012", "EDA artefact detection and handling"),
     ("eda_non_responders", "Boucsein 2012", "EDA non-responders"),
     ("engine", "GRAPH; SPR 2024", "Processing software and engine"),
     ("package_versions", "GRAPH", "Package versions"),
@@ -331,6 +334,7 @@ def checklist_values(blocks: dict[str, dict[str, Any]], summary: dict[str, Any]
     )}
     f.update(ecg_items(blocks))
     f.update(eda_items(blocks))
+    f.update(quality_items(blocks))
     _add_summary_items(f, blocks, summary)
     return {key: f.get(key, {"value": TO_REPORT, "source": "not in the data"})
             for key, _, _ in CHECKLIST}
@@ -398,6 +402,68 @@ def eda_items(blocks: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
                         "(no discrete stimuli); SCR rate per minute is reported"
                         if blocks else "", "source": "protocol: no event-related SCR scoring"},
     }
+
+
+def quality_items(blocks: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """The signal-quality rules of each channel, in words, from the sidecars' methods.
+
+    Derivatives written before the quality rules existed have none of these blocks: the
+    items are then empty, and the checklist shows them as not in the data.
+    """
+    def ecg(b: dict[str, Any]) -> str | None:
+        q = _get(b, "methods.ecg_quality")
+        if not q:
+            return None
+        return (f"{q['method']}: valid when the median correlation is >= "
+                f"{_fmt(q['window_corr_min'])}, at most {_fmt(100 * q['max_unmatched_share'])} "
+                f"% of beats correlate below {_fmt(q['beat_corr_min'])}, beats cover >= "
+                f"{_fmt(100 * q['min_coverage'])} % of the window and HR is "
+                f"{_range_text(q['hr_range_bpm'], ' bpm')} (band "
+                f"{_range_text(q['quality_band_hz'], ' Hz')}; "
+                + "; ".join(q.get("citations", [])) + ")")
+
+    def eda(b: dict[str, Any]) -> str | None:
+        q = _get(b, "methods.eda_artifacts")
+        if not q:
+            return None
+        return (f"samples outside {_range_text(q['range_us'], ' µS')} or changing faster than "
+                f"{_fmt(q['max_slope_us_per_s'])} µS/s are artefacts, padded by "
+                f"{_fmt(q['pad_s'])} s and bridged by a straight line; no SCR rising within "
+                f"{_fmt(q['pad_s'])} s of one is counted; a window is valid with >= "
+                f"{_fmt(100 * q['min_clean_share'])} % clean signal ({q['citation']})")
+
+    def breathing(b: dict[str, Any]) -> str | None:
+        q = _get(b, "methods.rsp_quality")
+        if not q:
+            return None
+        return (f"belt rate from {q['belt_counter']}, reported when the belt moves >= "
+                f"{_fmt(100 * q['min_amplitude_ratio'])} % of its typical depth, >= "
+                f"{_fmt(100 * q['min_band_share'])} % of its power lies in "
+                f"{_range_text(q['band_hz'], ' Hz')} and a second counter agrees within "
+                f"{_fmt(q['agree_bpm'])} breaths/min; ECG-derived rate: "
+                f"{q['edr_rule'].replace('agree_bpm', _fmt(q['agree_bpm']) + ' breaths/min')} ("
+                + "; ".join(q.get("citations", [])) + ")")
+
+    return {
+        "ecg_quality_rule": {"value": _over(blocks, ecg),
+                             "source": SIDECAR + "methods.ecg_quality"},
+        "eda_artefact_rule": {"value": _over(blocks, eda),
+                              "source": SIDECAR + "methods.eda_artifacts"},
+        "breathing_quality_rule": {"value": _over(blocks, breathing),
+                                   "source": SIDECAR + "methods.rsp_quality"},
+    }
+
+
+def quality_paragraph(items: dict[str, dict[str, str]]) -> str | None:
+    """The signal-quality rules as one paragraph (None when no sidecar has them)."""
+    rules = [(label, items[key]["value"]) for label, key in (
+        ("ECG", "ecg_quality_rule"), ("Skin conductance", "eda_artefact_rule"),
+        ("Breathing", "breathing_quality_rule")) if items.get(key, {}).get("value")]
+    if not rules:
+        return None
+    return ("No value was reported from a signal that did not show the physiology it "
+            "measures; the window was set missing with its reason instead. "
+            + " ".join(f"{label}: {text}." for label, text in rules))
 
 
 def _add_summary_items(f: dict[str, dict[str, str]], blocks: dict[str, dict[str, Any]],
@@ -496,6 +562,9 @@ def methods_paragraphs(summary: dict[str, Any]) -> list[str]:
            f"recordings ({100 * nr['n'] / nr['of']:.0f} %)." if nr["of"] else ""),
         data_loss_sentence(ex, summary["manual_corrections"]),
     ]
+    quality = quality_paragraph(items)
+    if quality:
+        out.insert(-1, quality)
     return out
 
 

@@ -107,3 +107,19 @@ def test_the_methods_sentence_follows_the_scr_threshold(study):
     assert "amplitude criterion of 0.05 µS" in before
     assert "amplitude criterion of 0.1 µS" in after
     assert "0.05 µS" not in after
+
+
+def test_the_quality_rules_are_written_from_the_sidecar() -> None:
+    from analysis.physio_methods import quality_items, quality_paragraph
+
+    block = {"methods": {"ecg_quality": {
+        "method": "template correlation", "window_corr_min": 0.7, "max_unmatched_share": 0.2,
+        "beat_corr_min": 0.5, "min_coverage": 0.5, "hr_range_bpm": [40.0, 180.0],
+        "quality_band_hz": [0.5, 25.0], "citations": ["Orphanidou 2015"]}}}
+    items = quality_items({"sub-1_ses-1": block})
+    assert ">= 0.7," in items["ecg_quality_rule"]["value"]
+    assert items["eda_artefact_rule"]["value"] == ""  # not in this sidecar: not invented
+    paragraph = quality_paragraph(items)
+    assert paragraph.startswith("No value was reported") and "ECG: template correlation" in \
+        paragraph and "Skin conductance" not in paragraph
+    assert quality_paragraph(quality_items({"old": {"methods": {}}})) is None
