@@ -291,6 +291,9 @@ def window_row(pid: str, cond: str, phase: str, w: int, t0: float, vals: dict[st
         "scr_rate_per_min": float(scr_n) if eda_ok else np.nan,
         "scr_amp_us": 0.2 if eda_ok else np.nan,
         "eda_valid": eda_ok, "eda_reason": "" if eda_ok else "saturated",
+        # quality indices (docs/quality.md): clear evidence where valid, none where not
+        "ecg_quality": 0.95 if ecg_ok else 0.3, "eda_quality": 1.0 if eda_ok else 0.0,
+        "resp_quality": 1.0, "resp_valid": True, "resp_reason": "", "edr_quality": np.nan,
     }
 
 

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conditions.bids import (
+    BEATS_COLUMNS,
     PHASES_COLUMNS,
     PHASES_DTYPES,
     WINDOWS_COLUMNS,
@@ -204,8 +205,9 @@ def _windows_result(participant: str, scr_count: list[float]):
     windows["scr_count"] = scr_count  # float64 when one is NaN, as eda_window gives it
     windows.loc[np.isnan(windows["scr_count"]), ["eda_valid", "eda_reason"]] = \
         [False, "signal loss 80% (flat)"]
-    beats = pd.DataFrame({"r_peak_s": [0.5], "rr_ms": [np.nan], "corrected": [False],
-                          "beat_class": ["normal"], "reason": [""]})
+    beats = pd.DataFrame({c: [np.nan] for c in BEATS_COLUMNS})
+    beats = beats.assign(r_peak_s=0.5, corrected=False, beat_class="normal", reason="",
+                         low_quality=False)
     return SimpleNamespace(windows=windows, beats=beats, phases=pd.DataFrame(), info={})
 
 
