@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -250,6 +250,11 @@ class BeltQuality:
     raw: Channel
     #: the recording's loud trace SD (REFERENCE_PERCENTILE of its 60-s blocks)
     reference_sd: float
+    #: breathing-band share of each raw sample range measured so far: a window is judged
+    #: both when the pipeline decides whether ECG-derived breathing is needed and when its
+    #: row is made
+    band_shares: dict[tuple[int, int], float] = field(default_factory=dict, repr=False,
+                                                      compare=False)
 
     def rate(self, start_s: float, end_s: float) -> float:
         """count-adv's breathing rate of ``[start_s, end_s)`` (breaths/min; NaN: too few
@@ -267,8 +272,16 @@ class BeltQuality:
         fs = self.raw.sampling_rate
         j0 = max(0, int((start_s - self.raw.start_s) * fs))
         j1 = max(j0, int((end_s - self.raw.start_s) * fs))
-        share = breathing_band_share(np.asarray(self.raw.data[j0:j1], dtype=float), fs)
-        return belt_window_verdict(engine_bpm, self.rate(start_s, end_s), ratio, share)
+        return belt_window_verdict(engine_bpm, self.rate(start_s, end_s), ratio,
+                                   self.band_share(j0, j1))
+
+    def band_share(self, j0: int, j1: int) -> float:
+        """Breathing-band share of the raw belt samples ``[j0, j1)``
+        (:func:`physio.rsp.rsp_quality.breathing_band_share`), measured once per range."""
+        if (j0, j1) not in self.band_shares:
+            self.band_shares[j0, j1] = breathing_band_share(
+                np.asarray(self.raw.data[j0:j1], dtype=float), self.raw.sampling_rate)
+        return self.band_shares[j0, j1]
 
 
 def belt_quality_of(rsp: Channel) -> BeltQuality:

@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 
 import numpy as np
@@ -226,6 +227,23 @@ def belt_trace(signal: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, fl
     return rsp_clean(trace, fs), float(fs), float(delay_s)
 
 
+@functools.lru_cache(maxsize=8)
+def welch_window(nperseg: int) -> np.ndarray:
+    """The (read-only) window :func:`scipy.signal.welch` uses by default for ``nperseg``
+    samples, made once per length: a window's segments share one length, and making a
+    long window costs more than the spectrum of a short one.
+
+    Examples
+    --------
+    >>> w = welch_window(8)
+    >>> len(w), float(w[0]), w.flags.writeable
+    (8, 0.0, False)
+    """
+    win = sps.get_window("hann_periodic", nperseg)
+    win.flags.writeable = False
+    return win
+
+
 def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
     """Share of a raw belt window's power above 0.05 Hz that lies in the breathing band.
 
@@ -243,7 +261,8 @@ def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
     fs = float(sampling_rate)
     if len(y) < 4 * fs:
         return float("nan")
-    f, p = sps.welch(y - y.mean(), fs=fs, nperseg=min(len(y), int(30 * fs)))
+    nperseg = min(len(y), int(30 * fs))
+    f, p = sps.welch(y - y.mean(), fs=fs, window=welch_window(nperseg), nperseg=nperseg)
     band = p[(f >= RSP_BAND_HZ[0]) & (f <= RSP_BAND_HZ[1])].sum()
     total = band + p[f > RSP_BAND_HZ[1]].sum()
     return float(band / total) if total > 0 else float("nan")
