@@ -169,7 +169,7 @@ def eda_artifacts_of(eda: Channel, microsiemens: Callable[[np.ndarray], np.ndarr
     >>> [(round(a), round(b), r) for a, b, r in eda_artifacts_of(ch, lambda d: d)]
     [(39, 41, 'slope')]
     """
-    found = eda_artifacts(microsiemens(eda.data), eda.sampling_rate)
+    found = eda_artifacts(eda.data, eda.sampling_rate, convert=microsiemens)
     return [(a + eda.start_s, b + eda.start_s, r) for a, b, r in found]
 
 
