@@ -180,7 +180,8 @@ def bridged_channel(eda: Channel, microsiemens: Callable[[np.ndarray], np.ndarra
     if not artifacts:
         return eda
     local = [(a - eda.start_s, b - eda.start_s, r) for a, b, r in artifacts]
-    data = eda_bridge(microsiemens(eda.data), eda.sampling_rate, local)
+    us = microsiemens(eda.data)
+    data = eda_bridge(us, eda.sampling_rate, local, copy=np.shares_memory(us, eda.data))
     return dataclasses.replace(eda, data=data, units="uS")
 
 

@@ -168,10 +168,13 @@ def merge_intervals(items: list[tuple[float, float, str]]) -> list[tuple[float, 
 
 
 def eda_bridge(signal: np.ndarray, sampling_rate: float,
-               intervals: list[tuple[float, float, str]]) -> np.ndarray:
+               intervals: list[tuple[float, float, str]], *, copy: bool = True) -> np.ndarray:
     """Replace each artefact interval by a straight line between its clean neighbours.
 
     An interval that touches the start or end of the signal takes the nearest clean value.
+    Each run of bridged samples is interpolated between its two clean neighbours alone (as
+    :func:`numpy.interp` over all clean samples would, without full-length index arrays).
+    ``copy=False`` bridges a float64 ``signal`` in place (a fresh conversion, say).
 
     Examples
     --------
@@ -179,7 +182,7 @@ def eda_bridge(signal: np.ndarray, sampling_rate: float,
     >>> eda_bridge(x, 1.0, [(2.0, 4.0, "slope")]).round(2).tolist()
     [1.0, 1.0, 1.33, 1.67, 2.0, 2.0]
     """
-    x = np.array(signal, dtype=np.float64)
+    x = np.array(signal, dtype=np.float64, copy=True if copy else None)
     fs = float(sampling_rate)
     bad = np.zeros(len(x), dtype=bool)
     for a, b, _ in intervals:
@@ -187,9 +190,32 @@ def eda_bridge(signal: np.ndarray, sampling_rate: float,
     good = ~bad & np.isfinite(x)
     if not good.any() or not bad.any():
         return x
-    idx = np.arange(len(x))
-    x[bad] = np.interp(idx[bad], idx[good], x[good])
+    for a, b in runs_of(bad):
+        ends = [i for i in (clean_neighbour(good, a - 1, -1), clean_neighbour(good, b, 1))
+                if i is not None]
+        x[a:b] = np.interp(np.arange(a, b), ends, x[ends])
     return x
+
+
+def clean_neighbour(good: np.ndarray, start: int, step: int, *,
+                    block: int = SCAN_BLOCK) -> int | None:
+    """The first index from ``start`` in direction ``step`` (-1 or 1) where ``good`` is True,
+    searched a block at a time (None when there is none).
+
+    Examples
+    --------
+    >>> g = np.array([True, False, False, True])
+    >>> clean_neighbour(g, 2, -1), clean_neighbour(g, 1, 1), clean_neighbour(g[1:3], 1, -1)
+    (0, 3, None)
+    """
+    i = start
+    while 0 <= i < len(good):
+        lo, hi = (max(0, i - block + 1), i + 1) if step < 0 else (i, min(len(good), i + block))
+        hits = np.flatnonzero(good[lo:hi])
+        if len(hits):
+            return int(lo + (hits[-1] if step < 0 else hits[0]))
+        i = lo - 1 if step < 0 else hi
+    return None
 
 
 def scr_clear_of_artifacts(onset_s: np.ndarray, peak_s: np.ndarray,
