@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -169,7 +169,7 @@ def eda_artifacts_of(eda: Channel, microsiemens: Callable[[np.ndarray], np.ndarr
     >>> [(round(a), round(b), r) for a, b, r in eda_artifacts_of(ch, lambda d: d)]
     [(39, 41, 'slope')]
     """
-    found = eda_artifacts(microsiemens(eda.data), eda.sampling_rate)
+    found = eda_artifacts(eda.data, eda.sampling_rate, convert=microsiemens)
     return [(a + eda.start_s, b + eda.start_s, r) for a, b, r in found]
 
 
@@ -180,7 +180,8 @@ def bridged_channel(eda: Channel, microsiemens: Callable[[np.ndarray], np.ndarra
     if not artifacts:
         return eda
     local = [(a - eda.start_s, b - eda.start_s, r) for a, b, r in artifacts]
-    data = eda_bridge(microsiemens(eda.data), eda.sampling_rate, local)
+    us = microsiemens(eda.data)
+    data = eda_bridge(us, eda.sampling_rate, local, copy=np.shares_memory(us, eda.data))
     return dataclasses.replace(eda, data=data, units="uS")
 
 
@@ -250,6 +251,11 @@ class BeltQuality:
     raw: Channel
     #: the recording's loud trace SD (REFERENCE_PERCENTILE of its 60-s blocks)
     reference_sd: float
+    #: breathing-band share of each raw sample range measured so far: a window is judged
+    #: both when the pipeline decides whether ECG-derived breathing is needed and when its
+    #: row is made
+    band_shares: dict[tuple[int, int], float] = field(default_factory=dict, repr=False,
+                                                      compare=False)
 
     def rate(self, start_s: float, end_s: float) -> float:
         """count-adv's breathing rate of ``[start_s, end_s)`` (breaths/min; NaN: too few
@@ -267,8 +273,16 @@ class BeltQuality:
         fs = self.raw.sampling_rate
         j0 = max(0, int((start_s - self.raw.start_s) * fs))
         j1 = max(j0, int((end_s - self.raw.start_s) * fs))
-        share = breathing_band_share(np.asarray(self.raw.data[j0:j1], dtype=float), fs)
-        return belt_window_verdict(engine_bpm, self.rate(start_s, end_s), ratio, share)
+        return belt_window_verdict(engine_bpm, self.rate(start_s, end_s), ratio,
+                                   self.band_share(j0, j1))
+
+    def band_share(self, j0: int, j1: int) -> float:
+        """Breathing-band share of the raw belt samples ``[j0, j1)``
+        (:func:`physio.rsp.rsp_quality.breathing_band_share`), measured once per range."""
+        if (j0, j1) not in self.band_shares:
+            self.band_shares[j0, j1] = breathing_band_share(
+                np.asarray(self.raw.data[j0:j1], dtype=float), self.raw.sampling_rate)
+        return self.band_shares[j0, j1]
 
 
 def belt_quality_of(rsp: Channel) -> BeltQuality:

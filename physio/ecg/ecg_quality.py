@@ -29,6 +29,8 @@ neurokit2's detector counts the T waves of MIT-BIH 113 as beats, so a clean reco
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import scipy.signal as sps
@@ -74,6 +76,25 @@ CITATIONS = (
 )
 
 
+def quality_filter(sampling_rate: float) -> np.ndarray:
+    """The band-pass of :func:`ecg_quality_signal` at ``sampling_rate`` (second-order
+    sections), designed once per rate; a fresh copy each call.
+
+    Examples
+    --------
+    >>> quality_filter(500.0).shape
+    (4, 6)
+    """
+    return _quality_filter(float(sampling_rate)).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _quality_filter(fs: float) -> np.ndarray:
+    return sps.butter(QUALITY_FILTER_ORDER, [QUALITY_BAND_HZ[0], min(QUALITY_BAND_HZ[1],
+                                                                     0.45 * fs)],
+                      btype="bandpass", fs=fs, output="sos")
+
+
 def ecg_quality_signal(signal: np.ndarray, sampling_rate: float) -> np.ndarray:
     """The ECG band-passed to :data:`QUALITY_BAND_HZ` (zero phase); NaN becomes 0.
 
@@ -85,11 +106,10 @@ def ecg_quality_signal(signal: np.ndarray, sampling_rate: float) -> np.ndarray:
     >>> bool(np.abs(hum[2000:-2000]).max() < 0.003)
     True
     """
-    fs = float(sampling_rate)
-    sos = sps.butter(QUALITY_FILTER_ORDER, [QUALITY_BAND_HZ[0], min(QUALITY_BAND_HZ[1],
-                                                                    0.45 * fs)],
-                     btype="bandpass", fs=fs, output="sos")
-    return sosfiltfilt_lean(sos, np.nan_to_num(np.asarray(signal, dtype=np.float64)))
+    x = np.asarray(signal, dtype=np.float64)
+    if not np.isfinite(x).all():  # a copy only when there is something to replace
+        x = np.nan_to_num(x)
+    return sosfiltfilt_lean(quality_filter(float(sampling_rate)), x)
 
 
 def beat_template_corr(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.ndarray, *,

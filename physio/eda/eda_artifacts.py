@@ -19,6 +19,8 @@ an artefact is counted (:func:`scr_clear_of_artifacts`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -34,6 +36,9 @@ SLOPE_SPAN_S = 0.05
 PAD_S = 1.0
 #: A window is valid for SCR counting while at least this share of it is artefact-free.
 MIN_CLEAN_SHARE = 0.5
+#: Samples scanned per block (:func:`eda_artifact_masks`): a few hundred kB of temporaries
+#: instead of several full-length copies of a long 1000 Hz channel.
+SCAN_BLOCK = 1 << 16
 
 CITATION = ("Kleckner I. R. et al. (2018) Simple, transparent, and flexible automated "
             "quality assessment procedures for ambulatory electrodermal activity data. "
@@ -53,21 +58,71 @@ def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
+def eda_artifact_masks(signal: np.ndarray, sampling_rate: float, *,
+                       convert: Callable[[np.ndarray], np.ndarray] | None = None,
+                       range_us: tuple[float, float] = RANGE_US,
+                       max_slope: float = MAX_SLOPE_US_PER_S, span_s: float = SLOPE_SPAN_S,
+                       block: int = SCAN_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """Which samples are out of range and which lie on a too steep change, block by block.
+
+    ``convert`` (an element-wise conversion to µS, e.g. from kΩ) is applied to one block at
+    a time, so no full-length µS or float copy of the channel is made.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Boolean ``out_of_range`` and ``steep``, one value per sample; the change over
+        ``span_s`` marks both of its ends.
+
+    Examples
+    --------
+    >>> x = np.array([5.0, 5.0, 90.0, 5.0, 5.0])
+    >>> [m.astype(int).tolist() for m in eda_artifact_masks(x, 1.0, block=2)]
+    [[0, 0, 1, 0, 0], [0, 1, 1, 1, 0]]
+    """
+    signal = signal if isinstance(signal, np.ndarray) else np.asarray(signal)
+    n, fs = len(signal), float(sampling_rate)
+    h = max(1, int(span_s * fs))  # at most the span, at least one sample
+    bad_range = np.zeros(n, dtype=bool)
+    fast = np.zeros(max(0, n - h), dtype=bool)
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        seg = signal[a:min(n, b + h)]
+        x = np.asarray(seg if convert is None else convert(seg), dtype=np.float64)
+        own = x[:b - a]
+        bad_range[a:b] = np.isfinite(own) & ((own < range_us[0]) | (own > range_us[1]))
+        m = min(b, n - h) - a
+        if m > 0:
+            with np.errstate(invalid="ignore"):
+                fast[a:a + m] = np.abs(x[h:h + m] - x[:m]) * fs / h > max_slope
+    steep = np.zeros(n, dtype=bool)
+    if n > h:
+        steep[:-h] |= fast
+        steep[h:] |= fast
+    return bad_range, steep
+
+
 def eda_artifacts(signal_us: np.ndarray, sampling_rate: float, *,
                   range_us: tuple[float, float] = RANGE_US,
                   max_slope: float = MAX_SLOPE_US_PER_S, span_s: float = SLOPE_SPAN_S,
-                  pad_s: float = PAD_S) -> list[tuple[float, float, str]]:
+                  pad_s: float = PAD_S,
+                  convert: Callable[[np.ndarray], np.ndarray] | None = None
+                  ) -> list[tuple[float, float, str]]:
     """Artefact intervals of a skin-conductance signal (µS) at any rate.
 
     Parameters
     ----------
     signal_us : numpy.ndarray
-        Skin conductance in µS (NaN where missing; missing is left to the loss scan).
+        Skin conductance in µS (NaN where missing; missing is left to the loss scan), or
+        the channel's samples in its own units when ``convert`` is given.
     sampling_rate : float
         Hz (any rate: the slope span is in seconds).
     range_us, max_slope, span_s, pad_s
         See :data:`RANGE_US`, :data:`MAX_SLOPE_US_PER_S`, :data:`SLOPE_SPAN_S`,
         :data:`PAD_S`.
+    convert : callable, optional
+        Element-wise conversion of the samples to µS, applied block by block
+        (:func:`eda_artifact_masks`).
 
     Returns
     -------
@@ -83,19 +138,13 @@ def eda_artifacts(signal_us: np.ndarray, sampling_rate: float, *,
     >>> [(round(a, 1), round(b, 1), r) for a, b, r in eda_artifacts(x, fs)]
     [(29.0, 31.0, 'slope')]
     """
-    x = np.asarray(signal_us, dtype=np.float64)
     fs = float(sampling_rate)
-    h = max(1, int(span_s * fs))  # at most the span, at least one sample
-    bad_range = np.isfinite(x) & ((x < range_us[0]) | (x > range_us[1]))
-    steep = np.zeros(len(x), dtype=bool)
-    if len(x) > h:
-        with np.errstate(invalid="ignore"):
-            fast = np.abs(x[h:] - x[:-h]) * fs / h > max_slope
-        steep[:-h] |= fast
-        steep[h:] |= fast
+    n = len(np.asarray(signal_us))
+    bad_range, steep = eda_artifact_masks(signal_us, fs, convert=convert, range_us=range_us,
+                                          max_slope=max_slope, span_s=span_s)
     found = [(a, b, "range") for a, b in runs_of(bad_range)]
     found += [(a, b, "slope") for a, b in runs_of(steep)]
-    return merge_intervals([(max(0.0, a / fs - pad_s), min(len(x) / fs, b / fs + pad_s), r)
+    return merge_intervals([(max(0.0, a / fs - pad_s), min(n / fs, b / fs + pad_s), r)
                             for a, b, r in found])
 
 
@@ -119,10 +168,13 @@ def merge_intervals(items: list[tuple[float, float, str]]) -> list[tuple[float, 
 
 
 def eda_bridge(signal: np.ndarray, sampling_rate: float,
-               intervals: list[tuple[float, float, str]]) -> np.ndarray:
+               intervals: list[tuple[float, float, str]], *, copy: bool = True) -> np.ndarray:
     """Replace each artefact interval by a straight line between its clean neighbours.
 
     An interval that touches the start or end of the signal takes the nearest clean value.
+    Each run of bridged samples is interpolated between its two clean neighbours alone (as
+    :func:`numpy.interp` over all clean samples would, without full-length index arrays).
+    ``copy=False`` bridges a float64 ``signal`` in place (a fresh conversion, say).
 
     Examples
     --------
@@ -130,7 +182,7 @@ def eda_bridge(signal: np.ndarray, sampling_rate: float,
     >>> eda_bridge(x, 1.0, [(2.0, 4.0, "slope")]).round(2).tolist()
     [1.0, 1.0, 1.33, 1.67, 2.0, 2.0]
     """
-    x = np.array(signal, dtype=np.float64)
+    x = np.array(signal, dtype=np.float64, copy=True if copy else None)
     fs = float(sampling_rate)
     bad = np.zeros(len(x), dtype=bool)
     for a, b, _ in intervals:
@@ -138,9 +190,32 @@ def eda_bridge(signal: np.ndarray, sampling_rate: float,
     good = ~bad & np.isfinite(x)
     if not good.any() or not bad.any():
         return x
-    idx = np.arange(len(x))
-    x[bad] = np.interp(idx[bad], idx[good], x[good])
+    for a, b in runs_of(bad):
+        ends = [i for i in (clean_neighbour(good, a - 1, -1), clean_neighbour(good, b, 1))
+                if i is not None]
+        x[a:b] = np.interp(np.arange(a, b), ends, x[ends])
     return x
+
+
+def clean_neighbour(good: np.ndarray, start: int, step: int, *,
+                    block: int = SCAN_BLOCK) -> int | None:
+    """The first index from ``start`` in direction ``step`` (-1 or 1) where ``good`` is True,
+    searched a block at a time (None when there is none).
+
+    Examples
+    --------
+    >>> g = np.array([True, False, False, True])
+    >>> clean_neighbour(g, 2, -1), clean_neighbour(g, 1, 1), clean_neighbour(g[1:3], 1, -1)
+    (0, 3, None)
+    """
+    i = start
+    while 0 <= i < len(good):
+        lo, hi = (max(0, i - block + 1), i + 1) if step < 0 else (i, min(len(good), i + block))
+        hits = np.flatnonzero(good[lo:hi])
+        if len(hits):
+            return int(lo + (hits[-1] if step < 0 else hits[0]))
+        i = lo - 1 if step < 0 else hi
+    return None
 
 
 def scr_clear_of_artifacts(onset_s: np.ndarray, peak_s: np.ndarray,

@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 
 import numpy as np
@@ -226,6 +227,44 @@ def belt_trace(signal: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, fl
     return rsp_clean(trace, fs), float(fs), float(delay_s)
 
 
+@functools.lru_cache(maxsize=8)
+def welch_stft(nperseg: int, sampling_rate: float) -> sps.ShortTimeFFT:
+    """The short-time Fourier transform :func:`scipy.signal.welch` builds for ``nperseg``
+    samples (its default periodic Hann window, half overlap, one-sided, scaled to a PSD),
+    made once per length and rate: a recording's windows share one length, and building
+    it (the window and its scale) costs more than the spectrum of a short window.
+
+    Examples
+    --------
+    >>> welch_stft(8, 4.0).hop, welch_stft(8, 4.0) is welch_stft(8, 4.0)
+    (4, True)
+    """
+    win = sps.get_window("hann_periodic", nperseg)
+    return sps.ShortTimeFFT(win, nperseg - nperseg // 2, sampling_rate, fft_mode="onesided",
+                            mfft=nperseg, scale_to="psd", phase_shift=None)
+
+
+def welch_psd(x: np.ndarray, sampling_rate: float, nperseg: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.welch(x, fs=sampling_rate, nperseg=nperseg)`` of a real 1-D float
+    array, the same operations on a transform made once (:func:`welch_stft`), so the same
+    numbers (``tests/test_rsp_quality_welch.py`` holds them to scipy's, bit for bit).
+
+    Examples
+    --------
+    >>> f, p = welch_psd(np.sin(np.arange(64) * np.pi / 2), 4.0, 16)
+    >>> float(f[int(np.argmax(p))])
+    1.0
+    """
+    sft = welch_stft(int(nperseg), float(sampling_rate))
+    noverlap = nperseg - sft.hop
+    pxx = sft.spectrogram(x, x, detr="constant", p0=0, p1=(len(x) - noverlap) // sft.hop,
+                          k_offset=nperseg // 2)
+    pxx[1:-1 if sft.mfft % 2 == 0 else None] *= 2  # one-sided: rows are frequencies
+    pxx = pxx.mean(axis=-1) if pxx.shape[-1] > 1 else pxx[..., 0]
+    return sft.f, pxx
+
+
 def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
     """Share of a raw belt window's power above 0.05 Hz that lies in the breathing band.
 
@@ -243,7 +282,8 @@ def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
     fs = float(sampling_rate)
     if len(y) < 4 * fs:
         return float("nan")
-    f, p = sps.welch(y - y.mean(), fs=fs, nperseg=min(len(y), int(30 * fs)))
+    nperseg = min(len(y), int(30 * fs))
+    f, p = welch_psd(y - y.mean(), fs, nperseg)
     band = p[(f >= RSP_BAND_HZ[0]) & (f <= RSP_BAND_HZ[1])].sum()
     total = band + p[f > RSP_BAND_HZ[1]].sum()
     return float(band / total) if total > 0 else float("nan")
