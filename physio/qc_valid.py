@@ -41,9 +41,11 @@ def _share(valid: pd.Series) -> float:
 
 
 def channel_valid_shares(result: Any) -> dict[str, Any]:
-    """Valid share (% of windows) of each channel the recording holds.
+    """Valid share (% of complete windows) of each channel the recording holds.
 
-    A channel the recording does not hold gets None (nothing to warn about). Breathing is
+    A partial window (a phase's remainder, shorter than a window) holds no values by design,
+    so it is no evidence about the signal and is left out of the share. A channel the
+    recording does not hold gets None (nothing to warn about). Breathing is
     judged on the belt when one was recorded (``resp_source == "belt"``: the belt's own
     rate was valid), else on the ECG-derived rate (``resp_valid``); ``resp_from`` says which
     (``belt``, ``ecg`` or None).
@@ -69,6 +71,8 @@ def channel_valid_shares(result: Any) -> dict[str, Any]:
     {'ecg_valid_pct': 50.0, 'eda_valid_pct': None, 'resp_valid_pct': 50.0, 'resp_from': 'belt'}
     """
     w = result.windows
+    if "partial" in w:
+        w = w[~w["partial"].fillna(False).astype(bool)]
     has_ecg = (getattr(result, "info", None) or {}).get("ecg") is not None
     out: dict[str, Any] = {
         "ecg_valid_pct": _share(w["ecg_valid"]) if has_ecg and "ecg_valid" in w else None,

@@ -181,5 +181,22 @@ def test_command_prints_the_warning(drift_csv, tmp_path, capsys):
 def test_shares_of_a_recording_without_belt_or_eda(result):
     shares = channel_valid_shares(dataclasses.replace(result, eda=None))
     assert shares["eda_valid_pct"] is None and shares["resp_from"] == "ecg"
+    complete = result.windows[~result.windows["partial"].astype(bool)]
     assert shares["ecg_valid_pct"] == pytest.approx(
-        100 * result.windows["ecg_valid"].astype(bool).mean(), abs=0.05)
+        100 * complete["ecg_valid"].astype(bool).mean(), abs=0.05)
+
+
+def test_partial_windows_are_left_out_of_the_valid_share():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from physio.qc_valid import channel_valid_shares
+
+    w = pd.DataFrame({"ecg_valid": [True, True, False], "eda_valid": [True, True, False],
+                      "partial": [False, False, True], "resp_source": ["belt"] * 3,
+                      "resp_valid": [True, True, False]})
+    r = SimpleNamespace(windows=w, info={"ecg": {}}, eda=object(), rsp_belt=None,
+                        rsp_ecg=None)
+    shares = channel_valid_shares(r)
+    assert shares["ecg_valid_pct"] == 100.0 and shares["eda_valid_pct"] == 100.0
