@@ -75,7 +75,36 @@ def _parser() -> argparse.ArgumentParser:
                    help="re-process recordings that are up to date (same input files, "
                         "settings, pipeline code and library versions)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_review_parser(sub)
     return ap
+
+
+def add_review_parser(sub) -> None:
+    """The ``review`` subcommand: the analysts' review page (issue 23)."""
+    r = sub.add_parser(
+        "review",
+        help="open the review page: check and correct beats, SCRs and unusable stretches",
+        description="Serve the review page on 127.0.0.1 (a local Bokeh server, no internet): "
+        "the processed recordings worst first, and one recording's ECG beats, RR tachogram, "
+        "EDA with SCRs and artefacts, belt with breaths and windows, with edits saved to "
+        "the recording's edit file (..._desc-edits_physio.tsv) and re-processed on Save.",
+    )
+    r.add_argument("deriv", help="derivatives folder (the --out of soothe physio process)")
+    r.add_argument("--participant", help="only this participant's recordings (opened "
+                   "directly when there is one)")
+    r.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free "
+                   "one)")
+    r.add_argument("--author", help="name written into every edit (default: the OS user)")
+    r.add_argument("--no-browser", action="store_true", help="print the URL, open no browser")
+
+
+def review_command(args: argparse.Namespace) -> int:
+    """Run ``soothe physio review`` until interrupted."""
+    # lazy: Bokeh, tornado and the pipeline take seconds to load; --help must not
+    from physio.review.server import run_review
+
+    return run_review(args.deriv, port=args.port, author=args.author,
+                      participant=args.participant, open_browser=not args.no_browser)
 
 
 def parse_column_map(specs: Sequence[str] | None) -> dict[str, str] | None:
@@ -195,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     ap = _parser()
     args = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.command == "review":
+        return review_command(args)
     # lazy: the batch loads pandas and the pipeline; ``soothe physio --help`` must not
     from physio import batch
 

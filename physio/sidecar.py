@@ -37,6 +37,11 @@ def input_hashes(path: Path) -> dict[str, str]:
 
 #: Packages whose source code decides a recording's results (see :func:`code_hash`).
 CODE_PACKAGES = ("physio", "conditions")
+#: Folders inside :data:`CODE_PACKAGES` whose code decides no result, left out of
+#: :func:`code_hash`: the review page (``physio/review/``) only displays a recording and
+#: records the analyst's edits in the edit file, which the pipeline reads; changing the
+#: page must not make every processed recording out of date.
+CODE_EXCLUDED = ("physio/review",)
 
 
 @functools.lru_cache(maxsize=1)
@@ -44,7 +49,8 @@ def code_hash() -> str:
     """SHA-256 over the pipeline's own source files and its libraries' versions.
 
     A changed pipeline (an edited ``physio/`` module, a new neurokit2) changes this hash, so
-    the batch's up-to-date check re-processes instead of trusting old results.
+    the batch's up-to-date check re-processes instead of trusting old results. The code in
+    :data:`CODE_EXCLUDED` (the review page, which decides no result) is not part of it.
 
     Examples
     --------
@@ -55,12 +61,26 @@ def code_hash() -> str:
     root = Path(__file__).resolve().parents[1]
     for package in CODE_PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
+            if is_excluded_code(path.relative_to(root)):
+                continue
             h.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
             h.update(path.read_bytes())
     versions = package_versions()
     versions.pop("python", None)
     h.update(json.dumps(versions, sort_keys=True).encode("utf-8"))
     return h.hexdigest()
+
+
+def is_excluded_code(relative: Path) -> bool:
+    """True for a source file in :data:`CODE_EXCLUDED` (outside :func:`code_hash`).
+
+    Examples
+    --------
+    >>> is_excluded_code(Path("physio/review/page.py")), is_excluded_code(Path("physio/qc.py"))
+    (True, False)
+    """
+    text = Path(relative).as_posix()
+    return any(text == d or text.startswith(d + "/") for d in CODE_EXCLUDED)
 
 
 #: Settings that name the recording rather than say how it is processed: they stay in the

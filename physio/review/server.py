@@ -1,0 +1,225 @@
+"""The review page's local server: Bokeh on 127.0.0.1, BokehJS served by the server itself.
+
+``GET /`` shows the list of recordings (:mod:`physio.review.catalog`); ``GET /?rec=PREFIX``
+opens one (``PREFIX`` = ``sub-X_ses-Y_task-Z``). Each browser tab is its own Bokeh session;
+the signals of a recording are read once and shared (:func:`physio.review.data.recording_signals`).
+Only 127.0.0.1 is listened on, and only pages served from it may open its websocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import socket
+import threading
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bokeh.application import Application
+from bokeh.application.handlers.function import FunctionHandler
+from bokeh.layouts import column
+from bokeh.models import Div
+from bokeh.server.server import Server
+from tornado.ioloop import IOLoop
+
+from conditions.errors import SootheError
+from physio.reprocess import reprocess_recording
+from physio.review.catalog import WINDOWS_JSON_RE, recording_catalog
+from physio.review.data import read_tables, recording_signals
+from physio.review.page import RecordingView, catalog_layout, message_html
+from physio.review.session import ReviewSession, default_author
+
+
+@dataclass
+class ReviewServer:
+    """A running review server (stop it with :meth:`stop`)."""
+
+    server: Any
+    loop: Any
+    thread: threading.Thread
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        """Stop the server and wait for its thread."""
+        def _stop() -> None:
+            self.server.stop()
+            self.loop.stop()
+
+        self.loop.add_callback(_stop)
+        self.thread.join(5)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def windows_json_of(deriv: Path, prefix: str) -> Path | None:
+    """The windows sidecar of recording ``prefix`` in ``deriv`` (None when there is none).
+
+    Examples
+    --------
+    >>> windows_json_of(Path("/nonexistent"), "sub-1_ses-1_task-x") is None
+    True
+    >>> windows_json_of(Path("/tmp"), "../etc") is None
+    True
+    """
+    name = f"{prefix}_desc-windows_physio.json"
+    m = WINDOWS_JSON_RE.match(name)
+    if m is None:
+        return None
+    path = Path(deriv) / f"sub-{m['sub']}" / f"ses-{m['ses']}" / "beh" / name
+    return path if path.is_file() else None
+
+
+def request_argument(doc, name: str) -> str | None:
+    """A query argument of the page's URL (``?rec=...``), or None."""
+    ctx = getattr(doc, "session_context", None)
+    request = getattr(ctx, "request", None) if ctx is not None else None
+    values = (getattr(request, "arguments", None) or {}).get(name) if request else None
+    if not values:
+        return None
+    v = values[0]
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+
+
+def error_layout(text: str):
+    """A page that says what went wrong, with the way back to the list."""
+    return column(Div(text='<div style="font-family:sans-serif"><a href="?">&larr; all '
+                           'recordings</a></div>'),
+                  Div(name="message", text=message_html(text, "error")),
+                  sizing_mode="stretch_width")
+
+
+def recording_layout(doc, windows_json: Path, author: str,
+                     reprocess: Callable[[Path], dict]):
+    """The page of one recording (or an error page saying why it cannot be shown)."""
+    try:
+        tables = read_tables(windows_json)
+        signals = recording_signals(tables.provenance)
+    except (SootheError, OSError, ValueError) as exc:
+        return error_layout(f"{windows_json.name}: {exc}")
+    session = ReviewSession.open(windows_json, author)
+    view = RecordingView(doc, tables, signals, session, reload=read_tables,
+                         reprocess=reprocess)
+    doc.title = f"soothe review: {tables.files.prefix}"
+    return view.layout
+
+
+def review_app(deriv: Path, *, author: str, participant: str | None = None,
+               reprocess: Callable[[Path], dict] = reprocess_recording) -> Callable:
+    """The function that builds one browser tab (Bokeh's ``FunctionHandler``).
+
+    Without ``?rec=`` the tab shows the list of recordings, or the recording itself when
+    ``participant`` has exactly one.
+    """
+    deriv = Path(deriv)
+
+    def make_doc(doc) -> None:
+        doc.title = "soothe review"
+        prefix = request_argument(doc, "rec")
+        if prefix is None and participant:
+            entries = recording_catalog(deriv, participant)
+            if len(entries) == 1:
+                prefix = entries[0].prefix
+        if prefix is None:
+            doc.add_root(catalog_layout(recording_catalog(deriv, participant), str(deriv)))
+            return
+        windows_json = windows_json_of(deriv, prefix)
+        if windows_json is None:
+            doc.add_root(error_layout(f"no processed recording {html.escape(prefix)} in "
+                                      f"{deriv}"))
+            return
+        doc.add_root(recording_layout(doc, windows_json, author, reprocess))
+
+    return make_doc
+
+
+def serve_review(deriv: Path, *, port: int = 0, author: str | None = None,
+                 participant: str | None = None,
+                 reprocess: Callable[[Path], dict] = reprocess_recording) -> ReviewServer:
+    """Start the review server on 127.0.0.1 in a background thread.
+
+    Raises
+    ------
+    RuntimeError
+        The server could not start (the port is taken...).
+    """
+    # a closed browser tab is normal here, not a warning for the analyst's console
+    logging.getLogger("bokeh.server.views.ws").setLevel(logging.ERROR)
+    port = port or free_port()  # a number now: the websocket allow-list needs it
+    make_doc = review_app(Path(deriv), author=author or default_author(),
+                          participant=participant, reprocess=reprocess)
+    box: dict[str, Any] = {}
+    ready = threading.Event()
+    thread = threading.Thread(target=run_server, args=(make_doc, port, box, ready),
+                              name="soothe-review-server", daemon=True)
+    thread.start()
+    if not ready.wait(30) or "error" in box:
+        raise RuntimeError(f"the review page could not start on 127.0.0.1:{port}: "
+                           f"{box.get('error', 'timed out')}")
+    return ReviewServer(box["server"], box["loop"], thread, port)
+
+
+def run_server(make_doc: Callable, port: int, box: dict, ready: threading.Event) -> None:
+    """Run the Bokeh server on 127.0.0.1:``port`` on this thread's own event loop."""
+    try:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        loop = IOLoop.current()
+        server = Server({"/": Application(FunctionHandler(make_doc))}, io_loop=loop,
+                        address="127.0.0.1", port=port,
+                        allow_websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"])
+        server.start()
+        box["server"], box["loop"] = server, loop
+    except Exception as exc:  # noqa: BLE001 - reported by serve_review
+        box["error"] = exc
+        ready.set()
+        return
+    ready.set()
+    loop.start()
+
+
+def preload(deriv: Path, participant: str | None) -> None:
+    """Read the signals of the participant's only recording before the page is opened
+    (reading a long recording takes seconds; the first view then does not wait)."""
+    if not participant:
+        return
+    entries = recording_catalog(deriv, participant)
+    if len(entries) == 1:
+        try:
+            recording_signals(read_tables(entries[0].windows_json).provenance)
+        except (SootheError, OSError, ValueError):
+            pass  # the page itself shows why
+
+
+def run_review(deriv: Path, *, port: int = 0, author: str | None = None,
+               participant: str | None = None, open_browser: bool = True) -> int:
+    """``soothe physio review``: serve until interrupted (Ctrl+C); returns the exit code."""
+    deriv = Path(deriv)
+    if not deriv.is_dir():
+        print(f"soothe physio review: {deriv}: no such folder")
+        return 2
+    preload(deriv, participant)
+    server = serve_review(deriv, port=port, author=author, participant=participant)
+    print(f"review page: {server.url}  (author: {author or default_author()}; Ctrl+C to "
+          "stop)", flush=True)
+    if open_browser:
+        webbrowser.open(server.url)
+    try:
+        while server.thread.is_alive():
+            server.thread.join(0.5)
+    except KeyboardInterrupt:
+        print("review page stopped")
+    finally:
+        server.stop()
+    return 0
