@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from bokeh.events import Tap
+from bokeh.events import DoubleTap, Tap
 from bokeh.layouts import column, row
 from bokeh.models import (
     Button,
@@ -143,20 +143,25 @@ def message_html(text: str, kind: str = "info") -> str:
 
 
 def banner_html(n_unsaved: int) -> str:
-    """The unsaved-edits banner (empty when every edit is saved).
+    """The unsaved-edits banner: orange with the count until Save, grey when all is saved.
+
+    It is always there, one line high, so the plots never move under the analyst's mouse
+    when it changes.
 
     Examples
     --------
-    >>> "3 unsaved edits" in banner_html(3), banner_html(0)
-    (True, '')
+    >>> "3 unsaved edits" in banner_html(3), "unsaved" in banner_html(0)
+    (True, False)
     """
+    style = ("font-family:sans-serif;font-size:16px;padding:6px 12px;border-radius:6px;"
+             "white-space:nowrap")
     if not n_unsaved:
-        return ""
+        return (f'<div id="saved" style="{style};background:#eceff1;color:#546e7a">'
+                "All edits are saved.</div>")
     word = "edit" if n_unsaved == 1 else "edits"
-    return ('<div id="unsaved" style="background:#e65100;color:white;font-family:sans-serif;'
-            'font-size:16px;font-weight:bold;padding:6px 12px;border-radius:6px">'
-            f"{n_unsaved} unsaved {word} &mdash; NOT SAVED: press Save to write them and "
-            "re-process the recording</div>")
+    return (f'<div id="unsaved" style="{style};background:#e65100;color:white;'
+            f'font-weight:bold">{n_unsaved} unsaved {word} &mdash; NOT SAVED: press Save to '
+            "write them and re-process the recording</div>")
 
 
 def draft_html(n: int) -> str:
@@ -251,6 +256,8 @@ class RecordingView:
                              sizing_mode="stretch_width", name="recording")
         for fig in self.figures:
             fig.on_event(Tap, self.on_tap)
+            # a second click soon after the first comes as a double tap: it is a click too
+            fig.on_event(DoubleTap, self.on_tap)
         self.x_range.on_change("start", self.on_range)
         self.x_range.on_change("end", self.on_range)
         self.show_tables()
@@ -373,7 +380,8 @@ class RecordingView:
         self.note = TextInput(placeholder="optional note", name="note", width=260)
         self.reviewed_btn = Button(label="Mark reviewed", button_type="primary",
                                    name="reviewed", width=130)
-        self.message = Div(name="message", text=message_html(
+        self.message = Div(name="message", height=40, styles={"overflow": "auto"},
+                           text=message_html(
             "Pick a mode, then click on the plots. Drag to pan, wheel to zoom."
             + (" " + "; ".join(self.signals.notes) if self.signals.notes else "")))
         self.saved_div = Div(name="saved_edits", text="")
