@@ -217,9 +217,12 @@ def test_clicks_delete_and_add_a_beat_save_and_rmssd_follows(deriv, review, brow
     assert got == pytest.approx(expected_rmssd(beats1, start, end), rel=1e-9)
     before = windows0.loc[row.index[0], "rmssd_ms"]
     assert got != pytest.approx(before, rel=1e-6)
-    # and the page shows the re-processed beats (the deleted one is not drawn any more)
+    # and the page shows the re-processed beats: the deleted one as removed, b as manual
     shown = np.array(source_column(page, "beats", "t"), dtype=float)
-    assert np.min(np.abs(shown - a)) > 0.2
+    cls = source_column(page, "beats", "cls")
+    assert cls[int(np.argmin(np.abs(shown - a)))] == "removed"
+    assert {c for c, t in zip(cls, shown, strict=True) if abs(t - b) < 0.005} == {
+        "removed", "manual"}  # the deleted detection, and the beat added by hand
     assert "edited" in model_text(page, "header")
     assert not page.page_errors
     page.close()

@@ -26,6 +26,7 @@ from conditions.errors import SootheError
 from physio.batch.recording import read_input
 from physio.ecg import ecg_clean
 from physio.edits import Edit, read_edits
+from physio.edits_apply import MANUAL
 from physio.outputs import PROVENANCE_KEY
 from physio.pipeline import ecg_millivolts, eda_microsiemens, pick_channel
 from physio.recording import Channel, Recording
@@ -99,8 +100,9 @@ def as_bool(column: pd.Series) -> np.ndarray:
 def beat_display_class(beats: pd.DataFrame) -> np.ndarray:
     """Each beat's colour class: manual, removed, low_quality, ectopic, corrected or normal.
 
-    A beat placed by hand (an analyst's edit) is ``manual`` whatever else it is; a beat
-    whose shape matches no heartbeat is ``low_quality``.
+    A beat placed by hand (an analyst's edit, ``beat_class`` ``manual``) is ``manual``; a
+    beat deleted by hand is ``removed`` like any removed beat; a beat whose shape matches
+    no heartbeat is ``low_quality``.
 
     Examples
     --------
@@ -114,12 +116,9 @@ def beat_display_class(beats: pd.DataFrame) -> np.ndarray:
     n = len(beats)
     cls = beats["beat_class"].astype(str).str.lower() if "beat_class" in beats else \
         pd.Series(["normal"] * n)
-    reason = beats["reason"].astype(str).str.lower() if "reason" in beats else \
-        pd.Series([""] * n)
     corrected = as_bool(beats["corrected"]) if "corrected" in beats else np.zeros(n, bool)
     low = as_bool(beats["low_quality"]) if "low_quality" in beats else np.zeros(n, bool)
-    manual = (cls.isin(("manual", "added", "moved", "hand")) |
-              reason.str.contains("by hand|analyst|edit", regex=True)).to_numpy()
+    manual = (cls == MANUAL).to_numpy()
     out = np.full(n, "normal", dtype=object)
     out[corrected] = "corrected"
     out[(cls == "ectopic").to_numpy()] = "ectopic"

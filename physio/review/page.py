@@ -697,8 +697,13 @@ class RecordingView:
             self.show_tables()
             merged = " (merged with edits saved by another analyst meanwhile)" \
                 if value.merged else ""
-            self.say(f"saved {len(value.edits)} edit(s) to {self.session.edits_tsv.name}"
-                     f"{merged}; the recording was re-processed", "ok")
+            record = value.reprocessed or {}
+            saved = f"saved {len(value.edits)} edit(s) to {self.session.edits_tsv.name}{merged}"
+            if record.get("status") == "failed":
+                self.say(f"{saved}, but re-processing FAILED: {record.get('message', '')}",
+                         "error")
+            else:
+                self.say(f"{saved}; the recording was re-processed", "ok")
         self.update_edits_view()
 
     # ================================================================== edit display
