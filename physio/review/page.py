@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 from bokeh.events import DoubleTap, Tap
-from bokeh.layouts import column, row
+from bokeh.layouts import column, gridplot, row
 from bokeh.models import (
+    BoxZoomTool,
     Button,
     ColumnDataSource,
     Div,
@@ -34,6 +35,7 @@ from bokeh.models import (
     RadioButtonGroup,
     Range1d,
     Select,
+    Span,
     TextInput,
 )
 from bokeh.plotting import figure
@@ -77,7 +79,9 @@ REFRESH_DELAY_MS = 40
 #: a click names a beat or SCR within this share of the visible stretch (at least 0.1 s)
 CLICK_TOLERANCE = 0.01
 WINDOW_ROWS = (("ECG", "ecg_valid"), ("EDA", "eda_valid"), ("belt", "resp_valid"))
-FIGURE_TOOLS = "xpan,xwheel_zoom,xbox_zoom,reset"
+#: tools of every plot (the x range is shared, so any plot's tool moves all); the ECG plot
+#: also has a box zoom. Few tools, few models: the first view is drawn sooner.
+FIGURE_TOOLS = "xpan,xwheel_zoom,reset"
 
 
 def now_utc() -> str:
@@ -126,6 +130,20 @@ def catalog_html(entries: list[RecordingEntry], deriv: str) -> str:
             '<table id="recordings" style="border-collapse:collapse;font-size:14px" '
             'cellpadding="5" border="1">'
             f"{head}{''.join(rows)}</table>{empty}</div>")
+
+
+#: The page's HTML: Bokeh's own (``file.html``), with the BokehJS bundles this page does not
+#: use (tables, WebGL, MathJax: 2.3 MB of the 4 MB the server offers) left out, so the first
+#: view does not wait for the browser to parse them. A ``doc.template`` is Bokeh's public
+#: way to shape a server page.
+PAGE_TEMPLATE = """{% block js_resources %}
+{%- for tag in bokeh_js.split('</script>') -%}
+{%- if tag.strip() and 'bokeh-mathjax' not in tag and 'bokeh-tables' not in tag
+      and 'bokeh-gl' not in tag -%}
+{{ tag }}</script>
+{% endif -%}
+{%- endfor -%}
+{% endblock %}"""
 
 
 def catalog_layout(entries: list[RecordingEntry], deriv: str):
@@ -224,8 +242,9 @@ class RecordingView:
 
     Parameters
     ----------
-    doc : bokeh.document.Document
-        The browser tab's document (callbacks are scheduled on it).
+    doc : bokeh.document.Document or None
+        The browser tab's document (callbacks are scheduled on it); None for a view built
+        ahead of its tab, given its document by :meth:`attach`.
     tables, signals :
         From :mod:`physio.review.data`.
     session : ReviewSession
@@ -236,7 +255,7 @@ class RecordingView:
         ``reprocess(windows_json) -> dict``: re-process the recording with its edits.
     """
 
-    def __init__(self, doc, tables: RecordingTables, signals: RecordingSignals,
+    def __init__(self, doc: Any, tables: RecordingTables, signals: RecordingSignals,
                  session: ReviewSession, *, reload: Callable[[Any], RecordingTables],
                  reprocess: Callable[[Any], dict]) -> None:
         self.doc, self.tables, self.signals, self.session = doc, tables, signals, session
@@ -245,6 +264,7 @@ class RecordingView:
         self.refresh_pending = False
         self.covered = (math.nan, math.nan, math.nan)
         self.saving = False
+        self.first_marks: list = []
         duration = max(signals.duration_s, float(tables.windows["end_s"].max())
                        if "end_s" in tables.windows and len(tables.windows) else 0.0, 1.0)
         self.x_range = Range1d(0.0, duration, bounds=(0.0, duration), min_interval=0.5,
@@ -252,7 +272,10 @@ class RecordingView:
         self.build_sources()
         self.figures = self.build_figures()
         self.controls = self.build_controls()
-        self.layout = column(*self.controls, *self.figures, self.saved_div,
+        # one toolbar for all the plots (their x range is shared): fewer views to draw
+        plots = gridplot([[f] for f in self.figures], merge_tools=True,
+                         toolbar_location="right", sizing_mode="stretch_width")
+        self.layout = column(*self.controls, plots, self.saved_div,
                              sizing_mode="stretch_width", name="recording")
         for fig in self.figures:
             fig.on_event(Tap, self.on_tap)
@@ -263,6 +286,12 @@ class RecordingView:
         self.show_tables()
         self.refresh_traces()
         self.update_edits_view()
+
+    def attach(self, doc: Any) -> None:
+        """Show this view in ``doc`` (a browser tab's document)."""
+        self.doc = doc
+        doc.add_root(self.layout)
+        doc.title = f"soothe review: {self.tables.files.prefix}"
 
     # ================================================================== sources
     def build_sources(self) -> None:
@@ -286,17 +315,15 @@ class RecordingView:
         self.pend_del_src = src("pending_delete", t=1, y=1)
         self.pend_move_src = src("pending_move", t0=1, t1=1, y0=1, y1=1)
         self.stretch_src = src("stretches", x0=1, x1=1, colour=1, row=1, label=1)
-        self.first_src = src("first_click", t=1)
 
     # ================================================================== figures
     def trace_figure(self, name: str, title: str, height: int, y_label: str):
         fig = figure(name=name, title=title, height=height, x_range=self.x_range,
                      sizing_mode="stretch_width", tools=FIGURE_TOOLS, active_drag="xpan",
                      active_scroll="xwheel_zoom", toolbar_location="right",
-                     y_axis_label=y_label, output_backend="canvas")
+                     y_axis_label=y_label, output_backend="canvas", x_axis_location=None)
         fig.min_border_left = 60
-        fig.vspan(x="t", source=self.first_src, line_color="#e65100", line_width=2,
-                  line_dash="dashed")
+        self.add_first_click_marker(fig)
         fig.vstrip(x0="x0", x1="x1", source=self.stretch_src, fill_color="colour",
                    fill_alpha=0.18, line_alpha=0, hatch_pattern="/", hatch_alpha=0.3,
                    hatch_color="colour")
@@ -304,6 +331,7 @@ class RecordingView:
 
     def build_figures(self) -> list:
         ecg = self.trace_figure("ecg_fig", "ECG (band-passed) and its beats", 230, "mV")
+        ecg.add_tools(BoxZoomTool(dimensions="width"))
         ecg.line("t", "y", source=self.ecg_src, color="#1f3b73", line_width=1)
         r = ecg.scatter("t", "y", source=self.beats_src, size=7, legend_field="cls",
                         color=factor_cmap("cls", list(BEAT_COLOURS.values()),
@@ -358,9 +386,15 @@ class RecordingView:
             ("reason", "@reason")]))
         fig.hbar(y="row", left="x0", right="x1", height=0.5, fill_color="colour",
                  fill_alpha=0.5, hatch_pattern="/", line_color="colour", source=self.stretch_src)
-        fig.vspan(x="t", source=self.first_src, line_color="#e65100", line_width=2,
-                  line_dash="dashed")
+        self.add_first_click_marker(fig)
         return fig
+
+    def add_first_click_marker(self, fig) -> None:
+        """A dashed line where a move's beat or a stretch's start was clicked."""
+        span = Span(location=0.0, dimension="height", line_color="#e65100", line_width=2,
+                    line_dash="dashed", visible=False)
+        fig.add_layout(span)
+        self.first_marks.append(span)
 
     # ================================================================== controls
     def build_controls(self) -> list:
@@ -621,11 +655,13 @@ class RecordingView:
 
     def set_first_click(self, t: float) -> None:
         self.first_click = t
-        self.first_src.data = {"t": [t]}
+        for span in self.first_marks:
+            span.update(location=t, visible=True)
 
     def clear_first_click(self) -> None:
         self.first_click = None
-        self.first_src.data = {"t": []}
+        for span in self.first_marks:
+            span.visible = False
 
     # ================================================================== buttons
     def commit(self, edit: Edit, what: str) -> None:

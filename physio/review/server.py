@@ -21,6 +21,7 @@ from typing import Any
 
 from bokeh.application import Application
 from bokeh.application.handlers.function import FunctionHandler
+from bokeh.events import DocumentReady
 from bokeh.layouts import column
 from bokeh.models import Div
 from bokeh.server.server import Server
@@ -30,8 +31,8 @@ from conditions.errors import SootheError
 from physio.reprocess import reprocess_recording
 from physio.review.catalog import WINDOWS_JSON_RE, recording_catalog
 from physio.review.data import read_tables, recording_signals
-from physio.review.page import RecordingView, catalog_layout, message_html
-from physio.review.session import ReviewSession, default_author
+from physio.review.page import PAGE_TEMPLATE, RecordingView, catalog_layout, message_html
+from physio.review.session import ReviewSession, default_author, file_digest
 
 
 @dataclass
@@ -101,19 +102,103 @@ def error_layout(text: str):
                   sizing_mode="stretch_width")
 
 
-def recording_layout(doc, windows_json: Path, author: str,
-                     reprocess: Callable[[Path], dict]):
-    """The page of one recording (or an error page saying why it cannot be shown)."""
-    try:
+def view_stamp(windows_json: Path) -> tuple:
+    """What a recording's page is built from, as it is on disk now: its sidecar (re-written
+    by every re-processing), its edit file and its draft. A view built ahead is used only
+    while this is unchanged."""
+    session = ReviewSession(Path(windows_json), "")
+    stamps = []
+    for path in (Path(windows_json), session.edits_tsv, session.draft):
+        try:
+            stamps.append(path.stat().st_mtime_ns)
+        except OSError:
+            stamps.append(None)
+    return (*stamps, file_digest(session.edits_tsv), file_digest(session.draft))
+
+
+#: how long a new tab waits for the view being built ahead for it (s), rather than build
+#: a second one at the same time
+PREPARE_WAIT_S = 10.0
+
+
+class ViewPool:
+    """Recording views built ahead of their browser tabs, one per recording.
+
+    Building a page's plots costs a few hundred milliseconds of the server's time, and a
+    new tab would wait for it. So, after a tab of a recording opens (and when the list
+    shows the worst recording first), the next tab's view is built in the background; the
+    next tab of that recording takes it at once, unless its files changed since
+    (:func:`view_stamp`).
+    """
+
+    def __init__(self, author: str, reprocess: Callable[[Path], dict]) -> None:
+        self.author, self.reprocess = author, reprocess
+        self.spares: dict[Path, tuple[tuple, RecordingView]] = {}
+        self.lock = threading.Lock()
+        self.building: dict[Path, threading.Event] = {}
+
+    def build(self, windows_json: Path) -> RecordingView:
+        """A new view of the recording, not yet in any document.
+
+        Raises
+        ------
+        SootheError, OSError, ValueError
+            The tables or the source file cannot be read.
+        """
         tables = read_tables(windows_json)
         signals = recording_signals(tables.provenance)
+        session = ReviewSession.open(windows_json, self.author)
+        return RecordingView(None, tables, signals, session, reload=read_tables,
+                             reprocess=self.reprocess)
+
+    def take(self, windows_json: Path) -> RecordingView:
+        """The view built ahead when still current (waiting for one being built), else a
+        new one."""
+        key = Path(windows_json)
+        with self.lock:
+            done = self.building.get(key)
+        if done is not None:
+            done.wait(PREPARE_WAIT_S)
+        with self.lock:
+            spare = self.spares.pop(key, None)
+        if spare is not None and spare[0] == view_stamp(key):
+            return spare[1]
+        return self.build(key)
+
+    def prepare(self, windows_json: Path) -> None:
+        """Build the recording's next view in a background thread (once at a time)."""
+        key = Path(windows_json)
+        with self.lock:
+            if key in self.building or key in self.spares:
+                return
+            done = self.building[key] = threading.Event()
+
+        def work() -> None:
+            try:
+                stamp = view_stamp(key)
+                view = self.build(key)
+                with self.lock:
+                    self.spares[key] = (stamp, view)
+            except (SootheError, OSError, ValueError):
+                pass  # the tab that opens it builds it itself and shows the error
+            finally:
+                with self.lock:
+                    self.building.pop(key, None)
+                done.set()
+
+        threading.Thread(target=work, name="soothe-review-prepare", daemon=True).start()
+
+
+def recording_layout(doc, windows_json: Path, pool: ViewPool):
+    """Show one recording in ``doc`` (or an error page saying why it cannot be shown)."""
+    try:
+        view = pool.take(windows_json)
     except (SootheError, OSError, ValueError) as exc:
-        return error_layout(f"{windows_json.name}: {exc}")
-    session = ReviewSession.open(windows_json, author)
-    view = RecordingView(doc, tables, signals, session, reload=read_tables,
-                         reprocess=reprocess)
-    doc.title = f"soothe review: {tables.files.prefix}"
-    return view.layout
+        doc.add_root(error_layout(f"{windows_json.name}: {exc}"))
+        return
+    view.attach(doc)
+    # the next tab's view is built once this one is drawn, not while the browser draws it
+    doc.on_event(DocumentReady, lambda _event: pool.prepare(windows_json))
 
 
 def review_app(deriv: Path, *, author: str, participant: str | None = None,
@@ -124,23 +209,28 @@ def review_app(deriv: Path, *, author: str, participant: str | None = None,
     ``participant`` has exactly one.
     """
     deriv = Path(deriv)
+    pool = ViewPool(author, reprocess)
 
     def make_doc(doc) -> None:
         doc.title = "soothe review"
+        doc.template = PAGE_TEMPLATE
         prefix = request_argument(doc, "rec")
         if prefix is None and participant:
             entries = recording_catalog(deriv, participant)
             if len(entries) == 1:
                 prefix = entries[0].prefix
         if prefix is None:
-            doc.add_root(catalog_layout(recording_catalog(deriv, participant), str(deriv)))
+            entries = recording_catalog(deriv, participant)
+            doc.add_root(catalog_layout(entries, str(deriv)))
+            if entries:  # the worst recording is the one most likely opened next
+                pool.prepare(entries[0].windows_json)
             return
         windows_json = windows_json_of(deriv, prefix)
         if windows_json is None:
             doc.add_root(error_layout(f"no processed recording {html.escape(prefix)} in "
                                       f"{deriv}"))
             return
-        doc.add_root(recording_layout(doc, windows_json, author, reprocess))
+        recording_layout(doc, windows_json, pool)
 
     return make_doc
 
