@@ -72,14 +72,19 @@ FIRST_VIEW_JS = """() => new Promise(r => requestAnimationFrame(() => requestAni
 
 def make_recording(cache: Path, minutes: float, fs: float, seed: int) -> Path:
     """The processed derivatives of one simulated recording (made once per cache)."""
-    from soothe.simulate import simulate_study
+    from conditions.protocol import load_protocol
+    from soothe.simulate import simulate_session, simulate_study
 
     base = cache / f"review_{minutes:g}min_{fs:g}hz_seed{seed}"
     deriv = base / "deriv"
     if any(deriv.glob("sub-*/ses-*/beh/*_desc-windows_physio.json")):
         return deriv
-    protocol_min = 28.0  # the shipped protocol; the rest is recorded before and after it
-    margin = max(0.0, (minutes - protocol_min) * 60.0 / 2)
+    # the shipped protocol's own length; the rest is recorded before and after it
+    protocol = load_protocol()
+    session_s = simulate_session(protocol, "001", list(protocol.conditions)[0], seed=seed,
+                                 index=1, fs=50.0, signals=False,
+                                 record_margin_s=(0.0, 0.0)).timeline.duration_s
+    margin = max(0.0, (minutes * 60.0 - session_s) / 2)
     t0 = time.perf_counter()
     simulate_study(base / "raw", 1, seed=seed, fs=fs, record_margin_s=(margin, margin))
     print(f"simulated {minutes:g} min at {fs:g} Hz in {time.perf_counter() - t0:.0f} s")
