@@ -128,6 +128,33 @@ def beat_display_class(beats: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def tachogram_rr(beats: pd.DataFrame) -> np.ndarray:
+    """Each beat's interval (ms) from the previous beat kept, as detected: a missed beat
+    shows as a doubled interval and an extra one as a short one, so they stand out on the
+    tachogram (the table's ``rr_ms`` holds intervals interpolated over flagged beats).
+
+    A removed beat has none (NaN), nor has a beat whose table interval is missing (the
+    first beat, and the first after unusable signal).
+
+    Examples
+    --------
+    >>> b = pd.DataFrame({"r_peak_s": [1.0, 1.8, 2.0, 3.4, 4.2],
+    ...                   "rr_ms": [np.nan, 800.0, 700.0, 700.0, 800.0],
+    ...                   "beat_class": ["normal", "normal", "removed", "missed", "normal"]})
+    >>> tachogram_rr(b).round().tolist()
+    [nan, 800.0, nan, 1600.0, 800.0]
+    """
+    t = beats["r_peak_s"].to_numpy(float)
+    out = np.full(len(t), np.nan)
+    kept = np.flatnonzero(beats["beat_class"].astype(str).to_numpy() != "removed") \
+        if "beat_class" in beats else np.arange(len(t))
+    table = beats["rr_ms"].to_numpy(float) if "rr_ms" in beats else np.ones(len(t))
+    if len(kept) > 1:
+        out[kept[1:]] = np.diff(t[kept]) * 1000.0
+    out[~np.isfinite(table)] = np.nan
+    return out
+
+
 def implausible_rr(rr_ms: np.ndarray) -> np.ndarray:
     """True for an RR interval outside :data:`PLAUSIBLE_HR_BPM` (NaN: False).
 

@@ -10,6 +10,7 @@ samples, they are sent as they are: full resolution.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,11 @@ class Trace:
     start_s: float
     sampling_rate: float
     y: np.ndarray
+
+    @functools.cached_property
+    def has_gaps(self) -> bool:
+        """True when some sample is NaN (looked at once: a long trace is scanned once)."""
+        return bool(np.isnan(self.y).any())
 
     @property
     def end_s(self) -> float:
@@ -94,21 +100,21 @@ def minmax_decimate(trace: Trace, t0: float, t1: float,
     size = -(-n // buckets)  # ceil: the last bucket may be shorter
     full = n // size
     block = trace.y[i0:i0 + full * size].reshape(full, size)
-    idx = [i0 + np.arange(full) * size + a for a in _bucket_extremes(block)]
+    idx = [i0 + np.arange(full) * size + a for a in _bucket_extremes(block, trace.has_gaps)]
     rest = trace.y[i0 + full * size:i1]
     if len(rest):
         base = i0 + full * size
         idx.append(np.array([base + _nanarg(rest, np.nanargmin)]))
         idx.append(np.array([base + _nanarg(rest, np.nanargmax)]))
     order = np.sort(np.concatenate(idx))
-    gaps = _nan_positions(trace.y, i0, i1, size)
+    gaps = _nan_positions(trace.y, i0, i1, size) if trace.has_gaps else []
     order = np.unique(np.concatenate([order, gaps])) if len(gaps) else order
     return trace.start_s + order / trace.sampling_rate, trace.y[order]
 
 
-def _bucket_extremes(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _bucket_extremes(block: np.ndarray, gaps: bool) -> tuple[np.ndarray, np.ndarray]:
     """Per row of ``block``: the offsets of its minimum and its maximum (NaN ignored)."""
-    if np.isnan(block).any():
+    if gaps:
         filled_lo = np.where(np.isnan(block), np.inf, block)
         filled_hi = np.where(np.isnan(block), -np.inf, block)
         return filled_lo.argmin(axis=1), filled_hi.argmax(axis=1)

@@ -28,9 +28,11 @@ from bokeh.layouts import column, gridplot, row
 from bokeh.models import (
     BoxZoomTool,
     Button,
+    CDSView,
     ColumnDataSource,
     Div,
     FactorRange,
+    GroupFilter,
     HoverTool,
     RadioButtonGroup,
     Range1d,
@@ -59,6 +61,7 @@ from physio.review.data import (
     as_bool,
     beat_display_class,
     implausible_rr,
+    tachogram_rr,
 )
 from physio.review.decimate import Trace, minmax_decimate
 from physio.review.session import ReviewSession
@@ -75,7 +78,7 @@ VIEW_BUCKETS = 1500
 MARGIN_VIEWS = 0.25
 #: the server redraws this long after the first range change of a burst (a drag or wheel
 #: sends one per frame): one redraw per burst, not one per frame
-REFRESH_DELAY_MS = 40
+REFRESH_DELAY_MS = 25
 #: a click names a beat or SCR within this share of the visible stretch (at least 0.1 s)
 CLICK_TOLERANCE = 0.01
 WINDOW_ROWS = (("ECG", "ecg_valid"), ("EDA", "eda_valid"), ("belt", "resp_valid"))
@@ -265,6 +268,8 @@ class RecordingView:
         self.covered = (math.nan, math.nan, math.nan)
         self.saving = False
         self.first_marks: list = []
+        #: plots whose y range follows the data in view (set with the traces)
+        self.y_ranged = ("ecg_fig", "rr_fig", "eda_fig", "belt_fig")
         duration = max(signals.duration_s, float(tables.windows["end_s"].max())
                        if "end_s" in tables.windows and len(tables.windows) else 0.0, 1.0)
         self.x_range = Range1d(0.0, duration, bounds=(0.0, duration), min_interval=0.5,
@@ -317,8 +322,11 @@ class RecordingView:
         self.stretch_src = src("stretches", x0=1, x1=1, colour=1, row=1, label=1)
 
     # ================================================================== figures
-    def trace_figure(self, name: str, title: str, height: int, y_label: str):
-        fig = figure(name=name, title=title, height=height, x_range=self.x_range,
+    def trace_figure(self, name: str, title: str, height: int, y_label: str, row: str):
+        """A plot on the shared time axis, showing the stretches marked by hand on its
+        channel (``row``: ECG, EDA or belt, as in the windows plot)."""
+        y_range = {"y_range": Range1d(0.0, 1.0)} if name in self.y_ranged else {}
+        fig = figure(name=name, title=title, height=height, x_range=self.x_range, **y_range,
                      sizing_mode="stretch_width", tools=FIGURE_TOOLS, active_drag="xpan",
                      active_scroll="xwheel_zoom", toolbar_location="right",
                      y_axis_label=y_label, output_backend="canvas", x_axis_location=None)
@@ -326,11 +334,12 @@ class RecordingView:
         self.add_first_click_marker(fig)
         fig.vstrip(x0="x0", x1="x1", source=self.stretch_src, fill_color="colour",
                    fill_alpha=0.18, line_alpha=0, hatch_pattern="/", hatch_alpha=0.3,
-                   hatch_color="colour")
+                   hatch_color="colour",
+                   view=CDSView(filter=GroupFilter(column_name="row", group=row)))
         return fig
 
     def build_figures(self) -> list:
-        ecg = self.trace_figure("ecg_fig", "ECG (band-passed) and its beats", 230, "mV")
+        ecg = self.trace_figure("ecg_fig", "ECG (band-passed) and its beats", 230, "mV", "ECG")
         ecg.add_tools(BoxZoomTool(dimensions="width"))
         ecg.line("t", "y", source=self.ecg_src, color="#1f3b73", line_width=1)
         r = ecg.scatter("t", "y", source=self.beats_src, size=7, legend_field="cls",
@@ -348,15 +357,16 @@ class RecordingView:
         ecg.legend.orientation, ecg.legend.label_text_font_size = "horizontal", "9pt"
         ecg.legend.padding, ecg.legend.margin = 2, 0
         ecg.add_layout(ecg.legend[0], "above")  # above the plot: it hides no beat
-        rr = self.trace_figure("rr_fig", "RR tachogram (red ring: implausible interval, "
-                               "outside 40-180 bpm)", 150, "RR (ms)")
+        rr = self.trace_figure("rr_fig", "RR tachogram: time between detected beats (red "
+                               "ring: implausible, outside 40-180 bpm)", 150, "RR (ms)",
+                               "ECG")
         rr.line("t", "rr", source=self.rr_src, color="#9e9e9e")
         rr.scatter("t", "rr", source=self.rr_src, size=4,
                    color=factor_cmap("cls", list(BEAT_COLOURS.values()), list(BEAT_COLOURS)))
         rr.scatter("t", "rr", source=self.rr_bad_src, size=14, fill_alpha=0, line_width=2,
                    color="#d32f2f")
         eda = self.trace_figure("eda_fig", "EDA with SCRs (triangles) and artefacts (grey)",
-                                170, "µS")
+                                170, "µS", "EDA")
         eda.vstrip(x0="x0", x1="x1", source=self.artefact_src, fill_color="#757575",
                    fill_alpha=0.3, line_alpha=0)
         eda.line("t", "y", source=self.eda_src, color="#1f3b73", line_width=1)
@@ -364,7 +374,7 @@ class RecordingView:
         eda.scatter("t", "y", source=self.scr_gone_src, marker="x", size=12, line_width=3,
                     color="black")
         belt = self.trace_figure("belt_fig", "Respiration belt (cleaned) and its breaths",
-                                 140, "belt")
+                                 140, "belt", "belt")
         belt.line("t", "y", source=self.belt_src, color="#1f3b73", line_width=1)
         belt.scatter("t", "y", source=self.breath_src, marker="inverted_triangle", size=7,
                      color="#6a1b9a")
@@ -458,8 +468,7 @@ class RecordingView:
         if len(beats):
             times = beats["r_peak_s"].to_numpy(float)
             cls = beat_display_class(beats)
-            rr = beats["rr_ms"].to_numpy(float) if "rr_ms" in beats else np.full(len(beats),
-                                                                                  np.nan)
+            rr = tachogram_rr(beats)
             reason = beats["reason"].fillna("").astype(str).tolist() if "reason" in beats \
                 else [""] * len(beats)
             self.beats_src.data = {"t": times, "y": value_at(s.ecg_mv, times), "rr": rr,
@@ -468,6 +477,7 @@ class RecordingView:
             self.rr_src.data = {"t": times[keep], "rr": rr[keep], "cls": list(cls[keep])}
             bad = implausible_rr(rr) & keep
             self.rr_bad_src.data = {"t": times[bad], "rr": rr[bad]}
+            self.covered = (math.nan, math.nan, math.nan)  # fit the new tachogram too
         scr = t.scr
         peaks = scr["peak_s"].to_numpy(float) if len(scr) else np.zeros(0)
         self.scr_src.data = {"t": peaks, "y": value_at(s.eda_us, peaks),
@@ -528,7 +538,24 @@ class RecordingView:
                 continue
             t, y = minmax_decimate(trace, lo, hi, buckets)
             src.data = {"t": t, "y": y}
+            self.fit_y(src.name, t, y, a, b)
+        rr = self.rr_src.data
+        self.fit_y("rr", np.asarray(rr["t"], dtype=float), np.asarray(rr["rr"], dtype=float),
+                   a, b)
         self.covered = (lo, hi, span)
+
+    def fit_y(self, source_name: str, t: np.ndarray, y: np.ndarray, a: float, b: float
+              ) -> None:
+        """The y range of a trace's plot: the data in view, with a margin (an artefact in
+        view is shown whole; one outside it does not flatten the beats)."""
+        fig = {"ecg_trace": 0, "rr": 1, "eda_trace": 2, "belt_trace": 3}[source_name]
+        seen = y[(t >= a) & (t <= b)]
+        seen = seen[np.isfinite(seen)]
+        if not len(seen):
+            return
+        lo, hi = float(seen.min()), float(seen.max())
+        pad = max(0.08 * (hi - lo), 1e-3)
+        self.figures[fig].y_range.update(start=lo - pad, end=hi + pad)
 
     # ================================================================== clicks
     def tolerance(self) -> float:
@@ -720,17 +747,23 @@ class RecordingView:
         self.doc.add_next_tick_callback(lambda: self.after_save(outcome))
 
     def after_save(self, outcome: tuple) -> None:
+        """Show what the save did: the re-processed tables, or why nothing was saved. The
+        message comes last: once it says "saved", the page shows the new tables."""
         kind, value, tables = outcome
         self.saving = False
         self.save_btn.disabled = False
+        if kind == "ok":
+            self.tables = tables
+            self.show_tables()
+            self.refresh_traces()
+        self.update_edits_view()
+        self.header.text = self.header_html()
         if kind == "conflict":
             self.say(f"NOT SAVED, conflict with another analyst's edits: {value}", "error")
         elif kind == "error":
             self.say(f"NOT SAVED or not re-processed: {type(value).__name__}: {value}",
                      "error")
         else:
-            self.tables = tables
-            self.show_tables()
             merged = " (merged with edits saved by another analyst meanwhile)" \
                 if value.merged else ""
             record = value.reprocessed or {}
@@ -740,13 +773,13 @@ class RecordingView:
                          "error")
             else:
                 self.say(f"{saved}; the recording was re-processed", "ok")
-        self.update_edits_view()
 
     # ================================================================== edit display
     def update_edits_view(self) -> None:
-        """Banner, pending-edit markers, stretches and the edit lists."""
+        """Pending-edit markers, stretches, the edit lists, and last the banner (the page
+        applies changes in the order they are made: once the banner counts an edit, its
+        marker is drawn)."""
         pending, saved = self.session.pending, self.session.saved
-        self.banner.text = banner_html(len(pending))
         ecg = self.signals.ecg_mv
         add = [e.time_s for e in pending if e.action == "add_beat"]
         self.pend_add_src.data = {"t": add, "y": value_at(ecg, np.array(add))}
@@ -756,13 +789,14 @@ class RecordingView:
         t0 = np.array([e.time_s for e in mv])
         t1 = np.array([e.new_time_s for e in mv])
         self.pend_move_src.data = {"t0": t0, "t1": t1, "y0": value_at(ecg, t0),
-                                   "y1": value_at(ecg, t0)}
+                                   "y1": value_at(ecg, t1)}
         self.stretch_src.data = stretch_data([*saved, *pending])
         gone = np.array(self.deleted_scrs(), dtype=float)
         self.scr_gone_src.data = {"t": gone, "y": value_at(self.signals.eda_us, gone)}
         self.saved_div.text = (edit_table_html(pending, "Unsaved edits") +
                                edit_table_html(saved, f"Saved edits ({len(saved)}, newest "
                                                       "last)"))
+        self.banner.text = banner_html(len(pending))
 
     def say(self, text: str, kind: str = "info") -> None:
         self.message.text = message_html(text, kind)
