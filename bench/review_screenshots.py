@@ -86,12 +86,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         deriv = make_derivatives(work)
+        shown = Path(tempfile.gettempdir()) / "study" / "derivatives"  # a plain name on the page
+        shutil.rmtree(shown, ignore_errors=True)
+        shutil.copytree(deriv, shown)
+        deriv = shown
         server = ReviewProcess(deriv, work / "home", author="analyst")
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=shutil.which("chromium"),
                                             args=["--no-sandbox"])
-                page = browser.new_page(viewport={"width": 1300, "height": 420})
+                page = browser.new_page(viewport={"width": 960, "height": 270})
                 page.goto(server.url)
                 page.wait_for_selector("tr.rec")
                 page.screenshot(path=str(out / "review-list.png"), full_page=True)
@@ -103,6 +107,7 @@ def main() -> int:
                 browser.close()
         finally:
             server.stop()
+            shutil.rmtree(shown, ignore_errors=True)
     for name in ("review-list.png", "review-recording.png", "review-edits.png"):
         print(out / name)
     return 0
