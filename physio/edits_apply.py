@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from physio.ecg import BeatSeries
 from physio.ecg.ecg_beats import MAX_GAP_S
@@ -586,8 +585,3 @@ def stretch_stale(edits: Sequence[Edit], present: dict[str, bool]) -> list[Stale
             out.append(StaleEdit(row, e, f"the recording has no usable {e.channel} channel"))
     return out
 
-
-def beats_table_marks(table: pd.DataFrame) -> pd.Series:
-    """True for the beats-table rows an analyst placed or deleted (for the QC figure)."""
-    reason = table["reason"].astype(str)
-    return (table["beat_class"] == MANUAL) | reason.str.startswith("deleted by hand")

@@ -298,3 +298,21 @@ def test_the_neurokit2_engine_honours_edits(session):
     assert list(diff) == [("baseline", 2)] and "rmssd_ms" in diff[("baseline", 2)]
     assert r.windows.iloc[2].n_beats == auto.windows.iloc[2].n_beats - 1
     assert r.manual_corrections["beats_deleted"] == 1
+
+
+def test_qc_figure_marks_the_beats_placed_by_hand(session, base):
+    from physio.qc import plot_recording_qc
+
+    st = start_of(base, "baseline", 2)
+    b = base.beats
+    t = b[(b.r_peak_s >= st) & (b.r_peak_s < st + 60)].r_peak_s.to_numpy()
+    r = process_recording(make_recording(session), edits=[
+        Edit("move_beat", "ecg", float(t[10]), new_time_s=float(t[10]) + 0.01),
+        Edit("delete_beat", "ecg", float(t[20]))])
+    ax = next(a for a in plot_recording_qc(r).get_axes() if a.get_label() == "tachogram")
+    hand = [ln for ln in ax.get_lines() if ln.get_gid() == "hand_beats"]
+    assert len(hand) == 1
+    np.testing.assert_allclose(hand[0].get_xdata(), [t[10] + 0.01])
+    assert ax.get_title(loc="right").endswith("by hand (1), 1 deleted by hand")
+    plain = next(a for a in plot_recording_qc(base).get_axes() if a.get_label() == "tachogram")
+    assert not [ln for ln in plain.get_lines() if ln.get_gid() == "hand_beats"]
