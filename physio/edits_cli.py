@@ -121,9 +121,10 @@ def _sha(path: Path) -> str | None:
 
 def export_edits(args: argparse.Namespace) -> int:
     """Write every recording's edits to one TSV (id columns first) and its sidecar."""
-    # lazy: pandas and the edit file format
+    # lazy: pandas costs start-up time; ``soothe physio --help`` must not load it
     import pandas as pd
 
+    # lazy: the edit file format loads numpy/pandas (see above)
     from conditions.bids import EDITS_COLUMNS, columns_sidecar, write_json, write_tsv
     from physio.edits import EXPORT_ID_COLUMNS, edits_table, read_edits
 
