@@ -254,3 +254,18 @@ def test_reprocess_recording_applies_the_saved_edits_and_refreshes_the_group(raw
     # the batch agrees that it is up to date
     s = run_batch([raw], deriv, progress=False)
     assert (s["ok"], s["skipped"]) == (0, N_PARTICIPANTS)
+
+
+def test_a_relabelled_job_takes_the_edit_file_of_its_new_labels(tmp_path):
+    from physio.batch.recording import plan_job, read_job_edits
+    from tests.readers_fixtures import write_bids_session
+
+    src = write_bids_session(tmp_path / "raw", seconds=30.0).physio_tsv_gz
+    job = plan_job(src, tmp_path / "d", {}, None, None, None, ("001", "1", None))
+    assert job.edits_sha256 is None and read_job_edits(job) == []
+    other = job.relabelled("002", "1")
+    edits = [Edit("delete_beat", "ecg", 3.0, author="ana")]
+    write_edits(other.edits_file, edits)
+    again = job.relabelled("002", "1")
+    assert again.edits_file.name.startswith("sub-002_ses-1") and len(again.edits_sha256) == 64
+    assert read_job_edits(again) == edits
