@@ -413,7 +413,7 @@ def edited_ecg_quality(auto: EcgQuality, edited: BeatEdits, ecg: Channel) -> Ecg
     hand = np.flatnonzero(src < 0)
     if len(hand):
         measured = ecg_quality_of(ecg, edited.beats).beats
-        for col in ("template_corr", "qrs_corr"):
+        for col in table.columns:
             table.loc[hand, col] = measured[col].to_numpy()[hand]
         table.loc[hand, "low_quality"] = False
     table["low_quality"] = table["low_quality"].astype(bool)
