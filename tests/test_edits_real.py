@@ -110,3 +110,28 @@ def test_snap_sensitivity_on_the_real_ecg(source, processed, capsys):
             assert share >= 0.95, lines[-1]
     with capsys.disabled():
         print("\n" + "\n".join(lines))
+
+
+def test_match_sensitivity_an_edit_survives_a_change_of_engine(source, capsys):
+    """MATCH_S decides whether an edit made on one method's beats still names a beat after
+    the beats are re-detected another way: printed, the distance from each beat of the
+    default engine to neurokit2's nearest beat, and the share within a few tolerances."""
+    from physio.edits import MATCH_S
+    from physio.pipeline import PipelineSettings, process_recording
+
+    rec = read_recording(source, ecg_channel="ECG", eda_channel="EDA", **READER)
+    peaks = {}
+    for engine in ("soothe", "neurokit2"):
+        r = process_recording(rec, PipelineSettings(engine=engine, **SETTINGS))
+        b = r.beats
+        peaks[engine] = b[b.beat_class != "removed"].r_peak_s.to_numpy()
+    a, b = peaks["soothe"], peaks["neurokit2"]
+    j = np.clip(np.searchsorted(b, a), 1, len(b) - 1)
+    d = np.minimum(np.abs(a - b[j - 1]), np.abs(a - b[j]))
+    lines = [f"soothe vs neurokit2 R peaks: median {np.median(d) * 1000:.1f} ms, 99th "
+             f"percentile {np.percentile(d, 99) * 1000:.1f} ms over {len(a)} beats"]
+    for tol in (0.01, 0.025, MATCH_S, 0.1):
+        lines.append(f"  within {tol:.3f} s: {np.mean(d <= tol):.1%}")
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    assert np.mean(d <= MATCH_S) >= 0.95, lines
