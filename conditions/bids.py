@@ -251,10 +251,11 @@ BEATS_COLUMNS: dict[str, tuple[str, str | None]] = {
     "rr_ms": ("RR interval ending at this beat (NaN for the first beat)", "ms"),
     "corrected": ("True when the beat was inserted, moved or its interval interpolated", None),
     "beat_class": (
-        "normal, ectopic (premature or compensatory interval), missed, extra, or removed",
+        "normal, ectopic (premature or compensatory interval), missed, extra, removed, or "
+        "manual (added or moved by hand: the recording's edit file)",
         None,
     ),
-    "reason": ("Why the beat was flagged or removed ('' for a normal beat)", None),
+    "reason": ("Why the beat was flagged, removed or edited ('' for a normal beat)", None),
     "template_corr": (
         "Correlation of the beat (0.2 s before to 0.4 s after the R peak) with the median "
         "beat of its 60-s block, on the ECG band-passed to 0.5-25 Hz (NaN: removed beat, "

@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from physio.ecg import BeatSeries
 from physio.ecg.ecg_beats import MAX_GAP_S
@@ -414,7 +413,7 @@ def edited_ecg_quality(auto: EcgQuality, edited: BeatEdits, ecg: Channel) -> Ecg
     hand = np.flatnonzero(src < 0)
     if len(hand):
         measured = ecg_quality_of(ecg, edited.beats).beats
-        for col in ("template_corr", "qrs_corr"):
+        for col in table.columns:
             table.loc[hand, col] = measured[col].to_numpy()[hand]
         table.loc[hand, "low_quality"] = False
     table["low_quality"] = table["low_quality"].astype(bool)
@@ -586,8 +585,3 @@ def stretch_stale(edits: Sequence[Edit], present: dict[str, bool]) -> list[Stale
             out.append(StaleEdit(row, e, f"the recording has no usable {e.channel} channel"))
     return out
 
-
-def beats_table_marks(table: pd.DataFrame) -> pd.Series:
-    """True for the beats-table rows an analyst placed or deleted (for the QC figure)."""
-    reason = table["reason"].astype(str)
-    return (table["beat_class"] == MANUAL) | reason.str.startswith("deleted by hand")

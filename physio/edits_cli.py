@@ -4,11 +4,12 @@
   applied) and stale edits;
 - ``export DERIV --out FILE.tsv``: every recording's edits in one TSV, with
   ``participant_id``, ``session`` and ``task`` columns in front;
-- ``apply DERIV --from FILE [FILE ...]``: merge edit files (one recording's, named like
+- ``apply DERIV [--from FILE [FILE ...]]``: merge edit files (one recording's, named like
   ``sub-X_ses-Y_task-Z_desc-edits_physio.tsv``, or an export) into the recordings' own
   edit files (:func:`physio.edits.merge_edits`; a conflict is refused and nothing is
   written), then re-process the recordings whose edits changed
-  (:func:`physio.reprocess.reprocess_recording`).
+  (:func:`physio.reprocess.reprocess_recording`). Without ``--from``: re-process the
+  recordings whose edit files changed since they were last processed.
 
 Only argparse is imported here, so ``soothe physio --help`` stays fast; the commands import
 what they need when they run.
@@ -37,9 +38,11 @@ def add_edits_parser(sub: Any) -> None:
     ex.add_argument("--out", required=True, help="the TSV to write")
     ap = cmds.add_parser("apply", help="merge edit files into the recordings' and re-process")
     ap.add_argument("deriv", help="derivatives folder")
-    ap.add_argument("--from", dest="sources", nargs="+", required=True, metavar="FILE",
+    ap.add_argument("--from", dest="sources", nargs="+", default=[], metavar="FILE",
                     help="edit files: one recording's (named sub-X_ses-Y_task-Z_desc-edits_"
-                         "physio.tsv) or an export (participant_id, session, task columns)")
+                         "physio.tsv) or an export (participant_id, session, task columns); "
+                         "without it, the recordings whose edit files changed since they "
+                         "were processed are re-processed")
 
 
 def run_edits(args: argparse.Namespace) -> int:
@@ -102,8 +105,7 @@ def list_edits(args: argparse.Namespace) -> int:
                      f" ~{mc.get('beats_moved', 0)}, unusable "
                      f"{sum((mc.get('unusable_s') or {}).values()):g} s, SCRs "
                      f"-{mc.get('scrs_deleted', 0)} +{mc.get('scrs_restored', 0)}")
-        current = files.edits_tsv(deriv)
-        if edits and prov.get("edits_sha256") != _sha(current):
+        if not edits_applied(files, deriv):
             line += "; NOT APPLIED YET (run soothe physio process or edits apply)"
         print(line)
         for s in mc.get("stale") or []:
@@ -121,9 +123,10 @@ def _sha(path: Path) -> str | None:
 
 def export_edits(args: argparse.Namespace) -> int:
     """Write every recording's edits to one TSV (id columns first) and its sidecar."""
-    # lazy: pandas and the edit file format
+    # lazy: pandas costs start-up time; ``soothe physio --help`` must not load it
     import pandas as pd
 
+    # lazy: the edit file format loads numpy/pandas (see above)
     from conditions.bids import EDITS_COLUMNS, columns_sidecar, write_json, write_tsv
     from physio.edits import EXPORT_ID_COLUMNS, edits_table, read_edits
 
@@ -214,16 +217,29 @@ def apply_edits(args: argparse.Namespace) -> int:
                if merged != read_edits(known[key].edits_tsv(deriv))]
     for key in changed:  # every merge succeeded: nothing is written before that
         write_edits(known[key].edits_tsv(deriv), plan[key])
+    if not args.sources:
+        changed = [key for key, f in known.items() if not edits_applied(f, deriv)]
     failed = 0
     records = []
     for key in changed:
         record = reprocess_recording(known[key].windows_json(deriv), refresh=False)
         records.append(record)
         failed += record["status"] == "failed"
-        print(f"{known[key].prefix}: edits merged, {record['status']}"
+        print(f"{known[key].prefix}: {'edits merged, ' if args.sources else ''}"
+              f"{record['status']}"
               + (f": {record['message']}" if record["status"] == "failed" else ""))
     if changed:
         refresh_group_outputs(deriv, latest=records)
     print(f"edits apply: {len(changed)} recording(s) changed and re-processed, "
-          f"{len(plan) - len(changed)} already had these edits")
+          + (f"{len(plan) - len(changed)} already had these edits" if args.sources else
+             f"{len(known) - len(changed)} up to date"))
     return 1 if failed else 0
+
+
+def edits_applied(files: Any, deriv: Path) -> bool:
+    """True when the recording was last processed with its current edit file (or none)."""
+    # lazy: the sidecar reader loads pandas
+    from physio.outputs import read_provenance
+
+    prov = read_provenance(files, deriv) or {}
+    return prov.get("edits_sha256") == _sha(files.edits_tsv(deriv))

@@ -364,6 +364,7 @@ def _plot_tachogram(ax: Any, beats: Any, span: tuple[float, float] | None) -> No
     n_corrected = int(corrected.sum())
     ax.plot(t[corrected], rr[corrected], "x", color="#D55E00", ms=5, gid="corrected_beats",
             label=f"corrected ({n_corrected})")
+    key = f"grey RR   red \u00d7 corrected ({n_corrected})" + _plot_hand_beats(ax, beats)
     ok = np.isfinite(rr)
     if ok.any():
         # robust limits: a single wild interval must not flatten the whole trace
@@ -371,7 +372,22 @@ def _plot_tachogram(ax: Any, beats: Any, span: tuple[float, float] | None) -> No
         pad = 0.15 * max(hi - lo, 50.0)
         ax.set_ylim(lo - pad, hi + pad)
     ax.set_title("RR tachogram (whole recording)", fontsize=9, loc="left")
-    ax.set_title(f"grey RR   red \u00d7 corrected ({n_corrected})", fontsize=7, loc="right")
+    ax.set_title(key, fontsize=7, loc="right")
+
+
+def _plot_hand_beats(ax: Any, beats: Any) -> str:
+    """Beats added or moved by hand as green pluses (gid ``hand_beats``); returns the key's
+    text ('' when no beat was edited by hand, so an unedited figure is as before)."""
+    if "beat_class" not in beats or "reason" not in beats:
+        return ""
+    hand = (beats["beat_class"] == "manual").to_numpy(dtype=bool)
+    deleted = int(beats["reason"].astype(str).str.startswith("deleted by hand").sum())
+    if not hand.any() and not deleted:
+        return ""
+    ax.plot(beats["r_peak_s"].to_numpy(dtype=float)[hand],
+            beats["rr_ms"].to_numpy(dtype=float)[hand], "+", color="#009E73", ms=8,
+            gid="hand_beats", label=f"by hand ({int(hand.sum())})")
+    return f"   green + by hand ({int(hand.sum())}), {deleted} deleted by hand"
 
 
 def _plot_eda(ax: Any, eda: Any, span: tuple[float, float] | None) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from conditions.bids import (
     BEATS_COLUMNS,
+    PHASES_COLUMNS,
     WINDOWS_COLUMNS,
     failures_tsv,
     group_windows_paths,
@@ -103,6 +104,8 @@ def edited(raw, first_run, tmp_path_factory):
     deriv = copy_of(first_run, tmp_path_factory.mktemp("edited"))
     windows_tsv, beats_tsv, edits_tsv = recording(deriv, 0)
     windows, beats = read_tsv(windows_tsv, WINDOWS_COLUMNS), kept_beats(beats_tsv)
+    phases_tsv = Path(str(windows_tsv).replace("desc-windows", "desc-phases"))
+    phases = read_tsv(phases_tsv, PHASES_COLUMNS)
     w_del, w_add, w_bad = (valid_window(windows, "baseline", 2),
                            valid_window(windows, "baseline", 4),
                            valid_window(windows, "recovery", 3))
@@ -121,7 +124,8 @@ def edited(raw, first_run, tmp_path_factory):
     write_edits(edits_tsv, edits)
     summary = run_batch([raw], deriv, progress=False)
     return {"deriv": deriv, "summary": summary, "before": windows, "beats_before": beats,
-            "windows_tsv": windows_tsv, "beats_tsv": beats_tsv, "edits_tsv": edits_tsv,
+            "windows_tsv": windows_tsv, "beats_tsv": beats_tsv,
+            "phases_tsv": phases_tsv, "phases_before": phases, "edits_tsv": edits_tsv,
             "edits": edits, "t_del": t_del, "t_add": t_add,
             # baseline 4: the beat deleted then added back by a click snaps to where the
             # detector had it, so that window comes back as it was
@@ -140,6 +144,12 @@ def test_editing_one_recording_reruns_that_recording_only(raw, edited):
 def test_edits_change_exactly_the_windows_that_hold_them(edited):
     after = read_tsv(edited["windows_tsv"], WINDOWS_COLUMNS)
     assert set(changed_rows(edited["before"], after)) == edited["changed_expected"]
+    phases = read_tsv(edited["phases_tsv"], PHASES_COLUMNS)
+    before = edited["phases_before"]
+    diff = {p for (_, a), (_, b) in zip(before.iterrows(), phases.iterrows(), strict=True)
+            for p in [a.phase] if not all((pd.isna(a[c]) and pd.isna(b[c])) or a[c] == b[c]
+                                          for c in before.columns)}
+    assert diff == {"baseline", "recovery"}
     group = read_tsv(group_windows_paths(edited["deriv"])[0], WINDOWS_COLUMNS)
     mine = group[group.participant_id == after.participant_id.iloc[0]].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine, after, check_dtype=False)
@@ -254,3 +264,18 @@ def test_reprocess_recording_applies_the_saved_edits_and_refreshes_the_group(raw
     # the batch agrees that it is up to date
     s = run_batch([raw], deriv, progress=False)
     assert (s["ok"], s["skipped"]) == (0, N_PARTICIPANTS)
+
+
+def test_a_relabelled_job_takes_the_edit_file_of_its_new_labels(tmp_path):
+    from physio.batch.recording import plan_job, read_job_edits
+    from tests.readers_fixtures import write_bids_session
+
+    src = write_bids_session(tmp_path / "raw", seconds=30.0).physio_tsv_gz
+    job = plan_job(src, tmp_path / "d", {}, None, None, None, ("001", "1", None))
+    assert job.edits_sha256 is None and read_job_edits(job) == []
+    other = job.relabelled("002", "1")
+    edits = [Edit("delete_beat", "ecg", 3.0, author="ana")]
+    write_edits(other.edits_file, edits)
+    again = job.relabelled("002", "1")
+    assert again.edits_file.name.startswith("sub-002_ses-1") and len(again.edits_sha256) == 64
+    assert read_job_edits(again) == edits

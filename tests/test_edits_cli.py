@@ -192,3 +192,16 @@ def test_edits_help_loads_no_numerical_library(words):
                          timeout=120, cwd=REPO)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "LOADED:"
+
+
+def test_apply_without_files_reprocesses_the_recordings_whose_edits_changed(deriv, capsys):
+    f = files_of(deriv, 1)
+    write_edits(f.edits_tsv(deriv), [Edit("delete_beat", "ecg", a_beat(deriv, 1), author="c")])
+    assert run("apply", str(deriv)) == 0
+    out = capsys.readouterr().out
+    assert f"{f.prefix}: ok" in out and "1 recording(s) changed" in out
+    assert run("apply", str(deriv)) == 0
+    assert "0 recording(s) changed and re-processed, 2 up to date" in capsys.readouterr().out
+    f.edits_tsv(deriv).unlink()  # removing the edits is a change too
+    assert run("apply", str(deriv)) == 0
+    assert "1 recording(s) changed" in capsys.readouterr().out
