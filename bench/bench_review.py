@@ -120,7 +120,7 @@ def pan_zoom(page, ops: int) -> list[float]:
         cx, cy = g["left"] + g["width"] * 0.5, g["top"] + g["height"] * 0.5
         page.mouse.move(cx, cy)
         kind = k % 4
-        if kind in (0, 2):  # zoom in, then out, about 2x
+        if kind in (0, 2):  # zoom in, then out
             page.mouse.wheel(0, -300 if kind == 0 else 300)
         else:  # drag 60 % of the view, right then left
             x0, x1 = (0.8, 0.2) if kind == 1 else (0.2, 0.8)
