@@ -10,7 +10,7 @@ headless Chromium (the system's, through playwright). Printed:
 * first view: from navigation to the plots drawn with their data (measured in the page:
   ``performance.now()`` two animation frames after the ECG trace holds data), on a server
   that has read the recording, as each later page and each page after a save;
-* pan and zoom: ``--ops`` operations alternating wheel zooms (in and out, about 2x) and
+* pan and zoom: ``--ops`` operations alternating wheel zooms (in, then out) and
   drags (60 % of the view), each measured in the page from the input event (the wheel
   event, or the mouse release ending the drag) to the moment the data for the new view
   was painted (two animation frames after the ECG trace's data changed, or after the input
