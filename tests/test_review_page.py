@@ -338,3 +338,52 @@ def test_cli_help_lists_review():
     assert out.returncode == 0
     for word in ("--participant", "--port", "--author", "--no-browser"):
         assert word in out.stdout
+
+
+def test_move_a_beat_scr_edits_a_usable_stretch_and_reviewed_with_a_note(deriv, review,
+                                                                          browser):
+    """The other modes by clicking: move a beat (two clicks), delete an SCR and restore it,
+    mark a stretch usable on the EDA, and mark the recording reviewed with a note."""
+    paths = files_of(deriv)
+    beats = read_tsv(paths["beats"])["r_peak_s"].to_numpy(float)
+    scr = read_tsv(paths["beats"].with_name(f"{PREFIX}_desc-scr_physio.tsv"))
+    peak = float(scr["peak_s"].to_numpy(float)[(scr["peak_s"] > 600).to_numpy()][0])
+    b = float(beats[beats > 500][0])
+    server = review()
+    page = open_page(browser, server.url + f"?rec={PREFIX}")
+    set_view(page, b - 2, b + 2)
+    choose_mode(page, "move beat")
+    click_time(page, "ecg_fig", b)
+    wait_text(page, "message", "click where it belongs")
+    click_time(page, "ecg_fig", b + 0.04)
+    wait_text(page, "banner", "1 unsaved edit")
+    set_view(page, peak - 10, peak + 10)
+    choose_mode(page, "delete SCR")
+    click_time(page, "eda_fig", peak + 0.2)
+    wait_text(page, "banner", "2 unsaved edits")
+    assert source_column(page, "scr_deleted", "t") == pytest.approx([peak])
+    choose_mode(page, "restore SCR")
+    click_time(page, "eda_fig", peak)
+    wait_text(page, "banner", "3 unsaved edits")
+    assert source_column(page, "scr_deleted", "t") == []
+    choose_mode(page, "mark usable")
+    page.get_by_role("combobox").select_option("eda")
+    click_time(page, "eda_fig", peak - 5)
+    wait_text(page, "message", "click where it ends")
+    click_time(page, "eda_fig", peak + 5)
+    wait_text(page, "banner", "4 unsaved edits")
+    page.get_by_placeholder("optional note").fill("checked every window")
+    press(page, "Mark reviewed")  # the note as typed, without Enter
+    wait_text(page, "banner", "5 unsaved edits")
+    press(page, "Save")
+    wait_text(page, "message", "re-processed", timeout_ms=120_000)
+    edits = read_edits(paths["edits"])
+    assert [(e.action, e.channel) for e in edits] == [
+        ("move_beat", "ecg"), ("delete_scr", "eda"), ("restore_scr", "eda"),
+        ("mark_usable", "eda"), ("reviewed", "all")]
+    assert edits[0].time_s == pytest.approx(b, abs=1e-6)
+    assert edits[0].new_time_s == pytest.approx(b + 0.04, abs=0.01)
+    assert edits[1].time_s == pytest.approx(peak, abs=1e-6) == edits[2].time_s
+    assert edits[4].note == "checked every window"
+    assert "edited" in model_text(page, "header")
+    page.close()

@@ -705,8 +705,8 @@ class RecordingView:
                  f"undone: {undone.action}")
 
     def on_reviewed(self) -> None:
-        self.commit(self.edit("reviewed", "all", math.nan, note=self.note.value.strip()),
-                    "marked reviewed")
+        note = (self.note.value_input or self.note.value).strip()  # as typed, Enter or not
+        self.commit(self.edit("reviewed", "all", math.nan, note=note), "marked reviewed")
 
     def on_restore(self) -> None:
         n = self.session.restore_draft()
