@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +206,36 @@ def test_code_hash_leaves_the_review_page_out(tmp_path):
     qc = tree / "physio" / "qc.py"
     qc.write_text(qc.read_text() + "\n# a changed pipeline\n")
     assert _code_hash_of(tree) != before
+
+
+# ----------------------------------------------------------------------------- views ahead
+def test_a_view_built_ahead_is_used_only_while_the_recordings_files_are_unchanged(tmp_path):
+    from physio.review.server import ViewPool, view_stamp
+
+    wj = _fake_recording(tmp_path, "01", 100.0, 0.9)
+    built = []
+
+    class Pool(ViewPool):
+        def build(self, windows_json):
+            built.append(object())
+            return built[-1]
+
+    pool = Pool("ana", lambda p: {})
+    stamp = view_stamp(wj)
+    pool.prepare(wj)
+    first = pool.take(wj)  # waits for the one being built
+    assert first is built[0] and len(built) == 1
+    assert pool.take(wj) is built[1]  # none ahead any more: built now
+    pool.prepare(wj)
+    for _ in range(500):  # until the view ahead is there
+        if wj in pool.spares:
+            break
+        time.sleep(0.01)
+    assert wj in pool.spares
+    # an unsaved edit journaled meanwhile (another tab): the view ahead is stale
+    s = ReviewSession.open(wj, "bo")
+    s.add(Edit("delete_beat", "ecg", 5.0, author="bo"))
+    assert view_stamp(wj) != stamp
+    n = len(built)
+    view = pool.take(wj)
+    assert view is built[-1] and len(built) == n + 1
