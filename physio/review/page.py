@@ -301,25 +301,24 @@ class RecordingView:
     # ================================================================== sources
     def build_sources(self) -> None:
         """Every data source of the page (empty until :meth:`show_tables` fills them)."""
-        def src(name: str, **cols) -> ColumnDataSource:
-            return ColumnDataSource({k: [] for k in cols}, name=name)
+        def src(name: str, columns: str) -> ColumnDataSource:
+            return ColumnDataSource({k: [] for k in columns.split()}, name=name)
 
-        self.ecg_src = src("ecg_trace", t=1, y=1)
-        self.eda_src = src("eda_trace", t=1, y=1)
-        self.belt_src = src("belt_trace", t=1, y=1)
-        self.beats_src = src("beats", t=1, y=1, rr=1, cls=1, reason=1)
-        self.rr_src = src("rr", t=1, rr=1, cls=1)
-        self.rr_bad_src = src("rr_implausible", t=1, rr=1)
-        self.scr_src = src("scr", t=1, y=1, amp=1)
-        self.scr_gone_src = src("scr_deleted", t=1, y=1)
-        self.artefact_src = src("eda_artefacts", x0=1, x1=1, reason=1)
-        self.breath_src = src("breaths", t=1, y=1)
-        self.windows_src = src("windows", row=1, start=1, end=1, colour=1, phase=1, window=1,
-                               reason=1, rmssd=1, valid=1)
-        self.pend_add_src = src("pending_add", t=1, y=1)
-        self.pend_del_src = src("pending_delete", t=1, y=1)
-        self.pend_move_src = src("pending_move", t0=1, t1=1, y0=1, y1=1)
-        self.stretch_src = src("stretches", x0=1, x1=1, colour=1, row=1, label=1)
+        self.ecg_src = src("ecg_trace", "t y")
+        self.eda_src = src("eda_trace", "t y")
+        self.belt_src = src("belt_trace", "t y")
+        self.beats_src = src("beats", "t y rr cls reason")
+        self.rr_src = src("rr", "t rr cls")
+        self.rr_bad_src = src("rr_implausible", "t rr")
+        self.scr_src = src("scr", "t y amp")
+        self.scr_gone_src = src("scr_deleted", "t y")
+        self.artefact_src = src("eda_artefacts", "x0 x1 reason")
+        self.breath_src = src("breaths", "t y")
+        self.windows_src = src("windows", "row start end colour phase window reason rmssd valid")
+        self.pend_add_src = src("pending_add", "t y")
+        self.pend_del_src = src("pending_delete", "t y")
+        self.pend_move_src = src("pending_move", "t0 t1 y0 y1")
+        self.stretch_src = src("stretches", "x0 x1 colour row label")
 
     # ================================================================== figures
     def trace_figure(self, name: str, title: str, height: int, y_label: str, row: str):
@@ -408,7 +407,6 @@ class RecordingView:
 
     # ================================================================== controls
     def build_controls(self) -> list:
-        t = self.tables
         self.header = Div(name="header", text=self.header_html())
         self.banner = Div(name="banner", text="")
         self.draft_div = Div(name="draft", text="")
@@ -439,7 +437,6 @@ class RecordingView:
         if n_draft and not self.session.pending:
             self.draft_div.text = draft_html(n_draft)
             self.restore_btn.visible = self.discard_btn.visible = True
-        del t
         return [self.header, self.banner, self.draft_div,
                 row(self.restore_btn, self.discard_btn),
                 row(self.mode, Div(text="stretch channel:", width=110), self.channel),
