@@ -218,27 +218,135 @@ NUMBERS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: The counts of soothe's edit record (``physio.edits_apply.EditLog.summary``) that are
+#: beats corrected by hand.
+HAND_BEAT_KEYS = ("beats_added", "beats_deleted", "beats_moved")
+
+
+def hand_edits(found: dict[str, Any]) -> dict[str, Any]:
+    """What one recording's edit record (``manual_corrections``) says, in report terms.
+
+    Examples
+    --------
+    >>> e = hand_edits({"beats_added": 1, "beats_deleted": 2, "beats_moved": 0,
+    ...                 "n_beats": 900, "unusable_s": {"ecg": 12.0}, "reviewed": True})
+    >>> e["beats"], e["n_beats"], e["unusable_s"], e["scrs"], e["reviewed"]
+    (3, 900, {'ecg': 12.0}, 0, True)
+    """
+    counts = {k: int(found.get(k) or 0) for k in HAND_BEAT_KEYS}
+    return {"beats": sum(counts.values()), "added": counts["beats_added"],
+            "deleted": counts["beats_deleted"], "moved": counts["beats_moved"],
+            "n_beats": found.get("n_beats"), "unusable_s": dict(found.get("unusable_s") or {}),
+            "scrs": int(found.get("scrs_deleted") or 0) + int(found.get("scrs_restored") or 0),
+            "reviewed": bool(found.get("reviewed"))}
+
+
 def manual_corrections(blocks: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Manual corrections recorded in the sidecars, per recording (none when absent).
 
-    A review tool records them as ``manual_corrections`` in the provenance block (a list,
-    one entry per correction, or a count); phase boundary overrides (``overrides``) count
-    as manual corrections of the phases.
+    soothe's edit files are recorded as a ``manual_corrections`` dict in the provenance
+    block (:func:`hand_edits`: beats added, deleted and moved, time marked unusable, SCRs,
+    the review); another review tool may record a list (one entry per correction) or a
+    count. Phase boundary overrides (``overrides``) count as manual corrections of the
+    phases.
 
     Examples
     --------
     >>> manual_corrections({"a": {"manual_corrections": [{"beat": 3}]}, "b": {}})
-    {'beats': {'a': 1}, 'phases': {}}
+    {'beats': {'a': 1}, 'phases': {}, 'edits': {}}
+    >>> mc = manual_corrections({"a": {"manual_corrections": {"beats_deleted": 2}}})
+    >>> mc["beats"], mc["edits"]["a"]["deleted"]
+    ({'a': 2}, 2)
     """
-    beats, phases = {}, {}
+    beats, phases, edits = {}, {}, {}
     for name, block in blocks.items():
         found = block.get("manual_corrections")
-        count = len(found) if isinstance(found, list | dict) else int(found or 0)
+        if isinstance(found, dict) and ("status" in found or
+                                        any(k in found for k in HAND_BEAT_KEYS)):
+            edits[name] = hand_edits(found)
+            count = edits[name]["beats"]
+        else:
+            count = len(found) if isinstance(found, list | dict) else int(found or 0)
         if count:
             beats[name] = count
         if block.get("overrides"):
             phases[name] = len(block["overrides"])
-    return {"beats": beats, "phases": phases}
+    return {"beats": beats, "phases": phases, "edits": edits}
+
+
+def manual_corrections_sentence(manual: dict[str, Any], n_recordings: int) -> str:
+    """The methods' sentence on what analysts corrected by hand (GRAPH asks for it).
+
+    Examples
+    --------
+    >>> mc = manual_corrections({"a": {"manual_corrections": {
+    ...     "beats_added": 1, "beats_deleted": 2, "beats_moved": 1, "n_beats": 800,
+    ...     "unusable_s": {"ecg": 12.0, "eda": 30.0, "resp": 0}, "reviewed": True}},
+    ...     "b": {"manual_corrections": {"status": "reviewed", "n_beats": 1200,
+    ...                                  "reviewed": True}}, "c": {}})
+    >>> manual_corrections_sentence(mc, 3)  # doctest: +NORMALIZE_WHITESPACE
+    '4 beats were corrected by hand in 1 recording (0.50 % of its 800 beats: 1 added,
+    2 deleted, 1 moved); 42 s of signal were marked unusable by hand in 1 recording
+    (ECG 12 s, EDA 30 s). 2 of the 3 recordings were reviewed by an analyst.'
+    >>> manual_corrections_sentence({"beats": {}, "phases": {}, "edits": {}}, 3)
+    'No manual corrections are recorded in the sidecars.'
+    """
+    edits = manual.get("edits") or {}
+    beats, phases = manual.get("beats") or {}, manual.get("phases") or {}
+    if not beats and not phases and not edits:
+        return "No manual corrections are recorded in the sidecars."
+    if not edits:  # corrections recorded by another tool
+        return (f"Manual corrections: beats in {len(beats)} recording(s), phase "
+                f"boundaries in {len(phases)} recording(s).")
+    parts = [_hand_beats_text(edits)]
+    unusable = _hand_unusable_text(edits)
+    if unusable:
+        parts.append(unusable)
+    scrs = sum(e["scrs"] for e in edits.values())
+    if scrs:
+        parts.append(f"{scrs} SCR(s) were deleted or restored by hand")
+    other = {k: v for k, v in beats.items() if k not in edits}
+    if other:
+        parts.append(f"beats were corrected with another tool in {len(other)} recording(s) "
+                     f"({sum(other.values())} corrections)")
+    if phases:
+        parts.append(f"phase boundaries were set by hand in {len(phases)} recording(s)")
+    text = "; ".join(parts)
+    n_rev = sum(e["reviewed"] or e["beats"] > 0 for e in edits.values())
+    return (text[0].upper() + text[1:] + f". {n_rev} of the {n_recordings} recordings "
+            f"{'was' if n_rev == 1 else 'were'} reviewed by an analyst.")
+
+
+def _recordings(n: int) -> str:
+    return f"{n} recording" + ("" if n == 1 else "s")
+
+
+def _hand_beats_text(edits: dict[str, dict[str, Any]]) -> str:
+    """'N beats were corrected by hand in M recordings (X % of their beats: ...)'."""
+    done = [e for e in edits.values() if e["beats"]]
+    if not done:
+        return "no beats were corrected by hand"
+    n = sum(e["beats"] for e in done)
+    total = sum(int(e["n_beats"] or 0) for e in done)
+    kinds = ", ".join(f"{sum(e[k] for e in done)} {k}" for k in ("added", "deleted", "moved"))
+    share = (f"{100 * n / total:.2f} % of {'its' if len(done) == 1 else 'their'} {total} "
+             f"beats: {kinds}" if total else kinds)
+    return (f"{n} beat{'' if n == 1 else 's'} {'was' if n == 1 else 'were'} corrected by hand "
+            f"in {_recordings(len(done))} ({share})")
+
+
+def _hand_unusable_text(edits: dict[str, dict[str, Any]]) -> str:
+    """'U s of signal were marked unusable by hand in K recordings (ECG a s, ...)'."""
+    labels = {"ecg": "ECG", "eda": "EDA", "resp": "belt"}
+    per = {ch: sum(float((e["unusable_s"] or {}).get(ch) or 0) for e in edits.values())
+           for ch in labels}
+    total = sum(per.values())
+    if not total:
+        return ""
+    k = sum(1 for e in edits.values() if sum((e["unusable_s"] or {}).values()))
+    detail = ", ".join(f"{labels[ch]} {v:g} s" for ch, v in per.items() if v)
+    return (f"{total:g} s of signal were marked unusable by hand in {_recordings(k)} "
+            f"({detail})")
 
 
 def _range_text(values: Any, unit: str) -> str:
@@ -496,7 +604,8 @@ def _add_summary_items(f: dict[str, dict[str, str]], blocks: dict[str, dict[str,
                    "source": SIDECAR + "settings.engine, package_versions.soothe"}
     mc = summary["manual_corrections"]
     f["manual_corrections"] = {"value": (
-        "none recorded" if not mc["beats"] and not mc["phases"] else
+        "none recorded" if not mc["beats"] and not mc["phases"] and not mc.get("edits") else
+        manual_corrections_sentence(mc, summary.get("n_recordings", 0)) if mc.get("edits") else
         "; ".join(x for x in (
             f"beats corrected by hand in {len(mc['beats'])} recording(s) "
             f"({sum(mc['beats'].values())} corrections)" if mc["beats"] else "",
@@ -560,7 +669,7 @@ def methods_paragraphs(summary: dict[str, Any]) -> list[str]:
         "so no latency window applies and the SCR rate per minute is reported. "
         + (f"EDA non-responders (no SCR in the whole recording): {nr['n']} of {nr['of']} "
            f"recordings ({100 * nr['n'] / nr['of']:.0f} %)." if nr["of"] else ""),
-        data_loss_sentence(ex, summary["manual_corrections"]),
+        data_loss_sentence(ex, summary["manual_corrections"], summary.get("n_recordings", 0)),
     ]
     quality = quality_paragraph(items)
     if quality:
@@ -568,7 +677,8 @@ def methods_paragraphs(summary: dict[str, Any]) -> list[str]:
     return out
 
 
-def data_loss_sentence(ex: dict[str, Any], manual: dict[str, Any]) -> str:
+def data_loss_sentence(ex: dict[str, Any], manual: dict[str, Any], n_recordings: int = 0
+                       ) -> str:
     """Windows excluded per signal and reason, partial windows, and manual corrections.
 
     Examples
@@ -587,10 +697,7 @@ def data_loss_sentence(ex: dict[str, Any], manual: dict[str, Any]) -> str:
         reasons = "; ".join(f"{r}: {c}" for r, c in ex[signal]["reasons"].items())
         parts.append(f"{k} {label} windows ({100 * k / n:.1f} %" + (f"; {reasons})" if reasons
                                                                       else ")"))
-    hand = ("No manual corrections are recorded in the sidecars." if not manual["beats"]
-            and not manual["phases"] else
-            f"Manual corrections: beats in {len(manual['beats'])} recording(s), phase "
-            f"boundaries in {len(manual['phases'])} recording(s).")
+    hand = manual_corrections_sentence(manual, n_recordings)
     return (f"Of the {n} complete windows of baseline, induction and recovery, "
             f"{' and '.join(parts)} were excluded; {ex['n_partial']} partial windows (a "
             f"phase's remainder shorter than a window) were left out. {hand}")

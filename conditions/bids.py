@@ -251,10 +251,11 @@ BEATS_COLUMNS: dict[str, tuple[str, str | None]] = {
     "rr_ms": ("RR interval ending at this beat (NaN for the first beat)", "ms"),
     "corrected": ("True when the beat was inserted, moved or its interval interpolated", None),
     "beat_class": (
-        "normal, ectopic (premature or compensatory interval), missed, extra, or removed",
+        "normal, ectopic (premature or compensatory interval), missed, extra, removed, or "
+        "manual (added or moved by hand: the recording's edit file)",
         None,
     ),
-    "reason": ("Why the beat was flagged or removed ('' for a normal beat)", None),
+    "reason": ("Why the beat was flagged, removed or edited ('' for a normal beat)", None),
     "template_corr": (
         "Correlation of the beat (0.2 s before to 0.4 s after the R peak) with the median "
         "beat of its 60-s block, on the ECG band-passed to 0.5-25 Hz (NaN: removed beat, "
@@ -282,6 +283,23 @@ SCR_COLUMNS: dict[str, tuple[str, str | None]] = {
     "peak_s": ("SCR peak on the session clock", "s"),
     "amplitude_us": ("SCR amplitude, onset to peak", "µS"),
     "rise_time_s": ("Rise time, onset to peak", "s"),
+}
+
+#: Hand edits of one recording (``..._desc-edits_physio.tsv``), one row per edit, applied in
+#: file order every time the recording is processed. Times are on the session clock, the
+#: clock of the beats' ``r_peak_s``, the SCRs' ``peak_s`` and the windows' ``start_s``.
+EDITS_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "action": ("add_beat, delete_beat, move_beat, mark_unusable, mark_usable, delete_scr, "
+               "restore_scr or reviewed", None),
+    "channel": ("ecg (beats), eda (SCRs), ecg/eda/resp/all (stretches), all (reviewed)", None),
+    "time_s": ("The beat deleted or moved, the click of an added beat (snapped to the local "
+               "R peak when applied), the SCR's peak, or a stretch's start; n/a for reviewed",
+               "s"),
+    "end_s": ("A stretch's end (mark_unusable, mark_usable), else n/a", "s"),
+    "new_time_s": ("Where a moved beat goes (move_beat), else n/a", "s"),
+    "author": ("Who made the edit", None),
+    "created": ("When the edit was made (ISO 8601, UTC, seconds)", None),
+    "note": ("Free text (may be empty)", None),
 }
 
 FAILURES_COLUMNS: dict[str, tuple[str, str | None]] = {
@@ -429,6 +447,16 @@ class SessionFiles:
     def scr_tsv(self, deriv_root: Path) -> Path:
         """The skin conductance responses of one recording (``SCR_COLUMNS``)."""
         return self.derivative(deriv_root, "scr")
+
+    def edits_tsv(self, deriv_root: Path) -> Path:
+        """The analyst's hand edits of one recording (``EDITS_COLUMNS``; ``.json`` sidecar).
+
+        Examples
+        --------
+        >>> SessionFiles(Path("/d"), "001", "1", "induction").edits_tsv(Path("/x")).name
+        'sub-001_ses-1_task-induction_desc-edits_physio.tsv'
+        """
+        return self.derivative(deriv_root, "edits")
 
     def windows_events_tsv(self, deriv_root: Path) -> Path:
         """The windows as a BIDS events file in the derivatives (onset, duration, phase).

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from physio.edits_cli import add_edits_parser, run_edits
+
 #: Shown in --help only; the values used are the pipeline's own defaults
 #: (physio.phases.DEFAULT_WINDOW_S / DEFAULT_MIN_PARTIAL), which are not imported here so
 #: that ``soothe physio --help`` loads no numerical library.
@@ -75,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="re-process recordings that are up to date (same input files, "
                         "settings, pipeline code and library versions)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_edits_parser(sub)  # soothe physio edits list|export|apply (physio.edits_cli)
     return ap
 
 
@@ -195,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     ap = _parser()
     args = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.command == "edits":
+        return run_edits(args)
     # lazy: the batch loads pandas and the pipeline; ``soothe physio --help`` must not
     from physio import batch
 

@@ -68,6 +68,9 @@ Windowed physiology of the raw dataset beside this folder, written by
   *_desc-beats_physio.tsv/.json    the corrected R-peak series
   *_desc-phases_physio.tsv         phase-level values (HF per phase), when written
   *_events.tsv/.json               the windows as BIDS events (onset, duration, phase)
+  *_desc-edits_physio.tsv/.json    an analyst's hand edits (beats, stretches, SCRs), when
+                                   made; applied every time the recording is processed
+                                   (see docs/edits.md); never written by processing
 
 group/ holds the concatenated tables (TSV and Parquet), qc/ one figure per recording and an
 HTML index, log/ the batch log and failures.tsv the recordings that could not be processed.

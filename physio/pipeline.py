@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,20 @@ from physio.ecg import BeatSeries
 from physio.eda import EdaResult, eda_window
 from physio.eda.eda_decompose import DEFAULT_DECOMPOSE_METHOD
 from physio.eda.eda_scr import DEFAULT_SCR_MIN_AMPLITUDE_US
+from physio.edits import BEAT_ACTIONS, SCR_ACTIONS, Edit
+from physio.edits_apply import (
+    EditLog,
+    HandStretches,
+    StaleEdit,
+    apply_beat_edits,
+    apply_scr_edits,
+    edited_ecg_quality,
+    edited_eda_artifacts,
+    hand_stretches,
+    mark_ecg_unusable,
+    numbered,
+    stretch_stale,
+)
 from physio.engine import ENGINES, Engine, make_engine
 from physio.engine_soothe import CHUNK_ABOVE_S, DEFAULT_CHUNK_S
 from physio.errors import ChannelError, SignalQualityError
@@ -134,6 +148,8 @@ class RecordingResult:
     rsp_ecg: Any = None
     #: one row per counted SCR (conditions.bids.SCR_COLUMNS), written as ``desc-scr``
     scrs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: what the hand edits did (:meth:`physio.edits_apply.EditLog.summary`); None: no edits
+    manual_corrections: dict[str, Any] | None = None
 
     def quality(self) -> dict[str, Any]:
         """Quality flags for the sidecar and the QC index."""
@@ -251,6 +267,8 @@ class Breathing:
     edr: BreathSeries | None
     belt_quality: BeltQuality | None = None
     edr_quality: EdrQuality | None = None
+    #: stretches marked unusable/usable by hand (None: no edits)
+    hand: HandStretches | None = None
 
 
 def pick_channel(rec: Recording, kind: str, name: str | None) -> Channel | None:
@@ -375,8 +393,31 @@ def ecg_stage(ecg: Channel | None, engine: Engine, notes: RecordingNotes, *,
     return EcgStage(ecg, beats, quality=ecg_quality_of(ecg, beats))
 
 
+def ecg_edit_stage(ecg: EcgStage, log: EditLog) -> EcgStage:
+    """The ECG stage with the hand edits of its beats and its stretches applied.
+
+    Beat edits (:func:`physio.edits_apply.apply_beat_edits`), then the stretches marked
+    unusable (:func:`physio.edits_apply.mark_ecg_unusable`), then the per-beat quality of
+    the edited beats (:func:`physio.edits_apply.edited_ecg_quality`). Without beats every
+    beat edit is stale. The stage comes back as it was when there is nothing to apply.
+    """
+    rows = numbered(log.edits, BEAT_ACTIONS)
+    stretches = log.hand.unusable.get("ecg", [])
+    if ecg.beats is None:
+        log.stale += [StaleEdit(r, e, f"no ECG beats ({ecg.reason})") for r, e in rows]
+        return ecg
+    if not rows and not stretches:
+        return ecg
+    edited = apply_beat_edits(ecg.beats, ecg.channel, rows)
+    edited = mark_ecg_unusable(edited, stretches, ecg.channel.start_s)
+    log.beats = edited
+    quality = (edited_ecg_quality(ecg.quality, edited, ecg.channel)
+               if ecg.quality is not None else None)
+    return dataclasses.replace(ecg, beats=edited.beats, quality=quality)
+
+
 def eda_stage(eda: Channel | None, engine: Engine, notes: RecordingNotes, ecg: EcgStage, *,
-              scr_min_amplitude_us: float) -> EdaStage:
+              scr_min_amplitude_us: float, edit_log: EditLog | None = None) -> EdaStage:
     """The engine's EDA result; an unusable EDA is a warning while the ECG gave beats.
 
     Artefacts (:func:`physio.signal_quality.eda_artifacts_of`) are bridged before the
@@ -384,6 +425,11 @@ def eda_stage(eda: Channel | None, engine: Engine, notes: RecordingNotes, ecg: E
 
     A recording without any SCR of at least ``scr_min_amplitude_us`` is noted as a
     non-responder (its SCR counts are 0, not missing).
+
+    With ``edit_log``, the hand stretches change the artefacts before the bridge
+    (:func:`physio.edits_apply.edited_eda_artifacts`) and the SCR edits are applied to the
+    counted SCRs (:func:`physio.edits_apply.apply_scr_edits`); what they did goes into the
+    log.
 
     Raises
     ------
@@ -397,9 +443,16 @@ def eda_stage(eda: Channel | None, engine: Engine, notes: RecordingNotes, ecg: E
     try:
         to_us = eda_microsiemens(eda)
         artifacts = eda_artifacts_of(eda, to_us)
+        if edit_log is not None:
+            artifacts = edited_eda_artifacts(artifacts, edit_log.hand)
         bridged = bridged_channel(eda, to_us, artifacts)
         conv = to_us if bridged is eda else eda_microsiemens(bridged)
-        result = drop_scrs_near_artifacts(engine.eda_process(bridged, conv), artifacts)
+        found = engine.eda_process(bridged, conv)
+        result = drop_scrs_near_artifacts(found, artifacts)
+        if edit_log is not None and numbered(edit_log.edits, SCR_ACTIONS):
+            edit_log.scrs = apply_scr_edits(found, result, numbered(edit_log.edits,
+                                                                    SCR_ACTIONS))
+            result = edit_log.scrs.result
     except (SignalQualityError, ChannelError) as exc:
         if ecg.beats is None:
             if ecg.reason.startswith("ECG unusable"):
@@ -421,13 +474,15 @@ def eda_stage(eda: Channel | None, engine: Engine, notes: RecordingNotes, ecg: E
 
 
 def breathing_stage(rsp: Channel | None, ecg: EcgStage, windows: pd.DataFrame,
-                    engine: Engine, notes: RecordingNotes) -> Breathing:
+                    engine: Engine, notes: RecordingNotes, *,
+                    hand: HandStretches | None = None) -> Breathing:
     """Breaths of the belt, and of the ECG when some window lacks a belt rate.
 
     A belt in units it cannot have is an error; a belt too short or flat is noted and the
     ECG-derived estimate fills in where the belt gives no valid rate. The belt's and the
     ECG-derived breaths' judges (:func:`physio.signal_quality.belt_quality_of`,
-    :func:`physio.signal_quality.edr_quality_of`) are prepared here.
+    :func:`physio.signal_quality.edr_quality_of`) are prepared here. ``hand`` holds the
+    stretches marked unusable or usable by hand (see :func:`belt_span`).
 
     Raises
     ------
@@ -444,7 +499,7 @@ def breathing_stage(rsp: Channel | None, ecg: EcgStage, windows: pd.DataFrame,
             belt = None
             notes.warnings.append(f"{notes.where}: respiration belt unusable, breathing from "
                                   f"the ECG where possible: {exc}")
-    judged = Breathing(belt, None, belt_quality)
+    judged = Breathing(belt, None, belt_quality, hand=hand)
     need_edr = belt is None or any(
         not np.isfinite(breathing_span(judged, None, a, b)["resp_rate_bpm"])
         for a, b in zip(windows["start_s"], windows["end_s"], strict=True))
@@ -458,7 +513,7 @@ def breathing_stage(rsp: Channel | None, ecg: EcgStage, windows: pd.DataFrame,
     if belt is None and edr is None:
         notes.warnings.append(f"{notes.where}: no breathing rate (no usable belt or ECG); "
                               "resp_source is n/a and the HF breathing rule cannot be applied")
-    return Breathing(belt, edr, belt_quality, edr_quality)
+    return Breathing(belt, edr, belt_quality, edr_quality, hand=hand)
 
 
 def belt_span(breathing: Breathing, start_s: float, end_s: float) -> dict[str, Any]:
@@ -468,6 +523,10 @@ def belt_span(breathing: Breathing, start_s: float, end_s: float) -> dict[str, A
     The engine's breaths (:func:`physio.rsp.rsp_window`) give the depth and the second
     opinion on the rate; the rate reported where the belt is valid is count-adv's
     (:meth:`physio.signal_quality.BeltQuality.rate`), within 1.5/min of the engine's.
+
+    A span overlapping a stretch of the belt marked unusable by hand has no rate; a span
+    covered by stretches marked usable is not judged by the belt quality rule (its rate is
+    count-adv's, else the engine's, and NaN when neither counts breaths).
     """
     r = dict(rsp_window(breathing.belt, start_s, end_s))
     r["resp_quality"] = np.nan
@@ -477,10 +536,15 @@ def belt_span(breathing: Breathing, start_s: float, end_s: float) -> dict[str, A
     r["resp_quality"] = quality
     if not np.isfinite(r["resp_rate_bpm"]):
         return r
-    if why:
+    hand = breathing.hand
+    if hand is not None and hand.overlaps("resp", start_s, end_s):
+        r.update(resp_rate_bpm=np.nan, resp_amplitude=np.nan,
+                 resp_reason="marked unusable by hand")
+    elif why and not (hand is not None and hand.usable_covers("resp", start_s, end_s)):
         r.update(resp_rate_bpm=np.nan, resp_amplitude=np.nan, resp_reason=why)
     else:
-        r["resp_rate_bpm"] = breathing.belt_quality.rate(start_s, end_s)
+        rate = breathing.belt_quality.rate(start_s, end_s)
+        r["resp_rate_bpm"] = rate if np.isfinite(rate) or not why else r["resp_rate_bpm"]
     return r
 
 
@@ -531,13 +595,21 @@ class RecordingSignals:
     ecg: EcgStage
     eda: EdaStage
     breathing: Breathing
+    #: stretches marked unusable/usable by hand (None: no edits)
+    hand: HandStretches | None = None
 
     def hrv_span(self, start_s: float, end_s: float) -> dict[str, Any]:
-        """The engine's HR and HRV (beats are on the ECG channel's clock: first sample 0)."""
+        """The engine's HR and HRV (beats are on the ECG channel's clock: first sample 0).
+
+        A span covered by ECG stretches marked usable by hand keeps the HRV rules' verdict
+        but is not judged by the ECG quality rule."""
         offset = self.ecg.channel.start_s
         vals = dict(self.engine.hrv_window(self.ecg.beats, start_s - offset, end_s - offset))
         if self.ecg.quality is not None:
-            apply_ecg_verdict(vals, self.ecg.quality.span(start_s, end_s))
+            verdict = self.ecg.quality.span(start_s, end_s)
+            if self.hand is not None and self.hand.usable_covers("ecg", start_s, end_s):
+                verdict = {**verdict, "ecg_valid": True, "ecg_reason": ""}
+            apply_ecg_verdict(vals, verdict)
         return vals
 
     def rsp_span(self, start_s: float, end_s: float) -> dict[str, Any]:
@@ -694,12 +766,27 @@ def ecg_excerpt(plan: PhasePlan, ecg: EcgStage, seconds: float = 10.0) -> dict[s
     }
 
 
+def note_edits(log: EditLog, signals: RecordingSignals, notes: RecordingNotes,
+               where: str) -> None:
+    """Record the edits no stage could apply (SCR edits without an EDA result, stretches on
+    a channel the recording lacks) as stale, and warn of every stale edit."""
+    if signals.eda.result is None:
+        log.stale += [StaleEdit(r, e, f"no EDA result ({signals.eda.reason})")
+                      for r, e in numbered(log.edits, SCR_ACTIONS)]
+    present = {"ecg": signals.ecg.beats is not None, "eda": signals.eda.result is not None,
+               "resp": signals.breathing.belt is not None}
+    log.stale += stretch_stale(log.edits, present)
+    notes.warnings += [s.warning(where) for s in log.all_stale()]
+
+
 def process_recording(
     rec: Recording,
     settings: PipelineSettings | None = None,
     *,
     protocol: Any = None,
     overrides: dict[str, tuple[float, float]] | None = None,
+    edits: Sequence[Edit] = (),
+    edits_source: str = "edit file",
 ) -> RecordingResult:
     """Windowed HR, HRV, breathing, SCL and SCRs of one recording, step by step.
 
@@ -712,6 +799,9 @@ def process_recording(
         The marker table and phase order (default: the settings' or the shipped protocol).
     overrides : dict, optional
         ``{phase: (start_s, end_s)}`` set by hand.
+    edits : sequence of physio.edits.Edit
+        The recording's hand edits (:func:`physio.edits.read_edits`), applied in order
+        (:mod:`physio.edits_apply`); a stale edit is a warning naming ``edits_source``.
 
     Returns
     -------
@@ -737,14 +827,20 @@ def process_recording(
                                overrides=overrides, where=notes.where)
     notes.warnings += plan.warnings
     windows = phase_windows(plan.phases, settings.window_s, min_partial=settings.min_partial)
+    log = EditLog(list(edits), hand_stretches(edits)) if edits else None
     with notes.timed("ecg_s"):
         ecg = ecg_stage(channels.ecg, engine, notes, eda_present=channels.eda is not None)
+        ecg = ecg_edit_stage(ecg, log) if log is not None else ecg
     with notes.timed("eda_s"):
-        eda = eda_stage(channels.eda, engine, notes, ecg,
+        eda = eda_stage(channels.eda, engine, notes, ecg, edit_log=log,
                         scr_min_amplitude_us=settings.scr_min_amplitude_us)
     with notes.timed("rsp_s"):
-        breathing = breathing_stage(channels.rsp, ecg, windows, engine, notes)
-    signals = RecordingSignals(engine, ecg, eda, breathing)
+        breathing = breathing_stage(channels.rsp, ecg, windows, engine, notes,
+                                    hand=log.hand if log is not None else None)
+    signals = RecordingSignals(engine, ecg, eda, breathing,
+                               hand=log.hand if log is not None else None)
+    if log is not None:
+        note_edits(log, signals, notes, edits_source)
     ids = {"participant_id": f"sub-{participant}", "session": session,
            "condition": plan.condition}
     with notes.timed("windows_s"):
@@ -755,4 +851,5 @@ def process_recording(
         info=recording_info(signals, notes.timings_s), warnings=notes.warnings,
         phases=phases_table(plan.phases, ids, signals), rsp_belt=breathing.belt,
         rsp_ecg=breathing.edr, scrs=scr_rows(eda.result, windows, ids),
+        manual_corrections=log.summary() if log is not None else None,
     )

@@ -364,6 +364,7 @@ def _plot_tachogram(ax: Any, beats: Any, span: tuple[float, float] | None) -> No
     n_corrected = int(corrected.sum())
     ax.plot(t[corrected], rr[corrected], "x", color="#D55E00", ms=5, gid="corrected_beats",
             label=f"corrected ({n_corrected})")
+    key = f"grey RR   red \u00d7 corrected ({n_corrected})" + _plot_hand_beats(ax, beats)
     ok = np.isfinite(rr)
     if ok.any():
         # robust limits: a single wild interval must not flatten the whole trace
@@ -371,7 +372,22 @@ def _plot_tachogram(ax: Any, beats: Any, span: tuple[float, float] | None) -> No
         pad = 0.15 * max(hi - lo, 50.0)
         ax.set_ylim(lo - pad, hi + pad)
     ax.set_title("RR tachogram (whole recording)", fontsize=9, loc="left")
-    ax.set_title(f"grey RR   red \u00d7 corrected ({n_corrected})", fontsize=7, loc="right")
+    ax.set_title(key, fontsize=7, loc="right")
+
+
+def _plot_hand_beats(ax: Any, beats: Any) -> str:
+    """Beats added or moved by hand as green pluses (gid ``hand_beats``); returns the key's
+    text ('' when no beat was edited by hand, so an unedited figure is as before)."""
+    if "beat_class" not in beats or "reason" not in beats:
+        return ""
+    hand = (beats["beat_class"] == "manual").to_numpy(dtype=bool)
+    deleted = int(beats["reason"].astype(str).str.startswith("deleted by hand").sum())
+    if not hand.any() and not deleted:
+        return ""
+    ax.plot(beats["r_peak_s"].to_numpy(dtype=float)[hand],
+            beats["rr_ms"].to_numpy(dtype=float)[hand], "+", color="#009E73", ms=8,
+            gid="hand_beats", label=f"by hand ({int(hand.sum())})")
+    return f"   green + by hand ({int(hand.sum())}), {deleted} deleted by hand"
 
 
 def _plot_eda(ax: Any, eda: Any, span: tuple[float, float] | None) -> None:
@@ -471,6 +487,39 @@ def _breathing_cell(row: dict[str, Any]) -> str:
     return cell
 
 
+def review_text(review: dict[str, Any] | None) -> str:
+    """A recording's review status and hand edits in a few words (QC index).
+
+    ``review`` is the batch record's ``review`` (:func:`physio.batch.recording.review_record`):
+    beats added (+), deleted (−) and moved (~), unusable seconds, SCRs, stale edits.
+
+    Examples
+    --------
+    >>> review_text({"status": "edited", "beats_added": 1, "beats_deleted": 2,
+    ...              "beats_moved": 0, "unusable_s": 12.0, "n_stale": 1})
+    'edited: +1 −2 beats, 12 s unusable, 1 stale'
+    >>> review_text(None)
+    'not reviewed'
+    """
+    if not review:
+        return "not reviewed"
+    status = str(review.get("status", "not reviewed"))
+    if status != "edited":
+        return status
+    beats = f"+{review.get('beats_added', 0)} −{review.get('beats_deleted', 0)}"
+    if review.get("beats_moved"):
+        beats += f" ~{review['beats_moved']}"
+    parts = [f"{beats} beats"]
+    if review.get("unusable_s"):
+        parts.append(f"{review['unusable_s']:g} s unusable")
+    scr = (review.get("scrs_deleted") or 0, review.get("scrs_restored") or 0)
+    if any(scr):
+        parts.append(f"SCRs −{scr[0]} +{scr[1]}")
+    if review.get("n_stale"):
+        parts.append(f"{review['n_stale']} stale")
+    return "edited: " + ", ".join(parts)
+
+
 def _recording_row(r: dict[str, Any]) -> str:
     flags = index_flags(r)
     png = html.escape(str(r.get("png", "")))
@@ -482,6 +531,7 @@ def _recording_row(r: dict[str, Any]) -> str:
         f"<td>{r.get('corrected_pct', '')}</td>"
         f"<td>{r.get('n_scr', '')}</td><td>{r.get('n_warnings', '')}</td>"
         f"<td>{html.escape(', '.join(flags)) or 'ok'}</td>"
+        f"<td>{html.escape(review_text(r.get('review')))}</td>"
         f"<td><a href='{png}'><img src='{png}' alt='QC {html.escape(r['key'])}'></a></td>"
         "</tr>"
     )
@@ -517,7 +567,7 @@ def write_qc_index(path: Path, rows: list[dict[str, Any]], failures: list[dict[s
         "<h2>Recordings (worst first: lowest valid share of any channel)</h2><table><tr>"
         "<th>recording</th><th>condition</th><th>windows</th><th>ECG valid %</th>"
         "<th>EDA valid %</th><th>belt / breathing valid %</th><th>corrected %</th>"
-        "<th>SCRs</th><th>warnings</th><th>flags</th><th>figure</th></tr>"
+        "<th>SCRs</th><th>warnings</th><th>flags</th><th>review</th><th>figure</th></tr>"
     )
     lines += [_recording_row(r) for r in index_order(rows)]
     lines.append("</table></body></html>")

@@ -8,8 +8,13 @@ steps, each a function of its own:
 1. :func:`plan_job`: the settings, labels, output files and hashes of the input;
 2. :func:`up_to_date_result`: skip an input whose outputs are up to date;
 3. :func:`read_input`: read it (or take what the read-ahead read);
-4. :func:`run_pipeline`: process it (``physio.pipeline.process_recording``);
+4. :func:`run_pipeline`: process it (``physio.pipeline.process_recording``) with the
+   recording's hand edits (:func:`read_job_edits`, the ``..._desc-edits_physio.tsv`` beside
+   its outputs);
 5. :func:`recording_provenance`, then the outputs and the QC figure are written.
+
+The edit file's hash is part of the up-to-date check: editing one recording re-processes
+that recording only.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from conditions.protocol import Protocol, load_protocol
 from physio.batch.inputs import output_key, override_candidates
 from physio.batch.read_ahead import ReadAhead
 from physio.batch.worker import IMPORT_FREEZE, peak_rss_mb, release_memory, trim_heap
+from physio.edits import Edit, read_edits
 from physio.errors import ReaderError
 from physio.io import detect_format, read_recording, reader_options
 from physio.naming import recording_labels
@@ -166,12 +172,25 @@ class RecordingJob:
     settings_sha256: str
     #: the reader's options: ``{"sampling_rate": ..., "column_map": ...}``
     reader: dict[str, Any]
+    #: sha256 of the recording's edit file (None: no edit file)
+    edits_sha256: str | None = None
+
+    @property
+    def edits_file(self) -> Path:
+        """The recording's edit file (it may not exist)."""
+        return self.files.edits_tsv(self.deriv)
 
     def relabelled(self, participant: str, session: str) -> RecordingJob:
         """The same job written under other labels (the file's metadata named them)."""
-        return replace(self, participant=participant, session=session,
-                       files=session_files(self.deriv, participant, session, self.task),
-                       key=output_key(participant, session, self.task, self.protocol.task))
+        files = session_files(self.deriv, participant, session, self.task)
+        return replace(self, participant=participant, session=session, files=files,
+                       key=output_key(participant, session, self.task, self.protocol.task),
+                       edits_sha256=edits_hash(files.edits_tsv(self.deriv)))
+
+
+def edits_hash(path: Path) -> str | None:
+    """sha256 of an edit file, None when there is none."""
+    return sha256_file(path) if Path(path).is_file() else None
 
 
 def plan_job(src: Path, deriv: Path, settings_dict: dict[str, Any], overrides: str | None,
@@ -210,19 +229,21 @@ def plan_job(src: Path, deriv: Path, settings_dict: dict[str, Any], overrides: s
         task = recording_labels(src).task
     task = task or protocol.task
     part, ses = recording_ids(Recording({}, src, "unknown"), settings)
+    files = session_files(deriv, part, ses, task)
     return RecordingJob(
         src=src, deriv=deriv, settings_dict=settings_dict, settings=settings,
-        protocol=protocol, participant=part, session=ses, task=task,
-        files=session_files(deriv, part, ses, task),
+        protocol=protocol, participant=part, session=ses, task=task, files=files,
         key=output_key(part, ses, task, protocol.task), override_files=tuple(override_files),
-        input_sha256=hashes, settings_sha256=s_hash, reader=reader)
+        input_sha256=hashes, settings_sha256=s_hash, reader=reader,
+        edits_sha256=edits_hash(files.edits_tsv(deriv)))
 
 
 def up_to_date_result(job: RecordingJob) -> dict[str, Any] | None:
     """The batch's ``skipped`` record when the outputs are up to date, else None.
 
-    Up to date: the sidecar records the same input hashes and the same settings hash
-    (settings, pipeline code and library versions), and the tables exist.
+    Up to date: the sidecar records the same input hashes, the same settings hash
+    (settings, pipeline code and library versions) and the same edit file hash (none
+    recorded: no edit file), and the tables exist.
     """
     files, deriv = job.files, job.deriv
     prov = read_provenance(files, deriv)
@@ -230,6 +251,7 @@ def up_to_date_result(job: RecordingJob) -> dict[str, Any] | None:
         prov
         and prov.get("input_sha256") == job.input_sha256
         and prov.get("settings_sha256") == job.settings_sha256
+        and prov.get("edits_sha256") == job.edits_sha256
         and files.windows_tsv(deriv).is_file()
         and files.beats_tsv(deriv).is_file()
     ):
@@ -237,7 +259,23 @@ def up_to_date_result(job: RecordingJob) -> dict[str, Any] | None:
     return {"status": "skipped", "source": str(job.src), "key": job.key,
             "windows": str(files.windows_tsv(deriv)), **prov.get("quality", {}),
             "condition": prov.get("condition", "n/a"),
-            "png": str(files.qc_png(deriv))}
+            "png": str(files.qc_png(deriv)), "review": review_record(prov)}
+
+
+def review_record(prov: dict[str, Any]) -> dict[str, Any]:
+    """A recording's review status and edit counts, from its provenance (QC index).
+
+    Examples
+    --------
+    >>> review_record({})["status"]
+    'not reviewed'
+    """
+    mc = prov.get("manual_corrections") or {}
+    return {"status": mc.get("status", "not reviewed"),
+            **{k: mc.get(k, 0) for k in ("beats_added", "beats_deleted", "beats_moved",
+                                         "scrs_deleted", "scrs_restored")},
+            "unusable_s": round(sum((mc.get("unusable_s") or {}).values()), 1),
+            "n_stale": len(mc.get("stale") or [])}
 
 
 def read_input(src: Path, settings_dict: dict[str, Any], sampling_rate: float | None,
@@ -260,12 +298,26 @@ def read_input(src: Path, settings_dict: dict[str, Any], sampling_rate: float | 
     return rec
 
 
+def read_job_edits(job: RecordingJob) -> list[Edit]:
+    """The recording's hand edits (``[]`` without an edit file).
+
+    Raises
+    ------
+    physio.edits.EditFileError
+        An edit file that cannot be read (naming the file, row and column): the recording
+        fails, with that message in ``failures.tsv``, rather than being processed without
+        the analyst's edits.
+    """
+    return read_edits(job.edits_file) if job.edits_sha256 is not None else []
+
+
 def run_pipeline(job: RecordingJob, rec: Recording) -> tuple[Any, dict, RecordingJob]:
     """(result, phase overrides used, job) of processing one recording.
 
-    The phase overrides for this recording are read from the override files; the job
-    comes back relabelled when the file's metadata named another participant or session
-    than its name (the metadata is trusted).
+    The phase overrides for this recording are read from the override files, its hand
+    edits from its edit file (:func:`read_job_edits`); the job comes back relabelled when
+    the file's metadata named another participant or session than its name (the metadata
+    is trusted), and is processed again when the edit file under those labels differs.
     """
     # lazy: PROCESSING_MODULES are imported where recordings are processed (see plan_job)
     from physio.pipeline import process_recording
@@ -277,9 +329,15 @@ def run_pipeline(job: RecordingJob, rec: Recording) -> tuple[Any, dict, Recordin
     for f in job.override_files:
         hand.update(read_overrides(f, keys))
     result = process_recording(rec, job.settings, protocol=job.protocol,
-                               overrides=hand or None)
+                               overrides=hand or None, edits=read_job_edits(job),
+                               edits_source=job.edits_file.name)
     if (result.participant, result.session) != (job.participant, job.session):
+        planned = job.edits_sha256
         job = job.relabelled(result.participant, result.session)
+        if job.edits_sha256 != planned:  # the edits of the recording the file really is
+            result = process_recording(rec, job.settings, protocol=job.protocol,
+                                       overrides=hand or None, edits=read_job_edits(job),
+                                       edits_source=job.edits_file.name)
     return result, hand, job
 
 
@@ -308,6 +366,9 @@ def recording_provenance(job: RecordingJob, fmt: str, result: Any,
         "phases": result.plan.as_dict()["phases"],
         "warnings": result.warnings,
         "overrides": {k: list(v) for k, v in hand.items()},
+        "override_files": [str(f) for f in job.override_files],
+        "edits_sha256": job.edits_sha256,
+        **manual_corrections_block(job, result),
         # the valid share of each recorded channel (None: not recorded), belt included
         "quality": {**result.quality(), **channel_valid_shares(result)},
         "methods": {
@@ -323,6 +384,19 @@ def recording_provenance(job: RecordingJob, fmt: str, result: Any,
         "package_versions": package_versions(),
         "processed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def manual_corrections_block(job: RecordingJob, result: Any) -> dict[str, Any]:
+    """``{"manual_corrections": ...}`` for the provenance when the recording has an edit
+    file (its name and hash, and what its edits did), else ``{}``."""
+    if job.edits_sha256 is None:
+        return {}
+    # lazy: PROCESSING_MODULES are imported where recordings are processed (see plan_job)
+    from physio.edits_apply import EditLog, HandStretches
+
+    done = getattr(result, "manual_corrections", None) or EditLog([], HandStretches()).summary()
+    return {"manual_corrections": {"edits_file": job.edits_file.name,
+                                   "edits_sha256": job.edits_sha256, **done}}
 
 
 def write_qc_figure(job: RecordingJob, result: Any) -> Path:
@@ -368,4 +442,5 @@ def _process_file(src: Path, deriv: Path, settings_dict: dict[str, Any],
             # CPU time of the worker (all its threads): what a shared machine disturbs least
             "cpu_seconds": round(time.process_time() - cpu_start, 3),
             "recording_s": round(float(rec.duration_s), 1),
-            "worker_peak_rss_mb": peak_rss_mb(), **provenance["quality"]}
+            "worker_peak_rss_mb": peak_rss_mb(), **provenance["quality"],
+            "review": review_record(provenance)}
