@@ -17,7 +17,7 @@ measures any span with them, whatever engine found the beats and breaths:
   (count-adv and the engine's) agree; the rate reported is count-adv's, the counter that
   held best against talking and movement (see docs/quality.md).
 * :func:`edr_quality_of` -> :class:`EdrQuality`: ECG-derived breathing is reported only
-  where its RSA and QRS-amplitude routes agree.
+  where its RSA or QRS-amplitude route repeats itself one breath later, or the two agree.
 
 Every rule and threshold is written into the windows sidecar by :func:`quality_methods`.
 """
@@ -60,6 +60,7 @@ from physio.rsp.rsp_quality import (
     count_adv,
     edr_window_verdict,
     rsp_quality_methods,
+    trace_periodicity,
     window_rate,
 )
 
@@ -316,9 +317,12 @@ class EdrQuality:
     amplitude: BreathSeries
 
     def span(self, start_s: float, end_s: float) -> tuple[float, float, str]:
-        """(rate, ``edr_quality``, reason): the mean of the two rates where they agree."""
+        """(rate, ``edr_quality``, reason) of ``[start_s, end_s)``
+        (:func:`physio.rsp.rsp_quality.edr_window_verdict`)."""
         return edr_window_verdict(window_rate(self.rsa.onset_s, start_s, end_s),
-                                  window_rate(self.amplitude.onset_s, start_s, end_s))
+                                  window_rate(self.amplitude.onset_s, start_s, end_s),
+                                  trace_periodicity(self.rsa, start_s, end_s),
+                                  trace_periodicity(self.amplitude, start_s, end_s))
 
 
 def edr_quality_of(beats: BeatSeries, ecg: Channel) -> EdrQuality:

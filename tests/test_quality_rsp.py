@@ -86,12 +86,14 @@ def test_edr_verdict_agree_and_disagree():
     assert np.isnan(edr_window_verdict(np.nan, 15.0)[0])
 
 
-def edr_case(rsa_hz: float, amp_hz: float, n: int = 300):
+def edr_case(rsa_hz: float, amp_hz: float, n: int = 300, amp_noise: bool = False):
     fs = 250.0
     beat_t = np.arange(n) * 0.8
     peaks = 0.5 + np.cumsum(0.8 + 0.06 * np.sin(2 * np.pi * rsa_hz * beat_t))
     t = np.arange(0, peaks[-1] + 1, 1 / fs)
     amp = 1 + 0.2 * np.sin(2 * np.pi * amp_hz * peaks)
+    if amp_noise:  # the QRS amplitude follows no breathing: beat-to-beat noise only
+        amp = 1 + 0.2 * np.random.default_rng(0).normal(size=n)
     ecg = np.zeros(len(t))
     for a, p in zip(amp, peaks, strict=True):
         i = int(p * fs)
@@ -103,6 +105,27 @@ def edr_case(rsa_hz: float, amp_hz: float, n: int = 300):
 
 def test_edr_reported_when_modulations_agree():
     w = edr_case(0.25, 0.25)
+    assert w["edr_valid"].all()
+    assert np.allclose(w["edr_rate_bpm"], 15.0, atol=0.5)
+
+
+def test_edr_verdict_periodic_route_stands_alone():
+    # one route repeats itself one breath later, the other does not: the periodic one
+    assert edr_window_verdict(9.0, 16.0, 0.2, 0.7) == (16.0, 0.7, "")
+    # both periodic and agreeing: the periodicity-weighted mean
+    assert edr_window_verdict(15.0, 16.0, 0.6, 0.9)[0] == pytest.approx(15.6)
+    # both periodic and disagreeing: no rate, with the reason
+    rate, _, reason = edr_window_verdict(9.0, 16.0, 0.6, 0.7)
+    assert np.isnan(rate) and "periodic and disagree" in reason
+    # neither periodic and disagreeing: no rate
+    rate, _, reason = edr_window_verdict(9.0, 16.0, 0.2, 0.3)
+    assert np.isnan(rate) and "neither repeats itself" in reason
+
+
+def test_edr_reported_from_rsa_when_the_amplitude_carries_no_breathing():
+    w = edr_case(0.25, 0.25, amp_noise=True)
+    assert (w["edr_amplitude_periodicity"] < 0.5).all()
+    assert (w["edr_rsa_periodicity"] >= 0.5).all()
     assert w["edr_valid"].all()
     assert np.allclose(w["edr_rate_bpm"], 15.0, atol=0.5)
 

@@ -8,17 +8,18 @@
   alternates peak, trough, peak; each trough-to-trough cycle is one breath. Small wiggles
   (speech, a cough) are removed as pairs, so they never split a breath.
 * **Belt quality per window** asks for positive evidence of breathing, not only for a
-  signal: the trace must repeat itself (:func:`breathing_periodicity`, the highest
-  normalised autocorrelation at a lag of one breath, :data:`PERIOD_RANGE_S`), and two
-  independent counters (soothe's hysteresis counter and count-adv) must agree within
-  :data:`AGREE_BPM`. A belt that stops carrying breathing gives band-passed noise: it
-  still crosses zero, so every counter "counts" it, but it does not repeat and the
-  counters disagree.
+  signal: the belt must not be quiet, most of its power must lie in the breathing band,
+  and two independent counters (soothe's hysteresis counter and count-adv) must agree
+  within :data:`AGREE_BPM`. A belt that stops carrying breathing gives band-passed noise:
+  it still crosses zero, so every counter "counts" it, but the counters disagree.
 * **ECG-derived breathing quality**: RSA and QRS-amplitude modulation are two independent
-  routes from breathing into the ECG. Where the rates they give agree within
-  :data:`AGREE_BPM`, breathing drives both and the rate is reported; where they disagree,
-  at least one is following something else (Mayer waves, movement, posture), so the rate
-  is NaN with the reason.
+  routes from breathing into the ECG, and whether breathing modulates either depends on
+  the person and the moment (Birrenkott et al. 2018). A route whose trace repeats itself
+  one breath later (:func:`breathing_periodicity` >= :data:`MIN_PERIODICITY`) carries
+  breathing and gives the rate; where neither does, the rate is reported only where the
+  two agree within :data:`AGREE_BPM`; otherwise at least one is following something else
+  (Mayer waves, movement, posture), so the rate is NaN with the reason
+  (:func:`edr_window_verdict`).
 """
 
 from __future__ import annotations
@@ -32,13 +33,16 @@ import scipy.signal as sps
 
 from physio.rsp.ecg_rsp import ecg_rsp
 from physio.rsp.rsp_clean import RSP_BAND_HZ, rsp_clean, rsp_decimate
-from physio.rsp.rsp_peaks import rsp_breaths
+from physio.rsp.rsp_peaks import BreathSeries, rsp_breaths
 
 #: count-adv threshold: 0.3 x the third quartile of the swings (Schäfer & Kratky 2008).
 COUNT_ADV_FRACTION = 0.3
 #: Breath lengths the periodicity looks for (s): 2-40 breaths/min.
 PERIOD_RANGE_S = (1.5, 30.0)
-#: Least normalised autocorrelation at one breath for a window to hold breathing.
+#: Least normalised autocorrelation at one breath for a trace to carry breathing in a
+#: window (an ECG-derived route, :func:`edr_window_verdict`): below it the trace shares
+#: less than a quarter of its variance with itself one breath later (the same 0.5 as a
+#: beat's template correlation in physio.ecg.ecg_quality).
 MIN_PERIODICITY = 0.5
 #: Two counters (or two ECG modulations) agree when their rates differ by at most this
 #: (breaths/min): the issue's accuracy criterion for a breathing rate.
@@ -49,6 +53,9 @@ CITATIONS = (
     "arrhythmia: comparison of various methods. Ann Biomed Eng 36(3):476-485",
     "Charlton P. H. et al. (2016) An assessment of algorithms to estimate respiratory rate "
     "from the electrocardiogram and photoplethysmogram. Physiol Meas 37(4):610-626",
+    "Birrenkott D. A., Pimentel M. A. F., Watkinson P. J. & Clifton D. A. (2018) A robust "
+    "fusion model for estimating respiratory rate from photoplethysmography and "
+    "electrocardiography. IEEE Trans Biomed Eng 65(9):2033-2041",
 )
 
 
@@ -376,8 +383,44 @@ def belt_quality_windows(signal: np.ndarray, sampling_rate: float, *,
     return pd.DataFrame(rows)
 
 
-def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float) -> tuple[float, float, str]:
-    """ECG-derived rate, quality (0-1) and reason from its two modulations' rates.
+def trace_periodicity(series: BreathSeries, start_s: float, end_s: float) -> float:
+    """:func:`breathing_periodicity` of a breath series' cleaned trace within
+    ``[start_s, end_s)`` (NaN when the series carries no trace there).
+
+    Examples
+    --------
+    >>> t = np.arange(0, 120, 0.25)
+    >>> b = BreathSeries(np.zeros(0), np.zeros(0), np.zeros(0), "ecg", trace_t=t,
+    ...                  trace_y=np.sin(2 * np.pi * 0.25 * t))
+    >>> round(trace_periodicity(b, 0.0, 60.0), 1)
+    0.9
+    """
+    t = np.asarray(series.trace_t, dtype=float)
+    sel = (t >= start_s) & (t < end_s)
+    if sel.sum() < 4:
+        return float("nan")
+    fs = 1.0 / float(np.median(np.diff(t[sel])))
+    return round(breathing_periodicity(np.asarray(series.trace_y)[sel], fs), 3)
+
+
+def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float,
+                       rsa_periodicity: float = float("nan"),
+                       amplitude_periodicity: float = float("nan")
+                       ) -> tuple[float, float, str]:
+    """ECG-derived rate, quality (0-1) and reason from its two modulations.
+
+    Each route (RSA, QRS amplitude) carries breathing in a window when its trace repeats
+    itself one breath later: normalised autocorrelation >= :data:`MIN_PERIODICITY` (the
+    autocorrelation respiratory quality index of Birrenkott et al. 2018, who found that
+    whether breathing modulates a route at all depends on the person and the moment).
+
+    1. Routes that carry breathing and agree within :data:`AGREE_BPM`: their mean weighted
+       by periodicity; ``edr_quality`` is the highest periodicity.
+    2. Routes that both carry breathing and disagree: NaN (two breathing-like rhythms).
+    3. Otherwise, the two rates within :data:`AGREE_BPM` of each other: their mean, with
+       ``edr_quality`` 1 - gap / (2 x AGREE_BPM) (two independent routes agreeing are
+       evidence of breathing, even when neither is strictly periodic).
+    4. Otherwise NaN with the reason.
 
     Examples
     --------
@@ -385,22 +428,37 @@ def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float) -> tuple[float, flo
     (15.3, 0.8, '')
     >>> edr_window_verdict(9.0, 16.0)[0]
     nan
+    >>> edr_window_verdict(9.0, 16.0, 0.2, 0.7)
+    (16.0, 0.7, '')
+    >>> edr_window_verdict(9.0, 16.0, 0.6, 0.7)[2][:31]
+    'RSA and QRS-amplitude breathing'
     """
-    if not (np.isfinite(rsa_bpm) and np.isfinite(amplitude_bpm)):
+    rates = np.array([rsa_bpm, amplitude_bpm], dtype=float)
+    period = np.array([rsa_periodicity, amplitude_periodicity], dtype=float)
+    breathing = np.isfinite(rates) & np.isfinite(period) & (period >= MIN_PERIODICITY)
+    if breathing.any():
+        r, p = rates[breathing], period[breathing]
+        if r.max() - r.min() <= AGREE_BPM:
+            return (round(float(np.average(r, weights=p)), 2), round(float(p.max()), 2), "")
+        return float("nan"), 0.0, (
+            f"RSA and QRS-amplitude breathing are both periodic and disagree "
+            f"({rsa_bpm:.1f} vs {amplitude_bpm:.1f}/min, > {AGREE_BPM}/min)")
+    if not np.isfinite(rates).all():
         return float("nan"), 0.0, "too few ECG-derived breaths for a rate"
     gap = abs(rsa_bpm - amplitude_bpm)
     quality = round(float(np.clip(1.0 - gap / (2 * AGREE_BPM), 0.0, 1.0)), 2)
     if gap > AGREE_BPM:
         return float("nan"), quality, (
             f"RSA and QRS-amplitude breathing disagree ({rsa_bpm:.1f} vs "
-            f"{amplitude_bpm:.1f}/min, > {AGREE_BPM}/min): not breathing-driven")
+            f"{amplitude_bpm:.1f}/min, > {AGREE_BPM}/min) and neither repeats itself "
+            f"(periodicity < {MIN_PERIODICITY:g}): not breathing-driven")
     return round(0.5 * (rsa_bpm + amplitude_bpm), 2), quality, ""
 
 
 def edr_quality_windows(beats_peaks_s: np.ndarray, rr_ms: np.ndarray,
                         corrected: np.ndarray, ecg: np.ndarray, sampling_rate: float, *,
                         window_s: float = 60.0) -> pd.DataFrame:
-    """ECG-derived breathing rate where RSA and QRS-amplitude modulation agree.
+    """ECG-derived breathing rate where its RSA and QRS-amplitude routes carry breathing.
 
     Parameters
     ----------
@@ -417,7 +475,8 @@ def edr_quality_windows(beats_peaks_s: np.ndarray, rr_ms: np.ndarray,
     -------
     pandas.DataFrame
         ``start_s``, ``end_s``, ``edr_rate_bpm`` (NaN unless valid), ``edr_rsa_bpm``,
-        ``edr_amplitude_bpm``, ``edr_quality``, ``edr_valid``, ``edr_reason``.
+        ``edr_amplitude_bpm``, ``edr_rsa_periodicity``, ``edr_amplitude_periodicity``,
+        ``edr_quality``, ``edr_valid``, ``edr_reason`` (:func:`edr_window_verdict`).
 
     Examples
     --------
@@ -441,9 +500,13 @@ def edr_quality_windows(beats_peaks_s: np.ndarray, rr_ms: np.ndarray,
         if e - s < window_s / 2:
             break
         rates = {m: window_rate(b.onset_s, s, e) for m, b in series.items()}
-        rate, quality, reason = edr_window_verdict(rates["rsa"], rates["amplitude"])
+        period = {m: trace_periodicity(b, s, e) for m, b in series.items()}
+        rate, quality, reason = edr_window_verdict(rates["rsa"], rates["amplitude"],
+                                                   period["rsa"], period["amplitude"])
         rows.append({"start_s": float(s), "end_s": float(e), "edr_rate_bpm": rate,
                      "edr_rsa_bpm": rates["rsa"], "edr_amplitude_bpm": rates["amplitude"],
+                     "edr_rsa_periodicity": period["rsa"],
+                     "edr_amplitude_periodicity": period["amplitude"],
                      "edr_quality": quality, "edr_valid": reason == "",
                      "edr_reason": reason})
     return pd.DataFrame(rows)
@@ -463,6 +526,12 @@ def rsp_quality_methods() -> dict[str, object]:
         "min_amplitude_ratio": MIN_AMPLITUDE_RATIO,
         "reference_percentile": REFERENCE_PERCENTILE, "min_band_share": MIN_BAND_SHARE,
         "band_hz": list(RSP_BAND_HZ), "agree_bpm": AGREE_BPM,
-        "edr_rule": "RSA and QRS-amplitude rates within agree_bpm; their mean, else NaN",
+        "min_periodicity": MIN_PERIODICITY,
+        "edr_rule": ("a route (RSA, QRS amplitude) carries breathing in a window when its "
+                     "trace's normalised autocorrelation at one breath is >= "
+                     f"{MIN_PERIODICITY:g} (Birrenkott et al. 2018); the periodicity-"
+                     "weighted mean of such routes when they agree within agree_bpm (NaN "
+                     "when they disagree); otherwise the mean of the two routes' rates when "
+                     "they agree within agree_bpm; else NaN"),
         "citations": list(CITATIONS),
     }
