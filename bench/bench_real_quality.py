@@ -556,7 +556,7 @@ def edr_alternatives(belts: dict[str, pd.DataFrame]) -> None:
     """Two fusion rules measured against the one in force (all three recordings pooled)."""
     print("\n-- EDR fusion rules, pooled over the three real recordings (windows with a "
           "reference)")
-    tally = {"periodic route(s), else RSA & amplitude agree (in force)": [0, 0, 0],
+    tally = {"RSA & amplitude agree, else the one periodic route (in force)": [0, 0, 0],
              "RSA & amplitude within AGREE_BPM (before)": [0, 0, 0],
              "best agreeing pair of RSA, amplitude, baseline wander": [0, 0, 0],
              "Karlen 2013 smart fusion (SD of the three <= 4/min)": [0, 0, 0]}

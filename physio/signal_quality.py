@@ -17,7 +17,8 @@ measures any span with them, whatever engine found the beats and breaths:
   (count-adv and the engine's) agree; the rate reported is count-adv's, the counter that
   held best against talking and movement (see docs/quality.md).
 * :func:`edr_quality_of` -> :class:`EdrQuality`: ECG-derived breathing is reported only
-  where its RSA or QRS-amplitude route repeats itself one breath later, or the two agree.
+  where its RSA and QRS-amplitude routes agree, or else where one of them repeats itself
+  one breath later.
 
 Every rule and threshold is written into the windows sidecar by :func:`quality_methods`.
 """

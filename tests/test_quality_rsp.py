@@ -112,8 +112,9 @@ def test_edr_reported_when_modulations_agree():
 def test_edr_verdict_periodic_route_stands_alone():
     # one route repeats itself one breath later, the other does not: the periodic one
     assert edr_window_verdict(9.0, 16.0, 0.2, 0.7) == (16.0, 0.7, "")
-    # both periodic and agreeing: the periodicity-weighted mean
-    assert edr_window_verdict(15.0, 16.0, 0.6, 0.9)[0] == pytest.approx(15.6)
+    # agreeing: their mean, as without periodicity (a valid window keeps its value)
+    assert edr_window_verdict(15.0, 16.0, 0.6, 0.9) == edr_window_verdict(15.0, 16.0)
+    assert edr_window_verdict(15.0, 16.0, 0.1, 0.9) == (15.5, 0.67, "")
     # both periodic and disagreeing: no rate, with the reason
     rate, _, reason = edr_window_verdict(9.0, 16.0, 0.6, 0.7)
     assert np.isnan(rate) and "periodic and disagree" in reason
@@ -127,7 +128,12 @@ def test_edr_reported_from_rsa_when_the_amplitude_carries_no_breathing():
     assert (w["edr_amplitude_periodicity"] < 0.5).all()
     assert (w["edr_rsa_periodicity"] >= 0.5).all()
     assert w["edr_valid"].all()
-    assert np.allclose(w["edr_rate_bpm"], 15.0, atol=0.5)
+    assert np.allclose(w["edr_rate_bpm"], 15.0, atol=1.0)
+    # where the noise route's rate is off, the periodic RSA route alone gives the rate
+    off = (w["edr_amplitude_bpm"] - w["edr_rsa_bpm"]).abs() > 1.5
+    assert off.any()
+    assert np.allclose(w.loc[off, "edr_rate_bpm"], w.loc[off, "edr_rsa_bpm"])
+    assert np.allclose(w.loc[off, "edr_quality"], w.loc[off, "edr_rsa_periodicity"], atol=0.01)
 
 
 def test_edr_nan_with_reason_when_modulations_disagree():

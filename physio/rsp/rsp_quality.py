@@ -14,11 +14,11 @@
   it still crosses zero, so every counter "counts" it, but the counters disagree.
 * **ECG-derived breathing quality**: RSA and QRS-amplitude modulation are two independent
   routes from breathing into the ECG, and whether breathing modulates either depends on
-  the person and the moment (Birrenkott et al. 2018). A route whose trace repeats itself
-  one breath later (:func:`breathing_periodicity` >= :data:`MIN_PERIODICITY`) carries
-  breathing and gives the rate; where neither does, the rate is reported only where the
-  two agree within :data:`AGREE_BPM`; otherwise at least one is following something else
-  (Mayer waves, movement, posture), so the rate is NaN with the reason
+  the person and the moment (Birrenkott et al. 2018). Where the two rates agree within
+  :data:`AGREE_BPM`, breathing drives both and their mean is reported; where they
+  disagree, the one route whose trace repeats itself one breath later
+  (:func:`breathing_periodicity` >= :data:`MIN_PERIODICITY`) gives the rate; otherwise
+  (neither periodic, or both periodic and disagreeing) the rate is NaN with the reason
   (:func:`edr_window_verdict`).
 """
 
@@ -414,13 +414,13 @@ def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float,
     autocorrelation respiratory quality index of Birrenkott et al. 2018, who found that
     whether breathing modulates a route at all depends on the person and the moment).
 
-    1. Routes that carry breathing and agree within :data:`AGREE_BPM`: their mean weighted
-       by periodicity; ``edr_quality`` is the highest periodicity.
-    2. Routes that both carry breathing and disagree: NaN (two breathing-like rhythms).
-    3. Otherwise, the two rates within :data:`AGREE_BPM` of each other: their mean, with
-       ``edr_quality`` 1 - gap / (2 x AGREE_BPM) (two independent routes agreeing are
-       evidence of breathing, even when neither is strictly periodic).
-    4. Otherwise NaN with the reason.
+    1. The two rates within :data:`AGREE_BPM` of each other: their mean, ``edr_quality``
+       1 - gap / (2 x AGREE_BPM) (two independent routes agreeing are evidence of
+       breathing).
+    2. Otherwise, exactly one route carries breathing: its rate, ``edr_quality`` its
+       periodicity (the other route follows something else, or has too few breaths).
+    3. Otherwise NaN with the reason: both routes periodic and disagreeing (two
+       breathing-like rhythms, no way to tell which), or neither periodic.
 
     Examples
     --------
@@ -434,12 +434,16 @@ def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float,
     'RSA and QRS-amplitude breathing'
     """
     rates = np.array([rsa_bpm, amplitude_bpm], dtype=float)
+    if np.isfinite(rates).all() and abs(rsa_bpm - amplitude_bpm) <= AGREE_BPM:
+        gap = abs(rsa_bpm - amplitude_bpm)
+        quality = round(float(np.clip(1.0 - gap / (2 * AGREE_BPM), 0.0, 1.0)), 2)
+        return round(0.5 * (rsa_bpm + amplitude_bpm), 2), quality, ""
     period = np.array([rsa_periodicity, amplitude_periodicity], dtype=float)
     breathing = np.isfinite(rates) & np.isfinite(period) & (period >= MIN_PERIODICITY)
-    if breathing.any():
-        r, p = rates[breathing], period[breathing]
-        if r.max() - r.min() <= AGREE_BPM:
-            return (round(float(np.average(r, weights=p)), 2), round(float(p.max()), 2), "")
+    if breathing.sum() == 1:
+        k = int(np.flatnonzero(breathing)[0])
+        return round(float(rates[k]), 2), round(float(period[k]), 2), ""
+    if breathing.all():
         return float("nan"), 0.0, (
             f"RSA and QRS-amplitude breathing are both periodic and disagree "
             f"({rsa_bpm:.1f} vs {amplitude_bpm:.1f}/min, > {AGREE_BPM}/min)")
@@ -447,12 +451,10 @@ def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float,
         return float("nan"), 0.0, "too few ECG-derived breaths for a rate"
     gap = abs(rsa_bpm - amplitude_bpm)
     quality = round(float(np.clip(1.0 - gap / (2 * AGREE_BPM), 0.0, 1.0)), 2)
-    if gap > AGREE_BPM:
-        return float("nan"), quality, (
-            f"RSA and QRS-amplitude breathing disagree ({rsa_bpm:.1f} vs "
-            f"{amplitude_bpm:.1f}/min, > {AGREE_BPM}/min) and neither repeats itself "
-            f"(periodicity < {MIN_PERIODICITY:g}): not breathing-driven")
-    return round(0.5 * (rsa_bpm + amplitude_bpm), 2), quality, ""
+    return float("nan"), quality, (
+        f"RSA and QRS-amplitude breathing disagree ({rsa_bpm:.1f} vs "
+        f"{amplitude_bpm:.1f}/min, > {AGREE_BPM}/min) and neither repeats itself "
+        f"(periodicity < {MIN_PERIODICITY:g}): not breathing-driven")
 
 
 def edr_quality_windows(beats_peaks_s: np.ndarray, rr_ms: np.ndarray,
@@ -527,11 +529,10 @@ def rsp_quality_methods() -> dict[str, object]:
         "reference_percentile": REFERENCE_PERCENTILE, "min_band_share": MIN_BAND_SHARE,
         "band_hz": list(RSP_BAND_HZ), "agree_bpm": AGREE_BPM,
         "min_periodicity": MIN_PERIODICITY,
-        "edr_rule": ("a route (RSA, QRS amplitude) carries breathing in a window when its "
-                     "trace's normalised autocorrelation at one breath is >= "
-                     f"{MIN_PERIODICITY:g} (Birrenkott et al. 2018); the periodicity-"
-                     "weighted mean of such routes when they agree within agree_bpm (NaN "
-                     "when they disagree); otherwise the mean of the two routes' rates when "
-                     "they agree within agree_bpm; else NaN"),
+        "edr_rule": ("the mean of the RSA and QRS-amplitude rates when they agree within "
+                     "agree_bpm; otherwise the rate of the one route whose trace's "
+                     "normalised autocorrelation at one breath is >= "
+                     f"{MIN_PERIODICITY:g} (it carries breathing; Birrenkott et al. 2018); "
+                     "else NaN"),
         "citations": list(CITATIONS),
     }
