@@ -601,19 +601,30 @@ def engine_windows(x: np.ndarray, fs: float) -> pd.DataFrame:
                "nk": (nk_beat_series(x, fs), nk_hrv_window)}
     quality = {k: eq.ecg_quality_windows(x, fs, b.peaks_s, b.beat_class)
                for k, (b, _) in engines.items()}
+    apart = displaced_beats(engines["soothe"][0].peaks_s, engines["nk"][0].peaks_s)
     for i, (s, e) in enumerate(zip(quality["soothe"].start_s, quality["soothe"].end_s,
                                    strict=True)):
-        row = {}
+        row = {"displaced": int(((apart >= s) & (apart < e)).sum())}
         for k, (b, window) in engines.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 w = window(b, s, e)
             row.update({f"{k}_hr": w["hr_bpm"], f"{k}_rmssd": w["rmssd_ms"],
+                        f"{k}_corrected_pct": w["corrected_pct"],
                         f"{k}_valid_today": bool(w["ecg_valid"]),
                         f"{k}_valid": bool(w["ecg_valid"]) and bool(
                             quality[k].ecg_valid.iloc[i])})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def displaced_beats(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Times of our beats that the other engine places 20-150 ms away (nearest beat)."""
+    if len(theirs) < 2:
+        return np.zeros(0)
+    j = np.clip(np.searchsorted(theirs, ours), 1, len(theirs) - 1)
+    d = np.minimum(np.abs(theirs[j] - ours), np.abs(theirs[j - 1] - ours))
+    return ours[(d > 0.02) & (d < 0.15)]
 
 
 def engine_section() -> None:
@@ -630,6 +641,13 @@ def engine_section() -> None:
             print(f"{name:26s} {label:17s} both valid {int(both.sum()):2d}/{len(w):2d}; HR within "
                   f"1 bpm {int((hr <= 1).sum())}/{int(both.sum())}, RMSSD within 10 % "
                   f"{int((rm <= 0.1).sum())}/{int(both.sum())}")
+        off = both & (rm > 0.1)
+        if off.any():
+            print(f"{'':26s} RMSSD > 10 % apart in {int(off.sum())} windows: beats the engines "
+                  f"place 20-150 ms apart {sorted(w.displaced[off].tolist())} (in the agreeing "
+                  f"windows: median {w.displaced[both & ~off].median():g}); corrected beats "
+                  f"at most {w.soothe_corrected_pct[off].max():.1f} % (soothe), "
+                  f"{w.nk_corrected_pct[off].max():.1f} % (neurokit2)")
 
 
 def main(argv: list[str] | None = None) -> int:
