@@ -37,8 +37,8 @@ from conditions.bids import SCR_COLUMNS
 from physio.ecg import BeatSeries
 from physio.ecg.ecg_quality import (
     ecg_beat_quality,
+    ecg_quality_input,
     ecg_quality_methods,
-    ecg_quality_signal,
     ecg_window_quality,
 )
 from physio.eda import EdaResult
@@ -104,8 +104,7 @@ def ecg_quality_of(channel: Channel, beats: BeatSeries) -> EcgQuality:
     >>> bool(q.beats["low_quality"].any()), q.span(5.0, 65.0)["ecg_valid"]
     (False, True)
     """
-    fs = float(channel.sampling_rate)
-    cleaned = ecg_quality_signal(channel.data, fs)
+    cleaned, fs = ecg_quality_input(channel.data, channel.sampling_rate)
     peaks = np.asarray(beats.peaks_s, dtype=float)
     table = ecg_beat_quality(cleaned, fs, peaks, getattr(beats, "beat_class", None))
     return EcgQuality(peaks + channel.start_s, table)

@@ -32,7 +32,7 @@ import pandas as pd
 import scipy.signal as sps
 
 from physio.rsp.ecg_rsp import ecg_rsp
-from physio.rsp.rsp_clean import RSP_BAND_HZ, rsp_clean, rsp_decimate
+from physio.rsp.rsp_clean import RSP_BAND_HZ, RSP_PROCESS_HZ, rsp_clean, rsp_decimate
 from physio.rsp.rsp_peaks import BreathSeries, rsp_breaths
 
 #: count-adv threshold: 0.3 x the third quartile of the swings (Schäfer & Kratky 2008).
@@ -275,6 +275,12 @@ def welch_psd(x: np.ndarray, sampling_rate: float, nperseg: int
 def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
     """Share of a raw belt window's power above 0.05 Hz that lies in the breathing band.
 
+    The power is measured on the belt brought to the breathing trace's rate
+    (:func:`physio.rsp.rsp_clean.rsp_decimate`, 50 Hz for a belt faster than 100 Hz): so
+    the share does not depend on the recorder's rate (a 1000 Hz belt would otherwise add
+    sensor noise up to 500 Hz to the total, a 100 Hz belt only up to 50 Hz), and a belt's
+    power above 25 Hz, which is not breathing, does not count either way.
+
     Examples
     --------
     >>> fs = 25.0
@@ -284,9 +290,8 @@ def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
     >>> bool(breathing_band_share(np.random.default_rng(0).normal(size=len(t)), fs) < 0.2)
     True
     """
-    y = np.asarray(raw, dtype=float)
+    y, fs, _ = rsp_decimate(np.asarray(raw, dtype=float), sampling_rate)
     y = y[np.isfinite(y)]
-    fs = float(sampling_rate)
     if len(y) < 4 * fs:
         return float("nan")
     nperseg = min(len(y), int(30 * fs))
@@ -527,6 +532,7 @@ def rsp_quality_methods() -> dict[str, object]:
         "count_adv_fraction": COUNT_ADV_FRACTION, "period_range_s": list(PERIOD_RANGE_S),
         "min_amplitude_ratio": MIN_AMPLITUDE_RATIO,
         "reference_percentile": REFERENCE_PERCENTILE, "min_band_share": MIN_BAND_SHARE,
+        "band_share_rate_hz": RSP_PROCESS_HZ,
         "band_hz": list(RSP_BAND_HZ), "agree_bpm": AGREE_BPM,
         "min_periodicity": MIN_PERIODICITY,
         "edr_rule": ("the mean of the RSA and QRS-amplitude rates when they agree within "
