@@ -141,7 +141,7 @@ def ecg_section(inputs) -> list[dict]:
     cases = []
     for name, x, fs in inputs:
         b = ecg_beats(x, fs)
-        cleaned = eq.ecg_quality_signal(x, fs)
+        cleaned = eq.ecg_quality_input(x, fs)
         w = eq.ecg_quality_windows(x, fs, b.peaks_s, b.beat_class)
         cases.append({"name": name, "x": x, "fs": fs, "beats": b, "cleaned": cleaned})
         bad = w.loc[~w["ecg_valid"], "ecg_reason"].str.split(" ").str[:3].str.join(" ")
@@ -161,7 +161,7 @@ def mitdb_low_quality_beats() -> None:
         m = read_wfdb(DATA / "mitdb" / r)
         x = m.channels["MLII"].data
         b = ecg_beats(x, 360.0)
-        q = eq.ecg_beat_quality(eq.ecg_quality_signal(x, 360.0), 360.0, b.peaks_s,
+        q = eq.ecg_beat_quality(*eq.ecg_quality_input(x, 360.0), b.peaks_s,
                                 b.beat_class)
         ann = wfdb.rdann(str(DATA / "mitdb" / r), "atr")
         t = ann.sample / 360.0
@@ -230,7 +230,7 @@ def bsqi_section(cases: list[dict]) -> None:
 def ecg_valid_share(case: dict) -> tuple[int, int]:
     """Valid windows of one case with the constants currently in force."""
     b = case["beats"]
-    q = eq.ecg_beat_quality(case["cleaned"], case["fs"], b.peaks_s, b.beat_class)
+    q = eq.ecg_beat_quality(*case["cleaned"], b.peaks_s, b.beat_class)
     total = len(case["x"]) / case["fs"]
     n = v = 0
     for s in np.arange(0.0, total - 30.0, 60.0):

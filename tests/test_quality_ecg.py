@@ -16,8 +16,8 @@ from physio.ecg.ecg_quality import (
     WINDOW_CORR_MIN,
     beat_template_corr,
     ecg_beat_quality,
+    ecg_quality_input,
     ecg_quality_methods,
-    ecg_quality_signal,
     ecg_quality_windows,
     window_reason,
 )
@@ -85,8 +85,7 @@ def test_simulated_heart_keeps_every_window(case):
 def test_no_beat_of_simulated_sinus_rhythm_is_low_quality():
     c = stress_case("rate_250hz", duration_s=300.0)
     b = ecg_beats(c.ecg, c.sampling_rate)
-    q = ecg_beat_quality(ecg_quality_signal(c.ecg, c.sampling_rate), c.sampling_rate,
-                         b.peaks_s, b.beat_class)
+    q = ecg_beat_quality(*ecg_quality_input(c.ecg, c.sampling_rate), b.peaks_s, b.beat_class)
     assert len(q) == len(b.peaks_s)
     assert not q["low_quality"].any()
     assert q["template_corr"].min() > 0.9
@@ -147,7 +146,7 @@ def test_real_lab_1000hz_and_field_recording(shared_data):
 def test_mitdb_clean_sinus_record_no_low_quality_beat(shared_data, record):
     x = read_wfdb(shared_data / "mitdb" / record).channels["MLII"].data
     b = ecg_beats(x, 360.0)
-    q = ecg_beat_quality(ecg_quality_signal(x, 360.0), 360.0, b.peaks_s, b.beat_class)
+    q = ecg_beat_quality(*ecg_quality_input(x, 360.0), b.peaks_s, b.beat_class)
     assert int(q["low_quality"].sum()) == 0
     w = ecg_quality_windows(x, 360.0, b.peaks_s, b.beat_class)
     assert w["ecg_valid"].sum() >= 29
