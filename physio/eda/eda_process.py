@@ -145,7 +145,7 @@ def eda_process(
                           "criterion is measured on that same smoothed signal",
             "scr_min_amplitude_us": scr_min_amplitude_us,
             "scr_smooth_hz": SCR_SMOOTH_HZ,
-            "scr_rise_time_s": [SCR_MIN_RISE_S, SCR_MAX_RISE_S],
+            "scr_rise_s": [SCR_MIN_RISE_S, SCR_MAX_RISE_S],
             "valid_range_us": [min_us, max_us],
             "n_scr": int(len(scr["amp_us"])),
         },
