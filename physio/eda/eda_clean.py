@@ -15,7 +15,7 @@ DEFAULT_LOWPASS_HZ = 3.0
 #: Order of the Butterworth low-pass (applied forward and backward: zero phase).
 LOWPASS_ORDER = 4
 #: The low-pass in plain words, for the sidecar.
-LOWPASS_FILTER = f"Butterworth order {LOWPASS_ORDER}, zero phase (scipy.signal.sosfiltfilt)"
+LOWPASS_FILTER = f"Butterworth low-pass, {LOWPASS_ORDER}th order, zero phase"
 
 _UNIT_FACTORS_TO_US = {
     "us": 1.0,
