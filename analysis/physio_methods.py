@@ -388,14 +388,18 @@ def eda_items(blocks: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     lowpass = _over(blocks, lambda b: _get(b, "methods.eda.lowpass_hz"), " Hz")
     working = _over(blocks, lambda b: _get(b, "methods.eda.working_rate_hz"), " Hz")
     rise = _over(blocks, lambda b: _range_text(_get(b, "methods.eda.scr_rise_s"), " s") or None)
+    kind = _over(blocks, lambda b: _get(b, "methods.eda.lowpass_filter"))
     return {
         "eda_units": {"value": "µS (recorded in " + _over(
             blocks, lambda b: _get(b, "methods.eda.input_units")) + ")" if blocks else "",
             "source": SIDECAR + "methods.eda.input_units"},
-        "eda_filter": {"value": f"{EDA_LOWPASS_FILTER} at {lowpass}; processed at {working}"
-                       if lowpass else "",
-                       "source": SIDECAR + "methods.eda.lowpass_hz, .working_rate_hz (type "
-                       "and order: physio.eda.eda_clean, not in the sidecar)"},
+        "eda_filter": {"value": f"{kind or EDA_LOWPASS_FILTER} at {lowpass}; processed at "
+                       f"{working}" if lowpass else "",
+                       "source": SIDECAR + ("methods.eda.lowpass_filter, .lowpass_hz, "
+                                            ".working_rate_hz" if kind else
+                                            "methods.eda.lowpass_hz, .working_rate_hz (type "
+                                            "and order: physio.eda.eda_clean, not in the "
+                                            "sidecar)")},
         "scr_rise_time": {"value": rise, "source": SIDECAR + "methods.eda.scr_rise_s"} if rise
         else {"value": f"{SCR_MIN_RISE_S:g}–{SCR_MAX_RISE_S:g} s" if blocks else "",
               "source": "physio.eda.eda_scr.SCR_MIN_RISE_S, SCR_MAX_RISE_S (not in the sidecar)"},

@@ -135,3 +135,10 @@ def test_the_breathing_sentence_names_the_counter_and_the_quality_rule(study):
 
     assert breathing_sentence("0.05-0.7 Hz", "") == (
         "Breathing rate was measured from the belt (0.05-0.7 Hz).")
+
+
+def test_the_eda_filter_and_rise_times_come_from_the_sidecar(study):
+    items = _summary(study)["items"]
+    assert items["eda_filter"]["value"].startswith("Butterworth low-pass, 4th order, zero phase")
+    assert "methods.eda.lowpass_filter" in items["eda_filter"]["source"]
+    assert items["scr_rise_time"]["source"].endswith("methods.eda.scr_rise_s")
