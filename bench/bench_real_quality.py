@@ -45,7 +45,13 @@ from physio.recording import Channel
 from physio.rsp import ecg_rsp, rsp_breaths, rsp_clean
 from physio.rsp import rsp_quality as rq
 from physio.rsp.ecg_rsp import EDR_BAND_HZ
-from physio.signal_quality import edr_quality_of
+from physio.signal_quality import (
+    belt_quality_table,
+    ecg_quality_table,
+    eda_bridged_process,
+    edr_quality_of,
+    edr_quality_table,
+)
 
 DATA = Path(os.environ.get("SOOTHE_SHARED_DATA")
             or Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -142,7 +148,7 @@ def ecg_section(inputs) -> list[dict]:
     for name, x, fs in inputs:
         b = ecg_beats(x, fs)
         cleaned = eq.ecg_quality_input(x, fs)
-        w = eq.ecg_quality_windows(x, fs, b.peaks_s, b.beat_class)
+        w = ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), b)
         cases.append({"name": name, "x": x, "fs": fs, "beats": b, "cleaned": cleaned})
         bad = w.loc[~w["ecg_valid"], "ecg_reason"].str.split(" ").str[:3].str.join(" ")
         print(f"{name:34s} valid {int(w['ecg_valid'].sum()):3d}/{len(w):3d} "
@@ -177,7 +183,7 @@ def drive05_device_hr(cases: list[dict]) -> None:
     case = next(c for c in cases if c["name"] == "drive05")
     hr = read_wfdb(DATA / "real" / "drive05").channels["HR"]
     b = case["beats"]
-    w = eq.ecg_quality_windows(case["x"], case["fs"], b.peaks_s, b.beat_class)
+    w = ecg_quality_table(Channel("ECG", case["x"], case["fs"], "mV", "ecg"), b)
     rows = []
     for s, e, valid in zip(w.start_s, w.end_s, w.ecg_valid, strict=True):
         rr = np.diff(b.peaks_s[(b.peaks_s >= s) & (b.peaks_s < e)])
@@ -293,7 +299,7 @@ def eda_section() -> None:
     print("\n== 2. EDA: artefacts (range, slope; Kleckner 2018) and SCRs ==")
     for name, x, fs in eda_inputs():
         before = eda_process(x, fs, units="uS")
-        res, bad, table = ea.eda_process_bridged(x, fs)
+        res, bad, table = eda_bridged_process(Channel("EDA", x, fs, "uS", "eda"))
         valid = [ea.eda_window_quality(bad, s, s + 60)["eda_valid"]
                  for s in np.arange(0, len(x) / fs - 30, 60)]
         h = max(1, int(ea.SLOPE_SPAN_S * fs))
@@ -315,7 +321,7 @@ def eda_section() -> None:
             step_iv = [(s - 0.05, s + 0.05, "step") for s in steps]
             before = eda_process(x, fs, units="uS")
             scr_before += near(before.scr_onset_s, before.scr_peak_s, step_iv)
-            _, _, table = ea.eda_process_bridged(x, fs)
+            _, _, table = eda_bridged_process(Channel("EDA", x, fs, "uS", "eda"))
             scr_after += near(table.onset_s.to_numpy(), table.peak_s.to_numpy(), step_iv)
         print(f"{fs:6.0f} Hz: steps found {found}/{total}; SCRs within 1 s of a step: "
               f"before {scr_before}, after {scr_after}")
@@ -377,7 +383,7 @@ def consensus(a: float, b: float, tol: float = 1.0) -> float:
 
 def belt_rates(x: np.ndarray, fs: float) -> pd.DataFrame:
     """Per window: the three counters and the belt verdict."""
-    w = rq.belt_quality_windows(x, fs)
+    w = belt_quality_table(Channel("RSP", x, fs, "", "rsp"))
     nkt = nk_troughs(x, fs)
     w["nk_bpm"] = [rq.window_rate(nkt, s, e) for s, e in zip(w.start_s, w.end_s, strict=True)]
     return w
@@ -437,7 +443,7 @@ def belt_sensitivity(inputs) -> None:
         for value in values:
             with constant(rq, name, value):
                 cells.append(f"{value:g}: " + " ".join(
-                    str(int(rq.belt_quality_windows(x, fs).belt_valid.sum()))
+                    str(int(belt_quality_table(Channel("RSP", x, fs, "", "rsp")).belt_valid.sum()))
                     for _, x, fs in inputs))
         print(f"{name:20s} " + "   ".join(cells))
 
@@ -509,7 +515,7 @@ def edr_windows(x: np.ndarray, fs: float, b, ref) -> tuple[pd.DataFrame, np.ndar
         e = pd.DataFrame({"edr_rate_bpm": [r[0] for r in rows],
                           "edr_valid": [r[2] == "" for r in rows]})
         return e, ref.breathing_rate_bpm.to_numpy(float)
-    e = rq.edr_quality_windows(b.peaks_s, b.rr_ms, b.corrected, x, fs)
+    e = edr_quality_table(b, Channel("ECG", x, fs, "mV", "ecg"))
     n = min(len(e), len(ref))
     return e.iloc[:n], np.asarray(ref[:n], float)
 
@@ -567,7 +573,7 @@ def edr_alternatives(belts: dict[str, pd.DataFrame]) -> None:
                           method="amplitude").onset_s,
                   baseline_wander_breaths(x, fs, b)]
         belt = belts[name]
-        in_force = rq.edr_quality_windows(b.peaks_s, b.rr_ms, b.corrected, x, fs).edr_rate_bpm
+        in_force = edr_quality_table(b, Channel("ECG", x, fs, "mV", "ecg")).edr_rate_bpm
         for i, (s, e, ca, nkr) in enumerate(zip(belt.start_s, belt.end_s, belt.count_adv_bpm,
                                                 belt.nk_bpm, strict=True)):
             ref = consensus(ca, nkr)
@@ -599,7 +605,7 @@ def engine_windows(x: np.ndarray, fs: float) -> pd.DataFrame:
     rows = []
     engines = {"soothe": (ecg_beats(x, fs), hrv_window),
                "nk": (nk_beat_series(x, fs), nk_hrv_window)}
-    quality = {k: eq.ecg_quality_windows(x, fs, b.peaks_s, b.beat_class)
+    quality = {k: ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), b)
                for k, (b, _) in engines.items()}
     apart = displaced_beats(engines["soothe"][0].peaks_s, engines["nk"][0].peaks_s)
     for i, (s, e) in enumerate(zip(quality["soothe"].start_s, quality["soothe"].end_s,

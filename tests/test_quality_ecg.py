@@ -18,10 +18,11 @@ from physio.ecg.ecg_quality import (
     ecg_beat_quality,
     ecg_quality_input,
     ecg_quality_methods,
-    ecg_quality_windows,
     window_reason,
 )
 from physio.io.read_wfdb import read_wfdb
+from physio.recording import Channel
+from physio.signal_quality import ecg_quality_table
 from soothe.simulate.ecg_stress import stress_case
 
 
@@ -36,7 +37,7 @@ def drift_only(fs: float, seed: int = 0, minutes: float = 10.0) -> np.ndarray:
 
 def windows(x: np.ndarray, fs: float) -> pd.DataFrame:
     b = ecg_beats(x, fs)
-    return ecg_quality_windows(x, fs, b.peaks_s, b.beat_class)
+    return ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), b)
 
 
 @pytest.mark.parametrize("fs", [100.0, 250.0, 1000.0])
@@ -148,7 +149,7 @@ def test_mitdb_clean_sinus_record_no_low_quality_beat(shared_data, record):
     b = ecg_beats(x, 360.0)
     q = ecg_beat_quality(*ecg_quality_input(x, 360.0), b.peaks_s, b.beat_class)
     assert int(q["low_quality"].sum()) == 0
-    w = ecg_quality_windows(x, 360.0, b.peaks_s, b.beat_class)
+    w = ecg_quality_table(Channel("ECG", x, 360.0, "mV", "ecg"), b)
     assert w["ecg_valid"].sum() >= 29
 
 

@@ -304,57 +304,6 @@ def window_reason(quality: float, unmatched: float, covered: float, hr_bpm: floa
     return ""
 
 
-def ecg_quality_windows(signal: np.ndarray, sampling_rate: float, peaks_s: np.ndarray,
-                        beat_class: np.ndarray | None = None, *,
-                        window_s: float = 60.0) -> pd.DataFrame:
-    """ECG quality of consecutive fixed windows of a channel.
-
-    Parameters
-    ----------
-    signal : numpy.ndarray
-        Raw ECG (brought to the quality rate and band-passed here:
-        :func:`ecg_quality_input`).
-    sampling_rate : float
-        Hz.
-    peaks_s : numpy.ndarray
-        R-peak times (s from the first sample), e.g. ``ecg_beats(...).peaks_s``.
-    beat_class : numpy.ndarray, optional
-        ``BeatSeries.beat_class``.
-    window_s : float
-        Window length (s); the last, partial window is kept when at least half as long.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per window: ``start_s``, ``end_s``, ``n_beats`` and the columns of
-        :func:`ecg_window_quality`.
-
-    Examples
-    --------
-    >>> fs = 250.0
-    >>> t = np.arange(int(120 * fs)) / fs
-    >>> p = np.arange(0.5, 119.5, 0.8)
-    >>> x = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in p)
-    >>> ecg_quality_windows(x, fs, p)["ecg_valid"].tolist()
-    [True, True]
-    """
-    fs = float(sampling_rate)
-    peaks = np.asarray(peaks_s, dtype=float)
-    cleaned, fs_q = ecg_quality_input(signal, fs)
-    beats = ecg_beat_quality(cleaned, fs_q, peaks, beat_class)
-    total = len(signal) / fs
-    rows = []
-    for start in np.arange(0.0, total, window_s):
-        end = min(start + window_s, total)
-        if end - start < window_s / 2:
-            break
-        row = {"start_s": float(start), "end_s": float(end),
-               "n_beats": int(((peaks >= start) & (peaks < end)).sum())}
-        row.update(ecg_window_quality(peaks, beats, start, end))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def ecg_quality_methods() -> dict[str, object]:
     """Rules and thresholds in force, for the sidecar (read at call time).
 

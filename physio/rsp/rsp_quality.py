@@ -28,12 +28,10 @@ import functools
 import heapq
 
 import numpy as np
-import pandas as pd
 import scipy.signal as sps
 
-from physio.rsp.ecg_rsp import ecg_rsp
 from physio.rsp.rsp_clean import RSP_BAND_HZ, RSP_PROCESS_HZ, rsp_clean, rsp_decimate
-from physio.rsp.rsp_peaks import BreathSeries, rsp_breaths
+from physio.rsp.rsp_peaks import BreathSeries
 
 #: count-adv threshold: 0.3 x the third quartile of the swings (Schäfer & Kratky 2008).
 COUNT_ADV_FRACTION = 0.3
@@ -328,66 +326,6 @@ def belt_window_verdict(soothe_bpm: float, count_adv_bpm: float, amplitude_ratio
     return quality, ""
 
 
-def belt_quality_windows(signal: np.ndarray, sampling_rate: float, *,
-                         window_s: float = 60.0) -> pd.DataFrame:
-    """Belt breathing rate and quality of consecutive windows.
-
-    The reported ``resp_rate_bpm`` is count-adv's (NaN when the window is not valid);
-    soothe's hysteresis counter is the second, independent opinion.
-
-    Parameters
-    ----------
-    signal : numpy.ndarray
-        Raw belt trace (any units).
-    sampling_rate : float
-        Hz.
-    window_s : float
-        Window length (s); a last window shorter than half of it is dropped.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``start_s``, ``end_s``, ``resp_rate_bpm``, ``count_adv_bpm``, ``soothe_bpm``,
-        ``belt_amplitude_ratio``, ``belt_band_share``, ``belt_quality``, ``belt_valid``,
-        ``belt_reason``.
-
-    Examples
-    --------
-    >>> fs = 25.0
-    >>> t = np.arange(0, 300, 1 / fs)
-    >>> y = np.where(t < 180, np.sin(2 * np.pi * 0.25 * t), 0.0)
-    >>> y = y + np.random.default_rng(0).normal(0, 0.01, len(t))
-    >>> belt_quality_windows(y, fs)["belt_valid"].tolist()
-    [True, True, True, False, False]
-    """
-    clean, fs, delay = belt_trace(signal, sampling_rate)
-    troughs = count_adv(clean, fs) + delay
-    ours = rsp_breaths(clean, fs, start_s=delay)
-    total = len(signal) / float(sampling_rate)
-    starts = [s for s in np.arange(0.0, total, window_s) if min(s + window_s, total) - s
-              >= window_s / 2]
-    sds = np.array([np.nanstd(clean[int((s - delay) * fs):int((s + window_s - delay) * fs)])
-                    if len(clean) else np.nan for s in starts])
-    ref = np.nanpercentile(sds, REFERENCE_PERCENTILE) if np.isfinite(sds).any() else np.nan
-    rows = []
-    for s, sd in zip(starts, sds, strict=True):
-        e = min(s + window_s, total)
-        ca = window_rate(troughs, s, e)
-        sel = (ours.mid_s >= s) & (ours.mid_s < e) & np.isfinite(ours.rate_bpm)
-        so = float(np.median(ours.rate_bpm[sel])) if sel.sum() >= 2 else float("nan")
-        ratio = float(sd / ref) if ref > 0 else float("nan")
-        raw = np.asarray(signal[int(s * sampling_rate):int(e * sampling_rate)], dtype=float)
-        share = breathing_band_share(raw, sampling_rate)
-        quality, reason = belt_window_verdict(so, ca, ratio, share)
-        rows.append({"start_s": float(s), "end_s": float(e),
-                     "resp_rate_bpm": ca if reason == "" else float("nan"),
-                     "count_adv_bpm": ca, "soothe_bpm": so, "belt_amplitude_ratio": ratio,
-                     "belt_band_share": share,
-                     "belt_quality": quality, "belt_valid": reason == "",
-                     "belt_reason": reason})
-    return pd.DataFrame(rows)
-
-
 def trace_periodicity(series: BreathSeries, start_s: float, end_s: float) -> float:
     """:func:`breathing_periodicity` of a breath series' cleaned trace within
     ``[start_s, end_s)`` (NaN when the series carries no trace there).
@@ -460,63 +398,6 @@ def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float,
         f"RSA and QRS-amplitude breathing disagree ({rsa_bpm:.1f} vs "
         f"{amplitude_bpm:.1f}/min, > {AGREE_BPM}/min) and neither repeats itself "
         f"(periodicity < {MIN_PERIODICITY:g}): not breathing-driven")
-
-
-def edr_quality_windows(beats_peaks_s: np.ndarray, rr_ms: np.ndarray,
-                        corrected: np.ndarray, ecg: np.ndarray, sampling_rate: float, *,
-                        window_s: float = 60.0) -> pd.DataFrame:
-    """ECG-derived breathing rate where its RSA and QRS-amplitude routes carry breathing.
-
-    Parameters
-    ----------
-    beats_peaks_s, rr_ms, corrected : numpy.ndarray
-        From :class:`physio.ecg.BeatSeries` (ECG clock, first sample = 0).
-    ecg : numpy.ndarray
-        The ECG (any units).
-    sampling_rate : float
-        Hz of ``ecg``.
-    window_s : float
-        Window length (s).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``start_s``, ``end_s``, ``edr_rate_bpm`` (NaN unless valid), ``edr_rsa_bpm``,
-        ``edr_amplitude_bpm``, ``edr_rsa_periodicity``, ``edr_amplitude_periodicity``,
-        ``edr_quality``, ``edr_valid``, ``edr_reason`` (:func:`edr_window_verdict`).
-
-    Examples
-    --------
-    >>> fs = 250.0
-    >>> peaks = np.cumsum(0.8 + 0.05 * np.sin(2 * np.pi * 0.25 * np.arange(160) * 0.8))
-    >>> t = np.arange(0, peaks[-1] + 1, 1 / fs)
-    >>> amp = 1 + 0.2 * np.sin(2 * np.pi * 0.25 * peaks)
-    >>> ecg = sum(a * np.exp(-0.5 * ((t - p) / 0.01) ** 2) for a, p in zip(amp, peaks))
-    >>> rr = np.r_[np.nan, np.diff(peaks) * 1000]
-    >>> w = edr_quality_windows(peaks, rr, np.zeros(160, bool), ecg, fs)
-    >>> [round(r) for r in w["edr_rate_bpm"]]
-    [15, 15]
-    """
-    series = {m: ecg_rsp(beats_peaks_s, rr_ms, corrected, ecg=ecg,
-                         sampling_rate=sampling_rate, method=m)
-              for m in ("rsa", "amplitude")}
-    total = len(ecg) / float(sampling_rate)
-    rows = []
-    for s in np.arange(0.0, total, window_s):
-        e = min(s + window_s, total)
-        if e - s < window_s / 2:
-            break
-        rates = {m: window_rate(b.onset_s, s, e) for m, b in series.items()}
-        period = {m: trace_periodicity(b, s, e) for m, b in series.items()}
-        rate, quality, reason = edr_window_verdict(rates["rsa"], rates["amplitude"],
-                                                   period["rsa"], period["amplitude"])
-        rows.append({"start_s": float(s), "end_s": float(e), "edr_rate_bpm": rate,
-                     "edr_rsa_bpm": rates["rsa"], "edr_amplitude_bpm": rates["amplitude"],
-                     "edr_rsa_periodicity": period["rsa"],
-                     "edr_amplitude_periodicity": period["amplitude"],
-                     "edr_quality": quality, "edr_valid": reason == "",
-                     "edr_reason": reason})
-    return pd.DataFrame(rows)
 
 
 def rsp_quality_methods() -> dict[str, object]:
