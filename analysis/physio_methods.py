@@ -215,6 +215,7 @@ NUMBERS: tuple[tuple[str, str, str], ...] = (
     ("eda_lowpass", "methods.eda.lowpass_hz", " Hz"),
     ("eda_working_rate", "methods.eda.working_rate_hz", " Hz"),
     ("scr_threshold", "methods.eda.scr_min_amplitude_us", " µS"),
+    ("belt_counter", "methods.rsp_quality.belt_counter", ""),
 )
 
 
@@ -495,14 +496,18 @@ def eda_items(blocks: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     lowpass = _over(blocks, lambda b: _get(b, "methods.eda.lowpass_hz"), " Hz")
     working = _over(blocks, lambda b: _get(b, "methods.eda.working_rate_hz"), " Hz")
     rise = _over(blocks, lambda b: _range_text(_get(b, "methods.eda.scr_rise_s"), " s") or None)
+    kind = _over(blocks, lambda b: _get(b, "methods.eda.lowpass_filter"))
     return {
         "eda_units": {"value": "µS (recorded in " + _over(
             blocks, lambda b: _get(b, "methods.eda.input_units")) + ")" if blocks else "",
             "source": SIDECAR + "methods.eda.input_units"},
-        "eda_filter": {"value": f"{EDA_LOWPASS_FILTER} at {lowpass}; processed at {working}"
-                       if lowpass else "",
-                       "source": SIDECAR + "methods.eda.lowpass_hz, .working_rate_hz (type "
-                       "and order: physio.eda.eda_clean, not in the sidecar)"},
+        "eda_filter": {"value": f"{kind or EDA_LOWPASS_FILTER} at {lowpass}; processed at "
+                       f"{working}" if lowpass else "",
+                       "source": SIDECAR + ("methods.eda.lowpass_filter, .lowpass_hz, "
+                                            ".working_rate_hz" if kind else
+                                            "methods.eda.lowpass_hz, .working_rate_hz (type "
+                                            "and order: physio.eda.eda_clean, not in the "
+                                            "sidecar)")},
         "scr_rise_time": {"value": rise, "source": SIDECAR + "methods.eda.scr_rise_s"} if rise
         else {"value": f"{SCR_MIN_RISE_S:g}–{SCR_MAX_RISE_S:g} s" if blocks else "",
               "source": "physio.eda.eda_scr.SCR_MIN_RISE_S, SCR_MAX_RISE_S (not in the sidecar)"},
@@ -658,8 +663,8 @@ def methods_paragraphs(summary: dict[str, Any]) -> list[str]:
         f"({items['hf_band']['value']}) was computed per phase in segments of at least "
         f"{num['min_hf_window_s']} ({items['spectral_method']['value']}) and set missing when the "
         f"median breathing rate was outside {num['hf_breathing_band']}, where respiratory "
-        "sinus arrhythmia leaves the HF band. Breathing rate was measured from the belt "
-        f"({items['rsp_filter']['value']}).",
+        "sinus arrhythmia leaves the HF band. " + breathing_sentence(
+            items["rsp_filter"]["value"], num["belt_counter"]),
         f"Skin conductance (µS) was low-pass filtered ({EDA_LOWPASS_FILTER}, "
         f"{num['eda_lowpass']}) and processed at {num['eda_working_rate']}. SCL was the mean "
         f"of the tonic (SCR-free) component per window ({num['decompose']} decomposition). "
@@ -675,6 +680,26 @@ def methods_paragraphs(summary: dict[str, Any]) -> list[str]:
     if quality:
         out.insert(-1, quality)
     return out
+
+
+def breathing_sentence(belt_filter: str, counter: str) -> str:
+    """How the breathing rate was measured: the belt's filter, the counter whose rate is
+    reported (the sidecar's ``methods.rsp_quality.belt_counter``) and the quality rule that
+    decides where it is reported; without a recorded counter, the filter alone.
+
+    Examples
+    --------
+    >>> breathing_sentence("Butterworth 0.05-0.7 Hz", "count-adv (Schäfer & Kratky 2008)")[:74]
+    'Breathing rate was measured from the belt (Butterworth 0.05-0.7 Hz): the r'
+    >>> breathing_sentence("Butterworth 0.05-0.7 Hz", "")
+    'Breathing rate was measured from the belt (Butterworth 0.05-0.7 Hz).'
+    """
+    if not counter:
+        return f"Breathing rate was measured from the belt ({belt_filter})."
+    return (f"Breathing rate was measured from the belt ({belt_filter}): the rate reported "
+            f"per window is that of {counter}, and only where the belt passes its quality "
+            "rule (below); elsewhere the ECG-derived rate stands in where it is valid, and "
+            "the window has no breathing rate otherwise.")
 
 
 def data_loss_sentence(ex: dict[str, Any], manual: dict[str, Any], n_recordings: int = 0

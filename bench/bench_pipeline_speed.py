@@ -10,6 +10,8 @@ per-minute HR and RMSSD error against the simulator's true beats.
     .venv/bin/python bench/bench_pipeline_speed.py --scaling      # + ours at 10/40/160 min
     .venv/bin/python bench/bench_pipeline_speed.py --long-hours 24 --skip-baseline
         # a 24-h recording from memory-mapped float64 files, processed in 30-min chunks
+    .venv/bin/python bench/bench_pipeline_speed.py --side-by-side ../main --runs 5
+        # this tree's whole process against another checkout's, alternating, same sessions
     .venv/bin/python bench/bench_pipeline_speed.py --whole-process 3
         # as a user meets it: `soothe physio process --jobs 1` on 3 simulated sessions (QC
         # figures included), whole processes, with and without PYTHONDONTWRITEBYTECODE=1,
@@ -264,6 +266,39 @@ def measure(mode: str, path: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def side_by_side(other: Path, n_sessions: int, runs: int, folder: Path) -> None:
+    """This tree's and another tree's whole ``soothe physio process`` on the same sessions,
+    alternating which runs first; the ratio of their medians is what a change bought,
+    whatever the machine's load (the baseline ratio moves with it)."""
+    import os
+
+    raw = folder / "raw"
+    subprocess.run([sys.executable, "-m", "soothe", "simulate", "--participants",
+                    str(n_sessions), "--seed", "1", "--out", str(raw), "--quiet"],
+                   cwd=REPO, check=True, capture_output=True)
+    soothe = Path(sys.executable).with_name("soothe")
+    trees = [("this tree", REPO), (f"{other}", Path(other).resolve())]
+    times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in trees}
+    for k in range(runs):
+        for label, tree in trees if k % 2 == 0 else trees[::-1]:
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run([str(soothe), "physio", "process", str(raw), "--out",
+                            str(folder / f"deriv-{k}-{len(times[label])}-{hash(label)}"),
+                            "--jobs", "1", "--no-progress"], cwd=tree, env=env, check=True,
+                           capture_output=True)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times[label].append((time.perf_counter() - t0, (r1.ru_utime - r0.ru_utime)
+                                 + (r1.ru_stime - r0.ru_stime)))
+    med = {label: np.median(np.array(v), axis=0) for label, v in times.items()}
+    for label, (wall, cpu) in med.items():
+        print(f"{label:30s} wall median {wall:6.2f} s  CPU median {cpu:6.2f} s  ({runs} runs)")
+    (w0, c0), (w1, c1) = med[trees[0][0]], med[trees[1][0]]
+    print(f"this tree / other: wall {w0 / w1:.3f}, CPU {c0 / c1:.3f}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--child", nargs=2, metavar=("MODE", "NPZ"))
@@ -274,7 +309,15 @@ def main() -> None:
                     help="also a recording of this many hours, memory-mapped, chunked")
     ap.add_argument("--whole-process", type=int, default=0, metavar="N",
                     help="only the whole-process comparison on N simulated sessions")
+    ap.add_argument("--side-by-side", type=Path, metavar="TREE",
+                    help="only this tree's whole process against another checkout's "
+                    "(3 sessions, --runs runs each)")
+    ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
+    if args.side_by_side:
+        with tempfile.TemporaryDirectory() as tmp:
+            side_by_side(args.side_by_side, 3, args.runs, Path(tmp))
+        return
     if args.child:
         child(*args.child)
         return

@@ -15,10 +15,13 @@ Sections:
    an artefact before and after, steps found on a synthetic channel; constants -/+ a step.
 3. Belt: valid windows, each counter against the consensus of the other two (count-adv,
    neurokit2 ``rsp_process``, soothe's hysteresis counter), quiet belt; constants -/+.
-4. ECG-derived breathing: share reported, and within 1.5/min of the belt consensus where
-   reported, against soothe's current combined EDR reported everywhere.
+4. ECG-derived breathing: share reported, and within 1.5/min of the belt consensus (real)
+   or the simulator's truth where reported, against soothe's combined EDR reported
+   everywhere; its constants -/+ a step; fusion rules measured and not used.
+5. Engines: HR and RMSSD agreement on windows both engines call valid.
 
-Run: ``PYTHONPATH=$PWD .venv/bin/python bench/bench_real_quality.py [--quick]``
+Run: ``PYTHONPATH=$PWD .venv/bin/python bench/bench_real_quality.py [--quick]
+[--only ecg|eda|belt|edr|engines]``
 """
 
 from __future__ import annotations
@@ -38,9 +41,17 @@ from physio.ecg import ecg_quality as eq
 from physio.eda import eda_artifacts as ea
 from physio.eda.eda_process import eda_process
 from physio.io.read_wfdb import read_wfdb
+from physio.recording import Channel
 from physio.rsp import ecg_rsp, rsp_breaths, rsp_clean
 from physio.rsp import rsp_quality as rq
 from physio.rsp.ecg_rsp import EDR_BAND_HZ
+from physio.signal_quality import (
+    belt_quality_table,
+    ecg_quality_table,
+    eda_bridged_process,
+    edr_quality_of,
+    edr_quality_table,
+)
 
 DATA = Path(os.environ.get("SOOTHE_SHARED_DATA")
             or Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -136,8 +147,8 @@ def ecg_section(inputs) -> list[dict]:
     cases = []
     for name, x, fs in inputs:
         b = ecg_beats(x, fs)
-        cleaned = eq.ecg_quality_signal(x, fs)
-        w = eq.ecg_quality_windows(x, fs, b.peaks_s, b.beat_class)
+        cleaned = eq.ecg_quality_input(x, fs)
+        w = ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), b)
         cases.append({"name": name, "x": x, "fs": fs, "beats": b, "cleaned": cleaned})
         bad = w.loc[~w["ecg_valid"], "ecg_reason"].str.split(" ").str[:3].str.join(" ")
         print(f"{name:34s} valid {int(w['ecg_valid'].sum()):3d}/{len(w):3d} "
@@ -156,7 +167,7 @@ def mitdb_low_quality_beats() -> None:
         m = read_wfdb(DATA / "mitdb" / r)
         x = m.channels["MLII"].data
         b = ecg_beats(x, 360.0)
-        q = eq.ecg_beat_quality(eq.ecg_quality_signal(x, 360.0), 360.0, b.peaks_s,
+        q = eq.ecg_beat_quality(*eq.ecg_quality_input(x, 360.0), b.peaks_s,
                                 b.beat_class)
         ann = wfdb.rdann(str(DATA / "mitdb" / r), "atr")
         t = ann.sample / 360.0
@@ -172,7 +183,7 @@ def drive05_device_hr(cases: list[dict]) -> None:
     case = next(c for c in cases if c["name"] == "drive05")
     hr = read_wfdb(DATA / "real" / "drive05").channels["HR"]
     b = case["beats"]
-    w = eq.ecg_quality_windows(case["x"], case["fs"], b.peaks_s, b.beat_class)
+    w = ecg_quality_table(Channel("ECG", case["x"], case["fs"], "mV", "ecg"), b)
     rows = []
     for s, e, valid in zip(w.start_s, w.end_s, w.ecg_valid, strict=True):
         rr = np.diff(b.peaks_s[(b.peaks_s >= s) & (b.peaks_s < e)])
@@ -225,7 +236,7 @@ def bsqi_section(cases: list[dict]) -> None:
 def ecg_valid_share(case: dict) -> tuple[int, int]:
     """Valid windows of one case with the constants currently in force."""
     b = case["beats"]
-    q = eq.ecg_beat_quality(case["cleaned"], case["fs"], b.peaks_s, b.beat_class)
+    q = eq.ecg_beat_quality(*case["cleaned"], b.peaks_s, b.beat_class)
     total = len(case["x"]) / case["fs"]
     n = v = 0
     for s in np.arange(0.0, total - 30.0, 60.0):
@@ -288,7 +299,7 @@ def eda_section() -> None:
     print("\n== 2. EDA: artefacts (range, slope; Kleckner 2018) and SCRs ==")
     for name, x, fs in eda_inputs():
         before = eda_process(x, fs, units="uS")
-        res, bad, table = ea.eda_process_bridged(x, fs)
+        res, bad, table = eda_bridged_process(Channel("EDA", x, fs, "uS", "eda"))
         valid = [ea.eda_window_quality(bad, s, s + 60)["eda_valid"]
                  for s in np.arange(0, len(x) / fs - 30, 60)]
         h = max(1, int(ea.SLOPE_SPAN_S * fs))
@@ -310,7 +321,7 @@ def eda_section() -> None:
             step_iv = [(s - 0.05, s + 0.05, "step") for s in steps]
             before = eda_process(x, fs, units="uS")
             scr_before += near(before.scr_onset_s, before.scr_peak_s, step_iv)
-            _, _, table = ea.eda_process_bridged(x, fs)
+            _, _, table = eda_bridged_process(Channel("EDA", x, fs, "uS", "eda"))
             scr_after += near(table.onset_s.to_numpy(), table.peak_s.to_numpy(), step_iv)
         print(f"{fs:6.0f} Hz: steps found {found}/{total}; SCRs within 1 s of a step: "
               f"before {scr_before}, after {scr_after}")
@@ -372,7 +383,7 @@ def consensus(a: float, b: float, tol: float = 1.0) -> float:
 
 def belt_rates(x: np.ndarray, fs: float) -> pd.DataFrame:
     """Per window: the three counters and the belt verdict."""
-    w = rq.belt_quality_windows(x, fs)
+    w = belt_quality_table(Channel("RSP", x, fs, "", "rsp"))
     nkt = nk_troughs(x, fs)
     w["nk_bpm"] = [rq.window_rate(nkt, s, e) for s, e in zip(w.start_s, w.end_s, strict=True)]
     return w
@@ -432,7 +443,7 @@ def belt_sensitivity(inputs) -> None:
         for value in values:
             with constant(rq, name, value):
                 cells.append(f"{value:g}: " + " ".join(
-                    str(int(rq.belt_quality_windows(x, fs).belt_valid.sum()))
+                    str(int(belt_quality_table(Channel("RSP", x, fs, "", "rsp")).belt_valid.sum()))
                     for _, x, fs in inputs))
         print(f"{name:20s} " + "   ".join(cells))
 
@@ -447,33 +458,91 @@ def edr_inputs() -> list[tuple[str, np.ndarray, float]]:
     return out
 
 
-def edr_section(belts: dict[str, pd.DataFrame]) -> None:
-    """ECG-derived rate where its modulations agree, against the belt consensus."""
-    print("\n== 4. ECG-derived breathing vs the belt consensus (count-adv & nk within 1/min) ==")
-    for agree in (1.0, 1.5, 2.0):
-        print(f"-- AGREE_BPM {agree:g}" + (" (in force)" if agree == rq.AGREE_BPM else ""))
-        with constant(rq, "AGREE_BPM", agree):
-            for name, x, fs in edr_inputs():
-                edr_line(name, x, fs, belts[name])
+def edr_sim_inputs(quick: bool) -> list[tuple[str, np.ndarray, float, pd.DataFrame]]:
+    """(name, ECG, rate, truth windows) of simulated sessions with exact breathing truth:
+    conditions that slow breathing and one that does not, at 100, 250 and 1000 Hz."""
+    # lazy: the simulator is needed by these synthetic cases only
+    from conditions.protocol import load_protocol
+    from soothe.simulate.study import simulate_session
+
+    cases = [("neutral", 250.0), ("body_scan", 100.0), ("rumination", 1000.0)]
+    if not quick:
+        cases += [("kindness_self", 250.0), ("positive_excitement", 100.0),
+                  ("body_scan", 500.0)]
+    out = []
+    for i, (cond, fs) in enumerate(cases):
+        s = simulate_session(load_protocol(), f"{i:03d}", cond, seed=7, index=i + 1, fs=fs)
+        out.append((f"sim {cond} {fs:g} Hz", s.ecg_mv, fs, s.truth))
+    return out
 
 
-def edr_line(name: str, x: np.ndarray, fs: float, belt: pd.DataFrame) -> None:
-    """One recording's EDR figures."""
-    b = ecg_beats(x, fs)
-    e = rq.edr_quality_windows(b.peaks_s, b.rr_ms, b.corrected, x, fs)
+def edr_section(belts: dict[str, pd.DataFrame], quick: bool) -> None:
+    """ECG-derived rate where its routes carry breathing, against the belt consensus (real)
+    and the simulator's truth; then the rule's two constants -/+ one step."""
+    print("\n== 4. ECG-derived breathing vs the belt consensus (count-adv & nk within 1/min) "
+          "or the simulated truth ==")
+    cases = []
+    for name, x, fs in edr_inputs():
+        w = belts[name]
+        ref = np.array([consensus(p, q) for p, q in zip(w.count_adv_bpm, w.nk_bpm,
+                                                          strict=True)])
+        cases.append((name, x, fs, ecg_beats(x, fs), ref))
+    for name, x, fs, truth in edr_sim_inputs(quick):
+        cases.append((name, x, fs, ecg_beats(x, fs), truth))
+    for name, x, fs, b, ref in cases:
+        print(edr_line(name, x, fs, b, ref))
+    print("-- sensitivity: reported (within 1.5/min where a reference exists); real: resting, "
+          "event-related, drive05 | simulated, pooled")
+    for const, values in {"MIN_PERIODICITY": (0.4, 0.5, 0.6, 0.7, 1.01),
+                          "AGREE_BPM": (1.0, 1.5, 2.0)}.items():
+        for value in values:
+            with constant(rq, const, value):
+                tallies = [edr_tally(x, fs, b, ref) for _, x, fs, b, ref in cases]
+            real = [f"{r}/{n} ({h}/{k})" for r, n, k, h in tallies[:3]]
+            sim = np.sum(tallies[3:], axis=0)
+            tag = " (in force)" if value == getattr(rq, const) else ""
+            tag += " (= no periodicity rule)" if const == "MIN_PERIODICITY" and value > 1 else ""
+            print(f"{const} {value:g}{tag}: " + ", ".join(real)
+                  + f" | {sim[0]}/{sim[1]} ({sim[3]}/{sim[2]})")
+
+
+def edr_windows(x: np.ndarray, fs: float, b, ref) -> tuple[pd.DataFrame, np.ndarray]:
+    """EDR verdict per window and its reference: the belt consensus of the bench's 60-s
+    windows, or the simulator's truth windows (``start_s``, ``end_s`` on the ECG clock)."""
+    if isinstance(ref, pd.DataFrame):
+        q = edr_quality_of(b, Channel("ECG", x, fs, "mV", "ecg"))
+        rows = [q.span(s, t) for s, t in zip(ref.start_s, ref.end_s, strict=True)]
+        e = pd.DataFrame({"edr_rate_bpm": [r[0] for r in rows],
+                          "edr_valid": [r[2] == "" for r in rows]})
+        return e, ref.breathing_rate_bpm.to_numpy(float)
+    e = edr_quality_table(b, Channel("ECG", x, fs, "mV", "ecg"))
+    n = min(len(e), len(ref))
+    return e.iloc[:n], np.asarray(ref[:n], float)
+
+
+def edr_tally(x: np.ndarray, fs: float, b, ref) -> tuple[int, int, int, int]:
+    """(reported, windows, reported with a reference, of them within 1.5/min)."""
+    e, r = edr_windows(x, fs, b, ref)
+    rep = e.edr_valid.to_numpy(bool)
+    has = np.isfinite(r)
+    hit = np.abs(e.edr_rate_bpm.to_numpy(float) - r) <= 1.5
+    return int(rep.sum()), len(rep), int((rep & has).sum()), int((hit & rep & has).sum())
+
+
+def edr_line(name: str, x: np.ndarray, fs: float, b, ref) -> str:
+    """One recording's EDR figures, and soothe's combined EDR reported everywhere."""
+    rep, n, k, h = edr_tally(x, fs, b, ref)
+    e, r = edr_windows(x, fs, b, ref)
+    starts = e.start_s if "start_s" in e else ref.start_s
+    ends = e.end_s if "end_s" in e else ref.end_s
     combined = ecg_rsp(b.peaks_s, b.rr_ms, b.corrected, ecg=x, sampling_rate=fs)
     now = np.array([rq.window_rate(combined.onset_s, s, t)
-                    for s, t in zip(e.start_s, e.end_s, strict=True)])
-    n = min(len(e), len(belt))
-    ref = np.array([consensus(p, q) for p, q in zip(belt.count_adv_bpm[:n], belt.nk_bpm[:n],
-                                                      strict=True)])
-    has = np.isfinite(ref)
-    rep = e.edr_valid.to_numpy()[:n]
-    hit = np.abs(e.edr_rate_bpm.to_numpy()[:n] - ref) <= 1.5
-    hit_now = np.abs(now[:n] - ref) <= 1.5
-    print(f"{name:26s} reported {int(rep.sum())}/{n} ({rep.mean():.0%}); within 1.5/min of "
-          f"the belt where reported {int((hit & rep & has).sum())}/{int((rep & has).sum())}"
-          f"; soothe's combined EDR now {int((hit_now & has).sum())}/{int(has.sum())}")
+                    for s, t in zip(starts, ends, strict=True)])
+    has = np.isfinite(r)
+    hit_now = int((np.abs(now - r)[has] <= 1.5).sum())
+    return (f"{name:26s} reported {rep}/{n} ({rep / max(n, 1):.0%}); within 1.5/min of the "
+            f"reference where reported {h}/{k}; combined EDR (every window) {hit_now}/"
+            f"{int(has.sum())}")
 
 
 def baseline_wander_breaths(x: np.ndarray, fs: float, b) -> np.ndarray:
@@ -491,8 +560,10 @@ def baseline_wander_breaths(x: np.ndarray, fs: float, b) -> np.ndarray:
 
 def edr_alternatives(belts: dict[str, pd.DataFrame]) -> None:
     """Two fusion rules measured against the one in force (all three recordings pooled)."""
-    print("\n-- EDR fusion rules, pooled over the three recordings (windows with a reference)")
-    tally = {"RSA & amplitude within AGREE_BPM (in force)": [0, 0, 0],
+    print("\n-- EDR fusion rules, pooled over the three real recordings (windows with a "
+          "reference)")
+    tally = {"RSA & amplitude agree, else the one periodic route (in force)": [0, 0, 0],
+             "RSA & amplitude within AGREE_BPM (before)": [0, 0, 0],
              "best agreeing pair of RSA, amplitude, baseline wander": [0, 0, 0],
              "Karlen 2013 smart fusion (SD of the three <= 4/min)": [0, 0, 0]}
     for name, x, fs in edr_inputs():
@@ -502,15 +573,17 @@ def edr_alternatives(belts: dict[str, pd.DataFrame]) -> None:
                           method="amplitude").onset_s,
                   baseline_wander_breaths(x, fs, b)]
         belt = belts[name]
-        for s, e, ca, nkr in zip(belt.start_s, belt.end_s, belt.count_adv_bpm, belt.nk_bpm,
-                                 strict=True):
+        in_force = edr_quality_table(b, Channel("ECG", x, fs, "mV", "ecg")).edr_rate_bpm
+        for i, (s, e, ca, nkr) in enumerate(zip(belt.start_s, belt.end_s, belt.count_adv_bpm,
+                                                belt.nk_bpm, strict=True)):
             ref = consensus(ca, nkr)
             if not np.isfinite(ref):
                 continue
             r = np.array([rq.window_rate(t, s, e) for t in onsets])
             pairs = sorted((abs(r[i] - r[k]), 0.5 * (r[i] + r[k]))
                            for i, k in ((0, 1), (0, 2), (1, 2)) if np.isfinite(r[[i, k]]).all())
-            rates = [rq.edr_window_verdict(r[0], r[1])[0],
+            rates = [float(in_force.iloc[i]) if i < len(in_force) else np.nan,
+                     rq.edr_window_verdict(r[0], r[1])[0],
                      pairs[0][1] if pairs and pairs[0][0] <= rq.AGREE_BPM else np.nan,
                      float(np.mean(r)) if np.isfinite(r).all() and np.std(r) <= 4 else np.nan]
             for cell, v in zip(tally.values(), rates, strict=True):
@@ -532,21 +605,32 @@ def engine_windows(x: np.ndarray, fs: float) -> pd.DataFrame:
     rows = []
     engines = {"soothe": (ecg_beats(x, fs), hrv_window),
                "nk": (nk_beat_series(x, fs), nk_hrv_window)}
-    quality = {k: eq.ecg_quality_windows(x, fs, b.peaks_s, b.beat_class)
+    quality = {k: ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), b)
                for k, (b, _) in engines.items()}
+    apart = displaced_beats(engines["soothe"][0].peaks_s, engines["nk"][0].peaks_s)
     for i, (s, e) in enumerate(zip(quality["soothe"].start_s, quality["soothe"].end_s,
                                    strict=True)):
-        row = {}
+        row = {"displaced": int(((apart >= s) & (apart < e)).sum())}
         for k, (b, window) in engines.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 w = window(b, s, e)
             row.update({f"{k}_hr": w["hr_bpm"], f"{k}_rmssd": w["rmssd_ms"],
+                        f"{k}_corrected_pct": w["corrected_pct"],
                         f"{k}_valid_today": bool(w["ecg_valid"]),
                         f"{k}_valid": bool(w["ecg_valid"]) and bool(
                             quality[k].ecg_valid.iloc[i])})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def displaced_beats(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Times of our beats that the other engine places 20-150 ms away (nearest beat)."""
+    if len(theirs) < 2:
+        return np.zeros(0)
+    j = np.clip(np.searchsorted(theirs, ours), 1, len(theirs) - 1)
+    d = np.minimum(np.abs(theirs[j] - ours), np.abs(theirs[j - 1] - ours))
+    return ours[(d > 0.02) & (d < 0.15)]
 
 
 def engine_section() -> None:
@@ -563,33 +647,50 @@ def engine_section() -> None:
             print(f"{name:26s} {label:17s} both valid {int(both.sum()):2d}/{len(w):2d}; HR within "
                   f"1 bpm {int((hr <= 1).sum())}/{int(both.sum())}, RMSSD within 10 % "
                   f"{int((rm <= 0.1).sum())}/{int(both.sum())}")
+        off = both & (rm > 0.1)
+        if off.any():
+            print(f"{'':26s} RMSSD > 10 % apart in {int(off.sum())} windows: beats the engines "
+                  f"place 20-150 ms apart {sorted(w.displaced[off].tolist())} (in the agreeing "
+                  f"windows: median {w.displaced[both & ~off].median():g}); corrected beats "
+                  f"at most {w.soothe_corrected_pct[off].max():.1f} % (soothe), "
+                  f"{w.nk_corrected_pct[off].max():.1f} % (neurokit2)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed per synthetic case")
     parser.add_argument("--no-sensitivity", action="store_true")
+    parser.add_argument("--only", choices=("ecg", "eda", "belt", "edr", "engines"),
+                        action="append", help="run only these sections (repeatable; "
+                        "edr runs the belt section too, for its reference)")
     args = parser.parse_args(argv)
     if not (DATA / "real").is_dir():
         print(f"shared data not found at {DATA}")
         return 1
-    cases = ecg_section(ecg_inputs(args.quick))
-    mitdb_low_quality_beats()
-    drive05_device_hr(cases)
-    bsqi_section(cases)
-    if not args.no_sensitivity:
-        ecg_sensitivity(cases)
-    del cases
-    eda_section()
-    if not args.no_sensitivity:
-        eda_sensitivity()
-    belts_in = belt_inputs(args.quick)
-    belts = belt_section(belts_in)
-    if not args.no_sensitivity:
-        belt_sensitivity(belts_in)
-    edr_section(belts)
-    edr_alternatives(belts)
-    engine_section()
+    only = set(args.only or ("ecg", "eda", "belt", "edr", "engines"))
+    sens = not args.no_sensitivity
+    if "ecg" in only:
+        cases = ecg_section(ecg_inputs(args.quick))
+        mitdb_low_quality_beats()
+        drive05_device_hr(cases)
+        bsqi_section(cases)
+        if sens:
+            ecg_sensitivity(cases)
+        del cases
+    if "eda" in only:
+        eda_section()
+        if sens:
+            eda_sensitivity()
+    if only & {"belt", "edr"}:
+        belts_in = belt_inputs(args.quick)
+        belts = belt_section(belts_in)
+        if sens and "belt" in only:
+            belt_sensitivity(belts_in)
+        if "edr" in only:
+            edr_section(belts, args.quick)
+            edr_alternatives(belts)
+    if "engines" in only:
+        engine_section()
     return 0
 
 

@@ -17,7 +17,8 @@ measures any span with them, whatever engine found the beats and breaths:
   (count-adv and the engine's) agree; the rate reported is count-adv's, the counter that
   held best against talking and movement (see docs/quality.md).
 * :func:`edr_quality_of` -> :class:`EdrQuality`: ECG-derived breathing is reported only
-  where its RSA and QRS-amplitude routes agree.
+  where its RSA and QRS-amplitude routes agree, or else where one of them repeats itself
+  one breath later.
 
 Every rule and threshold is written into the windows sidecar by :func:`quality_methods`.
 """
@@ -36,8 +37,8 @@ from conditions.bids import SCR_COLUMNS
 from physio.ecg import BeatSeries
 from physio.ecg.ecg_quality import (
     ecg_beat_quality,
+    ecg_quality_input,
     ecg_quality_methods,
-    ecg_quality_signal,
     ecg_window_quality,
 )
 from physio.eda import EdaResult
@@ -49,8 +50,10 @@ from physio.eda.eda_artifacts import (
     scr_clear_of_artifacts,
     scr_table,
 )
+from physio.eda.eda_process import eda_process
+from physio.errors import SignalQualityError
 from physio.recording import Channel
-from physio.rsp import BreathSeries
+from physio.rsp import BreathSeries, rsp_belt, rsp_window
 from physio.rsp.ecg_rsp import ecg_rsp
 from physio.rsp.rsp_quality import (
     REFERENCE_PERCENTILE,
@@ -60,6 +63,7 @@ from physio.rsp.rsp_quality import (
     count_adv,
     edr_window_verdict,
     rsp_quality_methods,
+    trace_periodicity,
     window_rate,
 )
 
@@ -102,8 +106,7 @@ def ecg_quality_of(channel: Channel, beats: BeatSeries) -> EcgQuality:
     >>> bool(q.beats["low_quality"].any()), q.span(5.0, 65.0)["ecg_valid"]
     (False, True)
     """
-    fs = float(channel.sampling_rate)
-    cleaned = ecg_quality_signal(channel.data, fs)
+    cleaned, fs = ecg_quality_input(channel.data, channel.sampling_rate)
     peaks = np.asarray(beats.peaks_s, dtype=float)
     table = ecg_beat_quality(cleaned, fs, peaks, getattr(beats, "beat_class", None))
     return EcgQuality(peaks + channel.start_s, table)
@@ -265,6 +268,13 @@ class BeltQuality:
     def span(self, start_s: float, end_s: float, engine_bpm: float) -> tuple[float, str]:
         """Belt quality (0-1) and reason ('' when valid) of ``[start_s, end_s)``, judged
         against the engine's own breathing rate of that span (``engine_bpm``)."""
+        ratio, share = self.evidence(start_s, end_s)
+        return belt_window_verdict(engine_bpm, self.rate(start_s, end_s), ratio, share)
+
+    def evidence(self, start_s: float, end_s: float) -> tuple[float, float]:
+        """``(amplitude_ratio, band_share)`` of ``[start_s, end_s)``: the band-passed trace's
+        SD against the recording's reference depth, and the raw belt's breathing-band
+        share."""
         i0 = max(0, int((start_s - self.clean_start_s) * self.clean_fs))
         i1 = max(i0, int((end_s - self.clean_start_s) * self.clean_fs))
         seg = self.clean[i0:i1]
@@ -273,8 +283,7 @@ class BeltQuality:
         fs = self.raw.sampling_rate
         j0 = max(0, int((start_s - self.raw.start_s) * fs))
         j1 = max(j0, int((end_s - self.raw.start_s) * fs))
-        return belt_window_verdict(engine_bpm, self.rate(start_s, end_s), ratio,
-                                   self.band_share(j0, j1))
+        return ratio, self.band_share(j0, j1)
 
     def band_share(self, j0: int, j1: int) -> float:
         """Breathing-band share of the raw belt samples ``[j0, j1)``
@@ -316,9 +325,19 @@ class EdrQuality:
     amplitude: BreathSeries
 
     def span(self, start_s: float, end_s: float) -> tuple[float, float, str]:
-        """(rate, ``edr_quality``, reason): the mean of the two rates where they agree."""
-        return edr_window_verdict(window_rate(self.rsa.onset_s, start_s, end_s),
-                                  window_rate(self.amplitude.onset_s, start_s, end_s))
+        """(rate, ``edr_quality``, reason) of ``[start_s, end_s)``
+        (:func:`physio.rsp.rsp_quality.edr_window_verdict`)."""
+        r = self.routes(start_s, end_s)
+        return edr_window_verdict(r["edr_rsa_bpm"], r["edr_amplitude_bpm"],
+                                  r["edr_rsa_periodicity"], r["edr_amplitude_periodicity"])
+
+    def routes(self, start_s: float, end_s: float) -> dict[str, float]:
+        """Each route's rate and periodicity in ``[start_s, end_s)``."""
+        return {"edr_rsa_bpm": window_rate(self.rsa.onset_s, start_s, end_s),
+                "edr_amplitude_bpm": window_rate(self.amplitude.onset_s, start_s, end_s),
+                "edr_rsa_periodicity": trace_periodicity(self.rsa, start_s, end_s),
+                "edr_amplitude_periodicity": trace_periodicity(self.amplitude, start_s,
+                                                               end_s)}
 
 
 def edr_quality_of(beats: BeatSeries, ecg: Channel) -> EdrQuality:
@@ -333,6 +352,157 @@ def edr_quality_of(beats: BeatSeries, ecg: Channel) -> EdrQuality:
                          sampling_rate=ecg.sampling_rate, method=m, start_s=ecg.start_s)
               for m in ("rsa", "amplitude")}
     return EdrQuality(routes["rsa"], routes["amplitude"])
+
+
+def fixed_spans(start_s: float, duration_s: float, window_s: float = 60.0
+                ) -> list[tuple[float, float]]:
+    """Consecutive windows of ``window_s`` from ``start_s``; a last window shorter than
+    half of it is dropped.
+
+    Examples
+    --------
+    >>> fixed_spans(10.0, 140.0)
+    [(10.0, 70.0), (70.0, 130.0)]
+    >>> fixed_spans(0.0, 150.0, 100.0)
+    [(0.0, 100.0), (100.0, 150.0)]
+    """
+    end = start_s + duration_s
+    spans = [(float(a), float(min(a + window_s, end)))
+             for a in np.arange(start_s, end, window_s)]
+    return [(a, b) for a, b in spans if b - a >= window_s / 2]
+
+
+def ecg_quality_table(channel: Channel, beats: BeatSeries, *, window_s: float = 60.0
+                      ) -> pd.DataFrame:
+    """The pipeline's ECG verdict (:func:`ecg_quality_of`) of fixed windows of a channel.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``start_s``, ``end_s`` (session clock), ``n_beats`` and the columns of
+        :func:`physio.ecg.ecg_quality.ecg_window_quality`.
+
+    Examples
+    --------
+    >>> fs = 250.0
+    >>> t = np.arange(int(120 * fs)) / fs
+    >>> p = np.arange(0.5, 119.5, 0.8)
+    >>> x = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in p)
+    >>> b = BeatSeries(p, np.r_[np.nan, np.diff(p) * 1000], np.zeros(len(p), bool))
+    >>> ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), b)["ecg_valid"].tolist()
+    [True, True]
+    """
+    q = ecg_quality_of(channel, beats)
+    rows = []
+    for a, b in fixed_spans(channel.start_s, len(channel.data) / channel.sampling_rate,
+                            window_s):
+        n = int(((q.peaks_s >= a) & (q.peaks_s < b)).sum())
+        rows.append({"start_s": a, "end_s": b, "n_beats": n, **q.span(a, b)})
+    return pd.DataFrame(rows)
+
+
+def belt_quality_table(rsp: Channel, *, window_s: float = 60.0) -> pd.DataFrame:
+    """The pipeline's belt verdict (:func:`belt_quality_of`, judged against the default
+    engine's breaths, :func:`physio.rsp.rsp_belt` and :func:`physio.rsp.rsp_window`) of
+    fixed windows of a belt.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``start_s``, ``end_s``, ``resp_rate_bpm`` (count-adv's; NaN unless valid),
+        ``count_adv_bpm``, ``soothe_bpm`` (the engine's), ``belt_amplitude_ratio``,
+        ``belt_band_share``, ``belt_quality``, ``belt_valid``, ``belt_reason``.
+
+    Examples
+    --------
+    >>> fs = 25.0
+    >>> t = np.arange(0, 300, 1 / fs)
+    >>> y = np.where(t < 180, np.sin(2 * np.pi * 0.25 * t), 0.0)
+    >>> y = y + np.random.default_rng(0).normal(0, 0.01, len(t))
+    >>> belt_quality_table(Channel("RSP", y, fs, "V", "rsp"))["belt_valid"].tolist()
+    [True, True, True, False, False]
+    """
+    q = belt_quality_of(rsp)
+    try:
+        breaths = rsp_belt(rsp.data, rsp.sampling_rate, units=rsp.units, name=rsp.name,
+                           start_s=rsp.start_s)
+    except SignalQualityError:
+        breaths = None
+    rows = []
+    for a, b in fixed_spans(rsp.start_s, len(rsp.data) / rsp.sampling_rate, window_s):
+        engine_bpm = rsp_window(breaths, a, b)["resp_rate_bpm"]
+        ratio, share = q.evidence(a, b)
+        quality, reason = q.span(a, b, engine_bpm)
+        rows.append({"start_s": a, "end_s": b,
+                     "resp_rate_bpm": q.rate(a, b) if reason == "" else float("nan"),
+                     "count_adv_bpm": q.rate(a, b), "soothe_bpm": engine_bpm,
+                     "belt_amplitude_ratio": ratio, "belt_band_share": share,
+                     "belt_quality": quality, "belt_valid": reason == "",
+                     "belt_reason": reason})
+    return pd.DataFrame(rows)
+
+
+def edr_quality_table(beats: BeatSeries, ecg: Channel, *, window_s: float = 60.0
+                      ) -> pd.DataFrame:
+    """The pipeline's ECG-derived breathing verdict (:func:`edr_quality_of`) of fixed
+    windows of an ECG channel.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``start_s``, ``end_s``, ``edr_rate_bpm`` (NaN unless valid), each route's rate and
+        periodicity (:meth:`EdrQuality.routes`), ``edr_quality``, ``edr_valid``,
+        ``edr_reason``.
+    """
+    q = edr_quality_of(beats, ecg)
+    rows = []
+    for a, b in fixed_spans(ecg.start_s, len(ecg.data) / ecg.sampling_rate, window_s):
+        rate, quality, reason = q.span(a, b)
+        rows.append({"start_s": a, "end_s": b, "edr_rate_bpm": rate, **q.routes(a, b),
+                     "edr_quality": quality, "edr_valid": reason == "",
+                     "edr_reason": reason})
+    return pd.DataFrame(rows)
+
+
+def eda_bridged_process(eda: Channel, **kwargs: Any
+                        ) -> tuple[EdaResult, list[tuple[float, float, str]], pd.DataFrame]:
+    """The pipeline's EDA chain with the default engine: artefacts found
+    (:func:`eda_artifacts_of`), bridged (:func:`bridged_channel`), processed
+    (:func:`physio.eda.eda_process.eda_process`), SCRs near an artefact dropped
+    (:func:`drop_scrs_near_artifacts`).
+
+    Parameters
+    ----------
+    eda : Channel
+        Skin conductance in µS.
+    **kwargs
+        Passed to :func:`physio.eda.eda_process.eda_process`.
+
+    Returns
+    -------
+    (EdaResult, artifacts, scr_table)
+        The result (its SCRs are the ones that count), the artefact intervals (session
+        clock) and the ``desc-scr`` table of those SCRs (:func:`physio.eda.eda_artifacts.
+        scr_table`).
+
+    Examples
+    --------
+    >>> fs = 100.0
+    >>> t = np.arange(0, 120, 1 / fs)
+    >>> bump = np.where(t > 30, (t - 30) * np.exp(-(t - 30) / 2.0), 0)
+    >>> x = 5 + 0.3 * bump + 0.002 * np.sin(t)
+    >>> x[int(80 * fs):] += 4.0  # electrode step
+    >>> res, bad, table = eda_bridged_process(Channel("EDA", x, fs, "uS", "eda"))
+    >>> len(bad), len(table), round(float(table["onset_s"].iloc[0]))
+    (1, 1, 30)
+    """
+    artifacts = eda_artifacts_of(eda, np.asarray)
+    ch = bridged_channel(eda, np.asarray, artifacts)
+    result = eda_process(np.asarray(ch.data, dtype=float), ch.sampling_rate, units="uS",
+                         start_s=eda.start_s, **kwargs)
+    result = drop_scrs_near_artifacts(result, artifacts)
+    table = scr_table(result.scr_onset_s, result.scr_peak_s, result.scr_amp_us)
+    return result, artifacts, table
 
 
 def quality_methods(artifacts: list[tuple[float, float, str]] | None = None

@@ -37,6 +37,40 @@ def need(tool: str) -> str:
     return path
 
 
+def die_with_this_process() -> None:
+    """In a child before exec: ask Linux to send it SIGTERM when the test process dies.
+
+    A test run killed hard (SIGKILL, a CI time-out) runs no fixture tear-down; without this
+    its Xvfb and jackd servers would outlive it, and JACK2 refuses new servers once its
+    registry of named servers is full ("jackd exited at start" on a shared machine).
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def start_jackd(name: str, *, capture_ports: str = "0") -> subprocess.Popen:
+    """A JACK dummy server named ``name`` at 44.1 kHz that dies with this test process;
+    fails (CI) or skips with jackd's own words when it does not start."""
+    need("jackd")
+    proc = subprocess.Popen(
+        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "44100", "-p", "256",
+         "-P", "2", "-C", capture_ports],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_this_process,
+    )
+    time.sleep(1.5)
+    if proc.poll() is not None:
+        said = proc.stderr.read().decode(errors="replace").strip()[-500:] if proc.stderr else ""
+        if IN_CI:
+            pytest.fail(f"jackd exited at start: {said}")
+        pytest.skip(f"jackd could not start: {said}")
+    proc.stderr.close()  # nothing reads it from here on: jackd must never block on a full pipe
+    proc.stderr = None
+    return proc
+
+
 def _free_display() -> int:
     for n in range(90, 200):
         if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
@@ -62,7 +96,8 @@ def xvfb_display():
     n = _free_display()
     # no "-nolisten tcp": with it, PTB's keyboard (PsychHID) received no xdotool keys here
     proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x1024x24"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=die_with_this_process)
     for _ in range(100):
         if Path(f"/tmp/.X11-unix/X{n}").exists():
             break
@@ -77,20 +112,10 @@ def xvfb_display():
 @pytest.fixture(scope="session")
 def jack_server():
     """A JACK dummy audio server at 44.1 kHz (real-time pace, no sound card)."""
-    need("jackd")
     # own server name: never clashes with another jackd, nor with the copy of this fixture
     # that another test module imported (each importing module gets its own instance)
     name = f"soothe_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen(
-        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "44100", "-p", "256",
-         "-P", "2", "-C", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1.5)
-    if proc.poll() is not None:
-        if IN_CI:
-            pytest.fail("jackd exited at start")
-        pytest.skip("jackd could not start")
+    proc = start_jackd(name)
     yield name
     _stop(proc)
 

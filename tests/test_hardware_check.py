@@ -23,6 +23,7 @@ from experiment_fixtures import (  # noqa: F401  (fixtures)
     _stop,
     need,
     psychopy_home,
+    start_jackd,
     xvfb_display,
 )
 
@@ -106,16 +107,8 @@ def test_missing_clicks_and_bad_recordings_are_reported():
 # ------------------------------------------------------------------ JACK loopback
 @pytest.fixture
 def private_jack():
-    need("jackd")
     name = f"soothe_lat_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r",
-                             "44100", "-p", "256", "-P", "2", "-C", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.5)
-    if proc.poll() is not None:
-        if IN_CI:
-            pytest.fail("jackd exited at start")
-        pytest.skip("jackd could not start")
+    proc = start_jackd(name, capture_ports="2")
     yield name
     _stop(proc)
 

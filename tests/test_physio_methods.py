@@ -123,3 +123,22 @@ def test_the_quality_rules_are_written_from_the_sidecar() -> None:
     assert paragraph.startswith("No value was reported") and "ECG: template correlation" in \
         paragraph and "Skin conductance" not in paragraph
     assert quality_paragraph(quality_items({"old": {"methods": {}}})) is None
+
+
+def test_the_breathing_sentence_names_the_counter_and_the_quality_rule(study):
+    text = " ".join(methods_paragraphs(_summary(study)))
+    assert ("the rate reported per window is that of count-adv (Schäfer & Kratky 2008)"
+            in text)
+    assert "only where the belt passes its quality rule" in text
+    # a sidecar without the belt counter (older soothe): the filter alone, nothing invented
+    from analysis.physio_methods import breathing_sentence
+
+    assert breathing_sentence("0.05-0.7 Hz", "") == (
+        "Breathing rate was measured from the belt (0.05-0.7 Hz).")
+
+
+def test_the_eda_filter_and_rise_times_come_from_the_sidecar(study):
+    items = _summary(study)["items"]
+    assert items["eda_filter"]["value"].startswith("Butterworth low-pass, 4th order, zero phase")
+    assert "methods.eda.lowpass_filter" in items["eda_filter"]["source"]
+    assert items["scr_rise_time"]["source"].endswith("methods.eda.scr_rise_s")

@@ -16,12 +16,13 @@ from physio.ecg.ecg_quality import (
     WINDOW_CORR_MIN,
     beat_template_corr,
     ecg_beat_quality,
+    ecg_quality_input,
     ecg_quality_methods,
-    ecg_quality_signal,
-    ecg_quality_windows,
     window_reason,
 )
 from physio.io.read_wfdb import read_wfdb
+from physio.recording import Channel
+from physio.signal_quality import ecg_quality_table
 from soothe.simulate.ecg_stress import stress_case
 
 
@@ -36,7 +37,7 @@ def drift_only(fs: float, seed: int = 0, minutes: float = 10.0) -> np.ndarray:
 
 def windows(x: np.ndarray, fs: float) -> pd.DataFrame:
     b = ecg_beats(x, fs)
-    return ecg_quality_windows(x, fs, b.peaks_s, b.beat_class)
+    return ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), b)
 
 
 @pytest.mark.parametrize("fs", [100.0, 250.0, 1000.0])
@@ -85,8 +86,7 @@ def test_simulated_heart_keeps_every_window(case):
 def test_no_beat_of_simulated_sinus_rhythm_is_low_quality():
     c = stress_case("rate_250hz", duration_s=300.0)
     b = ecg_beats(c.ecg, c.sampling_rate)
-    q = ecg_beat_quality(ecg_quality_signal(c.ecg, c.sampling_rate), c.sampling_rate,
-                         b.peaks_s, b.beat_class)
+    q = ecg_beat_quality(*ecg_quality_input(c.ecg, c.sampling_rate), b.peaks_s, b.beat_class)
     assert len(q) == len(b.peaks_s)
     assert not q["low_quality"].any()
     assert q["template_corr"].min() > 0.9
@@ -147,9 +147,9 @@ def test_real_lab_1000hz_and_field_recording(shared_data):
 def test_mitdb_clean_sinus_record_no_low_quality_beat(shared_data, record):
     x = read_wfdb(shared_data / "mitdb" / record).channels["MLII"].data
     b = ecg_beats(x, 360.0)
-    q = ecg_beat_quality(ecg_quality_signal(x, 360.0), 360.0, b.peaks_s, b.beat_class)
+    q = ecg_beat_quality(*ecg_quality_input(x, 360.0), b.peaks_s, b.beat_class)
     assert int(q["low_quality"].sum()) == 0
-    w = ecg_quality_windows(x, 360.0, b.peaks_s, b.beat_class)
+    w = ecg_quality_table(Channel("ECG", x, 360.0, "mV", "ecg"), b)
     assert w["ecg_valid"].sum() >= 29
 
 

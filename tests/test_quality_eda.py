@@ -13,7 +13,6 @@ from physio.eda.eda_artifacts import (
     eda_artifact_methods,
     eda_artifacts,
     eda_bridge,
-    eda_process_bridged,
     eda_window_quality,
     merge_intervals,
     scr_clear_of_artifacts,
@@ -21,6 +20,8 @@ from physio.eda.eda_artifacts import (
 )
 from physio.eda.eda_process import eda_process
 from physio.io.read_wfdb import read_wfdb
+from physio.recording import Channel
+from physio.signal_quality import eda_bridged_process
 
 
 def stepped(fs: float, seed: int = 0):
@@ -52,7 +53,7 @@ def test_no_scr_within_1s_of_a_step(fs):
     step_iv = [(s - 0.05, s + 0.05, "step") for s in steps]
     before = eda_process(x, fs, units="uS")
     assert (~scr_clear_of_artifacts(before.scr_onset_s, before.scr_peak_s, step_iv)).sum() > 0
-    _, _, table = eda_process_bridged(x, fs)
+    _, _, table = eda_bridged_process(Channel("EDA", x, fs, "uS", "eda"))
     assert scr_clear_of_artifacts(table.onset_s.to_numpy(), table.peak_s.to_numpy(),
                                   step_iv).all()
     assert len(table) > 5  # the real responses are still counted
@@ -99,7 +100,7 @@ def test_clean_real_eda_has_no_artefact_and_same_scrs(shared_data, name):
     x = pd.read_csv(shared_data / "real" / f"{name}.csv")["EDA"].to_numpy(float)
     assert eda_artifacts(x, 100.0) == []
     before = eda_process(x, 100.0, units="uS")
-    _, _, table = eda_process_bridged(x, 100.0)
+    _, _, table = eda_bridged_process(Channel("EDA", x, 100.0, "uS", "eda"))
     assert np.allclose(table["onset_s"], before.scr_onset_s)
 
 
@@ -109,7 +110,7 @@ def test_lab_eda_unchanged_and_field_steps_found(shared_data):
     hand = read_wfdb(shared_data / "real" / "drive05").channels["hand GSR"]
     bad = eda_artifacts(hand.data, hand.sampling_rate)
     assert len(bad) >= 1
-    _, shifted, table = eda_process_bridged(hand.data, hand.sampling_rate)
+    _, shifted, table = eda_bridged_process(hand)
     assert scr_clear_of_artifacts(table.onset_s.to_numpy(), table.peak_s.to_numpy(),
                                   shifted).all()
 

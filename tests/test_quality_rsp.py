@@ -8,19 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from physio.ecg import BeatSeries
 from physio.io.read_wfdb import read_wfdb
+from physio.recording import Channel
 from physio.rsp.rsp_quality import (
-    belt_quality_windows,
     belt_trace,
     breathing_band_share,
     count_adv,
-    edr_quality_windows,
     edr_window_verdict,
     local_extrema,
     remove_small_swings,
     rsp_quality_methods,
     window_rate,
 )
+from physio.signal_quality import belt_quality_table, edr_quality_table
 
 
 def test_count_adv_ignores_speech_wiggles():
@@ -56,7 +57,7 @@ def test_belt_that_goes_quiet_gives_no_rate(fs):
     t = np.arange(0, 600, 1 / fs)
     y = np.where(t < 180, np.sin(2 * np.pi * 0.25 * t), 0.0)
     y = y + np.random.default_rng(0).normal(0, 0.02, len(t))
-    w = belt_quality_windows(y, fs)
+    w = belt_quality_table(Channel("RSP", y, fs, "V", "rsp"))
     assert w["belt_valid"].tolist() == [True] * 3 + [False] * 7
     assert np.allclose(w["resp_rate_bpm"][:3], 15.0, atol=0.2)
     assert w["resp_rate_bpm"][3:].isna().all()
@@ -67,7 +68,7 @@ def test_belt_that_goes_quiet_gives_no_rate(fs):
 def test_noise_only_belt_gives_no_rate(seed):
     fs = 25.0
     y = np.random.default_rng(seed).normal(size=int(600 * fs))
-    w = belt_quality_windows(y, fs)
+    w = belt_quality_table(Channel("RSP", y, fs, "V", "rsp"))
     assert not w["belt_valid"].any()
     assert w["resp_rate_bpm"].isna().all()
 
@@ -86,25 +87,55 @@ def test_edr_verdict_agree_and_disagree():
     assert np.isnan(edr_window_verdict(np.nan, 15.0)[0])
 
 
-def edr_case(rsa_hz: float, amp_hz: float, n: int = 300):
+def edr_case(rsa_hz: float, amp_hz: float, n: int = 300, amp_noise: bool = False):
     fs = 250.0
     beat_t = np.arange(n) * 0.8
     peaks = 0.5 + np.cumsum(0.8 + 0.06 * np.sin(2 * np.pi * rsa_hz * beat_t))
     t = np.arange(0, peaks[-1] + 1, 1 / fs)
     amp = 1 + 0.2 * np.sin(2 * np.pi * amp_hz * peaks)
+    if amp_noise:  # the QRS amplitude follows no breathing: beat-to-beat noise only
+        amp = 1 + 0.2 * np.random.default_rng(0).normal(size=n)
     ecg = np.zeros(len(t))
     for a, p in zip(amp, peaks, strict=True):
         i = int(p * fs)
         k = np.arange(max(0, i - 10), min(len(t), i + 10))
         ecg[k] += a * np.exp(-0.5 * ((t[k] - p) / 0.01) ** 2)
     rr = np.r_[np.nan, np.diff(peaks) * 1000]
-    return edr_quality_windows(peaks, rr, np.zeros(n, bool), ecg, fs)
+    return edr_quality_table(BeatSeries(peaks, rr, np.zeros(n, bool)),
+                             Channel("ECG", ecg, fs, "mV", "ecg"))
 
 
 def test_edr_reported_when_modulations_agree():
     w = edr_case(0.25, 0.25)
     assert w["edr_valid"].all()
     assert np.allclose(w["edr_rate_bpm"], 15.0, atol=0.5)
+
+
+def test_edr_verdict_periodic_route_stands_alone():
+    # one route repeats itself one breath later, the other does not: the periodic one
+    assert edr_window_verdict(9.0, 16.0, 0.2, 0.7) == (16.0, 0.7, "")
+    # agreeing: their mean, as without periodicity (a valid window keeps its value)
+    assert edr_window_verdict(15.0, 16.0, 0.6, 0.9) == edr_window_verdict(15.0, 16.0)
+    assert edr_window_verdict(15.0, 16.0, 0.1, 0.9) == (15.5, 0.67, "")
+    # both periodic and disagreeing: no rate, with the reason
+    rate, _, reason = edr_window_verdict(9.0, 16.0, 0.6, 0.7)
+    assert np.isnan(rate) and "periodic and disagree" in reason
+    # neither periodic and disagreeing: no rate
+    rate, _, reason = edr_window_verdict(9.0, 16.0, 0.2, 0.3)
+    assert np.isnan(rate) and "neither repeats itself" in reason
+
+
+def test_edr_reported_from_rsa_when_the_amplitude_carries_no_breathing():
+    w = edr_case(0.25, 0.25, amp_noise=True)
+    assert (w["edr_amplitude_periodicity"] < 0.5).all()
+    assert (w["edr_rsa_periodicity"] >= 0.5).all()
+    assert w["edr_valid"].all()
+    assert np.allclose(w["edr_rate_bpm"], 15.0, atol=1.0)
+    # where the noise route's rate is off, the periodic RSA route alone gives the rate
+    off = (w["edr_amplitude_bpm"] - w["edr_rsa_bpm"]).abs() > 1.5
+    assert off.any()
+    assert np.allclose(w.loc[off, "edr_rate_bpm"], w.loc[off, "edr_rsa_bpm"])
+    assert np.allclose(w.loc[off, "edr_quality"], w.loc[off, "edr_rsa_periodicity"], atol=0.01)
 
 
 def test_edr_nan_with_reason_when_modulations_disagree():
@@ -116,14 +147,14 @@ def test_edr_nan_with_reason_when_modulations_disagree():
 
 def test_real_lab_belt_is_valid(shared_data):
     x = pd.read_csv(shared_data / "real" / "bio_resting_8min_100hz.csv")["RSP"].to_numpy(float)
-    w = belt_quality_windows(x, 100.0)
+    w = belt_quality_table(Channel("RSP", x, 100.0, "V", "rsp"))
     assert w["belt_valid"].all()
     assert w["resp_rate_bpm"].between(5, 20).all()
 
 
 def test_field_belt_mostly_valid_with_reasons(shared_data):
     ch = read_wfdb(shared_data / "real" / "drive05").channels["RESP"]
-    w = belt_quality_windows(ch.data, ch.sampling_rate)
+    w = belt_quality_table(ch)
     assert w["belt_valid"].mean() >= 0.6
     assert (w["belt_reason"] == "").equals(w["belt_valid"])
 

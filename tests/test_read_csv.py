@@ -108,3 +108,14 @@ def test_gzipped_table_without_gz_extension(tmp_path):
     path.write_bytes(gzip.compress(b"time,ECG\n0,1\n0.01,2\n0.02,1\n"))
     assert detect_format(path) == "csv"
     assert read_recording(path).channels["ECG"].sampling_rate == 100.0
+
+
+def test_given_rate_must_agree_with_the_time_column(tmp_path):
+    path = tmp_path / "timed.csv"
+    _frame().to_csv(path, index=False)  # a 250 Hz time column
+    with pytest.raises(ReaderError, match=r"timed.csv: sampling_rate=100 Hz contradicts the "
+                                          r"time column 'time'.*250 Hz"):
+        read_recording(path, sampling_rate=100.0)
+    rec = read_recording(path, sampling_rate=250.0)  # agreeing: the time column decides
+    assert rec.ecg().sampling_rate == 250.0
+    assert rec.duration_s == pytest.approx(read_recording(path).duration_s)

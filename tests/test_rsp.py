@@ -299,6 +299,10 @@ def test_process_writes_breathing_phases_and_group_tables(tmp_path):
     prov = side["SootheProvenance"]
     assert prov["settings"]["scr_min_amplitude_us"] == 0.08
     assert prov["methods"]["eda"]["scr_min_amplitude_us"] == 0.08
+    # the low-pass type and order and the SCR rise-time limits are recorded with the rest
+    assert prov["methods"]["eda"]["lowpass_filter"] == (
+        "Butterworth low-pass, 4th order, zero phase")
+    assert prov["methods"]["eda"]["scr_rise_s"] == [0.3, 6.0]
     assert prov["methods"]["vagal_index"]["primary"] == "lnrmssd"
     assert prov["methods"]["rsp"]["belt"]["channel"] == "chest"
     assert "sc_mean_us" in prov["methods"]["eda_columns"]

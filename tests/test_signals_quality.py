@@ -17,9 +17,11 @@ from experiment.signals.monitor import Frame, judge_frame
 from experiment.signals.scenarios import scenario_signals
 from experiment.signals.verdict import CHECK, GOOD, WAITING, judge_ecg, judge_eda, judge_resp
 from physio.ecg import ecg_quality as eq
-from physio.ecg.ecg_beats import ecg_beats
+from physio.ecg.ecg_beats import BeatSeries, ecg_beats
 from physio.eda.eda_artifacts import eda_artifacts, eda_window_quality
+from physio.recording import Channel
 from physio.rsp import rsp_quality as rq
+from physio.signal_quality import belt_quality_table, ecg_quality_table
 
 
 def drift_only(fs: float, seed: int, seconds: float = 10.0, hum_mv: float = 0.0) -> np.ndarray:
@@ -167,12 +169,14 @@ def test_ecg_live_and_pipeline_same_quality(name, signal) -> None:
     x = np.asarray(signal(fs), dtype=float)
     live = judge_ecg(x, fs)
     # the same beats through the pipeline's function: the very same number
-    same = eq.ecg_quality_windows(x, fs, np.asarray(live.marks), window_s=len(x) / fs)
+    marks = np.asarray(live.marks)
+    same = ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"),
+                             BeatSeries(marks, np.r_[np.nan, np.diff(marks) * 1000],
+                                        np.zeros(len(marks), bool)), window_s=len(x) / fs)
     assert same["ecg_quality"].iloc[0] == pytest.approx(live.metrics["ecg_quality"], abs=1e-12)
     # the pipeline's own detector and quality on the same 10 s: the same verdict
     beats = ecg_beats(x, fs)
-    piped = eq.ecg_quality_windows(x, fs, beats.peaks_s, beats.beat_class,
-                                   window_s=len(x) / fs)
+    piped = ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), beats, window_s=len(x) / fs)
     assert bool(piped["ecg_valid"].iloc[0]) == (live.status == GOOD) == (name == "heart")
 
 
@@ -191,7 +195,7 @@ def test_belt_live_and_pipeline_same_verdict() -> None:
     x = quiet_after_breathing(fs, 0)
     t = np.arange(len(x)) / fs
     live = judge_frame(Frame(t[-1], {"RESP": (t, x, fs)}, []))["RESP"]
-    piped = rq.belt_quality_windows(x, fs, window_s=10.0)
+    piped = belt_quality_table(Channel("RESP", x, fs, "V", "rsp"), window_s=10.0)
     assert not piped["belt_valid"].iloc[-1] and live.status == CHECK
     assert piped["belt_reason"].iloc[-1].startswith("belt is quiet")
     assert live.reason.startswith("belt is quiet")

@@ -272,8 +272,8 @@ def ecg_beats_verdict(x: np.ndarray, fs: float, peaks: np.ndarray,
     """Rules 3-5: enough beats, a plausible rate, and beats that look like heartbeats.
 
     The shape rule is the pipeline's (:mod:`physio.ecg.ecg_quality`): each detected beat is
-    correlated with the median beat of the segment on the 0.5-25 Hz band
-    (:func:`~physio.ecg.ecg_quality.ecg_quality_signal`,
+    correlated with the median beat of the segment on the 0.5-25 Hz band at most 250 Hz
+    (:func:`~physio.ecg.ecg_quality.ecg_quality_input`,
     :func:`~physio.ecg.ecg_quality.ecg_beat_quality`) and the segment is judged like one
     pipeline window (:func:`~physio.ecg.ecg_quality.ecg_window_quality`). A template needs
     :data:`~physio.ecg.ecg_quality.MIN_TEMPLATE_BEATS` whole beats: until a segment long
@@ -305,7 +305,7 @@ def ecg_beats_verdict(x: np.ndarray, fs: float, peaks: np.ndarray,
         words = ("noise, not beats" if hr > hi else
                  "too slow: beats missed, check the electrodes")
         return Verdict("ECG", CHECK, f"HR {hr:.0f}: {words}", hr, "bpm", marks, metrics)
-    beats = eq.ecg_beat_quality(eq.ecg_quality_signal(x, fs), fs, peaks_s)
+    beats = eq.ecg_beat_quality(*eq.ecg_quality_input(x, fs), peaks_s)
     judged = int(np.isfinite(beats["template_corr"]).sum())
     if judged < eq.MIN_TEMPLATE_BEATS and len(x) / fs < ecg_shape_seconds():
         return Verdict("ECG", WAITING, f"HR {hr:.0f} bpm; waiting for "

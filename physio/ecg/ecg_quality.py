@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import scipy.signal as sps
 
+from physio.ecg.ecg_clean import decimate_bspline, integer_factor, resample_to
 from physio.zero_phase import sosfiltfilt_lean
 
 #: Beat-shape templates are built per block of this length (s) from the recording's start:
@@ -65,6 +66,11 @@ MAX_RR_S = 3.0
 #: skin picks up and which would otherwise make every "beat" look alike.
 QUALITY_BAND_HZ = (0.5, 25.0)
 QUALITY_FILTER_ORDER = 4
+#: Highest rate (Hz) the beats are compared at (:func:`ecg_quality_input`): ten times the
+#: band's upper edge, the detection rate. A faster ECG is brought to it first, so that a
+#: heart recorded at 500, 1000 or 2000 Hz gets the same correlations, and the cost does not
+#: grow with the recorder's rate.
+QUALITY_RATE_HZ = 250.0
 #: Fewest beats for a template.
 MIN_TEMPLATE_BEATS = 5
 
@@ -110,6 +116,33 @@ def ecg_quality_signal(signal: np.ndarray, sampling_rate: float) -> np.ndarray:
     if not np.isfinite(x).all():  # a copy only when there is something to replace
         x = np.nan_to_num(x)
     return sosfiltfilt_lean(quality_filter(float(sampling_rate)), x)
+
+
+def ecg_quality_input(signal: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, float]:
+    """The ECG the beats are compared on, and its rate: brought to at most
+    :data:`QUALITY_RATE_HZ` (as for detection: an integer rate ratio by
+    :func:`physio.ecg.ecg_clean.decimate_bspline`, any other by
+    :func:`physio.ecg.ecg_clean.resample_to`), then band-passed (:func:`ecg_quality_signal`).
+
+    NaN becomes 0 before the rate changes. An ECG at or below the rate is only band-passed.
+
+    Examples
+    --------
+    >>> x, fs = ecg_quality_input(np.zeros(4000), 1000.0)
+    >>> len(x), fs
+    (1000, 250.0)
+    >>> ecg_quality_input(np.zeros(100), 100.0)[1]
+    100.0
+    """
+    fs = float(sampling_rate)
+    if fs <= QUALITY_RATE_HZ:
+        return ecg_quality_signal(signal, fs), fs
+    x = np.asarray(signal, dtype=np.float64)
+    if not np.isfinite(x).all():
+        x = np.nan_to_num(x)
+    factor = integer_factor(fs, QUALITY_RATE_HZ)
+    x = decimate_bspline(x, factor) if factor else resample_to(x, fs, QUALITY_RATE_HZ)
+    return ecg_quality_signal(x, QUALITY_RATE_HZ), QUALITY_RATE_HZ
 
 
 def beat_template_corr(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.ndarray, *,
@@ -271,55 +304,6 @@ def window_reason(quality: float, unmatched: float, covered: float, hr_bpm: floa
     return ""
 
 
-def ecg_quality_windows(signal: np.ndarray, sampling_rate: float, peaks_s: np.ndarray,
-                        beat_class: np.ndarray | None = None, *,
-                        window_s: float = 60.0) -> pd.DataFrame:
-    """ECG quality of consecutive fixed windows of a channel.
-
-    Parameters
-    ----------
-    signal : numpy.ndarray
-        Raw ECG (it is band-passed here with :func:`ecg_quality_signal`).
-    sampling_rate : float
-        Hz.
-    peaks_s : numpy.ndarray
-        R-peak times (s from the first sample), e.g. ``ecg_beats(...).peaks_s``.
-    beat_class : numpy.ndarray, optional
-        ``BeatSeries.beat_class``.
-    window_s : float
-        Window length (s); the last, partial window is kept when at least half as long.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per window: ``start_s``, ``end_s``, ``n_beats`` and the columns of
-        :func:`ecg_window_quality`.
-
-    Examples
-    --------
-    >>> fs = 250.0
-    >>> t = np.arange(int(120 * fs)) / fs
-    >>> p = np.arange(0.5, 119.5, 0.8)
-    >>> x = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in p)
-    >>> ecg_quality_windows(x, fs, p)["ecg_valid"].tolist()
-    [True, True]
-    """
-    fs = float(sampling_rate)
-    peaks = np.asarray(peaks_s, dtype=float)
-    beats = ecg_beat_quality(ecg_quality_signal(signal, fs), fs, peaks, beat_class)
-    total = len(signal) / fs
-    rows = []
-    for start in np.arange(0.0, total, window_s):
-        end = min(start + window_s, total)
-        if end - start < window_s / 2:
-            break
-        row = {"start_s": float(start), "end_s": float(end),
-               "n_beats": int(((peaks >= start) & (peaks < end)).sum())}
-        row.update(ecg_window_quality(peaks, beats, start, end))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def ecg_quality_methods() -> dict[str, object]:
     """Rules and thresholds in force, for the sidecar (read at call time).
 
@@ -332,7 +316,8 @@ def ecg_quality_methods() -> dict[str, object]:
         "method": "QRS template correlation per beat (median beat of its block); window "
                   "quality = median correlation of its beats",
         "template_block_s": TEMPLATE_BLOCK_S, "beat_window_s": list(BEAT_WINDOW_S),
-        "qrs_window_s": list(QRS_WINDOW_S), "quality_band_hz": list(QUALITY_BAND_HZ),
+        "qrs_window_s": list(QRS_WINDOW_S), "quality_rate_hz": QUALITY_RATE_HZ,
+        "quality_band_hz": list(QUALITY_BAND_HZ),
         "quality_filter_order": QUALITY_FILTER_ORDER, "window_corr_min": WINDOW_CORR_MIN,
         "beat_corr_min": BEAT_CORR_MIN, "max_unmatched_share": MAX_UNMATCHED_SHARE,
         "hr_range_bpm": list(HR_RANGE_BPM), "min_coverage": MIN_COVERAGE,

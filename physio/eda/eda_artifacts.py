@@ -24,8 +24,6 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from physio.eda.eda_process import EdaResult, eda_process
-
 #: Plausible skin conductance (µS), Kleckner et al. (2018).
 RANGE_US = (0.05, 60.0)
 #: Fastest physiological change (µS/s), Kleckner et al. (2018).
@@ -298,49 +296,6 @@ def eda_window_quality(intervals: list[tuple[float, float, str]], start_s: float
     n = sum(1 for a, b, _ in intervals if b > start_s and a < end_s)
     return {"eda_quality": quality, "eda_valid": reason == "", "eda_reason": reason,
             "eda_artifacts": n}
-
-
-def eda_process_bridged(signal_us: np.ndarray, sampling_rate: float,
-                        **kwargs) -> tuple[EdaResult, list[tuple[float, float, str]],
-                                           pd.DataFrame]:
-    """Find artefacts, bridge them, run :func:`physio.eda.eda_process`, drop SCRs near them.
-
-    Parameters
-    ----------
-    signal_us : numpy.ndarray
-        Skin conductance in µS.
-    sampling_rate : float
-        Hz.
-    **kwargs
-        Passed to :func:`physio.eda.eda_process.eda_process` (``units`` is fixed to µS).
-
-    Returns
-    -------
-    (EdaResult, intervals, scr_table)
-        The result of the bridged signal (its SCR arrays still hold every SCR found), the
-        artefact intervals (s from the first sample) and the ``desc-scr`` table of the SCRs
-        that count.
-
-    Examples
-    --------
-    >>> fs = 100.0
-    >>> t = np.arange(0, 120, 1 / fs)
-    >>> bump = np.where(t > 30, (t - 30) * np.exp(-(t - 30) / 2.0), 0)
-    >>> x = 5 + 0.3 * bump + 0.002 * np.sin(t)
-    >>> x[int(80 * fs):] += 4.0  # electrode step
-    >>> res, bad, table = eda_process_bridged(x, fs)
-    >>> len(bad), len(table), round(float(table["onset_s"].iloc[0]))
-    (1, 1, 30)
-    """
-    intervals = eda_artifacts(signal_us, sampling_rate)
-    bridged = eda_bridge(signal_us, sampling_rate, intervals)
-    start = float(kwargs.pop("start_s", 0.0))
-    kwargs.pop("units", None)
-    result = eda_process(bridged, sampling_rate, units="uS", start_s=start, **kwargs)
-    shifted = [(a + start, b + start, r) for a, b, r in intervals]
-    table = scr_table(result.scr_onset_s, result.scr_peak_s, result.scr_amp_us,
-                      intervals=shifted)
-    return result, shifted, table
 
 
 def eda_artifact_methods() -> dict[str, object]:

@@ -12,6 +12,10 @@ from physio.errors import ChannelError
 DEFAULT_TARGET_RATE_HZ = 25.0
 #: Low-pass cut-off, as in neurokit2's ``eda_clean`` (4th-order Butterworth, 3 Hz).
 DEFAULT_LOWPASS_HZ = 3.0
+#: Order of the Butterworth low-pass (applied forward and backward: zero phase).
+LOWPASS_ORDER = 4
+#: The low-pass in plain words, for the sidecar.
+LOWPASS_FILTER = f"Butterworth low-pass, {LOWPASS_ORDER}th order, zero phase"
 
 _UNIT_FACTORS_TO_US = {
     "us": 1.0,
@@ -150,7 +154,7 @@ def eda_lowpass(x: np.ndarray, fs: float, lowpass_hz: float = DEFAULT_LOWPASS_HZ
         x = np.interp(idx, idx[~nan], x[~nan])
     cutoff = min(lowpass_hz, 0.45 * fs)
     if len(x) > 30:
-        sos = butter(4, cutoff, btype="lowpass", fs=fs, output="sos")
+        sos = butter(LOWPASS_ORDER, cutoff, btype="lowpass", fs=fs, output="sos")
         x = sosfiltfilt(sos, x)
     x[nan] = np.nan
     return x

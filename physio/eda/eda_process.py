@@ -11,6 +11,7 @@ import numpy as np
 from physio.eda.eda_clean import (
     DEFAULT_LOWPASS_HZ,
     DEFAULT_TARGET_RATE_HZ,
+    LOWPASS_FILTER,
     eda_decimate,
     eda_lowpass,
     eda_to_microsiemens,
@@ -23,7 +24,13 @@ from physio.eda.eda_quality import (
     release_pages,
     scan_eda_loss,
 )
-from physio.eda.eda_scr import DEFAULT_SCR_MIN_AMPLITUDE_US, eda_scr
+from physio.eda.eda_scr import (
+    DEFAULT_SCR_MIN_AMPLITUDE_US,
+    SCR_MAX_RISE_S,
+    SCR_MIN_RISE_S,
+    SCR_SMOOTH_HZ,
+    eda_scr,
+)
 
 #: A window with more than this fraction of lost signal gets NaN EDA values.
 MAX_BAD_FRACTION = 0.2
@@ -132,10 +139,13 @@ def eda_process(
             "input_rate_hz": float(sampling_rate),
             "working_rate_hz": fs,
             "lowpass_hz": lowpass_hz,
+            "lowpass_filter": LOWPASS_FILTER,
             "decompose_method": method,
             "scr_method": "trough-to-peak on the 1 Hz smoothed signal; the amplitude "
                           "criterion is measured on that same smoothed signal",
             "scr_min_amplitude_us": scr_min_amplitude_us,
+            "scr_smooth_hz": SCR_SMOOTH_HZ,
+            "scr_rise_s": [SCR_MIN_RISE_S, SCR_MAX_RISE_S],
             "valid_range_us": [min_us, max_us],
             "n_scr": int(len(scr["amp_us"])),
         },

@@ -248,17 +248,22 @@ def find_columns(path: Path, columns: list[str],
 
 def csv_sampling_rate(path: Path, table: pd.DataFrame, time_col: str | None,
                       sampling_rate: float | None, meta: dict) -> float:
-    """The sampling rate: given, else inferred from the time column (its first time
-    stamp goes to ``meta['time_offset_s']``).
+    """The sampling rate: from the time column when there is one (its first time stamp
+    goes to ``meta['time_offset_s']``), else the given one.
+
+    A given rate must agree with the file's own time column (within 0.5 %): the time
+    stamps say when the samples were taken, and a rate that contradicts them would
+    stretch or squeeze the whole recording without a word.
 
     Raises
     ------
     ReaderError
-        A rate that is not positive, an irregular time column, or neither rate nor time.
+        A rate that is not positive, a given rate the time column contradicts, an
+        irregular time column, or neither rate nor time.
     """
-    if sampling_rate is not None:
-        if not (np.isfinite(sampling_rate) and sampling_rate > 0):
-            raise ReaderError(f"{path}: sampling_rate={sampling_rate!r}; expected a positive Hz")
+    if sampling_rate is not None and not (np.isfinite(sampling_rate) and sampling_rate > 0):
+        raise ReaderError(f"{path}: sampling_rate={sampling_rate!r}; expected a positive Hz")
+    if time_col is None and sampling_rate is not None:
         return float(sampling_rate)
     if time_col is None:
         raise ReaderError(
@@ -270,6 +275,12 @@ def csv_sampling_rate(path: Path, table: pd.DataFrame, time_col: str | None,
     if "ms" in time_col.lower() or units_from_header(time_col) == "ms":
         times = times / 1000.0
     rate = infer_sampling_rate(times, path, time_col)
+    if sampling_rate is not None and abs(rate - sampling_rate) > 0.005 * rate:
+        raise ReaderError(
+            f"{path}: sampling_rate={sampling_rate:g} Hz contradicts the time column "
+            f"{time_col!r}, whose stamps are {rate:g} Hz apart; leave the rate out (the time "
+            "column decides) or map another time column"
+        )
     meta["time_offset_s"] = float(times[0])
     return rate
 

@@ -8,17 +8,18 @@
   alternates peak, trough, peak; each trough-to-trough cycle is one breath. Small wiggles
   (speech, a cough) are removed as pairs, so they never split a breath.
 * **Belt quality per window** asks for positive evidence of breathing, not only for a
-  signal: the trace must repeat itself (:func:`breathing_periodicity`, the highest
-  normalised autocorrelation at a lag of one breath, :data:`PERIOD_RANGE_S`), and two
-  independent counters (soothe's hysteresis counter and count-adv) must agree within
-  :data:`AGREE_BPM`. A belt that stops carrying breathing gives band-passed noise: it
-  still crosses zero, so every counter "counts" it, but it does not repeat and the
-  counters disagree.
+  signal: the belt must not be quiet, most of its power must lie in the breathing band,
+  and two independent counters (soothe's hysteresis counter and count-adv) must agree
+  within :data:`AGREE_BPM`. A belt that stops carrying breathing gives band-passed noise:
+  it still crosses zero, so every counter "counts" it, but the counters disagree.
 * **ECG-derived breathing quality**: RSA and QRS-amplitude modulation are two independent
-  routes from breathing into the ECG. Where the rates they give agree within
-  :data:`AGREE_BPM`, breathing drives both and the rate is reported; where they disagree,
-  at least one is following something else (Mayer waves, movement, posture), so the rate
-  is NaN with the reason.
+  routes from breathing into the ECG, and whether breathing modulates either depends on
+  the person and the moment (Birrenkott et al. 2018). Where the two rates agree within
+  :data:`AGREE_BPM`, breathing drives both and their mean is reported; where they
+  disagree, the one route whose trace repeats itself one breath later
+  (:func:`breathing_periodicity` >= :data:`MIN_PERIODICITY`) gives the rate; otherwise
+  (neither periodic, or both periodic and disagreeing) the rate is NaN with the reason
+  (:func:`edr_window_verdict`).
 """
 
 from __future__ import annotations
@@ -27,18 +28,19 @@ import functools
 import heapq
 
 import numpy as np
-import pandas as pd
 import scipy.signal as sps
 
-from physio.rsp.ecg_rsp import ecg_rsp
-from physio.rsp.rsp_clean import RSP_BAND_HZ, rsp_clean, rsp_decimate
-from physio.rsp.rsp_peaks import rsp_breaths
+from physio.rsp.rsp_clean import RSP_BAND_HZ, RSP_PROCESS_HZ, rsp_clean, rsp_decimate
+from physio.rsp.rsp_peaks import BreathSeries
 
 #: count-adv threshold: 0.3 x the third quartile of the swings (Schäfer & Kratky 2008).
 COUNT_ADV_FRACTION = 0.3
 #: Breath lengths the periodicity looks for (s): 2-40 breaths/min.
 PERIOD_RANGE_S = (1.5, 30.0)
-#: Least normalised autocorrelation at one breath for a window to hold breathing.
+#: Least normalised autocorrelation at one breath for a trace to carry breathing in a
+#: window (an ECG-derived route, :func:`edr_window_verdict`): below it the trace shares
+#: less than a quarter of its variance with itself one breath later (the same 0.5 as a
+#: beat's template correlation in physio.ecg.ecg_quality).
 MIN_PERIODICITY = 0.5
 #: Two counters (or two ECG modulations) agree when their rates differ by at most this
 #: (breaths/min): the issue's accuracy criterion for a breathing rate.
@@ -49,6 +51,9 @@ CITATIONS = (
     "arrhythmia: comparison of various methods. Ann Biomed Eng 36(3):476-485",
     "Charlton P. H. et al. (2016) An assessment of algorithms to estimate respiratory rate "
     "from the electrocardiogram and photoplethysmogram. Physiol Meas 37(4):610-626",
+    "Birrenkott D. A., Pimentel M. A. F., Watkinson P. J. & Clifton D. A. (2018) A robust "
+    "fusion model for estimating respiratory rate from photoplethysmography and "
+    "electrocardiography. IEEE Trans Biomed Eng 65(9):2033-2041",
 )
 
 
@@ -268,6 +273,12 @@ def welch_psd(x: np.ndarray, sampling_rate: float, nperseg: int
 def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
     """Share of a raw belt window's power above 0.05 Hz that lies in the breathing band.
 
+    The power is measured on the belt brought to the breathing trace's rate
+    (:func:`physio.rsp.rsp_clean.rsp_decimate`, 50 Hz for a belt faster than 100 Hz): so
+    the share does not depend on the recorder's rate (a 1000 Hz belt would otherwise add
+    sensor noise up to 500 Hz to the total, a 100 Hz belt only up to 50 Hz), and a belt's
+    power above 25 Hz, which is not breathing, does not count either way.
+
     Examples
     --------
     >>> fs = 25.0
@@ -277,9 +288,8 @@ def breathing_band_share(raw: np.ndarray, sampling_rate: float) -> float:
     >>> bool(breathing_band_share(np.random.default_rng(0).normal(size=len(t)), fs) < 0.2)
     True
     """
-    y = np.asarray(raw, dtype=float)
+    y, fs, _ = rsp_decimate(np.asarray(raw, dtype=float), sampling_rate)
     y = y[np.isfinite(y)]
-    fs = float(sampling_rate)
     if len(y) < 4 * fs:
         return float("nan")
     nperseg = min(len(y), int(30 * fs))
@@ -316,68 +326,44 @@ def belt_window_verdict(soothe_bpm: float, count_adv_bpm: float, amplitude_ratio
     return quality, ""
 
 
-def belt_quality_windows(signal: np.ndarray, sampling_rate: float, *,
-                         window_s: float = 60.0) -> pd.DataFrame:
-    """Belt breathing rate and quality of consecutive windows.
-
-    The reported ``resp_rate_bpm`` is count-adv's (NaN when the window is not valid);
-    soothe's hysteresis counter is the second, independent opinion.
-
-    Parameters
-    ----------
-    signal : numpy.ndarray
-        Raw belt trace (any units).
-    sampling_rate : float
-        Hz.
-    window_s : float
-        Window length (s); a last window shorter than half of it is dropped.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``start_s``, ``end_s``, ``resp_rate_bpm``, ``count_adv_bpm``, ``soothe_bpm``,
-        ``belt_amplitude_ratio``, ``belt_band_share``, ``belt_quality``, ``belt_valid``,
-        ``belt_reason``.
+def trace_periodicity(series: BreathSeries, start_s: float, end_s: float) -> float:
+    """:func:`breathing_periodicity` of a breath series' cleaned trace within
+    ``[start_s, end_s)`` (NaN when the series carries no trace there).
 
     Examples
     --------
-    >>> fs = 25.0
-    >>> t = np.arange(0, 300, 1 / fs)
-    >>> y = np.where(t < 180, np.sin(2 * np.pi * 0.25 * t), 0.0)
-    >>> y = y + np.random.default_rng(0).normal(0, 0.01, len(t))
-    >>> belt_quality_windows(y, fs)["belt_valid"].tolist()
-    [True, True, True, False, False]
+    >>> t = np.arange(0, 120, 0.25)
+    >>> b = BreathSeries(np.zeros(0), np.zeros(0), np.zeros(0), "ecg", trace_t=t,
+    ...                  trace_y=np.sin(2 * np.pi * 0.25 * t))
+    >>> round(trace_periodicity(b, 0.0, 60.0), 1)
+    0.9
     """
-    clean, fs, delay = belt_trace(signal, sampling_rate)
-    troughs = count_adv(clean, fs) + delay
-    ours = rsp_breaths(clean, fs, start_s=delay)
-    total = len(signal) / float(sampling_rate)
-    starts = [s for s in np.arange(0.0, total, window_s) if min(s + window_s, total) - s
-              >= window_s / 2]
-    sds = np.array([np.nanstd(clean[int((s - delay) * fs):int((s + window_s - delay) * fs)])
-                    if len(clean) else np.nan for s in starts])
-    ref = np.nanpercentile(sds, REFERENCE_PERCENTILE) if np.isfinite(sds).any() else np.nan
-    rows = []
-    for s, sd in zip(starts, sds, strict=True):
-        e = min(s + window_s, total)
-        ca = window_rate(troughs, s, e)
-        sel = (ours.mid_s >= s) & (ours.mid_s < e) & np.isfinite(ours.rate_bpm)
-        so = float(np.median(ours.rate_bpm[sel])) if sel.sum() >= 2 else float("nan")
-        ratio = float(sd / ref) if ref > 0 else float("nan")
-        raw = np.asarray(signal[int(s * sampling_rate):int(e * sampling_rate)], dtype=float)
-        share = breathing_band_share(raw, sampling_rate)
-        quality, reason = belt_window_verdict(so, ca, ratio, share)
-        rows.append({"start_s": float(s), "end_s": float(e),
-                     "resp_rate_bpm": ca if reason == "" else float("nan"),
-                     "count_adv_bpm": ca, "soothe_bpm": so, "belt_amplitude_ratio": ratio,
-                     "belt_band_share": share,
-                     "belt_quality": quality, "belt_valid": reason == "",
-                     "belt_reason": reason})
-    return pd.DataFrame(rows)
+    t = np.asarray(series.trace_t, dtype=float)
+    sel = (t >= start_s) & (t < end_s)
+    if sel.sum() < 4:
+        return float("nan")
+    fs = 1.0 / float(np.median(np.diff(t[sel])))
+    return round(breathing_periodicity(np.asarray(series.trace_y)[sel], fs), 3)
 
 
-def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float) -> tuple[float, float, str]:
-    """ECG-derived rate, quality (0-1) and reason from its two modulations' rates.
+def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float,
+                       rsa_periodicity: float = float("nan"),
+                       amplitude_periodicity: float = float("nan")
+                       ) -> tuple[float, float, str]:
+    """ECG-derived rate, quality (0-1) and reason from its two modulations.
+
+    Each route (RSA, QRS amplitude) carries breathing in a window when its trace repeats
+    itself one breath later: normalised autocorrelation >= :data:`MIN_PERIODICITY` (the
+    autocorrelation respiratory quality index of Birrenkott et al. 2018, who found that
+    whether breathing modulates a route at all depends on the person and the moment).
+
+    1. The two rates within :data:`AGREE_BPM` of each other: their mean, ``edr_quality``
+       1 - gap / (2 x AGREE_BPM) (two independent routes agreeing are evidence of
+       breathing).
+    2. Otherwise, exactly one route carries breathing: its rate, ``edr_quality`` its
+       periodicity (the other route follows something else, or has too few breaths).
+    3. Otherwise NaN with the reason: both routes periodic and disagreeing (two
+       breathing-like rhythms, no way to tell which), or neither periodic.
 
     Examples
     --------
@@ -385,68 +371,33 @@ def edr_window_verdict(rsa_bpm: float, amplitude_bpm: float) -> tuple[float, flo
     (15.3, 0.8, '')
     >>> edr_window_verdict(9.0, 16.0)[0]
     nan
+    >>> edr_window_verdict(9.0, 16.0, 0.2, 0.7)
+    (16.0, 0.7, '')
+    >>> edr_window_verdict(9.0, 16.0, 0.6, 0.7)[2][:31]
+    'RSA and QRS-amplitude breathing'
     """
-    if not (np.isfinite(rsa_bpm) and np.isfinite(amplitude_bpm)):
+    rates = np.array([rsa_bpm, amplitude_bpm], dtype=float)
+    if np.isfinite(rates).all() and abs(rsa_bpm - amplitude_bpm) <= AGREE_BPM:
+        gap = abs(rsa_bpm - amplitude_bpm)
+        quality = round(float(np.clip(1.0 - gap / (2 * AGREE_BPM), 0.0, 1.0)), 2)
+        return round(0.5 * (rsa_bpm + amplitude_bpm), 2), quality, ""
+    period = np.array([rsa_periodicity, amplitude_periodicity], dtype=float)
+    breathing = np.isfinite(rates) & np.isfinite(period) & (period >= MIN_PERIODICITY)
+    if breathing.sum() == 1:
+        k = int(np.flatnonzero(breathing)[0])
+        return round(float(rates[k]), 2), round(float(period[k]), 2), ""
+    if breathing.all():
+        return float("nan"), 0.0, (
+            f"RSA and QRS-amplitude breathing are both periodic and disagree "
+            f"({rsa_bpm:.1f} vs {amplitude_bpm:.1f}/min, > {AGREE_BPM}/min)")
+    if not np.isfinite(rates).all():
         return float("nan"), 0.0, "too few ECG-derived breaths for a rate"
     gap = abs(rsa_bpm - amplitude_bpm)
     quality = round(float(np.clip(1.0 - gap / (2 * AGREE_BPM), 0.0, 1.0)), 2)
-    if gap > AGREE_BPM:
-        return float("nan"), quality, (
-            f"RSA and QRS-amplitude breathing disagree ({rsa_bpm:.1f} vs "
-            f"{amplitude_bpm:.1f}/min, > {AGREE_BPM}/min): not breathing-driven")
-    return round(0.5 * (rsa_bpm + amplitude_bpm), 2), quality, ""
-
-
-def edr_quality_windows(beats_peaks_s: np.ndarray, rr_ms: np.ndarray,
-                        corrected: np.ndarray, ecg: np.ndarray, sampling_rate: float, *,
-                        window_s: float = 60.0) -> pd.DataFrame:
-    """ECG-derived breathing rate where RSA and QRS-amplitude modulation agree.
-
-    Parameters
-    ----------
-    beats_peaks_s, rr_ms, corrected : numpy.ndarray
-        From :class:`physio.ecg.BeatSeries` (ECG clock, first sample = 0).
-    ecg : numpy.ndarray
-        The ECG (any units).
-    sampling_rate : float
-        Hz of ``ecg``.
-    window_s : float
-        Window length (s).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``start_s``, ``end_s``, ``edr_rate_bpm`` (NaN unless valid), ``edr_rsa_bpm``,
-        ``edr_amplitude_bpm``, ``edr_quality``, ``edr_valid``, ``edr_reason``.
-
-    Examples
-    --------
-    >>> fs = 250.0
-    >>> peaks = np.cumsum(0.8 + 0.05 * np.sin(2 * np.pi * 0.25 * np.arange(160) * 0.8))
-    >>> t = np.arange(0, peaks[-1] + 1, 1 / fs)
-    >>> amp = 1 + 0.2 * np.sin(2 * np.pi * 0.25 * peaks)
-    >>> ecg = sum(a * np.exp(-0.5 * ((t - p) / 0.01) ** 2) for a, p in zip(amp, peaks))
-    >>> rr = np.r_[np.nan, np.diff(peaks) * 1000]
-    >>> w = edr_quality_windows(peaks, rr, np.zeros(160, bool), ecg, fs)
-    >>> [round(r) for r in w["edr_rate_bpm"]]
-    [15, 15]
-    """
-    series = {m: ecg_rsp(beats_peaks_s, rr_ms, corrected, ecg=ecg,
-                         sampling_rate=sampling_rate, method=m)
-              for m in ("rsa", "amplitude")}
-    total = len(ecg) / float(sampling_rate)
-    rows = []
-    for s in np.arange(0.0, total, window_s):
-        e = min(s + window_s, total)
-        if e - s < window_s / 2:
-            break
-        rates = {m: window_rate(b.onset_s, s, e) for m, b in series.items()}
-        rate, quality, reason = edr_window_verdict(rates["rsa"], rates["amplitude"])
-        rows.append({"start_s": float(s), "end_s": float(e), "edr_rate_bpm": rate,
-                     "edr_rsa_bpm": rates["rsa"], "edr_amplitude_bpm": rates["amplitude"],
-                     "edr_quality": quality, "edr_valid": reason == "",
-                     "edr_reason": reason})
-    return pd.DataFrame(rows)
+    return float("nan"), quality, (
+        f"RSA and QRS-amplitude breathing disagree ({rsa_bpm:.1f} vs "
+        f"{amplitude_bpm:.1f}/min, > {AGREE_BPM}/min) and neither repeats itself "
+        f"(periodicity < {MIN_PERIODICITY:g}): not breathing-driven")
 
 
 def rsp_quality_methods() -> dict[str, object]:
@@ -462,7 +413,13 @@ def rsp_quality_methods() -> dict[str, object]:
         "count_adv_fraction": COUNT_ADV_FRACTION, "period_range_s": list(PERIOD_RANGE_S),
         "min_amplitude_ratio": MIN_AMPLITUDE_RATIO,
         "reference_percentile": REFERENCE_PERCENTILE, "min_band_share": MIN_BAND_SHARE,
+        "band_share_rate_hz": RSP_PROCESS_HZ,
         "band_hz": list(RSP_BAND_HZ), "agree_bpm": AGREE_BPM,
-        "edr_rule": "RSA and QRS-amplitude rates within agree_bpm; their mean, else NaN",
+        "min_periodicity": MIN_PERIODICITY,
+        "edr_rule": ("the mean of the RSA and QRS-amplitude rates when they agree within "
+                     "agree_bpm; otherwise the rate of the one route whose trace's "
+                     "normalised autocorrelation at one breath is >= "
+                     f"{MIN_PERIODICITY:g} (it carries breathing; Birrenkott et al. 2018); "
+                     "else NaN"),
         "citations": list(CITATIONS),
     }
