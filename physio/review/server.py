@@ -202,14 +202,16 @@ def recording_layout(doc, windows_json: Path, pool: ViewPool):
 
 
 def review_app(deriv: Path, *, author: str, participant: str | None = None,
-               reprocess: Callable[[Path], dict] = reprocess_recording) -> Callable:
+               reprocess: Callable[[Path], dict] = reprocess_recording,
+               pool: ViewPool | None = None) -> Callable:
     """The function that builds one browser tab (Bokeh's ``FunctionHandler``).
 
     Without ``?rec=`` the tab shows the list of recordings, or the recording itself when
-    ``participant`` has exactly one.
+    ``participant`` has exactly one. ``pool`` holds the views built ahead (a new one when
+    not given).
     """
     deriv = Path(deriv)
-    pool = ViewPool(author, reprocess)
+    pool = pool or ViewPool(author, reprocess)
 
     def make_doc(doc) -> None:
         doc.title = "soothe review"
@@ -240,6 +242,9 @@ def serve_review(deriv: Path, *, port: int = 0, author: str | None = None,
                  reprocess: Callable[[Path], dict] = reprocess_recording) -> ReviewServer:
     """Start the review server on 127.0.0.1 in a background thread.
 
+    The view of the recording most likely opened first (the participant's only one, else
+    the worst of the list) is built ahead in the background at once.
+
     Raises
     ------
     RuntimeError
@@ -248,8 +253,9 @@ def serve_review(deriv: Path, *, port: int = 0, author: str | None = None,
     # a closed browser tab is normal here, not a warning for the analyst's console
     logging.getLogger("bokeh.server.views.ws").setLevel(logging.ERROR)
     port = port or free_port()  # a number now: the websocket allow-list needs it
-    make_doc = review_app(Path(deriv), author=author or default_author(),
-                          participant=participant, reprocess=reprocess)
+    pool = ViewPool(author or default_author(), reprocess)
+    make_doc = review_app(Path(deriv), author=pool.author, participant=participant,
+                          reprocess=reprocess, pool=pool)
     box: dict[str, Any] = {}
     ready = threading.Event()
     thread = threading.Thread(target=run_server, args=(make_doc, port, box, ready),
@@ -258,6 +264,9 @@ def serve_review(deriv: Path, *, port: int = 0, author: str | None = None,
     if not ready.wait(30) or "error" in box:
         raise RuntimeError(f"the review page could not start on 127.0.0.1:{port}: "
                            f"{box.get('error', 'timed out')}")
+    entries = recording_catalog(Path(deriv), participant)
+    if entries:
+        pool.prepare(entries[0].windows_json)
     return ReviewServer(box["server"], box["loop"], thread, port)
 
 
@@ -279,19 +288,6 @@ def run_server(make_doc: Callable, port: int, box: dict, ready: threading.Event)
     loop.start()
 
 
-def preload(deriv: Path, participant: str | None) -> None:
-    """Read the signals of the participant's only recording before the page is opened
-    (reading a long recording takes seconds; the first view then does not wait)."""
-    if not participant:
-        return
-    entries = recording_catalog(deriv, participant)
-    if len(entries) == 1:
-        try:
-            recording_signals(read_tables(entries[0].windows_json).provenance)
-        except (SootheError, OSError, ValueError):
-            pass  # the page itself shows why
-
-
 def run_review(deriv: Path, *, port: int = 0, author: str | None = None,
                participant: str | None = None, open_browser: bool = True) -> int:
     """``soothe physio review``: serve until interrupted (Ctrl+C); returns the exit code."""
@@ -299,7 +295,6 @@ def run_review(deriv: Path, *, port: int = 0, author: str | None = None,
     if not deriv.is_dir():
         print(f"soothe physio review: {deriv}: no such folder")
         return 2
-    preload(deriv, participant)
     server = serve_review(deriv, port=port, author=author, participant=participant)
     print(f"review page: {server.url}  (author: {author or default_author()}; Ctrl+C to "
           "stop)", flush=True)
