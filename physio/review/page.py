@@ -29,6 +29,7 @@ from bokeh.models import (
     BoxZoomTool,
     Button,
     CDSView,
+    Column,
     ColumnDataSource,
     Div,
     FactorRange,
@@ -149,7 +150,7 @@ PAGE_TEMPLATE = """{% block js_resources %}
 {% endblock %}"""
 
 
-def catalog_layout(entries: list[RecordingEntry], deriv: str):
+def catalog_layout(entries: list[RecordingEntry], deriv: str) -> Column:
     """The first view: the list of recordings."""
     return column(Div(text=catalog_html(entries, deriv), name="catalog"),
                   sizing_mode="stretch_width")
@@ -321,7 +322,8 @@ class RecordingView:
         self.stretch_src = src("stretches", "x0 x1 colour row label")
 
     # ================================================================== figures
-    def trace_figure(self, name: str, title: str, height: int, y_label: str, row: str):
+    def trace_figure(self, name: str, title: str, height: int, y_label: str, row: str
+                     ) -> figure:
         """A plot on the shared time axis, showing the stretches marked by hand on its
         channel (``row``: ECG, EDA or belt, as in the windows plot)."""
         y_range = {"y_range": Range1d(0.0, 1.0)} if name in self.y_ranged else {}
@@ -379,7 +381,7 @@ class RecordingView:
                      color="#6a1b9a")
         return [ecg, rr, eda, belt, self.windows_figure()]
 
-    def windows_figure(self):
+    def windows_figure(self) -> figure:
         rows = [r for r, _ in WINDOW_ROWS][::-1]
         fig = figure(name="windows_fig", title="Windows: green valid, red invalid, grey "
                      "partial; hatched: marked by hand", height=150, x_range=self.x_range,
@@ -398,7 +400,7 @@ class RecordingView:
         self.add_first_click_marker(fig)
         return fig
 
-    def add_first_click_marker(self, fig) -> None:
+    def add_first_click_marker(self, fig: figure) -> None:
         """A dashed line where a move's beat or a stretch's start was clicked."""
         span = Span(location=0.0, dimension="height", line_color="#e65100", line_width=2,
                     line_dash="dashed", visible=False)
@@ -514,7 +516,7 @@ class RecordingView:
         return out
 
     # ================================================================== traces
-    def on_range(self, _attr, _old, _new) -> None:
+    def on_range(self, _attr: str, _old: Any, _new: Any) -> None:
         if not self.refresh_pending:
             self.refresh_pending = True
             self.doc.add_timeout_callback(self.refresh_traces, REFRESH_DELAY_MS)
@@ -559,7 +561,7 @@ class RecordingView:
         """How far (s) from a beat or SCR a click may be and still name it."""
         return max(0.1, CLICK_TOLERANCE * (self.x_range.end - self.x_range.start))
 
-    def on_tap(self, event) -> None:
+    def on_tap(self, event: Tap) -> None:
         mode = MODES[self.mode.active or 0]
         fig = getattr(event, "model", None)
         name = getattr(fig, "name", "")

@@ -21,9 +21,10 @@ from typing import Any
 
 from bokeh.application import Application
 from bokeh.application.handlers.function import FunctionHandler
+from bokeh.document import Document
 from bokeh.events import DocumentReady
 from bokeh.layouts import column
-from bokeh.models import Div
+from bokeh.models import Column, Div
 from bokeh.server.server import Server
 from tornado.ioloop import IOLoop
 
@@ -83,7 +84,7 @@ def windows_json_of(deriv: Path, prefix: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def request_argument(doc, name: str) -> str | None:
+def request_argument(doc: Document, name: str) -> str | None:
     """A query argument of the page's URL (``?rec=...``), or None."""
     ctx = getattr(doc, "session_context", None)
     request = getattr(ctx, "request", None) if ctx is not None else None
@@ -94,7 +95,7 @@ def request_argument(doc, name: str) -> str | None:
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
 
 
-def error_layout(text: str):
+def error_layout(text: str) -> Column:
     """A page that says what went wrong, with the way back to the list."""
     return column(Div(text='<div style="font-family:sans-serif"><a href="?">&larr; all '
                            'recordings</a></div>'),
@@ -189,7 +190,7 @@ class ViewPool:
         threading.Thread(target=work, name="soothe-review-prepare", daemon=True).start()
 
 
-def recording_layout(doc, windows_json: Path, pool: ViewPool):
+def recording_layout(doc: Document, windows_json: Path, pool: ViewPool) -> None:
     """Show one recording in ``doc`` (or an error page saying why it cannot be shown)."""
     try:
         view = pool.take(windows_json)
@@ -213,7 +214,7 @@ def review_app(deriv: Path, *, author: str, participant: str | None = None,
     deriv = Path(deriv)
     pool = pool or ViewPool(author, reprocess)
 
-    def make_doc(doc) -> None:
+    def make_doc(doc: Document) -> None:
         doc.title = "soothe review"
         doc.template = PAGE_TEMPLATE
         prefix = request_argument(doc, "rec")
