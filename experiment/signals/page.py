@@ -29,6 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+# Bokeh imports pandas lazily, on the server thread, at the first data update, while the
+# monitor's judge thread may be importing it through the quality functions. Two threads
+# making the first import at once can be handed a half-initialised module (seen:
+# "partially initialized module 'pandas' has no attribute 'Series'" on every update), so
+# it is imported here, before the page's threads start.
+import pandas  # noqa: F401
+
 from experiment.signals import verdict as vd
 from experiment.signals.monitor import JUDGE_S, Frame, SignalMonitor, judge_frame
 
