@@ -677,6 +677,26 @@ def engine_section() -> None:
                   f"{w.nk_corrected_pct[off].max():.1f} % (neurokit2)")
 
 
+def engine_sensitivity() -> None:
+    """drive05 and lab agreement with each timing-ambiguity constant -/+ one step."""
+    print("\n-- sensitivity: engines' RMSSD within 10 % with ambiguous beats excluded --")
+    inputs = [(n, x, fs) for n, x, fs in ecg_inputs(True) if n.startswith(("drive05", "lab"))]
+    steps = [("TIMING_RATIO", v) for v in (0.7, 0.8, 0.9)]
+    steps += [("TIMING_SEP_S", (0.02, v)) for v in (0.08, 0.12)]
+    steps += [("TIMING_SEP_S", (v, 0.10)) for v in (0.015, 0.03)]
+    steps += [("TIMING_OWN_S", v) for v in (0.01, 0.02)]
+    for name, value in steps:
+        with constant(eq, name, value):
+            cells = []
+            for rec, x, fs in inputs:
+                w = engine_windows(x, fs)
+                both = w.soothe_valid_u & w.nk_valid_u
+                rm = ((w.soothe_rmssd_u - w.nk_rmssd_u).abs() / w.soothe_rmssd_u)[both]
+                cells.append(f"{rec} {int((rm <= 0.1).sum())}/{int(both.sum())} (ambiguous "
+                             f"{int(w.soothe_ambiguous.sum())}/{int(w.nk_ambiguous.sum())})")
+        print(f"{name} = {value}: " + "; ".join(cells))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed per synthetic case")
@@ -712,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
             edr_alternatives(belts)
     if "engines" in only:
         engine_section()
+        if sens:
+            engine_sensitivity()
     return 0
 
 

@@ -223,11 +223,12 @@ def beat_template_corr(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.nd
 
 
 def lag_template_corr(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.ndarray, *,
-                      max_lag_s: float = TIMING_SEP_S[1], span_s: tuple[float, float] =
+                      max_lag_s: float | None = None, span_s: tuple[float, float] =
                       QRS_WINDOW_S, block_s: float = TEMPLATE_BLOCK_S
                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Correlation of each beat's QRS, shifted by every lag up to ``max_lag_s``, with the
-    median QRS of its block (aligned on the detected peaks).
+    """Correlation of each beat's QRS, shifted by every lag up to ``max_lag_s`` (default:
+    the largest of :data:`TIMING_SEP_S`), with the median QRS of its block (aligned on the
+    detected peaks).
 
     Returns
     -------
@@ -250,6 +251,7 @@ def lag_template_corr(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.nda
     fs = float(sampling_rate)
     t = np.asarray(peaks_s, dtype=float)
     idx = np.round(t * fs).astype(np.int64)
+    max_lag_s = TIMING_SEP_S[1] if max_lag_s is None else max_lag_s
     a, b, m = (int(round(v * fs)) for v in (*span_s, max_lag_s))
     lags = np.arange(-m, m + 1)
     offsets = np.arange(-a, b)
