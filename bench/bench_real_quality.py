@@ -47,6 +47,7 @@ from physio.rsp import rsp_quality as rq
 from physio.rsp.ecg_rsp import EDR_BAND_HZ
 from physio.signal_quality import (
     belt_quality_table,
+    ecg_quality_of,
     ecg_quality_table,
     eda_bridged_process,
     edr_quality_of,
@@ -596,7 +597,8 @@ def edr_alternatives(belts: dict[str, pd.DataFrame]) -> None:
 
 
 def engine_windows(x: np.ndarray, fs: float) -> pd.DataFrame:
-    """Per 60-s window: HR and RMSSD of both engines, each engine's HRV verdict and the ECG
+    """Per 60-s window: HR and RMSSD of both engines (without and with the differences of
+    beats whose R-peak time is ambiguous excluded), each engine's HRV verdict and the ECG
     quality verdict on each engine's own beats."""
     # lazy: the neurokit2 engine imports neurokit2 (~1 s); only this section needs it
     from physio.engine_neurokit2 import nk_beat_series, nk_hrv_window
@@ -605,21 +607,30 @@ def engine_windows(x: np.ndarray, fs: float) -> pd.DataFrame:
     rows = []
     engines = {"soothe": (ecg_beats(x, fs), hrv_window),
                "nk": (nk_beat_series(x, fs), nk_hrv_window)}
-    quality = {k: ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), b)
+    quality = {k: ecg_quality_of(Channel("ECG", x, fs, "mV", "ecg"), b)
                for k, (b, _) in engines.items()}
+    table = {k: ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), b)
+             for k, (b, _) in engines.items()}
     apart = displaced_beats(engines["soothe"][0].peaks_s, engines["nk"][0].peaks_s)
-    for i, (s, e) in enumerate(zip(quality["soothe"].start_s, quality["soothe"].end_s,
+    for i, (s, e) in enumerate(zip(table["soothe"].start_s, table["soothe"].end_s,
                                    strict=True)):
         row = {"displaced": int(((apart >= s) & (apart < e)).sum())}
         for k, (b, window) in engines.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 w = window(b, s, e)
+                u = window(b, s, e, uncertain=quality[k].uncertain)
             row.update({f"{k}_hr": w["hr_bpm"], f"{k}_rmssd": w["rmssd_ms"],
+                        f"{k}_rmssd_u": u["rmssd_ms"], f"{k}_hr_u": u["hr_bpm"],
                         f"{k}_corrected_pct": w["corrected_pct"],
+                        f"{k}_excluded_more": u["excluded_diff_pct"] - w["excluded_diff_pct"],
                         f"{k}_valid_today": bool(w["ecg_valid"]),
                         f"{k}_valid": bool(w["ecg_valid"]) and bool(
-                            quality[k].ecg_valid.iloc[i])})
+                            table[k].ecg_valid.iloc[i]),
+                        f"{k}_valid_u": bool(u["ecg_valid"]) and bool(
+                            table[k].ecg_valid.iloc[i]),
+                        f"{k}_ambiguous": int(quality[k].uncertain[
+                            (b.peaks_s >= s) & (b.peaks_s < e)].sum())})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -634,26 +645,56 @@ def displaced_beats(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
 
 
 def engine_section() -> None:
-    """The engines' agreement on windows both call valid, today and with the quality rule."""
+    """The engines' agreement on windows both call valid: today, with the ECG quality rule,
+    and with the differences of beats whose R-peak time is ambiguous excluded."""
     print("\n== 5. Engines (soothe vs neurokit2) on windows both call valid ==")
     inputs = [(n, x, fs) for n, x, fs in ecg_inputs(True)
               if n.startswith(("bio_", "drive05", "lab"))]
     for name, x, fs in inputs:
         w = engine_windows(x, fs)
-        for label, suffix in (("today", "_valid_today"), ("with ECG quality", "_valid")):
+        for label, suffix, u in (("today", "_valid_today", ""), ("with ECG quality",
+                                 "_valid", ""), ("+ ambiguous excl.", "_valid_u", "_u")):
             both = w[f"soothe{suffix}"] & w[f"nk{suffix}"]
-            hr = (w.soothe_hr - w.nk_hr).abs()[both]
-            rm = ((w.soothe_rmssd - w.nk_rmssd).abs() / w.soothe_rmssd)[both]
+            hr = (w[f"soothe_hr{u}"] - w[f"nk_hr{u}"]).abs()[both]
+            rm = ((w[f"soothe_rmssd{u}"] - w[f"nk_rmssd{u}"]).abs()
+                  / w[f"soothe_rmssd{u}"])[both]
             print(f"{name:26s} {label:17s} both valid {int(both.sum()):2d}/{len(w):2d}; HR within "
                   f"1 bpm {int((hr <= 1).sum())}/{int(both.sum())}, RMSSD within 10 % "
-                  f"{int((rm <= 0.1).sum())}/{int(both.sum())}")
-        off = both & (rm > 0.1)
+                  f"{int((rm <= 0.1).sum())}/{int(both.sum())} ({(rm <= 0.1).mean():.0%}); "
+                  f"median {rm.median():.1%}, 90th pct {rm.quantile(0.9):.1%}")
+            if not u:
+                off = both & (rm > 0.1)
+        print(f"{'':26s} ambiguous R-peak times: soothe {int(w.soothe_ambiguous.sum())}, "
+              f"neurokit2 {int(w.nk_ambiguous.sum())} beats; differences excluded beyond "
+              f"today's, median (max) per window: soothe {w.soothe_excluded_more.median():.1f} "
+              f"({w.soothe_excluded_more.max():.1f}) %, neurokit2 "
+              f"{w.nk_excluded_more.median():.1f} ({w.nk_excluded_more.max():.1f}) %")
         if off.any():
-            print(f"{'':26s} RMSSD > 10 % apart in {int(off.sum())} windows: beats the engines "
-                  f"place 20-150 ms apart {sorted(w.displaced[off].tolist())} (in the agreeing "
-                  f"windows: median {w.displaced[both & ~off].median():g}); corrected beats "
-                  f"at most {w.soothe_corrected_pct[off].max():.1f} % (soothe), "
+            print(f"{'':26s} RMSSD > 10 % apart (with ECG quality) in {int(off.sum())} windows: "
+                  f"beats the engines place 20-150 ms apart {sorted(w.displaced[off].tolist())} "
+                  f"(in the agreeing windows: median {w.displaced[both & ~off].median():g}); "
+                  f"corrected beats at most {w.soothe_corrected_pct[off].max():.1f} % (soothe), "
                   f"{w.nk_corrected_pct[off].max():.1f} % (neurokit2)")
+
+
+def engine_sensitivity() -> None:
+    """drive05 and lab agreement with each timing-ambiguity constant -/+ one step."""
+    print("\n-- sensitivity: engines' RMSSD within 10 % with ambiguous beats excluded --")
+    inputs = [(n, x, fs) for n, x, fs in ecg_inputs(True) if n.startswith(("drive05", "lab"))]
+    steps = [("TIMING_RATIO", v) for v in (0.7, 0.8, 0.9)]
+    steps += [("TIMING_SEP_S", (0.02, v)) for v in (0.08, 0.12)]
+    steps += [("TIMING_SEP_S", (v, 0.10)) for v in (0.015, 0.03)]
+    steps += [("TIMING_OWN_S", v) for v in (0.01, 0.02)]
+    for name, value in steps:
+        with constant(eq, name, value):
+            cells = []
+            for rec, x, fs in inputs:
+                w = engine_windows(x, fs)
+                both = w.soothe_valid_u & w.nk_valid_u
+                rm = ((w.soothe_rmssd_u - w.nk_rmssd_u).abs() / w.soothe_rmssd_u)[both]
+                cells.append(f"{rec} {int((rm <= 0.1).sum())}/{int(both.sum())} (ambiguous "
+                             f"{int(w.soothe_ambiguous.sum())}/{int(w.nk_ambiguous.sum())})")
+        print(f"{name} = {value}: " + "; ".join(cells))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -691,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
             edr_alternatives(belts)
     if "engines" in only:
         engine_section()
+        if sens:
+            engine_sensitivity()
     return 0
 
 

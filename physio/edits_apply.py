@@ -416,6 +416,8 @@ def edited_ecg_quality(auto: EcgQuality, edited: BeatEdits, ecg: Channel) -> Ecg
         for col in table.columns:
             table.loc[hand, col] = measured[col].to_numpy()[hand]
         table.loc[hand, "low_quality"] = False
+        if "timing_ambiguous" in table:  # the analyst placed it: its time is not ambiguous
+            table.loc[hand, "timing_ambiguous"] = False
     table["low_quality"] = table["low_quality"].astype(bool)
     return EcgQuality(np.asarray(edited.beats.peaks_s, dtype=float) + ecg.start_s, table)
 

@@ -93,8 +93,11 @@ class Engine(Protocol):
         """Corrected R peaks of a whole ECG channel, on the channel's clock."""
         ...
 
-    def hrv_window(self, beats: BeatSeries, start_s: float, end_s: float) -> dict[str, Any]:
-        """HR and HRV of ``[start_s, end_s)`` on the ECG channel's clock, with validity."""
+    def hrv_window(self, beats: BeatSeries, start_s: float, end_s: float, *,
+                   uncertain: np.ndarray | None = None) -> dict[str, Any]:
+        """HR and HRV of ``[start_s, end_s)`` on the ECG channel's clock, with validity;
+        the successive differences involving an ``uncertain`` beat (one flag per beat: its
+        R-peak time is ambiguous) are left out of RMSSD."""
         ...
 
     def eda_process(self, eda: Channel, microsiemens: Converter) -> EdaResult:

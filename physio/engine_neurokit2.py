@@ -139,17 +139,20 @@ def nk_beat_series(ecg_mv: np.ndarray, sampling_rate: float) -> BeatSeries:
     )
 
 
-def nk_hrv_window(beats: BeatSeries, start_s: float, end_s: float) -> dict[str, Any]:
+def nk_hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
+                  uncertain: np.ndarray | None = None) -> dict[str, Any]:
     """HR, RMSSD, SDNN (``nk.hrv_time``) and HF (``nk.hrv_frequency``) of one window.
 
     Validity is decided exactly as in the default engine: :func:`physio.hrv.hrv_window` runs
     on the same beats and its verdicts, counts and reasons are kept; where a value is valid,
-    neurokit2's value replaces soothe's.
+    neurokit2's value replaces soothe's. Where beats have an ``uncertain`` R-peak time, the
+    successive differences involving them are left out of RMSSD, as in the default engine
+    (:func:`rmssd_without`).
     """
     # lazy: neurokit2 is slow to import and only this engine needs it
     import neurokit2 as nk
 
-    out = hrv_window(beats, start_s, end_s)
+    out = hrv_window(beats, start_s, end_s, uncertain=uncertain)
     inside = (beats.peaks_s >= start_s) & (beats.peaks_s < end_s)
     peaks_idx = np.round(beats.peaks_s[inside] * beats.info["sampling_rate"]).astype(int)
     fs = float(beats.info["sampling_rate"])
@@ -162,6 +165,9 @@ def nk_hrv_window(beats: BeatSeries, start_s: float, end_s: float) -> dict[str, 
             out["rmssd_ms"] = float(ht["HRV_RMSSD"].iloc[0])
             out["sdnn_ms"] = float(ht["HRV_SDNN"].iloc[0])
             out["hr_bpm"] = 60000.0 / float(ht["HRV_MeanNN"].iloc[0])
+            if uncertain is not None and np.asarray(uncertain, dtype=bool)[inside].any():
+                out["rmssd_ms"] = rmssd_without(peaks_idx, fs,
+                                                np.asarray(uncertain, dtype=bool)[inside])
         if out.get("hf_valid") and np.isfinite(out.get("hf_ms2", np.nan)):
             hf = nk.hrv_frequency(peaks_idx, sampling_rate=fs, psd_method="welch")
             hf_ms2 = float(hf["HRV_HF"].iloc[0])
@@ -171,6 +177,26 @@ def nk_hrv_window(beats: BeatSeries, start_s: float, end_s: float) -> dict[str, 
                 out.update(hf_ms2=np.nan, lnhf=np.nan, hf_valid=False,
                            hf_reason="neurokit2 hrv_frequency gave no HF power")
     return out
+
+
+def rmssd_without(peaks_idx: np.ndarray, sampling_rate: float, uncertain: np.ndarray
+                  ) -> float:
+    """``nk.hrv_time``'s RMSSD (root mean square of the successive differences of the
+    intervals between ``peaks_idx``) without the differences that involve an ``uncertain``
+    beat (three per beat); NaN when none is left.
+
+    Examples
+    --------
+    >>> p = np.array([0, 200, 420, 600, 800, 1020, 1200])
+    >>> round(rmssd_without(p, 250.0, np.zeros(7, bool)), 1)
+    118.7
+    >>> round(rmssd_without(p, 250.0, np.eye(7, dtype=bool)[6]), 1)
+    105.8
+    """
+    d = np.diff(np.diff(np.asarray(peaks_idx, dtype=float)) / sampling_rate * 1000.0)
+    u = np.asarray(uncertain, dtype=bool)
+    keep = ~(u[:-2] | u[1:-1] | u[2:])
+    return float(np.sqrt(np.mean(d[keep] ** 2))) if keep.any() else float("nan")
 
 
 def nk_eda_process(eda_us: np.ndarray, sampling_rate: float, *, start_s: float = 0.0,
@@ -279,9 +305,10 @@ class NeuroKit2Engine:
         """:func:`nk_beat_series` of the whole ECG in mV."""
         return nk_beat_series(millivolts(ecg.data), ecg.sampling_rate)
 
-    def hrv_window(self, beats: BeatSeries, start_s: float, end_s: float) -> dict[str, Any]:
+    def hrv_window(self, beats: BeatSeries, start_s: float, end_s: float, *,
+                   uncertain: np.ndarray | None = None) -> dict[str, Any]:
         """:func:`nk_hrv_window`."""
-        return nk_hrv_window(beats, start_s, end_s)
+        return nk_hrv_window(beats, start_s, end_s, uncertain=uncertain)
 
     def eda_process(self, eda: Channel, microsiemens: Callable[..., np.ndarray]) -> EdaResult:
         """:func:`nk_eda_process` of the whole EDA in microsiemens."""

@@ -152,9 +152,10 @@ class SootheEngine:
         return ecg_beats_chunked(ecg.data, ecg.sampling_rate, convert=millivolts,
                                  chunk_s=self.chunk_s)
 
-    def hrv_window(self, beats: BeatSeries, start_s: float, end_s: float) -> dict[str, Any]:
+    def hrv_window(self, beats: BeatSeries, start_s: float, end_s: float, *,
+                   uncertain: np.ndarray | None = None) -> dict[str, Any]:
         """:func:`physio.hrv.hrv_window`."""
-        return hrv_window(beats, start_s, end_s)
+        return hrv_window(beats, start_s, end_s, uncertain=uncertain)
 
     def eda_process(self, eda: Channel, microsiemens: Callable[..., np.ndarray]) -> EdaResult:
         """:func:`physio.eda.eda_process`, converted and decimated block by block."""

@@ -604,7 +604,9 @@ class RecordingSignals:
         A span covered by ECG stretches marked usable by hand keeps the HRV rules' verdict
         but is not judged by the ECG quality rule."""
         offset = self.ecg.channel.start_s
-        vals = dict(self.engine.hrv_window(self.ecg.beats, start_s - offset, end_s - offset))
+        unsure = self.ecg.quality.uncertain if self.ecg.quality is not None else None
+        vals = dict(self.engine.hrv_window(self.ecg.beats, start_s - offset, end_s - offset,
+                                           uncertain=unsure))
         if self.ecg.quality is not None:
             verdict = self.ecg.quality.span(start_s, end_s)
             if self.hand is not None and self.hand.usable_covers("ecg", start_s, end_s):

@@ -88,6 +88,14 @@ class EcgQuality:
         """``ecg_quality``, ``ecg_valid``, ``ecg_reason`` of ``[start_s, end_s)``."""
         return ecg_window_quality(self.peaks_s, self.beats, start_s, end_s)
 
+    @property
+    def uncertain(self) -> np.ndarray | None:
+        """Per kept beat: its R-peak time is ambiguous (``timing_ambiguous``), for the
+        ``uncertain`` argument of an engine's ``hrv_window``; None when not measured."""
+        if "timing_ambiguous" not in self.beats:
+            return None
+        return self.beats["timing_ambiguous"].fillna(False).to_numpy(dtype=bool)
+
 
 def ecg_quality_of(channel: Channel, beats: BeatSeries) -> EcgQuality:
     """Template correlation and low-quality flag of every kept beat, any engine's beats.
@@ -105,6 +113,8 @@ def ecg_quality_of(channel: Channel, beats: BeatSeries) -> EcgQuality:
     >>> q = ecg_quality_of(Channel("ECG", x, fs, "mV", "ecg", start_s=5.0), b)
     >>> bool(q.beats["low_quality"].any()), q.span(5.0, 65.0)["ecg_valid"]
     (False, True)
+    >>> int(q.uncertain.sum())
+    0
     """
     cleaned, fs = ecg_quality_input(channel.data, channel.sampling_rate)
     peaks = np.asarray(beats.peaks_s, dtype=float)
@@ -156,6 +166,30 @@ def beats_with_quality(table: pd.DataFrame, quality: EcgQuality | None) -> pd.Da
     for col in BEAT_QUALITY_COLUMNS:
         out.loc[kept, col] = quality.beats[col].to_numpy()
     out["low_quality"] = out["low_quality"].astype(bool)
+    if quality.uncertain is not None and quality.uncertain.any():
+        out["reason"] = with_timing_reason(out["reason"], kept, quality)
+    return out
+
+
+def with_timing_reason(reason: pd.Series, kept: np.ndarray, quality: EcgQuality
+                       ) -> pd.Series:
+    """The beats' reasons with 'R-peak timing ambiguous (two QRS alignments X ms apart)'
+    for every kept beat whose time is ambiguous (after its own reason, if any).
+
+    Examples
+    --------
+    >>> q = EcgQuality(np.array([1.0, 2.0]), pd.DataFrame(
+    ...     {"timing_ambiguous": [False, True], "timing_sep_ms": [np.nan, 64.0]}))
+    >>> with_timing_reason(pd.Series(["", ""]), np.array([True, True]), q).tolist()
+    ['', 'R-peak timing ambiguous (two QRS alignments 64 ms apart)']
+    """
+    out = reason.astype(object).copy()
+    rows = np.flatnonzero(kept)[quality.uncertain]
+    seps = quality.beats["timing_sep_ms"].to_numpy(dtype=float)[quality.uncertain]
+    for row, sep in zip(rows, seps, strict=True):
+        text = f"R-peak timing ambiguous (two QRS alignments {sep:.0f} ms apart)"
+        old = str(out.iloc[row]) if isinstance(out.iloc[row], str) else ""
+        out.iloc[row] = f"{old}; {text}" if old else text
     return out
 
 

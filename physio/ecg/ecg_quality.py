@@ -22,6 +22,15 @@ positive evidence instead:
   the RR classification has not already explained it as ectopic (a ventricular beat has
   another shape by definition; it is a heartbeat, labelled by ``beat_class``).
 
+* A beat's **R-peak time is ambiguous** when its QRS matches the template nearly as well
+  (:data:`TIMING_RATIO`) at a second alignment :data:`TIMING_SEP_S` away as where the
+  engine placed it: two near-equal QRS copies (a recorder artefact) or a placement off the
+  template's fiducial. Its time is then uncertain by their separation, tens of ms, against
+  the few ms that time-domain HRV needs (Task Force 1996); the successive differences that
+  involve it are left out of RMSSD (:func:`physio.hrv.hrv_window`, ``uncertain``), in
+  every engine alike. A QRS of any shape that every beat shares (notched, biphasic, wide)
+  is in the template and is not ambiguous.
+
 Agreement of two detectors (bSQI; Li, Clifford & Mark 2008) was measured and not used:
 neurokit2's detector counts the T waves of MIT-BIH 113 as beats, so a clean record scores
 0.55 and the index would measure the second detector rather than the signal.
@@ -73,12 +82,25 @@ QUALITY_FILTER_ORDER = 4
 QUALITY_RATE_HZ = 250.0
 #: Fewest beats for a template.
 MIN_TEMPLATE_BEATS = 5
+#: Separations (s) at which a second alignment of a beat's QRS with its template makes the
+#: R-peak time ambiguous: from the width of one R wave (closer alignments are the same
+#: peak) to the width of a QRS (<= 0.12 s, so two fiducials of one QRS lie within 0.1 s).
+TIMING_SEP_S = (0.02, 0.10)
+#: Alignments within this (s) of the detected R peak count as the engine's own placement
+#: (sampling and filtering jitter of a few samples).
+TIMING_OWN_S = 0.015
+#: A second alignment is "nearly as good" at this share of the own one's correlation (and
+#: at least :data:`BEAT_CORR_MIN`): for two copies of one QRS the ratio is the second
+#: copy's relative amplitude.
+TIMING_RATIO = 0.8
 
 CITATIONS = (
     "Orphanidou C. et al. (2015) Signal-quality indices for the electrocardiogram and "
     "photoplethysmogram. IEEE J Biomed Health Inform 19(3):832-838",
     "Zhao Z. & Zhang Y. (2018) SQI quality evaluation mechanism of single-lead ECG signal "
     "based on simple heuristic fusion and fuzzy comprehensive evaluation. Front Physiol 9:727",
+    "Task Force of the ESC and NASPE (1996) Heart rate variability: standards of "
+    "measurement, physiological interpretation and clinical use. Circulation 93:1043-1065",
 )
 
 
@@ -200,6 +222,97 @@ def beat_template_corr(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.nd
     return out
 
 
+def lag_template_corr(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.ndarray, *,
+                      max_lag_s: float | None = None, span_s: tuple[float, float] =
+                      QRS_WINDOW_S, block_s: float = TEMPLATE_BLOCK_S
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation of each beat's QRS, shifted by every lag up to ``max_lag_s`` (default:
+    the largest of :data:`TIMING_SEP_S`), with the median QRS of its block (aligned on the
+    detected peaks).
+
+    Returns
+    -------
+    lags_s : numpy.ndarray
+        The lags (s), from ``-max_lag_s`` to ``max_lag_s``.
+    corr : numpy.ndarray
+        ``(n_beats, n_lags)``; NaN rows for beats too near the ends or in a block with
+        fewer than :data:`MIN_TEMPLATE_BEATS` beats.
+
+    Examples
+    --------
+    >>> fs = 250.0
+    >>> t = np.arange(int(60 * fs)) / fs
+    >>> x = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in np.arange(1, 59, 0.8))
+    >>> lags, r = lag_template_corr(x, fs, np.arange(1, 59, 0.8))
+    >>> float(lags[np.nanargmax(r[10])])
+    0.0
+    """
+    x = np.asarray(cleaned, dtype=np.float64)
+    fs = float(sampling_rate)
+    t = np.asarray(peaks_s, dtype=float)
+    idx = np.round(t * fs).astype(np.int64)
+    max_lag_s = TIMING_SEP_S[1] if max_lag_s is None else max_lag_s
+    a, b, m = (int(round(v * fs)) for v in (*span_s, max_lag_s))
+    lags = np.arange(-m, m + 1)
+    offsets = np.arange(-a, b)
+    out = np.full((len(idx), len(lags)), np.nan)
+    inside = (idx - a - m >= 0) & (idx + b + m < len(x))
+    block = np.floor(t / block_s).astype(np.int64)
+    for k in np.unique(block[inside]):
+        sel = np.flatnonzero(inside & (block == k))
+        if len(sel) < MIN_TEMPLATE_BEATS:
+            continue
+        seg = x[idx[sel, None, None] + lags[None, :, None] + offsets[None, None, :]]
+        seg -= seg.mean(axis=2, keepdims=True)
+        tpl = np.median(seg[:, m], axis=0)
+        tpl -= tpl.mean()
+        norm = np.linalg.norm(seg, axis=2) * np.linalg.norm(tpl)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[sel] = np.where(norm > 0, seg @ tpl / norm, np.nan)
+    return lags / fs, out
+
+
+def beat_timing_ambiguity(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Which beats have an ambiguous R-peak time, and the separation of the two candidates.
+
+    A beat is ambiguous when its QRS matches the template at a second alignment (a local
+    maximum of :func:`lag_template_corr` :data:`TIMING_SEP_S` from the detected peak) at
+    least :data:`TIMING_RATIO` times as well as within :data:`TIMING_OWN_S` of the peak,
+    and at least :data:`BEAT_CORR_MIN`.
+
+    Returns
+    -------
+    ambiguous : numpy.ndarray of bool
+    separation_ms : numpy.ndarray
+        Lag of the best second alignment (ms; NaN where the beat cannot be judged).
+
+    Examples
+    --------
+    >>> fs = 250.0
+    >>> t = np.arange(int(60 * fs)) / fs
+    >>> p = np.arange(1, 59, 0.8)
+    >>> x = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in p)
+    >>> x += np.exp(-0.5 * ((t - p[20] - 0.064) / 0.01) ** 2)  # a copy 64 ms later
+    >>> amb, sep = beat_timing_ambiguity(x, fs, p)
+    >>> np.flatnonzero(amb).tolist(), float(sep[20])
+    ([20], 64.0)
+    """
+    lags, r = lag_template_corr(cleaned, sampling_rate, peaks_s)
+    with np.errstate(invalid="ignore"):
+        own = np.max(np.where(np.abs(lags) <= TIMING_OWN_S, r, -np.inf), axis=1)
+        peak = np.zeros(r.shape, dtype=bool)
+        peak[:, 1:-1] = (r[:, 1:-1] >= r[:, :-2]) & (r[:, 1:-1] >= r[:, 2:])
+        far = peak & (np.abs(lags) >= TIMING_SEP_S[0] - 1e-9)
+        other = np.where(far, r, -np.inf)
+        j = np.argmax(other, axis=1)
+        second = other[np.arange(len(r)), j]
+        ambiguous = (second >= TIMING_RATIO * own) & (second >= BEAT_CORR_MIN)
+    judged = np.isfinite(own) & np.isfinite(second)
+    sep = np.where(judged, np.abs(lags[j]) * 1000.0, np.nan)
+    return ambiguous & judged, sep
+
+
 def ecg_beat_quality(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.ndarray,
                      beat_class: np.ndarray | None = None) -> pd.DataFrame:
     """Per-beat template correlations and the low-quality flag (the beats-table columns).
@@ -218,7 +331,9 @@ def ecg_beat_quality(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.ndar
     Returns
     -------
     pandas.DataFrame
-        ``template_corr`` (P to T wave), ``qrs_corr`` (QRS alone), ``low_quality`` (bool).
+        ``template_corr`` (P to T wave), ``qrs_corr`` (QRS alone), ``low_quality`` (bool),
+        ``timing_ambiguous`` (bool; never for a low-quality beat, which matches no
+        heartbeat shape) and ``timing_sep_ms`` (:func:`beat_timing_ambiguity`).
 
     Examples
     --------
@@ -235,7 +350,10 @@ def ecg_beat_quality(cleaned: np.ndarray, sampling_rate: float, peaks_s: np.ndar
     if beat_class is not None:
         explained = np.asarray(beat_class, dtype=object) == "ectopic"
     low = (best < BEAT_CORR_MIN) & ~explained
-    return pd.DataFrame({"template_corr": wide, "qrs_corr": qrs, "low_quality": low})
+    ambiguous, sep = beat_timing_ambiguity(cleaned, sampling_rate, peaks_s)
+    ambiguous &= ~low  # a beat that matches no heartbeat shape is judged by that rule
+    return pd.DataFrame({"template_corr": wide, "qrs_corr": qrs, "low_quality": low,
+                         "timing_ambiguous": ambiguous, "timing_sep_ms": sep})
 
 
 def ecg_window_quality(peaks_s: np.ndarray, beats: pd.DataFrame, start_s: float,
@@ -322,5 +440,15 @@ def ecg_quality_methods() -> dict[str, object]:
         "beat_corr_min": BEAT_CORR_MIN, "max_unmatched_share": MAX_UNMATCHED_SHARE,
         "hr_range_bpm": list(HR_RANGE_BPM), "min_coverage": MIN_COVERAGE,
         "max_rr_s": MAX_RR_S, "min_template_beats": MIN_TEMPLATE_BEATS,
+        "timing_ambiguity": {
+            "rule": "a beat's R-peak time is ambiguous when its QRS (qrs_window_s) matches "
+                    "its block's median QRS at a second alignment (a local maximum of the "
+                    "correlation over lags) timing_sep_s away at least timing_ratio times "
+                    "as well as within timing_own_s of the detected peak, and at least "
+                    "beat_corr_min; the successive differences involving it are excluded "
+                    "from RMSSD (counted in excluded_diff_pct) in every engine, never moved "
+                    "(Task Force 1996: time-domain HRV needs R-peak times to a few ms)",
+            "timing_sep_s": list(TIMING_SEP_S), "timing_own_s": TIMING_OWN_S,
+            "timing_ratio": TIMING_RATIO},
         "citations": list(CITATIONS),
     }

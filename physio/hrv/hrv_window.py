@@ -265,12 +265,16 @@ class WindowBeats:
 
 
 def window_beats(beats: BeatSeries, start_s: float, end_s: float, *,
-                 exclude_corrected: bool = True) -> WindowBeats:
+                 exclude_corrected: bool = True,
+                 uncertain: np.ndarray | None = None) -> WindowBeats:
     """The beats in ``[start_s, end_s)`` and which of their successive differences count.
 
     A difference is excluded when one of its intervals is missing (the first beat after a
-    gap) or, with ``exclude_corrected``, flagged. The recording's first beat has no
-    interval; its difference is dropped, not counted as excluded.
+    gap) or, with ``exclude_corrected``, flagged, or when it ends or starts at a beat whose
+    time is ``uncertain`` (one flag per beat of ``beats``; the three differences that
+    involve such a beat are excluded, the beat and its intervals are kept as they are). The
+    recording's first beat has no interval; its difference is dropped, not counted as
+    excluded.
 
     Examples
     --------
@@ -281,6 +285,10 @@ def window_beats(beats: BeatSeries, start_s: float, end_s: float, *,
     >>> w = window_beats(BeatSeries(t, rr, corr, [], {}), 0.0, 20.0)
     >>> len(w.times_s), len(w.diffs_ms), int(w.excluded.sum())
     (10, 8, 2)
+    >>> unsure = np.zeros(10, bool); unsure[3] = True
+    >>> int(window_beats(BeatSeries(t, rr, corr * 0, [], {}), 0.0, 20.0,
+    ...                  uncertain=unsure).excluded.sum())
+    3
     """
     t = np.asarray(beats.peaks_s, dtype=np.float64)
     lo, hi = np.searchsorted(t, [start_s, end_s], side="left")
@@ -290,6 +298,10 @@ def window_beats(beats: BeatSeries, start_s: float, end_s: float, *,
     bad_d = ~np.isfinite(d)
     if exclude_corrected:
         bad_d |= corr[1:] | corr[:-1]
+    if uncertain is not None:  # an interval is uncertain when either of its beats is
+        u = np.asarray(uncertain, dtype=bool)
+        iv = u[lo:hi] | (u[lo - 1:hi - 1] if lo > 0 else np.r_[False, u[lo:hi - 1]])
+        bad_d |= iv[1:] | iv[:-1]
     if lo == 0 and len(d):  # the recording's first beat has no interval: nothing excluded
         d, bad_d = d[1:], bad_d[1:]
     return WindowBeats(t[lo:hi], rr, corr, np.isfinite(rr), d, bad_d)
@@ -385,9 +397,9 @@ def hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
                min_nn_pairs: int | None = None, max_corrected_pct: float | None = None,
                max_corrected_hr_pct: float | None = None,
                min_hf_window_s: float | None = None, min_window_s: float | None = None,
-               min_coverage: float | None = None,
-               min_beats: int | None = None, min_hf_beats: int | None = None,
-               rmssd_exclude_corrected: bool = True) -> dict[str, Any]:
+               min_coverage: float | None = None, min_beats: int | None = None,
+               min_hf_beats: int | None = None, rmssd_exclude_corrected: bool = True,
+               uncertain: np.ndarray | None = None) -> dict[str, Any]:
     """Mean HR, RMSSD, SDNN, HF and ln HF of the beats in ``[start_s, end_s)``, with validity.
 
     Steps: :func:`window_beats` -> :func:`hr_invalid_reason` -> :func:`mean_hr_bpm` ->
@@ -409,8 +421,9 @@ min_window_s, min_coverage, min_beats, min_hf_beats : optional
         An extra, beat-count rule: RMSSD, SDNN and HF are also NaN above this percentage of
         flagged beats. Not applied by default.
     rmssd_exclude_corrected : bool
-        Drop successive differences that touch a flagged interval (the NN definition) instead
-        of using the interpolated intervals.
+        Drop successive differences that touch a flagged interval (the NN definition).
+    uncertain : numpy.ndarray, optional
+        Per beat: R-peak time ambiguous; its differences are excluded (:func:`window_beats`).
 
     Returns
     -------
@@ -444,7 +457,8 @@ min_window_s, min_coverage, min_beats, min_hf_beats : optional
     if not np.isfinite(dur) or dur <= 0:
         return {**out, "ecg_reason": f"empty window [{start_s}, {end_s})",
                 "hf_reason": f"empty window [{start_s}, {end_s})"}
-    w = window_beats(beats, start_s, end_s, exclude_corrected=rmssd_exclude_corrected)
+    w = window_beats(beats, start_s, end_s, exclude_corrected=rmssd_exclude_corrected,
+                     uncertain=uncertain)
     out["n_beats"] = len(w.times_s)
     if not len(w.times_s):
         return {**out, "ecg_reason": "no beats in window", "hf_reason": "no beats in window"}
