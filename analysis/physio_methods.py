@@ -517,6 +517,27 @@ def eda_items(blocks: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     }
 
 
+def timing_text(q: dict[str, Any]) -> str:
+    """The R-peak timing rule of the sidecar's ``methods.ecg_quality``, in words ('' for
+    derivatives written before it existed).
+
+    Examples
+    --------
+    >>> timing_text({"timing_ambiguity": {"timing_sep_s": [0.02, 0.1], "timing_ratio": 0.8}})[:62]
+    '; a beat whose QRS matches the median QRS at least 0.8 times a'
+    >>> timing_text({})
+    ''
+    """
+    rule = q.get("timing_ambiguity")
+    if not rule:
+        return ""
+    return (f"; a beat whose QRS matches the median QRS at least {_fmt(rule['timing_ratio'])} "
+            f"times as well at a second alignment "
+            f"{_range_text([1000 * s for s in rule['timing_sep_s']], ' ms')} away has an "
+            "ambiguous R-peak time, and the successive differences involving it are excluded "
+            "from RMSSD (Task Force 1996)")
+
+
 def quality_items(blocks: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     """The signal-quality rules of each channel, in words, from the sidecars' methods.
 
@@ -533,7 +554,7 @@ def quality_items(blocks: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]
                 f"{_fmt(100 * q['min_coverage'])} % of the window and HR is "
                 f"{_range_text(q['hr_range_bpm'], ' bpm')} (band "
                 f"{_range_text(q['quality_band_hz'], ' Hz')}; "
-                + "; ".join(q.get("citations", [])) + ")")
+                + "; ".join(q.get("citations", [])) + ")" + timing_text(q))
 
     def eda(b: dict[str, Any]) -> str | None:
         q = _get(b, "methods.eda_artifacts")
