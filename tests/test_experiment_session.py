@@ -35,6 +35,9 @@ from conditions.protocol import CONDITION_NAMES, load_protocol
 
 pytestmark = [pytest.mark.screen, pytest.mark.audio]
 SCREENS_DIR = REPO / "docs" / "screens"
+#: The docs' screenshots are refreshed from these tests only when asked
+#: (SOOTHE_UPDATE_DOCS_SCREENS=1): a test run never writes into the checkout it tests.
+UPDATE_SCREENS = os.environ.get("SOOTHE_UPDATE_DOCS_SCREENS") == "1"
 TASK = "induction"
 
 
@@ -199,13 +202,14 @@ def test_screenshots_of_every_screen_kind(full_session):
     shots = full_session["shots"]
     from PIL import Image
 
-    SCREENS_DIR.mkdir(parents=True, exist_ok=True)
     for kind in ("instructions", "rest", "slider_item", "listening", "end"):
         path = shots / f"{kind}.png"
         assert path.is_file(), kind
         img = np.asarray(Image.open(path).convert("L"), dtype=float)
         assert img.std() > 3, f"{kind} screenshot is blank"
-        shutil.copy(path, SCREENS_DIR / f"{kind}.png")
+        if UPDATE_SCREENS:
+            SCREENS_DIR.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, SCREENS_DIR / f"{kind}.png")
 
 
 def test_complete_participant_is_refused(full_session, session_env):  # noqa: F811
@@ -311,5 +315,6 @@ def test_start_dialog_screenshot(tmp_path, xvfb_display):  # noqa: F811
 
     img = np.asarray(Image.open(path).convert("L"), dtype=float)
     assert img.shape[0] > 150 and img.std() > 10
-    SCREENS_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SCREENS_DIR / "dialog.png")
+    if UPDATE_SCREENS:
+        SCREENS_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SCREENS_DIR / "dialog.png")

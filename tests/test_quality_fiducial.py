@@ -132,3 +132,26 @@ def test_no_beat_of_a_clean_sinus_record_is_ambiguous(record):
     cleaned, fs = ecg_quality_input(x, 360.0)
     amb, _ = beat_timing_ambiguity(cleaned, fs, b.peaks_s)
     assert int(amb.sum()) == 0
+
+
+@pytest.mark.parametrize(("start", "end"), [(-300.0, -240.0), (-30.0, 30.0), (10.0, 70.0),
+                                            (60.0, 120.0), (200.0, 260.0)])
+def test_uncertain_beats_in_windows_before_inside_and_after_the_beats(start, end):
+    # a window before the ECG's first beat (a phase before the channel starts), one
+    # straddling it, ones inside, and one after the last beat: the flags of the beats in
+    # the window (and of the beat before it) are used, never another window's
+    t = np.cumsum(np.r_[1.0, np.tile([0.8, 0.86, 0.83], 40)])
+    b = BeatSeries(t, np.r_[np.nan, np.diff(t) * 1000], np.zeros(len(t), bool), [], {})
+    unsure = np.zeros(len(t), bool)
+    unsure[[30, 90]] = True
+    w = hrv_window(b, start, end, uncertain=unsure)
+    inside = np.flatnonzero((t >= start) & (t < end))
+    if len(inside) < 3:
+        assert w["excluded_diff_pct"] != w["excluded_diff_pct"] or w["n_beats"] == len(inside)
+        return
+    lo, hi = inside[0], inside[-1] + 1
+    flagged = unsure[lo:hi] | np.r_[False, unsure][lo:hi]  # an interval with a flagged end
+    bad = flagged[1:] | flagged[:-1]
+    if lo == 0:
+        bad = bad[1:]  # the recording's first beat has no interval
+    assert w["excluded_diff_pct"] == pytest.approx(100 * bad.sum() / len(bad))

@@ -300,7 +300,8 @@ def window_beats(beats: BeatSeries, start_s: float, end_s: float, *,
         bad_d |= corr[1:] | corr[:-1]
     if uncertain is not None:  # an interval is uncertain when either of its beats is
         u = np.asarray(uncertain, dtype=bool)
-        iv = u[lo:hi] | (u[lo - 1:hi - 1] if lo > 0 else np.r_[False, u[lo:hi - 1]])
+        before = np.r_[False, u][lo:hi]  # each beat's predecessor (none for the first)
+        iv = u[lo:hi] | before
         bad_d |= iv[1:] | iv[:-1]
     if lo == 0 and len(d):  # the recording's first beat has no interval: nothing excluded
         d, bad_d = d[1:], bad_d[1:]
