@@ -11,14 +11,21 @@ per-minute HR and RMSSD error against the simulator's true beats.
     .venv/bin/python bench/bench_pipeline_speed.py --long-hours 24 --skip-baseline
         # a 24-h recording from memory-mapped float64 files, processed in 30-min chunks
     .venv/bin/python bench/bench_pipeline_speed.py --side-by-side ../main --runs 5
-        # this tree's whole process against another checkout's, alternating, same sessions
+        # this tree's whole process against another checkout's, alternating, same sessions,
+        # both from bytecode caches written by a first unmeasured run
+        # (the batch importing no processing stack + the collector off while it is
+        # imported, against the code before: CPU 0.937, wall 0.961 at load average 2.1;
+        # CPU 0.938, wall 0.971 at 2.4 with both trees from caches)
     .venv/bin/python bench/bench_pipeline_speed.py --whole-process 3
         # as a user meets it: `soothe physio process --jobs 1` on 3 simulated sessions (QC
-        # figures included), whole processes, with and without PYTHONDONTWRITEBYTECODE=1,
+        # figures included), whole processes, with bytecode caches (PYTHONDONTWRITEBYTECODE
+        # removed, caches under the temp folder) and with PYTHONDONTWRITEBYTECODE=1,
         # against the neurokit2 baseline run as one process per file
-        # (measured at load average 2.2: 2.62 s against 41.0 s, 15.6x in wall time; 16.5x
-        # with PYTHONDONTWRITEBYTECODE=1; 12.0x in CPU time; a second run 15.3x (15.8x).
-        # Before the QC PNG/text-layout and ECG-decimation changes: 14.6-15.4x)
+        # (at load average 2.5 on 2 cores: baseline 45.4 s wall / 44.4 s CPU; soothe
+        # 3.95 / 3.89 s, 11.5x / 11.4x; with PYTHONDONTWRITEBYTECODE=1 3.79 / 3.75 s,
+        # 12.0x / 11.8x. The wall ratio follows the load: 15.6x was measured at load 2.2
+        # on a quieter day; about 1.4 of the ~3.8 CPU s is importing pandas, scipy.signal
+        # and matplotlib: docs/quality.md, "Speed")
 """
 
 from __future__ import annotations
