@@ -56,3 +56,28 @@ def test_processing_a_bids_session_loads_no_library_it_does_not_use(tmp_path):
     )
     assert _loaded(code, NEVER_ON_THIS_PATH) == []
     assert (tmp_path / "deriv" / "qc" / "index.html").is_file()
+
+
+def test_the_reader_is_imported_before_the_read_ahead_thread_reads(tmp_path):
+    # the read-ahead thread reads while the batch's own thread imports the processing
+    # stack; the reader's modules are imported first, so no module is imported by both
+    files = write_bids_session(tmp_path / "raw", seconds=20.0)
+    code = (
+        "import sys\n"
+        "from concurrent.futures import Future\n"
+        "from physio.batch.read_ahead import ReadAhead\n"
+        "from physio.batch.scheduling import start_read_ahead\n"
+        "class Recorder:\n"
+        "    def submit(self, read):\n"
+        "        print('READER_LOADED:', 'physio.io.read_bids' in sys.modules)\n"
+        "        done = Future(); done.set_result(None); return done\n"
+        f"args = ({str(files.physio_tsv_gz)!r}, {str(tmp_path / 'deriv')!r}, {{}}, None, True, "
+        "None, None, ('001', '1', None))\n"
+        "print('BEFORE:', 'physio.io.read_bids' in sys.modules)\n"
+        "print('STARTED:', start_read_ahead(ReadAhead(Recorder()), args))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["BEFORE:", "False", "READER_LOADED:", "True",
+                                  "STARTED:", "True"]
