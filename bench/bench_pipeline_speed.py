@@ -13,9 +13,11 @@ per-minute HR and RMSSD error against the simulator's true beats.
     .venv/bin/python bench/bench_pipeline_speed.py --side-by-side ../main --runs 5
         # this tree's whole process against another checkout's, alternating, same sessions,
         # both from bytecode caches written by a first unmeasured run
-        # (the batch importing no processing stack + the collector off while it is
-        # imported, against the code before: CPU 0.937, wall 0.961 at load average 2.1;
-        # CPU 0.938, wall 0.971 at 2.4 with both trees from caches)
+        # (compare against the change's branch point, e.g. `git archive BASE | tar -x -C
+        # DIR`: against a main that has merged other work since, that work is measured too.
+        # The batch importing no processing stack + the collector off while it is imported,
+        # against their branch point at load average 2.1-2.7: CPU 0.98-1.05, wall 0.96-1.01,
+        # i.e. within this shared machine's noise; see docs/quality.md, "Speed")
     .venv/bin/python bench/bench_pipeline_speed.py --whole-process 3
         # as a user meets it: `soothe physio process --jobs 1` on 3 simulated sessions (QC
         # figures included), whole processes, with bytecode caches (PYTHONDONTWRITEBYTECODE
