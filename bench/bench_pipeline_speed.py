@@ -16,8 +16,8 @@ per-minute HR and RMSSD error against the simulator's true beats.
         # (compare against the change's branch point, e.g. `git archive BASE | tar -x -C
         # DIR`: against a main that has merged other work since, that work is measured too.
         # The batch importing no processing stack + the collector off while it is imported,
-        # against their branch point at load average 2.1-2.7: CPU 0.98-1.05, wall 0.96-1.01,
-        # i.e. within this shared machine's noise; see docs/quality.md, "Speed")
+        # against their branch point at load average 2.1-3.2: CPU 0.98-1.05 (this shared
+        # machine's noise), wall 0.90-1.01; see docs/quality.md, "Speed")
     .venv/bin/python bench/bench_pipeline_speed.py --whole-process 3
         # as a user meets it: `soothe physio process --jobs 1` on 3 simulated sessions (QC
         # figures included), whole processes, with bytecode caches (PYTHONDONTWRITEBYTECODE
