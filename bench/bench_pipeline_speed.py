@@ -11,14 +11,23 @@ per-minute HR and RMSSD error against the simulator's true beats.
     .venv/bin/python bench/bench_pipeline_speed.py --long-hours 24 --skip-baseline
         # a 24-h recording from memory-mapped float64 files, processed in 30-min chunks
     .venv/bin/python bench/bench_pipeline_speed.py --side-by-side ../main --runs 5
-        # this tree's whole process against another checkout's, alternating, same sessions
+        # this tree's whole process against another checkout's, alternating, same sessions,
+        # both from bytecode caches written by a first unmeasured run
+        # (compare against the change's branch point, e.g. `git archive BASE | tar -x -C
+        # DIR`: against a main that has merged other work since, that work is measured too.
+        # The batch importing no processing stack + the collector off while it is imported,
+        # against their branch point at load average 2.1-3.2: CPU 0.98-1.05 (this shared
+        # machine's noise), wall 0.90-1.01; see docs/quality.md, "Speed")
     .venv/bin/python bench/bench_pipeline_speed.py --whole-process 3
         # as a user meets it: `soothe physio process --jobs 1` on 3 simulated sessions (QC
-        # figures included), whole processes, with and without PYTHONDONTWRITEBYTECODE=1,
+        # figures included), whole processes, with bytecode caches (PYTHONDONTWRITEBYTECODE
+        # removed, caches under the temp folder) and with PYTHONDONTWRITEBYTECODE=1,
         # against the neurokit2 baseline run as one process per file
-        # (measured at load average 2.2: 2.62 s against 41.0 s, 15.6x in wall time; 16.5x
-        # with PYTHONDONTWRITEBYTECODE=1; 12.0x in CPU time; a second run 15.3x (15.8x).
-        # Before the QC PNG/text-layout and ECG-decimation changes: 14.6-15.4x)
+        # (at load average 2.5 on 2 cores: baseline 45.4 s wall / 44.4 s CPU; soothe
+        # 3.95 / 3.89 s, 11.5x / 11.4x; with PYTHONDONTWRITEBYTECODE=1 3.79 / 3.75 s,
+        # 12.0x / 11.8x. The wall ratio follows the load: 15.6x was measured at load 2.2
+        # on a quieter day; about 1.4 of the ~3.8 CPU s is importing pandas, scipy.signal
+        # and matplotlib: docs/quality.md, "Speed")
 """
 
 from __future__ import annotations
@@ -165,6 +174,13 @@ for k in range(len(data) // (60 * fs)):
 """
 
 
+def cached_bytecode_env(folder: Path) -> dict[str, str | None]:
+    """Environment changes for runs with bytecode caches, as an installed package has them:
+    PYTHONDONTWRITEBYTECODE unset (None: removed) and the caches written under ``folder``
+    (PYTHONPYCACHEPREFIX), never into the checkouts; a first, unmeasured run writes them."""
+    return {"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": str(folder / "pycache")}
+
+
 def whole_process(n_sessions: int, folder: Path) -> None:
     """Whole processes as a user runs them: ours with QC, and the neurokit2 baseline."""
     import os
@@ -187,7 +203,9 @@ def whole_process(n_sessions: int, folder: Path) -> None:
     def timed(cmd, env_extra=None) -> tuple[float, float]:
         """(wall, CPU) seconds of one whole process; CPU (user + sys, all threads) is the
         figure that a loaded, shared machine disturbs least."""
-        env = {**os.environ, **(env_extra or {})}
+        extra = env_extra or {}  # a value of None removes the variable
+        env = {k: v for k, v in os.environ.items() if k not in extra}
+        env.update({k: v for k, v in extra.items() if v is not None})
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
@@ -197,9 +215,12 @@ def whole_process(n_sessions: int, folder: Path) -> None:
             raise SystemExit(f"{cmd[:3]} failed:\n{out.stderr[-3000:]}")
         return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
-    modes = (("soothe", {}), ("soothe, PYTHONDONTWRITEBYTECODE=1",
-                              {"PYTHONDONTWRITEBYTECODE": "1"}))
+    modes = (("soothe", cached_bytecode_env(folder)), ("soothe, PYTHONDONTWRITEBYTECODE=1",
+                                                      {"PYTHONDONTWRITEBYTECODE": "1"}))
     runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in modes}
+    for m, (_, env) in enumerate(modes):  # the first run writes the bytecode caches
+        timed([str(soothe), "physio", "process", str(raw), "--out", str(folder / f"warm-{m}"),
+               "--jobs", "1", "--no-progress"], env)
     base_wall = base_cpu = 0.0
     # interleaved, so a change in the machine's load hits both sides alike: each baseline
     # file (one process each) is followed by one run of ours in each mode
@@ -279,9 +300,19 @@ def side_by_side(other: Path, n_sessions: int, runs: int, folder: Path) -> None:
     soothe = Path(sys.executable).with_name("soothe")
     trees = [("this tree", REPO), (f"{other}", Path(other).resolve())]
     times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in trees}
+    # both trees run from bytecode caches written under the temp folder by a first,
+    # unmeasured run each: a checkout that happens to hold __pycache__ is not favoured
+    cached = cached_bytecode_env(folder)
+    base_env = {**{k: v for k, v in os.environ.items() if k not in cached},
+                **{k: v for k, v in cached.items() if v is not None}}
+    for label, tree in trees:
+        subprocess.run([str(soothe), "physio", "process", str(raw), "--out",
+                        str(folder / f"warm-{hash(label)}"), "--jobs", "1", "--no-progress"],
+                       cwd=tree, env={**base_env, "PYTHONPATH": str(tree)}, check=True,
+                       capture_output=True)
     for k in range(runs):
         for label, tree in trees if k % 2 == 0 else trees[::-1]:
-            env = {**os.environ, "PYTHONPATH": str(tree)}
+            env = {**base_env, "PYTHONPATH": str(tree)}
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             subprocess.run([str(soothe), "physio", "process", str(raw), "--out",

@@ -30,7 +30,6 @@ from conditions.bids import (
 )
 from conditions.errors import DatasetError
 from conditions.protocol import load_protocol
-from physio.eda.eda_process import eda_window_methods
 from physio.sidecar import package_versions
 
 #: Top-level key of the windows sidecar that holds soothe's provenance.
@@ -231,6 +230,10 @@ def _with_methods(provenance: dict[str, Any], info: dict[str, Any]) -> dict[str,
     for key in ("rsp", "vagal_index", "ecg_quality", "eda_artifacts", "rsp_quality"):
         if info.get(key) is not None:
             methods[key] = info[key]
+    # lazy: physio.eda loads scipy.signal; the batch imports this module before its first
+    # read (and a pool batch's parent only writes the group outputs)
+    from physio.eda.eda_process import eda_window_methods
+
     eda_defs = eda_window_methods()
     methods["eda_columns"] = {k: eda_defs[k] for k in ("scl_us", "sc_mean_us")}
     return {**provenance, "methods": methods}

@@ -30,3 +30,20 @@ def test_batch_processes_freeze_once():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_freezing_leaves_the_collector_on_and_freezes_no_garbage():
+    # a reference cycle that became garbage in the oldest generation before the freeze:
+    # collected, not frozen for the life of the process
+    code = (
+        "import gc, weakref\n"
+        "from physio import batch\n"
+        "class Node: pass\n"
+        "a = Node(); a.me = a; alive = weakref.ref(a)\n"
+        "gc.collect(); del a\n"
+        "batch.init_pool_worker(); batch.IMPORT_FREEZE.apply()\n"
+        "print(gc.isenabled(), alive() is None, gc.get_freeze_count() > 10000)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["True", "True", "True"]

@@ -25,7 +25,7 @@ import traceback
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conditions.bids import SessionFiles
 from conditions.checksum import sha256_file
@@ -34,7 +34,6 @@ from conditions.protocol import Protocol, load_protocol
 from physio.batch.inputs import output_key, override_candidates
 from physio.batch.read_ahead import ReadAhead
 from physio.batch.worker import IMPORT_FREEZE, peak_rss_mb, release_memory, trim_heap
-from physio.edits import Edit, read_edits
 from physio.errors import ReaderError
 from physio.io import detect_format, read_recording, reader_options
 from physio.naming import recording_labels
@@ -48,6 +47,9 @@ from physio.phases import read_overrides
 from physio.qc_valid import channel_valid_shares
 from physio.recording import Recording
 from physio.sidecar import code_hash, input_hashes, package_versions, settings_hash
+
+if TYPE_CHECKING:  # physio.edits loads the ECG stack (scipy.signal): see read_job_edits
+    from physio.edits import Edit
 
 #: The processing stack, imported where recordings are processed (never by the parent of a
 #: pool batch, which only pickles :func:`process_file`): the steps import from it.
@@ -308,6 +310,10 @@ def read_job_edits(job: RecordingJob) -> list[Edit]:
         fails, with that message in ``failures.tsv``, rather than being processed without
         the analyst's edits.
     """
+    # lazy: physio.edits loads the ECG stack (scipy.signal); imported where recordings are
+    # processed, so that importing the batch does not, and the first read overlaps it
+    from physio.edits import read_edits
+
     return read_edits(job.edits_file) if job.edits_sha256 is not None else []
 
 

@@ -19,6 +19,7 @@ from conditions.protocol import load_protocol
 from physio.batch.read_ahead import ReadAhead
 from physio.batch.recording import failure_record, process_file, read_input
 from physio.batch.worker import READ_AHEAD_FILES, init_pool_worker, will_need
+from physio.io import detect_format, reader_spec
 from physio.outputs import session_files
 
 #: One call of ``process_file(*args)``: (path, deriv, settings, overrides, force,
@@ -112,6 +113,10 @@ def start_read_ahead(ahead: ReadAhead, args: Call) -> bool:
     try:
         if not worth_reading_ahead(args):
             return False
+        # the reader's modules are imported here, not on the read-ahead thread, which
+        # reads while this thread imports the processing stack: a module imported by two
+        # threads at once can reach one of them half-initialised
+        reader_spec(detect_format(Path(args[0]))).load()
         return ahead.start(Path(args[0]), partial(read_input, Path(args[0]), args[2],
                                                   args[5], args[6]))
     except Exception:  # noqa: BLE001 - no read-ahead; process_file reads it

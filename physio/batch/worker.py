@@ -68,16 +68,23 @@ class ImportFreeze:
         if not self.enabled or self.done:
             return False
         # the modules every recording needs, imported now rather than during the first
-        # recording, so that their objects are frozen too
-        for name in self.modules:
-            try:
-                importlib.import_module(name)
-            except ImportError:  # an optional reader library: imported when needed
-                pass
-        # the youngest generation only: the imports leave no cyclic garbage in the older
-        # ones, and a full collection here would only cost time
-        gc.collect(0)
-        gc.freeze()
+        # recording, so that their objects are frozen too. The collector is off meanwhile:
+        # importing the processing stack creates a few hundred thousand objects, and the
+        # collections they trigger walk all of them again and again; one full collection
+        # afterwards frees the garbage the imports left, so none of it is frozen.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for name in self.modules:
+                try:
+                    importlib.import_module(name)
+                except ImportError:  # an optional reader library: imported when needed
+                    pass
+            gc.collect()
+            gc.freeze()
+        finally:
+            if was_enabled:
+                gc.enable()
         self.done = True
         return True
 
