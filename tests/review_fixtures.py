@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from conftest import in_ci
+
+from physio.review.local_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -51,12 +52,6 @@ def chromium() -> str:
             pytest.fail("chromium is required in CI (.ci/run installs it)")
         pytest.skip("chromium not installed")
     return exe
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ReviewProcess:

@@ -27,7 +27,8 @@ from experiment.session import (
 )
 from experiment.signals import cli as signals_cli
 from experiment.signals.monitor import Frame
-from experiment.signals.page import CheckState, free_port, start_judging
+from experiment.signals.page import CheckState, start_judging
+from physio.review.local_server import free_port
 
 INFO = StartInfo(participant="P01", session="1", age=30, sex="female", initials="ab")
 

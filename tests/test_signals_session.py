@@ -130,7 +130,12 @@ def test_live_page_streams_to_a_browser_without_internet(lsl_env, monkeypatch, t
                                     "--remote-debugging-port=0", f"http://127.0.0.1:{port}/"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 90
-        while len(state.lags_ms) < 40 and time.monotonic() < deadline:
+        # the browser paints several updates a second, the judge needs a few seconds of
+        # signal: wait for both (a judgement made on the last samples of the minimum
+        # length still says "waiting for data")
+        while ((len(state.lags_ms) < 40 or not state.verdicts
+                or any(v.status == "waiting" for v in state.verdicts.values()))
+               and time.monotonic() < deadline):
             time.sleep(0.2)
         judged = state.verdicts
         stop_server(box, thread)

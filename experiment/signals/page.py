@@ -13,12 +13,9 @@ the docs. The view only displays: every decision comes from
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
-import logging
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -38,6 +35,7 @@ import pandas  # noqa: F401
 
 from experiment.signals import verdict as vd
 from experiment.signals.monitor import JUDGE_S, Frame, SignalMonitor, judge_frame
+from physio.review.local_server import start_local_server
 
 #: plotted samples per second: a QRS (80-120 ms) still spans 10-15 points at 125 Hz, and the
 #: browser draws half as much as at 250 Hz (measured: the page kept up on a loaded machine)
@@ -279,31 +277,14 @@ def serve(monitor: SignalMonitor, state: CheckState, port: int = 0
 
     The verdicts are judged in a thread of their own (:func:`start_judging`), the page is
     drawn per browser tab (:func:`page_factory`), and the server runs on its own event loop
-    (:func:`run_server`). Stop it with :func:`stop_server`.
+    (:func:`physio.review.local_server.start_local_server`). Stop it with
+    :func:`stop_server`.
     """
-    # a closed browser tab is normal here, not a warning for the experimenter's console
-    logging.getLogger("bokeh.server.views.ws").setLevel(logging.ERROR)
     box: dict = {"stop": threading.Event()}
     start_judging(monitor, state, box["stop"])
-    port = port or free_port()  # a number now: Bokeh's websocket allow-list needs it
-    ready = threading.Event()
-    thread = threading.Thread(target=run_server,
-                              args=(page_factory(monitor, state), port, box, ready),
-                              name="soothe-signal-page", daemon=True)
-    thread.start()
-    if not ready.wait(30):
-        raise RuntimeError("the signal-check page did not start within 30 s")
-    if "error" in box:
-        raise RuntimeError(f"the signal-check page could not start on 127.0.0.1:{port}: "
-                           f"{box['error']}")
-    return box, int(port), thread
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    box["server"] = start_local_server(page_factory(monitor, state), port,
+                                       name="soothe-signal-page", what="the signal-check page")
+    return box, box["server"].port, box["server"].thread
 
 
 def start_judging(monitor: SignalMonitor, state: CheckState, stop: threading.Event
@@ -362,45 +343,10 @@ def page_factory(monitor: SignalMonitor, state: CheckState) -> Callable:
     return make_doc
 
 
-def run_server(make_doc: Callable, port: int, box: dict, ready: threading.Event) -> None:
-    """Run the Bokeh server on 127.0.0.1:``port`` on this thread's own event loop.
-
-    ``box`` receives the server and its loop (for :func:`stop_server`), or the error that
-    kept it from starting; ``ready`` is set either way.
-    """
-    try:
-        # lazy: Bokeh's server and tornado take a second to load; only the live page needs them
-        from bokeh.application import Application
-        from bokeh.application.handlers.function import FunctionHandler
-        from bokeh.server.server import Server
-        from tornado.ioloop import IOLoop
-
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        loop = IOLoop.current()
-        server = Server({"/": Application(FunctionHandler(make_doc))}, io_loop=loop,
-                        address="127.0.0.1", port=port,
-                        allow_websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"])
-        server.start()
-        box["server"], box["loop"] = server, loop
-    except Exception as exc:  # reported by the caller
-        box["error"] = exc
-        ready.set()
-        return
-    ready.set()
-    loop.start()
-
-
 def stop_server(box: dict, thread: threading.Thread) -> None:
-    """Stop a server started by :func:`serve`."""
+    """Stop a server started by :func:`serve`, and its judging thread."""
     box["stop"].set()
-    loop = box["loop"]
-
-    def _stop() -> None:
-        box["server"].stop()
-        loop.stop()
-
-    loop.add_callback(_stop)
-    thread.join(5)
+    box["server"].stop()
 
 
 # ====================================================================== snapshot

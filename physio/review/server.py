@@ -8,62 +8,24 @@ Only 127.0.0.1 is listened on, and only pages served from it may open its websoc
 
 from __future__ import annotations
 
-import asyncio
 import html
-import logging
-import socket
 import threading
 import webbrowser
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from bokeh.application import Application
-from bokeh.application.handlers.function import FunctionHandler
 from bokeh.document import Document
 from bokeh.events import DocumentReady
 from bokeh.layouts import column
 from bokeh.models import Column, Div
-from bokeh.server.server import Server
-from tornado.ioloop import IOLoop
 
 from conditions.errors import SootheError
 from physio.reprocess import reprocess_recording
 from physio.review.catalog import WINDOWS_JSON_RE, recording_catalog
 from physio.review.data import read_tables, recording_signals
+from physio.review.local_server import LocalServer, start_local_server
 from physio.review.page import PAGE_TEMPLATE, RecordingView, catalog_layout, message_html
 from physio.review.session import ReviewSession, default_author, file_digest
-
-
-@dataclass
-class ReviewServer:
-    """A running review server (stop it with :meth:`stop`)."""
-
-    server: Any
-    loop: Any
-    thread: threading.Thread
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def stop(self) -> None:
-        """Stop the server and wait for its thread."""
-        def _stop() -> None:
-            self.server.stop()
-            self.loop.stop()
-
-        self.loop.add_callback(_stop)
-        self.thread.join(5)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def windows_json_of(deriv: Path, prefix: str) -> Path | None:
@@ -240,7 +202,7 @@ def review_app(deriv: Path, *, author: str, participant: str | None = None,
 
 def serve_review(deriv: Path, *, port: int = 0, author: str | None = None,
                  participant: str | None = None,
-                 reprocess: Callable[[Path], dict] = reprocess_recording) -> ReviewServer:
+                 reprocess: Callable[[Path], dict] = reprocess_recording) -> LocalServer:
     """Start the review server on 127.0.0.1 in a background thread.
 
     The view of the recording most likely opened first (the participant's only one, else
@@ -251,42 +213,15 @@ def serve_review(deriv: Path, *, port: int = 0, author: str | None = None,
     RuntimeError
         The server could not start (the port is taken...).
     """
-    # a closed browser tab is normal here, not a warning for the analyst's console
-    logging.getLogger("bokeh.server.views.ws").setLevel(logging.ERROR)
-    port = port or free_port()  # a number now: the websocket allow-list needs it
     pool = ViewPool(author or default_author(), reprocess)
     make_doc = review_app(Path(deriv), author=pool.author, participant=participant,
                           reprocess=reprocess, pool=pool)
-    box: dict[str, Any] = {}
-    ready = threading.Event()
-    thread = threading.Thread(target=run_server, args=(make_doc, port, box, ready),
-                              name="soothe-review-server", daemon=True)
-    thread.start()
-    if not ready.wait(30) or "error" in box:
-        raise RuntimeError(f"the review page could not start on 127.0.0.1:{port}: "
-                           f"{box.get('error', 'timed out')}")
+    server = start_local_server(make_doc, port, name="soothe-review-server",
+                                what="the review page")
     entries = recording_catalog(Path(deriv), participant)
     if entries:
         pool.prepare(entries[0].windows_json)
-    return ReviewServer(box["server"], box["loop"], thread, port)
-
-
-def run_server(make_doc: Callable, port: int, box: dict, ready: threading.Event) -> None:
-    """Run the Bokeh server on 127.0.0.1:``port`` on this thread's own event loop."""
-    try:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        loop = IOLoop.current()
-        server = Server({"/": Application(FunctionHandler(make_doc))}, io_loop=loop,
-                        address="127.0.0.1", port=port,
-                        allow_websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"])
-        server.start()
-        box["server"], box["loop"] = server, loop
-    except Exception as exc:  # noqa: BLE001 - reported by serve_review
-        box["error"] = exc
-        ready.set()
-        return
-    ready.set()
-    loop.start()
+    return server
 
 
 def run_review(deriv: Path, *, port: int = 0, author: str | None = None,
