@@ -18,7 +18,8 @@ Sections:
 4. ECG-derived breathing: share reported, and within 1.5/min of the belt consensus (real)
    or the simulator's truth where reported, against soothe's combined EDR reported
    everywhere; its constants -/+ a step; fusion rules measured and not used.
-5. Engines: HR and RMSSD agreement on windows both engines call valid.
+5. Engines: HR and RMSSD agreement on windows both engines call valid, the neurokit2
+   engine's moves of right beats undone; the timing-ambiguity and right-beat constants -/+.
 
 Run: ``PYTHONPATH=$PWD .venv/bin/python bench/bench_real_quality.py [--quick]
 [--only ecg|eda|belt|edr|engines]``
@@ -612,6 +613,7 @@ def engine_windows(x: np.ndarray, fs: float) -> pd.DataFrame:
     table = {k: ecg_quality_table(Channel("ECG", x, fs, "mV", "ecg"), b)
              for k, (b, _) in engines.items()}
     apart = displaced_beats(engines["soothe"][0].peaks_s, engines["nk"][0].peaks_s)
+    moves_undone = engines["nk"][0].info["n_moves_undone"]
     for i, (s, e) in enumerate(zip(table["soothe"].start_s, table["soothe"].end_s,
                                    strict=True)):
         row = {"displaced": int(((apart >= s) & (apart < e)).sum())}
@@ -632,7 +634,9 @@ def engine_windows(x: np.ndarray, fs: float) -> pd.DataFrame:
                         f"{k}_ambiguous": int(quality[k].uncertain[
                             (b.peaks_s >= s) & (b.peaks_s < e)].sum())})
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["nk_moves_undone"] = moves_undone
+    return out
 
 
 def displaced_beats(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
@@ -664,6 +668,7 @@ def engine_section() -> None:
                   f"median {rm.median():.1%}, 90th pct {rm.quantile(0.9):.1%}")
             if not u:
                 off = both & (rm > 0.1)
+        print(f"{'':26s} neurokit2 moves of right beats undone: {w.attrs['nk_moves_undone']}")
         print(f"{'':26s} ambiguous R-peak times: soothe {int(w.soothe_ambiguous.sum())}, "
               f"neurokit2 {int(w.nk_ambiguous.sum())} beats; differences excluded beyond "
               f"today's, median (max) per window: soothe {w.soothe_excluded_more.median():.1f} "
@@ -678,22 +683,31 @@ def engine_section() -> None:
 
 
 def engine_sensitivity() -> None:
-    """drive05 and lab agreement with each timing-ambiguity constant -/+ one step."""
+    """drive05 and lab agreement with each timing-ambiguity constant and each constant of
+    the neurokit2 engine's right-beat rule (``undo_right_moves``) -/+ one step."""
+    # lazy: the neurokit2 engine imports neurokit2 (~1 s); only this section needs it
+    import physio.engine_neurokit2 as nke
+
     print("\n-- sensitivity: engines' RMSSD within 10 % with ambiguous beats excluded --")
     inputs = [(n, x, fs) for n, x, fs in ecg_inputs(True) if n.startswith(("drive05", "lab"))]
-    steps = [("TIMING_RATIO", v) for v in (0.7, 0.8, 0.9)]
-    steps += [("TIMING_SEP_S", (0.02, v)) for v in (0.08, 0.12)]
-    steps += [("TIMING_SEP_S", (v, 0.10)) for v in (0.015, 0.03)]
-    steps += [("TIMING_OWN_S", v) for v in (0.01, 0.02)]
-    for name, value in steps:
-        with constant(eq, name, value):
+    steps = [(eq, "TIMING_RATIO", v) for v in (0.7, 0.8, 0.9)]
+    steps += [(eq, "TIMING_SEP_S", (0.02, v)) for v in (0.08, 0.12)]
+    steps += [(eq, "TIMING_SEP_S", (v, 0.10)) for v in (0.015, 0.03)]
+    steps += [(eq, "TIMING_OWN_S", v) for v in (0.01, 0.02)]
+    steps += [(nke, "BEAT_CORR_MIN", v) for v in (0.3, 0.7)]
+    steps += [(nke, "PREMATURE_FRACTION", v) for v in (0.1, 0.2)]
+    steps += [(nke, "MAX_MOVE_FRACTION", v) for v in (0.3, 0.7)]
+    steps += [(nke, "MAX_MOVE_FRACTION", 0.0)]  # no move undone: neurokit2's correction
+    for module, name, value in steps:
+        with constant(module, name, value):
             cells = []
             for rec, x, fs in inputs:
                 w = engine_windows(x, fs)
                 both = w.soothe_valid_u & w.nk_valid_u
                 rm = ((w.soothe_rmssd_u - w.nk_rmssd_u).abs() / w.soothe_rmssd_u)[both]
                 cells.append(f"{rec} {int((rm <= 0.1).sum())}/{int(both.sum())} (ambiguous "
-                             f"{int(w.soothe_ambiguous.sum())}/{int(w.nk_ambiguous.sum())})")
+                             f"{int(w.soothe_ambiguous.sum())}/{int(w.nk_ambiguous.sum())}, "
+                             f"undone {w.attrs['nk_moves_undone']})")
         print(f"{name} = {value}: " + "; ".join(cells))
 
 

@@ -11,7 +11,8 @@ step           neurokit2
 =============  =========================================================================
 ECG clean      ``ecg_clean(method=ecg_method)``
 R peaks        ``ecg_peaks(method=ecg_method)``
-correction     ``signal_fixpeaks(method="kubios")`` (Lipponen & Tarvainen, 2019)
+correction     ``signal_fixpeaks(method="kubios")`` (Lipponen & Tarvainen, 2019), except
+               that a beat which was right is never moved (:func:`undo_right_moves`)
 HR, RMSSD      ``hrv_time`` on the corrected peaks of the window
 HF             ``hrv_frequency(psd_method="welch")``, windows >= the HF minimum only
 EDA            ``eda_phasic(method=eda_method)`` + ``eda_peaks``, SCRs kept when their
@@ -37,7 +38,14 @@ from typing import Any
 import numpy as np
 import scipy.signal as sps
 
-from physio.ecg.ecg_beats import BeatSeries
+from physio.ecg.ecg_beats import PREMATURE_FRACTION, BeatSeries
+from physio.ecg.ecg_fixpeaks import ecg_fixpeaks
+from physio.ecg.ecg_quality import (
+    BEAT_CORR_MIN,
+    QRS_WINDOW_S,
+    beat_template_corr,
+    ecg_quality_input,
+)
 from physio.eda.eda_process import EdaResult
 from physio.eda.eda_scr import DEFAULT_SCR_MIN_AMPLITUDE_US
 from physio.hrv import hrv_window
@@ -52,6 +60,18 @@ NK_FIXPEAKS_METHOD = "kubios"
 NK_EDA_PHASIC_METHOD = "highpass"
 NK_EDA_PEAKS_METHOD = "neurokit"
 NK_RSP_METHOD = "khodadad2018"
+#: A move larger than this share of the local median interval is not a re-timing of the
+#: same beat (:func:`undo_right_moves` leaves it).
+MAX_MOVE_FRACTION = 0.5
+#: The rule of :func:`undo_right_moves` (recorded in the sidecar).
+RIGHT_BEAT_RULE = (
+    "a beat that signal_fixpeaks moved is put back where it was detected when its QRS "
+    f"matches the recording's QRS template there (r >= {BEAT_CORR_MIN}) and the interval "
+    f"ending at it is not premature (>= {1 - PREMATURE_FRACTION:.2f} x the 11-beat running "
+    "median), in stretches between unchanged beats where every beat was only moved (none "
+    f"added or deleted) by at most {MAX_MOVE_FRACTION} x that median: a correction must "
+    "never change a beat that was right"
+)
 #: EDA and respiration are low-frequency signals; neurokit2 gets them at this rate.
 NK_SLOW_RATE_HZ = 50.0
 
@@ -72,7 +92,7 @@ def engine_methods() -> dict[str, Any]:
         "neurokit2_version": nk.__version__,
         "ecg": {"ecg_clean": NK_ECG_METHOD, "ecg_peaks": NK_ECG_METHOD,
                 "signal_fixpeaks": NK_FIXPEAKS_METHOD, "hrv_time": "default",
-                "hrv_frequency": "welch"},
+                "hrv_frequency": "welch", "right_beats_kept": RIGHT_BEAT_RULE},
         "eda": {"eda_phasic": NK_EDA_PHASIC_METHOD, "eda_peaks": NK_EDA_PEAKS_METHOD,
                 "resampled_hz": NK_SLOW_RATE_HZ},
         "rsp": {"rsp_process": NK_RSP_METHOD, "resampled_hz": NK_SLOW_RATE_HZ},
@@ -94,7 +114,8 @@ def nk_beat_series(ecg_mv: np.ndarray, sampling_rate: float) -> BeatSeries:
     The result is a :class:`physio.ecg.BeatSeries` on the ECG channel's clock, so the rest of
     the pipeline (windows, validity, beats table, QC) treats it like the default engine's.
     Beats that neurokit2's correction classified (ectopic, missed, extra, long/short) are
-    ``corrected``; their class is in ``beat_class``.
+    ``corrected``; their class is in ``beat_class``. A move of a beat that was right is
+    undone (:func:`undo_right_moves`); ``info["n_moves_undone"]`` counts them.
 
     Examples
     --------
@@ -119,6 +140,7 @@ def nk_beat_series(ecg_mv: np.ndarray, sampling_rate: float) -> BeatSeries:
             fix_info, fixed = nk.signal_fixpeaks(
                 peaks, sampling_rate=sampling_rate, iterative=True, method=NK_FIXPEAKS_METHOD
             )
+        detected = peaks
         peaks = np.asarray(fixed, dtype=int)
         classes = np.full(len(peaks), "normal", dtype=object)
         for key, label in (("ectopic", "ectopic"), ("longshort", "ectopic"),
@@ -126,6 +148,10 @@ def nk_beat_series(ecg_mv: np.ndarray, sampling_rate: float) -> BeatSeries:
             idx = np.asarray(np.atleast_1d(fix_info.get(key, [])), dtype=int)
             idx = idx[(idx >= 0) & (idx < len(peaks))]
             classes[idx] = label
+        peaks, restored = undo_right_moves(ecg_mv, sampling_rate, detected, peaks)
+        classes[restored] = "normal"
+    else:
+        restored = np.zeros(len(peaks), dtype=bool)
     corrected = classes != "normal"
     t = peaks / float(sampling_rate)
     rr = np.r_[np.nan, np.diff(t) * 1000.0] if len(t) else np.zeros(0)
@@ -134,9 +160,114 @@ def nk_beat_series(ecg_mv: np.ndarray, sampling_rate: float) -> BeatSeries:
     return BeatSeries(
         peaks_s=t, rr_ms=rr, corrected=corrected,
         info={**engine_methods(), "sampling_rate": float(sampling_rate),
-              "n_corrected": int(corrected.sum())},
+              "n_corrected": int(corrected.sum()),
+              "n_moves_undone": int(restored.sum())},
         beat_class=classes, reason=reason,
     )
+
+
+def undo_right_moves(ecg_mv: np.ndarray, sampling_rate: float, detected: np.ndarray,
+                     fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Put back the beats that ``signal_fixpeaks`` moved although they were right.
+
+    Kubios's correction (Lipponen & Tarvainen, 2019) judges a beat by its intervals alone
+    and moves an "ectopic" or "long/short" beat to the middle of its neighbours. A sinus
+    beat after a long interval (a slow respiratory swing, a blocked breath) is moved too:
+    on the shared lab session neurokit2 moved a beat 61 ms off a QRS that matched the
+    template exactly (r = 1.00), turning intervals of 1041 and 917 ms into 979 and 979 ms
+    and lowering the window's RMSSD by 17 %. soothe's standard is that a correction never
+    changes a beat that was right, so a move is undone when, at the detected time,
+
+    1. the QRS matches the recording's QRS template (:func:`physio.ecg.ecg_quality.
+       beat_template_corr` over :data:`physio.ecg.ecg_quality.QRS_WINDOW_S`, r >=
+       :data:`physio.ecg.ecg_quality.BEAT_CORR_MIN`): there is a heartbeat there, not a T
+       wave or noise taken for one; and
+    2. the interval ending at the beat is not premature (at least 1 -
+       :data:`physio.ecg.ecg_beats.PREMATURE_FRACTION` of the 11-beat running median of the
+       detected intervals, the threshold the default engine confirms an ectopic beat with):
+       a premature (ectopic) beat is not a normal-to-normal beat, and moving it is what
+       Kubios's correction is for.
+
+    The unit is a stretch: the beats between two beats that ``signal_fixpeaks`` left where
+    they were detected. A stretch is put back as detected only when it holds as many
+    detected beats as corrected ones (moves only: no beat added or deleted in it), every
+    one of them is right by 1 and 2, and none moved by more than half the local median
+    interval. Otherwise neurokit2's correction of the stretch stands: next to a beat that
+    it added (a "missed" beat, placed at an interpolated time) or a move that stays, no
+    placement of the beat gives two measured intervals, and putting one beat back would
+    only expose the estimate beside it (on the 84-min ``drive05`` record, undoing single
+    moves beside added beats made the engines disagree in 5 more windows).
+
+    Parameters
+    ----------
+    ecg_mv : numpy.ndarray
+        The raw ECG.
+    sampling_rate : float
+        Hz; ``detected`` and ``fixed`` are sample indices at this rate.
+    detected, fixed : numpy.ndarray
+        R peaks before and after ``signal_fixpeaks``.
+
+    Returns
+    -------
+    peaks : numpy.ndarray
+        ``fixed`` with the right beats back at their detected sample.
+    restored : numpy.ndarray of bool
+        Per beat of ``peaks``: its move was undone.
+
+    Examples
+    --------
+    >>> fs = 250.0
+    >>> t = np.arange(int(60 * fs)) / fs
+    >>> beats = np.arange(1.0, 59.0, 0.8)
+    >>> beats[30] += 0.06                       # a late sinus beat (a long interval)
+    >>> ecg = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in beats)
+    >>> detected = np.round(beats * fs).astype(int)
+    >>> fixed = detected.copy()
+    >>> fixed[30] = (detected[29] + detected[31]) // 2   # Kubios's move to the middle
+    >>> peaks, restored = undo_right_moves(ecg, fs, detected, fixed)
+    >>> bool(peaks[30] == detected[30]), np.flatnonzero(restored).tolist()
+    (True, [30])
+    """
+    detected = np.asarray(detected, dtype=np.int64)
+    peaks = np.asarray(fixed, dtype=np.int64).copy()
+    restored = np.zeros(len(peaks), dtype=bool)
+    if len(detected) < 6 or len(peaks) < 2:
+        return peaks, restored
+    fs = float(sampling_rate)
+    rr = np.diff(detected).astype(float)
+    medrr = np.r_[np.nan, ecg_fixpeaks(rr / fs)["medrr"] * fs]  # per beat, its interval's
+    kept = np.isin(peaks, detected)
+    if kept.all():
+        return peaks, restored
+    cleaned, qfs = ecg_quality_input(ecg_mv, fs)
+    corr = beat_template_corr(cleaned, qfs, detected / fs, span_s=QRS_WINDOW_S)
+    with np.errstate(invalid="ignore"):
+        right = (corr >= BEAT_CORR_MIN) & (np.r_[np.nan, rr] >= (1.0 - PREMATURE_FRACTION)
+                                           * medrr)
+    for i0, i1 in changed_stretches(kept):
+        inside = np.flatnonzero((detected > peaks[i0 - 1]) & (detected < peaks[i1]))
+        if (len(inside) == i1 - i0 and right[inside].all()
+                and (np.abs(detected[inside] - peaks[i0:i1])
+                     <= MAX_MOVE_FRACTION * medrr[inside]).all()):
+            peaks[i0:i1] = detected[inside]
+            restored[i0:i1] = True
+    return peaks, restored
+
+
+def changed_stretches(kept: np.ndarray) -> list[tuple[int, int]]:
+    """``(i0, i1)`` of every run ``kept[i0:i1]`` of False between two True (runs that
+    touch either end are left out: they have no unchanged beat on one side).
+
+    Examples
+    --------
+    >>> changed_stretches(np.array([True, False, False, True, False, True, False]))
+    [(1, 3), (4, 5)]
+    """
+    k = np.r_[True, np.asarray(kept, dtype=bool), True].astype(np.int8)
+    starts = np.flatnonzero(np.diff(k) == -1)
+    ends = np.flatnonzero(np.diff(k) == 1)
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)
+            if a > 0 and b < len(kept)]
 
 
 def nk_hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,

@@ -244,7 +244,9 @@ def welch_stft(nperseg: int, sampling_rate: float) -> sps.ShortTimeFFT:
     >>> welch_stft(8, 4.0).hop, welch_stft(8, 4.0) is welch_stft(8, 4.0)
     (4, True)
     """
-    win = sps.get_window("hann_periodic", nperseg)
+    # ("hann", fftbins=True) is the periodic Hann window welch uses; the name "hann_periodic"
+    # exists only from SciPy 1.17
+    win = sps.get_window("hann", nperseg, fftbins=True)
     return sps.ShortTimeFFT(win, nperseg - nperseg // 2, sampling_rate, fft_mode="onesided",
                             mfft=nperseg, scale_to="psd", phase_shift=None)
 
