@@ -171,3 +171,20 @@ def test_detector_recovers_from_level_changes(case):
     _, fp, _ = matched(out.peaks_s, truth)
     _, _, fn = matched(out.peaks_s, truth[ok])
     assert fn <= 3 and fp <= 1, (fp, fn)
+
+
+def test_a_pause_without_beats_breaks_the_series_after_the_last_beat_before_it():
+    """A > 5-s stretch without beats starts a new run at the first beat after it; the beat
+    before it keeps its measured interval (it used to be taken as the first beat of the
+    next run, losing one valid interval and labelling the wrong beat)."""
+    from physio.ecg.ecg_beats import classify_runs, split_runs
+
+    t = np.r_[np.arange(0.5, 30.0, 0.8), np.arange(37.0, 60.0, 0.8)]
+    last = int(np.flatnonzero(t < 30.0)[-1])
+    runs = split_runs(t, [], 5.0)
+    assert runs.starts.tolist() == [0, last + 1]
+    assert list(runs.after) == [last + 1]
+    _, rr, _, reason, _ = classify_runs(t, runs, None)
+    assert rr[last] == pytest.approx(800.0)
+    assert np.isnan(rr[last + 1]) and reason[last + 1].startswith("first beat after")
+    assert not reason[last]

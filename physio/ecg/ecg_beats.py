@@ -515,6 +515,8 @@ def split_runs(t: np.ndarray, segments: list[tuple[float, float, str]], max_gap_
     >>> runs = split_runs(np.array([1.0, 2.0, 3.0, 4.0]), [(2.5, 2.8, "flat")], 5.0)
     >>> runs.starts.tolist(), runs.ends.tolist(), runs.after[2][:36]
     ([0, 2], [2, 4], 'first beat after signal loss (flat) ')
+    >>> split_runs(np.array([1.0, 2.0, 9.0, 10.0]), [], 5.0).starts.tolist()  # no beats 2-9 s
+    [0, 2]
     """
     segs = list(segments)
     for i in np.flatnonzero(np.diff(t) > max_gap_s) + 1:
@@ -525,7 +527,9 @@ def split_runs(t: np.ndarray, segments: list[tuple[float, float, str]], max_gap_
     breaks = np.zeros(len(t), dtype=bool)
     after = {}
     for a, b, k in segs:
-        j = int(np.searchsorted(t, a))
+        # the first beat after the stretch's start: a "no beats" gap starts exactly on the
+        # beat before it, which belongs to the run before the gap
+        j = int(np.searchsorted(t, a, side="right"))
         if 0 < j < len(t):
             breaks[j] = True
             after[j] = f"first beat after signal loss ({k}) {a:.2f}-{b:.2f} s: interval excluded"
