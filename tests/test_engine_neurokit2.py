@@ -55,6 +55,9 @@ def test_neurokit2_engine_end_to_end(both):
     text = json.dumps(side)
     assert '"engine": "neurokit2"' in text
     assert "neurokit2" in text and "signal_fixpeaks" in text and "hrv_time" in text
+    # and the rule that keeps right beats where they were detected, with its count
+    assert '"right_beats_kept": "a beat that signal_fixpeaks moved' in text
+    assert '"n_moves_undone": ' in text
 
 
 def test_engines_agree_on_clean_simulated_data(both):
