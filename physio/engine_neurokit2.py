@@ -171,32 +171,23 @@ def undo_right_moves(ecg_mv: np.ndarray, sampling_rate: float, detected: np.ndar
     """Put back the beats that ``signal_fixpeaks`` moved although they were right.
 
     Kubios's correction (Lipponen & Tarvainen, 2019) judges a beat by its intervals alone
-    and moves an "ectopic" or "long/short" beat to the middle of its neighbours. A sinus
-    beat after a long interval (a slow respiratory swing, a blocked breath) is moved too:
-    on the shared lab session neurokit2 moved a beat 61 ms off a QRS that matched the
-    template exactly (r = 1.00), turning intervals of 1041 and 917 ms into 979 and 979 ms
-    and lowering the window's RMSSD by 17 %. soothe's standard is that a correction never
-    changes a beat that was right, so a move is undone when, at the detected time,
+    and moves an "ectopic" or "long/short" beat to the middle of its neighbours, a sinus
+    beat after a long interval too (on the shared lab session, 61 ms off a QRS that matched
+    the template with r = 1.00; ``docs/quality.md``). A correction must never change a beat
+    that was right, so a move is undone when, at the detected time,
 
-    1. the QRS matches the recording's QRS template (:func:`physio.ecg.ecg_quality.
-       beat_template_corr` over :data:`physio.ecg.ecg_quality.QRS_WINDOW_S`, r >=
-       :data:`physio.ecg.ecg_quality.BEAT_CORR_MIN`): there is a heartbeat there, not a T
-       wave or noise taken for one; and
-    2. the interval ending at the beat is not premature (at least 1 -
-       :data:`physio.ecg.ecg_beats.PREMATURE_FRACTION` of the 11-beat running median of the
-       detected intervals, the threshold the default engine confirms an ectopic beat with):
-       a premature (ectopic) beat is not a normal-to-normal beat, and moving it is what
-       Kubios's correction is for.
+    1. its QRS matches the recording's QRS template (``beat_template_corr`` over
+       ``QRS_WINDOW_S``, r >= ``BEAT_CORR_MIN``): a heartbeat, not a T wave or noise; and
+    2. the interval ending at it is not premature (>= 1 - ``PREMATURE_FRACTION`` of the
+       11-beat running median, the default engine's ectopic threshold): moving a premature
+       beat is what Kubios's correction is for.
 
-    The unit is a stretch: the beats between two beats that ``signal_fixpeaks`` left where
-    they were detected. A stretch is put back as detected only when it holds as many
-    detected beats as corrected ones (moves only: no beat added or deleted in it), every
-    one of them is right by 1 and 2, and none moved by more than half the local median
-    interval. Otherwise neurokit2's correction of the stretch stands: next to a beat that
-    it added (a "missed" beat, placed at an interpolated time) or a move that stays, no
-    placement of the beat gives two measured intervals, and putting one beat back would
-    only expose the estimate beside it (on the 84-min ``drive05`` record, undoing single
-    moves beside added beats made the engines disagree in 5 more windows).
+    The unit is a stretch between two beats ``signal_fixpeaks`` left where they were
+    detected: it is put back only when it holds as many detected beats as corrected ones
+    (moves only), every one right by 1 and 2 and moved by at most
+    :data:`MAX_MOVE_FRACTION` of the local median interval. Beside a beat that neurokit2
+    added (at an interpolated time) no placement gives two measured intervals, so such a
+    stretch keeps neurokit2's correction.
 
     Parameters
     ----------

@@ -40,6 +40,16 @@ def test_importing_the_batch_loads_no_processing_stack():
     assert _loaded("import physio.batch", PROCESSING_STACK + NEVER_ON_THIS_PATH) == []
 
 
+def test_writing_the_qc_index_loads_no_plotting_library(tmp_path):
+    # a pool batch's parent writes the index after its workers drew the figures
+    code = (
+        "from physio.qc_index import write_qc_index\n"
+        f"write_qc_index(__import__('pathlib').Path({str(tmp_path / 'index.html')!r}), [], [])\n"
+    )
+    assert _loaded(code, PROCESSING_STACK) == []
+    assert (tmp_path / "index.html").is_file()
+
+
 def test_the_check_sees_a_processing_module_loaded():
     assert _loaded("import physio.pipeline", PROCESSING_STACK) == ["scipy.signal",
                                                                    "scipy.stats"]

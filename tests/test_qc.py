@@ -10,7 +10,8 @@ import pytest
 
 import physio.qc_rsp
 from physio.pipeline import process_recording
-from physio.qc import plot_recording_qc, save_figure, write_qc_index
+from physio.qc import plot_recording_qc, save_figure
+from physio.qc_index import write_qc_index
 from physio.recording import Channel, Recording
 
 

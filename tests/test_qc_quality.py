@@ -16,7 +16,8 @@ from conditions.protocol import load_protocol
 from physio.batch import run_batch
 from physio.cli import main
 from physio.pipeline import process_recording
-from physio.qc import plot_recording_qc, save_figure, write_qc_index
+from physio.qc import plot_recording_qc, save_figure
+from physio.qc_index import write_qc_index
 from physio.qc_valid import channel_valid_shares, invalid_spans, low_valid_warnings
 from physio.recording import Channel, Recording
 from soothe.simulate import simulate_session

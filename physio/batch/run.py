@@ -26,6 +26,7 @@ from physio.batch.scheduling import run_recordings
 from physio.naming import LabelError
 from physio.outputs import ensure_derivatives_dataset, write_group_table
 from physio.progress import BatchProgress
+from physio.qc_index import write_qc_index
 from physio.qc_valid import low_valid_warnings
 
 log = logging.getLogger("soothe.physio")
@@ -204,10 +205,6 @@ def write_batch_outputs(deriv: Path, results: list[dict[str, Any]],
     index = qc_index_html(deriv)
     qc_rows = [{**r, "png": os.path.relpath(Path(r["png"]), index.parent)}
                for r in results if r["status"] != "failed"]
-    # lazy: physio.qc loads matplotlib (the figures); importing the batch must not, so
-    # that an in-process batch's first read overlaps that import
-    from physio.qc import write_qc_index
-
     write_qc_index(index, qc_rows, failures)
     return {
         "results": results,
