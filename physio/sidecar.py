@@ -18,7 +18,9 @@ PROVENANCE_PACKAGES = ("soothe", "numpy", "scipy", "pandas", "neurokit2", "biore
 
 
 def input_files(path: Path) -> list[Path]:
-    """The file(s) that make up one recording: BIDS companions, BrainVision triples."""
+    """The file(s) that make up one recording: BIDS companions, BrainVision triples, a
+    WFDB record's header, signal and annotation files (:func:`physio.io.read_wfdb.
+    record_files`)."""
     path = Path(path)
     name = path.name
     files = [path]
@@ -27,6 +29,11 @@ def input_files(path: Path) -> list[Path]:
         files += [path.with_name(f"{stem}_physio.json"), path.with_name(f"{stem}_events.tsv")]
     elif path.suffix.lower() == ".vhdr":
         files += [path.with_suffix(".vmrk"), path.with_suffix(".eeg")]
+    elif path.suffix.lower() == ".hea":
+        # lazy: the WFDB module is needed only for WFDB records
+        from physio.io.read_wfdb import record_files
+
+        files = record_files(path)
     return [f for f in files if f.is_file()]
 
 

@@ -149,3 +149,47 @@ def test_the_registry_reads_a_record_by_name_and_the_batch_finds_it(tmp_path):
     found = find_inputs([tmp_path])
     assert [Path(p).name for p in found] == ["drive99.hea"]
     assert strip_format_suffix("drive99.hea") == "drive99"
+
+
+def _write_processable_record(folder: Path, seed: int) -> None:
+    """Two minutes of simulated ECG (250 Hz) and skin conductance as a WFDB record."""
+    import neurokit2 as nk
+    import wfdb
+
+    ecg = nk.ecg_simulate(duration=120, sampling_rate=250, heart_rate=70, random_state=seed)
+    eda = 5.0 + 0.2 * np.sin(np.arange(len(ecg)) / 250.0 / 10.0)
+    wfdb.wrsamp("rec", fs=250, units=["mV", "uS"], sig_name=["ECG", "EDA"],
+                p_signal=np.column_stack([ecg, eda]), fmt=["16", "16"],
+                write_dir=str(folder))
+
+
+def test_a_change_to_any_file_of_a_record_makes_it_out_of_date(tmp_path):
+    """The input hashes cover the signal and annotation files, not only the header: a
+    record whose samples or annotations changed is processed again (with only the header
+    hashed, the batch called it up to date and kept the old results)."""
+    import wfdb
+
+    from physio.batch import run_batch
+    from physio.sidecar import input_files
+
+    raw, deriv = tmp_path / "raw", tmp_path / "deriv"
+    raw.mkdir()
+    _write_processable_record(raw, seed=1)
+
+    def run() -> tuple[int, int, int]:
+        s = run_batch([raw / "rec.hea"], deriv, progress=False)
+        return s["ok"], s["skipped"], s["failed"]
+
+    assert run() == (1, 0, 0)
+    assert run() == (0, 1, 0)
+    # other samples under the same header (the header's checksums are not re-written)
+    samples = np.fromfile(raw / "rec.dat", dtype="<i2")
+    samples[2000:4000] = samples[2000:4000] // 2
+    samples.tofile(raw / "rec.dat")
+    assert run() == (1, 0, 0)
+    assert [f.name for f in input_files(raw / "rec.hea")] == ["rec.hea", "rec.dat"]
+    wfdb.wrann("rec", "atr", np.array([2500, 5000]), symbol=["+", "+"],
+               aux_note=["1", "2"], write_dir=str(raw))
+    assert [f.name for f in input_files(raw / "rec.hea")] == ["rec.hea", "rec.dat", "rec.atr"]
+    assert run() == (1, 0, 0)
+    assert run() == (0, 1, 0)

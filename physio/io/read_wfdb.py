@@ -70,6 +70,42 @@ def header_units(hea: Path) -> list[str | None]:
     return units
 
 
+def record_files(path: Path | str) -> list[Path]:
+    """Every file of a record that exists: the header, the signal files its signal lines
+    name (a multi-segment record's segment headers), and the annotation files beside it
+    (:data:`ANNOTATORS`). A change to any of them changes what the reader returns, so all
+    of them go into a recording's input hashes (:func:`physio.sidecar.input_files`).
+
+    The header is read as text (no ``wfdb`` import); an unreadable header gives just the
+    files that exist by name (the reader reports the header's problem).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "r.hea").write_text("r 2 100 10\\nr.dat 16 200/mV 16 0 0 0 0 ECG\\n"
+    ...                              "r.dat 16 100 16 0 0 0 0 GSR\\n")
+    >>> _ = (d / "r.dat").write_bytes(b"\\0" * 40)
+    >>> _ = (d / "r.atr").write_bytes(b"")
+    >>> [f.name for f in record_files(d / "r.hea")]
+    ['r.hea', 'r.dat', 'r.atr']
+    """
+    base = record_base(path)
+    hea = base.with_name(base.name + ".hea")
+    names: list[str] = []
+    try:
+        lines = [ln for ln in hea.read_text(errors="replace").splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+    except OSError:
+        lines = []
+    for line in lines[1:]:
+        first = line.split()[0]
+        names += [first, first + ".hea"]  # a signal file, or a segment's header
+    names += [f"{base.name}.{ext}" for ext in ANNOTATORS]
+    files = [hea] + [base.with_name(n) for n in dict.fromkeys(names) if n != hea.name]
+    return [f for f in files if f.is_file()]
+
+
 def complete_frames(base: Path, header) -> tuple[int, list[str]]:
     """Frames every data file holds in full, and notes on files that are cut short.
 
