@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from physio.review.catalog import RecordingEntry, mean_quality, recording_catalo
 from physio.review.data import beat_display_class, implausible_rr
 from physio.review.decimate import Trace, minmax_decimate
 from physio.review.page import banner_html, stretch_data
-from physio.review.session import ReviewSession, draft_path
+from physio.review.session import ReviewSession, draft_path, recording_drafts
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -146,19 +147,52 @@ def test_session_undo_journal_restore_and_save(tmp_path):
     s.add(Edit("delete_beat", "ecg", 10.0, author="ana"))
     s.add(Edit("add_beat", "ecg", 20.0, author="ana"))
     s.add(Edit("mark_unusable", "eda", 30.0, end_s=40.0, author="ana"))
-    assert draft_path(wj).is_file() and len(read_edits(draft_path(wj))) == 3
+    assert s.draft == draft_path(wj, s.page)
+    assert s.draft.is_file() and len(read_edits(s.draft)) == 3
     assert s.undo().action == "mark_unusable"
-    assert [e.action for e in read_edits(draft_path(wj))] == ["delete_beat", "add_beat"]
+    assert [e.action for e in read_edits(s.draft)] == ["delete_beat", "add_beat"]
     assert not s.edits_tsv.exists()  # nothing written before Save
-    # a crash: a new page finds the draft and restores it
+    # while the page is open, its draft is its own: a second page is not offered it
+    assert ReviewSession.open(wj, "ana").draft_edits() == []
+    # the page is gone (a closed tab; a crashed server has no open page at all): a new
+    # page finds the draft and restores it
+    s.close()
     s2 = ReviewSession.open(wj, "ana")
     assert len(s2.draft_edits()) == 2 and s2.pending == []
     assert s2.restore_draft() == 2
+    assert recording_drafts(wj) == [s2.draft]  # the earlier draft became this page's
     calls = []
     result = s2.save(lambda p: calls.append(p) or {"status": "ok"})
     assert calls == [wj] and not result.merged and result.reprocessed == {"status": "ok"}
     assert [e.action for e in read_edits(s2.edits_tsv)] == ["delete_beat", "add_beat"]
-    assert not draft_path(wj).exists()
+    assert recording_drafts(wj) == []
+
+
+def test_two_pages_on_one_recording_keep_their_own_journals(tmp_path):
+    """Two tabs on one recording: each journals to its own draft, so neither overwrites
+    the other's unsaved edits (with one shared draft, the tab that changed last wrote it
+    and the other's edits were lost in a crash)."""
+    wj = _fake_recording(tmp_path, "01", 100.0, 0.9)
+    a, b = ReviewSession.open(wj, "ana"), ReviewSession.open(wj, "bo")
+    a.add(Edit("delete_beat", "ecg", 10.0, author="ana"))
+    a.add(Edit("delete_beat", "ecg", 12.0, author="ana"))
+    b.add(Edit("add_beat", "ecg", 50.0, author="bo"))
+    assert [e.time_s for e in read_edits(a.draft)] == [10.0, 12.0]
+    assert [e.time_s for e in read_edits(b.draft)] == [50.0]
+    assert a.edits_in_open_pages() == 1 and b.edits_in_open_pages() == 2
+    assert a.draft_edits() == [] and b.draft_edits() == []  # both pages are open
+    # Save in one page removes its own draft only
+    a.save()
+    assert recording_drafts(wj) == [b.draft]
+    # the server dies with b's edits unsaved: the next page gets them back
+    b.close()
+    c = ReviewSession.open(wj, "cy")
+    assert [e.time_s for e in c.draft_edits()] == [50.0]
+    # Discard forgets only drafts no open page holds
+    d = ReviewSession.open(wj, "di")
+    d.add(Edit("delete_beat", "ecg", 70.0, author="di"))
+    c.discard_draft()
+    assert recording_drafts(wj) == [d.draft]
 
 
 def test_save_merges_another_analysts_file_or_refuses_a_conflict(tmp_path):
@@ -179,7 +213,7 @@ def test_save_merges_another_analysts_file_or_refuses_a_conflict(tmp_path):
     with pytest.raises(EditConflictError, match="bo moved the beat"):
         ana.save()
     assert ana.edits_tsv.read_bytes() == before
-    assert len(ana.pending) == 1 and draft_path(wj).is_file()  # nothing lost
+    assert len(ana.pending) == 1 and ana.draft.is_file()  # nothing lost
 
 
 # ----------------------------------------------------------------------------- code hash
@@ -213,12 +247,14 @@ def test_a_view_built_ahead_is_used_only_while_the_recordings_files_are_unchange
     from physio.review.server import ViewPool, view_stamp
 
     wj = _fake_recording(tmp_path, "01", 100.0, 0.9)
-    built = []
+    built, closed = [], []
 
     class Pool(ViewPool):
         def build(self, windows_json):
-            built.append(object())
-            return built[-1]
+            view = types.SimpleNamespace()
+            view.session = types.SimpleNamespace(close=lambda: closed.append(view))
+            built.append(view)
+            return view
 
     pool = Pool("ana", lambda p: {})
     stamp = view_stamp(wj)
@@ -237,5 +273,7 @@ def test_a_view_built_ahead_is_used_only_while_the_recordings_files_are_unchange
     s.add(Edit("delete_beat", "ecg", 5.0, author="bo"))
     assert view_stamp(wj) != stamp
     n = len(built)
+    stale = pool.spares[wj][1]
     view = pool.take(wj)
     assert view is built[-1] and len(built) == n + 1
+    assert closed == [stale]  # the stale view's page is never shown: it is closed

@@ -439,6 +439,10 @@ class RecordingView:
         if n_draft and not self.session.pending:
             self.draft_div.text = draft_html(n_draft)
             self.restore_btn.visible = self.discard_btn.visible = True
+        n_open = self.session.edits_in_open_pages()
+        if n_open:
+            self.say(f"this recording is open in another page with {n_open} unsaved "
+                     "edit(s): save there first, or edits made here may conflict")
         return [self.header, self.banner, self.draft_div,
                 row(self.restore_btn, self.discard_btn),
                 row(self.mode, Div(text="stretch channel:", width=110), self.channel),

@@ -25,7 +25,7 @@ from physio.review.catalog import WINDOWS_JSON_RE, recording_catalog
 from physio.review.data import read_tables, recording_signals
 from physio.review.local_server import LocalServer, start_local_server
 from physio.review.page import PAGE_TEMPLATE, RecordingView, catalog_layout, message_html
-from physio.review.session import ReviewSession, default_author, file_digest
+from physio.review.session import ReviewSession, default_author, file_digest, recording_drafts
 
 
 def windows_json_of(deriv: Path, prefix: str) -> Path | None:
@@ -67,16 +67,17 @@ def error_layout(text: str) -> Column:
 
 def view_stamp(windows_json: Path) -> tuple:
     """What a recording's page is built from, as it is on disk now: its sidecar (re-written
-    by every re-processing), its edit file and its draft. A view built ahead is used only
-    while this is unchanged."""
+    by every re-processing), its edit file and every draft of it. A view built ahead is used
+    only while this is unchanged."""
     session = ReviewSession(Path(windows_json), "")
     stamps = []
-    for path in (Path(windows_json), session.edits_tsv, session.draft):
+    drafts = recording_drafts(Path(windows_json))
+    for path in (Path(windows_json), session.edits_tsv, *drafts):
         try:
-            stamps.append(path.stat().st_mtime_ns)
+            stamps.append((path.name, path.stat().st_mtime_ns))
         except OSError:
-            stamps.append(None)
-    return (*stamps, file_digest(session.edits_tsv), file_digest(session.draft))
+            stamps.append((path.name, None))
+    return (*stamps, file_digest(session.edits_tsv), *(file_digest(p) for p in drafts))
 
 
 #: how long a new tab waits for the view being built ahead for it (s), rather than build
@@ -126,6 +127,8 @@ class ViewPool:
             spare = self.spares.pop(key, None)
         if spare is not None and spare[0] == view_stamp(key):
             return spare[1]
+        if spare is not None:
+            spare[1].session.close()  # out of date: never shown
         return self.build(key)
 
     def prepare(self, windows_json: Path) -> None:
@@ -160,6 +163,8 @@ def recording_layout(doc: Document, windows_json: Path, pool: ViewPool) -> None:
         doc.add_root(error_layout(f"{windows_json.name}: {exc}"))
         return
     view.attach(doc)
+    # a closed tab's unsaved edits (its draft) are offered to the next page of the recording
+    doc.on_session_destroyed(lambda _context: view.session.close())
     # the next tab's view is built once this one is drawn, not while the browser draws it
     doc.on_event(DocumentReady, lambda _event: pool.prepare(windows_json))
 

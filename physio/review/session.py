@@ -1,12 +1,14 @@
 """An analyst's review of one recording: unsaved edits, undo, the crash journal, the save.
 
 Nothing the analyst does on the page reaches the derivative tables before Save. Until
-then every change is journaled to a draft file under ``DERIV/log/review/`` (never the edit
-file), so a crashed browser or server loses nothing: the next page that opens the
-recording offers the draft back. Save merges with the edit file as it is on disk *now*
-(another analyst may have saved since the page opened: :func:`physio.edits.merge_edits`,
-a disagreement is refused and nothing is written), writes the edit file atomically, and
-re-processes the recording so its tables reflect the edits.
+then every change is journaled to the page's own draft file under ``DERIV/log/review/``
+(never the edit file), so a crashed browser or server loses nothing: the next page that
+opens the recording offers back every draft no open page holds. Each page has its own
+draft, so two tabs on one recording never overwrite each other's journal. Save merges
+with the edit file as it is on disk *now* (another analyst may have saved since the page
+opened: :func:`physio.edits.merge_edits`, a disagreement is refused and nothing is
+written), writes the edit file atomically, and re-processes the recording so its tables
+reflect the edits.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,18 +35,52 @@ def default_author() -> str:
         return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
 
 
-def draft_path(windows_json: Path) -> Path:
-    """Where the unsaved edits of a recording are journaled:
-    ``DERIV/log/review/<prefix>_edits-draft.tsv`` (outside the BIDS tables).
+#: Marks a draft file; a page's own draft adds ``-<page id>`` after it.
+DRAFT_MARK = "_edits-draft"
+#: The ids of the review pages this server process holds open: their drafts are theirs,
+#: not left over by a page that is gone (a closed tab, a crashed server).
+_LIVE_PAGES: set[str] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def draft_path(windows_json: Path, page: str = "") -> Path:
+    """Where a page's unsaved edits of a recording are journaled:
+    ``DERIV/log/review/<prefix>_edits-draft-<page>.tsv`` (outside the BIDS tables).
 
     Examples
     --------
     >>> p = Path("/d/sub-01/ses-1/beh/sub-01_ses-1_task-induction_desc-windows_physio.json")
-    >>> draft_path(p).as_posix()
-    '/d/log/review/sub-01_ses-1_task-induction_edits-draft.tsv'
+    >>> draft_path(p, "a1b2").as_posix()
+    '/d/log/review/sub-01_ses-1_task-induction_edits-draft-a1b2.tsv'
     """
     files = session_files_of(windows_json)
-    return files.root / "log" / "review" / f"{files.prefix}_edits-draft.tsv"
+    name = f"{files.prefix}{DRAFT_MARK}{'-' + page if page else ''}.tsv"
+    return files.root / "log" / "review" / name
+
+
+def recording_drafts(windows_json: Path) -> list[Path]:
+    """Every draft file of a recording, whichever page wrote it (sorted by name)."""
+    folder = draft_path(windows_json).parent
+    prefix = session_files_of(windows_json).prefix
+    return sorted(folder.glob(f"{prefix}{DRAFT_MARK}*.tsv")) if folder.is_dir() else []
+
+
+def page_of(draft: Path) -> str:
+    """The id of the page that wrote a draft ("" for a draft without one).
+
+    Examples
+    --------
+    >>> page_of(Path("sub-01_task-x_edits-draft-a1b2.tsv")), page_of(Path("x_edits-draft.tsv"))
+    ('a1b2', '')
+    """
+    tail = Path(draft).name.rsplit(DRAFT_MARK, 1)[-1].removesuffix(".tsv")
+    return tail[1:] if tail.startswith("-") else ""
+
+
+def live_pages() -> set[str]:
+    """The ids of the pages open in this process (a copy)."""
+    with _LIVE_LOCK:
+        return set(_LIVE_PAGES)
 
 
 def file_digest(path: Path) -> str:
@@ -75,6 +113,8 @@ class ReviewSession:
         Written into every edit.
     saved : list of Edit
         The edit file as the page loaded it.
+    page : str
+        The page's id: its draft's name, and how other pages know the draft is in use.
     """
 
     windows_json: Path
@@ -82,13 +122,23 @@ class ReviewSession:
     saved: list[Edit] = field(default_factory=list)
     pending: list[Edit] = field(default_factory=list)
     loaded_digest: str = ""
+    page: str = ""
 
     @classmethod
     def open(cls, windows_json: Path, author: str) -> ReviewSession:
-        """The session of a recording as its edit file is now (no unsaved edits)."""
+        """The session of a recording as its edit file is now (no unsaved edits), as an
+        open page (until :meth:`close`)."""
         files = session_files_of(windows_json)
         path = files.edits_tsv(files.root)
-        return cls(Path(windows_json), author, read_edits(path), [], file_digest(path))
+        page = uuid.uuid4().hex[:12]
+        with _LIVE_LOCK:
+            _LIVE_PAGES.add(page)
+        return cls(Path(windows_json), author, read_edits(path), [], file_digest(path), page)
+
+    def close(self) -> None:
+        """The page is gone: its draft, if any, is offered to the next page."""
+        with _LIVE_LOCK:
+            _LIVE_PAGES.discard(self.page)
 
     @property
     def edits_tsv(self) -> Path:
@@ -97,7 +147,7 @@ class ReviewSession:
 
     @property
     def draft(self) -> Path:
-        return draft_path(self.windows_json)
+        return draft_path(self.windows_json, self.page)
 
     # ------------------------------------------------------------------ changes
     def add(self, edit: Edit) -> None:
@@ -114,31 +164,60 @@ class ReviewSession:
         return edit
 
     def journal(self) -> None:
-        """Write the unsaved edits to the draft file (atomic), or remove it when none."""
+        """Write the unsaved edits to the page's draft file (atomic), or remove it when
+        none."""
         if self.pending:
             self.draft.parent.mkdir(parents=True, exist_ok=True)
             write_edits(self.draft, self.pending)
         else:
-            self.discard_draft()
+            self.discard_own_draft()
 
-    # ------------------------------------------------------------------ the draft
+    # ------------------------------------------------------------------ the drafts
+    def earlier_drafts(self) -> list[Path]:
+        """The recording's drafts that no open page holds (a closed tab's, a crashed
+        server's)."""
+        live = live_pages() | {self.page}
+        return [p for p in recording_drafts(self.windows_json) if page_of(p) not in live]
+
     def draft_edits(self) -> list[Edit]:
-        """The unsaved edits an earlier page left in the draft file ([] when none)."""
-        try:
-            return read_edits(self.draft)
-        except ValueError:  # a draft that cannot be read is not worth stopping the page
-            return []
+        """The unsaved edits earlier pages left in their drafts ([] when none; a draft that
+        cannot be read is passed over rather than stop the page)."""
+        edits: list[Edit] = []
+        for path in self.earlier_drafts():
+            try:
+                edits += [e for e in read_edits(path) if e not in edits]
+            except ValueError:
+                continue
+        return edits
+
+    def edits_in_open_pages(self) -> int:
+        """How many unsaved edits other open pages hold on this recording."""
+        live = live_pages() - {self.page}
+        n = 0
+        for path in recording_drafts(self.windows_json):
+            if page_of(path) in live:
+                try:
+                    n += len(read_edits(path))
+                except ValueError:
+                    continue
+        return n
 
     def restore_draft(self) -> int:
-        """Take the earlier page's unsaved edits back as this page's; returns how many."""
-        self.pending = self.draft_edits()
+        """Take the earlier pages' unsaved edits back as this page's (their drafts become
+        this page's); returns how many."""
+        earlier, restored = self.earlier_drafts(), self.draft_edits()
+        self.pending = [*restored, *[e for e in self.pending if e not in restored]]
         self.journal()
-        return len(self.pending)
+        remove_drafts(earlier)
+        return len(restored)
 
     def discard_draft(self) -> None:
-        """Forget the journaled unsaved edits."""
-        for p in (self.draft, self.draft.with_suffix(".json")):
-            p.unlink(missing_ok=True)
+        """Forget the earlier pages' unsaved edits (the page's own stay)."""
+        remove_drafts(self.earlier_drafts())
+
+    def discard_own_draft(self) -> None:
+        """Remove the page's own draft."""
+        remove_drafts([self.draft])
 
     # ------------------------------------------------------------------ saving
     def merged_edits(self) -> tuple[list[Edit], bool]:
@@ -167,9 +246,17 @@ class ReviewSession:
         write_edits(self.edits_tsv, rows)
         self.saved, self.pending = rows, []
         self.loaded_digest = file_digest(self.edits_tsv)
-        self.discard_draft()
+        self.discard_own_draft()
         record = reprocess(self.windows_json) if reprocess is not None else None
         return SaveResult(rows, merged, record)
 
 
-__all__ = ["EditConflictError", "ReviewSession", "SaveResult", "default_author", "draft_path"]
+def remove_drafts(paths: list[Path]) -> None:
+    """Delete draft files (and the JSON sidecars ``write_edits`` gives them)."""
+    for path in paths:
+        for p in (path, path.with_suffix(".json")):
+            p.unlink(missing_ok=True)
+
+
+__all__ = ["EditConflictError", "ReviewSession", "SaveResult", "default_author", "draft_path",
+           "live_pages", "page_of", "recording_drafts", "remove_drafts"]
