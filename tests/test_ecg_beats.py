@@ -188,3 +188,36 @@ def test_a_pause_without_beats_breaks_the_series_after_the_last_beat_before_it()
     assert rr[last] == pytest.approx(800.0)
     assert np.isnan(rr[last + 1]) and reason[last + 1].startswith("first beat after")
     assert not reason[last]
+
+
+def test_sustained_premature_beats_are_flagged_and_void_hrv():
+    """Every third beat premature (55 % of the cycle) with its compensatory pause: the
+    Lipponen-Tarvainen thresholds scale with the spread of the successive differences, so
+    they flagged none of them and the windows were valid with RMSSD ~635 ms. The premature
+    intervals are now flagged, and no window reports an RMSSD."""
+    fs = 250.0
+    sinus = np.cumsum(1.0 + 0.03 * np.sin(np.arange(200) * 2 * np.pi / 10))
+    t = sinus.copy()
+    pvc = np.zeros(len(t), dtype=bool)
+    for k in range(3, len(t) - 1, 3):
+        t[k] = t[k - 1] + 0.55 * (sinus[k] - sinus[k - 1])
+        pvc[k] = True
+    out = ecg_beats(render(t, t[-1] + 1.0, fs), fs)
+    j = np.searchsorted(out.peaks_s, t[pvc] - 0.02)
+    assert out.corrected[j].mean() > 0.95  # the premature intervals
+    assert out.corrected[j + 1].mean() > 0.95  # and their compensatory pauses
+    for start in (0.0, 60.0, 120.0):
+        w = hrv_window(out, start, start + 60.0)
+        assert not (w["ecg_valid"] and np.isfinite(w["rmssd_ms"])), w["rmssd_ms"]
+
+
+def test_strong_smooth_sinus_arrhythmia_is_not_flagged():
+    """Respiratory swings of +-25 % (6/min, RR 1 s), +-23 % with five beats a breath (a
+    trough two beats wide) and +-15 % with four are rhythm: the premature-run rule flags
+    none of them (+-20 % with four beats a breath would reach its 20 % limit)."""
+    from physio.ecg.ecg_beats import premature_runs
+
+    for period_beats, depth in ((10, 0.25), (5, 0.23), (4, 0.15)):
+        rr = 1000.0 * (1.0 + depth * np.sin(np.arange(300) * 2 * np.pi / period_beats))
+        prem, after = premature_runs(np.r_[np.nan, rr])
+        assert not prem.any() and not after.any(), (period_beats, depth)
