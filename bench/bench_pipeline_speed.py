@@ -23,11 +23,11 @@ per-minute HR and RMSSD error against the simulator's true beats.
         # figures included), whole processes, with bytecode caches (PYTHONDONTWRITEBYTECODE
         # removed, caches under the temp folder) and with PYTHONDONTWRITEBYTECODE=1,
         # against the neurokit2 baseline run as one process per file
-        # (at load average 2.5 on 2 cores: baseline 45.4 s wall / 44.4 s CPU; soothe
-        # 3.95 / 3.89 s, 11.5x / 11.4x; with PYTHONDONTWRITEBYTECODE=1 3.79 / 3.75 s,
-        # 12.0x / 11.8x. The wall ratio follows the load: 15.6x was measured at load 2.2
-        # on a quieter day; about 1.4 of the ~3.8 CPU s is importing pandas, scipy.signal
-        # and matplotlib: docs/quality.md, "Speed")
+        # (at load average 0.4 on 2 cores: baseline 43.7 s wall / 44.1 s CPU; soothe
+        # 3.36 / 4.40 s, 13.0x / 10.0x; with PYTHONDONTWRITEBYTECODE=1 3.32 / 4.48 s,
+        # 13.1x / 9.8x. About 1.4 of the CPU s is importing pandas, scipy.signal (with
+        # scipy.stats) and matplotlib; the tree before issues 21/22 ran 2.67 s wall against
+        # 3.30 s side by side: docs/quality.md, "Speed")
 """
 
 from __future__ import annotations
