@@ -260,23 +260,36 @@ def test_belt_stretch_marked_unusable_has_no_belt_rate(session, base):
 
 
 def test_ecg_usable_overrides_the_quality_rule_not_the_hrv_rules(session, base):
+    import scipy.signal as sps
+
     st = start_of(base, "baseline", 3)
-    noisy = session.ecg_mv.copy()
-    i0 = int(st * FS)
-    noisy[i0:i0 + int(60 * FS)] += np.random.default_rng(0).normal(0, 1.0, int(60 * FS))
-    auto = process_recording(make_recording(session, noisy))
+    i0, n = int(st * FS), int(60 * FS)
+    # movement-band noise (0.7-3 Hz, 1 mV): every beat is still found where it is, but
+    # the beats no longer share a shape, so only the quality rule fails
+    z = sps.sosfiltfilt(sps.butter(4, [0.7, 3.0], "bandpass", fs=FS, output="sos"),
+                        np.random.default_rng(0).normal(0, 1, n))
+    moved = session.ecg_mv.copy()
+    moved[i0:i0 + n] += z / z.std()
+    auto = process_recording(make_recording(session, moved))
     row = auto.windows.iloc[3]
-    # the quality rule fails; noise detections also have ambiguous R-peak times, so the
-    # HRV rule (too many differences excluded) may be the reason given first
     assert not row.ecg_valid and row.ecg_quality < WINDOW_CORR_MIN
-    assert ("do not share a shape" in row.ecg_reason
-            or "successive differences excluded" in row.ecg_reason)
-    r = process_recording(make_recording(session, noisy), edits=[
+    assert "do not share a shape" in row.ecg_reason
+    r = process_recording(make_recording(session, moved), edits=[
         Edit("mark_usable", "ecg", st, end_s=st + 60)])
     assert list(changed(auto.windows, r.windows)) == [("baseline", 3)]
     row = r.windows.iloc[3]
-    assert "do not share a shape" not in row.ecg_reason
+    assert row.ecg_valid and "do not share a shape" not in row.ecg_reason
     assert row.ecg_quality == auto.windows.iloc[3].ecg_quality  # the index is still shown
+    # broadband noise (1 mV) makes the detector take noise for beats: the HRV rules fail
+    # too (too many flagged beats), and marking the stretch usable does not override them
+    noisy = session.ecg_mv.copy()
+    noisy[i0:i0 + n] += np.random.default_rng(0).normal(0, 1.0, n)
+    auto = process_recording(make_recording(session, noisy))
+    r = process_recording(make_recording(session, noisy), edits=[
+        Edit("mark_usable", "ecg", st, end_s=st + 60)])
+    assert not auto.windows.iloc[3].ecg_valid and not r.windows.iloc[3].ecg_valid
+    assert "flagged beats" in r.windows.iloc[3].ecg_reason
+    assert np.isnan(r.windows.iloc[3].rmssd_ms)
 
 
 def test_edits_on_absent_channels_are_stale(session):
