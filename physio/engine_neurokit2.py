@@ -53,6 +53,7 @@ from physio.recording import Channel
 from physio.rsp import ecg_rsp, rsp_check_units
 from physio.rsp.ecg_rsp import DEFAULT_EDR_METHOD
 from physio.rsp.rsp_peaks import BreathSeries
+from physio.signal_runs import true_runs
 
 #: neurokit2 method names used by this engine (recorded in the sidecar).
 NK_ECG_METHOD = "neurokit"
@@ -235,7 +236,9 @@ def undo_right_moves(ecg_mv: np.ndarray, sampling_rate: float, detected: np.ndar
     with np.errstate(invalid="ignore"):
         right = (corr >= BEAT_CORR_MIN) & (np.r_[np.nan, rr] >= (1.0 - PREMATURE_FRACTION)
                                            * medrr)
-    for i0, i1 in changed_stretches(kept):
+    # the stretches of changed beats with an unchanged beat on both sides
+    stretches = [(a, b) for a, b in true_runs(~kept) if a > 0 and b < len(kept)]
+    for i0, i1 in stretches:
         inside = np.flatnonzero((detected > peaks[i0 - 1]) & (detected < peaks[i1]))
         if (len(inside) == i1 - i0 and right[inside].all()
                 and (np.abs(detected[inside] - peaks[i0:i1])
@@ -243,22 +246,6 @@ def undo_right_moves(ecg_mv: np.ndarray, sampling_rate: float, detected: np.ndar
             peaks[i0:i1] = detected[inside]
             restored[i0:i1] = True
     return peaks, restored
-
-
-def changed_stretches(kept: np.ndarray) -> list[tuple[int, int]]:
-    """``(i0, i1)`` of every run ``kept[i0:i1]`` of False between two True (runs that
-    touch either end are left out: they have no unchanged beat on one side).
-
-    Examples
-    --------
-    >>> changed_stretches(np.array([True, False, False, True, False, True, False]))
-    [(1, 3), (4, 5)]
-    """
-    k = np.r_[True, np.asarray(kept, dtype=bool), True].astype(np.int8)
-    starts = np.flatnonzero(np.diff(k) == -1)
-    ends = np.flatnonzero(np.diff(k) == 1)
-    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)
-            if a > 0 and b < len(kept)]
 
 
 def nk_hrv_window(beats: BeatSeries, start_s: float, end_s: float, *,
