@@ -45,6 +45,13 @@ def record_base(path: Path | str) -> Path:
     return path
 
 
+def header_lines(hea: Path) -> list[str]:
+    """A header's record line and signal (or segment) lines: comments and blank lines left
+    out (raises OSError when the file cannot be read)."""
+    return [ln for ln in hea.read_text(errors="replace").splitlines()
+            if ln.strip() and not ln.lstrip().startswith("#")]
+
+
 def header_units(hea: Path) -> list[str | None]:
     """Units each signal line of a header states (None where the header gives none).
 
@@ -60,8 +67,7 @@ def header_units(hea: Path) -> list[str | None]:
     >>> header_units(p)
     ['mV', None]
     """
-    lines = [ln for ln in hea.read_text(errors="replace").splitlines()
-             if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = header_lines(hea)
     units: list[str | None] = []
     for line in lines[1:]:
         fields = line.split()
@@ -94,8 +100,7 @@ def record_files(path: Path | str) -> list[Path]:
     hea = base.with_name(base.name + ".hea")
     names: list[str] = []
     try:
-        lines = [ln for ln in hea.read_text(errors="replace").splitlines()
-                 if ln.strip() and not ln.lstrip().startswith("#")]
+        lines = header_lines(hea)
     except OSError:
         lines = []
     for line in lines[1:]:
