@@ -180,32 +180,20 @@ class ReviewSession:
         return [p for p in recording_drafts(self.windows_json) if page_of(p) not in live]
 
     def draft_edits(self) -> list[Edit]:
-        """The unsaved edits earlier pages left in their drafts ([] when none; a draft that
-        cannot be read is passed over rather than stop the page)."""
-        edits: list[Edit] = []
-        for path in self.earlier_drafts():
-            try:
-                edits += [e for e in read_edits(path) if e not in edits]
-            except ValueError:
-                continue
-        return edits
+        """The unsaved edits earlier pages left in their drafts ([] when none)."""
+        return read_drafts(self.earlier_drafts())
 
     def edits_in_open_pages(self) -> int:
         """How many unsaved edits other open pages hold on this recording."""
         live = live_pages() - {self.page}
-        n = 0
-        for path in recording_drafts(self.windows_json):
-            if page_of(path) in live:
-                try:
-                    n += len(read_edits(path))
-                except ValueError:
-                    continue
-        return n
+        return len(read_drafts([p for p in recording_drafts(self.windows_json)
+                                if page_of(p) in live]))
 
     def restore_draft(self) -> int:
-        """Take the earlier pages' unsaved edits back as this page's (their drafts become
+        """Take the earlier pages' unsaved edits back as this page's (the drafts read become
         this page's); returns how many."""
-        earlier, restored = self.earlier_drafts(), self.draft_edits()
+        earlier = self.earlier_drafts()
+        restored = read_drafts(earlier)
         self.pending = [*restored, *[e for e in self.pending if e not in restored]]
         self.journal()
         remove_drafts(earlier)
@@ -251,6 +239,18 @@ class ReviewSession:
         return SaveResult(rows, merged, record)
 
 
+def read_drafts(paths: list[Path]) -> list[Edit]:
+    """The edits of several drafts, identical rows once; a draft that cannot be read is
+    passed over rather than stop the page."""
+    edits: list[Edit] = []
+    for path in paths:
+        try:
+            edits += [e for e in read_edits(path) if e not in edits]
+        except ValueError:
+            continue
+    return edits
+
+
 def remove_drafts(paths: list[Path]) -> None:
     """Delete draft files (and the JSON sidecars ``write_edits`` gives them)."""
     for path in paths:
@@ -259,4 +259,4 @@ def remove_drafts(paths: list[Path]) -> None:
 
 
 __all__ = ["EditConflictError", "ReviewSession", "SaveResult", "default_author", "draft_path",
-           "live_pages", "page_of", "recording_drafts", "remove_drafts"]
+           "live_pages", "page_of", "read_drafts", "recording_drafts", "remove_drafts"]
